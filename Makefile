@@ -1,0 +1,96 @@
+# pgsluice - stream a PostgreSQL dump from a socket into a target database.
+#
+#   make            build ./pgsluice (and build/libsqlrewrite.a)
+#   make test       unit tests under ASan+UBSan, then integration tests
+#                   against throwaway PostgreSQL clusters
+#   make fuzz       build and run the lexer's libFuzzer target (FUZZ_SECONDS)
+#   make bench      benchmarks (lexer throughput, import against psql)
+#   make demo       a scratch cluster, a sample database, pg_dump | nc into pgsluice
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# `make` and `make test` install missing Debian packages when run as root
+# (scripts/deps.sh), or say what to install.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+FUZZ_SECONDS ?= 60
+
+PKGS := libevent libevent_openssl libpq zlib openssl
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+STD := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) -Isqlrewrite -Iproxy
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+SQLREWRITE_SRC := $(sort $(wildcard sqlrewrite/*.c))
+PROXY_SRC := $(sort $(wildcard proxy/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+
+SQLREWRITE_OBJ := $(SQLREWRITE_SRC:%.c=build/%.o)
+PROXY_OBJ := $(PROXY_SRC:%.c=build/%.o)
+# proxy objects without main(), for unit tests of proxy modules
+PROXY_LIB_OBJ := $(filter-out build/proxy/main.o,$(PROXY_OBJ))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/%)
+TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=build/tools/%)
+
+.PHONY: all deps test-deps test unit integration fuzz bench demo install clean
+
+all: deps pgsluice
+
+deps:
+	@scripts/deps.sh build
+
+test-deps:
+	@scripts/deps.sh test
+
+build/%.o: %.c $(wildcard sqlrewrite/*.h proxy/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $$($(PKG_CONFIG) --cflags $(PKGS)) -c $< -o $@
+
+build/libsqlrewrite.a: $(SQLREWRITE_OBJ)
+	$(AR) rcs $@ $^
+
+pgsluice: $(PROXY_OBJ) build/libsqlrewrite.a
+	$(CC) $(CFLAGS) -o $@ $(PROXY_OBJ) build/libsqlrewrite.a $$($(PKG_CONFIG) --libs $(PKGS))
+
+# Unit tests: every source compiled again with the sanitizers.
+build/asan/%.o: %.c $(wildcard sqlrewrite/*.h proxy/*.h tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN) -Itests/unit $$($(PKG_CONFIG) --cflags $(PKGS)) -c $< -o $@
+
+build/asan/test_%: build/asan/tests/unit/test_%.o $(SQLREWRITE_OBJ:build/%=build/asan/%) $(PROXY_LIB_OBJ:build/%=build/asan/%)
+	$(CC) $(SAN) -o $@ $^ $$($(PKG_CONFIG) --libs $(PKGS))
+
+# Small helper programs the integration tests run (tests/tools/*.c).
+build/tools/%: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+
+unit: deps $(UNIT_BIN)
+
+test: all test-deps $(UNIT_BIN) $(TOOL_BIN)
+	@tests/run.sh
+
+build/fuzz_lexer: tests/fuzz/fuzz_lexer.c $(SQLREWRITE_SRC) $(wildcard sqlrewrite/*.h)
+	@mkdir -p build
+	clang $(STD) $(WARN) -g -O1 -Isqlrewrite -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -o $@ tests/fuzz/fuzz_lexer.c $(SQLREWRITE_SRC)
+
+fuzz: test-deps build/fuzz_lexer
+	@tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+bench: all test-deps $(TOOL_BIN)
+	@tests/bench/run.sh
+
+demo: all test-deps
+	@scripts/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 pgsluice $(DESTDIR)$(PREFIX)/bin/pgsluice
+
+clean:
+	rm -rf build pgsluice

@@ -1,0 +1,107 @@
+/*
+ * rules.h - what happens to each statement of a dump on its way to the target.
+ *
+ * A table of named rules (owner, privileges, superuser-only, meta,
+ * public-schema, transaction, unknown-setting, unknown-function, refuse,
+ * empty); each matches on a statement's leading keywords and the identifiers
+ * that matter (through sqltok.h, never a regex over raw text) and decides:
+ * forward, drop, rewrite or refuse.  Pure: libc only, no I/O.
+ *
+ *	struct rules r;
+ *	rules_init(&r, &opts);
+ *	for each LEXER_STATEMENT or LEXER_META event ev:
+ *		rules_apply(&r, &ev, &v);
+ *		switch (v.action) { forward v.text/v.len, or drop, or fail(v.reason) }
+ *	rules_free(&r);
+ *
+ * COPY data and COPY_END events are not given to the rules: the COPY
+ * statement that opens a block is, and a refused or dropped COPY statement
+ * makes the caller skip (refuse: stop at) its data.
+ */
+#ifndef SQLREWRITE_RULES_H
+#define SQLREWRITE_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lexer.h"
+
+enum rules_action {
+	RULES_FORWARD = 0, /* send the statement as it is */
+	RULES_DROP,        /* do not send it; counted, with a reason */
+	RULES_REWRITE,     /* send v.text instead */
+	RULES_REFUSE,      /* stop the import: v.reason says why */
+};
+
+struct rules_role_map {
+	const char *from, *to; /* role names as PostgreSQL stores them */
+};
+
+struct rules_options {
+	int keep_owners;        /* --keep-owners: forward OWNER TO, SET ROLE, ... */
+	int keep_privileges;    /* --keep-privileges: forward GRANT/REVOKE/... */
+	int allow_drop;         /* --allow-drop: forward DROP ... (pg_dump --clean) */
+	int single_transaction; /* import is one transaction: drop BEGIN/COMMIT */
+	const struct rules_role_map *role_map; /* --map-role OLD=NEW */
+	size_t n_role_map;
+	/*
+	 * The target server's version as server_version_num (150018), or 0 if
+	 * unknown.  Decides unknown-function, and unknown-setting when
+	 * known_setting is NULL (built-in table of what pg_dump emits).
+	 */
+	int target_version;
+	/* Parameters the target knows (from pg_settings): 1 known, 0 not. */
+	int (*known_setting)(void *arg, const char *name);
+	void *known_arg;
+};
+
+struct rules_verdict {
+	enum rules_action action;
+	const char *rule;   /* rule id ("owner", ...); NULL for a plain forward */
+	const char *reason; /* one line, for drop, rewrite and refuse */
+	const char *text;   /* FORWARD/REWRITE: the text to send; valid until the */
+	size_t len;         /* next rules call (points into ev->data for FORWARD) */
+};
+
+/* One row of the summary: how often a rule acted. */
+struct rules_stat {
+	const char *rule;   /* id */
+	const char *action; /* "dropped", "rewritten", "refused" */
+	uint64_t count;
+};
+
+#define RULES_MAX_STATS 32
+
+struct rules {
+	struct rules_options opt;
+	uint64_t counts[RULES_MAX_STATS];
+	int seen_connect;       /* a \connect was dropped already */
+	int forwarded_any;      /* a statement other than SET/set_config went out */
+	char dbname[64];        /* the database a -C preamble created */
+	char *buf;              /* rewrite buffer */
+	size_t cap;
+	char reason[256];       /* reasons built at run time */
+};
+
+/* Copy *opt (the role map is referenced, not copied: keep it alive). */
+void rules_init(struct rules *r, const struct rules_options *opt);
+void rules_free(struct rules *r);
+
+/*
+ * Decide the fate of a LEXER_STATEMENT or LEXER_META event (other event
+ * types are forwarded unchanged).  Returns the action, also stored in v.
+ */
+enum rules_action rules_apply(struct rules *r, const struct lexer_event *ev,
+                              struct rules_verdict *v);
+
+/*
+ * Rows for the rules that acted at least once, in table order; returns how
+ * many were written to out (at most max).
+ */
+int rules_stats(const struct rules *r, struct rules_stat *out, int max);
+
+/* Built-in knowledge: the server version (server_version_num) that first
+ * knew a parameter pg_dump emits, or 0 if the table does not list it. */
+int rules_setting_since(const char *name);
+
+#endif
