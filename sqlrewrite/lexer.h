@@ -70,7 +70,10 @@ enum lexer_state {
 	LX_META,          /* backslash meta-command, to end of line */
 	LX_NORMAL,        /* inside a statement, between tokens */
 	LX_IDENT,         /* inside an identifier or keyword */
-	LX_NUMBER,        /* inside a number (and any trailing junk) */
+	LX_NUMBER,        /* inside a number */
+	LX_NUMBER_E,      /* number, right after its 'e' */
+	LX_NUMBER_EXP,    /* number, in its exponent */
+	LX_PARAM,         /* $1 */
 	LX_DASH,          /* saw '-' inside a statement */
 	LX_SLASH,         /* saw '/' (at start or inside a statement) */
 	LX_LINE_COMMENT,  /* '--' comment inside a statement */
@@ -82,6 +85,7 @@ enum lexer_state {
 	LX_EQUOTE,        /* '...' string with backslash escapes (E'', or scs off) */
 	LX_EQUOTE_BS,     /* E'' string, right after a backslash */
 	LX_EQUOTE_END,    /* E'' string, saw a quote */
+	LX_ECONT,         /* after an E'' string: whitespace that may continue it */
 	LX_DQUOTE,        /* "..." identifier */
 	LX_DQUOTE_END,    /* saw the closing-or-doubled '"' */
 	LX_UAMP,          /* saw identifier "u" then '&' */
@@ -91,13 +95,11 @@ enum lexer_state {
 	LX_COPY_EOL,      /* after "COPY ... FROM stdin;", rest of that line */
 	LX_COPY_BOL,      /* COPY data, at a line start (matching "\.") */
 	LX_COPY_DATA,     /* COPY data, inside a line */
-	LX_COPY_END,      /* "\." seen, the line end follows */
 	LX_FAILED,        /* an error was reported */
 };
 
 struct lexer {
 	enum lexer_state state;
-	enum lexer_state ret;    /* state to resume after a comment or a dash */
 	uint64_t line, offset;   /* position of the next byte */
 	size_t max_statement;
 
@@ -113,14 +115,14 @@ struct lexer {
 	unsigned identifier_count;
 	char identifiers[4];
 
-	/* current identifier or number token, lowercased prefix */
+	/* current identifier token, lowercased prefix; digits of an exponent */
 	char word[12];
 	size_t word_len;
+	int econt_newline;       /* LX_ECONT: a newline was seen */
 
 	/* block comments and quoted things: where they began */
 	int block_depth;
 	uint64_t open_line;      /* line of the open quote/comment/COPY */
-	enum lexer_state open_state;
 
 	/* dollar quotes */
 	char tag[LEXER_MAX_DOLLAR_TAG + 1];

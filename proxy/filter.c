@@ -1,0 +1,377 @@
+/*
+ * filter.c - `pgsluice filter`: the rewriting pipeline on stdin/stdout.
+ *
+ * stdin -> decoder (plain or gzip) -> lexer -> rules -> stdout, with a
+ * summary on stderr.  The output is SQL that psql runs the way it would
+ * have run the input, minus what the rules dropped:
+ *
+ *	pgsluice filter < dump.sql.gz | psql -v ON_ERROR_STOP=1 -1
+ *
+ * When the input is bad (a lexer error, a refusal, a truncated dump) the
+ * filter exits 1 and also ends its output with a statement that fails, so
+ * that a psql reading the pipe with ON_ERROR_STOP and -1 rolls back instead
+ * of committing half a dump.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "decoder.h"
+#include "lexer.h"
+#include "rules.h"
+
+#define FILTER_CHUNK (256 * 1024)
+
+enum {
+	OPT_TARGET_VERSION = CLI_OPT_FIRST_FREE,
+	OPT_NO_SINGLE_TRANSACTION,
+};
+
+struct filter {
+	struct cli_rules cr;
+	struct lexer lx;
+	struct rules rules;
+	struct decoder dec;
+	int quiet;
+	int skip_copy;      /* inside the data of a COPY that was not forwarded */
+	int copy_open;      /* a forwarded COPY's data is being written */
+	int copy_midline;   /* the last data byte written was not a newline */
+	int trailer;        /* the trailer was seen */
+	uint64_t st_in, st_out, copy_blocks, copy_rows;
+	char error[512];
+};
+
+static void
+filter_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: pgsluice filter [options] < dump.sql[.gz] > out.sql\n"
+	    "\n"
+	    "Reads a plain-format pg_dump on stdin (plain or gzip, told apart by\n"
+	    "its first bytes), rewrites it for the target server and writes SQL\n"
+	    "on stdout; a summary goes to stderr.  Exit 1 on a malformed or\n"
+	    "truncated dump or a refused statement.\n"
+	    "\n"
+	    "  pgsluice filter < dump.sql.gz | psql -v ON_ERROR_STOP=1 -1 -d target\n"
+	    "\n"
+	    "options:\n"
+	    CLI_RULE_HELP
+	    "  --target-version V     the target server's version (15, 9.6, 17.2 or\n"
+	    "                         150004): drop SET lines for parameters it lacks\n"
+	    "                         and statistics calls it cannot run\n"
+	    "  --no-single-transaction  keep BEGIN/COMMIT found in the dump (default:\n"
+	    "                         drop them, for psql -1)\n"
+	    "  -q, --quiet            no summary on stderr\n"
+	    "  -h, --help             this text\n");
+}
+
+/* "15" -> 150000, "9.6" -> 90600, "17.2" -> 170002, "150004" as is */
+static int
+parse_version(const char *s)
+{
+	char *end;
+	long major, minor = 0;
+
+	major = strtol(s, &end, 10);
+	if (end == s || major <= 0)
+		return -1;
+	if (*end == '\0')
+		return major >= 10000 ? (int)major : (int)(major * 10000);
+	if (*end != '.')
+		return -1;
+	minor = strtol(end + 1, &end, 10);
+	if (*end != '\0' || minor < 0 || minor > 99)
+		return -1;
+	return major >= 10 ? (int)(major * 10000 + minor) : (int)(major * 10000 + minor * 100);
+}
+
+static int
+out_write(struct filter *f, const char *s, size_t n)
+{
+	if (n > 0 && fwrite(s, 1, n, stdout) != n) {
+		snprintf(f->error, sizeof(f->error), "writing the output: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* One line excerpt of a statement, for messages. */
+static void
+excerpt(const char *s, size_t n, char *out, size_t size)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n && k + 4 < size; i++)
+		out[k++] = (s[i] == '\n' || s[i] == '\r' || s[i] == '\t') ? ' ' : s[i];
+	if (i < n) {
+		memcpy(out + k, "...", 3);
+		k += 3;
+	}
+	out[k] = '\0';
+}
+
+static void
+explain(struct filter *f, const struct lexer_event *ev, const struct rules_verdict *v)
+{
+	static const char *const verb[] = { "forwarded", "dropped", "rewritten", "refused" };
+	char ex[100];
+
+	if (!f->cr.explain || v->action == RULES_FORWARD)
+		return;
+	excerpt(ev->data, ev->len, ex, sizeof(ex));
+	fprintf(stderr, "line %llu: %s (%s): %s: %s\n", (unsigned long long)ev->line,
+	    verb[v->action], v->rule ? v->rule : "-", v->reason ? v->reason : "", ex);
+}
+
+static int
+on_event(struct filter *f, const struct lexer_event *ev)
+{
+	struct rules_verdict v;
+	char ex[100];
+
+	switch (ev->type) {
+	case LEXER_STATEMENT:
+	case LEXER_META:
+		f->st_in++;
+		rules_apply(&f->rules, ev, &v);
+		explain(f, ev, &v);
+		if (v.action == RULES_REFUSE) {
+			excerpt(ev->data, ev->len, ex, sizeof(ex));
+			snprintf(f->error, sizeof(f->error),
+			    "line %llu: refused by rule %s: %s\n  statement: %s",
+			    (unsigned long long)ev->line, v.rule ? v.rule : "-",
+			    v.reason ? v.reason : "", ex);
+			return -1;
+		}
+		if (ev->type == LEXER_STATEMENT && lexer_in_copy(&f->lx)) {
+			f->skip_copy = v.action == RULES_DROP;
+			f->copy_open = !f->skip_copy;
+			f->copy_midline = 0;
+		}
+		if (v.action == RULES_DROP)
+			return 0;
+		f->st_out++;
+		if (out_write(f, v.text, v.len) < 0 || out_write(f, "\n", 1) < 0)
+			return -1;
+		return 0;
+	case LEXER_COPY_DATA:
+		if (f->skip_copy || ev->len == 0)
+			return 0;
+		f->copy_midline = ev->data[ev->len - 1] != '\n';
+		return out_write(f, ev->data, ev->len);
+	case LEXER_COPY_END:
+		f->copy_open = 0;
+		if (f->skip_copy) {
+			f->skip_copy = 0;
+			return 0;
+		}
+		f->copy_blocks++;
+		f->copy_rows += ev->rows;
+		return out_write(f, "\\.\n", 3);
+	case LEXER_TRAILER:
+		f->trailer = 1;
+		return 0;
+	}
+	return 0;
+}
+
+/*
+ * Make the output fail in psql: close an open COPY, then a statement that
+ * raises the error.  The message goes in a dollar quote whose tag cannot
+ * occur in it.
+ */
+static void
+poison_output(struct filter *f, const char *msg)
+{
+	char ex[300];
+	size_t i;
+
+	excerpt(msg, strlen(msg), ex, sizeof(ex));
+	for (i = 0; ex[i]; i++)
+		if (ex[i] == '$')
+			ex[i] = '?';
+	if (f->copy_open)
+		printf("%s\\.\n", f->copy_midline ? "\n" : "");
+	printf("DO $pgsluice$BEGIN RAISE EXCEPTION 'pgsluice filter: %%', "
+	    "$msg$%s$msg$; END$pgsluice$;\n", ex);
+	fflush(stdout);
+}
+
+static void
+summary(struct filter *f)
+{
+	struct rules_stat st[RULES_MAX_STATS];
+	int i, n;
+
+	if (f->quiet)
+		return;
+	fprintf(stderr, "pgsluice filter: %llu statements in, %llu out; %llu COPY "
+	    "blocks, %llu rows; %llu bytes read (%s), %llu bytes of SQL\n",
+	    (unsigned long long)f->st_in, (unsigned long long)f->st_out,
+	    (unsigned long long)f->copy_blocks, (unsigned long long)f->copy_rows,
+	    (unsigned long long)f->dec.in_total,
+	    f->dec.kind == DECODER_GZIP ? "gzip" : "plain",
+	    (unsigned long long)f->dec.out_total);
+	n = rules_stats(&f->rules, st, RULES_MAX_STATS);
+	for (i = 0; i < n; i++)
+		fprintf(stderr, "  %-18s %8llu %s\n", st[i].rule,
+		    (unsigned long long)st[i].count, st[i].action);
+}
+
+/* Lex buf[0..len) through to the end, handling every event. */
+static int
+lex_all(struct filter *f, const char *buf, size_t len)
+{
+	struct lexer_event ev;
+	size_t used;
+	int r;
+
+	while (len > 0) {
+		r = lexer_scan(&f->lx, buf, len, &used, &ev);
+		buf += used;
+		len -= used;
+		if (r == LEXER_ERROR) {
+			snprintf(f->error, sizeof(f->error), "%s", lexer_error(&f->lx));
+			return -1;
+		}
+		if (r == LEXER_EVENT && on_event(f, &ev) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+run(struct filter *f)
+{
+	static char in[FILTER_CHUNK], out[FILTER_CHUNK];
+	struct lexer_event ev;
+	size_t off, used, produced;
+	ssize_t n;
+	int r;
+	char where[200];
+
+	for (;;) {
+		n = read(STDIN_FILENO, in, sizeof(in));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(f->error, sizeof(f->error), "reading stdin: %s", strerror(errno));
+			return -1;
+		}
+		if (n == 0)
+			break;
+		off = 0;
+		do {
+			if (decoder_run(&f->dec, in + off, (size_t)n - off, &used, out,
+			    sizeof(out), &produced) < 0) {
+				snprintf(f->error, sizeof(f->error), "%s", decoder_error(&f->dec));
+				return -1;
+			}
+			off += used;
+			if (lex_all(f, out, produced) < 0)
+				return -1;
+		} while (off < (size_t)n || produced == sizeof(out));
+	}
+	if (decoder_finish(&f->dec) < 0) {
+		lexer_describe(&f->lx, where, sizeof(where));
+		snprintf(f->error, sizeof(f->error), "%s; the SQL stops at line %llu, %s",
+		    decoder_error(&f->dec), (unsigned long long)f->lx.line, where);
+		return -1;
+	}
+	while ((r = lexer_finish(&f->lx, &ev)) == LEXER_EVENT)
+		if (on_event(f, &ev) < 0)
+			return -1;
+	if (r == LEXER_ERROR) {
+		snprintf(f->error, sizeof(f->error), "dump truncated: %s", lexer_error(&f->lx));
+		return -1;
+	}
+	if (!f->trailer) {
+		snprintf(f->error, sizeof(f->error), "dump truncated: the input ended at "
+		    "line %llu without pg_dump's \"-- PostgreSQL database dump complete\" "
+		    "trailer; the dump was cut short (or is not a pg_dump plain dump)",
+		    (unsigned long long)f->lx.line);
+		return -1;
+	}
+	if (out_write(f, "--\n-- PostgreSQL database dump complete\n--\n", 43) < 0)
+		return -1;
+	if (fflush(stdout) != 0) {
+		snprintf(f->error, sizeof(f->error), "writing the output: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+filter_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CLI_RULE_LONGOPTS,
+		{ "target-version", required_argument, NULL, OPT_TARGET_VERSION },
+		{ "no-single-transaction", no_argument, NULL, OPT_NO_SINGLE_TRANSACTION },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct filter f;
+	int c, rc;
+
+	cli_rules_init(&f.cr);
+	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+		switch (cli_rules_option(&f.cr, c, optarg)) {
+		case 1: continue;
+		case -1: return 2;
+		}
+		switch (c) {
+		case OPT_TARGET_VERSION:
+			f.cr.opt.target_version = parse_version(optarg);
+			if (f.cr.opt.target_version < 0) {
+				fprintf(stderr, "pgsluice filter: --target-version %s: want a "
+				    "version like 15, 9.6 or 150004\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_NO_SINGLE_TRANSACTION:
+			f.cr.opt.single_transaction = 0;
+			break;
+		case 'q':
+			f.quiet = 1;
+			break;
+		case 'h':
+			filter_usage(stdout);
+			return 0;
+		default:
+			filter_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "pgsluice filter: unexpected argument %s (the dump is read on stdin)\n",
+		    argv[optind]);
+		return 2;
+	}
+	if (isatty(STDIN_FILENO)) {
+		fprintf(stderr, "pgsluice filter: stdin is a terminal; pipe a dump in "
+		    "(pgsluice filter < dump.sql)\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
+	lexer_init(&f.lx, f.cr.max_statement);
+	rules_init(&f.rules, &f.cr.opt);
+	decoder_init(&f.dec);
+	rc = run(&f);
+	if (rc < 0) {
+		poison_output(&f, f.error);
+		fprintf(stderr, "pgsluice filter: error: %s\n", f.error);
+	}
+	summary(&f);
+	decoder_free(&f.dec);
+	rules_free(&f.rules);
+	lexer_free(&f.lx);
+	return rc < 0 ? 1 : 0;
+}

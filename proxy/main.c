@@ -1,0 +1,52 @@
+/*
+ * main.c - ./pgsluice: dispatch to a subcommand.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "pgsluice %s - stream a PostgreSQL plain-format dump into a target database\n"
+	    "\n"
+	    "usage: pgsluice COMMAND [options]\n"
+	    "\n"
+	    "commands:\n"
+	    "  serve    listen on a socket and import each dump sent to it into the\n"
+	    "           target, atomically (pg_dump -O db | gzip | nc host 5480)\n"
+	    "  check    the preflight alone: can the target take an import?\n"
+	    "  filter   rewrite a dump from stdin to stdout (no database needed)\n"
+	    "\n"
+	    "pgsluice COMMAND --help lists a command's options.\n",
+	    PGSLUICE_VERSION);
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "filter") == 0)
+		return filter_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "serve") == 0)
+		return serve_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "check") == 0)
+		return check_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("pgsluice %s\n", PGSLUICE_VERSION);
+		return 0;
+	}
+	fprintf(stderr, "pgsluice: unknown command \"%s\"\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

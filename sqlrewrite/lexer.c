@@ -1,0 +1,1006 @@
+/*
+ * lexer.c - incremental splitter for PostgreSQL plain-format dumps.
+ *
+ * The contract is in lexer.h.  The behaviour to match is psql's
+ * (src/fe_utils/psqlscan.l and src/bin/psql/copy.c, PostgreSQL 15):
+ *
+ *  - Whitespace and "--" comments before a statement are dropped; a block
+ *    comment starts a statement (psql sends it).  Inside a statement every
+ *    byte is kept.
+ *  - A ';' ends a statement outside quotes, comments and dollar quotes, at
+ *    parenthesis depth 0 and outside a BEGIN ... END body of a statement
+ *    that starts CREATE [OR REPLACE] FUNCTION|PROCEDURE (psql's heuristic:
+ *    BEGIN and, inside one, CASE open; END closes).
+ *  - Strings: '...' ('' doubles; backslash escapes when
+ *    standard_conforming_strings is off), E'...' (backslash escapes; a
+ *    continuation '...' after a newline keeps them), U&'...', B'', X'',
+ *    "...", U&"...", $tag$...$tag$ ($1 is a parameter; '$' inside an
+ *    identifier is part of it).
+ *  - A '\' where a statement would start is a meta-command to end of line.
+ *  - After "COPY ... FROM stdin;" the following lines are data up to a line
+ *    that is exactly "\." (LF or CRLF).
+ *
+ * The scanner is one loop over the chunk with a switch on the state; a case
+ * either consumes the byte (ADVANCE) or changes state and looks at the same
+ * byte again.  Statement bytes are appended to lx->buf in runs, not per byte.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lexer.h"
+#include "sqltok.h"
+
+#define TRAILER "-- PostgreSQL database dump complete"
+
+static int
+is_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
+	    c == '\v';
+}
+
+static int
+is_ident_start(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+	    c >= 0x80;
+}
+
+static int
+is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* dolq_cont: ident_cont without '$' */
+static int
+is_dolq_cont(unsigned char c)
+{
+	return is_ident_start(c) || is_digit(c);
+}
+
+static char
+to_lower(unsigned char c)
+{
+	return (char)((c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c);
+}
+
+void
+lexer_init(struct lexer *lx, size_t max_statement)
+{
+	memset(lx, 0, sizeof(*lx));
+	lx->state = LX_START;
+	lx->line = 1;
+	lx->std_strings = 1;
+	lx->max_statement = max_statement ? max_statement : LEXER_DEFAULT_MAX_STATEMENT;
+}
+
+void
+lexer_free(struct lexer *lx)
+{
+	free(lx->buf);
+	lx->buf = NULL;
+	lx->len = lx->cap = 0;
+}
+
+const char *
+lexer_error(const struct lexer *lx)
+{
+	return lx->error;
+}
+
+int
+lexer_in_copy(const struct lexer *lx)
+{
+	return lx->state == LX_COPY_EOL || lx->state == LX_COPY_BOL ||
+	    lx->state == LX_COPY_DATA;
+}
+
+static int
+fail(struct lexer *lx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#include <stdarg.h>
+
+static int
+fail(struct lexer *lx, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(lx->error, sizeof(lx->error), fmt, ap);
+	va_end(ap);
+	lx->state = LX_FAILED;
+	return LEXER_ERROR;
+}
+
+static void
+size_str(size_t n, char *out, size_t size)
+{
+	if (n >= ((size_t)1 << 20) && n % ((size_t)1 << 20) == 0)
+		snprintf(out, size, "%zu MiB", n >> 20);
+	else if (n >= 1024 && n % 1024 == 0)
+		snprintf(out, size, "%zu KiB", n >> 10);
+	else
+		snprintf(out, size, "%zu bytes", n);
+}
+
+/* Append s[0..n) to the statement; -1 (and the error set) past the cap. */
+static int
+append(struct lexer *lx, const char *s, size_t n)
+{
+	size_t need, cap;
+	char *nb, limit[32];
+
+	if (n == 0)
+		return 0;
+	if (n > lx->max_statement - lx->len) {
+		size_str(lx->max_statement, limit, sizeof(limit));
+		fail(lx, "the statement that began at line %llu is larger than %s "
+		    "(the --max-statement limit); raise the limit if the dump "
+		    "really holds such a statement",
+		    (unsigned long long)lx->st_line, limit);
+		return -1;
+	}
+	need = lx->len + n + 1;
+	if (need > lx->cap) {
+		cap = lx->cap ? lx->cap : 4096;
+		while (cap < need)
+			cap = cap > ((size_t)-1) / 2 ? need : cap * 2;
+		nb = realloc(lx->buf, cap);
+		if (nb == NULL) {
+			fail(lx, "out of memory holding the statement that began "
+			    "at line %llu (%zu bytes)",
+			    (unsigned long long)lx->st_line, lx->len + n);
+			return -1;
+		}
+		lx->buf = nb;
+		lx->cap = cap;
+	}
+	memcpy(lx->buf + lx->len, s, n);
+	lx->len += n;
+	lx->buf[lx->len] = '\0';
+	return 0;
+}
+
+/* psql's identifier bookkeeping for BEGIN ATOMIC bodies (psqlscan.l). */
+static void
+count_identifier(struct lexer *lx)
+{
+	const char *w = lx->word;
+	size_t n = lx->word_len;
+	int tracked;
+
+	if (lx->identifier_count == 0)
+		memset(lx->identifiers, 0, sizeof(lx->identifiers));
+	tracked = (n == 6 && memcmp(w, "create", 6) == 0) ||
+	    (n == 8 && memcmp(w, "function", 8) == 0) ||
+	    (n == 9 && memcmp(w, "procedure", 9) == 0) ||
+	    (n == 2 && memcmp(w, "or", 2) == 0) ||
+	    (n == 7 && memcmp(w, "replace", 7) == 0);
+	if (tracked && lx->identifier_count < sizeof(lx->identifiers))
+		lx->identifiers[lx->identifier_count] = w[0];
+	lx->identifier_count++;
+
+	if (lx->identifiers[0] == 'c' &&
+	    (lx->identifiers[1] == 'f' || lx->identifiers[1] == 'p' ||
+	     (lx->identifiers[1] == 'o' && lx->identifiers[2] == 'r' &&
+	      (lx->identifiers[3] == 'f' || lx->identifiers[3] == 'p'))) &&
+	    lx->paren_depth == 0) {
+		if (n == 5 && memcmp(w, "begin", 5) == 0)
+			lx->begin_depth++;
+		else if (n == 4 && memcmp(w, "case", 4) == 0) {
+			if (lx->begin_depth >= 1)
+				lx->begin_depth++;
+		} else if (n == 3 && memcmp(w, "end", 3) == 0) {
+			if (lx->begin_depth > 0)
+				lx->begin_depth--;
+		}
+	}
+}
+
+static void
+word_add(struct lexer *lx, unsigned char c)
+{
+	if (lx->word_len < sizeof(lx->word))
+		lx->word[lx->word_len] = to_lower(c);
+	lx->word_len++;
+}
+
+/* Words of a SET/RESET statement: follow standard_conforming_strings. */
+static void
+track_std_strings(struct lexer *lx, const char *s, size_t n)
+{
+	struct sqltok_iter it;
+	struct sqltok t;
+	char v[16];
+
+	sqltok_init(&it, s, n, lx->std_strings);
+	if (sqltok_next(&it, &t) != SQLTOK_WORD)
+		return;
+	if (sqltok_is(&t, "reset")) {
+		sqltok_next(&it, &t);
+		if (sqltok_is(&t, "standard_conforming_strings") || sqltok_is(&t, "all"))
+			lx->std_strings = 1;
+		return;
+	}
+	if (!sqltok_is(&t, "set"))
+		return;
+	sqltok_next(&it, &t);
+	if (sqltok_is(&t, "session") || sqltok_is(&t, "local"))
+		sqltok_next(&it, &t);
+	if (!sqltok_is(&t, "standard_conforming_strings"))
+		return;
+	sqltok_next(&it, &t);
+	if (!(t.type == SQLTOK_OP && t.len == 1 && *t.p == '=') && !sqltok_is(&t, "to"))
+		return;
+	sqltok_next(&it, &t);
+	if (t.type != SQLTOK_WORD && t.type != SQLTOK_STRING && t.type != SQLTOK_NUMBER)
+		return;
+	sqltok_name(&t, v, sizeof(v));
+	for (char *q = v; *q; q++)
+		*q = to_lower((unsigned char)*q);
+	if (strcmp(v, "off") == 0 || strcmp(v, "false") == 0 || strcmp(v, "no") == 0 ||
+	    strcmp(v, "0") == 0)
+		lx->std_strings = 0;
+	else if (strcmp(v, "on") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 ||
+	    strcmp(v, "1") == 0 || strcmp(v, "default") == 0)
+		lx->std_strings = 1;
+}
+
+/* Is s a "COPY ... FROM STDIN" statement?  Then note its table name. */
+static int
+is_copy_from_stdin(struct lexer *lx, const char *s, size_t n)
+{
+	struct sqltok_iter it;
+	struct sqltok t;
+	size_t tl = 0, k;
+	int from = 0, named = 0;
+
+	sqltok_init(&it, s, n, lx->std_strings);
+	if (sqltok_next(&it, &t) != SQLTOK_WORD || !sqltok_is(&t, "copy"))
+		return 0;
+	while (sqltok_next(&it, &t) != SQLTOK_END) {
+		if (t.depth == 0 && from && sqltok_is(&t, "stdin"))
+			break;
+		from = t.depth == 0 && sqltok_is(&t, "from");
+		if (from || sqltok_is(&t, "to") || (t.type == SQLTOK_OP && *t.p == '('))
+			named = 1;
+		if (!named) { /* the table name's tokens, e.g. public . "My T" */
+			k = sizeof(lx->copy_table) - 1 - tl;
+			k = t.len < k ? t.len : k;
+			memcpy(lx->copy_table + tl, t.p, k);
+			tl += k;
+		}
+	}
+	lx->copy_table[tl] = '\0';
+	return t.type != SQLTOK_END;
+}
+
+/* Start a statement whose first byte is at (line, offset). */
+static void
+begin_statement(struct lexer *lx, uint64_t line, uint64_t offset)
+{
+	lx->len = 0;
+	lx->st_line = line;
+	lx->st_offset = offset;
+	lx->has_token = 0;
+	lx->paren_depth = 0;
+	lx->begin_depth = 0;
+	lx->identifier_count = 0;
+	lx->state = LX_NORMAL;
+}
+
+static void
+fill(struct lexer_event *ev, enum lexer_event_type type, const char *data,
+     size_t len, uint64_t line, uint64_t offset)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->type = type;
+	ev->data = data;
+	ev->len = len;
+	ev->line = line;
+	ev->offset = offset;
+}
+
+/* The statement in lx->buf is complete: decide what follows it. */
+static void
+end_statement(struct lexer *lx, struct lexer_event *ev)
+{
+	fill(ev, LEXER_STATEMENT, lx->buf, lx->len, lx->st_line, lx->st_offset);
+	ev->std_strings = lx->std_strings;
+	lx->state = LX_START;
+	if (lx->len >= 4 && (lx->buf[0] | 0x20) == 'c' &&
+	    is_copy_from_stdin(lx, lx->buf, lx->len)) {
+		lx->state = LX_COPY_EOL;
+		lx->copy_rows = 0;
+		lx->held_len = 0;
+	} else if (lx->len >= 5 && ((lx->buf[0] | 0x20) == 's' || (lx->buf[0] | 0x20) == 'r')) {
+		track_std_strings(lx, lx->buf, lx->len);
+	}
+}
+
+static int
+is_trailer(const char *s, size_t n)
+{
+	while (n > 0 && (s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	return n == sizeof(TRAILER) - 1 && memcmp(s, TRAILER, n) == 0;
+}
+
+/*
+ * COPY data from p[i]: report the longest run of whole and partial lines
+ * that cannot hold the "\." marker.  Called in LX_COPY_DATA/LX_COPY_BOL.
+ */
+static int
+scan_copy(struct lexer *lx, const char *p, size_t len, size_t *ip,
+          struct lexer_event *ev)
+{
+	size_t i = *ip, start = i;
+	uint64_t start_line = lx->line, start_off = lx->offset + i;
+	const char *nl;
+
+	for (;;) {
+		if (lx->state == LX_COPY_DATA) {
+			nl = memchr(p + i, '\n', len - i);
+			if (nl == NULL) {
+				i = len;
+				break;
+			}
+			i = (size_t)(nl - p) + 1;
+			lx->line++;
+			lx->copy_rows++;
+			lx->state = LX_COPY_BOL;
+		}
+		/* LX_COPY_BOL with nothing held */
+		if (i == len)
+			break;
+		if (p[i] != '\\') {
+			lx->state = LX_COPY_DATA;
+			continue;
+		}
+		/* a line starting with '\': is it the marker? */
+		if (i + 1 < len && p[i + 1] != '.') {
+			lx->state = LX_COPY_DATA;
+			continue;
+		}
+		if (i + 2 < len && p[i + 2] != '\n' && p[i + 2] != '\r') {
+			lx->state = LX_COPY_DATA;
+			continue;
+		}
+		if (i + 3 < len && p[i + 2] == '\r' && p[i + 3] != '\n') {
+			lx->state = LX_COPY_DATA;
+			continue;
+		}
+		break; /* the marker, or the start of one cut by the chunk end */
+	}
+	*ip = i;
+	if (i > start) {
+		fill(ev, LEXER_COPY_DATA, p + start, i - start, start_line, start_off);
+		return LEXER_EVENT;
+	}
+	return LEXER_MORE;
+}
+
+/*
+ * At a COPY line start holding lx->held: take byte c.  Returns 1 when the
+ * marker is complete, 0 to go on, -1 when the held bytes proved to be data
+ * (c not consumed).
+ */
+static int
+copy_marker_byte(struct lexer *lx, unsigned char c)
+{
+	switch (lx->held_len) {
+	case 1: /* "\" */
+		if (c != '.')
+			return -1;
+		break;
+	case 2: /* "\." */
+		if (c == '\n')
+			return 1;
+		if (c != '\r')
+			return -1;
+		break;
+	default: /* "\.\r" */
+		return c == '\n' ? 1 : -1;
+	}
+	lx->held[lx->held_len++] = (char)c;
+	return 0;
+}
+
+int
+lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
+           struct lexer_event *ev)
+{
+	const unsigned char *p = (const unsigned char *)buf;
+	size_t i = 0, run = (size_t)-1;
+	unsigned char c;
+	int r = LEXER_MORE, m;
+
+#define ADVANCE()                       \
+	do {                            \
+		if (p[i] == '\n')       \
+			lx->line++;     \
+		i++;                    \
+	} while (0)
+#define FLUSH_RUN(upto)                                               \
+	do {                                                          \
+		if (run != (size_t)-1) {                              \
+			if (append(lx, buf + run, (upto) - run) < 0)  \
+				goto error;                           \
+			run = (size_t)-1;                             \
+		}                                                     \
+	} while (0)
+
+	if (lx->state == LX_FAILED) {
+		*used = 0;
+		return LEXER_ERROR;
+	}
+	if (lx->state >= LX_META && lx->state < LX_COPY_EOL)
+		run = 0;
+
+	while (i < len) {
+		c = p[i];
+		switch (lx->state) {
+		case LX_START:
+			if (is_space(c)) {
+				ADVANCE();
+			} else if (c == '-') {
+				lx->comment_line = lx->line;
+				lx->comment_offset = lx->offset + i;
+				lx->state = LX_START_DASH;
+				ADVANCE();
+			} else if (c == '\\') {
+				begin_statement(lx, lx->line, lx->offset + i);
+				lx->state = LX_META;
+				run = i;
+				ADVANCE();
+			} else {
+				begin_statement(lx, lx->line, lx->offset + i);
+				run = i;
+			}
+			break;
+		case LX_START_DASH:
+			if (c == '-') {
+				memcpy(lx->comment, "--", 2);
+				lx->comment_len = 2;
+				lx->state = LX_START_COMMENT;
+				ADVANCE();
+			} else {
+				begin_statement(lx, lx->comment_line, lx->comment_offset);
+				lx->has_token = 1;
+				if (append(lx, "-", 1) < 0)
+					goto error;
+				run = i;
+			}
+			break;
+		case LX_START_COMMENT:
+			if (c == '\n') {
+				ADVANCE();
+				lx->state = LX_START;
+				if (lx->comment_len <= sizeof(lx->comment) &&
+				    is_trailer(lx->comment, lx->comment_len)) {
+					fill(ev, LEXER_TRAILER, lx->comment, lx->comment_len,
+					    lx->comment_line, lx->comment_offset);
+					r = LEXER_EVENT;
+					goto out;
+				}
+			} else {
+				if (lx->comment_len < sizeof(lx->comment))
+					lx->comment[lx->comment_len] = (char)c;
+				if (lx->comment_len <= sizeof(lx->comment))
+					lx->comment_len++;
+				i++;
+			}
+			break;
+		case LX_META:
+			if (c == '\n') {
+				FLUSH_RUN(i);
+				ADVANCE();
+				if (lx->len > 0 && lx->buf[lx->len - 1] == '\r')
+					lx->buf[--lx->len] = '\0';
+				fill(ev, LEXER_META, lx->buf, lx->len, lx->st_line, lx->st_offset);
+				ev->std_strings = lx->std_strings;
+				lx->state = LX_START;
+				r = LEXER_EVENT;
+				goto out;
+			}
+			i++;
+			break;
+		case LX_NORMAL:
+			if (is_space(c)) {
+				ADVANCE();
+				break;
+			}
+			if (c == '-') {
+				lx->state = LX_DASH;
+				i++;
+				break;
+			}
+			if (c == '/') {
+				lx->state = LX_SLASH;
+				i++;
+				break;
+			}
+			lx->has_token = 1;
+			if (is_ident_start(c)) {
+				lx->state = LX_IDENT;
+				lx->word_len = 0;
+				word_add(lx, c);
+				i++;
+			} else if (is_digit(c)) {
+				lx->state = LX_NUMBER;
+				i++;
+			} else if (c == '\'') {
+				lx->state = lx->std_strings ? LX_SQUOTE : LX_EQUOTE;
+				lx->open_line = lx->line;
+				i++;
+			} else if (c == '"') {
+				lx->state = LX_DQUOTE;
+				lx->open_line = lx->line;
+				i++;
+			} else if (c == '$') {
+				lx->state = LX_DOLLAR;
+				lx->tag_len = 0;
+				lx->open_line = lx->line;
+				i++;
+			} else if (c == ';') {
+				i++;
+				if (lx->paren_depth == 0 && lx->begin_depth == 0) {
+					FLUSH_RUN(i);
+					end_statement(lx, ev);
+					r = LEXER_EVENT;
+					goto out;
+				}
+			} else if (c == '(') {
+				lx->paren_depth++;
+				i++;
+			} else if (c == ')') {
+				if (lx->paren_depth > 0)
+					lx->paren_depth--;
+				i++;
+			} else if (c == '\\') {
+				fail(lx, "line %llu: a backslash outside quotes inside the "
+				    "statement that began at line %llu; psql would run it as "
+				    "a meta-command, which a dump never holds there",
+				    (unsigned long long)lx->line,
+				    (unsigned long long)lx->st_line);
+				goto error;
+			} else {
+				i++;
+			}
+			break;
+		case LX_IDENT:
+			if (is_ident_start(c) || is_digit(c) || c == '$') {
+				word_add(lx, c);
+				i++;
+				break;
+			}
+			if (lx->word_len == 1 && c == '\'') {
+				char w = lx->word[0];
+				lx->state = w == 'e' ? LX_EQUOTE :
+				    (w == 'b' || w == 'x') ? LX_SQUOTE :
+				    w == 'n' ? (lx->std_strings ? LX_SQUOTE : LX_EQUOTE) :
+				    LX_NORMAL;
+				if (lx->state != LX_NORMAL) {
+					lx->open_line = lx->line;
+					i++;
+					break;
+				}
+			} else if (lx->word_len == 1 && lx->word[0] == 'u' && c == '&') {
+				lx->state = LX_UAMP;
+				i++;
+				break;
+			}
+			count_identifier(lx);
+			lx->state = LX_NORMAL;
+			break;
+		case LX_UAMP:
+			if (c == '\'' || c == '"') {
+				lx->state = c == '\'' ? LX_SQUOTE : LX_DQUOTE;
+				lx->open_line = lx->line;
+				i++;
+			} else {
+				count_identifier(lx); /* "u", then '&' an operator */
+				lx->state = LX_NORMAL;
+			}
+			break;
+		case LX_NUMBER:
+			if (is_digit(c) || c == '.') {
+				i++;
+			} else if (c == 'e' || c == 'E') {
+				lx->state = LX_NUMBER_E;
+				i++;
+			} else if (is_ident_start(c)) {
+				lx->state = LX_NORMAL; /* trailing junk: one char */
+				i++;
+			} else {
+				lx->state = LX_NORMAL;
+			}
+			break;
+		case LX_NUMBER_E:
+			lx->state = LX_NUMBER_EXP;
+			lx->word_len = 0;
+			if (c == '+' || c == '-') {
+				i++;
+			} else if (!is_digit(c)) {
+				lx->state = LX_NORMAL;
+			}
+			break;
+		case LX_NUMBER_EXP:
+			if (is_digit(c)) {
+				lx->word_len = 1;
+				i++;
+			} else {
+				if (lx->word_len && is_ident_start(c))
+					i++; /* trailing junk */
+				lx->state = LX_NORMAL;
+			}
+			break;
+		case LX_PARAM:
+			if (is_digit(c)) {
+				i++;
+			} else {
+				if (is_ident_start(c))
+					i++;
+				lx->state = LX_NORMAL;
+			}
+			break;
+		case LX_DASH:
+			if (c == '-') {
+				lx->state = LX_LINE_COMMENT;
+				i++;
+			} else {
+				lx->has_token = 1;
+				lx->state = LX_NORMAL;
+			}
+			break;
+		case LX_SLASH:
+			if (c == '*') {
+				lx->state = LX_BLOCK;
+				lx->block_depth = 1;
+				lx->open_line = lx->line;
+				i++;
+			} else {
+				lx->has_token = 1;
+				lx->state = LX_NORMAL;
+			}
+			break;
+		case LX_LINE_COMMENT: {
+			const char *nl = memchr(p + i, '\n', len - i);
+			if (nl == NULL) {
+				i = len;
+			} else {
+				i = (size_t)((const unsigned char *)nl - p);
+				lx->state = LX_NORMAL;
+			}
+			break;
+		}
+		case LX_BLOCK:
+			if (c == '*')
+				lx->state = LX_BLOCK_STAR;
+			else if (c == '/')
+				lx->state = LX_BLOCK_SLASH;
+			ADVANCE();
+			break;
+		case LX_BLOCK_STAR:
+			if (c == '/') {
+				lx->state = --lx->block_depth == 0 ? LX_NORMAL : LX_BLOCK;
+				i++;
+			} else if (c == '*') {
+				i++;
+			} else {
+				lx->state = LX_BLOCK;
+			}
+			break;
+		case LX_BLOCK_SLASH:
+			if (c == '*') {
+				lx->block_depth++;
+				lx->state = LX_BLOCK;
+				i++;
+			} else if (c == '/') {
+				i++;
+			} else {
+				lx->state = LX_BLOCK;
+			}
+			break;
+		case LX_SQUOTE:
+			while (i < len && p[i] != '\'')
+				ADVANCE();
+			if (i < len) {
+				lx->state = LX_SQUOTE_END;
+				i++;
+			}
+			break;
+		case LX_SQUOTE_END:
+			if (c == '\'') {
+				lx->state = LX_SQUOTE;
+				i++;
+			} else {
+				lx->state = LX_NORMAL;
+			}
+			break;
+		case LX_EQUOTE:
+			while (i < len && p[i] != '\'' && p[i] != '\\')
+				ADVANCE();
+			if (i < len) {
+				lx->state = p[i] == '\'' ? LX_EQUOTE_END : LX_EQUOTE_BS;
+				i++;
+			}
+			break;
+		case LX_EQUOTE_BS:
+			lx->state = LX_EQUOTE;
+			ADVANCE();
+			break;
+		case LX_EQUOTE_END:
+			if (c == '\'') {
+				lx->state = LX_EQUOTE;
+				i++;
+			} else if (is_space(c)) {
+				lx->state = LX_ECONT;
+				lx->econt_newline = 0;
+			} else {
+				lx->state = LX_NORMAL;
+			}
+			break;
+		case LX_ECONT:
+			if (is_space(c)) {
+				if (c == '\n')
+					lx->econt_newline = 1;
+				ADVANCE();
+			} else if (c == '\'' && lx->econt_newline) {
+				lx->state = LX_EQUOTE;
+				i++;
+			} else {
+				lx->state = LX_NORMAL;
+			}
+			break;
+		case LX_DQUOTE:
+			while (i < len && p[i] != '"')
+				ADVANCE();
+			if (i < len) {
+				lx->state = LX_DQUOTE_END;
+				i++;
+			}
+			break;
+		case LX_DQUOTE_END:
+			if (c == '"') {
+				lx->state = LX_DQUOTE;
+				i++;
+			} else {
+				lx->state = LX_NORMAL;
+			}
+			break;
+		case LX_DOLLAR:
+			if (lx->tag_len == 0 && is_digit(c)) {
+				lx->state = LX_PARAM;
+				i++;
+			} else if (c == '$') {
+				lx->tag[lx->tag_len] = '\0';
+				lx->tag_match = 0;
+				lx->state = LX_DOLLAR_BODY;
+				i++;
+			} else if (lx->tag_len == 0 ? is_ident_start(c) : is_dolq_cont(c)) {
+				if (lx->tag_len == LEXER_MAX_DOLLAR_TAG) {
+					fail(lx, "line %llu: a dollar-quote tag longer than %d "
+					    "bytes ($%.20s...)", (unsigned long long)lx->line,
+					    LEXER_MAX_DOLLAR_TAG, lx->tag);
+					goto error;
+				}
+				lx->tag[lx->tag_len++] = (char)c;
+				i++;
+			} else if (lx->tag_len > 0) {
+				/* "$word" without a closing '$': '$' then an identifier */
+				size_t k;
+				lx->word_len = 0;
+				for (k = 0; k < lx->tag_len; k++)
+					word_add(lx, (unsigned char)lx->tag[k]);
+				lx->state = LX_IDENT;
+			} else {
+				lx->state = LX_NORMAL;
+			}
+			break;
+		case LX_DOLLAR_BODY: {
+			const char *d = memchr(p + i, '$', len - i);
+			size_t stop = d ? (size_t)((const unsigned char *)d - p) : len;
+			while (i < stop)
+				ADVANCE();
+			if (d != NULL) {
+				lx->tag_match = 0;
+				lx->state = LX_DOLLAR_CLOSE;
+				i++;
+			}
+			break;
+		}
+		case LX_DOLLAR_CLOSE:
+			if (lx->tag_match < lx->tag_len) {
+				if (c == (unsigned char)lx->tag[lx->tag_match]) {
+					lx->tag_match++;
+					i++;
+				} else if (c == '$') {
+					lx->tag_match = 0;
+					i++;
+				} else {
+					lx->state = LX_DOLLAR_BODY;
+				}
+			} else if (c == '$') {
+				lx->state = LX_NORMAL;
+				i++;
+			} else {
+				lx->state = LX_DOLLAR_BODY;
+			}
+			break;
+		case LX_COPY_EOL:
+			if (c == '\n') {
+				ADVANCE();
+				lx->open_line = lx->line;
+				lx->state = LX_COPY_BOL;
+			} else if (is_space(c)) {
+				i++;
+			} else {
+				fail(lx, "line %llu: text after COPY ... FROM stdin on the "
+				    "same line; COPY data must start on the next line",
+				    (unsigned long long)lx->line);
+				goto error;
+			}
+			break;
+		case LX_COPY_BOL:
+			if (lx->held_len > 0) {
+				m = copy_marker_byte(lx, c);
+				if (m == 1) {
+					i++;
+					fill(ev, LEXER_COPY_END, "", 0, lx->held_line, lx->held_offset);
+					ev->rows = lx->copy_rows;
+					lx->line++;
+					lx->held_len = 0;
+					lx->state = LX_START;
+					r = LEXER_EVENT;
+					goto out;
+				}
+				if (m == 0) {
+					i++;
+					break;
+				}
+				/* what was held is data */
+				fill(ev, LEXER_COPY_DATA, lx->held, lx->held_len,
+				    lx->held_line, lx->held_offset);
+				lx->held_len = 0;
+				lx->state = LX_COPY_DATA;
+				r = LEXER_EVENT;
+				goto out;
+			}
+			/* FALLTHROUGH */
+		case LX_COPY_DATA:
+			if (scan_copy(lx, buf, len, &i, ev) == LEXER_EVENT) {
+				r = LEXER_EVENT;
+				goto out;
+			}
+			if (i < len) {
+				/* at a line start that may be the marker */
+				lx->held_line = lx->line;
+				lx->held_offset = lx->offset + i;
+				lx->held[0] = '\\';
+				lx->held_len = 1;
+				i++;
+			}
+			break;
+		case LX_FAILED:
+			goto error;
+		}
+	}
+	FLUSH_RUN(i);
+out:
+	*used = i;
+	lx->offset += i;
+	return r;
+error:
+	*used = i;
+	lx->offset += i;
+	lx->state = LX_FAILED;
+	return LEXER_ERROR;
+#undef ADVANCE
+#undef FLUSH_RUN
+}
+
+void
+lexer_describe(const struct lexer *lx, char *buf, size_t size)
+{
+	unsigned long long st = (unsigned long long)lx->st_line;
+	unsigned long long op = (unsigned long long)lx->open_line;
+
+	switch (lx->state) {
+	case LX_START:
+	case LX_START_COMMENT:
+		snprintf(buf, size, "between statements");
+		break;
+	case LX_META:
+		snprintf(buf, size, "inside a meta-command that began at line %llu", st);
+		break;
+	case LX_BLOCK:
+	case LX_BLOCK_STAR:
+	case LX_BLOCK_SLASH:
+		snprintf(buf, size, "inside a /* comment */ that began at line %llu "
+		    "(in the statement that began at line %llu)", op, st);
+		break;
+	case LX_SQUOTE:
+	case LX_EQUOTE:
+	case LX_EQUOTE_BS:
+		snprintf(buf, size, "inside a quoted string that began at line %llu "
+		    "(in the statement that began at line %llu)", op, st);
+		break;
+	case LX_DQUOTE:
+		snprintf(buf, size, "inside a quoted identifier that began at line %llu "
+		    "(in the statement that began at line %llu)", op, st);
+		break;
+	case LX_DOLLAR_BODY:
+	case LX_DOLLAR_CLOSE:
+		snprintf(buf, size, "inside a dollar-quoted string ($%s$) that began "
+		    "at line %llu (in the statement that began at line %llu)",
+		    lx->tag, op, st);
+		break;
+	case LX_COPY_EOL:
+	case LX_COPY_BOL:
+	case LX_COPY_DATA:
+		snprintf(buf, size, "inside COPY %s (data began at line %llu, %llu "
+		    "rows read, no \\. line)", lx->copy_table, op,
+		    (unsigned long long)lx->copy_rows);
+		break;
+	case LX_FAILED:
+		snprintf(buf, size, "after an error: %s", lx->error);
+		break;
+	default:
+		snprintf(buf, size, "inside the statement that began at line %llu "
+		    "(no terminating semicolon)", st);
+		break;
+	}
+}
+
+int
+lexer_finish(struct lexer *lx, struct lexer_event *ev)
+{
+	char what[200];
+
+	switch (lx->state) {
+	case LX_START:
+		return LEXER_MORE;
+	case LX_START_COMMENT:
+		lx->state = LX_START;
+		if (lx->comment_len <= sizeof(lx->comment) &&
+		    is_trailer(lx->comment, lx->comment_len)) {
+			fill(ev, LEXER_TRAILER, lx->comment, lx->comment_len,
+			    lx->comment_line, lx->comment_offset);
+			return LEXER_EVENT;
+		}
+		return LEXER_MORE;
+	case LX_META:
+		if (lx->len > 0 && lx->buf[lx->len - 1] == '\r')
+			lx->buf[--lx->len] = '\0';
+		fill(ev, LEXER_META, lx->buf ? lx->buf : "", lx->len, lx->st_line,
+		    lx->st_offset);
+		ev->std_strings = lx->std_strings;
+		lx->state = LX_START;
+		return LEXER_EVENT;
+	case LX_NORMAL:
+	case LX_LINE_COMMENT:
+		if (!lx->has_token) {
+			lx->state = LX_START; /* only comments: psql sends nothing useful */
+			return LEXER_MORE;
+		}
+		break;
+	case LX_COPY_BOL:
+		if (lx->held_len >= 2) { /* "\." or "\.\r" at the very end */
+			fill(ev, LEXER_COPY_END, "", 0, lx->held_line, lx->held_offset);
+			ev->rows = lx->copy_rows;
+			lx->held_len = 0;
+			lx->state = LX_START;
+			return LEXER_EVENT;
+		}
+		break;
+	case LX_FAILED:
+		return LEXER_ERROR;
+	default:
+		break;
+	}
+	lexer_describe(lx, what, sizeof(what));
+	return fail(lx, "input ends %s", what);
+}
