@@ -125,23 +125,29 @@ size_str(size_t n, char *out, size_t size)
 		snprintf(out, size, "%zu bytes", n);
 }
 
+static int
+cap_error(struct lexer *lx)
+{
+	char limit[32];
+
+	size_str(lx->max_statement, limit, sizeof(limit));
+	fail(lx, "the statement that began at line %llu is larger than %s "
+	    "(the --max-statement limit); raise the limit if the dump "
+	    "really holds such a statement", (unsigned long long)lx->st_line, limit);
+	return -1;
+}
+
 /* Append s[0..n) to the statement; -1 (and the error set) past the cap. */
 static int
 append(struct lexer *lx, const char *s, size_t n)
 {
 	size_t need, cap;
-	char *nb, limit[32];
+	char *nb;
 
 	if (n == 0)
 		return 0;
-	if (n > lx->max_statement - lx->len) {
-		size_str(lx->max_statement, limit, sizeof(limit));
-		fail(lx, "the statement that began at line %llu is larger than %s "
-		    "(the --max-statement limit); raise the limit if the dump "
-		    "really holds such a statement",
-		    (unsigned long long)lx->st_line, limit);
-		return -1;
-	}
+	if (n > lx->max_statement - lx->len)
+		return cap_error(lx);
 	need = lx->len + n + 1;
 	if (need > lx->cap) {
 		cap = lx->cap ? lx->cap : 4096;
@@ -440,6 +446,15 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 		run = 0;
 
 	while (i < len) {
+		/*
+		 * The cap is checked here, between steps, so that where it trips
+		 * does not depend on where the chunks end (append() would).
+		 */
+		if (run != (size_t)-1 &&
+		    lx->offset + i - lx->st_offset > lx->max_statement) {
+			cap_error(lx);
+			goto error;
+		}
 		c = p[i];
 		switch (lx->state) {
 		case LX_START:
