@@ -82,7 +82,10 @@ build/fuzz_lexer: tests/fuzz/fuzz_lexer.c $(SQLREWRITE_SRC) $(wildcard sqlrewrit
 fuzz: test-deps build/fuzz_lexer
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-bench: all test-deps $(TOOL_BIN)
+build/lexer_bench: tests/bench/lexer_bench.c build/libsqlrewrite.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< build/libsqlrewrite.a
+
+bench: all test-deps $(TOOL_BIN) build/lexer_bench
 	@tests/bench/run.sh
 
 demo: all test-deps
