@@ -104,4 +104,11 @@ int rules_stats(const struct rules *r, struct rules_stat *out, int max);
  * knew a parameter pg_dump emits, or 0 if the table does not list it. */
 int rules_setting_since(const char *name);
 
+/*
+ * Whether a server of that version (server_version_num) knows a parameter
+ * of the built-in table: 1 yes, 0 no (too old, removed since, or a minor
+ * release before a back-patch), -1 the table does not list it.
+ */
+int rules_setting_known(const char *name, int version);
+
 #endif

@@ -149,10 +149,24 @@ sqltok_next(struct sqltok_iter *it, struct sqltok *t)
 		t->type = SQLTOK_WORD;
 		while (p < end && ident_cont((unsigned char)*p))
 			p++;
-	} else if (c >= '0' && c <= '9') {
+	} else if ((c >= '0' && c <= '9') || (c == '.' && p + 1 < end &&
+	    p[1] >= '0' && p[1] <= '9')) {
+		/* scan.l: ".5" is a number; "1e-5" is one token, "0x1e-5" not */
+		int radix = c == '0' && p + 1 < end &&
+		    strchr("xXoObB", p[1]) != NULL && p[1] != '\0';
+
 		t->type = SQLTOK_NUMBER;
-		while (p < end && (ident_cont((unsigned char)*p) || *p == '.'))
-			p++;
+		p++;
+		while (p < end) {
+			if (ident_cont((unsigned char)*p) || *p == '.')
+				p++;
+			else if ((*p == '+' || *p == '-') && !radix &&
+			    (p[-1] == 'e' || p[-1] == 'E') && p + 1 < end &&
+			    p[1] >= '0' && p[1] <= '9')
+				p++;
+			else
+				break;
+		}
 	} else if (c == '\'') {
 		t->type = SQLTOK_STRING;
 		p = skip_quoted(p + 1, end, '\'', !it->std_strings);
@@ -219,12 +233,11 @@ sqltok_name(const struct sqltok *t, char *out, size_t size)
 		q = '"';
 		break;
 	case SQLTOK_STRING:
+		if (p < end && *p == '$')
+			break; /* dollar quote: take it as is */
 		if (p < end && *p != '\'')
-			p += (p + 1 < end && p[1] == '&') ? 2 : 1;
-		if (p >= end || *p != '\'')
-			q = 0; /* dollar quote: take it as is */
-		else
-			q = '\'';
+			p += (p + 1 < end && p[1] == '&') ? 2 : 1; /* E B X N U& */
+		q = '\'';
 		break;
 	default:
 		break;

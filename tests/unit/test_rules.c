@@ -1,0 +1,668 @@
+/*
+ * test_rules.c - the rules engine (sqlrewrite/rules.c), case by case.
+ *
+ * One table of single statements, each run on fresh rules with one of a
+ * few option profiles: the action and rule expected, and for rewrites the
+ * exact new text.  Every rule has positive and negative cases.  Then
+ * sequences that need state: pg_dump -C preambles taken from real pg_dump
+ * 15.18 output, pg_dumpall's second \connect, and the statistics rows.
+ */
+#include <stdlib.h>
+
+#include "rules.h"
+#include "t.h"
+
+enum profile {
+	P_DEF,         /* defaults: target version unknown */
+	P_KEEP_OWNERS,
+	P_KEEP_PRIV,
+	P_DROP,        /* --allow-drop */
+	P_SINGLE,      /* single transaction */
+	P_MAP,         /* --map-role */
+	P_MAP_KEEP,    /* --map-role --keep-owners --keep-privileges */
+	P_V11, P_V12, P_V16, P_V17, P_V18,
+	P_V150007, P_V150008, P_V160003, P_V110022,
+	P_CALLBACK,    /* known_setting: only work_mem and search_path */
+};
+
+static const struct rules_role_map role_map[] = {
+	{"synapse", "synapse_user"},
+	{"Synapse User", "Neu \"Rolle\""},
+	{"reader", "select"},
+	{"x", "1abc"},
+};
+
+static int
+known_cb(void *arg, const char *name)
+{
+	(void)arg;
+	return strcmp(name, "work_mem") == 0 || strcmp(name, "search_path") == 0;
+}
+
+static void
+profile(enum profile p, struct rules_options *o)
+{
+	static const int versions[] = {
+	    [P_V11] = 110000, [P_V12] = 120000, [P_V16] = 160000,
+	    [P_V17] = 170000, [P_V18] = 180000, [P_V150007] = 150007,
+	    [P_V150008] = 150008, [P_V160003] = 160003, [P_V110022] = 110022,
+	};
+
+	memset(o, 0, sizeof(*o));
+	switch (p) {
+	case P_KEEP_OWNERS: o->keep_owners = 1; break;
+	case P_KEEP_PRIV: o->keep_privileges = 1; break;
+	case P_DROP: o->allow_drop = 1; break;
+	case P_SINGLE: o->single_transaction = 1; break;
+	case P_MAP_KEEP:
+		o->keep_owners = o->keep_privileges = 1;
+		/* FALLTHROUGH */
+	case P_MAP:
+		o->role_map = role_map;
+		o->n_role_map = sizeof(role_map) / sizeof(role_map[0]);
+		break;
+	case P_CALLBACK:
+		o->known_setting = known_cb;
+		o->target_version = 110000; /* the callback wins */
+		break;
+	default:
+		if ((size_t)p < sizeof(versions) / sizeof(versions[0]))
+			o->target_version = versions[p];
+		break;
+	}
+}
+
+#define F RULES_FORWARD
+#define D RULES_DROP
+#define RW RULES_REWRITE
+#define RF RULES_REFUSE
+
+struct rcase {
+	enum profile p;
+	const char *in;
+	enum rules_action want;
+	const char *rule; /* expected rule, NULL for a plain forward */
+	const char *out;  /* REWRITE: the new text */
+	int std;          /* 0: standard_conforming_strings off */
+};
+
+#define STD 1
+
+static const struct rcase cases[] = {
+	/* empty */
+	{P_DEF, ";", D, "empty", NULL, STD},
+	{P_DEF, "/* nothing */ ;", D, "empty", NULL, STD},
+	{P_DEF, "-- a comment\n;", D, "empty", NULL, STD},
+	{P_DEF, "SELECT 1;", F, NULL, NULL, STD},
+
+	/* owner */
+	{P_DEF, "ALTER TABLE public.t OWNER TO synapse;", D, "owner", NULL, STD},
+	{P_KEEP_OWNERS, "ALTER TABLE public.t OWNER TO synapse;", F, NULL, NULL, STD},
+	{P_DEF, "ALTER TABLE ONLY public.t ADD CONSTRAINT t_pkey PRIMARY KEY (id);", F, NULL, NULL, STD},
+	{P_DEF, "alter   table\n/* c */ public.t\n  owner -- x\n to synapse ;", D, "owner", NULL, STD},
+	{P_DEF, "ALTER MATERIALIZED VIEW s.mv OWNER TO synapse;", D, "owner", NULL, STD},
+	{P_DEF, "ALTER FOREIGN TABLE s.ft OWNER TO synapse;", D, "owner", NULL, STD},
+	{P_DEF, "ALTER FOREIGN DATA WRAPPER fdw OWNER TO postgres;", D, "owner", NULL, STD},
+	{P_DEF, "ALTER TEXT SEARCH CONFIGURATION s.tsc OWNER TO synapse;", D, "owner", NULL, STD},
+	{P_DEF, "ALTER TEXT SEARCH DICTIONARY s.d OWNER TO synapse;", D, "owner", NULL, STD},
+	{P_DEF, "ALTER LARGE OBJECT 4242 OWNER TO synapse;", D, "owner", NULL, STD},
+	{P_DEF, "ALTER FUNCTION public.f(integer, text) OWNER TO \"Synapse User\";", D, "owner", NULL, STD},
+	{P_DEF, "ALTER AGGREGATE public.a(integer ORDER BY text) OWNER TO synapse;", D, "owner", NULL, STD},
+	{P_DEF, "ALTER OPERATOR public.=== (integer, integer) OWNER TO synapse;", D, "owner", NULL, STD},
+	{P_DEF, "ALTER OPERATOR CLASS public.c USING btree OWNER TO synapse;", D, "owner", NULL, STD},
+	{P_DEF, "ALTER OPERATOR FAMILY public.f USING gist OWNER TO synapse;", D, "owner", NULL, STD},
+	{P_DEF, "ALTER SCHEMA public OWNER TO pg_database_owner;", D, "owner", NULL, STD},
+	{P_DEF, "ALTER SCHEMA rename OWNER TO synapse;", D, "owner", NULL, STD},
+	{P_DEF, "ALTER TABLE public.owner OWNER TO synapse;", D, "owner", NULL, STD},
+	{P_DEF, "ALTER TABLE IF EXISTS ONLY t OWNER TO synapse;", D, "owner", NULL, STD},
+	{P_DEF, "ALTER PROPERTY GRAPH g OWNER TO synapse;", D, "owner", NULL, STD},
+	{P_DEF, "ALTER TABLE t RENAME owner TO x;", F, NULL, NULL, STD},
+	{P_DEF, "ALTER TABLE t RENAME COLUMN owner TO x;", F, NULL, NULL, STD},
+	{P_DEF, "ALTER TYPE t RENAME ATTRIBUTE owner TO x;", F, NULL, NULL, STD},
+	{P_DEF, "ALTER PROPERTY GRAPH g RENAME owner TO x;", F, NULL, NULL, STD},
+	{P_DEF, "ALTER POLICY p ON public.t TO synapse;", F, NULL, NULL, STD},
+	{P_DEF, "ALTER TABLE t ALTER COLUMN c SET DEFAULT 'OWNER TO x';", F, NULL, NULL, STD},
+	{P_DEF, "SET SESSION AUTHORIZATION 'synapse';", D, "owner", NULL, STD},
+	{P_DEF, "SET SESSION AUTHORIZATION DEFAULT;", D, "owner", NULL, STD},
+	{P_DEF, "RESET SESSION AUTHORIZATION;", D, "owner", NULL, STD},
+	{P_DEF, "SET ROLE synapse;", D, "owner", NULL, STD},
+	{P_DEF, "SET LOCAL ROLE synapse;", D, "owner", NULL, STD},
+	{P_DEF, "RESET ROLE;", D, "owner", NULL, STD},
+	{P_KEEP_OWNERS, "SET SESSION AUTHORIZATION 'synapse';", F, NULL, NULL, STD},
+	{P_KEEP_OWNERS, "RESET ROLE;", F, NULL, NULL, STD},
+	{P_DEF, "SET role_x = 1;", F, NULL, NULL, STD},
+	/* owner with --map-role */
+	{P_MAP, "ALTER TABLE public.t OWNER TO synapse;", RW, "owner", "ALTER TABLE public.t OWNER TO synapse_user;", STD},
+	{P_MAP, "ALTER TABLE public.t OWNER TO SYNAPSE;", RW, "owner", "ALTER TABLE public.t OWNER TO synapse_user;", STD},
+	{P_MAP, "ALTER TABLE public.t OWNER TO \"SYNAPSE\";", D, "owner", NULL, STD},
+	{P_MAP, "ALTER TABLE public.t OWNER TO \"Synapse User\";", RW, "owner", "ALTER TABLE public.t OWNER TO \"Neu \"\"Rolle\"\"\";", STD},
+	{P_MAP, "ALTER TABLE t OWNER TO reader;", RW, "owner", "ALTER TABLE t OWNER TO \"select\";", STD},
+	{P_MAP, "ALTER TABLE t OWNER TO x;", RW, "owner", "ALTER TABLE t OWNER TO \"1abc\";", STD},
+	{P_MAP, "ALTER TABLE t OWNER TO /* c */ synapse ;", RW, "owner", "ALTER TABLE t OWNER TO /* c */ synapse_user ;", STD},
+	{P_MAP, "ALTER TABLE t OWNER TO other;", D, "owner", NULL, STD},
+	{P_MAP, "ALTER TABLE t OWNER TO CURRENT_USER;", D, "owner", NULL, STD},
+	{P_MAP_KEEP, "ALTER TABLE t OWNER TO other;", F, NULL, NULL, STD},
+	{P_MAP, "SET SESSION AUTHORIZATION 'synapse';", RW, "owner", "SET SESSION AUTHORIZATION 'synapse_user';", STD},
+	{P_MAP, "SET SESSION AUTHORIZATION 'Synapse User';", RW, "owner", "SET SESSION AUTHORIZATION 'Neu \"Rolle\"';", STD},
+	{P_MAP, "SET SESSION AUTHORIZATION DEFAULT;", D, "owner", NULL, STD},
+	{P_MAP, "RESET SESSION AUTHORIZATION;", F, NULL, NULL, STD},
+	{P_MAP, "SET ROLE synapse;", RW, "owner", "SET ROLE synapse_user;", STD},
+	{P_MAP, "SET LOCAL ROLE \"Synapse User\";", RW, "owner", "SET LOCAL ROLE \"Neu \"\"Rolle\"\"\";", STD},
+
+	/* privileges */
+	{P_DEF, "GRANT SELECT ON TABLE s.t TO reader;", D, "privileges", NULL, STD},
+	{P_DEF, "REVOKE USAGE ON SCHEMA public FROM PUBLIC;", D, "privileges", NULL, STD},
+	{P_DEF, "ALTER DEFAULT PRIVILEGES FOR ROLE synapse IN SCHEMA s GRANT SELECT ON TABLES  TO reader;", D, "privileges", NULL, STD},
+	{P_KEEP_PRIV, "GRANT SELECT ON TABLE s.t TO reader;", F, NULL, NULL, STD},
+	{P_KEEP_PRIV, "REVOKE USAGE ON SCHEMA public FROM PUBLIC;", F, NULL, NULL, STD},
+	{P_DEF, "SELECT 'GRANT ALL ON t TO x';", F, NULL, NULL, STD},
+	{P_DEF, "CREATE TABLE t (\"grant\" int, revoke int);", F, NULL, NULL, STD},
+	{P_MAP, "GRANT SELECT ON TABLE s.t TO synapse;", D, "privileges", NULL, STD},
+	{P_MAP_KEEP, "GRANT SELECT ON TABLE public.synapse TO reader, synapse, PUBLIC WITH GRANT OPTION;", RW, "privileges",
+	    "GRANT SELECT ON TABLE public.synapse TO \"select\", synapse_user, PUBLIC WITH GRANT OPTION;", STD},
+	{P_MAP_KEEP, "GRANT SELECT(v) ON TABLE s.t TO \"Synapse User\";", RW, "privileges",
+	    "GRANT SELECT(v) ON TABLE s.t TO \"Neu \"\"Rolle\"\"\";", STD},
+	{P_MAP_KEEP, "REVOKE ALL ON TABLE t FROM synapse GRANTED BY synapse CASCADE;", RW, "privileges",
+	    "REVOKE ALL ON TABLE t FROM synapse_user GRANTED BY synapse_user CASCADE;", STD},
+	{P_MAP_KEEP, "ALTER DEFAULT PRIVILEGES FOR ROLE synapse IN SCHEMA synapse GRANT SELECT ON TABLES TO GROUP reader;", RW, "privileges",
+	    "ALTER DEFAULT PRIVILEGES FOR ROLE synapse_user IN SCHEMA synapse GRANT SELECT ON TABLES TO GROUP \"select\";", STD},
+	{P_MAP_KEEP, "GRANT ALL ON FUNCTION public.f(synapse integer) TO other;", F, NULL, NULL, STD},
+
+	/* superuser-only */
+	{P_DEF, "COMMENT ON EXTENSION pg_trgm IS 'x';", D, "superuser-only", NULL, STD},
+	{P_DEF, "COMMENT ON SCHEMA public IS 'standard public schema';", D, "superuser-only", NULL, STD},
+	{P_DEF, "COMMENT ON SCHEMA \"public\" IS 'x';", D, "superuser-only", NULL, STD},
+	{P_DEF, "COMMENT ON SCHEMA s IS 'x';", F, NULL, NULL, STD},
+	{P_DEF, "COMMENT ON TABLE public.t IS 'COMMENT ON EXTENSION x';", F, NULL, NULL, STD},
+	{P_DEF, "CREATE PUBLICATION pub WITH (publish = 'insert, update, delete, truncate');", D, "superuser-only", NULL, STD},
+	{P_DEF, "ALTER PUBLICATION pub ADD TABLE ONLY s.t;", D, "superuser-only", NULL, STD},
+	{P_DEF, "ALTER PUBLICATION pub OWNER TO postgres;", D, "superuser-only", NULL, STD},
+	{P_DEF, "CREATE SUBSCRIPTION sub CONNECTION 'host=x' PUBLICATION pub WITH (connect = false, slot_name = 'sub');", D, "superuser-only", NULL, STD},
+	{P_DEF, "ALTER SUBSCRIPTION sub OWNER TO postgres;", D, "superuser-only", NULL, STD},
+	{P_DEF, "CREATE EVENT TRIGGER et ON ddl_command_start\n   EXECUTE FUNCTION s.f();", D, "superuser-only", NULL, STD},
+	{P_DEF, "ALTER EVENT TRIGGER et OWNER TO postgres;", D, "superuser-only", NULL, STD},
+	{P_DEF, "SECURITY LABEL FOR selinux ON TABLE t IS 'system_u';", D, "superuser-only", NULL, STD},
+	{P_DEF, "CREATE TRIGGER event_trigger BEFORE INSERT ON public.events FOR EACH ROW EXECUTE FUNCTION public.f();", F, NULL, NULL, STD},
+	{P_DEF, "CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;", F, NULL, NULL, STD},
+
+	/* public-schema */
+	{P_DEF, "CREATE SCHEMA public;", RW, "public-schema", "CREATE SCHEMA IF NOT EXISTS public;", STD},
+	{P_DEF, "create  schema /* x */ PUBLIC\n;", RW, "public-schema", "CREATE SCHEMA IF NOT EXISTS public;", STD},
+	{P_DEF, "CREATE SCHEMA \"public\";", RW, "public-schema", "CREATE SCHEMA IF NOT EXISTS public;", STD},
+	{P_DEF, "CREATE SCHEMA \"Public\";", F, NULL, NULL, STD},
+	{P_DEF, "CREATE SCHEMA s;", F, NULL, NULL, STD},
+	{P_DEF, "CREATE SCHEMA public AUTHORIZATION synapse;", F, NULL, NULL, STD},
+
+	/* transaction */
+	{P_SINGLE, "BEGIN;", D, "transaction", NULL, STD},
+	{P_SINGLE, "COMMIT;", D, "transaction", NULL, STD},
+	{P_SINGLE, "END;", D, "transaction", NULL, STD},
+	{P_SINGLE, "begin transaction;", D, "transaction", NULL, STD},
+	{P_SINGLE, "BEGIN WORK;", D, "transaction", NULL, STD},
+	{P_SINGLE, "COMMIT WORK;", D, "transaction", NULL, STD},
+	{P_SINGLE, "COMMIT TRANSACTION;", D, "transaction", NULL, STD},
+	{P_SINGLE, "START TRANSACTION ISOLATION LEVEL SERIALIZABLE;", D, "transaction", NULL, STD},
+	{P_DEF, "BEGIN;", F, NULL, NULL, STD},
+	{P_DEF, "COMMIT;", F, NULL, NULL, STD},
+	{P_SINGLE, "ROLLBACK;", F, NULL, NULL, STD},
+	{P_SINGLE, "COMMIT PREPARED 'x';", F, NULL, NULL, STD},
+	{P_SINGLE, "CREATE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC SELECT 1; END;", F, NULL, NULL, STD},
+
+	/* unknown-setting */
+	{P_V16, "SET transaction_timeout = 0;", D, "unknown-setting", NULL, STD},
+	{P_V16, "SET SESSION transaction_timeout TO 0;", D, "unknown-setting", NULL, STD},
+	{P_V16, "SET LOCAL \"Transaction_Timeout\" = 0;", D, "unknown-setting", NULL, STD},
+	{P_V17, "SET transaction_timeout = 0;", F, NULL, NULL, STD},
+	{P_DEF, "SET transaction_timeout = 0;", F, NULL, NULL, STD},
+	{P_V11, "SET idle_in_transaction_session_timeout = 0;", F, NULL, NULL, STD},
+	{P_V11, "SET default_table_access_method = heap;", D, "unknown-setting", NULL, STD},
+	{P_V12, "SET default_table_access_method = heap;", F, NULL, NULL, STD},
+	{P_V11, "SET default_with_oids = false;", F, NULL, NULL, STD},
+	{P_V12, "SET default_with_oids = false;", D, "unknown-setting", NULL, STD},
+	{P_V11, "SET DateStyle = ISO;", F, NULL, NULL, STD},
+	{P_V16, "SET foo_bar = 1;", F, NULL, NULL, STD},
+	{P_V16, "SET myext.setting = 1;", F, NULL, NULL, STD},
+	{P_V16, "SET TIME ZONE 'UTC';", F, NULL, NULL, STD},
+	{P_V16, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY;", F, NULL, NULL, STD},
+	{P_V16, "SELECT pg_catalog.set_config('transaction_timeout', '0', false);", D, "unknown-setting", NULL, STD},
+	{P_V16, "SELECT set_config('transaction_timeout', '0', false);", D, "unknown-setting", NULL, STD},
+	{P_V16, "SELECT pg_catalog.set_config('search_path', '', false);", F, NULL, NULL, STD},
+	{P_V16, "SELECT pg_catalog.set_config('transaction_timeout', '0', false), 1;", F, NULL, NULL, STD},
+	{P_V150007, "SET restrict_nonsystem_relation_kind = view;", D, "unknown-setting", NULL, STD},
+	{P_V150008, "SET restrict_nonsystem_relation_kind = view;", F, NULL, NULL, STD},
+	{P_V160003, "SET restrict_nonsystem_relation_kind = view;", D, "unknown-setting", NULL, STD},
+	{P_V110022, "SET restrict_nonsystem_relation_kind = view;", D, "unknown-setting", NULL, STD},
+	{P_V17, "SET restrict_nonsystem_relation_kind = view;", F, NULL, NULL, STD},
+	{P_CALLBACK, "SET work_mem = '1MB';", F, NULL, NULL, STD},
+	{P_CALLBACK, "SET \"Search_Path\" = public;", F, NULL, NULL, STD},
+	{P_CALLBACK, "SET statement_timeout = 0;", D, "unknown-setting", NULL, STD},
+	{P_CALLBACK, "SELECT pg_catalog.set_config('lock_timeout', '0', false);", D, "unknown-setting", NULL, STD},
+	{P_CALLBACK, "SET myext.x = 1;", F, NULL, NULL, STD},
+
+	/* unknown-function */
+	{P_V17, "SELECT * FROM pg_catalog.pg_restore_relation_stats(\n\t'version', '180000'::integer,\n"
+	    "\t'relation', 'public.t'::regclass,\n\t'relpages', '1'::integer\n);", D, "unknown-function", NULL, STD},
+	{P_V17, "SELECT * FROM pg_catalog.pg_restore_attribute_stats(\n\t'relation', 'public.t'::regclass,\n"
+	    "\t'attname', 'id'::name,\n\t'null_frac', '0'::real\n);", D, "unknown-function", NULL, STD},
+	{P_V16, "SELECT pg_catalog.pg_clear_relation_stats('public', 't');", D, "unknown-function", NULL, STD},
+	{P_V18, "SELECT * FROM pg_catalog.pg_restore_relation_stats('relation', 'public.t'::regclass);", F, NULL, NULL, STD},
+	{P_DEF, "SELECT * FROM pg_catalog.pg_restore_relation_stats('relation', 'public.t'::regclass);", F, NULL, NULL, STD},
+	{P_V17, "SELECT pg_catalog.setval('public.s', 1, true);", F, NULL, NULL, STD},
+
+	/* refuse */
+	{P_DEF, "COPY public.t (id, v) FROM stdin;", F, NULL, NULL, STD},
+	{P_DEF, "COPY public.t FROM STDIN WITH (FORMAT csv);", F, NULL, NULL, STD},
+	{P_DEF, "COPY t FROM PROGRAM 'rm -rf /';", RF, "refuse", NULL, STD},
+	{P_DEF, "COPY t TO PROGRAM 'curl x';", RF, "refuse", NULL, STD},
+	{P_DEF, "COPY t FROM '/etc/passwd';", RF, "refuse", NULL, STD},
+	{P_DEF, "COPY t (a) TO '/tmp/x' WITH (FORMAT csv);", RF, "refuse", NULL, STD},
+	{P_DEF, "COPY t TO STDOUT;", RF, "refuse", NULL, STD},
+	{P_DEF, "COPY (SELECT 'FROM stdin') TO STDOUT;", RF, "refuse", NULL, STD},
+	{P_DEF, "ALTER SYSTEM SET work_mem = '1GB';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE ROLE synapse;", RF, "refuse", NULL, STD},
+	{P_DEF, "ALTER ROLE synapse WITH SUPERUSER;", RF, "refuse", NULL, STD},
+	{P_DROP, "DROP ROLE synapse;", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE USER u PASSWORD 'x';", RF, "refuse", NULL, STD},
+	{P_DEF, "ALTER USER u SET search_path = x;", RF, "refuse", NULL, STD},
+	{P_DROP, "DROP USER IF EXISTS u;", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE GROUP g;", RF, "refuse", NULL, STD},
+	{P_DEF, "ALTER GROUP g ADD USER u;", RF, "refuse", NULL, STD},
+	{P_DROP, "DROP GROUP g;", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE USER MAPPING FOR synapse SERVER srv;", F, NULL, NULL, STD},
+	{P_DEF, "ALTER USER MAPPING FOR synapse SERVER srv OPTIONS (user 'x');", F, NULL, NULL, STD},
+	{P_DEF, "DROP DATABASE synapse;", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE TABLESPACE ts LOCATION '/tmp';", RF, "refuse", NULL, STD},
+	{P_DEF, "ALTER TABLESPACE ts OWNER TO synapse;", RF, "refuse", NULL, STD},
+	{P_DROP, "DROP TABLESPACE ts;", RF, "refuse", NULL, STD},
+	{P_DEF, "LOAD 'auto_explain';", RF, "refuse", NULL, STD},
+	{P_DEF, "CHECKPOINT;", RF, "refuse", NULL, STD},
+	{P_DEF, "VACUUM;", F, NULL, NULL, STD},
+	{P_DEF, "DO $$ BEGIN PERFORM 1; END $$;", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION public.f() RETURNS integer\n    LANGUAGE c\n    AS '$libdir/x', 'f';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE OR REPLACE FUNCTION f() RETURNS int AS 'x', 'f' LANGUAGE 'c';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE PROCEDURE p() AS 'x', 'p' LANGUAGE \"c\";", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE C STRICT AS 'x';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f(language text) RETURNS text\n    LANGUAGE plpgsql\n    AS $$\nBEGIN\n"
+	    "    -- LANGUAGE c\n    RETURN 'LANGUAGE c';\nEND;\n$$;", F, NULL, NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $_$ SELECT 1 $_$;", F, NULL, NULL, STD},
+	{P_DEF, "DROP TABLE public.t;", RF, "refuse", NULL, STD},
+	{P_DEF, "DROP SCHEMA IF EXISTS s;", RF, "refuse", NULL, STD},
+	{P_DROP, "DROP TABLE IF EXISTS public.t;", F, NULL, NULL, STD},
+	{P_DROP, "DROP INDEX public.i;", F, NULL, NULL, STD},
+	{P_DEF, "ALTER TABLE ONLY public.t DROP CONSTRAINT t_pkey;", F, NULL, NULL, STD},
+
+	/* bodies, strings and comments never match */
+	{P_DEF, "CREATE FUNCTION public.f() RETURNS void\n    LANGUAGE plpgsql\n    AS $$\nBEGIN\n"
+	    "GRANT ALL ON t TO x;\nALTER TABLE t OWNER TO y;\nDROP TABLE z;\nCOPY t TO '/tmp/x';\nEND;\n$$;", F, NULL, NULL, STD},
+	{P_DEF, "COMMENT ON TABLE t IS 'ALTER TABLE x OWNER TO y; DROP TABLE z;';", F, NULL, NULL, STD},
+	{P_DEF, "COMMENT ON TABLE t IS E'it\\'s; ALTER TABLE x OWNER TO y';", F, NULL, NULL, STD},
+	{P_DEF, "COMMENT ON TABLE t IS 'a\\' OWNER TO x';", F, NULL, NULL, 0},
+	{P_DEF, "/* ALTER TABLE t OWNER TO y; */ SELECT 1;", F, NULL, NULL, STD},
+	{P_DEF, "CREATE TABLE \"DROP TABLE x;\" (\"OWNER TO\" int);", F, NULL, NULL, STD},
+};
+
+/* The first bytes of s on one line, for a test's name. */
+static const char *
+oneline(const char *s)
+{
+	static char buf[72];
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < sizeof(buf); i++)
+		buf[i] = (s[i] == '\n' || s[i] == '\t') ? ' ' : s[i];
+	buf[i] = '\0';
+	return buf;
+}
+
+static void
+run_case(size_t i, const struct rcase *c)
+{
+	struct rules_options o;
+	struct rules r;
+	struct rules_verdict v;
+	struct lexer_event ev;
+	size_t len = strlen(c->in);
+	char *copy = malloc(len ? len : 1);
+	enum rules_action a;
+	int ok;
+
+	memcpy(copy, c->in, len);
+	profile(c->p, &o);
+	rules_init(&r, &o);
+	memset(&ev, 0, sizeof(ev));
+	ev.type = LEXER_STATEMENT;
+	ev.data = copy;
+	ev.len = len;
+	ev.line = 812;
+	ev.std_strings = c->std;
+	a = rules_apply(&r, &ev, &v);
+	ok = a == c->want && v.action == c->want;
+	if (c->rule == NULL)
+		ok = ok && v.rule == NULL;
+	else
+		ok = ok && v.rule != NULL && strcmp(v.rule, c->rule) == 0;
+	if (c->want == F)
+		ok = ok && v.text == copy && v.len == len;
+	if (c->want == RW)
+		ok = ok && c->out != NULL && v.len == strlen(c->out) &&
+		    memcmp(v.text, c->out, v.len) == 0;
+	if (c->want != F)
+		ok = ok && v.reason != NULL && v.reason[0] != '\0' &&
+		    strchr(v.reason, '\n') == NULL;
+	if (c->want == RF)
+		ok = ok && strstr(v.reason, "(line 812)") != NULL;
+	T_OK(ok, "case %zu (%s): %s -> %d %s", i, c->rule ? c->rule : "forward",
+	    oneline(c->in), (int)a, v.rule ? v.rule : "");
+	rules_free(&r);
+	free(copy);
+}
+
+/* A sequence of events on one struct rules. */
+struct step {
+	char type; /* 'S' statement, 'M' meta-command */
+	const char *in;
+	enum rules_action want;
+	const char *rule;
+	const char *reason_has; /* substring of the reason, or NULL */
+};
+
+static void
+run_steps(const char *name, enum profile p, const struct step *s, size_t n,
+          struct rules *keep)
+{
+	struct rules_options o;
+	struct rules r;
+	struct rules_verdict v;
+	struct lexer_event ev;
+	size_t i;
+	int ok = 1;
+
+	profile(p, &o);
+	rules_init(&r, &o);
+	for (i = 0; i < n; i++) {
+		memset(&ev, 0, sizeof(ev));
+		ev.type = s[i].type == 'M' ? LEXER_META : LEXER_STATEMENT;
+		ev.data = s[i].in;
+		ev.len = strlen(s[i].in);
+		ev.line = (uint64_t)i + 1;
+		ev.std_strings = 1;
+		rules_apply(&r, &ev, &v);
+		if (v.action != s[i].want ||
+		    (s[i].rule == NULL) != (v.rule == NULL) ||
+		    (s[i].rule != NULL && strcmp(s[i].rule, v.rule) != 0) ||
+		    (s[i].reason_has != NULL &&
+		    (v.reason == NULL || strstr(v.reason, s[i].reason_has) == NULL))) {
+			printf("# %s: step %zu (%s) got action %d rule %s reason %s\n",
+			    name, i, s[i].in, (int)v.action,
+			    v.rule ? v.rule : "-", v.reason ? v.reason : "-");
+			ok = 0;
+		}
+	}
+	T_OK(ok, "sequence: %s", name);
+	if (keep != NULL)
+		*keep = r;
+	else
+		rules_free(&r);
+}
+
+#define STEPS(name, p, arr) run_steps(name, p, arr, sizeof(arr) / sizeof(arr[0]), NULL)
+
+/* pg_dump 15.18 -C of a database named "my db", with its properties. */
+static const struct step preamble_complex[] = {
+	{'M', "\\restrict Ivkfm8ZbDpng88g6Ohb9xAjNB5vXeUKOSIodKDhJoa1lzyXX82TXYO7nKnaQ3sg", D, "meta", NULL},
+	{'S', "SET statement_timeout = 0;", F, NULL, NULL},
+	{'S', "SELECT pg_catalog.set_config('search_path', '', false);", F, NULL, NULL},
+	{'S', "CREATE DATABASE \"my db\" WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE_PROVIDER = libc LOCALE = 'C.UTF-8';", D, "meta", NULL},
+	{'S', "ALTER DATABASE \"my db\" OWNER TO synapse;", D, "meta", NULL},
+	{'M', "\\unrestrict Ivkfm8ZbDpng88g6Ohb9xAjNB5vXeUKOSIodKDhJoa1lzyXX82TXYO7nKnaQ3sg", D, "meta", NULL},
+	{'M', "\\encoding SQL_ASCII", D, "meta", NULL},
+	{'M', "\\connect -reuse-previous=on \"dbname='my db'\"", D, "meta", NULL},
+	{'M', "\\restrict Ivkfm8ZbDpng88g6Ohb9xAjNB5vXeUKOSIodKDhJoa1lzyXX82TXYO7nKnaQ3sg", D, "meta", NULL},
+	{'S', "SET client_encoding = 'UTF8';", F, NULL, NULL},
+	{'S', "COMMENT ON DATABASE \"my db\" IS 'test db';", D, "meta", NULL},
+	{'S', "ALTER DATABASE \"my db\" SET work_mem TO '8MB';", D, "meta", NULL},
+	{'S', "ALTER ROLE synapse IN DATABASE \"my db\" SET search_path TO s;", D, "meta", NULL},
+	{'S', "SECURITY LABEL FOR selinux ON DATABASE \"my db\" IS 'x';", D, "meta", NULL},
+	{'M', "\\unrestrict Ivkfm8ZbDpng88g6Ohb9xAjNB5vXeUKOSIodKDhJoa1lzyXX82TXYO7nKnaQ3sg", D, "meta", NULL},
+	{'M', "\\encoding SQL_ASCII", D, "meta", NULL},
+	{'M', "\\connect -reuse-previous=on \"dbname='my db'\"", D, "meta", NULL},
+	{'S', "CREATE SCHEMA s;", F, NULL, NULL},
+	{'S', "ALTER DATABASE other SET work_mem TO '8MB';", RF, "refuse", "line 19"},
+	{'S', "CREATE DATABASE x;", RF, "refuse", "CREATE DATABASE"},
+	{'M', "\\connect other", RF, "meta", "pg_dumpall"},
+	{'M', "\\! rm -rf /", RF, "meta", "\\!"},
+};
+
+/* pg_dump 15.18 -C of "Plain" and of "Other""DB". */
+static const struct step preamble_plain[] = {
+	{'S', "CREATE DATABASE \"Plain\" WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE_PROVIDER = libc LOCALE = 'C.UTF-8';", D, "meta", NULL},
+	{'S', "ALTER DATABASE \"Plain\" OWNER TO postgres;", D, "meta", NULL},
+	{'M', "\\connect \"Plain\"", D, "meta", NULL},
+	{'S', "CREATE TABLE t (a int);", F, NULL, NULL},
+	{'M', "\\connect Plain", D, "meta", NULL},
+	{'M', "\\connect plain", RF, "meta", NULL},
+};
+
+static const struct step preamble_quote[] = {
+	{'S', "CREATE DATABASE \"Other\"\"DB\" WITH TEMPLATE = template0;", D, "meta", NULL},
+	{'S', "ALTER DATABASE \"Other\"\"DB\" OWNER TO postgres;", D, "meta", NULL},
+	{'M', "\\connect -reuse-previous=on \"dbname='Other\"\"DB'\"", D, "meta", NULL},
+	{'M', "\\connect -reuse-previous=on \"dbname='Other\"\"DB' host=x\"", D, "meta", NULL},
+};
+
+/* pg_dump -C --clean, with --allow-drop */
+static const struct step preamble_clean[] = {
+	{'S', "SET lock_timeout = 0;", F, NULL, NULL},
+	{'S', "DROP DATABASE IF EXISTS \"my db\";", D, "meta", NULL},
+	{'S', "CREATE DATABASE \"my db\" WITH TEMPLATE = template0;", D, "meta", NULL},
+	{'S', "ALTER DATABASE \"my db\" OWNER TO synapse;", D, "meta", NULL},
+	{'M', "\\connect -reuse-previous=on \"dbname='my db'\"", D, "meta", NULL},
+	{'S', "DROP TABLE IF EXISTS public.t;", F, NULL, NULL},
+	{'S', "DROP DATABASE \"my db\";", RF, "refuse", NULL},
+};
+
+static const struct step clean_no_allow[] = {
+	{'S', "DROP DATABASE IF EXISTS \"my db\";", RF, "refuse", "--allow-drop"},
+};
+
+/* CREATE DATABASE once a real statement went out */
+static const struct step late_create[] = {
+	{'S', "SET statement_timeout = 0;", F, NULL, NULL},
+	{'S', "CREATE TABLE t (a int);", F, NULL, NULL},
+	{'S', "CREATE DATABASE x;", RF, "refuse", "line 3"},
+};
+
+static const struct step create_after_connect[] = {
+	{'M', "\\connect synapse", D, "meta", NULL},
+	{'S', "CREATE DATABASE synapse;", RF, "refuse", NULL},
+	{'S', "ALTER DATABASE synapse SET work_mem = '1MB';", D, "meta", NULL},
+};
+
+static const struct step connect_mismatch[] = {
+	{'S', "CREATE DATABASE a;", D, "meta", NULL},
+	{'M', "\\connect b", RF, "meta", NULL},
+	{'S', "ALTER DATABASE b OWNER TO x;", RF, "refuse", NULL},
+};
+
+/* pg_dumpall 15.18: roles, then \connect template1, ... */
+static const struct step dumpall[] = {
+	{'S', "SET default_transaction_read_only = off;", F, NULL, NULL},
+	{'S', "CREATE ROLE \"Synapse User\";", RF, "refuse", "line 2"},
+	{'M', "\\connect template1", D, "meta", NULL},
+	{'S', "SET statement_timeout = 0;", F, NULL, NULL},
+	{'M', "\\connect postgres", RF, "meta", "pg_dumpall"},
+};
+
+static const struct step metas[] = {
+	{'M', "\\encoding UTF8", RF, "meta", "\\encoding"},
+	{'M', "\\copy t from '/etc/passwd'", RF, "meta", "\\copy"},
+	{'M', "\\set ON_ERROR_STOP off", RF, "meta", "\\set"},
+	{'M', "\\i /etc/passwd", RF, "meta", "line 4"},
+	{'M', "\\connect postgresql://host/db", RF, "meta", NULL},
+	{'M', "\\connect", RF, "meta", NULL},
+	{'M', "\\restrict abc", D, "meta", NULL},
+	{'M', "\\unrestrict abc", D, "meta", NULL},
+};
+
+static void
+test_stats(void)
+{
+	static const struct step s[] = {
+		{'S', ";", D, "empty", NULL},
+		{'S', "ALTER TABLE t OWNER TO a;", D, "owner", NULL},
+		{'S', "ALTER TABLE u OWNER TO a;", D, "owner", NULL},
+		{'S', "CREATE SCHEMA public;", RW, "public-schema", NULL},
+		{'M', "\\restrict k", D, "meta", NULL},
+		{'M', "\\! ls", RF, "meta", NULL},
+		{'S', "CREATE TABLE t (a int);", F, NULL, NULL},
+	};
+	struct rules r;
+	struct rules_stat st[RULES_MAX_STATS];
+	int n;
+
+	run_steps("statistics", P_DEF, s, sizeof(s) / sizeof(s[0]), &r);
+	n = rules_stats(&r, st, RULES_MAX_STATS);
+	T_OK(n == 5 && strcmp(st[0].rule, "empty") == 0 && st[0].count == 1 &&
+	    strcmp(st[1].rule, "owner") == 0 && strcmp(st[1].action, "dropped") == 0 &&
+	    st[1].count == 2 && strcmp(st[2].rule, "meta") == 0 &&
+	    strcmp(st[2].action, "dropped") == 0 && strcmp(st[3].rule, "meta") == 0 &&
+	    strcmp(st[3].action, "refused") == 0 && strcmp(st[4].rule, "public-schema") == 0 &&
+	    strcmp(st[4].action, "rewritten") == 0,
+	    "rules_stats lists each rule and action that acted, in table order");
+	T_OK(rules_stats(&r, st, 2) == 2, "rules_stats honours max");
+	rules_free(&r);
+}
+
+static void
+test_misc(void)
+{
+	struct rules r;
+	struct rules_verdict v;
+	struct lexer_event ev;
+	struct rules_options o;
+	char big[8192];
+	size_t n = 0;
+	int i;
+
+	/* other event types pass untouched */
+	rules_init(&r, NULL);
+	memset(&ev, 0, sizeof(ev));
+	ev.type = LEXER_COPY_DATA;
+	ev.data = "1\tOWNER TO x\n";
+	ev.len = strlen(ev.data);
+	T_OK(rules_apply(&r, &ev, &v) == F && v.text == ev.data && v.len == ev.len,
+	    "COPY data is forwarded unchanged");
+
+	/* more tokens than the rules keep in their head */
+	n += (size_t)snprintf(big + n, sizeof(big) - n, "ALTER FUNCTION public.f(");
+	for (i = 0; i < 100; i++)
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "%sinteger", i ? ", " : "");
+	n += (size_t)snprintf(big + n, sizeof(big) - n, ") OWNER TO synapse;");
+	ev.type = LEXER_STATEMENT;
+	ev.data = big;
+	ev.len = n;
+	T_OK(rules_apply(&r, &ev, &v) == D && strcmp(v.rule, "owner") == 0,
+	    "ALTER FUNCTION with 100 arguments OWNER TO is dropped");
+	rules_free(&r);
+
+	/* a long grantee list grows the rewrite buffer */
+	profile(P_MAP_KEEP, &o);
+	rules_init(&r, &o);
+	n = (size_t)snprintf(big, sizeof(big), "GRANT SELECT ON TABLE t TO synapse");
+	for (i = 0; i < 300; i++)
+		n += (size_t)snprintf(big + n, sizeof(big) - n, ", synapse");
+	n += (size_t)snprintf(big + n, sizeof(big) - n, ";");
+	ev.len = n;
+	T_OK(rules_apply(&r, &ev, &v) == RW && v.len == n + 301 * 5 &&
+	    memcmp(v.text, "GRANT SELECT ON TABLE t TO synapse_user, synapse_user", 53) == 0 &&
+	    memcmp(v.text + v.len - 13, "synapse_user;", 13) == 0,
+	    "a grantee list of 301 roles is rewritten whole");
+	rules_free(&r);
+
+	/* the built-in settings table */
+	T_OK(rules_setting_since("transaction_timeout") == 170000 &&
+	    rules_setting_since("idle_in_transaction_session_timeout") == 90600 &&
+	    rules_setting_since("lock_timeout") == 90300 &&
+	    rules_setting_since("row_security") == 90500 &&
+	    rules_setting_since("default_table_access_method") == 120000 &&
+	    rules_setting_since("DateStyle") > 0 &&
+	    rules_setting_since("no_such_thing") == 0,
+	    "rules_setting_since knows what pg_dump emits");
+	T_OK(rules_setting_known("default_with_oids", 110000) == 1 &&
+	    rules_setting_known("default_with_oids", 120000) == 0 &&
+	    rules_setting_known("restrict_nonsystem_relation_kind", 130016) == 1 &&
+	    rules_setting_known("restrict_nonsystem_relation_kind", 130015) == 0 &&
+	    rules_setting_known("restrict_nonsystem_relation_kind", 180000) == 1 &&
+	    rules_setting_known("no_such_thing", 150000) == -1,
+	    "rules_setting_known: removed parameters and back-patched ones");
+}
+
+/*
+ * Every prefix of every case, as a statement and as a meta-command, under
+ * every profile, each in a buffer of its exact size: ASan and UBSan watch
+ * for reads past the end on truncated input.
+ */
+static void
+test_prefixes(void)
+{
+	static const char *const extra[] = {"ALTER", "SET", "COMMENT ON",
+	    "SECURITY LABEL", "DROP DATABASE IF EXISTS", "ALTER ROLE x IN",
+	    "\\connect \"", "\\connect -reuse-previous=on \"dbname='",
+	    "\\connect \"dbname=x", "SELECT set_config(", "COPY t FROM",
+	    "CREATE FUNCTION f() LANGUAGE", "GRANT x ON t TO \"", "$$", "E'\\"};
+	struct rules_options o;
+	struct rules r;
+	struct rules_verdict v;
+	struct lexer_event ev;
+	size_t i, k, n = sizeof(cases) / sizeof(cases[0]);
+	unsigned long runs = 0;
+	int p, meta;
+
+	for (i = 0; i < n + sizeof(extra) / sizeof(extra[0]); i++) {
+		const char *in = i < n ? cases[i].in : extra[i - n];
+		size_t len = strlen(in);
+
+		for (k = 0; k <= len; k++)
+			for (p = P_DEF; p <= P_CALLBACK; p++)
+				for (meta = 0; meta < 2; meta++) {
+					char *copy = malloc(k ? k : 1);
+
+					memcpy(copy, in, k);
+					profile((enum profile)p, &o);
+					rules_init(&r, &o);
+					memset(&ev, 0, sizeof(ev));
+					ev.type = meta ? LEXER_META : LEXER_STATEMENT;
+					ev.data = copy;
+					ev.len = k;
+					ev.std_strings = (int)(k & 1);
+					rules_apply(&r, &ev, &v);
+					rules_free(&r);
+					free(copy);
+					runs++;
+				}
+	}
+	T_OK(runs > 0, "%lu truncated inputs under every profile run clean", runs);
+}
+
+int
+main(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		run_case(i, &cases[i]);
+	STEPS("pg_dump -C preamble, database \"my db\"", P_DEF, preamble_complex);
+	STEPS("pg_dump -C preamble, database \"Plain\"", P_DEF, preamble_plain);
+	STEPS("pg_dump -C preamble, database \"Other\"\"DB\"", P_DEF, preamble_quote);
+	STEPS("pg_dump -C --clean preamble with --allow-drop", P_DROP, preamble_clean);
+	STEPS("pg_dump -C --clean preamble without --allow-drop", P_DEF, clean_no_allow);
+	STEPS("CREATE DATABASE after the preamble", P_DEF, late_create);
+	STEPS("CREATE DATABASE after \\connect", P_DEF, create_after_connect);
+	STEPS("\\connect to another database than the one created", P_DEF, connect_mismatch);
+	STEPS("pg_dumpall: second \\connect refused", P_DEF, dumpall);
+	STEPS("other meta-commands", P_DEF, metas);
+	test_stats();
+	test_misc();
+	test_prefixes();
+	T_DONE();
+}
