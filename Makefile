@@ -36,6 +36,9 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/%)
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=build/tools/%)
 
+# keep the sanitizer objects between runs
+.SECONDARY:
+
 .PHONY: all deps test-deps test unit integration fuzz bench demo install clean
 
 all: deps pgsluice

@@ -10,7 +10,7 @@ failed_names=()
 mkdir -p build/test-logs
 run_one() {
 	local name=$1; shift
-	local log="build/test-logs/$name.log"
+	local log="build/test-logs/${name//\//-}.log"
 	local start=$SECONDS
 	"$@" >"$log" 2>&1 </dev/null
 	local rc=$?

@@ -114,3 +114,18 @@ need_fixtures() {
 		return 1
 	fi
 }
+
+# make_kitchen_sink CLUSTER DIR: build the kitchen-sink database on CLUSTER
+# and write its dumps into DIR (ks.sql, ks-noowner.sql, ks-ssa.sql,
+# ks-inserts.sql): the project's own fixtures (tests/fixtures/kitchen-sink.sql).
+make_kitchen_sink() {
+	local c=$1 dir=$2 port
+	port=$(pg_port "$c")
+	psql_as "$c" postgres -c "CREATE DATABASE kitchen_sink" &&
+		psql_as "$c" kitchen_sink -f "$ROOT/tests/fixtures/kitchen-sink.sql" >"$dir/ks-build.log" 2>&1 ||
+		{ cat "$dir/ks-build.log"; return 1; }
+	pg_dump -h 127.0.0.1 -p "$port" -U postgres kitchen_sink >"$dir/ks.sql" &&
+		pg_dump -h 127.0.0.1 -p "$port" -U postgres -O -x kitchen_sink >"$dir/ks-noowner.sql" &&
+		pg_dump -h 127.0.0.1 -p "$port" -U postgres --use-set-session-authorization kitchen_sink >"$dir/ks-ssa.sql" &&
+		pg_dump -h 127.0.0.1 -p "$port" -U postgres --inserts kitchen_sink >"$dir/ks-inserts.sql"
+}
