@@ -1,0 +1,215 @@
+/*
+ * check.c - `pgsluice check`: the preflight alone, read-only.
+ *
+ * Connects the way serve would (same connection string handling), runs the
+ * same catalog queries (preflight.c) with blocking libpq, and says what an
+ * operator wants to know before pointing a dump at the target: server
+ * version, the role's standing (superuser, owner of the database and of the
+ * schemas, may it create extensions), what the target schemas hold and
+ * what --clear-target would drop.  Changes nothing.
+ *
+ * Exit status: 0 the schemas are cleared, 1 they are not, 2 cannot connect
+ * (or a query failed).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "cli.h"
+#include "preflight.h"
+
+enum {
+	OPT_TARGET = CLI_OPT_FIRST_FREE,
+	OPT_SCHEMA,
+	OPT_HELP,
+};
+
+static void
+check_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: pgsluice check --target CONNINFO [--schema NAME]...\n"
+	    "\n"
+	    "The preflight of `pgsluice serve`, alone and read-only: server version,\n"
+	    "the role's standing, what the target schemas hold, and what --clear-target\n"
+	    "would drop.  Exit 0 if the schemas are cleared, 1 if not, 2 if the target\n"
+	    "cannot be reached.\n"
+	    "\n"
+	    "  --target CONNINFO   libpq connection string or URI (PG* variables apply)\n"
+	    "  --schema NAME       schema to inspect (repeatable; default public)\n");
+}
+
+static PGresult *
+check_query(PGconn *conn, const char *sql, const char *what)
+{
+	PGresult *res = PQexec(conn, sql);
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "pgsluice check: cannot read %s: %s", what, PQerrorMessage(conn));
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+static const char *
+yes_no(const char *v)
+{
+	return v[0] == 't' ? "yes" : "no";
+}
+
+int
+check_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "target", required_argument, NULL, OPT_TARGET },
+		{ "schema", required_argument, NULL, OPT_SCHEMA },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *schemas[PREFLIGHT_MAX_SCHEMAS];
+	const char *conninfo = NULL, *keys[3], *vals[3];
+	struct preflight_objects objs;
+	PGconn *conn;
+	PGresult *res;
+	char err[256], *sql, *counts, *list, *drops;
+	int c, n_schemas = 0, i, code = 2;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_TARGET:
+			conninfo = optarg;
+			break;
+		case OPT_SCHEMA:
+			if (n_schemas == PREFLIGHT_MAX_SCHEMAS) {
+				fprintf(stderr, "pgsluice check: more than %d --schema options\n",
+				        PREFLIGHT_MAX_SCHEMAS);
+				return 2;
+			}
+			schemas[n_schemas++] = optarg;
+			break;
+		case 'h':
+		case OPT_HELP:
+			check_usage(stdout);
+			return 0;
+		default:
+			check_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "pgsluice check: unexpected argument \"%s\"\n", argv[optind]);
+		return 2;
+	}
+	if (conninfo == NULL) {
+		fprintf(stderr, "pgsluice check: --target is required, e.g. --target "
+		        "\"dbname=synapse user=synapse_user\"\n");
+		return 2;
+	}
+	if (n_schemas == 0)
+		schemas[n_schemas++] = "public";
+
+	keys[0] = "dbname";
+	vals[0] = conninfo;
+	keys[1] = "application_name";
+	vals[1] = "pgsluice check";
+	keys[2] = vals[2] = NULL;
+	conn = PQconnectdbParams(keys, vals, 1);
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+		fprintf(stderr, "pgsluice check: cannot connect to the target (--target %s): %s",
+		        conninfo, conn ? PQerrorMessage(conn) : "out of memory\n");
+		PQfinish(conn);
+		return 2;
+	}
+	/* read-only, whatever the role's defaults */
+	PQclear(PQexec(conn, "SET default_transaction_read_only = on"));
+
+	res = check_query(conn, preflight_sql_standing(), "the role's standing");
+	if (res == NULL)
+		goto out;
+	printf("target: database %s on %s:%s as %s\n", PQgetvalue(res, 0, 7),
+	       PQhost(conn) ? PQhost(conn) : "?", PQport(conn) ? PQport(conn) : "?",
+	       PQgetvalue(res, 0, 8));
+	printf("server: PostgreSQL %s (server_version_num %d)\n", PQgetvalue(res, 0, 0),
+	       PQserverVersion(conn));
+	printf("role %s: superuser: %s; owns the database: %s (owner %s); may CREATE in the "
+	       "database: %s\n",
+	       PQgetvalue(res, 0, 8), yes_no(PQgetvalue(res, 0, 1)), yes_no(PQgetvalue(res, 0, 3)),
+	       PQgetvalue(res, 0, 2), yes_no(PQgetvalue(res, 0, 4)));
+	if (PQgetvalue(res, 0, 1)[0] == 't')
+		printf("extensions: may create any available extension (superuser)\n");
+	else if (PQgetvalue(res, 0, 4)[0] == 't')
+		printf("extensions: may create trusted extensions only (CREATE on the database): %s\n",
+		       PQgetisnull(res, 0, 5) ? "none available" : PQgetvalue(res, 0, 5));
+	else
+		printf("extensions: may create none (no CREATE privilege on the database); a dump "
+		       "with CREATE EXTENSION will fail\n");
+	printf("extensions installed: %s\n",
+	       PQgetisnull(res, 0, 6) ? "none" : PQgetvalue(res, 0, 6));
+	PQclear(res);
+
+	sql = preflight_sql_schemas(conn, schemas, n_schemas, err, sizeof(err));
+	if (sql == NULL) {
+		fprintf(stderr, "pgsluice check: %s\n", err);
+		goto out;
+	}
+	res = check_query(conn, sql, "the target schemas");
+	free(sql);
+	if (res == NULL)
+		goto out;
+	for (i = 0; i < PQntuples(res); i++) {
+		if (PQgetvalue(res, i, 1)[0] != 't')
+			printf("schema %s: does not exist (the dump may create it)\n", PQgetvalue(res, i, 0));
+		else
+			printf("schema %s: owner %s; the role has its rights: %s; may CREATE in it: %s\n",
+			       PQgetvalue(res, i, 0), PQgetvalue(res, i, 2), yes_no(PQgetvalue(res, i, 3)),
+			       yes_no(PQgetvalue(res, i, 4)));
+	}
+	PQclear(res);
+
+	sql = preflight_sql_objects(conn, schemas, n_schemas, err, sizeof(err));
+	if (sql == NULL) {
+		fprintf(stderr, "pgsluice check: %s\n", err);
+		goto out;
+	}
+	res = check_query(conn, sql, "the objects in the target schemas");
+	free(sql);
+	if (res == NULL)
+		goto out;
+	if (preflight_objects_load(&objs, res, err, sizeof(err)) < 0) {
+		fprintf(stderr, "pgsluice check: %s\n", err);
+		PQclear(res);
+		goto out;
+	}
+	PQclear(res);
+
+	if (objs.n == 0) {
+		printf("objects: none\n");
+		printf("verdict: cleared: ready for an import\n");
+		code = 0;
+	} else {
+		counts = preflight_objects_counts(&objs);
+		list = preflight_objects_list(&objs, objs.n, "  ");
+		drops = preflight_drop_sql(&objs);
+		printf("objects: %zu (%s)\n%s", objs.n, counts ? counts : "?", list ? list : "");
+		printf("--clear-target would run, inside the import's transaction:\n%s",
+		       drops ? drops : "?\n");
+		if (preflight_objects_foreign(&objs) != NULL)
+			printf("warning: objects marked \"owned by\" belong to another role: "
+			       "--clear-target cannot drop them as %s\n", PQuser(conn));
+		printf("verdict: not cleared: pgsluice serve refuses an import unless started with "
+		       "--clear-target\n");
+		free(counts);
+		free(list);
+		free(drops);
+		code = 1;
+	}
+	preflight_objects_free(&objs);
+out:
+	PQfinish(conn);
+	return code;
+}

@@ -1,0 +1,473 @@
+/*
+ * preflight.c - catalog queries run before an import, and their results
+ * (preflight.h).  Shared by `check` and `serve` so that both judge the
+ * target the same way.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "preflight.h"
+
+/* advisory lock keys: 'pgsl' and a hash of the database name */
+#define PREFLIGHT_LOCK_CLASS "1885827948"
+
+const char *
+preflight_sql_lock(void)
+{
+	return "SELECT pg_catalog.pg_try_advisory_lock(" PREFLIGHT_LOCK_CLASS
+	       ", pg_catalog.hashtext(pg_catalog.current_database())),"
+	       " pg_catalog.current_database(), current_user";
+}
+
+const char *
+preflight_sql_unlock(void)
+{
+	return "SELECT pg_catalog.pg_advisory_unlock(" PREFLIGHT_LOCK_CLASS
+	       ", pg_catalog.hashtext(pg_catalog.current_database()))";
+}
+
+static void
+preflight_copy(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src ? src : "");
+}
+
+int
+preflight_lock_load(struct preflight_lock *l, const PGresult *res, char *err, size_t errsize)
+{
+	memset(l, 0, sizeof(*l));
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != 3) {
+		snprintf(err, errsize, "unexpected answer to the lock query");
+		return -1;
+	}
+	l->locked = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	preflight_copy(l->dbname, sizeof(l->dbname), PQgetvalue(res, 0, 1));
+	preflight_copy(l->user, sizeof(l->user), PQgetvalue(res, 0, 2));
+	return 0;
+}
+
+const char *
+preflight_sql_settings(void)
+{
+	return "SELECT name FROM pg_catalog.pg_settings";
+}
+
+static int
+preflight_strcasecmp_p(const void *a, const void *b)
+{
+	return strcasecmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+preflight_settings_load(struct preflight_settings *s, const PGresult *res)
+{
+	int i, n;
+
+	memset(s, 0, sizeof(*s));
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) < 1)
+		return -1;
+	n = PQntuples(res);
+	s->names = calloc((size_t)n + 1, sizeof(char *));
+	if (s->names == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		s->names[i] = strdup(PQgetvalue(res, i, 0));
+		if (s->names[i] == NULL) {
+			preflight_settings_free(s);
+			return -1;
+		}
+		s->n++;
+	}
+	qsort(s->names, s->n, sizeof(char *), preflight_strcasecmp_p);
+	return 0;
+}
+
+void
+preflight_settings_free(struct preflight_settings *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		free(s->names[i]);
+	free(s->names);
+	memset(s, 0, sizeof(*s));
+}
+
+int
+preflight_setting_known(void *arg, const char *name)
+{
+	const struct preflight_settings *s = arg;
+
+	if (s == NULL || s->names == NULL)
+		return 1;
+	return bsearch(&name, s->names, s->n, sizeof(char *), preflight_strcasecmp_p) != NULL;
+}
+
+/* "ARRAY['public','x']::text[]" with each name quoted by libpq */
+static char *
+preflight_schema_array(PGconn *conn, const char *const *schemas, int n, char *err,
+                       size_t errsize)
+{
+	char *out, *lit;
+	size_t len = 16, used;
+	int i;
+
+	for (i = 0; i < n; i++)
+		len += strlen(schemas[i]) * 2 + 8;
+	out = malloc(len);
+	if (out == NULL) {
+		snprintf(err, errsize, "out of memory");
+		return NULL;
+	}
+	used = (size_t)snprintf(out, len, "ARRAY[");
+	for (i = 0; i < n; i++) {
+		lit = PQescapeLiteral(conn, schemas[i], strlen(schemas[i]));
+		if (lit == NULL) {
+			snprintf(err, errsize, "cannot quote schema name %s: %s", schemas[i],
+			         PQerrorMessage(conn));
+			free(out);
+			return NULL;
+		}
+		used += (size_t)snprintf(out + used, len - used, "%s%s", i ? "," : "", lit);
+		PQfreemem(lit);
+	}
+	snprintf(out + used, len - used, "]::text[]");
+	return out;
+}
+
+char *
+preflight_sql_objects(PGconn *conn, const char *const *schemas, int n_schemas, char *err,
+                      size_t errsize)
+{
+	static const char fmt[] =
+		"SELECT o.kind, o.ident, o.owner, o.mine FROM (\n"
+		" SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table'\n"
+		"        WHEN 'f' THEN 'foreign table' WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view'\n"
+		"        ELSE 'materialized view' END AS kind,\n"
+		"        pg_catalog.format('%%I.%%I', n.nspname, c.relname) AS ident,\n"
+		"        pg_catalog.pg_get_userbyid(c.relowner) AS owner,\n"
+		"        pg_catalog.pg_has_role(c.relowner, 'USAGE') AS mine,\n"
+		"        CASE c.relkind WHEN 'r' THEN 1 WHEN 'p' THEN 1 WHEN 'f' THEN 2\n"
+		"        WHEN 'S' THEN 3 ELSE 4 END AS ord\n"
+		"   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace\n"
+		"  WHERE n.nspname = ANY (%s) AND c.relkind IN ('r','p','f','S','v','m')\n"
+		"    AND NOT c.relispartition\n"
+		"    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d\n"
+		"         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass\n"
+		"           AND d.objid = c.oid AND d.deptype IN ('e', 'i'))\n"
+		" UNION ALL\n"
+		" SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate'\n"
+		"        ELSE 'function' END,\n"
+		"        pg_catalog.format('%%I.%%I(%%s)', n.nspname, p.proname,\n"
+		"                          pg_catalog.pg_get_function_identity_arguments(p.oid)),\n"
+		"        pg_catalog.pg_get_userbyid(p.proowner),\n"
+		"        pg_catalog.pg_has_role(p.proowner, 'USAGE'), 5\n"
+		"   FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace\n"
+		"  WHERE n.nspname = ANY (%s)\n"
+		"    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d\n"
+		"         WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass\n"
+		"           AND d.objid = p.oid AND d.deptype IN ('e', 'i'))\n"
+		" UNION ALL\n"
+		" SELECT CASE t.typtype WHEN 'd' THEN 'domain' ELSE 'type' END,\n"
+		"        pg_catalog.format('%%I.%%I', n.nspname, t.typname),\n"
+		"        pg_catalog.pg_get_userbyid(t.typowner),\n"
+		"        pg_catalog.pg_has_role(t.typowner, 'USAGE'),\n"
+		"        CASE t.typtype WHEN 'd' THEN 6 ELSE 7 END\n"
+		"   FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace\n"
+		"  WHERE n.nspname = ANY (%s)\n"
+		"    AND (t.typrelid = 0 OR EXISTS (SELECT 1 FROM pg_catalog.pg_class c\n"
+		"         WHERE c.oid = t.typrelid AND c.relkind = 'c'))\n"
+		"    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = t.oid)\n"
+		"    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d\n"
+		"         WHERE d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass\n"
+		"           AND d.objid = t.oid AND d.deptype IN ('e', 'i'))\n"
+		") o ORDER BY o.ord, o.kind, o.ident";
+	char *arr, *sql;
+	size_t len;
+
+	arr = preflight_schema_array(conn, schemas, n_schemas, err, errsize);
+	if (arr == NULL)
+		return NULL;
+	len = sizeof(fmt) + 3 * strlen(arr);
+	sql = malloc(len);
+	if (sql == NULL) {
+		snprintf(err, errsize, "out of memory");
+		free(arr);
+		return NULL;
+	}
+	snprintf(sql, len, fmt, arr, arr, arr);
+	free(arr);
+	return sql;
+}
+
+int
+preflight_objects_load(struct preflight_objects *o, const PGresult *res, char *err,
+                       size_t errsize)
+{
+	int i, n;
+
+	memset(o, 0, sizeof(*o));
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 4) {
+		snprintf(err, errsize, "unexpected answer to the schema query");
+		return -1;
+	}
+	n = PQntuples(res);
+	if (n == 0)
+		return 0;
+	o->v = calloc((size_t)n, sizeof(*o->v));
+	if (o->v == NULL)
+		goto oom;
+	for (i = 0; i < n; i++) {
+		struct preflight_object *ob = &o->v[i];
+
+		ob->kind = strdup(PQgetvalue(res, i, 0));
+		ob->ident = strdup(PQgetvalue(res, i, 1));
+		ob->owner = strdup(PQgetvalue(res, i, 2));
+		ob->mine = strcmp(PQgetvalue(res, i, 3), "t") == 0;
+		o->n++;
+		if (ob->kind == NULL || ob->ident == NULL || ob->owner == NULL)
+			goto oom;
+	}
+	return 0;
+oom:
+	preflight_objects_free(o);
+	snprintf(err, errsize, "out of memory reading the schema query");
+	return -1;
+}
+
+void
+preflight_objects_free(struct preflight_objects *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->n; i++) {
+		free(o->v[i].kind);
+		free(o->v[i].ident);
+		free(o->v[i].owner);
+	}
+	free(o->v);
+	memset(o, 0, sizeof(*o));
+}
+
+/* A growing string; on allocation failure it stays NULL-safe. */
+struct preflight_str {
+	char *p;
+	size_t len, cap;
+	int failed;
+};
+
+static void
+preflight_str_add(struct preflight_str *s, const char *text, size_t n)
+{
+	char *np;
+	size_t ncap;
+
+	if (s->failed)
+		return;
+	if (s->len + n + 1 > s->cap) {
+		ncap = s->cap ? s->cap : 256;
+		while (ncap < s->len + n + 1)
+			ncap *= 2;
+		np = realloc(s->p, ncap);
+		if (np == NULL) {
+			s->failed = 1;
+			return;
+		}
+		s->p = np;
+		s->cap = ncap;
+	}
+	memcpy(s->p + s->len, text, n);
+	s->len += n;
+	s->p[s->len] = '\0';
+}
+
+static void
+preflight_str_cat(struct preflight_str *s, const char *text)
+{
+	preflight_str_add(s, text, strlen(text));
+}
+
+static char *
+preflight_str_done(struct preflight_str *s)
+{
+	if (s->failed) {
+		free(s->p);
+		return NULL;
+	}
+	if (s->p == NULL)
+		return strdup("");
+	return s->p;
+}
+
+static const char *
+preflight_plural(const char *kind, size_t n, char *buf, size_t size)
+{
+	size_t len = strlen(kind);
+
+	if (n == 1)
+		return kind;
+	/* "materialized view" -> "materialized views", "type" -> "types" */
+	snprintf(buf, size, "%s%s", kind, len > 0 && kind[len - 1] == 's' ? "es" : "s");
+	return buf;
+}
+
+char *
+preflight_objects_counts(const struct preflight_objects *o)
+{
+	struct preflight_str s = { 0 };
+	char num[32], pl[64];
+	size_t i, j, n;
+
+	if (o->n == 0)
+		return strdup("nothing");
+	for (i = 0; i < o->n; i = j) {
+		/* the list is ordered by kind within each group: count a run */
+		n = 0;
+		for (j = i; j < o->n && strcmp(o->v[j].kind, o->v[i].kind) == 0; j++)
+			n++;
+		snprintf(num, sizeof(num), "%s%zu ", i ? ", " : "", n);
+		preflight_str_cat(&s, num);
+		preflight_str_cat(&s, preflight_plural(o->v[i].kind, n, pl, sizeof(pl)));
+	}
+	return preflight_str_done(&s);
+}
+
+char *
+preflight_objects_list(const struct preflight_objects *o, size_t max, const char *indent)
+{
+	struct preflight_str s = { 0 };
+	char more[64];
+	size_t i;
+
+	for (i = 0; i < o->n && i < max; i++) {
+		preflight_str_cat(&s, indent);
+		preflight_str_cat(&s, o->v[i].kind);
+		preflight_str_cat(&s, " ");
+		preflight_str_cat(&s, o->v[i].ident);
+		if (!o->v[i].mine) {
+			preflight_str_cat(&s, " (owned by ");
+			preflight_str_cat(&s, o->v[i].owner);
+			preflight_str_cat(&s, ")");
+		}
+		preflight_str_cat(&s, "\n");
+	}
+	if (o->n > max) {
+		snprintf(more, sizeof(more), "... and %zu more\n", o->n - max);
+		preflight_str_cat(&s, indent);
+		preflight_str_cat(&s, more);
+	}
+	return preflight_str_done(&s);
+}
+
+const struct preflight_object *
+preflight_objects_foreign(const struct preflight_objects *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->n; i++)
+		if (!o->v[i].mine)
+			return &o->v[i];
+	return NULL;
+}
+
+static const char *
+preflight_drop_keyword(const char *kind)
+{
+	if (strcmp(kind, "table") == 0 || strcmp(kind, "partitioned table") == 0)
+		return "TABLE";
+	if (strcmp(kind, "foreign table") == 0)
+		return "FOREIGN TABLE";
+	if (strcmp(kind, "sequence") == 0)
+		return "SEQUENCE";
+	if (strcmp(kind, "view") == 0)
+		return "VIEW";
+	if (strcmp(kind, "materialized view") == 0)
+		return "MATERIALIZED VIEW";
+	if (strcmp(kind, "procedure") == 0)
+		return "PROCEDURE";
+	if (strcmp(kind, "aggregate") == 0)
+		return "AGGREGATE";
+	if (strcmp(kind, "function") == 0)
+		return "FUNCTION";
+	if (strcmp(kind, "domain") == 0)
+		return "DOMAIN";
+	return "TYPE";
+}
+
+char *
+preflight_drop_sql(const struct preflight_objects *o)
+{
+	struct preflight_str s = { 0 };
+	const char *kw, *prev = NULL;
+	size_t i;
+
+	/*
+	 * IF EXISTS: a CASCADE from an earlier group may have taken an object
+	 * already (a sequence owned by a table, a view over a table).
+	 */
+	for (i = 0; i < o->n; i++) {
+		kw = preflight_drop_keyword(o->v[i].kind);
+		if (prev == NULL || strcmp(prev, kw) != 0) {
+			if (prev != NULL)
+				preflight_str_cat(&s, " CASCADE;\n");
+			preflight_str_cat(&s, "DROP ");
+			preflight_str_cat(&s, kw);
+			preflight_str_cat(&s, " IF EXISTS ");
+		} else {
+			preflight_str_cat(&s, ", ");
+		}
+		preflight_str_cat(&s, o->v[i].ident);
+		prev = kw;
+	}
+	if (prev != NULL)
+		preflight_str_cat(&s, " CASCADE;\n");
+	return preflight_str_done(&s);
+}
+
+const char *
+preflight_sql_standing(void)
+{
+	return "SELECT pg_catalog.current_setting('server_version'), r.rolsuper,\n"
+	       "       pg_catalog.pg_get_userbyid(d.datdba),\n"
+	       "       pg_catalog.pg_has_role(d.datdba, 'USAGE'),\n"
+	       "       pg_catalog.has_database_privilege(pg_catalog.current_database(), 'CREATE'),\n"
+	       "       (SELECT pg_catalog.string_agg(DISTINCT v.name, ', ' ORDER BY v.name)\n"
+	       "          FROM pg_catalog.pg_available_extension_versions v WHERE v.trusted),\n"
+	       "       (SELECT pg_catalog.string_agg(e.extname || ' ' || e.extversion, ', '\n"
+	       "                                     ORDER BY e.extname)\n"
+	       "          FROM pg_catalog.pg_extension e),\n"
+	       "       pg_catalog.current_database(), current_user\n"
+	       "  FROM pg_catalog.pg_roles r, pg_catalog.pg_database d\n"
+	       " WHERE r.rolname = current_user AND d.datname = pg_catalog.current_database()";
+}
+
+char *
+preflight_sql_schemas(PGconn *conn, const char *const *schemas, int n_schemas, char *err,
+                      size_t errsize)
+{
+	static const char fmt[] =
+		"SELECT s.name, n.oid IS NOT NULL, pg_catalog.pg_get_userbyid(n.nspowner),\n"
+		"       COALESCE(pg_catalog.pg_has_role(n.nspowner, 'USAGE'), false),\n"
+		"       COALESCE(pg_catalog.has_schema_privilege(n.oid, 'CREATE'), false)\n"
+		"  FROM pg_catalog.unnest(%s) WITH ORDINALITY AS s(name, i)\n"
+		"  LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = s.name\n"
+		" ORDER BY s.i";
+	char *arr, *sql;
+	size_t len;
+
+	arr = preflight_schema_array(conn, schemas, n_schemas, err, errsize);
+	if (arr == NULL)
+		return NULL;
+	len = sizeof(fmt) + strlen(arr);
+	sql = malloc(len);
+	if (sql == NULL) {
+		snprintf(err, errsize, "out of memory");
+		free(arr);
+		return NULL;
+	}
+	snprintf(sql, len, fmt, arr);
+	free(arr);
+	return sql;
+}

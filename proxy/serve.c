@@ -1,0 +1,559 @@
+/*
+ * serve.c - `pgsluice serve`: the daemon.
+ *
+ * Parses the options, opens the listeners (TCP and/or a Unix socket), and
+ * runs one libevent loop on which every session (session.c) lives.  It
+ * admits one import at a time: a client that arrives while an import runs
+ * is told who is importing since when, and closed.  SIGTERM/SIGINT: stop
+ * accepting, abort the import in flight (rolled back, its client told),
+ * exit 0 once its summary is out.  --once: exit after the first import, 0
+ * if it committed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+
+#include "cli.h"
+#include "log.h"
+#include "preflight.h"
+#include "session.h"
+
+#define SERVE_MAX_LISTEN 16
+#define SERVE_DEFAULT_LISTEN "127.0.0.1:5480"
+
+enum {
+	OPT_TARGET = CLI_OPT_FIRST_FREE,
+	OPT_LISTEN,
+	OPT_UNIX,
+	OPT_SCHEMA,
+	OPT_CLEAR_TARGET,
+	OPT_ONCE,
+	OPT_NO_SINGLE_TRANSACTION,
+	OPT_PROGRESS_INTERVAL,
+	OPT_QUIET,
+	OPT_CONNECT_TIMEOUT,
+	OPT_VERBOSE,
+	OPT_HELP,
+};
+
+struct serve {
+	struct event_base *base;
+	struct session_config cfg;
+	struct cli_rules cr;
+	const char *schemas[PREFLIGHT_MAX_SCHEMAS];
+	const char *listen[SERVE_MAX_LISTEN];
+	int n_listen;
+	const char *unix_path;
+	int unix_bound;
+	struct evconnlistener *listeners[SERVE_MAX_LISTEN * 4 + 1];
+	int n_listeners;
+	struct event *ev_term, *ev_int;
+	struct session **sessions;
+	size_t n_sessions, cap_sessions;
+	struct session *active;   /* the import in progress */
+	uint64_t next_id;
+	int once, once_done, once_committed;
+	int stopping;
+};
+
+static void
+serve_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: pgsluice serve --target CONNINFO [options]\n"
+	    "\n"
+	    "Listens for dumps and imports each one into the target database, in one\n"
+	    "transaction, with a preflight check first; progress and a final OK/ERROR\n"
+	    "summary go back to the client:\n"
+	    "\n"
+	    "  pg_dump -O synapse | gzip | nc -N HOST 5480\n"
+	    "\n"
+	    "  --target CONNINFO      libpq connection string or URI of the target database\n"
+	    "                         (PGHOST, PGUSER, PGPASSWORD, PGSERVICE, .pgpass apply)\n"
+	    "  --listen HOST:PORT     TCP address to listen on (repeatable; default "
+	    SERVE_DEFAULT_LISTEN ")\n"
+	    "  --unix PATH            also (or only) listen on a Unix socket\n"
+	    "  --schema NAME          schema that must be empty before an import (repeatable;\n"
+	    "                         default public)\n"
+	    "  --clear-target         drop what the target schemas hold, inside the import's\n"
+	    "                         transaction (tables CASCADE, sequences, views,\n"
+	    "                         routines, types)\n"
+	    "  --once                 serve one import, then exit 0 if it committed, 1 if not\n"
+	    "  --no-single-transaction  commit statement by statement (a failure leaves a\n"
+	    "                         partial import)\n"
+	    "  --progress-interval S  seconds between progress lines (default 2; 0: none)\n"
+	    "  --quiet                no progress lines\n"
+	    "  --connect-timeout S    give up connecting to the target after S seconds\n"
+	    "                         (default 30)\n"
+	    "  --verbose              debug lines in the log\n"
+	    CLI_RULE_HELP);
+}
+
+/* ---- sessions --------------------------------------------------------- */
+
+static int
+serve_admit(void *arg, struct session *s, char *msg, size_t size)
+{
+	struct serve *sv = arg;
+	char what[256];
+
+	if (sv->stopping) {
+		snprintf(msg, size, "pgsluice is shutting down; no new import is accepted");
+		return -1;
+	}
+	if (sv->once && sv->once_done) {
+		snprintf(msg, size, "pgsluice runs with --once and has served its import");
+		return -1;
+	}
+	if (sv->active != NULL && session_importing(sv->active)) {
+		session_describe(sv->active, what, sizeof(what));
+		snprintf(msg, size, "%s; try again when it has finished", what);
+		log_info(session_who(s), "refused: %s", what);
+		return -1;
+	}
+	sv->active = s;
+	return 0;
+}
+
+static void
+serve_close_listeners(struct serve *sv)
+{
+	int i;
+
+	for (i = 0; i < sv->n_listeners; i++)
+		evconnlistener_free(sv->listeners[i]);
+	sv->n_listeners = 0;
+	if (sv->unix_bound) {
+		unlink(sv->unix_path);
+		sv->unix_bound = 0;
+	}
+}
+
+static void
+serve_maybe_exit(struct serve *sv)
+{
+	if ((sv->stopping || sv->once_done) && sv->n_sessions == 0)
+		event_base_loopexit(sv->base, NULL);
+}
+
+static void
+serve_on_end(void *arg, struct session *s, int committed)
+{
+	struct serve *sv = arg;
+
+	if (sv->active == s)
+		sv->active = NULL;
+	if (sv->once && !sv->once_done) {
+		sv->once_done = 1;
+		sv->once_committed = committed;
+		serve_close_listeners(sv);
+	}
+}
+
+static void
+serve_on_free(void *arg, struct session *s)
+{
+	struct serve *sv = arg;
+	size_t i;
+
+	if (sv->active == s)
+		sv->active = NULL;
+	for (i = 0; i < sv->n_sessions; i++) {
+		if (sv->sessions[i] == s) {
+			sv->sessions[i] = sv->sessions[--sv->n_sessions];
+			break;
+		}
+	}
+	log_debug(session_who(s), "connection closed");
+	serve_maybe_exit(sv);
+}
+
+static void
+serve_peer(const struct sockaddr *sa, char *buf, size_t size)
+{
+	char host[NI_MAXHOST], port[NI_MAXSERV];
+
+	if (sa->sa_family == AF_UNIX) {
+		snprintf(buf, size, "unix");
+		return;
+	}
+	if (getnameinfo(sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+	                                              : sizeof(struct sockaddr_in),
+	                host, sizeof(host), port, sizeof(port),
+	                NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		snprintf(buf, size, "?");
+		return;
+	}
+	snprintf(buf, size, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+}
+
+static void
+serve_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int socklen,
+                void *arg)
+{
+	struct serve *sv = arg;
+	struct bufferevent *bev;
+	struct session *s, **ns;
+	char peer[128];
+	int one = 1;
+	size_t ncap;
+	(void)l;
+	(void)socklen;
+
+	serve_peer(sa, peer, sizeof(peer));
+	if (sa->sa_family != AF_UNIX) {
+		/* notice a client host that vanished without a FIN */
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	}
+	if (sv->n_sessions == sv->cap_sessions) {
+		ncap = sv->cap_sessions ? sv->cap_sessions * 2 : 8;
+		ns = realloc(sv->sessions, ncap * sizeof(*ns));
+		if (ns == NULL) {
+			log_error(NULL, "out of memory accepting %s", peer);
+			evutil_closesocket(fd);
+			return;
+		}
+		sv->sessions = ns;
+		sv->cap_sessions = ncap;
+	}
+	bev = bufferevent_socket_new(sv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		log_error(NULL, "cannot set up the connection from %s (libevent)", peer);
+		evutil_closesocket(fd);
+		return;
+	}
+	s = session_new(&sv->cfg, bev, peer, ++sv->next_id);
+	if (s == NULL) {
+		log_error(NULL, "out of memory for the connection from %s", peer);
+		return;
+	}
+	sv->sessions[sv->n_sessions++] = s;
+	session_start(s);
+}
+
+static void
+serve_on_listen_error(struct evconnlistener *l, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+	(void)l;
+	(void)arg;
+
+	/* EMFILE and friends: the listener goes on; say so */
+	log_error(NULL, "accept failed: %s", evutil_socket_error_to_string(err));
+}
+
+static void
+serve_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct serve *sv = arg;
+	char reason[128];
+	size_t i;
+	(void)what;
+
+	if (sv->stopping) {
+		log_warn(NULL, "%s again: exiting now", sig == SIGINT ? "SIGINT" : "SIGTERM");
+		event_base_loopbreak(sv->base);
+		return;
+	}
+	sv->stopping = 1;
+	log_info(NULL, "%s: no new imports; rolling back the import in flight, if any",
+	         sig == SIGINT ? "SIGINT" : "SIGTERM");
+	serve_close_listeners(sv);
+	snprintf(reason, sizeof(reason),
+	         "pgsluice is shutting down (%s): the import was stopped",
+	         sig == SIGINT ? "SIGINT" : "SIGTERM");
+	/* session_abort may end a session at once; walk a snapshot */
+	for (i = sv->n_sessions; i > 0; i--)
+		if (i - 1 < sv->n_sessions)
+			session_abort(sv->sessions[i - 1], reason);
+	serve_maybe_exit(sv);
+}
+
+/* ---- listeners -------------------------------------------------------- */
+
+static int
+serve_add_listener(struct serve *sv, const struct sockaddr *sa, socklen_t len, const char *name)
+{
+	struct evconnlistener *l;
+
+	if (sv->n_listeners == (int)(sizeof(sv->listeners) / sizeof(sv->listeners[0]))) {
+		fprintf(stderr, "pgsluice serve: too many listening addresses\n");
+		return -1;
+	}
+	l = evconnlistener_new_bind(sv->base, serve_on_accept, sv,
+	                            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
+	                                LEV_OPT_REUSEABLE,
+	                            64, sa, (int)len);
+	if (l == NULL) {
+		int err = EVUTIL_SOCKET_ERROR();
+
+		fprintf(stderr, "pgsluice serve: cannot listen on %s: %s\n", name,
+		        evutil_socket_error_to_string(err));
+		return -1;
+	}
+	evconnlistener_set_error_cb(l, serve_on_listen_error);
+	sv->listeners[sv->n_listeners++] = l;
+	log_info(NULL, "listening on %s", name);
+	return 0;
+}
+
+static int
+serve_listen_tcp(struct serve *sv, const char *spec)
+{
+	char host[256], name[300];
+	const char *port, *colon;
+	struct addrinfo hints, *res, *ai;
+	int r, n = 0;
+
+	colon = strrchr(spec, ':');
+	if (colon == NULL || colon[1] == '\0') {
+		fprintf(stderr, "pgsluice serve: --listen %s: want HOST:PORT, e.g. 0.0.0.0:5480 "
+		        "or [::1]:5480\n", spec);
+		return -1;
+	}
+	port = colon + 1;
+	if (spec[0] == '[' && colon > spec && colon[-1] == ']')
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - spec - 2), spec + 1);
+	else
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	r = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+	if (r != 0) {
+		fprintf(stderr, "pgsluice serve: --listen %s: %s\n", spec, gai_strerror(r));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		serve_peer(ai->ai_addr, name, sizeof(name));
+		if (serve_add_listener(sv, ai->ai_addr, ai->ai_addrlen, name) < 0) {
+			freeaddrinfo(res);
+			return -1;
+		}
+		n++;
+	}
+	freeaddrinfo(res);
+	return n > 0 ? 0 : -1;
+}
+
+static int
+serve_listen_unix(struct serve *sv, const char *path)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	char name[sizeof(sun.sun_path) + 8];
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "pgsluice serve: --unix %s: path too long (at most %zu bytes)\n", path,
+		        sizeof(sun.sun_path) - 1);
+		return -1;
+	}
+	/* a socket left by an earlier run that did not exit cleanly */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			fprintf(stderr, "pgsluice serve: --unix %s: exists and is not a socket\n", path);
+			return -1;
+		}
+		unlink(path);
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	snprintf(name, sizeof(name), "unix:%s", path);
+	if (serve_add_listener(sv, (struct sockaddr *)&sun, sizeof(sun), name) < 0)
+		return -1;
+	sv->unix_bound = 1;
+	return 0;
+}
+
+/* ---- main ------------------------------------------------------------- */
+
+static int
+serve_parse(struct serve *sv, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "target", required_argument, NULL, OPT_TARGET },
+		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "unix", required_argument, NULL, OPT_UNIX },
+		{ "schema", required_argument, NULL, OPT_SCHEMA },
+		{ "clear-target", no_argument, NULL, OPT_CLEAR_TARGET },
+		{ "once", no_argument, NULL, OPT_ONCE },
+		{ "no-single-transaction", no_argument, NULL, OPT_NO_SINGLE_TRANSACTION },
+		{ "progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL },
+		{ "quiet", no_argument, NULL, OPT_QUIET },
+		{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+		{ "verbose", no_argument, NULL, OPT_VERBOSE },
+		{ "help", no_argument, NULL, OPT_HELP },
+		CLI_RULE_LONGOPTS,
+		{ NULL, 0, NULL, 0 },
+	};
+	char *end;
+	int c, r;
+	long v;
+	double d;
+
+	sv->cfg.progress_interval = 2;
+	sv->cfg.connect_timeout = 30;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		r = cli_rules_option(&sv->cr, c, optarg);
+		if (r < 0)
+			return 2;
+		if (r > 0)
+			continue;
+		switch (c) {
+		case OPT_TARGET:
+			sv->cfg.conninfo = optarg;
+			break;
+		case OPT_LISTEN:
+			if (sv->n_listen == SERVE_MAX_LISTEN) {
+				fprintf(stderr, "pgsluice serve: more than %d --listen options\n",
+				        SERVE_MAX_LISTEN);
+				return 2;
+			}
+			sv->listen[sv->n_listen++] = optarg;
+			break;
+		case OPT_UNIX:
+			sv->unix_path = optarg;
+			break;
+		case OPT_SCHEMA:
+			if (sv->cfg.n_schemas == PREFLIGHT_MAX_SCHEMAS) {
+				fprintf(stderr, "pgsluice serve: more than %d --schema options\n",
+				        PREFLIGHT_MAX_SCHEMAS);
+				return 2;
+			}
+			sv->schemas[sv->cfg.n_schemas++] = optarg;
+			break;
+		case OPT_CLEAR_TARGET:
+			sv->cfg.clear_target = 1;
+			break;
+		case OPT_ONCE:
+			sv->once = 1;
+			break;
+		case OPT_NO_SINGLE_TRANSACTION:
+			sv->cr.opt.single_transaction = 0;
+			break;
+		case OPT_PROGRESS_INTERVAL:
+			d = strtod(optarg, &end);
+			if (end == optarg || *end != '\0' || d < 0 || d > 86400) {
+				fprintf(stderr, "pgsluice serve: --progress-interval %s: want seconds, "
+				        "e.g. 2 or 0.5 (0: none)\n", optarg);
+				return 2;
+			}
+			sv->cfg.progress_interval = d;
+			break;
+		case OPT_QUIET:
+			sv->cfg.quiet = 1;
+			break;
+		case OPT_CONNECT_TIMEOUT:
+			v = strtol(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || v < 1 || v > 3600) {
+				fprintf(stderr, "pgsluice serve: --connect-timeout %s: want seconds, "
+				        "1 to 3600\n", optarg);
+				return 2;
+			}
+			sv->cfg.connect_timeout = (int)v;
+			break;
+		case OPT_VERBOSE:
+			log_set_level(LOG_LEVEL_DEBUG);
+			break;
+		case 'h':
+		case OPT_HELP:
+			serve_usage(stdout);
+			return 0;
+		default:
+			serve_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "pgsluice serve: unexpected argument \"%s\"\n", argv[optind]);
+		return 2;
+	}
+	if (sv->cfg.conninfo == NULL) {
+		fprintf(stderr, "pgsluice serve: --target is required, e.g. --target "
+		        "\"dbname=synapse user=synapse_user\"\n");
+		return 2;
+	}
+	if (sv->cfg.n_schemas == 0)
+		sv->schemas[sv->cfg.n_schemas++] = "public";
+	if (sv->n_listen == 0 && sv->unix_path == NULL)
+		sv->listen[sv->n_listen++] = SERVE_DEFAULT_LISTEN;
+	return -1;
+}
+
+int
+serve_main(int argc, char **argv)
+{
+	struct serve sv;
+	int r, i, code = 2;
+
+	memset(&sv, 0, sizeof(sv));
+	cli_rules_init(&sv.cr);
+	r = serve_parse(&sv, argc, argv);
+	if (r >= 0)
+		return r;
+
+	signal(SIGPIPE, SIG_IGN);
+	sv.base = event_base_new();
+	if (sv.base == NULL) {
+		fprintf(stderr, "pgsluice serve: cannot set up the event loop (libevent)\n");
+		return 2;
+	}
+	sv.cfg.base = sv.base;
+	sv.cfg.schemas = sv.schemas;
+	sv.cfg.rules = &sv.cr;
+	sv.cfg.admit = serve_admit;
+	sv.cfg.on_end = serve_on_end;
+	sv.cfg.on_free = serve_on_free;
+	sv.cfg.arg = &sv;
+
+	for (i = 0; i < sv.n_listen; i++)
+		if (serve_listen_tcp(&sv, sv.listen[i]) < 0)
+			goto out;
+	if (sv.unix_path != NULL && serve_listen_unix(&sv, sv.unix_path) < 0)
+		goto out;
+	sv.ev_term = evsignal_new(sv.base, SIGTERM, serve_on_signal, &sv);
+	sv.ev_int = evsignal_new(sv.base, SIGINT, serve_on_signal, &sv);
+	if (sv.ev_term == NULL || sv.ev_int == NULL || evsignal_add(sv.ev_term, NULL) != 0 ||
+	    evsignal_add(sv.ev_int, NULL) != 0) {
+		fprintf(stderr, "pgsluice serve: cannot catch SIGTERM/SIGINT (libevent)\n");
+		goto out;
+	}
+	log_info(NULL, "pgsluice %s serving imports into the target (%s%s%s)", PGSLUICE_VERSION,
+	         sv.cr.opt.single_transaction ? "single transaction" : "--no-single-transaction",
+	         sv.cfg.clear_target ? ", --clear-target" : "", sv.once ? ", --once" : "");
+
+	event_base_dispatch(sv.base);
+
+	if (sv.once)
+		code = sv.once_done && sv.once_committed ? 0 : 1;
+	else
+		code = 0;
+	log_info(NULL, "exiting (status %d)", code);
+out:
+	serve_close_listeners(&sv);
+	if (sv.ev_term)
+		event_free(sv.ev_term);
+	if (sv.ev_int)
+		event_free(sv.ev_int);
+	free(sv.sessions);
+	event_base_free(sv.base);
+	return code;
+}

@@ -1,0 +1,96 @@
+/*
+ * session.h - one client connection = one import.
+ *
+ * A session owns the client's bufferevent (a plain socket today; a
+ * bufferevent_openssl slots in unchanged, since the session only reads and
+ * writes through the bufferevent), the decoder, lexer and rules of the
+ * dump, and its own target connection.  It runs on the daemon's event loop
+ * and never blocks.
+ *
+ * States (session_set_state is the one place that changes them):
+ *
+ *   HANDSHAKE  transport/auth steps before the dump (TLS, AUTH line: issue
+ *              4); then the daemon's admit callback decides: admitted, or
+ *              refused with a message (another import is running)
+ *   CONNECT    the target connection is being opened
+ *   LOCK       preflight 1: the advisory import lock, current database
+ *   SETTINGS   preflight 2: names in pg_settings, handed to the rules
+ *   OBJECTS    preflight 3: what the target schemas hold (refusal if not
+ *              cleared and no --clear-target)
+ *   BEGIN      BEGIN (single transaction) and the --clear-target DROPs
+ *   STREAM     client bytes -> decoder -> lexer -> rules -> target, one
+ *              lexer event at a time, as fast as the target takes them
+ *   FINISH     COMMIT (after the trailer) or ROLLBACK (after an error)
+ *   UNLOCK     the import lock is released
+ *   CLOSING    the summary was written; the client's output drains, then
+ *              the connection is closed (lingering: input is discarded
+ *              until the client closes or a timeout, so it reads it all)
+ *
+ * Any failure goes through one function, session_fail(reason), which
+ * records the first reason and winds the target down (end a COPY, wait for
+ * a statement in flight, ROLLBACK, unlock) before the ERROR summary.
+ */
+#ifndef PGSLUICE_SESSION_H
+#define PGSLUICE_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "cli.h"
+
+struct session;
+
+struct session_config {
+	struct event_base *base;
+	const char *conninfo;          /* --target */
+	const char *const *schemas;    /* --schema (at least one) */
+	int n_schemas;
+	int clear_target;              /* --clear-target */
+	double progress_interval;      /* seconds; <= 0: none */
+	int quiet;                     /* --quiet: no progress lines */
+	const struct cli_rules *rules; /* rule options; single_transaction too */
+	int connect_timeout;           /* seconds for the target connection */
+
+	/*
+	 * Called when the handshake is done.  Return 0 to admit the import,
+	 * or -1 with a one-line refusal in msg (sent after "ERROR ").
+	 */
+	int (*admit)(void *arg, struct session *s, char *msg, size_t size);
+	/* The import has ended (target closed); committed: 1 if it did. */
+	void (*on_end)(void *arg, struct session *s, int committed);
+	/* The session is about to be freed (client closed). */
+	void (*on_free)(void *arg, struct session *s);
+	void *arg;
+};
+
+/*
+ * A session for an accepted client.  bev is taken over (freed with the
+ * session); peer is the client's address for logs and messages.  Returns
+ * NULL on out of memory (bev is then freed).  cfg must outlive the session.
+ */
+struct session *session_new(const struct session_config *cfg, struct bufferevent *bev,
+                            const char *peer, uint64_t id);
+
+/* Begin: handshake, admission, then the import. */
+void session_start(struct session *s);
+
+/*
+ * Stop an import in flight (the daemon is shutting down): rolled back, the
+ * client is told reason.  A session that is already closing is left to
+ * finish closing.
+ */
+void session_abort(struct session *s, const char *reason);
+
+/* 1 while the session is an admitted import that has not ended. */
+int session_importing(const struct session *s);
+
+/* "an import into synapse from 10.0.0.5 is running since 12:03:11" */
+void session_describe(const struct session *s, char *buf, size_t size);
+
+/* "#3 10.0.0.5:51234", for logs */
+const char *session_who(const struct session *s);
+
+#endif

@@ -1,0 +1,390 @@
+/*
+ * target.c - the target database connection on the event loop (target.h).
+ *
+ * Kept apart from the session so that the libpq state machine (connect
+ * steps, flushing, result collection) lives in one place and the session
+ * only sees "connected", "a result", "done", "may send more".
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "target.h"
+
+static void target_connect_step(struct target *t);
+static void target_on_io(evutil_socket_t fd, short what, void *arg);
+
+/* "what: libpq's message", its continuation lines indented by two spaces */
+static void
+target_set_error(struct target *t, const char *what, const char *detail)
+{
+	size_t n, o;
+	const char *p;
+
+	snprintf(t->error, sizeof(t->error), "%s%s", what, detail && *detail ? ": " : "");
+	o = strlen(t->error);
+	for (p = detail; p && *p && o + 4 < sizeof(t->error); p++) {
+		if (*p == '\n') {
+			while (p[1] == '\t' || p[1] == ' ')
+				p++;
+			if (p[1] == '\0')
+				break;
+			t->error[o++] = '\n';
+			t->error[o++] = ' ';
+			t->error[o++] = ' ';
+			continue;
+		}
+		t->error[o++] = *p;
+	}
+	t->error[o] = '\0';
+	n = strlen(t->error);
+	while (n > 0 && (t->error[n - 1] == '\n' || t->error[n - 1] == ' '))
+		t->error[--n] = '\0';
+}
+
+static void
+target_free_events(struct target *t)
+{
+	if (t->ev_connect) {
+		event_free(t->ev_connect);
+		t->ev_connect = NULL;
+	}
+	if (t->ev_timeout) {
+		event_free(t->ev_timeout);
+		t->ev_timeout = NULL;
+	}
+	if (t->ev_read) {
+		event_free(t->ev_read);
+		t->ev_read = NULL;
+	}
+	if (t->ev_write) {
+		event_free(t->ev_write);
+		t->ev_write = NULL;
+	}
+}
+
+/* The connection is unusable: say so once.  notify: tell the owner. */
+static void
+target_break(struct target *t, const char *what, int notify)
+{
+	if (t->state == TARGET_BROKEN || t->state == TARGET_CLOSED)
+		return;
+	target_set_error(t, what, t->conn ? PQerrorMessage(t->conn) : NULL);
+	target_free_events(t);
+	t->state = TARGET_BROKEN;
+	t->flushing = 0;
+	if (notify)
+		t->fn(t->arg, TARGET_EV_FAILED, NULL);
+}
+
+static void
+target_notice(void *arg, const char *message)
+{
+	struct target *t = arg;
+
+	log_info(t->who, "target says: %s", message);
+}
+
+static void
+target_on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct target *t = arg;
+	(void)fd;
+	(void)what;
+
+	if (t->state == TARGET_CONNECTING) {
+		snprintf(t->error, sizeof(t->error), "timed out connecting to the target");
+		target_free_events(t);
+		t->state = TARGET_BROKEN;
+		t->fn(t->arg, TARGET_EV_FAILED, NULL);
+	}
+}
+
+static void
+target_on_connect(evutil_socket_t fd, short what, void *arg)
+{
+	struct target *t = arg;
+	(void)fd;
+	(void)what;
+
+	t->poll = PQconnectPoll(t->conn);
+	target_connect_step(t);
+}
+
+/* Act on the last PQconnectPoll result. */
+static void
+target_connect_step(struct target *t)
+{
+	evutil_socket_t fd;
+
+	if (t->ev_connect) {
+		event_free(t->ev_connect);
+		t->ev_connect = NULL;
+	}
+	switch (t->poll) {
+	case PGRES_POLLING_READING:
+	case PGRES_POLLING_WRITING:
+		/* the socket may have changed: register it anew every step */
+		fd = PQsocket(t->conn);
+		if (fd < 0) {
+			target_break(t, "cannot connect to the target", 1);
+			return;
+		}
+		t->ev_connect = event_new(t->base, fd,
+		                          t->poll == PGRES_POLLING_READING ? EV_READ : EV_WRITE,
+		                          target_on_connect, t);
+		if (t->ev_connect == NULL || event_add(t->ev_connect, NULL) != 0) {
+			target_break(t, "cannot wait for the target connection (libevent)", 1);
+			return;
+		}
+		return;
+	case PGRES_POLLING_OK:
+		break;
+	default:
+		target_break(t, "cannot connect to the target", 1);
+		return;
+	}
+
+	if (t->ev_timeout) {
+		event_free(t->ev_timeout);
+		t->ev_timeout = NULL;
+	}
+	if (PQsetnonblocking(t->conn, 1) != 0) {
+		target_break(t, "cannot make the target connection non-blocking", 1);
+		return;
+	}
+	PQsetNoticeProcessor(t->conn, target_notice, t);
+	fd = PQsocket(t->conn);
+	t->ev_read = event_new(t->base, fd, EV_READ | EV_PERSIST, target_on_io, t);
+	t->ev_write = event_new(t->base, fd, EV_WRITE | EV_PERSIST, target_on_io, t);
+	if (t->ev_read == NULL || t->ev_write == NULL || event_add(t->ev_read, NULL) != 0) {
+		target_break(t, "cannot watch the target connection (libevent)", 1);
+		return;
+	}
+	t->state = TARGET_IDLE;
+	t->fn(t->arg, TARGET_EV_CONNECTED, NULL);
+}
+
+int
+target_connect(struct target *t, struct event_base *base, const char *conninfo,
+               int timeout_s, target_event_fn fn, void *arg, const char *who)
+{
+	/* dbname first, so that expand_dbname lets the string set everything;
+	 * application_name after it, so that it is always ours */
+	const char *const keys[] = { "dbname", "application_name", NULL };
+	const char *const vals[] = { conninfo, "pgsluice", NULL };
+	struct timeval tv;
+
+	memset(t, 0, sizeof(*t));
+	t->base = base;
+	t->fn = fn;
+	t->arg = arg;
+	t->who = who;
+	t->state = TARGET_CONNECTING;
+	t->conn = PQconnectStartParams(keys, vals, 1);
+	if (t->conn == NULL) {
+		snprintf(t->error, sizeof(t->error), "cannot connect to the target: out of memory");
+		t->state = TARGET_BROKEN;
+		return -1;
+	}
+	if (PQstatus(t->conn) == CONNECTION_BAD) {
+		target_break(t, "cannot connect to the target", 0);
+		return -1;
+	}
+	if (timeout_s > 0) {
+		t->ev_timeout = evtimer_new(base, target_on_timeout, t);
+		tv.tv_sec = timeout_s;
+		tv.tv_usec = 0;
+		if (t->ev_timeout == NULL || evtimer_add(t->ev_timeout, &tv) != 0) {
+			target_break(t, "cannot arm the connect timeout (libevent)", 0);
+			return -1;
+		}
+	}
+	/* as libpq's docs say: behave as if the last poll said WRITING */
+	t->poll = PGRES_POLLING_WRITING;
+	target_connect_step(t);
+	return t->state == TARGET_BROKEN ? -1 : 0;
+}
+
+/* After sending: push what libpq holds; watch for write-ready if needed. */
+static int
+target_flush(struct target *t)
+{
+	int r = PQflush(t->conn);
+
+	if (r < 0) {
+		target_break(t, "lost the target connection while sending", 0);
+		return -1;
+	}
+	if (r == 1) {
+		if (!t->flushing && event_add(t->ev_write, NULL) != 0) {
+			target_break(t, "cannot watch the target connection (libevent)", 0);
+			return -1;
+		}
+		t->flushing = 1;
+	} else if (t->flushing) {
+		event_del(t->ev_write);
+		t->flushing = 0;
+	}
+	return 0;
+}
+
+/* Collect results while they are complete; stop when libpq needs input. */
+static void
+target_collect(struct target *t)
+{
+	PGresult *res;
+	ExecStatusType st;
+
+	while (t->conn != NULL && t->state == TARGET_BUSY) {
+		if (PQisBusy(t->conn))
+			return;
+		res = PQgetResult(t->conn);
+		if (res == NULL) {
+			t->state = TARGET_IDLE;
+			t->fn(t->arg, TARGET_EV_IDLE, NULL);
+			return;
+		}
+		st = PQresultStatus(res);
+		if (st == PGRES_COPY_IN) {
+			PQclear(res);
+			t->state = TARGET_COPY_IN;
+			t->fn(t->arg, TARGET_EV_COPY, NULL);
+			return;
+		}
+		if (st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+			/* never sent by us; a dump cannot answer it */
+			PQclear(res);
+			snprintf(t->error, sizeof(t->error),
+			         "the target started a COPY TO STDOUT, which an import cannot serve");
+			target_free_events(t);
+			t->state = TARGET_BROKEN;
+			t->fn(t->arg, TARGET_EV_FAILED, NULL);
+			return;
+		}
+		t->fn(t->arg, TARGET_EV_RESULT, res);
+		PQclear(res);
+	}
+}
+
+static void
+target_on_io(evutil_socket_t fd, short what, void *arg)
+{
+	struct target *t = arg;
+	int was_flushing;
+	(void)fd;
+
+	if (t->conn == NULL || (t->state != TARGET_IDLE && t->state != TARGET_BUSY &&
+	                        t->state != TARGET_COPY_IN))
+		return;
+	if (what & EV_READ) {
+		if (!PQconsumeInput(t->conn)) {
+			target_break(t, "lost the target connection", 1);
+			return;
+		}
+	}
+	was_flushing = t->flushing;
+	if (t->flushing) {
+		if (target_flush(t) < 0) {
+			t->fn(t->arg, TARGET_EV_FAILED, NULL);
+			return;
+		}
+	}
+	if (t->state == TARGET_BUSY) {
+		target_collect(t);
+		if (t->conn == NULL || t->state == TARGET_BROKEN)
+			return;
+	}
+	if (was_flushing && !t->flushing && (t->state == TARGET_IDLE || t->state == TARGET_COPY_IN))
+		t->fn(t->arg, TARGET_EV_DRAINED, NULL);
+}
+
+int
+target_send(struct target *t, const char *sql)
+{
+	if (t->state != TARGET_IDLE || t->flushing) {
+		snprintf(t->error, sizeof(t->error), "internal error: query sent while the target is busy");
+		return -1;
+	}
+	if (!PQsendQuery(t->conn, sql)) {
+		target_break(t, "cannot send to the target", 0);
+		return -1;
+	}
+	t->state = TARGET_BUSY;
+	return target_flush(t);
+}
+
+int
+target_put_copy(struct target *t, const char *data, size_t len)
+{
+	int r;
+
+	if (t->state != TARGET_COPY_IN)
+		return -1;
+	while (len > 0) {
+		/* PQputCopyData takes an int count */
+		size_t n = len > (1u << 30) ? (1u << 30) : len;
+
+		r = PQputCopyData(t->conn, data, (int)n);
+		if (r == 0)
+			return 0;
+		if (r < 0) {
+			if (PQstatus(t->conn) == CONNECTION_BAD) {
+				target_break(t, "lost the target connection during COPY", 0);
+				return -1;
+			}
+			/* the COPY ended on the server's side: collect its error */
+			t->state = TARGET_BUSY;
+			target_collect(t);
+			return -1;
+		}
+		data += n;
+		len -= n;
+	}
+	return target_flush(t) < 0 ? -1 : 1;
+}
+
+int
+target_end_copy(struct target *t, const char *errmsg)
+{
+	int r;
+
+	if (t->state != TARGET_COPY_IN)
+		return -1;
+	r = PQputCopyEnd(t->conn, errmsg);
+	if (r == 0)
+		return 1;
+	if (r < 0) {
+		target_break(t, "cannot end the COPY on the target", 0);
+		return -1;
+	}
+	t->state = TARGET_BUSY;
+	if (target_flush(t) < 0)
+		return -1;
+	/* results may already be buffered */
+	return 0;
+}
+
+int
+target_ready(const struct target *t)
+{
+	return (t->state == TARGET_IDLE || t->state == TARGET_COPY_IN) && !t->flushing;
+}
+
+void
+target_close(struct target *t)
+{
+	target_free_events(t);
+	if (t->conn) {
+		PQfinish(t->conn);
+		t->conn = NULL;
+	}
+	t->state = TARGET_CLOSED;
+	t->flushing = 0;
+}
+
+const char *
+target_error(const struct target *t)
+{
+	return t->error;
+}

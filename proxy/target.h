@@ -1,0 +1,109 @@
+/*
+ * target.h - one libpq connection to the target database, driven by a
+ * libevent loop.
+ *
+ * Everything libpq does here is non-blocking: PQconnectStartParams and
+ * PQconnectPoll (the socket is re-registered after every poll step, since
+ * libpq may switch sockets while it tries hosts and addresses), then
+ * PQsendQuery / PQputCopyData / PQputCopyEnd with PQflush, and
+ * PQconsumeInput / PQisBusy / PQgetResult on read-ready.  The owner is told
+ * what happened through one callback; it never waits.
+ *
+ * Backpressure: target_ready() is false while a command is in flight or
+ * libpq's output buffer still holds unsent bytes.  The owner sends nothing
+ * more until then; TARGET_EV_IDLE / TARGET_EV_COPY / TARGET_EV_DRAINED say
+ * that it may go on.  So libpq never buffers more than one statement or one
+ * COPY piece ahead of the socket.
+ *
+ * Callback contract: the callback may call target_send(), target_put_copy(),
+ * target_end_copy() and target_close() on the same target, but must not
+ * free the memory that holds struct target (defer that to the loop).
+ */
+#ifndef PGSLUICE_TARGET_H
+#define PGSLUICE_TARGET_H
+
+#include <event2/event.h>
+#include <libpq-fe.h>
+
+enum target_state {
+	TARGET_CLOSED = 0, /* no connection (never opened, or closed) */
+	TARGET_CONNECTING, /* PQconnectPoll steps */
+	TARGET_IDLE,       /* connected, no command in flight */
+	TARGET_BUSY,       /* a command was sent; results are being collected */
+	TARGET_COPY_IN,    /* the server waits for COPY data */
+	TARGET_BROKEN,     /* the connection failed; see target_error() */
+};
+
+enum target_event {
+	TARGET_EV_CONNECTED, /* connection is up (state IDLE) */
+	TARGET_EV_RESULT,    /* res: one result of the command (freed after) */
+	TARGET_EV_IDLE,      /* all results of the command are in (state IDLE) */
+	TARGET_EV_COPY,      /* the command started COPY FROM STDIN (state COPY_IN) */
+	TARGET_EV_DRAINED,   /* libpq's output buffer is flushed again */
+	TARGET_EV_FAILED,    /* connect failed or the connection broke */
+};
+
+typedef void (*target_event_fn)(void *arg, enum target_event ev, PGresult *res);
+
+struct target {
+	struct event_base *base;
+	PGconn *conn;
+	enum target_state state;
+	int flushing;            /* libpq holds unsent output */
+	PostgresPollingStatusType poll;
+	struct event *ev_connect; /* one poll step while connecting */
+	struct event *ev_timeout; /* connect timeout */
+	struct event *ev_read;    /* persistent, once connected */
+	struct event *ev_write;   /* added while flushing */
+	target_event_fn fn;
+	void *arg;
+	const char *who;          /* log prefix, owned by the caller */
+	char error[512];
+};
+
+/*
+ * Start connecting to conninfo (a connection string or URI; PG* variables,
+ * the service file and .pgpass apply as in psql), with application_name
+ * pgsluice.  Returns 0 when the attempt is under way (TARGET_EV_CONNECTED
+ * or TARGET_EV_FAILED follows), -1 when it failed at once (target_error()).
+ * timeout_s bounds the whole connection attempt (0: none).
+ */
+int target_connect(struct target *t, struct event_base *base, const char *conninfo,
+                   int timeout_s, target_event_fn fn, void *arg, const char *who)
+	__attribute__((warn_unused_result));
+
+/*
+ * Send one query string (one or more statements, NUL-terminated) in state
+ * IDLE.  Results arrive as TARGET_EV_RESULT, then TARGET_EV_IDLE (or
+ * TARGET_EV_COPY).  Returns 0, or -1 (state BROKEN, target_error() set;
+ * TARGET_EV_FAILED is not sent for this).
+ */
+int target_send(struct target *t, const char *sql) __attribute__((warn_unused_result));
+
+/*
+ * Queue a piece of COPY data in state COPY_IN.  Returns 1 when queued, 0
+ * when libpq could not take it now (call again with the same piece after
+ * TARGET_EV_DRAINED), -1 when the COPY is no longer in progress or the
+ * connection failed: the state is then BUSY (the server's error follows as
+ * results) or BROKEN.
+ */
+int target_put_copy(struct target *t, const char *data, size_t len)
+	__attribute__((warn_unused_result));
+
+/*
+ * End the COPY in state COPY_IN; errmsg non-NULL makes the server fail it
+ * with that message.  The state becomes BUSY; the COPY's result follows.
+ * Returns 0, -1 (BROKEN), or 1 if libpq could not queue the end message
+ * yet (call again after TARGET_EV_DRAINED).
+ */
+int target_end_copy(struct target *t, const char *errmsg) __attribute__((warn_unused_result));
+
+/* 1 when a new command or COPY piece may be given (IDLE or COPY_IN, flushed). */
+int target_ready(const struct target *t);
+
+/* Close the connection (the server rolls back an open transaction). */
+void target_close(struct target *t);
+
+const char *target_error(const struct target *t);
+
+#endif

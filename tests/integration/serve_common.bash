@@ -1,0 +1,68 @@
+# serve_common.bash - sourced by tests/integration/serve_*.sh, after
+# tests/lib/common.sh.  (Not *.sh, so tests/run.sh does not run it.)
+#
+#	serve_clusters            source cluster "src" (superuser, role synapse,
+#	                          database synapse) and target cluster "tgt" where
+#	                          the non-superuser ees_owner owns database synapse
+#	load_fixture FILE.gz      restore a fixture dump into src's synapse
+#	serve_start [args]        pgsluice serve against tgt on a free port ($SPORT),
+#	                          log in $T/serve.log, pid $SPID
+#	send_nc FILE [OUT]        nc -N the file to the daemon; client output to OUT
+#	tgt_dump / src_dump       pg_dump -O -x (normalized) of synapse
+#	tgt_count                 number of relations in tgt's public schema
+#	wait_log PATTERN [SECS]   wait until the daemon's log matches
+TARGET_USER=ees_owner
+# PGSLUICE_BIN: run another build (e.g. with sanitizers) of the binary
+PGSLUICE=${PGSLUICE_BIN:-$PGSLUICE}
+
+serve_clusters() {
+	pg_start src || return 1
+	pg_start tgt || return 1
+	psql_as src postgres -c "CREATE ROLE synapse LOGIN" -c "CREATE DATABASE synapse OWNER synapse TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'" >/dev/null || return 1
+	psql_as tgt postgres -c "CREATE ROLE $TARGET_USER LOGIN" -c "CREATE DATABASE synapse OWNER $TARGET_USER TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'" >/dev/null || return 1
+	TARGET="host=127.0.0.1 port=$(pg_port tgt) user=$TARGET_USER dbname=synapse"
+}
+
+load_fixture() {
+	gunzip -c "$1" | psql_as src synapse >/dev/null
+}
+
+wait_log() {
+	local pat=$1 secs=${2:-20} i
+	for ((i = 0; i < secs * 10; i++)); do
+		grep -q -- "$pat" "$T/serve.log" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "# timed out waiting for '$pat' in the daemon's log" >&2
+	tail -20 "$T/serve.log" >&2
+	return 1
+}
+
+serve_start() {
+	SPORT=$(free_port)
+	: >"$T/serve.log"
+	"$PGSLUICE" serve --target "$TARGET" --listen "127.0.0.1:$SPORT" "$@" 2>>"$T/serve.log" &
+	SPID=$!
+	bg_track "$SPID"
+	wait_log "listening on 127.0.0.1:$SPORT" 10
+}
+
+serve_stop() {
+	kill -TERM "$SPID" 2>/dev/null
+	wait "$SPID" 2>/dev/null
+}
+
+send_nc() {
+	local out=${2:-/dev/null}
+	timeout 120 nc -N 127.0.0.1 "$SPORT" <"$1" >"$out"
+}
+
+src_dump() { pg_dump_of src synapse -O -x; }
+tgt_dump() { pg_dump_of tgt synapse -O -x; }
+
+tgt_count() {
+	psql_as tgt synapse -At -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'"
+}
+
+# first_line FILE: the OK/ERROR line of a client's output
+result_line() { grep -E '^(OK|ERROR) ' "$1" | head -1; }
