@@ -2,6 +2,7 @@
 #
 #   make            build ./pgsluice (and build/libsqlrewrite.a)
 #   make test       unit tests under ASan+UBSan, then integration tests
+#   make test-long  the same with the long fault-injection and soak variants
 #                   against throwaway PostgreSQL clusters
 #   make fuzz       build and run the lexer's libFuzzer target (FUZZ_SECONDS)
 #   make bench      benchmarks (lexer throughput, import against psql)
@@ -39,7 +40,7 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=build/tools/%)
 # keep the sanitizer objects between runs
 .SECONDARY:
 
-.PHONY: all deps test-deps test unit integration fuzz bench demo install clean
+.PHONY: all deps test-deps test test-long unit integration fuzz bench demo install clean
 
 all: deps pgsluice
 
@@ -76,6 +77,10 @@ unit: deps $(UNIT_BIN)
 
 test: all test-deps $(UNIT_BIN) $(TOOL_BIN)
 	@tests/run.sh
+
+# the same, with the long variants of the fault and soak scenarios
+test-long: all test-deps $(UNIT_BIN) $(TOOL_BIN)
+	@PGSLUICE_TEST_LONG=1 tests/run.sh
 
 build/fuzz_lexer: tests/fuzz/fuzz_lexer.c $(SQLREWRITE_SRC) $(wildcard sqlrewrite/*.h)
 	@mkdir -p build
