@@ -2,8 +2,8 @@
 #
 #   make            build ./pgsluice (and build/libsqlrewrite.a)
 #   make test       unit tests under ASan+UBSan, then integration tests
-#   make test-long  the same with the long fault-injection and soak variants
 #                   against throwaway PostgreSQL clusters
+#   make test-long  the same with the long fault-injection and soak variants
 #   make fuzz       build and run the lexer's libFuzzer target (FUZZ_SECONDS)
 #   make bench      benchmarks (lexer throughput, import against psql)
 #   make demo       a scratch cluster, a sample database, pg_dump | nc into pgsluice
