@@ -70,13 +70,13 @@ serve_import() {
 		--target "host=127.0.0.1 port=$port dbname=bench_target user=ees_owner" \
 		--listen "127.0.0.1:$lport" "$@" 2>"$T/serve.log" &
 	pid=$!
-	for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$lport") 2>/dev/null && break; sleep 0.05; done
+	for _ in $(seq 200); do grep -q "listening on" "$T/serve.log" 2>/dev/null && break; sleep 0.05; done
 	t0=$(now)
 	nc -N 127.0.0.1 "$lport" <"$file" >"$T/client.out"
 	wait "$pid"
 	t1=$(now)
-	grep -q '^OK' "$T/client.out" || { echo "pgsluice import failed:" >&2; tail -5 "$T/client.out" "$T/serve.log" >&2; }
-	read -r rss u s <"$T/time"
+	grep -q '^OK' "$T/client.out" || { echo "pgsluice import failed:" >&2; tail -n 5 "$T/client.out" "$T/serve.log" >&2; }
+	read -r rss u s < <(tail -n 1 "$T/time")
 	echo "$(echo "$t1 - $t0" | bc) $rss $(echo "$u + $s" | bc)"
 }
 run_contender() {
