@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "send.h"
 
 static void
 usage(FILE *f)
@@ -19,6 +20,8 @@ usage(FILE *f)
 	    "           target, atomically (pg_dump -O db | gzip | nc host 5480)\n"
 	    "  check    the preflight alone: can the target take an import?\n"
 	    "  filter   rewrite a dump from stdin to stdout (no database needed)\n"
+	    "  gen-cert a self-signed TLS certificate and key for serve --tls-cert\n"
+	    "  send     send a dump to a serve daemon: progress bar, TLS, exit status\n"
 	    "\n"
 	    "pgsluice COMMAND --help lists a command's options.\n",
 	    PGSLUICE_VERSION);
@@ -37,6 +40,10 @@ main(int argc, char **argv)
 		return serve_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "check") == 0)
 		return check_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "gen-cert") == 0)
+		return gencert_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "send") == 0)
+		return send_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		usage(stdout);
