@@ -19,6 +19,7 @@
 int filter_main(int argc, char **argv);
 int serve_main(int argc, char **argv);
 int check_main(int argc, char **argv);
+int gencert_main(int argc, char **argv);
 
 /* getopt_long values for the shared options (above any short option) */
 enum {

@@ -46,9 +46,16 @@ log_vmsg(enum log_level level, const char *who, const char *fmt, va_list ap)
 	if (len < 0)
 		return;
 	o = (size_t)len;
-	/* copy the message, indenting continuation lines */
+	/*
+	 * copy the message, indenting continuation lines; other control
+	 * characters (a client's bytes quoted in a server error: CR, ESC)
+	 * become '?', so that no one can forge or hide a log line
+	 */
 	for (i = 0; i < n && o < sizeof(line) - 8; i++) {
-		line[o++] = msg[i];
+		line[o++] = ((unsigned char)msg[i] < 0x20 && msg[i] != '\n' && msg[i] != '\t') ||
+		                    msg[i] == 0x7f
+		                ? '?'
+		                : msg[i];
 		if (msg[i] == '\n') {
 			line[o++] = ' ';
 			line[o++] = ' ';

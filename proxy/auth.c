@@ -1,0 +1,261 @@
+/*
+ * auth.c - the token, the AUTH line and the per-address penalties (auth.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "auth.h"
+#include "log.h"
+
+struct auth_entry {
+	char host[64];           /* "" : free slot */
+	unsigned failures;
+	double last_failure;     /* monotonic seconds */
+	double until;            /* next attempt looked at from then on */
+};
+
+struct auth {
+	unsigned char digest[SHA256_DIGEST_LENGTH]; /* SHA-256 of the token */
+	struct auth_entry table[AUTH_TABLE_SIZE];
+};
+
+static double
+auth_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+auth_sha256(const void *data, size_t len, unsigned char out[SHA256_DIGEST_LENGTH])
+{
+	unsigned int n = 0;
+
+	return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 &&
+	               n == SHA256_DIGEST_LENGTH
+	           ? 0
+	           : -1;
+}
+
+struct auth *
+auth_load(const char *path, char *err, size_t size)
+{
+	char buf[AUTH_TOKEN_MAX + 2];
+	struct auth *a = NULL;
+	struct stat st;
+	size_t len = 0, i;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		snprintf(err, size, "--token-file %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0) {
+		snprintf(err, size, "--token-file %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, size, "--token-file %s: not a regular file", path);
+		goto out;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		snprintf(err, size, "--token-file %s is accessible by group or others (mode %04o); "
+		         "run: chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
+		goto out;
+	}
+	while (len < sizeof(buf) - 1) {
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, size, "--token-file %s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (memchr(buf, '\n', len) != NULL)
+			break;
+	}
+	for (i = 0; i < len && buf[i] != '\n'; i++)
+		;
+	if (i == len && len == sizeof(buf) - 1) {
+		snprintf(err, size, "--token-file %s: the first line is longer than %d bytes", path,
+		         AUTH_TOKEN_MAX);
+		goto out;
+	}
+	len = i;
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	if (len == 0) {
+		snprintf(err, size, "--token-file %s: the first line (the token) is empty; make one "
+		         "with: openssl rand -hex 32 > %s", path, path);
+		goto out;
+	}
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) {
+			snprintf(err, size, "--token-file %s: control character in the token", path);
+			goto out;
+		}
+	}
+	a = calloc(1, sizeof(*a));
+	if (a == NULL) {
+		snprintf(err, size, "out of memory");
+		goto out;
+	}
+	if (auth_sha256(buf, len, a->digest) < 0) {
+		snprintf(err, size, "--token-file %s: SHA-256 is not available (OpenSSL)", path);
+		free(a);
+		a = NULL;
+		goto out;
+	}
+	if (len < 16)
+		log_warn(NULL, "the token in %s is only %zu characters; use a long random one "
+		         "(openssl rand -hex 32)", path, len);
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	close(fd);
+	return a;
+}
+
+void
+auth_free(struct auth *a)
+{
+	if (a == NULL)
+		return;
+	OPENSSL_cleanse(a, sizeof(*a));
+	free(a);
+}
+
+enum auth_result
+auth_check(const struct auth *a, struct evbuffer *in, int eof, char *why, size_t size)
+{
+	char line[AUTH_LINE_MAX + 1];
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	struct evbuffer_ptr eol;
+	size_t have = evbuffer_get_length(in), n, len;
+	int good;
+
+	/* the first bytes already tell a stream that does not begin with AUTH */
+	n = have < 5 ? have : 5;
+	if (evbuffer_copyout(in, line, n) != (ev_ssize_t)n) {
+		snprintf(why, size, "cannot read the AUTH line");
+		return AUTH_FAIL;
+	}
+	if (memcmp(line, "AUTH ", n) != 0) {
+		snprintf(why, size, "the stream does not begin with the line \"AUTH <token>\" "
+		         "(this daemon runs with --token-file: send the token first, e.g. "
+		         "{ echo \"AUTH $(cat token)\"; pg_dump ...; } | nc ...)");
+		return AUTH_FAIL;
+	}
+	eol = evbuffer_search_eol(in, NULL, &len, EVBUFFER_EOL_LF);
+	if (eol.pos < 0) {
+		if (have > AUTH_LINE_MAX) {
+			snprintf(why, size, "the AUTH line is longer than %d bytes", AUTH_LINE_MAX);
+			return AUTH_FAIL;
+		}
+		if (eof) {
+			snprintf(why, size, "the stream ended inside the AUTH line");
+			return AUTH_FAIL;
+		}
+		return AUTH_MORE;
+	}
+	n = (size_t)eol.pos;
+	if (n > AUTH_LINE_MAX) {
+		snprintf(why, size, "the AUTH line is longer than %d bytes", AUTH_LINE_MAX);
+		return AUTH_FAIL;
+	}
+	evbuffer_remove(in, line, n + len);
+	if (n > 5 && line[n - 1] == '\r')
+		n--;
+	good = auth_sha256(line + 5, n - 5, digest) == 0 &&
+	       CRYPTO_memcmp(digest, a->digest, sizeof(digest)) == 0;
+	OPENSSL_cleanse(line, sizeof(line));
+	if (!good) {
+		snprintf(why, size, "authentication failed: wrong token");
+		return AUTH_FAIL;
+	}
+	return AUTH_OK;
+}
+
+static struct auth_entry *
+auth_find(struct auth *a, const char *host, double now)
+{
+	struct auth_entry *e;
+	size_t i;
+
+	for (i = 0; i < AUTH_TABLE_SIZE; i++) {
+		e = &a->table[i];
+		if (e->host[0] == '\0')
+			continue;
+		if (now - e->last_failure > AUTH_FORGET_S) {
+			e->host[0] = '\0'; /* forgotten */
+			continue;
+		}
+		if (strcmp(e->host, host) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+int
+auth_penalty(struct auth *a, const char *host)
+{
+	double now = auth_now();
+	struct auth_entry *e = auth_find(a, host, now);
+
+	if (e == NULL || e->until <= now)
+		return 0;
+	return (int)(e->until - now) + 1;
+}
+
+int
+auth_record(struct auth *a, const char *host, int ok)
+{
+	double now = auth_now();
+	struct auth_entry *e = auth_find(a, host, now), *oldest;
+	unsigned shift;
+	size_t i;
+
+	if (ok) {
+		if (e != NULL)
+			e->host[0] = '\0';
+		return 0;
+	}
+	if (e == NULL) {
+		oldest = &a->table[0];
+		for (i = 0; i < AUTH_TABLE_SIZE; i++) {
+			if (a->table[i].host[0] == '\0') {
+				oldest = &a->table[i];
+				break;
+			}
+			if (a->table[i].last_failure < oldest->last_failure)
+				oldest = &a->table[i];
+		}
+		e = oldest;
+		memset(e, 0, sizeof(*e));
+		snprintf(e->host, sizeof(e->host), "%s", host);
+	}
+	e->failures++;
+	e->last_failure = now;
+	shift = e->failures - 1 < 9 ? e->failures - 1 : 9;
+	e->until = now + ((1u << shift) < AUTH_PENALTY_MAX_S ? (double)(1u << shift)
+	                                                     : (double)AUTH_PENALTY_MAX_S);
+	return (int)e->failures;
+}
