@@ -68,6 +68,11 @@ build/asan/%.o: %.c $(wildcard sqlrewrite/*.h proxy/*.h tests/unit/*.h)
 build/asan/test_%: build/asan/tests/unit/test_%.o $(SQLREWRITE_OBJ:build/%=build/asan/%) $(PROXY_LIB_OBJ:build/%=build/asan/%)
 	$(CC) $(SAN) -o $@ $^ $$($(PKG_CONFIG) --libs $(PKGS))
 
+# The daemon under ASan+UBSan (LeakSanitizer on), for the soak test's short
+# run (tests/integration/fault_soak.sh).
+build/asan-pgsluice: $(PROXY_OBJ:build/%=build/asan/%) $(SQLREWRITE_OBJ:build/%=build/asan/%)
+	$(CC) $(SAN) -o $@ $^ $$($(PKG_CONFIG) --libs $(PKGS))
+
 # Small helper programs the integration tests run (tests/tools/*.c).
 build/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
@@ -75,11 +80,11 @@ build/tools/%: tests/tools/%.c
 
 unit: deps $(UNIT_BIN)
 
-test: all test-deps $(UNIT_BIN) $(TOOL_BIN)
+test: all test-deps $(UNIT_BIN) $(TOOL_BIN) build/asan-pgsluice
 	@tests/run.sh
 
 # the same, with the long variants of the fault and soak scenarios
-test-long: all test-deps $(UNIT_BIN) $(TOOL_BIN)
+test-long: all test-deps $(UNIT_BIN) $(TOOL_BIN) build/asan-pgsluice
 	@PGSLUICE_TEST_LONG=1 tests/run.sh
 
 build/fuzz_lexer: tests/fuzz/fuzz_lexer.c $(SQLREWRITE_SRC) $(wildcard sqlrewrite/*.h)
