@@ -20,6 +20,7 @@
 
 #include "cli.h"
 #include "preflight.h"
+#include "synapse.h"
 
 enum {
 	OPT_TARGET = CLI_OPT_FIRST_FREE,
@@ -53,6 +54,43 @@ check_query(PGconn *conn, const char *sql, const char *what)
 		return NULL;
 	}
 	return res;
+}
+
+/*
+ * The Synapse part of the preflight (synapse.c): the database's encoding
+ * and locale, the target's Synapse schema version, and whether a Synapse
+ * dump would be refused.  Informational: the exit status does not change.
+ * -1: a query failed.
+ */
+static int
+check_synapse(PGconn *conn, const char *schema)
+{
+	struct synapse sy;
+	PGresult *res;
+	char err[256], msg[1536], *sql;
+	int r;
+
+	synapse_init(&sy, SYNAPSE_ON, 0, schema);
+	while ((r = synapse_preflight_next(&sy, conn, &sql, err, sizeof(err))) > 0) {
+		res = check_query(conn, sql, "the Synapse schema version");
+		free(sql);
+		if (res == NULL)
+			return -1;
+		r = synapse_preflight_result(&sy, res, err, sizeof(err));
+		PQclear(res);
+		if (r < 0)
+			break;
+	}
+	if (r < 0) {
+		fprintf(stderr, "pgsluice check: %s\n", err);
+		return -1;
+	}
+	if (synapse_target_line(&sy, msg, sizeof(msg)))
+		printf("%s\n", msg);
+	if (synapse_locale_refusal(&sy, "pgsluice serve refuses a Synapse dump into it", msg,
+	                           sizeof(msg)) < 0)
+		printf("synapse: warning: %s\n", msg);
+	return 0;
 }
 
 static const char *
@@ -151,6 +189,8 @@ check_main(int argc, char **argv)
 	printf("extensions installed: %s\n",
 	       PQgetisnull(res, 0, 6) ? "none" : PQgetvalue(res, 0, 6));
 	PQclear(res);
+	if (check_synapse(conn, schemas[0]) < 0)
+		goto out;
 
 	sql = preflight_sql_schemas(conn, schemas, n_schemas, err, sizeof(err));
 	if (sql == NULL) {

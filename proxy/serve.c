@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -28,13 +29,29 @@
 #include <event2/listener.h>
 #include <event2/util.h>
 
+#include "auth.h"
 #include "cli.h"
 #include "log.h"
 #include "preflight.h"
+#include "priv.h"
 #include "session.h"
+#include "synapse.h"
+#include "tls.h"
 
 #define SERVE_MAX_LISTEN 16
 #define SERVE_DEFAULT_LISTEN "127.0.0.1:5480"
+/* limits on clients (issue 4); each has an option */
+#define SERVE_DEFAULT_MAX_CONNECTIONS 64
+/*
+ * The kernel's accept queue: deep enough that a burst of connections is
+ * accepted at once and answered (served, or refused by --max-connections
+ * with a line) rather than left half-open in the kernel for seconds.
+ */
+#define SERVE_LISTEN_BACKLOG 1024
+#define SERVE_DEFAULT_HEADER_TIMEOUT 10
+#define SERVE_DEFAULT_IDLE_TIMEOUT 300
+#define SERVE_DEFAULT_MAX_META_LINE (16 * 1024)
+#define SERVE_DEFAULT_MAX_GZIP_RATIO 100.0
 
 enum {
 	OPT_TARGET = CLI_OPT_FIRST_FREE,
@@ -47,7 +64,22 @@ enum {
 	OPT_PROGRESS_INTERVAL,
 	OPT_QUIET,
 	OPT_CONNECT_TIMEOUT,
+	OPT_LOCK_TIMEOUT,
 	OPT_VERBOSE,
+	OPT_SYNAPSE,
+	OPT_NO_SYNAPSE,
+	OPT_FORCE_SCHEMA_VERSION,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_TLS_CLIENT_CA,
+	OPT_TOKEN_FILE,
+	OPT_INSECURE_PLAINTEXT,
+	OPT_USER,
+	OPT_MAX_CONNECTIONS,
+	OPT_HEADER_TIMEOUT,
+	OPT_IDLE_TIMEOUT,
+	OPT_MAX_META_LINE,
+	OPT_MAX_GZIP_RATIO,
 	OPT_HELP,
 };
 
@@ -69,6 +101,12 @@ struct serve {
 	uint64_t next_id;
 	int once, once_done, once_committed;
 	int stopping;
+	/* transport and identity (issue 4) */
+	const char *tls_cert, *tls_key, *tls_client_ca, *token_file, *user;
+	int insecure_plaintext;
+	int max_connections;
+	SSL_CTX *ssl_ctx;
+	uint64_t n_refused_busy;   /* connections turned away by --max-connections */
 };
 
 static void
@@ -100,7 +138,36 @@ serve_usage(FILE *f)
 	    "  --quiet                no progress lines\n"
 	    "  --connect-timeout S    give up connecting to the target after S seconds\n"
 	    "                         (default 30)\n"
+	    "  --lock-timeout S       a statement that waits S seconds for a lock held by\n"
+	    "                         another session fails the import, naming that\n"
+	    "                         session's query (default 30; 0: wait for ever)\n"
 	    "  --verbose              debug lines in the log\n"
+	    "\n"
+	    "Synapse (see docs/synapse-notes.md; on when the dump has public.schema_version):\n"
+	    "  --synapse              the target is for Synapse: refuse a database that is not\n"
+	    "                         UTF8 with C collation at preflight, whatever the dump\n"
+	    "  --no-synapse           no Synapse checks\n"
+	    "  --force-schema-version  import a dump whose Synapse schema is newer than the\n"
+	    "                         target's\n"
+	    "\n"
+	    "Security (see docs/security-notes.md):\n"
+	    "  --tls-cert FILE        serve TLS (1.2/1.3) on the TCP listeners with this PEM\n"
+	    "                         certificate chain (pgsluice gen-cert makes one)\n"
+	    "  --tls-key FILE         its private key (PEM)\n"
+	    "  --tls-client-ca FILE   require a client certificate signed by these CAs\n"
+	    "  --token-file FILE      require the first line \"AUTH <token>\", the token being\n"
+	    "                         FILE's first line (FILE must be mode 600)\n"
+	    "  --insecure-plaintext   allow a non-loopback --listen without TLS\n"
+	    "  --user NAME            when started as root, become NAME after binding\n"
+	    "  --max-connections N    clients connected at once, importing or not\n"
+	    "                         (default 64); more are refused\n"
+	    "  --header-timeout S     seconds for the TLS handshake and the AUTH line\n"
+	    "                         (default 10; 0: none)\n"
+	    "  --idle-timeout S       roll back an import when the client sends nothing for\n"
+	    "                         S seconds while it is awaited (default 300; 0: none)\n"
+	    "  --max-meta-line SIZE   longest psql meta-command line (default 16K)\n"
+	    "  --max-gzip-ratio R     gzip may inflate at most R times (+1 MB) before the\n"
+	    "                         first statement (default 100; 0: no limit)\n"
 	    CLI_RULE_HELP);
 }
 
@@ -202,6 +269,36 @@ serve_peer(const struct sockaddr *sa, char *buf, size_t size)
 	snprintf(buf, size, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
 }
 
+/*
+ * --max-connections reached: one line (on a plain socket; a TLS client
+ * would need a handshake first, which is what is being limited), then
+ * close.  What the client already sent is read first, so that the close
+ * does not reset the connection before the line is read.
+ */
+static void
+serve_turn_away(struct serve *sv, evutil_socket_t fd, const struct sockaddr *sa, const char *peer)
+{
+	char buf[4096], line[160];
+	int i, n;
+
+	sv->n_refused_busy++;
+	if (sv->n_refused_busy == 1 || sv->n_refused_busy % 100 == 0)
+		log_warn(NULL, "refused the connection from %s: %d clients are connected "
+		         "(--max-connections); %llu refused so far", peer, sv->max_connections,
+		         (unsigned long long)sv->n_refused_busy);
+	else
+		log_debug(NULL, "refused the connection from %s (--max-connections)", peer);
+	if (sv->ssl_ctx == NULL || sa->sa_family == AF_UNIX) {
+		for (i = 0; i < 16 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
+			;
+		n = snprintf(line, sizeof(line), "ERROR too many connections (%d, the daemon's "
+		             "--max-connections); try again later\n", sv->max_connections);
+		(void)!send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		shutdown(fd, SHUT_WR);
+	}
+	evutil_closesocket(fd);
+}
+
 static void
 serve_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int socklen,
                 void *arg)
@@ -216,6 +313,14 @@ serve_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *s
 	(void)socklen;
 
 	serve_peer(sa, peer, sizeof(peer));
+	if (sv->max_connections > 0 && sv->n_sessions >= (size_t)sv->max_connections) {
+		serve_turn_away(sv, fd, sa, peer);
+		return;
+	}
+	if (sv->ssl_ctx == NULL && !tls_addr_is_loopback(sa))
+		log_warn(NULL, "plaintext connection from %s over the network (--insecure-plaintext): "
+		         "the dump%s travel%s unencrypted", peer, sv->token_file ? " and the token" : "",
+		         sv->token_file ? "" : "s");
 	if (sa->sa_family != AF_UNIX) {
 		/* notice a client host that vanished without a FIN */
 		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
@@ -231,7 +336,14 @@ serve_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *s
 		sv->sessions = ns;
 		sv->cap_sessions = ncap;
 	}
-	bev = bufferevent_socket_new(sv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (sv->ssl_ctx != NULL && sa->sa_family != AF_UNIX)
+		bev = tls_accept(sv->base, sv->ssl_ctx, fd); /* closes fd on failure */
+	else
+		bev = bufferevent_socket_new(sv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL && sv->ssl_ctx != NULL && sa->sa_family != AF_UNIX) {
+		log_error(NULL, "cannot set up TLS for the connection from %s", peer);
+		return;
+	}
 	if (bev == NULL) {
 		log_error(NULL, "cannot set up the connection from %s (libevent)", peer);
 		evutil_closesocket(fd);
@@ -298,7 +410,7 @@ serve_add_listener(struct serve *sv, const struct sockaddr *sa, socklen_t len, c
 	l = evconnlistener_new_bind(sv->base, serve_on_accept, sv,
 	                            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
 	                                LEV_OPT_REUSEABLE,
-	                            64, sa, (int)len);
+	                            SERVE_LISTEN_BACKLOG, sa, (int)len);
 	if (l == NULL) {
 		int err = EVUTIL_SOCKET_ERROR();
 
@@ -342,6 +454,20 @@ serve_listen_tcp(struct serve *sv, const char *spec)
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		serve_peer(ai->ai_addr, name, sizeof(name));
+		if (sv->ssl_ctx == NULL && !tls_addr_is_loopback(ai->ai_addr)) {
+			if (!sv->insecure_plaintext) {
+				fprintf(stderr, "pgsluice serve: --listen %s: %s is not a loopback address, "
+				        "and the dump (a whole database) would cross the network in "
+				        "plaintext; give --tls-cert and --tls-key (pgsluice gen-cert --host "
+				        "NAME makes a pair), or --insecure-plaintext on a network you trust\n",
+				        spec, name);
+				freeaddrinfo(res);
+				return -1;
+			}
+			log_warn(NULL, "--insecure-plaintext: listening on %s without TLS; dumps%s "
+			         "cross the network unencrypted", name,
+			         sv->token_file ? " and tokens" : "");
+		}
 		if (serve_add_listener(sv, ai->ai_addr, ai->ai_addrlen, name) < 0) {
 			freeaddrinfo(res);
 			return -1;
@@ -384,6 +510,185 @@ serve_listen_unix(struct serve *sv, const char *path)
 
 /* ---- main ------------------------------------------------------------- */
 
+/* A number in [lo, hi] for option name, or -1 with a message. */
+static int
+serve_number(const char *name, const char *arg, double lo, double hi, const char *unit,
+             double *out)
+{
+	char *end;
+	double d;
+
+	d = strtod(arg, &end);
+	if (end == arg || *end != '\0' || !(d >= lo && d <= hi)) {
+		fprintf(stderr, "pgsluice serve: --%s %s: want %s, %g to %g\n", name, arg, unit, lo,
+		        hi);
+		return -1;
+	}
+	*out = d;
+	return 0;
+}
+
+/* The options of issue 4: transport, identity, limits.  0 or -1. */
+static int
+serve_security_option(struct serve *sv, int c, const char *arg)
+{
+	long long size;
+	double d;
+
+	switch (c) {
+	case OPT_TLS_CERT:
+		sv->tls_cert = arg;
+		return 0;
+	case OPT_TLS_KEY:
+		sv->tls_key = arg;
+		return 0;
+	case OPT_TLS_CLIENT_CA:
+		sv->tls_client_ca = arg;
+		return 0;
+	case OPT_TOKEN_FILE:
+		sv->token_file = arg;
+		return 0;
+	case OPT_INSECURE_PLAINTEXT:
+		sv->insecure_plaintext = 1;
+		return 0;
+	case OPT_USER:
+		sv->user = arg;
+		return 0;
+	case OPT_MAX_CONNECTIONS:
+		if (serve_number("max-connections", arg, 1, 10000, "a count", &d) < 0)
+			return -1;
+		sv->max_connections = (int)d;
+		return 0;
+	case OPT_HEADER_TIMEOUT:
+		if (serve_number("header-timeout", arg, 0, 3600, "seconds", &d) < 0)
+			return -1;
+		sv->cfg.header_timeout = (int)d;
+		return 0;
+	case OPT_IDLE_TIMEOUT:
+		if (serve_number("idle-timeout", arg, 0, 86400, "seconds", &d) < 0)
+			return -1;
+		sv->cfg.idle_timeout = (int)d;
+		return 0;
+	case OPT_MAX_META_LINE:
+		size = cli_parse_size(arg);
+		if (size < 64 || size > (1LL << 30)) {
+			fprintf(stderr, "pgsluice serve: --max-meta-line %s: want a size from 64 to 1G, "
+			        "like 16K\n", arg);
+			return -1;
+		}
+		sv->cfg.max_meta_line = (size_t)size;
+		return 0;
+	case OPT_MAX_GZIP_RATIO:
+		if (serve_number("max-gzip-ratio", arg, 0, 1e6, "a ratio (0: no limit)", &d) < 0)
+			return -1;
+		if (d > 0 && d < 2) {
+			fprintf(stderr, "pgsluice serve: --max-gzip-ratio %s: a dump inflates more than "
+			        "that; want 2 or more (0: no limit)\n", arg);
+			return -1;
+		}
+		sv->cfg.max_gzip_ratio = d;
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * Load what needs root and the files: the token, the TLS context.  Before
+ * the listeners, since whether TLS is on decides which addresses are
+ * allowed.  0 or -1 (message on stderr).
+ */
+static int
+serve_security_setup(struct serve *sv)
+{
+	char err[512];
+
+	if ((sv->tls_cert == NULL) != (sv->tls_key == NULL)) {
+		fprintf(stderr, "pgsluice serve: --tls-cert and --tls-key go together\n");
+		return -1;
+	}
+	if (sv->tls_client_ca != NULL && sv->tls_cert == NULL) {
+		fprintf(stderr, "pgsluice serve: --tls-client-ca needs --tls-cert and --tls-key\n");
+		return -1;
+	}
+	if (sv->token_file != NULL) {
+		sv->cfg.auth = auth_load(sv->token_file, err, sizeof(err));
+		if (sv->cfg.auth == NULL) {
+			fprintf(stderr, "pgsluice serve: %s\n", err);
+			return -1;
+		}
+	}
+	if (sv->tls_cert != NULL) {
+		sv->ssl_ctx = tls_server_ctx(sv->tls_cert, sv->tls_key, sv->tls_client_ca, err,
+		                             sizeof(err));
+		if (sv->ssl_ctx == NULL) {
+			fprintf(stderr, "pgsluice serve: %s\n", err);
+			return -1;
+		}
+	}
+	if (sv->user != NULL && geteuid() != 0) {
+		fprintf(stderr, "pgsluice serve: --user %s: only root can change user\n", sv->user);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Each connection costs two descriptors (the client, its target
+ * connection), plus the listeners and a margin.  Raise the soft limit
+ * towards what --max-connections needs; if the hard limit forbids it,
+ * lower --max-connections, so that accept() never fails with EMFILE (which
+ * would leave the listener spinning on a connection it cannot take).
+ */
+static void
+serve_fd_budget(struct serve *sv)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)sv->max_connections * 2 + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+		return;
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need)
+		rl.rlim_cur = need;
+	else
+		rl.rlim_cur = rl.rlim_max;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need) {
+		sv->max_connections = rl.rlim_cur > 96 ? (int)((rl.rlim_cur - 64) / 2) : 16;
+		log_warn(NULL, "the open-files limit is %llu: --max-connections lowered to %d",
+		         (unsigned long long)rl.rlim_cur, sv->max_connections);
+	}
+}
+
+/* After binding: --user, and what the operator should know.  0 or -1. */
+static int
+serve_security_started(struct serve *sv)
+{
+	char err[512];
+
+	serve_fd_budget(sv);
+	if (sv->user != NULL) {
+		if (priv_drop(sv->user, err, sizeof(err)) < 0) {
+			fprintf(stderr, "pgsluice serve: %s\n", err);
+			return -1;
+		}
+		log_info(NULL, "running as user %s (uid %u, gid %u) from now on", sv->user,
+		         (unsigned)getuid(), (unsigned)getgid());
+	} else if (geteuid() == 0) {
+		log_warn(NULL, "running as root; --user NAME drops root once the ports are bound");
+	}
+	log_info(NULL, "security: %s%s, %s; limits: %d connections, header %d s, idle %d s, "
+	         "meta-command line %zu bytes, gzip ratio %g before the first statement",
+	         sv->ssl_ctx ? "TLS" : "no TLS",
+	         sv->tls_client_ca ? " with client certificates" : "",
+	         sv->cfg.auth ? "AUTH token required" : "no token", sv->max_connections,
+	         sv->cfg.header_timeout, sv->cfg.idle_timeout, sv->cfg.max_meta_line,
+	         sv->cfg.max_gzip_ratio);
+	if (sv->cfg.auth == NULL && sv->tls_client_ca == NULL && sv->insecure_plaintext)
+		log_warn(NULL, "no --token-file and no --tls-client-ca: anyone who can reach the "
+		         "port can import into the target");
+	return 0;
+}
+
 static int
 serve_parse(struct serve *sv, int argc, char **argv)
 {
@@ -398,7 +703,22 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		{ "progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL },
 		{ "quiet", no_argument, NULL, OPT_QUIET },
 		{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+		{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
 		{ "verbose", no_argument, NULL, OPT_VERBOSE },
+		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+		{ "tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA },
+		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+		{ "insecure-plaintext", no_argument, NULL, OPT_INSECURE_PLAINTEXT },
+		{ "user", required_argument, NULL, OPT_USER },
+		{ "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
+		{ "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
+		{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+		{ "max-meta-line", required_argument, NULL, OPT_MAX_META_LINE },
+		{ "max-gzip-ratio", required_argument, NULL, OPT_MAX_GZIP_RATIO },
+		{ "synapse", no_argument, NULL, OPT_SYNAPSE },
+		{ "no-synapse", no_argument, NULL, OPT_NO_SYNAPSE },
+		{ "force-schema-version", no_argument, NULL, OPT_FORCE_SCHEMA_VERSION },
 		{ "help", no_argument, NULL, OPT_HELP },
 		CLI_RULE_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
@@ -410,6 +730,12 @@ serve_parse(struct serve *sv, int argc, char **argv)
 
 	sv->cfg.progress_interval = 2;
 	sv->cfg.connect_timeout = 30;
+	sv->max_connections = SERVE_DEFAULT_MAX_CONNECTIONS;
+	sv->cfg.header_timeout = SERVE_DEFAULT_HEADER_TIMEOUT;
+	sv->cfg.idle_timeout = SERVE_DEFAULT_IDLE_TIMEOUT;
+	sv->cfg.max_meta_line = SERVE_DEFAULT_MAX_META_LINE;
+	sv->cfg.max_gzip_ratio = SERVE_DEFAULT_MAX_GZIP_RATIO;
+	sv->cfg.lock_timeout = 30;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		r = cli_rules_option(&sv->cr, c, optarg);
@@ -431,6 +757,20 @@ serve_parse(struct serve *sv, int argc, char **argv)
 			break;
 		case OPT_UNIX:
 			sv->unix_path = optarg;
+			break;
+		case OPT_TLS_CERT:
+		case OPT_TLS_KEY:
+		case OPT_TLS_CLIENT_CA:
+		case OPT_TOKEN_FILE:
+		case OPT_INSECURE_PLAINTEXT:
+		case OPT_USER:
+		case OPT_MAX_CONNECTIONS:
+		case OPT_HEADER_TIMEOUT:
+		case OPT_IDLE_TIMEOUT:
+		case OPT_MAX_META_LINE:
+		case OPT_MAX_GZIP_RATIO:
+			if (serve_security_option(sv, c, optarg) < 0)
+				return 2;
 			break;
 		case OPT_SCHEMA:
 			if (sv->cfg.n_schemas == PREFLIGHT_MAX_SCHEMAS) {
@@ -470,8 +810,26 @@ serve_parse(struct serve *sv, int argc, char **argv)
 			}
 			sv->cfg.connect_timeout = (int)v;
 			break;
+		case OPT_LOCK_TIMEOUT:
+			v = strtol(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || v < 0 || v > 86400) {
+				fprintf(stderr, "pgsluice serve: --lock-timeout %s: want seconds, "
+				        "0 to 86400 (0: no limit)\n", optarg);
+				return 2;
+			}
+			sv->cfg.lock_timeout = (int)v;
+			break;
 		case OPT_VERBOSE:
 			log_set_level(LOG_LEVEL_DEBUG);
+			break;
+		case OPT_SYNAPSE:
+			sv->cfg.synapse = SYNAPSE_ON;
+			break;
+		case OPT_NO_SYNAPSE:
+			sv->cfg.synapse = SYNAPSE_OFF;
+			break;
+		case OPT_FORCE_SCHEMA_VERSION:
+			sv->cfg.force_schema_version = 1;
 			break;
 		case 'h':
 		case OPT_HELP:
@@ -524,6 +882,8 @@ serve_main(int argc, char **argv)
 	sv.cfg.on_free = serve_on_free;
 	sv.cfg.arg = &sv;
 
+	if (serve_security_setup(&sv) < 0)
+		goto out;
 	for (i = 0; i < sv.n_listen; i++)
 		if (serve_listen_tcp(&sv, sv.listen[i]) < 0)
 			goto out;
@@ -536,6 +896,8 @@ serve_main(int argc, char **argv)
 		fprintf(stderr, "pgsluice serve: cannot catch SIGTERM/SIGINT (libevent)\n");
 		goto out;
 	}
+	if (serve_security_started(&sv) < 0)
+		goto out;
 	log_info(NULL, "pgsluice %s serving imports into the target (%s%s%s)", PGSLUICE_VERSION,
 	         sv.cr.opt.single_transaction ? "single transaction" : "--no-single-transaction",
 	         sv.cfg.clear_target ? ", --clear-target" : "", sv.once ? ", --once" : "");
@@ -555,5 +917,8 @@ out:
 		event_free(sv.ev_int);
 	free(sv.sessions);
 	event_base_free(sv.base);
+	if (sv.ssl_ctx)
+		SSL_CTX_free(sv.ssl_ctx);
+	auth_free(sv.cfg.auth);
 	return code;
 }

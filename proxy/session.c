@@ -30,39 +30,54 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
+#include "auth.h"
 #include "decoder.h"
 #include "lexer.h"
 #include "log.h"
 #include "preflight.h"
+#include "probe.h"
 #include "report.h"
 #include "rules.h"
 #include "session.h"
+#include "sqltok.h"
+#include "synapse.h"
 #include "target.h"
+#include "tls.h"
+#include "verify.h"
 
 #define SESSION_INPUT_HIGH (256 * 1024) /* client bytes buffered before we stop reading */
 #define SESSION_PLAIN_CAP (128 * 1024)  /* decoded bytes handed to the lexer at once */
+#define SESSION_BULK_READ (128 * 1024)  /* client bytes taken per wake-up on a plain socket */
 #define SESSION_EXCERPT 200             /* characters of a statement in an error */
 #define SESSION_LINGER_S 5              /* wait for the client to close after the summary */
 #define SESSION_WRITE_TIMEOUT_S 60      /* a client that does not read its summary */
+#define SESSION_GZIP_SLACK (1024 * 1024) /* plain bytes --max-gzip-ratio lets pass */
+#define SESSION_AUTH_HOLD_MAX_S 5       /* a penalty up to this holds an AUTH attempt;
+                                         * a longer one refuses it */
+#define SESSION_CANCEL_AFTER_MS 500     /* a failed import's statement still running: cancel */
+#define SESSION_WATCH_MAX_S 15.0        /* a statement running this long: who blocks it? */
 
 enum session_state {
 	SESSION_HANDSHAKE,
 	SESSION_CONNECT,
 	SESSION_LOCK,
 	SESSION_SETTINGS,
+	SESSION_SYNAPSE,
 	SESSION_OBJECTS,
 	SESSION_BEGIN,
 	SESSION_STREAM,
+	SESSION_VERIFY,
 	SESSION_FINISH,
 	SESSION_UNLOCK,
 	SESSION_CLOSING,
 };
 
 static const char *const session_state_names[] = {
-	"handshake", "connect", "lock", "settings", "objects", "begin",
-	"stream", "finish", "unlock", "closing",
+	"handshake", "connect", "lock", "settings", "synapse", "objects", "begin",
+	"stream", "verify", "finish", "unlock", "closing",
 };
 
 /* The server's answer to the command in flight, when it was an error. */
@@ -81,6 +96,7 @@ struct session {
 	time_t started;
 	enum session_state state;
 	int admitted;
+	int plain_socket;          /* bev reads a socket itself (no TLS, no filter) */
 	int ended;                 /* on_end was called */
 	int released;              /* freeing is scheduled */
 
@@ -89,6 +105,12 @@ struct session {
 	int client_gone;           /* nor can we write to it */
 	char client_why[128];
 	int lingering;
+	/* the handshake (TLS, AUTH line) and the client limits: issue 4 */
+	int tls_pending;           /* the TLS handshake is not done yet */
+	int auth_pending;          /* the AUTH line is not checked yet */
+	struct event *ev_header;   /* --header-timeout, while in HANDSHAKE */
+	struct event *ev_auth;     /* an AUTH attempt held by its address's penalty */
+	struct event *ev_idle;     /* --idle-timeout, while STREAM waits for the client */
 
 	struct target target;
 	char dbname[128];
@@ -107,6 +129,8 @@ struct session {
 	struct preflight_objects objects;
 	char *cleared;             /* "173 tables, 21 sequences" dropped by --clear-target */
 	struct report rep;
+	struct synapse syn;        /* Synapse-aware checks (synapse.h) */
+	struct verify ver;         /* checks before COMMIT (verify.h) */
 
 	char *plain;
 	size_t plain_start, plain_end;
@@ -130,12 +154,28 @@ struct session {
 	struct session_srv_error srv;
 
 	char *error;               /* the first failure: the import fails */
+	int commit_unknown;        /* the target was lost while COMMIT was in flight */
+
+	/*
+	 * Side connections (probe.c) while a statement runs: who holds the lock
+	 * it waits for (named when lock_timeout strikes), and the cancel of a
+	 * statement still running when the import has already failed.
+	 */
+	struct probe *probe_blocker, *probe_cancel;
+	struct event *ev_watch, *ev_cancel;
+	uint64_t busy_gen;         /* statements sent so far (our own and the dump's) */
+	double busy_since;         /* when the last one was sent (monotonic seconds) */
+	uint64_t blocker_gen;      /* the statement blocker[] was seen for */
+	char blocker[640];         /* "pid 123 (user ..., ...): query" */
+	int cancel_armed;
+	char lock_set[48];         /* "SET lock_timeout = '30s';" (--lock-timeout) */
 
 	struct event *ev_progress, *ev_free, *ev_linger;
 	int in_pump, pump_again;
 };
 
 static void session_pump(struct session *s);
+static void session_handshake(struct session *s);
 static void session_wind_down(struct session *s);
 static void session_report(struct session *s);
 static void session_release(struct session *s);
@@ -319,15 +359,208 @@ session_fail(struct session *s, const char *fmt, ...)
 	session_wind_down(s);
 }
 
+/* ---- side connections: who blocks us, cancel ------------------------- */
+
+static double
+session_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct timeval
+session_tv(double secs)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)secs;
+	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
+	return tv;
+}
+
+/*
+ * How long a statement runs before we ask who blocks it: half the lock
+ * timeout, so that the answer is in before lock_timeout strikes.
+ */
+static double
+session_watch_period(const struct session *s)
+{
+	double p = s->cfg->lock_timeout > 0 ? s->cfg->lock_timeout / 2.0 : SESSION_WATCH_MAX_S;
+
+	if (p < 0.25)
+		p = 0.25;
+	return p > SESSION_WATCH_MAX_S ? SESSION_WATCH_MAX_S : p;
+}
+
+static void
+session_on_blocker(void *arg, const PGresult *res, const char *error)
+{
+	struct session *s = arg;
+	char text[sizeof(s->blocker)], more[48] = "";
+	const char *query;
+	int n;
+
+	s->probe_blocker = NULL;
+	if (error != NULL) {
+		log_debug(s->who, "cannot ask the target who blocks the statement: %s", error);
+		return;
+	}
+	if (PQntuples(res) < 1 || PQnfields(res) < 8 || s->state == SESSION_CLOSING)
+		return; /* running, not waiting for a lock */
+	query = PQgetvalue(res, 0, 7);
+	n = atoi(PQgetvalue(res, 0, 6));
+	if (n > 1)
+		snprintf(more, sizeof(more), " (and %d more session%s)", n - 1, n > 2 ? "s" : "");
+	snprintf(text, sizeof(text),
+	         "pid %s (user %s, application %s, from %s, %s, transaction open %s s)%s: %s%s",
+	         PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+	         PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5), more,
+	         query[0] ? query : "(no query)",
+	         strcmp(query, "<insufficient privilege>") == 0
+	             ? " (the query of another role's session is hidden: grant pgsluice's role "
+	               "pg_read_all_stats to see it)"
+	             : "");
+	if (s->blocker_gen == s->busy_gen && strcmp(text, s->blocker) == 0)
+		return;
+	snprintf(s->blocker, sizeof(s->blocker), "%s", text);
+	s->blocker_gen = s->busy_gen;
+	if (s->state == SESSION_STREAM)
+		session_say(s, LOG_LEVEL_WARN, "waiting: statement %llu at line %llu has waited %.0f s "
+		            "for a lock held by %s",
+		            (unsigned long long)s->cur_no, (unsigned long long)s->cur_line,
+		            session_now() - s->busy_since, s->blocker);
+	else
+		session_say(s, LOG_LEVEL_WARN, "waiting: %s has waited %.0f s for a lock held by %s",
+		            session_state_names[s->state], session_now() - s->busy_since, s->blocker);
+}
+
+/* A statement has run for a watch period: ask who blocks it, if anyone. */
+static void
+session_on_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	struct timeval tv = session_tv(session_watch_period(s));
+	char sql[900];
+	(void)fd;
+	(void)what;
+
+	if (s->state == SESSION_CLOSING || s->target.conn == NULL ||
+	    s->target.state != TARGET_BUSY)
+		return; /* the next statement sent arms the watch again */
+	if (s->probe_blocker == NULL) {
+		snprintf(sql, sizeof(sql),
+		         "SELECT a.pid, COALESCE(a.usename, '?'),"
+		         " COALESCE(NULLIF(a.application_name, ''), '-'),"
+		         " COALESCE(pg_catalog.host(a.client_addr), 'local'), COALESCE(a.state, '?'),"
+		         " COALESCE(pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.now() -"
+		         " a.xact_start))::int, 0), pg_catalog.count(*) OVER (),"
+		         " pg_catalog.left(pg_catalog.regexp_replace(COALESCE(a.query, ''),"
+		         " '\\s+', ' ', 'g'), 300)"
+		         " FROM pg_catalog.pg_stat_activity a"
+		         " WHERE a.pid = ANY (pg_catalog.pg_blocking_pids(%d))"
+		         " ORDER BY a.xact_start NULLS LAST LIMIT 1",
+		         PQbackendPID(s->target.conn));
+		s->probe_blocker = probe_start(s->cfg->base, s->cfg->conninfo, "pgsluice (lock watch)",
+		                               s->cfg->connect_timeout, sql, session_on_blocker, s,
+		                               s->who);
+	}
+	evtimer_add(s->ev_watch, &tv);
+}
+
+/* A statement went out: note when, and watch it. */
+static void
+session_watch(struct session *s)
+{
+	struct timeval tv = session_tv(session_watch_period(s));
+
+	s->busy_gen++;
+	s->busy_since = session_now();
+	if (s->ev_watch == NULL)
+		s->ev_watch = evtimer_new(s->cfg->base, session_on_watch, s);
+	if (s->ev_watch != NULL)
+		evtimer_add(s->ev_watch, &tv);
+}
+
+/* "\n  it waited ... held by pid 123 (...): query" after a lock timeout, or "" */
+static void
+session_lock_note(const struct session *s, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	if (!s->srv.set || strcmp(s->srv.sqlstate, "55P03") != 0)
+		return;
+	if (s->blocker[0] != '\0' && s->blocker_gen == s->busy_gen)
+		snprintf(buf, size, "\n  it waited --lock-timeout %d s for a lock held by %s"
+		         "\n  end that session or let it finish, then send the dump again",
+		         s->cfg->lock_timeout, s->blocker);
+	else
+		snprintf(buf, size, "\n  it waited --lock-timeout %d s for a lock that another session "
+		         "holds (pg_locks on the target shows which)", s->cfg->lock_timeout);
+}
+
+static void
+session_on_cancelled(void *arg, const PGresult *res, const char *error)
+{
+	struct session *s = arg;
+
+	s->probe_cancel = NULL;
+	if (error != NULL)
+		log_warn(s->who, "cannot cancel the statement running on the target: %s", error);
+	else if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+		log_warn(s->who, "the target did not cancel the statement (pg_cancel_backend said no)");
+}
+
+static void
+session_on_cancel_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	struct target *t = &s->target;
+	char sql[96];
+	(void)fd;
+	(void)what;
+
+	if (s->state >= SESSION_FINISH || t->conn == NULL || s->probe_cancel != NULL)
+		return;
+	if (t->state != TARGET_BUSY && !(t->state == TARGET_COPY_IN && t->flushing))
+		return;
+	log_info(s->who, "the import has failed; cancelling the statement still running on the "
+	         "target (backend pid %d)", PQbackendPID(t->conn));
+	snprintf(sql, sizeof(sql), "SELECT pg_catalog.pg_cancel_backend(%d)", PQbackendPID(t->conn));
+	s->probe_cancel = probe_start(s->cfg->base, s->cfg->conninfo, "pgsluice (cancel)",
+	                              s->cfg->connect_timeout, sql, session_on_cancelled, s, s->who);
+}
+
+/*
+ * The import has failed while a statement (or COPY data) is still in
+ * flight: what it does is rolled back anyway, so do not wait for it to end
+ * by itself.  If it still runs a moment later, cancel it from a side
+ * connection (PQcancel would block the loop; PostgreSQL 15's libpq has no
+ * non-blocking cancel).
+ */
+static void
+session_cancel_later(struct session *s)
+{
+	struct timeval tv = { 0, SESSION_CANCEL_AFTER_MS * 1000 };
+
+	if (s->cancel_armed || s->state >= SESSION_FINISH)
+		return;
+	s->cancel_armed = 1;
+	s->ev_cancel = evtimer_new(s->cfg->base, session_on_cancel_timer, s);
+	if (s->ev_cancel != NULL)
+		evtimer_add(s->ev_cancel, &tv);
+}
+
 /* The statement in flight failed on the server. */
 static void
 session_fail_statement(struct session *s)
 {
-	char *srv = session_srv_text(&s->srv);
+	char *srv = session_srv_text(&s->srv), note[sizeof(s->blocker) + 200];
 
-	session_fail(s, "statement %llu at line %llu failed: %s\n  statement: %s",
+	session_lock_note(s, note, sizeof(note));
+	session_fail(s, "statement %llu at line %llu failed: %s\n  statement: %s%s",
 	             (unsigned long long)s->cur_no, (unsigned long long)s->cur_line,
-	             srv ? srv : "out of memory", s->cur_excerpt);
+	             srv ? srv : "out of memory", s->cur_excerpt, note);
 	free(srv);
 }
 
@@ -340,6 +573,7 @@ session_send(struct session *s, const char *sql)
 		session_fail(s, "%s", target_error(&s->target));
 		return -1;
 	}
+	session_watch(s);
 	return 0;
 }
 
@@ -352,6 +586,7 @@ static void
 session_wind_down(struct session *s)
 {
 	struct target *t = &s->target;
+	char *sql;
 	int r;
 
 	if (s->state == SESSION_CLOSING)
@@ -364,16 +599,25 @@ session_wind_down(struct session *s)
 		session_report(s);
 		return;
 	case TARGET_BUSY:
+		session_cancel_later(s);
 		return; /* TARGET_EV_IDLE brings us back */
 	case TARGET_COPY_IN:
-		if (t->flushing)
+		if (t->flushing) {
+			session_cancel_later(s);
 			return; /* TARGET_EV_DRAINED brings us back */
+		}
 		r = target_end_copy(t, "pgsluice: the import was aborted");
 		if (r < 0) {
 			target_close(t);
 			session_report(s);
+			return;
 		}
-		/* r == 1: retried on TARGET_EV_DRAINED */
+		/*
+		 * r == 1: retried on TARGET_EV_DRAINED.  Either way the server
+		 * still works through the COPY data it has (a slow trigger, say)
+		 * before it reads the end: cancel that if it takes long.
+		 */
+		session_cancel_later(s);
 		return;
 	case TARGET_IDLE:
 		if (t->flushing)
@@ -397,7 +641,11 @@ session_wind_down(struct session *s)
 	if (s->state == SESSION_FINISH) {
 		if (s->locked) {
 			session_set_state(s, SESSION_UNLOCK);
-			if (target_send(t, preflight_sql_unlock()) == 0)
+			/* a good import: pg_database_size after COMMIT, for the summary */
+			sql = s->error == NULL ? verify_sql_size(preflight_sql_unlock()) : NULL;
+			r = target_send(t, sql != NULL ? sql : preflight_sql_unlock());
+			free(sql);
+			if (r == 0)
 				return;
 		}
 	}
@@ -427,11 +675,24 @@ session_free_now(evutil_socket_t fd, short what, void *arg)
 	preflight_settings_free(&s->settings);
 	preflight_objects_free(&s->objects);
 	report_free(&s->rep);
+	verify_free(&s->ver);
 	session_srv_clear(&s->srv);
 	if (s->ev_progress)
 		event_free(s->ev_progress);
 	if (s->ev_linger)
 		event_free(s->ev_linger);
+	if (s->ev_header)
+		event_free(s->ev_header);
+	if (s->ev_auth)
+		event_free(s->ev_auth);
+	if (s->ev_idle)
+		event_free(s->ev_idle);
+	probe_cancel(s->probe_blocker);
+	probe_cancel(s->probe_cancel);
+	if (s->ev_watch)
+		event_free(s->ev_watch);
+	if (s->ev_cancel)
+		event_free(s->ev_cancel);
 	event_free(s->ev_free);
 	free(s->cleared);
 	free(s->plain);
@@ -469,9 +730,8 @@ session_on_linger(evutil_socket_t fd, short what, void *arg)
  * The summary has left our buffer.  Close our side; if the client may still
  * be sending (an aborted import), read and discard until it closes, so that
  * closing with unread input does not reset the connection before the
- * client has read the summary.
- * (TLS, issue 4: the shutdown must become SSL_shutdown through the
- * bufferevent_openssl, not shutdown(2) on the socket.)
+ * client has read the summary.  With TLS a close_notify goes first
+ * (tls_shutdown_write), then the FIN.
  */
 static void
 session_client_drained(struct session *s)
@@ -485,7 +745,7 @@ session_client_drained(struct session *s)
 	if (s->lingering)
 		return;
 	s->lingering = 1;
-	shutdown(bufferevent_getfd(s->bev), SHUT_WR);
+	tls_shutdown_write(s->bev);
 	evbuffer_drain(bufferevent_get_input(s->bev),
 	               evbuffer_get_length(bufferevent_get_input(s->bev)));
 	bufferevent_enable(s->bev, EV_READ);
@@ -524,6 +784,8 @@ session_on_read(struct bufferevent *bev, void *arg)
 	}
 	if (s->state == SESSION_STREAM)
 		session_pump(s);
+	else if (s->state == SESSION_HANDSHAKE)
+		session_handshake(s);
 	/* before STREAM: bytes wait in the input buffer (bounded by its high mark) */
 }
 
@@ -541,16 +803,31 @@ session_on_client_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct session *s = arg;
 	int err = EVUTIL_SOCKET_ERROR();
-	(void)bev;
+	char tls[256];
 
+	if (what & BEV_EVENT_CONNECTED) {
+		/* the TLS handshake is done (a plain socket never says so) */
+		tls_describe(bev, tls, sizeof(tls));
+		log_info(s->who, "TLS: %s", tls);
+		s->tls_pending = 0;
+		if (s->state == SESSION_HANDSHAKE)
+			session_handshake(s);
+		return;
+	}
 	if (what & BEV_EVENT_EOF) {
 		s->client_eof = 1;
 		snprintf(s->client_why, sizeof(s->client_why), "the client closed the connection");
 	} else if (what & BEV_EVENT_ERROR) {
 		s->client_eof = 1;
 		s->client_gone = 1;
-		snprintf(s->client_why, sizeof(s->client_why), "the client connection was lost (%s)",
-		         evutil_socket_error_to_string(err));
+		if (tls_active(bev))
+			tls_error(bev, tls, sizeof(tls));
+		else
+			snprintf(tls, sizeof(tls), "%s", evutil_socket_error_to_string(err));
+		snprintf(s->client_why, sizeof(s->client_why), "the client connection was lost (%.90s)",
+		         tls);
+		if (s->tls_pending)
+			log_warn(s->who, "TLS handshake failed: %s", tls);
 	} else if (what & BEV_EVENT_TIMEOUT) {
 		s->client_eof = 1;
 		s->client_gone = 1;
@@ -567,15 +844,26 @@ session_on_client_event(struct bufferevent *bev, short what, void *arg)
 	case SESSION_STREAM:
 		session_pump(s);
 		return;
+	case SESSION_VERIFY:
 	case SESSION_FINISH:
 	case SESSION_UNLOCK:
 		return; /* the ending goes on; the summary is logged */
+	case SESSION_HANDSHAKE:
+		if (s->client_gone || s->tls_pending)
+			session_close_client(s);
+		else
+			session_handshake(s); /* decides on what came before the EOF */
+		return;
 	default:
 		/* before the dump flows: a client that left, or sent nothing */
 		if (s->client_gone ||
 		    evbuffer_get_length(bufferevent_get_input(s->bev)) == 0) {
 			if (s->state == SESSION_HANDSHAKE)
 				session_close_client(s);
+			else if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+				session_fail(s, "%s during the preflight, before the import began (%zu "
+				             "bytes of the dump had come)", s->client_why,
+				             evbuffer_get_length(bufferevent_get_input(s->bev)));
 			else
 				session_fail(s, "%s before sending a dump", s->client_why);
 		}
@@ -599,6 +887,77 @@ session_on_progress(evutil_socket_t fd, short what, void *arg)
 
 /* ---- the data path ---------------------------------------------------- */
 
+/*
+ * libevent 2.1 reads a socket 4 KiB at a time (EVBUFFER_MAX_READ; the knob
+ * to raise it came in 2.2).  On a plain socket, take what the kernel holds
+ * in one large read straight into the input buffer, so that a fast sender
+ * costs one wake-up and one decode/lex/forward round per SESSION_BULK_READ
+ * rather than per 4 KiB.  libevent has read first in this wake-up, so its
+ * read timeout and EOF handling still see the socket; a TLS bufferevent is
+ * left alone (its reads go through OpenSSL).
+ */
+static void
+session_bulk_read(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer_iovec v[2];
+	size_t have = evbuffer_get_length(in);
+	ssize_t n;
+	int nv;
+
+	if (s->client_eof || have >= SESSION_BULK_READ || bufferevent_getfd(s->bev) < 0)
+		return;
+	nv = evbuffer_reserve_space(in, (ev_ssize_t)(SESSION_BULK_READ - have), v, 1);
+	if (nv < 1)
+		return;
+	n = recv(bufferevent_getfd(s->bev), v[0].iov_base, v[0].iov_len, MSG_DONTWAIT);
+	v[0].iov_len = n > 0 ? (size_t)n : 0;
+	evbuffer_commit_space(in, v, 1);
+}
+
+/*
+ * --max-gzip-ratio: before the first statement, the plain bytes may not
+ * pass ratio x compressed bytes + SESSION_GZIP_SLACK.  A dump's first
+ * statement comes in its first few hundred bytes; a gzip bomb of zeros
+ * (about 1000:1) is stopped after a few MB of inflating.  -1: failed.
+ */
+static int
+session_check_ratio(struct session *s)
+{
+	double ratio = s->cfg->max_gzip_ratio;
+
+	if (ratio <= 0 || s->dec.kind != DECODER_GZIP || s->rep.statements > 0)
+		return 0;
+	if ((double)s->dec.out_total <= ratio * (double)s->dec.in_total + SESSION_GZIP_SLACK)
+		return 0;
+	session_fail(s, "the input is not a dump: %llu compressed bytes inflate to more than "
+	             "%llu bytes without a single complete SQL statement (a gzip bomb? "
+	             "--max-gzip-ratio %g)",
+	             (unsigned long long)s->dec.in_total, (unsigned long long)s->dec.out_total,
+	             ratio);
+	return -1;
+}
+
+/* --max-meta-line: a psql meta-command line (\connect ...) is short.  -1: failed. */
+static int
+session_check_meta(struct session *s, const struct lexer_event *ev)
+{
+	uint64_t len;
+
+	if (s->cfg->max_meta_line == 0)
+		return 0;
+	if (ev != NULL)
+		len = ev->type == LEXER_META ? ev->len : 0;
+	else
+		len = s->lx.state == LX_META ? s->lx.offset - s->lx.st_offset : 0;
+	if (len <= s->cfg->max_meta_line)
+		return 0;
+	session_fail(s, "the psql meta-command that begins at line %llu is longer than %zu "
+	             "bytes (--max-meta-line); pg_dump's are one short line",
+	             (unsigned long long)s->lx.st_line, s->cfg->max_meta_line);
+	return -1;
+}
+
 /* Decode client input into plain[] (which is empty).  -1: failed. */
 static int
 session_refill(struct session *s)
@@ -608,6 +967,8 @@ session_refill(struct session *s)
 	size_t used, produced;
 	int r;
 
+	if (s->plain_socket)
+		session_bulk_read(s);
 	s->plain_start = s->plain_end = 0;
 	while (s->plain_end < SESSION_PLAIN_CAP) {
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
@@ -621,6 +982,8 @@ session_refill(struct session *s)
 			             decoder_error(&s->dec), (unsigned long long)s->dec.in_total);
 			return -1;
 		}
+		if (session_check_ratio(s) < 0)
+			return -1;
 		if (used == 0 && produced == 0)
 			break;
 	}
@@ -638,13 +1001,20 @@ session_truncated(struct session *s, const char *where, const char *why)
 {
 	/* the last line received: lx.line is where the next byte would be */
 	uint64_t line = s->lx.line > 1 && s->last_nl ? s->lx.line - 1 : s->lx.line;
+	char bytes[32];
+
+	snprintf(bytes, sizeof(bytes), "%llu bytes", (unsigned long long)s->dec.out_total);
 
 	session_fail(s,
 	             "dump truncated at line %llu, %s: %s before pg_dump's last line "
 	             "\"-- PostgreSQL database dump complete\"%s%s\n"
-	             "  (was pg_dump or the connection cut? send the whole dump again)",
+	             "  (%llu bytes received%s%s%s; was pg_dump or the connection cut? send the "
+	             "whole dump again)",
 	             (unsigned long long)line, where, s->client_why, why ? "; " : "",
-	             why ? why : "");
+	             why ? why : "", (unsigned long long)s->dec.in_total,
+	             s->dec.kind == DECODER_GZIP ? " (gzip, " : "",
+	             s->dec.kind == DECODER_GZIP ? bytes : "",
+	             s->dec.kind == DECODER_GZIP ? " of SQL)" : "");
 }
 
 /*
@@ -693,6 +1063,8 @@ session_next_event(struct session *s)
 		r = lexer_scan(&s->lx, s->plain + s->plain_start, s->plain_end - s->plain_start,
 		               &used, &s->ev);
 		if (r == LEXER_EVENT) {
+			if (session_check_meta(s, &s->ev) < 0)
+				return -1;
 			s->ev_used = used;
 			s->ev_pending = 1;
 			return 1;
@@ -702,6 +1074,8 @@ session_next_event(struct session *s)
 			             (unsigned long long)s->lx.line, lexer_error(&s->lx));
 			return -1;
 		}
+		if (session_check_meta(s, NULL) < 0)
+			return -1;
 		s->plain_start += used;
 	}
 }
@@ -757,6 +1131,126 @@ session_forward(struct session *s, const struct lexer_event *ev, const char *tex
 	return session_send(s, s->sql);
 }
 
+/* ---- Synapse checks and verification (synapse.h, verify.h) ---------- */
+
+/* A statement about to be forwarded: what the checks learn from it.  -1: failed. */
+static int
+session_inspect(struct session *s, const struct lexer_event *ev, const char *text, size_t len)
+{
+	char msg[1536];
+
+	if (synapse_statement(&s->syn, text, len, ev->std_strings, msg, sizeof(msg)) < 0) {
+		session_fail(s, "%s", msg);
+		return -1;
+	}
+	if (verify_statement(&s->ver, text, len, ev->std_strings, ev->line) < 0) {
+		session_fail(s, "out of memory remembering the dump's sequences");
+		return -1;
+	}
+	return 0;
+}
+
+/* A forwarded COPY's "\." arrived: rows counted; Synapse versions compared.  -1: failed. */
+static int
+session_copy_ending(struct session *s, const struct lexer_event *ev)
+{
+	char msg[1024];
+
+	verify_copy_end(&s->ver, ev->rows);
+	switch (synapse_copy_end(&s->syn, ev->rows, msg, sizeof(msg))) {
+	case SYNAPSE_NOTE_REFUSE:
+		session_fail(s, "%s", msg);
+		return -1;
+	case SYNAPSE_NOTE_WARN:
+		session_say(s, LOG_LEVEL_WARN, "warning: synapse: %s", msg);
+		return 0;
+	case SYNAPSE_NOTE_INFO:
+		session_say(s, LOG_LEVEL_INFO, "synapse: %s", msg);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * After the trailer (and after each verification query): the next query
+ * of verify.h, or, when all passed, the ending (COMMIT).
+ */
+static void
+session_verify_next(struct session *s)
+{
+	char err[1024], *sql;
+	int r;
+
+	if (s->state == SESSION_STREAM) {
+		if (synapse_dump_end(&s->syn, err, sizeof(err)) == SYNAPSE_NOTE_WARN)
+			session_say(s, LOG_LEVEL_WARN, "warning: synapse: %s", err);
+		session_set_state(s, SESSION_VERIFY);
+	}
+	r = verify_next(&s->ver, s->target.conn, &sql, err, sizeof(err));
+	if (r < 0) {
+		session_fail(s, "%s", err);
+		return;
+	}
+	if (r == 0) {
+		session_wind_down(s); /* commits when there is no error */
+		return;
+	}
+	session_send(s, sql);
+	free(sql);
+}
+
+/*
+ * Preflight 2b (SYNAPSE): the next Synapse query, or its verdict.  Returns
+ * 1 when a query is in flight, -1 when the import failed, 0 to go on.
+ */
+static int
+session_synapse_step(struct session *s)
+{
+	char err[256], msg[1536], *sql, *srv;
+	int r;
+
+	if (s->srv.set) {
+		srv = session_srv_text(&s->srv);
+		session_fail(s, "cannot read the target's Synapse schema version: %s\n  (pgsluice "
+		             "serve --no-synapse skips the Synapse checks)", srv ? srv : "?");
+		free(srv);
+		return -1;
+	}
+	r = synapse_preflight_next(&s->syn, s->target.conn, &sql, err, sizeof(err));
+	if (r < 0) {
+		session_fail(s, "%s", err);
+		return -1;
+	}
+	if (r > 0) {
+		r = session_send(s, sql);
+		free(sql);
+		return r < 0 ? -1 : 1;
+	}
+	if (synapse_preflight_verdict(&s->syn, msg, sizeof(msg)) < 0) {
+		session_fail(s, "%s", msg);
+		return -1;
+	}
+	if (synapse_target_line(&s->syn, msg, sizeof(msg)))
+		session_say(s, LOG_LEVEL_INFO, "%s", msg);
+	return 0;
+}
+
+/* 1 if a statement is "SET [SESSION|LOCAL] lock_timeout ...". */
+static int
+session_sets_lock_timeout(const char *text, size_t len)
+{
+	char w[3][32];
+	int n = sqltok_leading_words(text, len, 1, w, 3);
+
+	if (n < 2 || strcmp(w[0], "set") != 0)
+		return 0;
+	if (strcmp(w[1], "lock_timeout") == 0)
+		return 1;
+	return n == 3 && (strcmp(w[1], "session") == 0 || strcmp(w[1], "local") == 0) &&
+	       strcmp(w[2], "lock_timeout") == 0;
+}
+
 /*
  * Act on s->ev.  Returns 1 when it is done (its bytes may be dropped), 0
  * when it must be retried once the target drains, -1 when the import
@@ -796,6 +1290,17 @@ session_handle(struct session *s)
 			session_explain(s, ev, &v, "rewrote");
 			/* fall through */
 		case RULES_FORWARD:
+			if (session_inspect(s, ev, v.text, v.len) < 0)
+				return -1;
+			if (session_sets_lock_timeout(v.text, v.len)) {
+				/* pg_dump's "SET lock_timeout = 0" would undo --lock-timeout */
+				if (s->cfg->rules->explain)
+					session_say(s, LOG_LEVEL_INFO, "explain: line %llu: pgsluice rewrote: "
+					            "the dump's SET lock_timeout becomes %s (--lock-timeout)",
+					            (unsigned long long)ev->line, s->lock_set);
+				return session_forward(s, ev, s->lock_set, strlen(s->lock_set), 0) < 0 ? -1
+				                                                                        : 1;
+			}
 			return session_forward(s, ev, v.text, v.len, in_copy) < 0 ? -1 : 1;
 		}
 		return 1;
@@ -811,6 +1316,7 @@ session_handle(struct session *s)
 		r = target_put_copy(&s->target, ev->data, ev->len);
 		if (r == 1) {
 			report_copy_data(&s->rep, ev->data, ev->len);
+			synapse_copy_data(&s->syn, ev->data, ev->len);
 			return 1;
 		}
 		if (r == 0)
@@ -832,6 +1338,8 @@ session_handle(struct session *s)
 			             (unsigned long long)ev->line);
 			return -1;
 		}
+		if (session_copy_ending(s, ev) < 0)
+			return -1;
 		r = target_end_copy(&s->target, NULL);
 		if (r == 1)
 			return 0;
@@ -872,14 +1380,51 @@ session_handle(struct session *s)
 	return 1;
 }
 
+/*
+ * --idle-timeout.  The pump is starved: everything the client sent is
+ * processed and the target waits for more.  (Re)arm the timer; every
+ * starvation after new bytes re-arms it, so it fires only after that long
+ * without a byte while the import waited for one.  Time the target spends
+ * on a statement does not count.
+ */
+static void
+session_on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	uint64_t line = s->lx.line > 1 && s->last_nl ? s->lx.line - 1 : s->lx.line;
+	(void)fd;
+	(void)what;
+
+	if (s->state != SESSION_STREAM || s->error != NULL || s->client_eof || s->ev_pending ||
+	    !target_ready(&s->target) || s->plain_start != s->plain_end ||
+	    evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+		return; /* not waiting for the client: the pump re-arms when it is */
+	session_fail(s, "no data from the client for %d s in the middle of the dump, after line "
+	             "%llu (--idle-timeout): is the sender stuck?",
+	             s->cfg->idle_timeout, (unsigned long long)line);
+}
+
+static void
+session_wait_client(struct session *s)
+{
+	struct timeval tv = { s->cfg->idle_timeout, 0 };
+
+	if (s->cfg->idle_timeout <= 0 || s->client_eof)
+		return;
+	if (s->ev_idle == NULL)
+		s->ev_idle = evtimer_new(s->cfg->base, session_on_idle, s);
+	if (s->ev_idle != NULL)
+		evtimer_add(s->ev_idle, &tv);
+}
+
 /* Done with the input after the trailer: commit. */
 static void
 session_complete(struct session *s)
 {
 	if (s->ev_progress)
 		event_del(s->ev_progress);
-	/* session_wind_down commits when there is no error */
-	session_wind_down(s);
+	/* the checks of verify.h, then session_wind_down commits */
+	session_verify_next(s);
 }
 
 static void
@@ -898,6 +1443,8 @@ session_pump_once(struct session *s)
 				if (s->trailer && (s->lexer_done ||
 				                   evbuffer_get_length(bufferevent_get_input(s->bev)) == 0))
 					session_complete(s);
+				else
+					session_wait_client(s);
 				return; /* else: wait for the client */
 			}
 		}
@@ -1048,6 +1595,11 @@ session_step_done(struct session *s)
 			free(srv);
 			return;
 		}
+		session_set_state(s, SESSION_SYNAPSE);
+		/* fall through */
+	case SESSION_SYNAPSE:
+		if (session_synapse_step(s) != 0)
+			return; /* a query is in flight, or the import failed */
 		session_set_state(s, SESSION_OBJECTS);
 		sql = preflight_sql_objects(s->target.conn, s->cfg->schemas, s->cfg->n_schemas, err,
 		                            sizeof(err));
@@ -1069,10 +1621,13 @@ session_step_done(struct session *s)
 		return;
 	case SESSION_BEGIN:
 		if (s->srv.set) {
+			char note[sizeof(s->blocker) + 200];
+
 			srv = session_srv_text(&s->srv);
-			session_fail(s, "%s on the target failed: %s",
+			session_lock_note(s, note, sizeof(note));
+			session_fail(s, "%s on the target failed: %s%s",
 			             s->cleared ? "clearing the target schemas (--clear-target)" : "BEGIN",
-			             srv ? srv : "?");
+			             srv ? srv : "?", note);
 			free(srv);
 			return;
 		}
@@ -1094,6 +1649,15 @@ session_step_done(struct session *s)
 			return;
 		}
 		session_pump(s);
+		return;
+	case SESSION_VERIFY:
+		if (s->srv.set) {
+			srv = session_srv_text(&s->srv);
+			session_fail(s, "verification query failed: %s", srv ? srv : "?");
+			free(srv);
+			return;
+		}
+		session_verify_next(s);
 		return;
 	case SESSION_FINISH:
 		if (s->srv.set && s->finish_commit) {
@@ -1131,6 +1695,8 @@ session_on_result(struct session *s, PGresult *res)
 	case SESSION_LOCK: {
 		struct preflight_lock l;
 
+		if (st == PGRES_COMMAND_OK)
+			return; /* SET lock_timeout */
 		if (preflight_lock_load(&l, res, err, sizeof(err)) < 0) {
 			session_fail(s, "%s", err);
 			return;
@@ -1152,8 +1718,28 @@ session_on_result(struct session *s, PGresult *res)
 		return;
 	case SESSION_STREAM:
 		tag = PQcmdStatus(res);
-		if (s->cur_is_copy && strncmp(tag, "COPY", 4) == 0)
-			report_copy_done(&s->rep, strtoull(PQcmdTuples(res), NULL, 10));
+		if (s->cur_is_copy && strncmp(tag, "COPY", 4) == 0) {
+			char verr[512];
+			uint64_t rows = strtoull(PQcmdTuples(res), NULL, 10);
+
+			report_copy_done(&s->rep, rows);
+			if (verify_copy_result(&s->ver, s->rep.copy_table, rows, verr, sizeof(verr)) < 0)
+				session_fail(s, "%s", verr);
+		}
+		return;
+	case SESSION_SYNAPSE:
+		if (synapse_preflight_result(&s->syn, res, err, sizeof(err)) < 0)
+			session_fail(s, "%s", err);
+		return;
+	case SESSION_VERIFY: {
+		char verr[1024];
+
+		if (verify_result(&s->ver, res, verr, sizeof(verr)) < 0)
+			session_fail(s, "%s", verr);
+		return;
+	}
+	case SESSION_UNLOCK:
+		verify_size_result(&s->ver, res);
 		return;
 	default:
 		return;
@@ -1176,7 +1762,18 @@ session_on_target(void *arg, enum target_event ev, PGresult *res)
 			return;
 		}
 		session_set_state(s, SESSION_LOCK);
-		session_send(s, preflight_sql_lock());
+		{
+			/* --lock-timeout for the whole session (the dump's own SET is rewritten) */
+			char *sql = malloc(strlen(preflight_sql_lock()) + sizeof(s->lock_set) + 2);
+
+			if (sql == NULL) {
+				session_fail(s, "out of memory");
+				return;
+			}
+			sprintf(sql, "%s\n%s", s->lock_set, preflight_sql_lock());
+			session_send(s, sql);
+			free(sql);
+		}
 		return;
 	case TARGET_EV_RESULT:
 		session_on_result(s, res);
@@ -1198,6 +1795,8 @@ session_on_target(void *arg, enum target_event ev, PGresult *res)
 			session_pump(s);
 		return;
 	case TARGET_EV_FAILED:
+		if (s->state == SESSION_FINISH && s->finish_commit && s->in_txn)
+			s->commit_unknown = 1;
 		if (s->state == SESSION_CONNECT)
 			session_fail(s, "%s\n  check --target, that the server runs, and its "
 			             "pg_hba.conf",
@@ -1243,6 +1842,10 @@ session_report(struct session *s)
 		session_say(s, lvl, "ERROR %s", s->error);
 		if (!s->sent_any)
 			session_say(s, lvl, "  nothing was changed in the target");
+		else if (s->commit_unknown)
+			session_say(s, lvl, "  the connection was lost while COMMIT was in flight: the "
+			            "import may or may not have been committed; look at the target "
+			            "before sending the dump again");
 		else if (single)
 			session_say(s, lvl, "  rolled back: the target is as it was before the import%s",
 			            s->cleared ? " (the --clear-target drops too)" : "");
@@ -1254,6 +1857,8 @@ session_report(struct session *s)
 		if (s->cleared)
 			session_say(s, LOG_LEVEL_INFO, "  cleared (--clear-target): %s %s", s->cleared,
 			            s->committed ? "dropped" : "not dropped (rolled back)");
+		synapse_summary(&s->syn, session_emit, s);
+		verify_summary(&s->ver, &s->rep, session_emit, s);
 		report_summary(&s->rep, &s->rules, s->error == NULL, session_emit, s);
 	}
 	if (!s->ended && s->admitted) {
@@ -1304,24 +1909,144 @@ session_new(const struct session_config *cfg, struct bufferevent *bev, const cha
 	if (colon != NULL)
 		*colon = '\0';
 	snprintf(s->who, sizeof(s->who), "#%llu %s", (unsigned long long)id, peer);
+	snprintf(s->lock_set, sizeof(s->lock_set), "SET lock_timeout = '%ds';", cfg->lock_timeout);
 	decoder_init(&s->dec);
 	report_init(&s->rep);
+	synapse_init(&s->syn, (enum synapse_mode)cfg->synapse, cfg->force_schema_version,
+	             cfg->schemas != NULL && cfg->n_schemas > 0 ? cfg->schemas[0] : "public");
+	verify_init(&s->ver);
 	bufferevent_setcb(bev, session_on_read, session_on_write, session_on_client_event, s);
 	bufferevent_setwatermark(bev, EV_READ, 0, SESSION_INPUT_HIGH);
+	s->plain_socket = bufferevent_openssl_get_ssl(bev) == NULL &&
+	                  bufferevent_get_underlying(bev) == NULL;
 	return s;
 }
 
-void
-session_start(struct session *s)
+/* ---- the handshake: TLS, the AUTH line, admission -------------------- */
+
+/*
+ * Refused before the import began: one ERROR line, logged at level (and to
+ * the client when it has a channel to read it on), then close.  Nothing
+ * reached the target.
+ */
+static void
+session_refuse(struct session *s, enum log_level level, const char *msg)
+{
+	if (s->tls_pending)
+		s->client_gone = 1; /* no TLS channel yet to write on */
+	session_say(s, level, "ERROR %s", msg);
+	session_close_client(s);
+}
+
+static void
+session_on_header_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	char msg[160];
+	(void)fd;
+	(void)what;
+
+	if (s->state != SESSION_HANDSHAKE)
+		return;
+	snprintf(msg, sizeof(msg), "%s within %d s of connecting (--header-timeout)",
+	         s->tls_pending ? "no TLS handshake" : "no complete AUTH line",
+	         s->cfg->header_timeout);
+	session_refuse(s, LOG_LEVEL_WARN, msg);
+}
+
+static void
+session_on_auth_hold(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	session_handshake(arg);
+}
+
+/*
+ * The AUTH step: 1 passed, 0 wait (more bytes, or a penalty), -1 refused.
+ * An address with earlier failures waits its penalty before its line is
+ * even read; a long penalty refuses at once.  Attempts from one address
+ * are so looked at one per penalty period, however many connections it
+ * opens.
+ */
+static int
+session_auth(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct timeval tv = { 0, 0 };
+	char why[600];
+	int wait, n;
+
+	if (s->ev_auth != NULL && evtimer_pending(s->ev_auth, NULL))
+		return 0; /* held */
+	wait = auth_penalty(s->cfg->auth, s->peer_host);
+	if (wait > SESSION_AUTH_HOLD_MAX_S) {
+		log_warn(s->who, "AUTH attempt from %s refused unread: it failed repeatedly, its "
+		         "next attempt is looked at in %d s", s->peer_host, wait);
+		snprintf(why, sizeof(why), "too many failed AUTH attempts from %s; try again in %d s",
+		         s->peer_host, wait);
+		session_refuse(s, LOG_LEVEL_DEBUG, why);
+		return -1;
+	}
+	if (wait > 0) {
+		if (s->ev_auth == NULL)
+			s->ev_auth = evtimer_new(s->cfg->base, session_on_auth_hold, s);
+		tv.tv_sec = wait;
+		if (s->ev_auth != NULL && evtimer_add(s->ev_auth, &tv) == 0) {
+			/* the hold is ours: it does not count against --header-timeout */
+			if (s->ev_header != NULL) {
+				tv.tv_sec = wait + s->cfg->header_timeout;
+				evtimer_add(s->ev_header, &tv);
+				tv.tv_sec = wait;
+			}
+			log_info(s->who, "AUTH attempt from %s held %d s (earlier failures)",
+			         s->peer_host, wait);
+			return 0;
+		}
+	}
+	switch (auth_check(s->cfg->auth, in, s->client_eof, why, sizeof(why))) {
+	case AUTH_MORE:
+		return 0;
+	case AUTH_OK:
+		auth_record(s->cfg->auth, s->peer_host, 1);
+		s->auth_pending = 0;
+		log_info(s->who, "AUTH: token accepted");
+		return 1;
+	case AUTH_FAIL:
+		break;
+	}
+	n = auth_record(s->cfg->auth, s->peer_host, 0);
+	log_warn(s->who, "AUTH failed from %s: %s (failure %d from this address; its next "
+	         "attempt waits %d s)", s->peer_host, why, n, auth_penalty(s->cfg->auth,
+	                                                                   s->peer_host));
+	session_refuse(s, LOG_LEVEL_DEBUG, why);
+	return -1;
+}
+
+/*
+ * HANDSHAKE: TLS (bufferevent_openssl runs it; BEV_EVENT_CONNECTED ends
+ * it), then the AUTH line when a token is configured, then the daemon's
+ * admission, then the target connection.  Called again on each step's
+ * event; does nothing outside HANDSHAKE.
+ */
+static void
+session_handshake(struct session *s)
 {
 	char msg[512];
 
-	log_info(s->who, "client connected");
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-	/* HANDSHAKE: TLS and the AUTH line (issue 4) will run here first */
+	if (s->state != SESSION_HANDSHAKE || s->tls_pending)
+		return;
+	if (s->client_eof && evbuffer_get_length(bufferevent_get_input(s->bev)) == 0) {
+		session_refuse(s, LOG_LEVEL_INFO, "the client closed the connection before "
+		               "sending a dump\n  nothing was changed in the target");
+		return;
+	}
+	if (s->auth_pending && session_auth(s) <= 0)
+		return;
+	if (s->ev_header)
+		event_del(s->ev_header);
 	if (s->cfg->admit && s->cfg->admit(s->cfg->arg, s, msg, sizeof(msg)) < 0) {
-		session_say(s, LOG_LEVEL_WARN, "ERROR %s", msg);
-		session_close_client(s);
+		session_refuse(s, LOG_LEVEL_WARN, msg);
 		return;
 	}
 	s->admitted = 1;
@@ -1333,9 +2058,38 @@ session_start(struct session *s)
 }
 
 void
+session_start(struct session *s)
+{
+	struct timeval tv = { s->cfg->header_timeout, 0 };
+
+	log_info(s->who, "client connected");
+	s->tls_pending = tls_active(s->bev);
+	s->auth_pending = s->cfg->auth != NULL;
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	if ((s->tls_pending || s->auth_pending) && s->cfg->header_timeout > 0) {
+		s->ev_header = evtimer_new(s->cfg->base, session_on_header_timeout, s);
+		if (s->ev_header == NULL || evtimer_add(s->ev_header, &tv) != 0) {
+			session_refuse(s, LOG_LEVEL_ERROR, "out of memory");
+			return;
+		}
+	}
+	session_handshake(s);
+}
+
+void
 session_abort(struct session *s, const char *reason)
 {
-	if (s->state == SESSION_CLOSING || s->state == SESSION_HANDSHAKE)
+	if (s->state == SESSION_CLOSING)
+		return;
+	if (s->state == SESSION_HANDSHAKE) {
+		session_refuse(s, LOG_LEVEL_INFO, reason);
+		return;
+	}
+	/*
+	 * COMMIT or ROLLBACK is in flight: let it end and report what it did
+	 * (an error set now would report a rollback after a COMMIT went in).
+	 */
+	if (s->state == SESSION_FINISH || s->state == SESSION_UNLOCK)
 		return;
 	session_fail(s, "%s", reason);
 }

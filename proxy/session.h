@@ -1,25 +1,33 @@
 /*
  * session.h - one client connection = one import.
  *
- * A session owns the client's bufferevent (a plain socket today; a
- * bufferevent_openssl slots in unchanged, since the session only reads and
- * writes through the bufferevent), the decoder, lexer and rules of the
+ * A session owns the client's bufferevent (a plain socket, or a
+ * bufferevent_openssl made by tls.c: the session only reads and writes
+ * through the bufferevent, and asks tls.c what TLS changes), the decoder,
+ * lexer and rules of the
  * dump, and its own target connection.  It runs on the daemon's event loop
  * and never blocks.
  *
  * States (session_set_state is the one place that changes them):
  *
- *   HANDSHAKE  transport/auth steps before the dump (TLS, AUTH line: issue
- *              4); then the daemon's admit callback decides: admitted, or
- *              refused with a message (another import is running)
+ *   HANDSHAKE  before the dump: the TLS handshake (BEV_EVENT_CONNECTED),
+ *              then the "AUTH <token>" line when a token is configured
+ *              (auth.h: checked, or held by its address's penalty), both
+ *              within --header-timeout; then the daemon's admit callback
+ *              decides: admitted, or refused with a message (another
+ *              import is running).  Nothing reaches the target before.
  *   CONNECT    the target connection is being opened
  *   LOCK       preflight 1: the advisory import lock, current database
  *   SETTINGS   preflight 2: names in pg_settings, handed to the rules
+ *   SYNAPSE    preflight 2b: the target database's encoding and locale, and
+ *              its Synapse schema version if it has one (synapse.h)
  *   OBJECTS    preflight 3: what the target schemas hold (refusal if not
  *              cleared and no --clear-target)
  *   BEGIN      BEGIN (single transaction) and the --clear-target DROPs
  *   STREAM     client bytes -> decoder -> lexer -> rules -> target, one
  *              lexer event at a time, as fast as the target takes them
+ *   VERIFY     after the trailer, before COMMIT: sequences as the dump set
+ *              them (verify.h); a mismatch fails the import
  *   FINISH     COMMIT (after the trailer) or ROLLBACK (after an error)
  *   UNLOCK     the import lock is released
  *   CLOSING    the summary was written; the client's output drains, then
@@ -28,7 +36,12 @@
  *
  * Any failure goes through one function, session_fail(reason), which
  * records the first reason and winds the target down (end a COPY, wait for
- * a statement in flight, ROLLBACK, unlock) before the ERROR summary.
+ * a statement in flight, ROLLBACK, unlock) before the ERROR summary.  A
+ * statement still running half a second later is cancelled from a second,
+ * short-lived connection (probe.h: pg_cancel_backend, as PQcancel would
+ * block the loop).  A statement that runs for half of --lock-timeout is
+ * watched from one too (pg_blocking_pids), so that a lock timeout names the
+ * session that held the lock.
  */
 #ifndef PGSLUICE_SESSION_H
 #define PGSLUICE_SESSION_H
@@ -41,6 +54,7 @@
 
 #include "cli.h"
 
+struct auth;
 struct session;
 
 struct session_config {
@@ -53,6 +67,19 @@ struct session_config {
 	int quiet;                     /* --quiet: no progress lines */
 	const struct cli_rules *rules; /* rule options; single_transaction too */
 	int connect_timeout;           /* seconds for the target connection */
+	int synapse;                   /* enum synapse_mode: --synapse/--no-synapse */
+	int force_schema_version;      /* --force-schema-version */
+	int lock_timeout;              /* --lock-timeout: seconds a statement may wait
+	                                  for a lock (lock_timeout); 0: no limit */
+
+	/* the handshake and the limits on what a client may send (issue 4) */
+	struct auth *auth;             /* --token-file: the AUTH line; NULL: none */
+	int header_timeout;            /* s for the TLS handshake and AUTH line (0: none) */
+	int idle_timeout;              /* s without a client byte while the import
+	                                * waits for one: rolled back (0: none) */
+	size_t max_meta_line;          /* bytes of one psql meta-command line */
+	double max_gzip_ratio;         /* plain/compressed bytes allowed before the
+	                                * first statement (0: no limit) */
 
 	/*
 	 * Called when the handshake is done.  Return 0 to admit the import,

@@ -169,10 +169,18 @@ int
 target_connect(struct target *t, struct event_base *base, const char *conninfo,
                int timeout_s, target_event_fn fn, void *arg, const char *who)
 {
+	return target_connect_as(t, base, conninfo, "pgsluice", timeout_s, fn, arg, who);
+}
+
+int
+target_connect_as(struct target *t, struct event_base *base, const char *conninfo,
+                  const char *appname, int timeout_s, target_event_fn fn, void *arg,
+                  const char *who)
+{
 	/* dbname first, so that expand_dbname lets the string set everything;
 	 * application_name after it, so that it is always ours */
 	const char *const keys[] = { "dbname", "application_name", NULL };
-	const char *const vals[] = { conninfo, "pgsluice", NULL };
+	const char *const vals[] = { conninfo, appname, NULL };
 	struct timeval tv;
 
 	memset(t, 0, sizeof(*t));

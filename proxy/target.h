@@ -72,6 +72,11 @@ int target_connect(struct target *t, struct event_base *base, const char *connin
                    int timeout_s, target_event_fn fn, void *arg, const char *who)
 	__attribute__((warn_unused_result));
 
+/* The same with another application_name (side connections: probe.c). */
+int target_connect_as(struct target *t, struct event_base *base, const char *conninfo,
+                      const char *appname, int timeout_s, target_event_fn fn, void *arg,
+                      const char *who) __attribute__((warn_unused_result));
+
 /*
  * Send one query string (one or more statements, NUL-terminated) in state
  * IDLE.  Results arrive as TARGET_EV_RESULT, then TARGET_EV_IDLE (or

@@ -153,6 +153,8 @@ append(struct lexer *lx, const char *s, size_t n)
 		cap = lx->cap ? lx->cap : 4096;
 		while (cap < need)
 			cap = cap > ((size_t)-1) / 2 ? need : cap * 2;
+		if (cap > lx->max_statement + 1 && need <= lx->max_statement + 1)
+			cap = lx->max_statement + 1; /* never hold more than the cap */
 		nb = realloc(lx->buf, cap);
 		if (nb == NULL) {
 			fail(lx, "out of memory holding the statement that began "
