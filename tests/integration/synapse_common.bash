@@ -10,7 +10,8 @@
 #	                          schema_version (94), schema_compat_version and
 #	                          applied_schema_deltas rows (taken from src)
 #	dump_with_version V OUT   the fixture dump (plain) with schema_version V
-#	serve_once_send FILE OUT [serve args]   one --once import; sets $rc
+#	serve_once_send FILE OUT [serve args]   one --once import sent with
+#	                                        pgsluice send; sets $rc (daemon) and $send_rc
 TARGET_USER=synapse_user
 FIX=$FIXTURES/synapse/synapse-small.sql.gz
 
@@ -38,7 +39,14 @@ dump_with_version() {
 serve_once_send() {
 	local file=$1 out=$2; shift 2
 	serve_start --progress-interval 0 --once "$@" || { not_ok "daemon starts"; return 1; }
-	send_nc "$file" "$out"
+	# the client is pgsluice send: its exit status must agree with the answer
+	timeout 120 "$PGSLUICE" send -q "127.0.0.1:$SPORT" "$file" >"$out" 2>&1
+	send_rc=$?
 	wait "$SPID"
 	rc=$?
+	if grep -q '^OK ' "$out"; then
+		check "send exits 0 on OK" test "$send_rc" -eq 0
+	else
+		check "send exits 1 on ERROR" test "$send_rc" -eq 1
+	fi
 }
