@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "preflight.h"
+#include "text.h"
 
 /* advisory lock keys: 'pgsl' and a hash of the database name */
 #define PREFLIGHT_LOCK_CLASS "1885827948"
@@ -251,56 +252,6 @@ preflight_objects_free(struct preflight_objects *o)
 	memset(o, 0, sizeof(*o));
 }
 
-/* A growing string; on allocation failure it stays NULL-safe. */
-struct preflight_str {
-	char *p;
-	size_t len, cap;
-	int failed;
-};
-
-static void
-preflight_str_add(struct preflight_str *s, const char *text, size_t n)
-{
-	char *np;
-	size_t ncap;
-
-	if (s->failed)
-		return;
-	if (s->len + n + 1 > s->cap) {
-		ncap = s->cap ? s->cap : 256;
-		while (ncap < s->len + n + 1)
-			ncap *= 2;
-		np = realloc(s->p, ncap);
-		if (np == NULL) {
-			s->failed = 1;
-			return;
-		}
-		s->p = np;
-		s->cap = ncap;
-	}
-	memcpy(s->p + s->len, text, n);
-	s->len += n;
-	s->p[s->len] = '\0';
-}
-
-static void
-preflight_str_cat(struct preflight_str *s, const char *text)
-{
-	preflight_str_add(s, text, strlen(text));
-}
-
-static char *
-preflight_str_done(struct preflight_str *s)
-{
-	if (s->failed) {
-		free(s->p);
-		return NULL;
-	}
-	if (s->p == NULL)
-		return strdup("");
-	return s->p;
-}
-
 static const char *
 preflight_plural(const char *kind, size_t n, char *buf, size_t size)
 {
@@ -316,7 +267,7 @@ preflight_plural(const char *kind, size_t n, char *buf, size_t size)
 char *
 preflight_objects_counts(const struct preflight_objects *o)
 {
-	struct preflight_str s = { 0 };
+	struct text s = { 0 };
 	char num[32], pl[64];
 	size_t i, j, n;
 
@@ -328,37 +279,37 @@ preflight_objects_counts(const struct preflight_objects *o)
 		for (j = i; j < o->n && strcmp(o->v[j].kind, o->v[i].kind) == 0; j++)
 			n++;
 		snprintf(num, sizeof(num), "%s%zu ", i ? ", " : "", n);
-		preflight_str_cat(&s, num);
-		preflight_str_cat(&s, preflight_plural(o->v[i].kind, n, pl, sizeof(pl)));
+		text_cat(&s, num);
+		text_cat(&s, preflight_plural(o->v[i].kind, n, pl, sizeof(pl)));
 	}
-	return preflight_str_done(&s);
+	return text_take(&s);
 }
 
 char *
 preflight_objects_list(const struct preflight_objects *o, size_t max, const char *indent)
 {
-	struct preflight_str s = { 0 };
+	struct text s = { 0 };
 	char more[64];
 	size_t i;
 
 	for (i = 0; i < o->n && i < max; i++) {
-		preflight_str_cat(&s, indent);
-		preflight_str_cat(&s, o->v[i].kind);
-		preflight_str_cat(&s, " ");
-		preflight_str_cat(&s, o->v[i].ident);
+		text_cat(&s, indent);
+		text_cat(&s, o->v[i].kind);
+		text_cat(&s, " ");
+		text_cat(&s, o->v[i].ident);
 		if (!o->v[i].mine) {
-			preflight_str_cat(&s, " (owned by ");
-			preflight_str_cat(&s, o->v[i].owner);
-			preflight_str_cat(&s, ")");
+			text_cat(&s, " (owned by ");
+			text_cat(&s, o->v[i].owner);
+			text_cat(&s, ")");
 		}
-		preflight_str_cat(&s, "\n");
+		text_cat(&s, "\n");
 	}
 	if (o->n > max) {
 		snprintf(more, sizeof(more), "... and %zu more\n", o->n - max);
-		preflight_str_cat(&s, indent);
-		preflight_str_cat(&s, more);
+		text_cat(&s, indent);
+		text_cat(&s, more);
 	}
-	return preflight_str_done(&s);
+	return text_take(&s);
 }
 
 const struct preflight_object *
@@ -399,7 +350,7 @@ preflight_drop_keyword(const char *kind)
 char *
 preflight_drop_sql(const struct preflight_objects *o)
 {
-	struct preflight_str s = { 0 };
+	struct text s = { 0 };
 	const char *kw, *prev = NULL;
 	size_t i;
 
@@ -411,19 +362,19 @@ preflight_drop_sql(const struct preflight_objects *o)
 		kw = preflight_drop_keyword(o->v[i].kind);
 		if (prev == NULL || strcmp(prev, kw) != 0) {
 			if (prev != NULL)
-				preflight_str_cat(&s, " CASCADE;\n");
-			preflight_str_cat(&s, "DROP ");
-			preflight_str_cat(&s, kw);
-			preflight_str_cat(&s, " IF EXISTS ");
+				text_cat(&s, " CASCADE;\n");
+			text_cat(&s, "DROP ");
+			text_cat(&s, kw);
+			text_cat(&s, " IF EXISTS ");
 		} else {
-			preflight_str_cat(&s, ", ");
+			text_cat(&s, ", ");
 		}
-		preflight_str_cat(&s, o->v[i].ident);
+		text_cat(&s, o->v[i].ident);
 		prev = kw;
 	}
 	if (prev != NULL)
-		preflight_str_cat(&s, " CASCADE;\n");
-	return preflight_str_done(&s);
+		text_cat(&s, " CASCADE;\n");
+	return text_take(&s);
 }
 
 const char *

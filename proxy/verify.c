@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sqltok.h"
+#include "text.h"
 #include "verify.h"
 
 enum {
@@ -202,76 +203,45 @@ verify_copy_result(struct verify *v, const char *table, uint64_t rows, char *err
 	return 0;
 }
 
-/* A growing string for the queries. */
-struct verify_str {
-	char *p;
-	size_t len, cap;
-	int failed;
-};
-
-static void
-verify_cat(struct verify_str *s, const char *text)
-{
-	size_t n = strlen(text), ncap;
-	char *np;
-
-	if (s->failed)
-		return;
-	if (s->len + n + 1 > s->cap) {
-		ncap = s->cap ? s->cap : 1024;
-		while (ncap < s->len + n + 1)
-			ncap *= 2;
-		np = realloc(s->p, ncap);
-		if (np == NULL) {
-			s->failed = 1;
-			return;
-		}
-		s->p = np;
-		s->cap = ncap;
-	}
-	memcpy(s->p + s->len, text, n + 1);
-	s->len += n;
-}
-
+/* The query text, or the out-of-memory error. */
 static char *
-verify_str_done(struct verify_str *s, char *err, size_t errsize)
+verify_sql_done(struct text *s, char *err, size_t errsize)
 {
-	if (s->failed || s->p == NULL) {
-		free(s->p);
+	char *sql = text_take(s);
+
+	if (sql == NULL)
 		snprintf(err, errsize, "out of memory building the verification query");
-		return NULL;
-	}
-	return s->p;
+	return sql;
 }
 
 /* Which relation each setval name is: (i, regclass text or NULL, relkind). */
 static char *
 verify_sql_resolve(const struct verify *v, PGconn *conn, char *err, size_t errsize)
 {
-	struct verify_str s = { 0 };
+	struct text s = { 0 };
 	char num[32], *lit;
 	size_t i;
 
-	verify_cat(&s, "SELECT v.i, c.oid::pg_catalog.regclass::pg_catalog.text, c.relkind\n"
+	text_cat(&s, "SELECT v.i, c.oid::pg_catalog.regclass::pg_catalog.text, c.relkind\n"
 	               "  FROM (VALUES ");
 	for (i = 0; i < v->n_seqs; i++) {
 		lit = PQescapeLiteral(conn, v->seqs[i].name, strlen(v->seqs[i].name));
 		if (lit == NULL) {
-			free(s.p);
+			free(text_take(&s));
 			snprintf(err, errsize, "cannot quote sequence name %s: %s", v->seqs[i].name,
 			         PQerrorMessage(conn));
 			return NULL;
 		}
 		snprintf(num, sizeof(num), "%s(%zu, ", i ? ", " : "", i);
-		verify_cat(&s, num);
-		verify_cat(&s, lit);
-		verify_cat(&s, ")");
+		text_cat(&s, num);
+		text_cat(&s, lit);
+		text_cat(&s, ")");
 		PQfreemem(lit);
 	}
-	verify_cat(&s, ") AS v(i, name)\n"
+	text_cat(&s, ") AS v(i, name)\n"
 	               "  LEFT JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(v.name)\n"
 	               " ORDER BY v.i");
-	return verify_str_done(&s, err, errsize);
+	return verify_sql_done(&s, err, errsize);
 }
 
 /*
@@ -281,18 +251,18 @@ verify_sql_resolve(const struct verify *v, PGconn *conn, char *err, size_t errsi
 static char *
 verify_sql_values(const struct verify *v, char *err, size_t errsize)
 {
-	struct verify_str s = { 0 };
+	struct text s = { 0 };
 	char num[96];
 	size_t i;
 
 	for (i = 0; i < v->n_seqs; i++) {
 		snprintf(num, sizeof(num), "%sSELECT %zu, last_value, is_called FROM ",
 		         i ? "\nUNION ALL " : "", i);
-		verify_cat(&s, num);
-		verify_cat(&s, v->seqs[i].rel);
+		text_cat(&s, num);
+		text_cat(&s, v->seqs[i].rel);
 	}
-	verify_cat(&s, "\nORDER BY 1");
-	return verify_str_done(&s, err, errsize);
+	text_cat(&s, "\nORDER BY 1");
+	return verify_sql_done(&s, err, errsize);
 }
 
 int

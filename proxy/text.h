@@ -1,0 +1,33 @@
+/*
+ * text.h - a string built piece by piece (SQL for the target, lists for
+ * messages).
+ *
+ * One helper for the modules that build text (preflight, verify), so that
+ * none of them grows buffers by hand: the bytes go into a libevent evbuffer,
+ * and an allocation failure anywhere makes text_take return NULL, so a
+ * half-built statement is never sent.
+ */
+#ifndef PGSLUICE_TEXT_H
+#define PGSLUICE_TEXT_H
+
+#include <stddef.h>
+
+struct evbuffer;
+
+struct text {
+	struct evbuffer *b; /* created on first use */
+	int failed;
+};
+
+/* Append n bytes / a C string.  A zeroed struct text is ready to use. */
+void text_add(struct text *t, const char *s, size_t n);
+void text_cat(struct text *t, const char *s);
+
+/*
+ * The text as a malloc'd NUL-terminated string ("" if nothing was added),
+ * or NULL if any append or this copy ran out of memory.  *t is emptied
+ * either way (ready for reuse); the caller frees the string.
+ */
+char *text_take(struct text *t);
+
+#endif
