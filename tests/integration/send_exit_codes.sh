@@ -16,6 +16,7 @@
 # non-superuser synapse_user on a second cluster.  After every failed
 # import the target must still hold what the last OK import left.
 . "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/send_common.bash"
 
 if [ ! -x "$PGSLUICE" ]; then
 	not_ok "send: $PGSLUICE not built (run make)"
@@ -39,56 +40,6 @@ gzip -c "$T/sample.sql" >"$T/sample.sql.gz"
 
 TARGET="host=127.0.0.1 port=$(pg_port dst) dbname=target user=synapse_user"
 
-# start_serve NAME [serve args...]: a daemon in the background, logging to
-# $T/serve-NAME.log, listening on $LISTEN_HOST (default 127.0.0.1); sets
-# SERVE_PORT and SERVE_PID once it listens
-start_serve() {
-	local name=$1 i
-	shift
-	SERVE_PORT=$(free_port)
-	"$PGSLUICE" serve --target "$TARGET" --listen "${LISTEN_HOST:-127.0.0.1}:$SERVE_PORT" --clear-target \
-		--progress-interval 0.3 "$@" 2>"$T/serve-$name.log" &
-	SERVE_PID=$!
-	bg_track "$SERVE_PID"
-	for i in $(seq 1 100); do
-		grep -q "listening on" "$T/serve-$name.log" && return 0
-		kill -0 "$SERVE_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$T/serve-$name.log"
-	return 1
-}
-
-# run_send NAME [send args...]: stdout in $T/NAME.out, stderr in
-# $T/NAME.err, exit status in RC (stdin: the caller's)
-run_send() {
-	local name=$1
-	shift
-	"$PGSLUICE" send "$@" >"$T/$name.out" 2>"$T/$name.err"
-	RC=$?
-}
-
-# expect NAME WANT_RC PATTERN_ON_STDOUT: ok if send exited WANT_RC and its
-# first stdout line matches (an empty pattern: stdout must be empty)
-expect() {
-	local name=$1 want=$2 pat=$3 first good=0
-	first=$(head -n 1 "$T/$name.out")
-	if [ "$RC" -eq "$want" ]; then
-		if [ -z "$pat" ]; then
-			[ -z "$first" ] && good=1
-		elif [[ $first =~ $pat ]]; then
-			good=1
-		fi
-	fi
-	if [ "$good" -eq 1 ]; then
-		ok "send $name: exit $RC${first:+, \"${first:0:70}\"}"
-	else
-		not_ok "send $name: exit $RC, want $want; stdout starts \"$first\", want /$pat/"
-		sed 's/^/    stdout: /' "$T/$name.out" | head -20
-		sed 's/^/    stderr: /' "$T/$name.err" | head -20
-	fi
-}
-
 target_counts() {
 	psql_as dst target -At -F ' ' -c "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM rooms),
 		(SELECT count(*) FROM events), (SELECT count(*) FROM room_memberships),
@@ -106,7 +57,7 @@ target_intact() {
 	fi
 }
 
-start_serve main || { not_ok "send: start pgsluice serve"; exit 1; }
+start_serve main --progress-interval 0.3 || { not_ok "send: start pgsluice serve"; exit 1; }
 
 # ---- exit 0: OK -------------------------------------------------------------
 
@@ -205,7 +156,7 @@ slow_dump() {
 	sleep "$1"
 	tail -c +120001 "$T/sample.sql"
 }
-start_serve die || { not_ok "send: start the daemon to kill"; exit 1; }
+start_serve die --progress-interval 0.3 || { not_ok "send: start the daemon to kill"; exit 1; }
 slow_dump 4 | "$PGSLUICE" send "127.0.0.1:$SERVE_PORT" >"$T/die-kill9.out" 2>"$T/die-kill9.err" &
 send_pid=$!
 sleep 1.5
@@ -223,7 +174,7 @@ check "send die-kill9: the daemon's progress lines on stderr (not a terminal)" \
 target_intact die-kill9
 
 # the daemon stopped with SIGTERM mid-import: it rolls back and tells us
-start_serve term || { not_ok "send: start the daemon to stop"; exit 1; }
+start_serve term --progress-interval 0.3 || { not_ok "send: start the daemon to stop"; exit 1; }
 slow_dump 4 | "$PGSLUICE" send "127.0.0.1:$SERVE_PORT" >"$T/sigterm.out" 2>"$T/sigterm.err" &
 send_pid=$!
 sleep 1.5
@@ -238,7 +189,7 @@ target_intact sigterm
 # ---- on a terminal: the progress bar -------------------------------------------------
 
 if command -v script >/dev/null; then
-	start_serve tty || { not_ok "send: start the daemon for the terminal case"; exit 1; }
+	start_serve tty --progress-interval 0.3 || { not_ok "send: start the daemon for the terminal case"; exit 1; }
 	script -qec "$PGSLUICE send 127.0.0.1:$SERVE_PORT $T/sample.sql.gz" /dev/null >"$T/tty.out" 2>&1 </dev/null
 	RC=$?
 	if [ "$RC" -eq 0 ] && grep -aq $'\r' "$T/tty.out" && grep -aq $'\033\\[K' "$T/tty.out" &&

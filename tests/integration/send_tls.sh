@@ -20,6 +20,8 @@
 #
 # Skipped, loudly, while the daemon has no TLS or token options.
 . "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/send_common.bash"
+SEND_LABEL="send tls"
 
 if [ ! -x "$PGSLUICE" ] || ! "$PGSLUICE" send --help >/dev/null 2>&1; then
 	not_ok "send tls: $PGSLUICE not built or has no send command"
@@ -75,46 +77,6 @@ gzip -dc "$T/sample.sql.gz" | head -c 100000 >"$T/truncated.sql"
 	echo "-- PostgreSQL database dump complete"
 } >"$T/early-error.sql"
 TARGET="host=127.0.0.1 port=$(pg_port dst) dbname=target user=synapse_user"
-
-start_serve() { # start_serve NAME [serve args...]: sets SERVE_PORT, SERVE_PID
-	local name=$1 i
-	shift
-	SERVE_PORT=$(free_port)
-	"$PGSLUICE" serve --target "$TARGET" --listen "127.0.0.1:$SERVE_PORT" --clear-target "$@" \
-		2>"$T/serve-$name.log" &
-	SERVE_PID=$!
-	bg_track "$SERVE_PID"
-	for i in $(seq 1 100); do
-		grep -q "listening on" "$T/serve-$name.log" && return 0
-		kill -0 "$SERVE_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$T/serve-$name.log"
-	return 1
-}
-stop_serve() { kill "$SERVE_PID" 2>/dev/null; { wait "$SERVE_PID"; } 2>/dev/null; }
-
-run_send() { # run_send NAME [send args...]: $T/NAME.out, $T/NAME.err, RC
-	local name=$1
-	shift
-	timeout 120 "$PGSLUICE" send "$@" >"$T/$name.out" 2>"$T/$name.err"
-	RC=$?
-}
-expect() { # expect NAME WANT_RC [PATTERN on stdout's first line] [PATTERN on stderr]
-	local name=$1 want=$2 pat=${3:-} epat=${4:-} first good=1
-	first=$(head -n 1 "$T/$name.out")
-	[ "$RC" -eq "$want" ] || good=0
-	if [ -n "$pat" ] && ! [[ $first =~ $pat ]]; then good=0; fi
-	if [ -z "$pat" ] && [ -n "$first" ]; then good=0; fi
-	if [ -n "$epat" ] && ! grep -q -- "$epat" "$T/$name.err"; then good=0; fi
-	if [ "$good" -eq 1 ]; then
-		ok "send tls $name: exit $RC${first:+, \"${first:0:60}\"}"
-	else
-		not_ok "send tls $name: exit $RC (want $want), stdout \"$first\" (want /$pat/), stderr want /$epat/"
-		sed 's/^/    stdout: /' "$T/$name.out" | head -10
-		sed 's/^/    stderr: /' "$T/$name.err" | head -10
-	fi
-}
 
 # ---- TLS ----------------------------------------------------------------------------------
 
