@@ -18,6 +18,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "scram.h"
 
 struct auth_entry {
 	char host[64];           /* "" : free slot */
@@ -28,6 +29,7 @@ struct auth_entry {
 
 struct auth {
 	unsigned char digest[SHA256_DIGEST_LENGTH]; /* SHA-256 of the token */
+	struct scram_secret scram;  /* the token as a SCRAM password (PostgreSQL clients) */
 	struct auth_entry table[AUTH_TABLE_SIZE];
 };
 
@@ -51,20 +53,19 @@ auth_sha256(const void *data, size_t len, unsigned char out[SHA256_DIGEST_LENGTH
 	           : -1;
 }
 
-struct auth *
-auth_load(const char *path, char *err, size_t size)
+int
+auth_read_token(const char *path, char *tok, size_t *len_out, char *err, size_t size)
 {
 	char buf[AUTH_TOKEN_MAX + 2];
-	struct auth *a = NULL;
 	struct stat st;
 	size_t len = 0, i;
 	ssize_t n;
-	int fd;
+	int fd, rc = -1;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		snprintf(err, size, "--token-file %s: %s", path, strerror(errno));
-		return NULL;
+		return -1;
 	}
 	if (fstat(fd, &st) < 0) {
 		snprintf(err, size, "--token-file %s: %s", path, strerror(errno));
@@ -114,12 +115,30 @@ auth_load(const char *path, char *err, size_t size)
 			goto out;
 		}
 	}
+	memcpy(tok, buf, len);
+	*len_out = len;
+	rc = 0;
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	close(fd);
+	return rc;
+}
+
+struct auth *
+auth_load(const char *path, char *err, size_t size)
+{
+	char tok[AUTH_TOKEN_MAX];
+	struct auth *a = NULL;
+	size_t len;
+
+	if (auth_read_token(path, tok, &len, err, size) < 0)
+		return NULL;
 	a = calloc(1, sizeof(*a));
 	if (a == NULL) {
 		snprintf(err, size, "out of memory");
 		goto out;
 	}
-	if (auth_sha256(buf, len, a->digest) < 0) {
+	if (auth_sha256(tok, len, a->digest) < 0 || scram_secret_make(&a->scram, tok, len) < 0) {
 		snprintf(err, size, "--token-file %s: SHA-256 is not available (OpenSSL)", path);
 		free(a);
 		a = NULL;
@@ -129,9 +148,14 @@ auth_load(const char *path, char *err, size_t size)
 		log_warn(NULL, "the token in %s is only %zu characters; use a long random one "
 		         "(openssl rand -hex 32)", path, len);
 out:
-	OPENSSL_cleanse(buf, sizeof(buf));
-	close(fd);
+	OPENSSL_cleanse(tok, sizeof(tok));
 	return a;
+}
+
+const struct scram_secret *
+auth_scram(const struct auth *a)
+{
+	return &a->scram;
 }
 
 void

@@ -36,6 +36,7 @@
 #define AUTH_FORGET_S 900
 
 struct auth;
+struct scram_secret;
 
 /*
  * Load the token from path.  Returns NULL with a one-line reason in err
@@ -43,6 +44,14 @@ struct auth;
  * Load it before dropping privileges.
  */
 struct auth *auth_load(const char *path, char *err, size_t size);
+
+/*
+ * Read the token alone (what auth_load checks: a private regular file,
+ * first line, 1 to AUTH_TOKEN_MAX bytes, no control characters) into tok
+ * (AUTH_TOKEN_MAX bytes), for pgsluice send.  Returns 0, or -1 with a
+ * one-line reason in err.  The caller wipes tok after use.
+ */
+int auth_read_token(const char *path, char *tok, size_t *len, char *err, size_t size);
 
 /* Forget the token (wiped) and the table.  a may be NULL. */
 void auth_free(struct auth *a);
@@ -52,6 +61,13 @@ enum auth_result {
 	AUTH_OK = 1,    /* the token matched; the line was drained from in */
 	AUTH_FAIL = -1, /* missing, malformed or wrong: why holds a one-line reason */
 };
+
+/*
+ * The token as a SCRAM-SHA-256 secret (scram.h), made at auth_load, for
+ * PostgreSQL-protocol clients (pgwire.h) that give the token as their
+ * password.  Valid while a lives.
+ */
+const struct scram_secret *auth_scram(const struct auth *a);
 
 /*
  * Look at the head of in for the AUTH line and check it.  Decides as soon

@@ -51,13 +51,13 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "auth.h"
 #include "report.h"
 #include "send.h"
 
 #define SEND_DEFAULT_PORT "5480"
 #define SEND_CHUNK (128 * 1024)       /* input read and sent at a time */
 #define SEND_LINE_MAX 8192            /* longest server line kept whole */
-#define SEND_TOKEN_MAX 4096
 #define SEND_CONNECT_TIMEOUT_MS 15000 /* TCP connect, and the TLS handshake */
 #define SEND_DRAW_MS 250              /* progress bar redraw period */
 #define SEND_RATE_SAMPLES 8           /* rate over the last ~8 redraw seconds */
@@ -268,82 +268,26 @@ send_parse_addr(struct sender *s)
 
 /*
  * Put "AUTH <token>\n" at the head of the out buffer, the token being the
- * first line of the token file.  Like ssh with a private key, refuse a
- * file that group or others may access.  Returns 0 or -1 with a message.
+ * first line of the token file, read and checked as serve reads its own
+ * (auth_read_token: a file group or others may access is refused, like
+ * ssh's private keys).  Returns 0 or -1 with a message.
  */
 static int
 send_load_token(struct sender *s)
 {
-	char buf[SEND_TOKEN_MAX + 2];
-	struct stat st;
-	ssize_t n;
-	size_t len = 0, i;
-	int fd, rc = -1;
+	char tok[AUTH_TOKEN_MAX], err[512];
+	size_t len;
 
-	fd = open(s->token_file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		send_warn(NULL, "token file %s: %s", s->token_file, strerror(errno));
+	if (auth_read_token(s->token_file, tok, &len, err, sizeof(err)) < 0) {
+		send_warn(NULL, "%s", err);
 		return -1;
 	}
-	if (fstat(fd, &st) < 0) {
-		send_warn(NULL, "token file %s: %s", s->token_file, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		send_warn(NULL, "token file %s: not a regular file", s->token_file);
-		goto out;
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		send_warn(NULL,
-		    "token file %s is accessible by group or others (mode %04o); "
-		    "run: chmod 600 %s",
-		    s->token_file, (unsigned)(st.st_mode & 07777), s->token_file);
-		goto out;
-	}
-	while (len < sizeof(buf) - 1) {
-		n = read(fd, buf + len, sizeof(buf) - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			send_warn(NULL, "token file %s: %s", s->token_file, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (memchr(buf, '\n', len) != NULL)
-			break;
-	}
-	for (i = 0; i < len && buf[i] != '\n'; i++)
-		;
-	if (i == len && len == sizeof(buf) - 1) {
-		send_warn(NULL, "token file %s: first line longer than %d bytes",
-		    s->token_file, SEND_TOKEN_MAX);
-		goto out;
-	}
-	len = i;
-	if (len > 0 && buf[len - 1] == '\r')
-		len--;
-	if (len == 0) {
-		send_warn(NULL, "token file %s: the first line is empty", s->token_file);
-		goto out;
-	}
-	for (i = 0; i < len; i++) {
-		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) {
-			send_warn(NULL, "token file %s: control character in the token",
-			    s->token_file);
-			goto out;
-		}
-	}
 	memcpy(s->out, "AUTH ", 5);
-	memcpy(s->out + 5, buf, len);
+	memcpy(s->out + 5, tok, len);
 	s->out[5 + len] = '\n';
 	s->out_len = s->auth_left = 5 + len + 1;
-	rc = 0;
-out:
-	explicit_bzero(buf, sizeof(buf));
-	close(fd);
-	return rc;
+	explicit_bzero(tok, sizeof(tok));
+	return 0;
 }
 
 static int

@@ -34,6 +34,7 @@
 #include "log.h"
 #include "preflight.h"
 #include "priv.h"
+#include "jobs.h"
 #include "session.h"
 #include "synapse.h"
 #include "tls.h"
@@ -69,6 +70,7 @@ enum {
 	OPT_SYNAPSE,
 	OPT_NO_SYNAPSE,
 	OPT_FORCE_SCHEMA_VERSION,
+	OPT_JOBS,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_TLS_CLIENT_CA,
@@ -136,6 +138,10 @@ serve_usage(FILE *f)
 	    "                         partial import)\n"
 	    "  --progress-interval S  seconds between progress lines (default 2; 0: none)\n"
 	    "  --quiet                no progress lines\n"
+	    "  --jobs N               import over N connections (README: Parallel import):\n"
+	    "                         pre-data committed first, COPY batches and post-data\n"
+	    "                         in parallel; a failure undoes it all, but others see\n"
+	    "                         the partial state while it runs (default 1)\n"
 	    "  --connect-timeout S    give up connecting to the target after S seconds\n"
 	    "                         (default 30)\n"
 	    "  --lock-timeout S       a statement that waits S seconds for a lock held by\n"
@@ -143,14 +149,14 @@ serve_usage(FILE *f)
 	    "                         session's query (default 30; 0: wait for ever)\n"
 	    "  --verbose              debug lines in the log\n"
 	    "\n"
-	    "Synapse (see docs/synapse-notes.md; on when the dump has public.schema_version):\n"
+	    "Synapse (README: Synapse checks; on when the dump has public.schema_version):\n"
 	    "  --synapse              the target is for Synapse: refuse a database that is not\n"
 	    "                         UTF8 with C collation at preflight, whatever the dump\n"
 	    "  --no-synapse           no Synapse checks\n"
 	    "  --force-schema-version  import a dump whose Synapse schema is newer than the\n"
 	    "                         target's\n"
 	    "\n"
-	    "Security (see docs/security-notes.md):\n"
+	    "Security (README: Security):\n"
 	    "  --tls-cert FILE        serve TLS (1.2/1.3) on the TCP listeners with this PEM\n"
 	    "                         certificate chain (pgsluice gen-cert makes one)\n"
 	    "  --tls-key FILE         its private key (PEM)\n"
@@ -185,6 +191,16 @@ serve_admit(void *arg, struct session *s, char *msg, size_t size)
 	}
 	if (sv->once && sv->once_done) {
 		snprintf(msg, size, "pgsluice runs with --once and has served its import");
+		return -1;
+	}
+	if (sv->active != NULL && session_importing(sv->active) &&
+	    session_parallel_restore(sv->active, s)) {
+		snprintf(msg, size, "pg_restore -j (parallel restore) is not supported: pgsluice "
+		         "imports over one connection; run pg_restore without -j");
+		log_warn(session_who(s), "refused: %s", msg);
+		session_abort(sv->active, "pg_restore -j (parallel restore) is not supported: a "
+		              "second pg_restore connection came from the same host; the import is "
+		              "rolled back; run pg_restore without -j");
 		return -1;
 	}
 	if (sv->active != NULL && session_importing(sv->active)) {
@@ -336,10 +352,12 @@ serve_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *s
 		sv->sessions = ns;
 		sv->cap_sessions = ncap;
 	}
-	if (sv->ssl_ctx != NULL && sa->sa_family != AF_UNIX)
-		bev = tls_accept(sv->base, sv->ssl_ctx, fd); /* closes fd on failure */
-	else
-		bev = bufferevent_socket_new(sv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	/*
+	 * A plain socket even with TLS: the session peeks at the first byte
+	 * and starts TLS itself (tls_accept), at once for a raw stream, after
+	 * the SSLRequest for a PostgreSQL client (pgwire.h).
+	 */
+	bev = bufferevent_socket_new(sv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL && sv->ssl_ctx != NULL && sa->sa_family != AF_UNIX) {
 		log_error(NULL, "cannot set up TLS for the connection from %s", peer);
 		return;
@@ -624,6 +642,7 @@ serve_security_setup(struct serve *sv)
 			fprintf(stderr, "pgsluice serve: %s\n", err);
 			return -1;
 		}
+		sv->cfg.tls_ctx = sv->ssl_ctx;
 	}
 	if (sv->user != NULL && geteuid() != 0) {
 		fprintf(stderr, "pgsluice serve: --user %s: only root can change user\n", sv->user);
@@ -719,6 +738,7 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		{ "synapse", no_argument, NULL, OPT_SYNAPSE },
 		{ "no-synapse", no_argument, NULL, OPT_NO_SYNAPSE },
 		{ "force-schema-version", no_argument, NULL, OPT_FORCE_SCHEMA_VERSION },
+		{ "jobs", required_argument, NULL, OPT_JOBS },
 		{ "help", no_argument, NULL, OPT_HELP },
 		CLI_RULE_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
@@ -830,6 +850,15 @@ serve_parse(struct serve *sv, int argc, char **argv)
 			break;
 		case OPT_FORCE_SCHEMA_VERSION:
 			sv->cfg.force_schema_version = 1;
+			break;
+		case OPT_JOBS:
+			v = strtol(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || v < 1 || v > JOBS_MAX) {
+				fprintf(stderr, "pgsluice serve: --jobs %s: want 1 to %d connections\n",
+				        optarg, JOBS_MAX);
+				return 2;
+			}
+			sv->cfg.jobs = (int)v;
 			break;
 		case 'h':
 		case OPT_HELP:

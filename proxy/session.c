@@ -5,7 +5,8 @@
  * The data path, one lexer event at a time:
  *
  *   bufferevent input (read high mark SESSION_INPUT_HIGH: the kernel holds
- *   the rest, the client's TCP window closes)
+ *   the rest, the client's TCP window closes); on a plain socket in STREAM
+ *   the session's own reads into raw[] instead (session_read_client)
  *     -> decoder_run into plain[] (SESSION_PLAIN_CAP; refilled only when
  *        used up)
  *     -> lexer_scan: one event
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -35,8 +37,10 @@
 
 #include "auth.h"
 #include "decoder.h"
+#include "jobs.h"
 #include "lexer.h"
 #include "log.h"
+#include "pgwire.h"
 #include "preflight.h"
 #include "probe.h"
 #include "report.h"
@@ -50,7 +54,9 @@
 
 #define SESSION_INPUT_HIGH (256 * 1024) /* client bytes buffered before we stop reading */
 #define SESSION_PLAIN_CAP (128 * 1024)  /* decoded bytes handed to the lexer at once */
-#define SESSION_BULK_READ (128 * 1024)  /* client bytes taken per wake-up on a plain socket */
+#define SESSION_BULK_READ (128 * 1024)  /* client bytes taken per read on a plain socket */
+#define SESSION_COALESCE_MIN (32 * 1024) /* a read below this: let more arrive before the next */
+#define SESSION_COALESCE_US 1000         /* ... for this long (microseconds) */
 #define SESSION_EXCERPT 200             /* characters of a statement in an error */
 #define SESSION_LINGER_S 5              /* wait for the client to close after the summary */
 #define SESSION_WRITE_TIMEOUT_S 60      /* a client that does not read its summary */
@@ -59,6 +65,8 @@
                                          * a longer one refuses it */
 #define SESSION_CANCEL_AFTER_MS 500     /* a failed import's statement still running: cancel */
 #define SESSION_WATCH_MAX_S 15.0        /* a statement running this long: who blocks it? */
+#define SESSION_SNIFF_GRACE_MS 300      /* wait this long for a first byte (wire or raw?) */
+#define SESSION_RESTORE_HOLD_MS 1500    /* pg_restore's Terminate: its -j workers would come */
 
 enum session_state {
 	SESSION_HANDSHAKE,
@@ -72,12 +80,13 @@ enum session_state {
 	SESSION_VERIFY,
 	SESSION_FINISH,
 	SESSION_UNLOCK,
+	SESSION_AFTER,
 	SESSION_CLOSING,
 };
 
 static const char *const session_state_names[] = {
 	"handshake", "connect", "lock", "settings", "synapse", "objects", "begin",
-	"stream", "verify", "finish", "unlock", "closing",
+	"stream", "verify", "finish", "unlock", "after", "closing",
 };
 
 /* The server's answer to the command in flight, when it was an error. */
@@ -97,6 +106,13 @@ struct session {
 	enum session_state state;
 	int admitted;
 	int plain_socket;          /* bev reads a socket itself (no TLS, no filter) */
+	/* the PostgreSQL protocol (pgwire.h): NULL for a raw stream */
+	struct pgwire *wire;
+	int sniffed;               /* the first byte said: raw stream or wire client */
+	int tls_port;              /* TLS is configured and this is a TCP connection */
+	struct event *ev_sniff;    /* TLS port: the first byte (peeked); else a short grace */
+	struct event *ev_hold;     /* pg_restore ended: commit after SESSION_RESTORE_HOLD_MS */
+	int hold_done;
 	int ended;                 /* on_end was called */
 	int released;              /* freeing is scheduled */
 
@@ -172,11 +188,40 @@ struct session {
 
 	struct event *ev_progress, *ev_free, *ev_linger;
 	int in_pump, pump_again;
+
+	/*
+	 * STREAM on a plain socket: the session reads the client itself
+	 * (session_read_client), not the bufferevent, so that one read takes
+	 * what the kernel holds, not 4 KiB.
+	 */
+	int own_read;              /* the bufferevent does not read; ev_read/ev_coalesce do */
+	struct event *ev_read;     /* the client socket is readable (one shot) */
+	struct event *ev_coalesce; /* a short read: wait a moment for more (one shot) */
+	ssize_t last_read;         /* bytes the last read took; 0: none were there */
+	char *raw;                 /* SESSION_BULK_READ client bytes read, not yet decoded */
+	size_t raw_start, raw_end;
+
+	/* --jobs N: the dump's statements and COPY data go to the engine (jobs.h) */
+	struct jobs *jobs;
+	int jobs_complete;         /* the trailer came: verify when the engine is idle */
+	int jobs_ended;            /* jobs_end's SQL was sent */
 };
 
 static void session_pump(struct session *s);
+static void session_own_read_stop(struct session *s);
 static void session_handshake(struct session *s);
 static void session_wind_down(struct session *s);
+static int session_sniff(struct session *s);
+static int session_tls_port(struct session *s);
+static void session_on_presniff(evutil_socket_t fd, short what, void *arg);
+static int session_wire_startup(struct session *s);
+static int session_wire_refill(struct session *s);
+static int session_wire_statement(struct session *s, const struct lexer_event *ev,
+                                  const struct rules_verdict *v, int in_copy);
+static int session_wire_after(struct session *s);
+static int session_wire_hold(struct session *s);
+static void session_refuse(struct session *s, enum log_level level, const char *msg);
+static void session_on_header_timeout(evutil_socket_t fd, short what, void *arg);
 static void session_report(struct session *s);
 static void session_release(struct session *s);
 static void session_fail(struct session *s, const char *fmt, ...)
@@ -195,6 +240,8 @@ session_set_state(struct session *s, enum session_state st)
 		return;
 	log_debug(s->who, "state %s -> %s", session_state_names[s->state],
 	          session_state_names[st]);
+	if (s->state == SESSION_STREAM)
+		session_own_read_stop(s);
 	s->state = st;
 }
 
@@ -213,6 +260,15 @@ session_say(struct session *s, enum log_level level, const char *fmt, ...)
 	va_end(ap);
 	if (s->client_gone)
 		return;
+	if (s->wire != NULL) {
+		char line[2048];
+
+		va_start(ap, fmt);
+		vsnprintf(line, sizeof(line), fmt, ap);
+		va_end(ap);
+		pgwire_say(s->wire, bufferevent_get_output(s->bev), line);
+		return;
+	}
 	va_start(ap, fmt);
 	evbuffer_add_vprintf(bufferevent_get_output(s->bev), fmt, ap);
 	va_end(ap);
@@ -626,6 +682,26 @@ session_wind_down(struct session *s)
 	}
 
 	/* idle: the next step of the ending */
+	if (s->jobs != NULL && !s->jobs_ended && s->state < SESSION_FINISH) {
+		/* --jobs: keep (drop the aside schemas) or undo (jobs.h) */
+		s->jobs_ended = 1;
+		s->finish_commit = s->error == NULL;
+		sql = jobs_end(s->jobs, s->finish_commit, PQserverVersion(t->conn));
+		session_set_state(s, SESSION_FINISH);
+		if (sql == NULL) {
+			session_fail(s, "out of memory");
+			s->finish_commit = 0;
+		} else if (sql[0] != '\0') {
+			s->in_txn = 1; /* its result decides what the summary says */
+			r = session_send(s, sql);
+			free(sql);
+			if (r == 0)
+				return;
+		} else {
+			free(sql);
+			s->committed = s->finish_commit;
+		}
+	}
 	if (s->state < SESSION_FINISH) {
 		if (s->in_txn) {
 			s->finish_commit = s->error == NULL;
@@ -693,9 +769,20 @@ session_free_now(evutil_socket_t fd, short what, void *arg)
 		event_free(s->ev_watch);
 	if (s->ev_cancel)
 		event_free(s->ev_cancel);
+	if (s->ev_read)
+		event_free(s->ev_read);
+	if (s->ev_coalesce)
+		event_free(s->ev_coalesce);
+	if (s->ev_sniff)
+		event_free(s->ev_sniff);
+	if (s->ev_hold)
+		event_free(s->ev_hold);
+	pgwire_free(s->wire);
 	event_free(s->ev_free);
 	free(s->cleared);
+	jobs_free(s->jobs);
 	free(s->plain);
+	free(s->raw);
 	free(s->sql);
 	free(s->error);
 	free(s);
@@ -782,6 +869,12 @@ session_on_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
 		return;
 	}
+	if (s->state == SESSION_AFTER) {
+		if (pgwire_after_read(s->wire, bufferevent_get_input(bev),
+		                      bufferevent_get_output(bev)) == 0)
+			session_close_client(s);
+		return;
+	}
 	if (s->state == SESSION_STREAM)
 		session_pump(s);
 	else if (s->state == SESSION_HANDSHAKE)
@@ -841,6 +934,9 @@ session_on_client_event(struct bufferevent *bev, short what, void *arg)
 	case SESSION_CLOSING:
 		session_release(s);
 		return;
+	case SESSION_AFTER:
+		session_close_client(s);
+		return;
 	case SESSION_STREAM:
 		session_pump(s);
 		return;
@@ -889,30 +985,96 @@ session_on_progress(evutil_socket_t fd, short what, void *arg)
 
 /*
  * libevent 2.1 reads a socket 4 KiB at a time (EVBUFFER_MAX_READ; the knob
- * to raise it came in 2.2).  On a plain socket, take what the kernel holds
- * in one large read straight into the input buffer, so that a fast sender
- * costs one wake-up and one decode/lex/forward round per SESSION_BULK_READ
- * rather than per 4 KiB.  libevent has read first in this wake-up, so its
- * read timeout and EOF handling still see the socket; a TLS bufferevent is
- * left alone (its reads go through OpenSSL).
+ * to raise it came in 2.2), and each read would cost a whole
+ * decode/lex/forward round and a send to the target.  In STREAM on a plain
+ * socket the session reads the client itself (own_read; the bufferevent's
+ * reading is disabled): one recv of up to SESSION_BULK_READ into raw[]
+ * (decoded after what the bufferevent had read before STREAM), only when
+ * the pump has used up what it had, so reading stays bounded as before.  recv never takes more than the kernel holds; 0
+ * is the client's EOF and -1 (but EAGAIN) a lost connection, noted as
+ * session_on_client_event would.  s->last_read: bytes taken, 0 if none.
  */
 static void
-session_bulk_read(struct session *s)
+session_read_client(struct session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->bev);
-	struct evbuffer_iovec v[2];
-	size_t have = evbuffer_get_length(in);
+	evutil_socket_t fd = bufferevent_getfd(s->bev);
 	ssize_t n;
-	int nv;
+	int err;
 
-	if (s->client_eof || have >= SESSION_BULK_READ || bufferevent_getfd(s->bev) < 0)
+	s->last_read = 0;
+	if (!s->own_read || s->client_eof || s->raw_start < s->raw_end || fd < 0)
 		return;
-	nv = evbuffer_reserve_space(in, (ev_ssize_t)(SESSION_BULK_READ - have), v, 1);
-	if (nv < 1)
+	s->raw_start = s->raw_end = 0;
+	do
+		n = recv(fd, s->raw, SESSION_BULK_READ, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	err = errno;
+	if (n > 0) {
+		s->raw_end = (size_t)n;
+		s->last_read = n;
 		return;
-	n = recv(bufferevent_getfd(s->bev), v[0].iov_base, v[0].iov_len, MSG_DONTWAIT);
-	v[0].iov_len = n > 0 ? (size_t)n : 0;
-	evbuffer_commit_space(in, v, 1);
+	}
+	if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK))
+		return;
+	s->client_eof = 1;
+	if (n == 0) {
+		snprintf(s->client_why, sizeof(s->client_why), "the client closed the connection");
+	} else {
+		s->client_gone = 1;
+		snprintf(s->client_why, sizeof(s->client_why), "the client connection was lost (%.90s)",
+		         evutil_socket_error_to_string(err));
+	}
+	log_debug(s->who, "%s", s->client_why);
+}
+
+/* Client bytes taken in but not decoded yet. */
+static size_t
+session_input_pending(struct session *s)
+{
+	return evbuffer_get_length(bufferevent_get_input(s->bev)) + (s->raw_end - s->raw_start);
+}
+
+static void
+session_on_client_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	(void)fd;
+	(void)what;
+
+	if (s->state == SESSION_STREAM)
+		session_pump(s);
+}
+
+/*
+ * own_read: the pump used up all the client sent.  After a short read the
+ * sender is slower than we are: wait SESSION_COALESCE_US so that the next
+ * read takes tens of KiB rather than one segment (the kernel's buffers
+ * hold that much; the target still has what was sent).  After an empty
+ * read, or a long one, wait for the socket: an empty one wakes us at the
+ * next byte, which is then taken at once (a trailer is never held back).
+ */
+static void
+session_own_read_wait(struct session *s)
+{
+	struct timeval tv = { 0, SESSION_COALESCE_US };
+
+	if (s->last_read > 0 && s->last_read < SESSION_COALESCE_MIN)
+		evtimer_add(s->ev_coalesce, &tv);
+	else
+		event_add(s->ev_read, NULL);
+}
+
+/* Leaving STREAM: the bufferevent reads again (lingering, EOF), unless the client is done. */
+static void
+session_own_read_stop(struct session *s)
+{
+	if (!s->own_read)
+		return;
+	s->own_read = 0;
+	event_del(s->ev_read);
+	event_del(s->ev_coalesce);
+	if (!s->client_eof)
+		bufferevent_enable(s->bev, EV_READ);
 }
 
 /*
@@ -965,17 +1127,34 @@ session_refill(struct session *s)
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	struct evbuffer_iovec v;
 	size_t used, produced;
-	int r;
+	int r, from_raw, tried = 0;
 
-	if (s->plain_socket)
-		session_bulk_read(s);
+	if (s->wire != NULL)
+		return session_wire_refill(s);
 	s->plain_start = s->plain_end = 0;
 	while (s->plain_end < SESSION_PLAIN_CAP) {
-		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
-			break;
+		from_raw = evbuffer_get_length(in) == 0;
+		if (!from_raw) {
+			if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
+				break;
+		} else {
+			if (s->raw_start == s->raw_end) {
+				if (!s->own_read || tried)
+					break;
+				tried = 1; /* one read per refill */
+				session_read_client(s);
+				if (s->raw_start == s->raw_end)
+					break;
+			}
+			v.iov_base = s->raw + s->raw_start;
+			v.iov_len = s->raw_end - s->raw_start;
+		}
 		r = decoder_run(&s->dec, v.iov_base, v.iov_len, &used, s->plain + s->plain_end,
 		                SESSION_PLAIN_CAP - s->plain_end, &produced);
-		evbuffer_drain(in, used);
+		if (from_raw)
+			s->raw_start += used;
+		else
+			evbuffer_drain(in, used);
 		s->plain_end += produced;
 		if (r < 0) {
 			session_fail(s, "the input is not a valid dump: %s (after %llu bytes)",
@@ -1003,6 +1182,11 @@ session_truncated(struct session *s, const char *where, const char *why)
 	uint64_t line = s->lx.line > 1 && s->last_nl ? s->lx.line - 1 : s->lx.line;
 	char bytes[32];
 
+	if (s->wire != NULL) {
+		session_fail(s, "the PostgreSQL client's connection ended without a Terminate "
+		             "message (%s, %s): the import is incomplete", s->client_why, where);
+		return;
+	}
 	snprintf(bytes, sizeof(bytes), "%llu bytes", (unsigned long long)s->dec.out_total);
 
 	session_fail(s,
@@ -1128,6 +1312,14 @@ session_forward(struct session *s, const struct lexer_event *ev, const char *tex
 		report_copy_start(&s->rep, s->lx.copy_table);
 	s->rep.sent++;
 	s->sent_any = 1;
+	if (s->jobs != NULL) {
+		if (is_copy) {
+			s->copy_open = 1;
+			return jobs_copy_begin(s->jobs, s->sql, len, s->lx.copy_table, s->cur_no,
+			                       s->cur_line);
+		}
+		return jobs_statement(s->jobs, s->sql, len, s->cur_no, s->cur_line);
+	}
 	return session_send(s, s->sql);
 }
 
@@ -1274,6 +1466,8 @@ session_handle(struct session *s)
 		}
 		in_copy = lexer_in_copy(&s->lx);
 		rules_apply(&s->rules, ev, &v);
+		if (s->wire != NULL && session_wire_statement(s, ev, &v, in_copy) <= 0)
+			return s->error != NULL ? -1 : 1;
 		switch (v.action) {
 		case RULES_DROP:
 			session_explain(s, ev, &v, "dropped");
@@ -1313,9 +1507,12 @@ session_handle(struct session *s)
 			             (unsigned long long)ev->line);
 			return -1;
 		}
-		r = target_put_copy(&s->target, ev->data, ev->len);
+		if (s->jobs != NULL)
+			r = jobs_copy_data(s->jobs, ev->data, ev->len);
+		else
+			r = target_put_copy(&s->target, ev->data, ev->len);
 		if (r == 1) {
-			report_copy_data(&s->rep, ev->data, ev->len);
+			s->rep.copy_rows = s->lx.copy_rows; /* the lexer counts the lines already */
 			synapse_copy_data(&s->syn, ev->data, ev->len);
 			return 1;
 		}
@@ -1337,6 +1534,23 @@ session_handle(struct session *s)
 			session_fail(s, "internal error: end of COPY at line %llu with no COPY open",
 			             (unsigned long long)ev->line);
 			return -1;
+		}
+		if (s->jobs != NULL) {
+			char verr[512];
+
+			if (jobs_copy_end(s->jobs, ev->rows) == 0)
+				return 0;
+			if (session_copy_ending(s, ev) < 0)
+				return -1;
+			s->copy_open = 0;
+			/* the engine checks the batches' tags against ev->rows */
+			report_copy_done(&s->rep, ev->rows);
+			if (verify_copy_result(&s->ver, s->rep.copy_table, ev->rows, verr,
+			                       sizeof(verr)) < 0) {
+				session_fail(s, "%s", verr);
+				return -1;
+			}
+			return 1;
 		}
 		if (session_copy_ending(s, ev) < 0)
 			return -1;
@@ -1373,6 +1587,8 @@ session_handle(struct session *s)
 		return 1;
 
 	case LEXER_TRAILER:
+		if (s->wire != NULL)
+			return 1; /* a comment in a Query: the protocol ends a wire import */
 		s->trailer = 1;
 		log_info(s->who, "end-of-dump trailer at line %llu", (unsigned long long)ev->line);
 		return 1;
@@ -1397,7 +1613,7 @@ session_on_idle(evutil_socket_t fd, short what, void *arg)
 
 	if (s->state != SESSION_STREAM || s->error != NULL || s->client_eof || s->ev_pending ||
 	    !target_ready(&s->target) || s->plain_start != s->plain_end ||
-	    evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+	    session_input_pending(s) > 0)
 		return; /* not waiting for the client: the pump re-arms when it is */
 	session_fail(s, "no data from the client for %d s in the middle of the dump, after line "
 	             "%llu (--idle-timeout): is the sender stuck?",
@@ -1409,6 +1625,8 @@ session_wait_client(struct session *s)
 {
 	struct timeval tv = { s->cfg->idle_timeout, 0 };
 
+	if (s->own_read && !s->client_eof)
+		session_own_read_wait(s);
 	if (s->cfg->idle_timeout <= 0 || s->client_eof)
 		return;
 	if (s->ev_idle == NULL)
@@ -1421,8 +1639,17 @@ session_wait_client(struct session *s)
 static void
 session_complete(struct session *s)
 {
+	if (s->wire != NULL && session_wire_hold(s))
+		return; /* pg_restore -j? wait a moment before committing */
 	if (s->ev_progress)
 		event_del(s->ev_progress);
+	if (s->jobs != NULL) {
+		/* --jobs: everything the engine runs ends first (JOBS_EV_READY) */
+		s->jobs_complete = 1;
+		jobs_finish(s->jobs);
+		if (!jobs_idle(s->jobs))
+			return;
+	}
 	/* the checks of verify.h, then session_wind_down commits */
 	session_verify_next(s);
 }
@@ -1433,15 +1660,15 @@ session_pump_once(struct session *s)
 	int r;
 
 	while (s->state == SESSION_STREAM && s->error == NULL) {
-		if (!target_ready(&s->target))
+		if (s->jobs != NULL ? !jobs_ready(s->jobs) : !target_ready(&s->target))
 			return; /* the target calls back when it has caught up */
 		if (!s->ev_pending) {
 			r = session_next_event(s);
 			if (r < 0)
 				return;
 			if (r == 0) {
-				if (s->trailer && (s->lexer_done ||
-				                   evbuffer_get_length(bufferevent_get_input(s->bev)) == 0))
+				if (s->trailer && (s->lexer_done || s->wire != NULL ||
+				                   session_input_pending(s) == 0))
 					session_complete(s);
 				else
 					session_wait_client(s);
@@ -1487,6 +1714,8 @@ session_start_stream(struct session *s)
 	s->pipeline_live = 1;
 	report_init(&s->rep);
 	session_set_state(s, SESSION_STREAM);
+	if (s->wire != NULL)
+		pgwire_ready(s->wire, bufferevent_get_output(s->bev), s->target.conn);
 	if (!s->cfg->quiet && s->cfg->progress_interval > 0) {
 		tv.tv_sec = (time_t)s->cfg->progress_interval;
 		tv.tv_usec = (suseconds_t)((s->cfg->progress_interval - (double)tv.tv_sec) * 1e6);
@@ -1494,8 +1723,68 @@ session_start_stream(struct session *s)
 		if (s->ev_progress != NULL)
 			event_add(s->ev_progress, &tv);
 	}
-	bufferevent_enable(s->bev, EV_READ);
+	if (s->plain_socket && s->wire == NULL && (s->raw = malloc(SESSION_BULK_READ)) != NULL) {
+		s->ev_read = event_new(s->cfg->base, bufferevent_getfd(s->bev), EV_READ,
+		                       session_on_client_ready, s);
+		s->ev_coalesce = evtimer_new(s->cfg->base, session_on_client_ready, s);
+		s->own_read = s->ev_read != NULL && s->ev_coalesce != NULL;
+	}
+	if (s->own_read)
+		bufferevent_disable(s->bev, EV_READ);
+	else
+		bufferevent_enable(s->bev, EV_READ);
 	session_pump(s);
+}
+
+static void
+session_on_jobs(void *arg, enum jobs_event ev, const char *msg)
+{
+	struct session *s = arg;
+
+	if (ev == JOBS_EV_FAILED) {
+		session_fail(s, "%s", msg);
+		return;
+	}
+	if (s->state != SESSION_STREAM || s->error != NULL)
+		return;
+	if (s->jobs_complete)
+		session_complete(s); /* verifies once the engine is idle */
+	else
+		session_pump(s);
+}
+
+/*
+ * --jobs N: the engine (jobs.h) opens its connections and takes the dump;
+ * this connection keeps the import lock and runs the checks and the end.
+ */
+static void
+session_start_jobs(struct session *s)
+{
+	struct jobs_config jc;
+	char err[256];
+
+	memset(&jc, 0, sizeof(jc));
+	jc.base = s->cfg->base;
+	jc.conninfo = s->cfg->conninfo;
+	jc.n = s->cfg->jobs;
+	jc.connect_timeout = s->cfg->connect_timeout;
+	jc.lock_set = s->lock_set;
+	jc.schemas = s->cfg->schemas;
+	jc.n_schemas = s->cfg->n_schemas;
+	jc.move_aside = s->objects.n > 0;
+	jc.who = s->who;
+	jc.fn = session_on_jobs;
+	jc.arg = s;
+	s->jobs = jobs_new(&jc, err, sizeof(err));
+	if (s->jobs == NULL) {
+		session_fail(s, "%s", err);
+		return;
+	}
+	s->sent_any = 1;
+	if (s->cleared)
+		session_say(s, LOG_LEVEL_INFO, "--clear-target: moving %s aside until the import "
+		            "has committed (--jobs %d)", s->cleared, s->cfg->jobs);
+	session_start_stream(s);
 }
 
 /* Preflight 3 is in: cleared, or clear it, or refuse. */
@@ -1539,6 +1828,11 @@ session_after_objects(struct session *s)
 		log_info(s->who, "--clear-target: dropping %s", s->cleared);
 	}
 	free(counts);
+	if (s->cfg->jobs > 1 && s->wire == NULL) {
+		free(drops);
+		session_start_jobs(s);
+		return;
+	}
 	if (!s->cfg->rules->opt.single_transaction && s->objects.n == 0) {
 		free(drops);
 		session_start_stream(s);
@@ -1666,6 +1960,12 @@ session_step_done(struct session *s)
 			free(srv);
 		} else if (s->finish_commit) {
 			s->committed = 1;
+		} else if (s->srv.set && s->jobs != NULL) {
+			srv = session_srv_text(&s->srv);
+			session_say(s, LOG_LEVEL_ERROR, "  --jobs: undoing the import failed: %s\n  the "
+			            "target holds a partial import; pgsluice_aside_N schemas hold what "
+			            "--clear-target moved aside", srv ? srv : "?");
+			free(srv);
 		}
 		s->in_txn = 0;
 		session_wind_down(s);
@@ -1687,6 +1987,8 @@ session_on_result(struct session *s, PGresult *res)
 	char err[256];
 	const char *tag;
 
+	if (s->wire != NULL && s->state == SESSION_STREAM && s->error == NULL)
+		pgwire_result(s->wire, bufferevent_get_output(s->bev), res);
 	if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR) {
 		session_srv_save(s, res);
 		return;
@@ -1783,6 +2085,8 @@ session_on_target(void *arg, enum target_event ev, PGresult *res)
 		return;
 	case TARGET_EV_COPY:
 		s->copy_open = 1;
+		if (s->wire != NULL && s->error == NULL)
+			pgwire_copy_in(s->wire, bufferevent_get_output(s->bev));
 		if (s->error != NULL)
 			session_wind_down(s);
 		else
@@ -1823,7 +2127,7 @@ session_report(struct session *s)
 	enum log_level lvl;
 	char plain[32];
 
-	if (s->state == SESSION_CLOSING)
+	if (s->state == SESSION_CLOSING || s->state == SESSION_AFTER)
 		return;
 	if (s->ev_progress)
 		event_del(s->ev_progress);
@@ -1866,6 +2170,8 @@ session_report(struct session *s)
 		if (s->cfg->on_end)
 			s->cfg->on_end(s->cfg->arg, s, s->committed && s->error == NULL);
 	}
+	if (s->wire != NULL && !s->client_gone && session_wire_after(s) == 0)
+		return;
 	session_close_client(s);
 }
 
@@ -1922,6 +2228,316 @@ session_new(const struct session_config *cfg, struct bufferevent *bev, const cha
 	return s;
 }
 
+/* ---- the PostgreSQL protocol (pgwire.h) ------------------------------ */
+
+/*
+ * A TCP connection of a daemon with TLS: the session reads nothing until
+ * the first byte is known (peeked, not taken), since a PostgreSQL client
+ * asks for TLS in plaintext (SSLRequest) and a raw client starts TLS at
+ * once.
+ */
+static int
+session_tls_port(struct session *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (s->cfg->tls_ctx == NULL || tls_active(s->bev))
+		return 0;
+	if (getsockname(bufferevent_getfd(s->bev), (struct sockaddr *)&ss, &len) < 0)
+		return 1;
+	return ss.ss_family != AF_UNIX;
+}
+
+/*
+ * Go on over TLS on the same socket: a bufferevent_openssl in the
+ * accepting state takes a duplicate of the descriptor (the plain one is
+ * freed and closes its own).  answer_s: write the 'S' that accepts an
+ * SSLRequest first.  Nothing must be buffered on the plain side.
+ */
+static void
+session_take_tls(struct session *s, int answer_s)
+{
+	evutil_socket_t fd = bufferevent_getfd(s->bev), nfd;
+	struct bufferevent *tb;
+
+	if (answer_s && send(fd, "S", 1, MSG_NOSIGNAL) != 1) {
+		s->client_gone = 1;
+		session_refuse(s, LOG_LEVEL_INFO, "the client left during the SSLRequest");
+		return;
+	}
+	nfd = dup(fd);
+	if (nfd < 0) {
+		s->client_gone = 1;
+		session_refuse(s, LOG_LEVEL_ERROR, "cannot start TLS: out of file descriptors");
+		return;
+	}
+	evutil_make_socket_closeonexec(nfd);
+	tb = tls_accept(s->cfg->base, s->cfg->tls_ctx, nfd); /* closes nfd on failure */
+	if (tb == NULL) {
+		s->client_gone = 1;
+		session_refuse(s, LOG_LEVEL_ERROR, "cannot set up TLS for the connection");
+		return;
+	}
+	bufferevent_free(s->bev);
+	s->bev = tb;
+	bufferevent_setcb(tb, session_on_read, session_on_write, session_on_client_event, s);
+	bufferevent_setwatermark(tb, EV_READ, 0, SESSION_INPUT_HIGH);
+	s->plain_socket = 0;
+	s->tls_pending = 1;
+	if (s->wire != NULL)
+		pgwire_tls_started(s->wire);
+	bufferevent_enable(tb, EV_READ | EV_WRITE);
+}
+
+/* A wire client: its front end, and the handshake's time limit. */
+static int
+session_wire_begin(struct session *s)
+{
+	struct pgwire_config wc;
+	struct timeval tv = { s->cfg->header_timeout, 0 };
+
+	memset(&wc, 0, sizeof(wc));
+	wc.tls_available = s->tls_port;
+	wc.tls_required = s->tls_port;
+	wc.scram = s->cfg->auth != NULL ? auth_scram(s->cfg->auth) : NULL;
+	wc.max_query = s->cfg->rules->max_statement ? s->cfg->rules->max_statement
+	                                            : LEXER_DEFAULT_MAX_STATEMENT;
+	wc.who = s->who;
+	s->wire = pgwire_new(&wc);
+	if (s->wire == NULL) {
+		session_refuse(s, LOG_LEVEL_ERROR, "out of memory");
+		return -1;
+	}
+	log_info(s->who, "a PostgreSQL-protocol client");
+	s->plain_socket = 0; /* the bufferevent reads: messages, not a bulk stream */
+	if (s->ev_header == NULL && s->cfg->header_timeout > 0) {
+		s->ev_header = evtimer_new(s->cfg->base, session_on_header_timeout, s);
+		if (s->ev_header == NULL || evtimer_add(s->ev_header, &tv) != 0) {
+			session_refuse(s, LOG_LEVEL_ERROR, "out of memory");
+			return -1;
+		}
+	}
+	return 1;
+}
+
+/* TLS port: the first byte, peeked.  0x00: a wire client in plaintext; else TLS. */
+static void
+session_on_presniff(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	unsigned char c;
+	ssize_t n;
+	(void)what;
+
+	if (s->released || s->state != SESSION_HANDSHAKE || s->sniffed)
+		return;
+	n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+		event_add(s->ev_sniff, NULL);
+		return;
+	}
+	s->sniffed = 1;
+	if (n == 1 && c == 0x00) {
+		s->tls_pending = 0;
+		if (session_wire_begin(s) < 0)
+			return;
+		bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+		session_handshake(s);
+		return;
+	}
+	/* TLS, or anything else: the handshake says what it is (as before) */
+	session_take_tls(s, 0);
+}
+
+static void
+session_on_sniff_grace(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	(void)fd;
+	(void)what;
+
+	if (s->released || s->state != SESSION_HANDSHAKE || s->sniffed)
+		return;
+	s->sniffed = 1; /* silent: a raw stream whose sender is slow to start (pg_dump) */
+	session_handshake(s);
+}
+
+/*
+ * The first byte of the client's stream: 0x00 is a PostgreSQL client
+ * (every startup packet begins with a length below 2^24); a dump begins
+ * with text or 1f 8b, an AUTH line with 'A'.  Returns 1 when decided, 0
+ * to wait (a silent client is taken as raw after SESSION_SNIFF_GRACE_MS,
+ * or, with a token, waits for its AUTH line), -1 when refused.
+ */
+static int
+session_sniff(struct session *s)
+{
+	struct timeval tv = { 0, SESSION_SNIFF_GRACE_MS * 1000 };
+	unsigned char c;
+
+	if (evbuffer_copyout(bufferevent_get_input(s->bev), &c, 1) < 1) {
+		if (s->client_eof) {
+			s->sniffed = 1;
+			return 1;
+		}
+		if (s->auth_pending || s->ev_sniff != NULL)
+			return 0;
+		s->ev_sniff = evtimer_new(s->cfg->base, session_on_sniff_grace, s);
+		if (s->ev_sniff == NULL || evtimer_add(s->ev_sniff, &tv) != 0) {
+			s->sniffed = 1;
+			return 1;
+		}
+		return 0;
+	}
+	s->sniffed = 1;
+	if (s->ev_sniff != NULL)
+		event_del(s->ev_sniff);
+	return c == 0x00 ? session_wire_begin(s) : 1;
+}
+
+/* HANDSHAKE of a wire client: the startup packets.  1: done, 0: wait, -1: ended. */
+static int
+session_wire_startup(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+
+	switch (pgwire_startup(s->wire, in, bufferevent_get_output(s->bev), s->client_eof)) {
+	case PGWIRE_START_WAIT:
+		return 0;
+	case PGWIRE_START_DONE:
+		return 1;
+	case PGWIRE_START_TLS:
+		session_take_tls(s, 1);
+		return 0;
+	case PGWIRE_START_CLOSE:
+		session_close_client(s);
+		return -1;
+	case PGWIRE_START_FAIL:
+		break;
+	}
+	session_refuse(s, LOG_LEVEL_WARN, pgwire_error(s->wire));
+	return -1;
+}
+
+/* session_refill for a wire client: Query text and COPY data from pgwire. */
+static int
+session_wire_refill(struct session *s)
+{
+	size_t produced = 0;
+	enum pgwire_input r;
+
+	s->plain_start = s->plain_end = 0;
+	r = pgwire_refill(s->wire, bufferevent_get_input(s->bev), bufferevent_get_output(s->bev),
+	                  &s->lx, s->plain, SESSION_PLAIN_CAP, &produced);
+	s->plain_end = produced;
+	s->rep.bytes_in = s->rep.bytes_plain = pgwire_bytes(s->wire);
+	if (r == PGWIRE_IN_FAIL) {
+		session_fail(s, "%s", pgwire_error(s->wire));
+		return -1;
+	}
+	if (r == PGWIRE_IN_END) {
+		log_info(s->who, "the client ended its session (Terminate): committing the import");
+		s->trailer = 1;
+	}
+	return 0;
+}
+
+/*
+ * A statement of a wire client, after the rules: what pgwire answers
+ * itself, or refuses.  1: the session goes on as for a raw stream; 0: the
+ * statement is done (the import ends here); -1: the import failed.
+ */
+static int
+session_wire_statement(struct session *s, const struct lexer_event *ev,
+                       const struct rules_verdict *v, int in_copy)
+{
+	char why[640];
+
+	switch (pgwire_statement(s->wire, bufferevent_get_output(s->bev), ev, v, in_copy, why,
+	                         sizeof(why))) {
+	case PGWIRE_ST_GO:
+		return 1;
+	case PGWIRE_ST_END:
+		log_info(s->who, "the client's COMMIT ends the import: committing");
+		s->trailer = 1;
+		return 0;
+	case PGWIRE_ST_REFUSE:
+		break;
+	}
+	session_excerpt(ev->data, ev->len, s->cur_excerpt, sizeof(s->cur_excerpt));
+	session_fail(s, "statement %llu at line %llu refused: %s\n  statement: %s",
+	             (unsigned long long)s->rep.statements, (unsigned long long)ev->line, why,
+	             s->cur_excerpt);
+	return -1;
+}
+
+/*
+ * The import of a wire client has ended: pgwire tells the outcome.  0 when
+ * the client is answered on (state AFTER, until its Terminate), 1 when it
+ * is to be closed.
+ */
+static int
+session_wire_after(struct session *s)
+{
+	struct timeval tv = { s->cfg->idle_timeout, 0 };
+
+	if (pgwire_after(s->wire, bufferevent_get_output(s->bev), s->committed && s->error == NULL,
+	                 s->error) == 0)
+		return 1;
+	session_set_state(s, SESSION_AFTER);
+	if (s->cfg->idle_timeout > 0)
+		bufferevent_set_timeouts(s->bev, &tv, NULL);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	if (pgwire_after_read(s->wire, bufferevent_get_input(s->bev),
+	                      bufferevent_get_output(s->bev)) == 0)
+		session_close_client(s);
+	return 0;
+}
+
+static void
+session_on_hold(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	(void)fd;
+	(void)what;
+
+	s->hold_done = 1;
+	if (s->state == SESSION_STREAM && s->error == NULL)
+		session_pump(s);
+}
+
+/*
+ * pg_restore -j disconnects its first connection after the schema and
+ * connects its workers at once: an import that pg_restore ends with
+ * Terminate is committed SESSION_RESTORE_HOLD_MS later, so that a worker
+ * arriving meanwhile is seen (the daemon's admission then stops this
+ * import, session_parallel_restore).  1 while held.
+ */
+static int
+session_wire_hold(struct session *s)
+{
+	struct timeval tv = { SESSION_RESTORE_HOLD_MS / 1000, (SESSION_RESTORE_HOLD_MS % 1000) * 1000 };
+
+	if (s->hold_done || !pgwire_restore_ended(s->wire))
+		return 0;
+	if (s->ev_hold != NULL)
+		return 1;
+	s->ev_hold = evtimer_new(s->cfg->base, session_on_hold, s);
+	if (s->ev_hold == NULL || evtimer_add(s->ev_hold, &tv) != 0)
+		return 0;
+	log_info(s->who, "pg_restore ended its session: committing in %d ms (unless its pg_restore "
+	         "-j workers connect meanwhile)", SESSION_RESTORE_HOLD_MS);
+	return 1;
+}
+
+int
+session_parallel_restore(const struct session *running, const struct session *newcomer)
+{
+	return pgwire_parallel_restore(running->wire, running->peer_host, newcomer->wire,
+	                               newcomer->peer_host);
+}
+
 /* ---- the handshake: TLS, the AUTH line, admission -------------------- */
 
 /*
@@ -1934,7 +2550,12 @@ session_refuse(struct session *s, enum log_level level, const char *msg)
 {
 	if (s->tls_pending)
 		s->client_gone = 1; /* no TLS channel yet to write on */
-	session_say(s, level, "ERROR %s", msg);
+	if (s->wire != NULL && !s->client_gone) {
+		log_msg(level, s->who, "ERROR %s", msg);
+		pgwire_refuse(s->wire, bufferevent_get_output(s->bev), msg);
+	} else {
+		session_say(s, level, "ERROR %s", msg);
+	}
 	session_close_client(s);
 }
 
@@ -1949,7 +2570,9 @@ session_on_header_timeout(evutil_socket_t fd, short what, void *arg)
 	if (s->state != SESSION_HANDSHAKE)
 		return;
 	snprintf(msg, sizeof(msg), "%s within %d s of connecting (--header-timeout)",
-	         s->tls_pending ? "no TLS handshake" : "no complete AUTH line",
+	         s->tls_pending ? "no TLS handshake"
+	         : s->wire != NULL ? "no complete PostgreSQL startup and authentication"
+	                           : "no complete AUTH line",
 	         s->cfg->header_timeout);
 	session_refuse(s, LOG_LEVEL_WARN, msg);
 }
@@ -2004,7 +2627,9 @@ session_auth(struct session *s)
 			return 0;
 		}
 	}
-	switch (auth_check(s->cfg->auth, in, s->client_eof, why, sizeof(why))) {
+	switch (s->wire != NULL ? pgwire_auth(s->wire, in, bufferevent_get_output(s->bev), why,
+	                                      sizeof(why))
+	                        : auth_check(s->cfg->auth, in, s->client_eof, why, sizeof(why))) {
 	case AUTH_MORE:
 		return 0;
 	case AUTH_OK:
@@ -2036,6 +2661,10 @@ session_handshake(struct session *s)
 
 	if (s->state != SESSION_HANDSHAKE || s->tls_pending)
 		return;
+	if (!s->sniffed && session_sniff(s) <= 0)
+		return;
+	if (s->wire != NULL && session_wire_startup(s) <= 0)
+		return;
 	if (s->client_eof && evbuffer_get_length(bufferevent_get_input(s->bev)) == 0) {
 		session_refuse(s, LOG_LEVEL_INFO, "the client closed the connection before "
 		               "sending a dump\n  nothing was changed in the target");
@@ -2064,14 +2693,25 @@ session_start(struct session *s)
 
 	log_info(s->who, "client connected");
 	s->tls_pending = tls_active(s->bev);
+	s->tls_port = session_tls_port(s);
+	if (s->tls_port)
+		s->tls_pending = 1; /* the first byte says: TLS, or a PostgreSQL client */
 	s->auth_pending = s->cfg->auth != NULL;
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	if (!s->tls_port)
+		bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	if ((s->tls_pending || s->auth_pending) && s->cfg->header_timeout > 0) {
 		s->ev_header = evtimer_new(s->cfg->base, session_on_header_timeout, s);
 		if (s->ev_header == NULL || evtimer_add(s->ev_header, &tv) != 0) {
 			session_refuse(s, LOG_LEVEL_ERROR, "out of memory");
 			return;
 		}
+	}
+	if (s->tls_port) {
+		s->ev_sniff = event_new(s->cfg->base, bufferevent_getfd(s->bev), EV_READ,
+		                        session_on_presniff, s);
+		if (s->ev_sniff == NULL || event_add(s->ev_sniff, NULL) != 0)
+			session_refuse(s, LOG_LEVEL_ERROR, "out of memory");
+		return;
 	}
 	session_handshake(s);
 }
@@ -2081,6 +2721,10 @@ session_abort(struct session *s, const char *reason)
 {
 	if (s->state == SESSION_CLOSING)
 		return;
+	if (s->state == SESSION_AFTER) {
+		session_close_client(s); /* the import has ended; its client is told no more */
+		return;
+	}
 	if (s->state == SESSION_HANDSHAKE) {
 		session_refuse(s, LOG_LEVEL_INFO, reason);
 		return;

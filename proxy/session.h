@@ -30,6 +30,8 @@
  *              them (verify.h); a mismatch fails the import
  *   FINISH     COMMIT (after the trailer) or ROLLBACK (after an error)
  *   UNLOCK     the import lock is released
+ *   AFTER      a PostgreSQL-protocol client (pgwire.h) was told the outcome
+ *              and is answered until its Terminate (--idle-timeout bounds it)
  *   CLOSING    the summary was written; the client's output drains, then
  *              the connection is closed (lingering: input is discarded
  *              until the client closes or a timeout, so it reads it all)
@@ -56,6 +58,7 @@
 
 struct auth;
 struct session;
+struct ssl_ctx_st;
 
 struct session_config {
 	struct event_base *base;
@@ -71,9 +74,12 @@ struct session_config {
 	int force_schema_version;      /* --force-schema-version */
 	int lock_timeout;              /* --lock-timeout: seconds a statement may wait
 	                                  for a lock (lock_timeout); 0: no limit */
+	int jobs;                      /* --jobs N: N > 1 hands the dump to jobs.h */
 
 	/* the handshake and the limits on what a client may send (issue 4) */
 	struct auth *auth;             /* --token-file: the AUTH line; NULL: none */
+	struct ssl_ctx_st *tls_ctx;    /* --tls-cert: TCP clients speak TLS, raw at once or
+	                                * after a PostgreSQL SSLRequest; NULL: none */
 	int header_timeout;            /* s for the TLS handshake and AUTH line (0: none) */
 	int idle_timeout;              /* s without a client byte while the import
 	                                * waits for one: rolled back (0: none) */
@@ -116,6 +122,14 @@ int session_importing(const struct session *s);
 
 /* "an import into synapse from 10.0.0.5 is running since 12:03:11" */
 void session_describe(const struct session *s, char *buf, size_t size);
+
+/*
+ * pg_restore -j: 1 if newcomer is a PostgreSQL-protocol connection of
+ * pg_restore from the host whose pg_restore runs the import running (its
+ * parallel workers).  pgsluice serves one connection per import: the
+ * daemon refuses the newcomer and stops running's import.
+ */
+int session_parallel_restore(const struct session *running, const struct session *newcomer);
 
 /* "#3 10.0.0.5:51234", for logs */
 const char *session_who(const struct session *s);

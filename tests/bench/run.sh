@@ -57,12 +57,16 @@ now() { date +%s.%N; }
 have_serve=0
 "$PGSLUICE" serve --help >/dev/null 2>&1 && have_serve=1
 have_jobs=0
-[ $have_serve = 1 ] && "$PGSLUICE" serve --help 2>&1 | grep -q -- '--jobs' && have_jobs=1
+# (no grep -q: under pipefail its early exit makes the help's writer fail on SIGPIPE)
+[ $have_serve = 1 ] && "$PGSLUICE" serve --help 2>&1 | grep -c -- '--jobs' >/dev/null && have_jobs=1
 
-# serve_import MODE(plain|gzip) [serve args]: prints "wall rss_kb cpu_s"
+# busy CPU seconds of the whole machine so far (user+nice+system+irq+softirq+steal)
+machine_busy() { awk -v hz="$(getconf CLK_TCK)" '/^cpu /{printf "%.2f", ($2+$3+$4+$7+$8+$9)/hz}' /proc/stat; }
+
+# serve_import MODE(plain|gzip) [serve args]: prints "wall rss_kb cpu_s machine_cpu_s"
 serve_import() {
 	local mode=$1; shift
-	local lport t0 t1 pid file
+	local lport t0 t1 pid file b0 b1
 	lport=$(free_port)
 	file=$base.sql
 	[ "$mode" = gzip ] && file=$base.sql.gz
@@ -71,13 +75,15 @@ serve_import() {
 		--listen "127.0.0.1:$lport" "$@" 2>"$T/serve.log" &
 	pid=$!
 	for _ in $(seq 200); do grep -q "listening on" "$T/serve.log" 2>/dev/null && break; sleep 0.05; done
+	b0=$(machine_busy)
 	t0=$(now)
 	nc -N 127.0.0.1 "$lport" <"$file" >"$T/client.out"
 	wait "$pid"
 	t1=$(now)
+	b1=$(machine_busy)
 	grep -q '^OK' "$T/client.out" || { echo "pgsluice import failed:" >&2; tail -n 5 "$T/client.out" "$T/serve.log" >&2; }
 	read -r rss u s < <(tail -n 1 "$T/time")
-	echo "$(echo "$t1 - $t0" | bc) $rss $(echo "$u + $s" | bc)"
+	echo "$(echo "$t1 - $t0" | bc) $rss $(echo "$u + $s" | bc) $(echo "$b1 - $b0" | bc)"
 }
 run_contender() {
 	local c=$1 t0 t1
@@ -97,12 +103,14 @@ run_contender() {
 contenders="a b c"
 [ $have_serve = 1 ] && contenders="$contenders d e"
 [ $have_jobs = 1 ] && contenders="$contenders f"
-declare -A times rss cpu
+declare -A times rss cpu share
 for r in $(seq "$rounds"); do
 	for c in $contenders; do
-		read -r w m u < <(run_contender "$c")
+		m='' u='' b=''
+		read -r w m u b < <(run_contender "$c")
 		times[$c]="${times[$c]:-} $w"
-		[ -n "${m:-}" ] && rss[$c]="${rss[$c]:-} $m" && cpu[$c]="${cpu[$c]:-} $u"
+		[ -n "${m:-}" ] && rss[$c]="${rss[$c]:-} $m" && cpu[$c]="${cpu[$c]:-} $u" &&
+			share[$c]="${share[$c]:-} $(awk -v u="$u" -v b="$b" 'BEGIN{printf "%.4f", b > 0 ? u / b : 0}')"
 		printf 'round %d %s %6.2f s\n' "$r" "$c" "$w"
 	done
 done
@@ -111,17 +119,21 @@ max() { tr ' ' '\n' | grep -v '^$' | sort -g | tail -1; }
 declare -A med
 declare -A names=([a]="psql -1 -f (plain)" [b]="gzip -dc | psql -1" [c]="pg_restore -j2 (custom)" [d]="pgsluice, nc plain" [e]="pgsluice, nc gzip" [f]="pgsluice --jobs 2, gzip")
 echo
-printf '%-28s %10s %12s %14s\n' contender "median s" "peak RSS" "CPU s / GB"
+printf '%-28s %10s %12s %14s %14s\n' contender "median s" "peak RSS" "CPU s / GB" "share of CPU"
 for c in $contenders; do
 	med[$c]=$(echo "${times[$c]}" | median)
 	if [ -n "${rss[$c]:-}" ]; then
 		m=$(echo "${rss[$c]}" | max)
 		u=$(echo "${cpu[$c]}" | median)
-		printf '%-28s %10.2f %9d MiB %14.2f\n' "${names[$c]}" "${med[$c]}" $((m / 1024)) "$(echo "$u * 1000000000 / $plain_bytes" | bc -l)"
+		sh=$(echo "${share[$c]}" | median)
+		printf '%-28s %10.2f %9d MiB %14.2f %13.1f%%\n' "${names[$c]}" "${med[$c]}" $((m / 1024)) \
+			"$(echo "$u * 1000000000 / $plain_bytes" | bc -l)" "$(echo "$sh * 100" | bc -l)"
 	else
-		printf '%-28s %10.2f %12s %14s\n' "${names[$c]}" "${med[$c]}" - -
+		printf '%-28s %10.2f %12s %14s %14s\n' "${names[$c]}" "${med[$c]}" - - -
 	fi
 done
+echo "(share of CPU: pgsluice's CPU seconds over the whole machine's busy CPU seconds during"
+echo " the import: PostgreSQL's backends, nc and pgsluice; goal <= 5 % in (d))"
 ratio() { awk -v a="${med[$1]}" -v b="${med[$2]}" 'BEGIN{printf "%.3f", a/b}'; }
 echo
 [ $have_serve = 1 ] && echo "(d)/(a) = $(ratio d a)   goal <= 1.02" && echo "(e)/(b) = $(ratio e b)   goal <= 1.02"
@@ -131,6 +143,11 @@ if [ $have_serve = 1 ] && [ "$mem_scale" != 0 ]; then
 	build_dump "$mem_scale" || { echo "bench: building the scale-$mem_scale dump failed"; exit 1; }
 	base=$store/synapse-s$mem_scale
 	fresh_db
-	read -r w m u < <(serve_import gzip)
+	read -r w m _ < <(serve_import gzip)
 	echo "memory: scale $mem_scale ($(($(stat -c %s "$base.sql") / 1000000)) MB plain): pgsluice peak RSS $((m / 1024)) MiB, ${w} s"
+	if [ $have_jobs = 1 ]; then
+		fresh_db
+		read -r w m _ < <(serve_import gzip --jobs 2)
+		echo "memory: scale $mem_scale, --jobs 2: pgsluice peak RSS $((m / 1024)) MiB, ${w} s"
+	fi
 fi

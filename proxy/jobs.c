@@ -1,0 +1,1125 @@
+/*
+ * jobs.c - `serve --jobs N`: the statements and COPY data of one import
+ * spread over N target connections (jobs.h).
+ *
+ * Kept apart from session.c so that the single-transaction path stays as
+ * it is: the session hands the engine what it would have sent, and the
+ * engine decides where and when it runs.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/event.h>
+#include <libpq-fe.h>
+
+#include "jobs.h"
+#include "log.h"
+#include "sqltok.h"
+#include "target.h"
+
+#define JOBS_BATCH (4 * 1024 * 1024) /* a batch is cut at the last line end before this */
+#define JOBS_PUT (256 * 1024)        /* COPY data handed to libpq at once */
+#define JOBS_KEY 160                 /* a table name as the dump writes it */
+#define JOBS_EXCERPT 160
+#define JOBS_TERMINATE_MS 10000      /* pg_terminate_backend(pid, timeout) */
+#define JOBS_QUEUE 64                /* statements that may wait for a connection (look-ahead) */
+
+enum jobs_phase {
+	JOBS_PRE,        /* pre-data on connection 0, in a transaction */
+	JOBS_COMMITTING, /* its COMMIT is in flight */
+	JOBS_DATA,       /* data and post-data, autocommit on any connection */
+};
+
+enum jobs_kind { JOBS_STMT, JOBS_BATCH_ITEM, JOBS_COMMIT };
+
+/* what a statement shares a table with */
+enum jobs_class { JOBS_CL_OTHER, JOBS_CL_BATCH, JOBS_CL_INDEX };
+
+struct jobs_buf {
+	char *p;
+	size_t len, cap;
+};
+
+struct jobs_item {
+	enum jobs_kind kind;
+	struct jobs_buf text;     /* the statement, or the batch's COPY command; NUL-terminated */
+	struct jobs_buf data;     /* a batch's lines */
+	int table;                /* a batch's table (index in tables) */
+	char keys[2][JOBS_KEY];   /* tables it touches */
+	int n_keys;
+	enum jobs_class cls;
+	int barrier;              /* tables unknown: runs alone */
+	int is_set;               /* a session setting: joins the prelude when it starts */
+	uint64_t no, line;
+};
+
+struct jobs_table {
+	char name[JOBS_KEY];
+	uint64_t lines, tagged;
+	int pending, ended;
+};
+
+enum jobs_stage { JOBS_ST_FREE, JOBS_ST_PRELUDE, JOBS_ST_MAIN, JOBS_ST_PUT, JOBS_ST_END };
+
+struct jobs_conn {
+	struct jobs *j;
+	int idx;
+	struct target t;
+	int up;
+	enum jobs_stage stage;
+	struct jobs_item it;
+	size_t put;
+	unsigned prelude_gen;
+	char who[160];
+	int srv_failed;
+	char srv[700];
+};
+
+struct jobs {
+	struct jobs_config cfg;
+	struct jobs_conn conns[JOBS_MAX];
+	int n_up;
+	enum jobs_phase phase;
+	int failed;
+	char error[1500];
+
+	struct jobs_buf prelude;  /* session settings, replayed on each connection */
+	unsigned prelude_gen;
+
+	struct jobs_item queue[JOBS_QUEUE]; /* wait for a connection, in dump order */
+	int n_queue;
+	int n_queued_batches;     /* of them, COPY batches (at most one) */
+	int finishing;
+
+	/* the COPY being read */
+	struct jobs_buf copy_sql;
+	struct jobs_buf acc;
+	int copy_table;
+	uint64_t copy_no, copy_line;
+
+	struct jobs_table *tables;
+	size_t n_tables, cap_tables;
+
+	struct event *ev_notify;
+	int notify_ready, notify_failed;
+	size_t batch;             /* JOBS_BATCH, or PGSLUICE_JOBS_BATCH (tests) */
+};
+
+static void jobs_kick(struct jobs *j);
+static int jobs_cat(struct jobs_buf *b, const char *s);
+static void jobs_start_item(struct jobs_conn *c);
+
+/* ---- small things ------------------------------------------------------ */
+
+static int
+jobs_buf_add(struct jobs_buf *b, const char *p, size_t n)
+{
+	size_t cap;
+	char *q;
+
+	if (b->len + n + 1 > b->cap) {
+		cap = b->cap ? b->cap : 4096;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		q = realloc(b->p, cap);
+		if (q == NULL)
+			return -1;
+		b->p = q;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+static void
+jobs_buf_free(struct jobs_buf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+static void
+jobs_item_free(struct jobs_item *it)
+{
+	jobs_buf_free(&it->text);
+	jobs_buf_free(&it->data);
+	memset(it, 0, sizeof(*it));
+}
+
+static void
+jobs_on_notify(evutil_socket_t fd, short what, void *arg)
+{
+	struct jobs *j = arg;
+	(void)fd;
+	(void)what;
+
+	if (j->notify_failed == 1) {
+		j->notify_failed = 2;
+		j->notify_ready = 0;
+		j->cfg.fn(j->cfg.arg, JOBS_EV_FAILED, j->error);
+		return;
+	}
+	if (j->notify_ready) {
+		j->notify_ready = 0;
+		j->cfg.fn(j->cfg.arg, JOBS_EV_READY, NULL);
+	}
+}
+
+static void
+jobs_notify(struct jobs *j)
+{
+	j->notify_ready = 1;
+	event_active(j->ev_notify, EV_TIMEOUT, 0);
+}
+
+static void
+jobs_fail(struct jobs *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+jobs_fail(struct jobs *j, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (j->failed)
+		return;
+	j->failed = 1;
+	va_start(ap, fmt);
+	vsnprintf(j->error, sizeof(j->error), fmt, ap);
+	va_end(ap);
+	j->notify_failed = 1;
+	event_active(j->ev_notify, EV_TIMEOUT, 0);
+}
+
+/* "message (SQLSTATE x)" and DETAIL of an error result */
+static void
+jobs_srv_text(const PGresult *res, char *out, size_t size)
+{
+	const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *d = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+
+	snprintf(out, size, "%s (SQLSTATE %s)%s%s", m ? m : PQresultErrorMessage(res),
+	         st ? st : "?????", d ? "\n  DETAIL: " : "", d ? d : "");
+}
+
+static void
+jobs_excerpt(const char *text, char *out, size_t size)
+{
+	size_t o = 0;
+	int space = 0;
+
+	for (; *text != '\0' && o + 4 < size; text++) {
+		unsigned char ch = (unsigned char)*text;
+
+		if (ch == '\n' || ch == '\r' || ch == '\t' || ch == ' ') {
+			if (!space && o > 0)
+				out[o++] = ' ';
+			space = 1;
+			continue;
+		}
+		space = 0;
+		out[o++] = ch < 0x20 ? '?' : (char)ch;
+	}
+	if (*text != '\0')
+		memcpy(out + o, "...", 3), o += 3;
+	out[o] = '\0';
+}
+
+/* ---- what a statement touches ------------------------------------------ */
+
+/* A qualified name at the iterator: its text as written, into key. 0: none. */
+static int
+jobs_name(struct sqltok_iter *it, struct sqltok *t, char *key, size_t size)
+{
+	const char *start;
+	size_t len;
+	struct sqltok_iter save;
+
+	if (t->type != SQLTOK_WORD && t->type != SQLTOK_QIDENT)
+		return 0;
+	start = t->p;
+	len = t->len;
+	for (;;) {
+		save = *it;
+		if (sqltok_next(it, t) != SQLTOK_OP || t->len != 1 || t->p[0] != '.') {
+			*it = save;
+			break;
+		}
+		if (sqltok_next(it, t) != SQLTOK_WORD && t->type != SQLTOK_QIDENT)
+			return 0;
+		len = (size_t)(t->p + t->len - start);
+	}
+	if (len >= size)
+		return 0;
+	memcpy(key, start, len);
+	key[len] = '\0';
+	return 1;
+}
+
+/* Skip optional words (lowercase) at the iterator; t holds the next token after. */
+static void
+jobs_skip(struct sqltok_iter *it, struct sqltok *t, const char *const *words)
+{
+	int i, again = 1;
+
+	while (again) {
+		again = 0;
+		for (i = 0; words[i] != NULL; i++) {
+			if (sqltok_is(t, words[i])) {
+				sqltok_next(it, t);
+				again = 1;
+				break;
+			}
+		}
+	}
+}
+
+enum jobs_what { JOBS_W_OTHER, JOBS_W_SET, JOBS_W_TXN, JOBS_W_FREE };
+
+/*
+ * Classify a statement for post-data scheduling: its tables (keys), its
+ * class, or a barrier.  Returns what it is: a session setting (SET,
+ * set_config), transaction control (not supported), free (setval: no
+ * table), or other (it->keys / it->barrier set).
+ */
+static enum jobs_what
+jobs_classify(struct jobs_item *it, const char *text, size_t len)
+{
+	static const char *const only[] = { "only", "if", "exists", NULL };
+	static const char *const idx_opts[] = { "concurrently", "if", "not", "exists", NULL };
+	struct sqltok_iter i;
+	struct sqltok t;
+
+	it->n_keys = 0;
+	it->barrier = 1;
+	it->cls = JOBS_CL_OTHER;
+	sqltok_init(&i, text, len, 1);
+	if (sqltok_next(&i, &t) != SQLTOK_WORD)
+		return JOBS_W_OTHER;
+	if (sqltok_is(&t, "set") || sqltok_is(&t, "reset"))
+		return JOBS_W_SET;
+	if (sqltok_is(&t, "begin") || sqltok_is(&t, "commit") || sqltok_is(&t, "start") ||
+	    sqltok_is(&t, "end") || sqltok_is(&t, "rollback") || sqltok_is(&t, "savepoint") ||
+	    sqltok_is(&t, "release") || sqltok_is(&t, "abort"))
+		return JOBS_W_TXN;
+	if (sqltok_is(&t, "select")) {
+		/* SELECT pg_catalog.set_config(...) / SELECT pg_catalog.setval(...) */
+		while (sqltok_next(&i, &t) != SQLTOK_END) {
+			if (sqltok_is(&t, "set_config"))
+				return JOBS_W_SET;
+			if (sqltok_is(&t, "setval"))
+				return JOBS_W_FREE;
+			if (t.type == SQLTOK_WORD && ((t.len > 3 && strncasecmp(t.p, "lo_", 3) == 0) ||
+			                              sqltok_is(&t, "lowrite")))
+				return JOBS_W_TXN; /* a large object: lo_open's descriptor lives in one transaction */
+			if (t.type == SQLTOK_OP && t.p[0] == '(')
+				break;
+		}
+		return JOBS_W_OTHER;
+	}
+	if (sqltok_is(&t, "alter")) {
+		sqltok_next(&i, &t);
+		if (!sqltok_is(&t, "table"))
+			return JOBS_W_OTHER;
+		sqltok_next(&i, &t);
+		jobs_skip(&i, &t, only);
+		if (!jobs_name(&i, &t, it->keys[0], JOBS_KEY))
+			return JOBS_W_OTHER;
+		it->n_keys = 1;
+		while (sqltok_next(&i, &t) != SQLTOK_END) {
+			if (sqltok_is(&t, "references")) {
+				sqltok_next(&i, &t);
+				if (!jobs_name(&i, &t, it->keys[1], JOBS_KEY))
+					return JOBS_W_OTHER;
+				if (strcmp(it->keys[1], it->keys[0]) != 0)
+					it->n_keys = 2;
+				break;
+			}
+		}
+		it->barrier = 0;
+		return JOBS_W_OTHER;
+	}
+	if (sqltok_is(&t, "create")) {
+		sqltok_next(&i, &t);
+		if (sqltok_is(&t, "unique"))
+			sqltok_next(&i, &t);
+		if (sqltok_is(&t, "constraint"))
+			sqltok_next(&i, &t);
+		if (sqltok_is(&t, "index"))
+			it->cls = JOBS_CL_INDEX;
+		else if (!sqltok_is(&t, "trigger"))
+			return JOBS_W_OTHER;
+		sqltok_next(&i, &t);
+		if (it->cls == JOBS_CL_INDEX)
+			jobs_skip(&i, &t, idx_opts);
+		/* to the ON at depth 0, then the table */
+		for (;;) {
+			if (t.type == SQLTOK_END)
+				return JOBS_W_OTHER;
+			if (t.depth == 0 && sqltok_is(&t, "on"))
+				break;
+			sqltok_next(&i, &t);
+		}
+		sqltok_next(&i, &t);
+		jobs_skip(&i, &t, only);
+		if (!jobs_name(&i, &t, it->keys[0], JOBS_KEY))
+			return JOBS_W_OTHER;
+		it->n_keys = 1;
+		it->barrier = 0;
+		return JOBS_W_OTHER;
+	}
+	return JOBS_W_OTHER;
+}
+
+/* ---- scheduling ---------------------------------------------------------- */
+
+static int
+jobs_in_flight(const struct jobs *j)
+{
+	int i, n = 0;
+
+	for (i = 0; i < j->cfg.n; i++)
+		if (j->conns[i].stage != JOBS_ST_FREE)
+			n++;
+	return n;
+}
+
+/* 1 when a and b may not run at once, or b may not pass a in the queue. */
+static int
+jobs_conflict(const struct jobs_item *a, const struct jobs_item *b)
+{
+	int x, y;
+
+	if (a->barrier || b->barrier)
+		return 1;
+	for (x = 0; x < a->n_keys; x++)
+		for (y = 0; y < b->n_keys; y++)
+			if (strcmp(a->keys[x], b->keys[y]) == 0 &&
+			    !(a->cls == b->cls && a->cls != JOBS_CL_OTHER))
+				return 1;
+	return 0;
+}
+
+/*
+ * 1 when queue[q] may start now: beside what runs, and ahead of the items
+ * queued before it (it passes them only if it shares no table with them:
+ * per table, dump order is kept).
+ */
+static int
+jobs_can_start(const struct jobs *j, int q)
+{
+	const struct jobs_item *it = &j->queue[q];
+	int i;
+
+	if (j->phase == JOBS_COMMITTING)
+		return 0;
+	if (j->phase == JOBS_PRE || it->kind == JOBS_COMMIT)
+		return q == 0 && j->conns[0].up && j->conns[0].stage == JOBS_ST_FREE;
+	if (it->barrier && (q > 0 || jobs_in_flight(j) > 0))
+		return 0;
+	for (i = 0; i < q; i++)
+		if (jobs_conflict(&j->queue[i], it))
+			return 0;
+	for (i = 0; i < j->cfg.n; i++)
+		if (j->conns[i].stage != JOBS_ST_FREE && jobs_conflict(&j->conns[i].it, it))
+			return 0;
+	return 1;
+}
+
+static struct jobs_conn *
+jobs_free_conn(struct jobs *j, const struct jobs_item *it)
+{
+	int i;
+
+	if (j->phase != JOBS_DATA || it->kind == JOBS_COMMIT)
+		return j->conns[0].up && j->conns[0].stage == JOBS_ST_FREE ? &j->conns[0] : NULL;
+	for (i = 0; i < j->cfg.n; i++)
+		if (j->conns[i].up && j->conns[i].stage == JOBS_ST_FREE)
+			return &j->conns[i];
+	return NULL;
+}
+
+/* Start the queued items that may run, on free connections. */
+static void
+jobs_kick(struct jobs *j)
+{
+	struct jobs_conn *c;
+	int q, started = 0;
+
+	for (q = 0; q < j->n_queue && !j->failed;) {
+		if (!jobs_can_start(j, q) || (c = jobs_free_conn(j, &j->queue[q])) == NULL) {
+			if (j->phase != JOBS_DATA)
+				break;
+			q++;
+			continue;
+		}
+		c->it = j->queue[q];
+		if (c->it.kind == JOBS_BATCH_ITEM)
+			j->n_queued_batches--;
+		if (c->it.is_set) {
+			if (jobs_buf_add(&j->prelude, c->it.text.p, c->it.text.len) < 0 ||
+			    jobs_cat(&j->prelude, ";\n") < 0) {
+				jobs_fail(j, "out of memory");
+				return;
+			}
+			j->prelude_gen++;
+			if (j->phase == JOBS_PRE)
+				c->prelude_gen = j->prelude_gen; /* it runs there now */
+		}
+		memmove(&j->queue[q], &j->queue[q + 1], (size_t)(j->n_queue - q - 1) * sizeof(j->queue[0]));
+		j->n_queue--;
+		memset(&j->queue[j->n_queue], 0, sizeof(j->queue[0]));
+		if (c->it.kind == JOBS_COMMIT)
+			j->phase = JOBS_COMMITTING;
+		jobs_start_item(c);
+		started = 1;
+	}
+	if (started)
+		jobs_notify(j);
+}
+
+/* ---- one connection ------------------------------------------------------ */
+
+static void
+jobs_send(struct jobs_conn *c, const char *sql)
+{
+	if (target_send(&c->t, sql) < 0)
+		jobs_fail(c->j, "--jobs connection %d: %s", c->idx, target_error(&c->t));
+}
+
+static void
+jobs_start_item(struct jobs_conn *c)
+{
+	struct jobs *j = c->j;
+
+	c->put = 0;
+	c->srv_failed = 0;
+	if (c->prelude_gen != j->prelude_gen && c->it.kind != JOBS_COMMIT) {
+		c->stage = JOBS_ST_PRELUDE;
+		jobs_send(c, j->prelude.p);
+		return;
+	}
+	c->stage = JOBS_ST_MAIN;
+	jobs_send(c, c->it.text.p);
+}
+
+static void
+jobs_put(struct jobs_conn *c)
+{
+	size_t n;
+	int r;
+
+	while (c->put < c->it.data.len) {
+		if (c->t.flushing)
+			return; /* TARGET_EV_DRAINED */
+		n = c->it.data.len - c->put;
+		if (n > JOBS_PUT)
+			n = JOBS_PUT;
+		r = target_put_copy(&c->t, c->it.data.p + c->put, n);
+		if (r == 0)
+			return;
+		if (r < 0) {
+			if (c->t.state == TARGET_BROKEN)
+				jobs_fail(c->j, "--jobs connection %d: %s", c->idx, target_error(&c->t));
+			c->stage = JOBS_ST_END; /* the server's error follows */
+			return;
+		}
+		c->put += n;
+	}
+	if (c->t.flushing)
+		return;
+	r = target_end_copy(&c->t, NULL);
+	if (r == 1)
+		return;
+	if (r < 0) {
+		jobs_fail(c->j, "--jobs connection %d: %s", c->idx, target_error(&c->t));
+		return;
+	}
+	c->stage = JOBS_ST_END;
+}
+
+static void
+jobs_check_table(struct jobs *j, struct jobs_table *tb)
+{
+	if (!tb->ended || tb->pending > 0)
+		return;
+	if (tb->tagged != tb->lines)
+		jobs_fail(j, "COPY of %s: the target took %llu rows in its batches, the dump has %llu "
+		          "data lines", tb->name, (unsigned long long)tb->tagged,
+		          (unsigned long long)tb->lines);
+}
+
+/* The item on c is done (all its results are in). */
+static void
+jobs_item_done(struct jobs_conn *c)
+{
+	struct jobs *j = c->j;
+	char ex[JOBS_EXCERPT + 8];
+
+	if (c->srv_failed) {
+		jobs_excerpt(c->it.text.p, ex, sizeof(ex));
+		if (c->it.kind == JOBS_BATCH_ITEM)
+			jobs_fail(j, "COPY at line %llu failed (a batch of %s on connection %d): %s\n"
+			          "  statement: %s", (unsigned long long)c->it.line,
+			          j->tables[c->it.table].name, c->idx, c->srv, ex);
+		else if (c->stage == JOBS_ST_PRELUDE)
+			jobs_fail(j, "the session settings failed on connection %d: %s", c->idx, c->srv);
+		else
+			jobs_fail(j, "statement %llu at line %llu failed: %s\n  statement: %s",
+			          (unsigned long long)c->it.no, (unsigned long long)c->it.line, c->srv,
+			          ex);
+		return;
+	}
+	if (c->stage == JOBS_ST_PRELUDE) {
+		c->prelude_gen = j->prelude_gen;
+		c->stage = JOBS_ST_MAIN;
+		jobs_send(c, c->it.text.p);
+		return;
+	}
+	if (c->it.kind == JOBS_COMMIT)
+		j->phase = JOBS_DATA;
+	if (c->it.kind == JOBS_BATCH_ITEM) {
+		j->tables[c->it.table].pending--;
+		jobs_check_table(j, &j->tables[c->it.table]);
+	}
+	jobs_item_free(&c->it);
+	c->stage = JOBS_ST_FREE;
+	jobs_kick(j);
+	jobs_notify(j);
+}
+
+static void
+jobs_on_target(void *arg, enum target_event ev, PGresult *res)
+{
+	struct jobs_conn *c = arg;
+	struct jobs *j = c->j;
+	ExecStatusType st;
+
+	switch (ev) {
+	case TARGET_EV_CONNECTED:
+		c->up = 1;
+		j->n_up++;
+		log_debug(c->who, "--jobs connection %d up (backend pid %d)", c->idx,
+		          PQbackendPID(c->t.conn));
+		if (c->stage != JOBS_ST_FREE)
+			jobs_start_item(c); /* connection 0's BEGIN */
+		else
+			jobs_kick(j);
+		jobs_notify(j);
+		return;
+	case TARGET_EV_RESULT:
+		st = PQresultStatus(res);
+		if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE) {
+			if (!c->srv_failed)
+				jobs_srv_text(res, c->srv, sizeof(c->srv));
+			c->srv_failed = 1;
+		} else if (c->it.kind == JOBS_BATCH_ITEM && c->stage == JOBS_ST_END &&
+		           strncmp(PQcmdStatus(res), "COPY", 4) == 0) {
+			j->tables[c->it.table].tagged += strtoull(PQcmdTuples(res), NULL, 10);
+		}
+		return;
+	case TARGET_EV_IDLE:
+		if (c->stage != JOBS_ST_FREE)
+			jobs_item_done(c);
+		return;
+	case TARGET_EV_COPY:
+		if (c->it.kind != JOBS_BATCH_ITEM) {
+			jobs_fail(j, "statement %llu at line %llu started a COPY FROM STDIN",
+			          (unsigned long long)c->it.no, (unsigned long long)c->it.line);
+			return;
+		}
+		c->stage = JOBS_ST_PUT;
+		jobs_put(c);
+		return;
+	case TARGET_EV_DRAINED:
+		if (c->stage == JOBS_ST_PUT)
+			jobs_put(c);
+		return;
+	case TARGET_EV_FAILED:
+		c->up = 0;
+		jobs_fail(j, "--jobs connection %d: %s", c->idx, target_error(&c->t));
+		return;
+	}
+}
+
+/* ---- SQL of the beginning and the end ---------------------------------- */
+
+/* The objects of schema `src` (a PL/pgSQL variable), as (kw, id) rows. */
+#define JOBS_OBJECTS_SQL                                                                       \
+	"SELECT CASE c.relkind WHEN 'f' THEN 'FOREIGN TABLE' WHEN 'S' THEN 'SEQUENCE'\n"       \
+	"        WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END AS kw,\n" \
+	"        pg_catalog.format('%%I.%%I', n.nspname, c.relname) AS id\n"                   \
+	"   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace\n" \
+	"  WHERE n.nspname = src AND c.relkind IN ('r','p','f','S','v','m')\n"                 \
+	"    AND NOT c.relispartition\n"                                                       \
+	"    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d\n"                          \
+	"         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass\n"             \
+	"           AND d.objid = c.oid AND d.deptype IN ('e', 'i', 'a'))\n"                  \
+	" UNION ALL\n"                                                                         \
+	" SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE'\n"        \
+	"        ELSE 'FUNCTION' END,\n"                                                       \
+	"        pg_catalog.format('%%I.%%I(%%s)', n.nspname, p.proname,\n"                    \
+	"                          pg_catalog.pg_get_function_identity_arguments(p.oid))\n"   \
+	"   FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace\n" \
+	"  WHERE n.nspname = src AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d\n"      \
+	"         WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass\n"              \
+	"           AND d.objid = p.oid AND d.deptype IN ('e', 'i'))\n"                       \
+	" UNION ALL\n"                                                                         \
+	" SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END,\n"                     \
+	"        pg_catalog.format('%%I.%%I', n.nspname, t.typname)\n"                         \
+	"   FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace\n" \
+	"  WHERE n.nspname = src\n"                                                            \
+	"    AND (t.typrelid = 0 OR EXISTS (SELECT 1 FROM pg_catalog.pg_class c\n"            \
+	"         WHERE c.oid = t.typrelid AND c.relkind = 'c'))\n"                            \
+	"    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = t.oid)\n"  \
+	"    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d\n"                          \
+	"         WHERE d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass\n"              \
+	"           AND d.objid = t.oid AND d.deptype IN ('e', 'i'))\n"
+
+/* 'text' with quotes doubled (standard_conforming_strings is on from 9.1) */
+static int
+jobs_literal(struct jobs_buf *b, const char *s)
+{
+	if (jobs_buf_add(b, "'", 1) < 0)
+		return -1;
+	for (; *s; s++)
+		if (jobs_buf_add(b, s, 1) < 0 || (*s == '\'' && jobs_buf_add(b, "'", 1) < 0))
+			return -1;
+	return jobs_buf_add(b, "'", 1);
+}
+
+static int
+jobs_cat(struct jobs_buf *b, const char *s)
+{
+	return jobs_buf_add(b, s, strlen(s));
+}
+
+/* ARRAY['public','x']::text[] of the target schemas, or of their aside names */
+static int
+jobs_schema_array(struct jobs *j, struct jobs_buf *b, int aside)
+{
+	char name[64];
+	int i;
+
+	if (jobs_cat(b, "ARRAY[") < 0)
+		return -1;
+	for (i = 0; i < j->cfg.n_schemas; i++) {
+		snprintf(name, sizeof(name), "pgsluice_aside_%d", i);
+		if ((i > 0 && jobs_cat(b, ",") < 0) ||
+		    jobs_literal(b, aside ? name : j->cfg.schemas[i]) < 0)
+			return -1;
+	}
+	return jobs_cat(b, "]::text[]");
+}
+
+/*
+ * A DO block.  mode 0: create the aside schemas and (move_aside) move the
+ * target schemas' objects into them.  mode 1: where an aside schema exists,
+ * drop what its target schema holds now and move the aside objects back,
+ * then drop it.
+ */
+static char *
+jobs_do_block(struct jobs *j, int mode, int move)
+{
+	struct jobs_buf b = { 0 };
+	char objs[sizeof(JOBS_OBJECTS_SQL)];
+	int bad = 0;
+
+	snprintf(objs, sizeof(objs), JOBS_OBJECTS_SQL);
+	bad |= jobs_cat(&b, "DO $pgsluice$\nDECLARE\n  r record; i int; src text; dst text;\n"
+	                    "  tgt text[] := ");
+	bad |= jobs_schema_array(j, &b, 0);
+	bad |= jobs_cat(&b, ";\n  aside text[] := ");
+	bad |= jobs_schema_array(j, &b, 1);
+	bad |= jobs_cat(&b, ";\nBEGIN\n  FOR i IN 1 .. pg_catalog.array_length(tgt, 1) LOOP\n");
+	if (mode == 0) {
+		bad |= jobs_cat(&b, "    EXECUTE pg_catalog.format('CREATE SCHEMA %I', aside[i]);\n");
+		if (move) {
+			bad |= jobs_cat(&b, "    src := tgt[i]; dst := aside[i];\n    FOR r IN\n");
+			bad |= jobs_cat(&b, objs);
+			bad |= jobs_cat(&b, "    LOOP\n      EXECUTE pg_catalog.format('ALTER %s %s SET "
+			                    "SCHEMA %I', r.kw, r.id, dst);\n    END LOOP;\n");
+		}
+	} else {
+		bad |= jobs_cat(&b, "    CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace"
+		                    " WHERE nspname = aside[i]);\n");
+		bad |= jobs_cat(&b, "    src := tgt[i];\n    FOR r IN\n");
+		bad |= jobs_cat(&b, objs);
+		bad |= jobs_cat(&b, "    LOOP\n      EXECUTE pg_catalog.format('DROP %s IF EXISTS %s "
+		                    "CASCADE', r.kw, r.id);\n    END LOOP;\n");
+		bad |= jobs_cat(&b, "    src := aside[i]; dst := tgt[i];\n    FOR r IN\n");
+		bad |= jobs_cat(&b, objs);
+		bad |= jobs_cat(&b, "    LOOP\n      EXECUTE pg_catalog.format('ALTER %s %s SET "
+		                    "SCHEMA %I', r.kw, r.id, dst);\n    END LOOP;\n");
+		bad |= jobs_cat(&b, "    EXECUTE pg_catalog.format('DROP SCHEMA %I', aside[i]);\n");
+	}
+	bad |= jobs_cat(&b, "  END LOOP;\nEND\n$pgsluice$;\n");
+	if (bad) {
+		jobs_buf_free(&b);
+		return NULL;
+	}
+	return b.p;
+}
+
+/* ---- the public side ----------------------------------------------------- */
+
+struct jobs *
+jobs_new(const struct jobs_config *cfg, char *err, size_t errsize)
+{
+	struct jobs *j;
+	struct jobs_conn *c;
+	char *block;
+	int i;
+
+	for (i = 0; i < cfg->n_schemas; i++) {
+		if (strstr(cfg->schemas[i], "$pgsluice$") != NULL) {
+			snprintf(err, errsize, "--jobs cannot handle the schema name %s", cfg->schemas[i]);
+			return NULL;
+		}
+	}
+	j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		snprintf(err, errsize, "out of memory");
+		return NULL;
+	}
+	j->cfg = *cfg;
+	j->copy_table = -1;
+	/* tests cut small batches to exercise the cutting on small fixtures */
+	j->batch = getenv("PGSLUICE_JOBS_BATCH") != NULL
+	               ? strtoul(getenv("PGSLUICE_JOBS_BATCH"), NULL, 10) : JOBS_BATCH;
+	if (j->batch < 1024 || j->batch > JOBS_BATCH)
+		j->batch = JOBS_BATCH;
+	j->ev_notify = event_new(cfg->base, -1, 0, jobs_on_notify, j);
+	block = jobs_do_block(j, 0, cfg->move_aside);
+	if (j->ev_notify == NULL || block == NULL || jobs_cat(&j->prelude, cfg->lock_set) < 0 ||
+	    jobs_cat(&j->prelude, "\n") < 0) {
+		free(block);
+		jobs_free(j);
+		snprintf(err, errsize, "out of memory");
+		return NULL;
+	}
+	j->prelude_gen = 1;
+	/* connection 0's first item: BEGIN, the settings, the aside schemas */
+	c = &j->conns[0];
+	if (jobs_cat(&c->it.text, "BEGIN;\n") < 0 || jobs_cat(&c->it.text, cfg->lock_set) < 0 ||
+	    jobs_cat(&c->it.text, "\n") < 0 || jobs_cat(&c->it.text, block) < 0) {
+		free(block);
+		jobs_free(j);
+		snprintf(err, errsize, "out of memory");
+		return NULL;
+	}
+	free(block);
+	c->it.kind = JOBS_STMT;
+	c->it.barrier = 1;
+	c->stage = JOBS_ST_MAIN; /* sent once connected */
+	c->prelude_gen = j->prelude_gen;
+	for (i = 0; i < cfg->n; i++) {
+		c = &j->conns[i];
+		c->j = j;
+		c->idx = i;
+		snprintf(c->who, sizeof(c->who), "%s job%d", cfg->who, i);
+		if (target_connect(&c->t, cfg->base, cfg->conninfo, cfg->connect_timeout,
+		                   jobs_on_target, c, c->who) < 0) {
+			snprintf(err, errsize, "--jobs connection %d: %s", i, target_error(&c->t));
+			jobs_free(j);
+			return NULL;
+		}
+	}
+	return j;
+}
+
+int
+jobs_ready(const struct jobs *j)
+{
+	return !j->failed && j->n_queue < JOBS_QUEUE;
+}
+
+static int
+jobs_queue(struct jobs *j, struct jobs_item *it)
+{
+	j->queue[j->n_queue++] = *it;
+	if (it->kind == JOBS_BATCH_ITEM)
+		j->n_queued_batches++;
+	jobs_kick(j);
+	return 0;
+}
+
+int
+jobs_statement(struct jobs *j, const char *text, size_t len, uint64_t no, uint64_t line)
+{
+	struct jobs_item it;
+
+	if (j->failed)
+		return -1;
+	memset(&it, 0, sizeof(it));
+	it.kind = JOBS_STMT;
+	it.no = no;
+	it.line = line;
+	switch (jobs_classify(&it, text, len)) {
+	case JOBS_W_TXN:
+		jobs_fail(j, "statement %llu at line %llu is transaction control or a large object, "
+		          "which --jobs cannot spread over connections; import this dump without "
+		          "--jobs", (unsigned long long)no, (unsigned long long)line);
+		return -1;
+	case JOBS_W_SET:
+		/*
+		 * Every connection gets it before its next job: it joins the
+		 * prelude when it starts (jobs_kick), alone, after what came
+		 * before it and before what comes after.
+		 */
+		it.is_set = 1;
+		it.barrier = 1;
+		break;
+	case JOBS_W_FREE:
+		it.barrier = 0;
+		it.n_keys = 0;
+		break;
+	case JOBS_W_OTHER:
+		break;
+	}
+	if (jobs_buf_add(&it.text, text, len) < 0)
+		goto oom;
+	return jobs_queue(j, &it);
+oom:
+	jobs_item_free(&it);
+	jobs_fail(j, "out of memory");
+	return -1;
+}
+
+int
+jobs_copy_begin(struct jobs *j, const char *text, size_t len, const char *table, uint64_t no,
+                uint64_t line)
+{
+	struct jobs_table *tb;
+	struct jobs_item it;
+	struct sqltok_iter i;
+	struct sqltok t;
+	char key[JOBS_KEY];
+	size_t cap;
+
+	if (j->failed)
+		return -1;
+	/* the table as the dump writes it: "COPY public.events (...) FROM stdin;" */
+	sqltok_init(&i, text, len, 1);
+	sqltok_next(&i, &t);
+	sqltok_next(&i, &t);
+	if (!jobs_name(&i, &t, key, sizeof(key)))
+		snprintf(key, sizeof(key), "%s", table);
+	if (j->n_tables == j->cap_tables) {
+		cap = j->cap_tables ? j->cap_tables * 2 : 64;
+		tb = realloc(j->tables, cap * sizeof(*tb));
+		if (tb == NULL)
+			goto oom;
+		j->tables = tb;
+		j->cap_tables = cap;
+	}
+	tb = &j->tables[j->n_tables];
+	memset(tb, 0, sizeof(*tb));
+	snprintf(tb->name, sizeof(tb->name), "%s", key);
+	j->copy_table = (int)j->n_tables++;
+	j->copy_sql.len = 0;
+	j->acc.len = 0;
+	j->copy_no = no;
+	j->copy_line = line;
+	if (jobs_buf_add(&j->copy_sql, text, len) < 0)
+		goto oom;
+	if (j->phase == JOBS_PRE) {
+		/* pre-data ends: commit it before any data */
+		memset(&it, 0, sizeof(it));
+		it.kind = JOBS_COMMIT;
+		it.barrier = 1;
+		if (jobs_cat(&it.text, "COMMIT") < 0)
+			goto oom;
+		return jobs_queue(j, &it);
+	}
+	return 0;
+oom:
+	jobs_fail(j, "out of memory");
+	return -1;
+}
+
+/* Queue acc[0..n) as a batch of the current COPY; the rest stays in acc. */
+static int
+jobs_batch(struct jobs *j, size_t n)
+{
+	struct jobs_item it;
+
+	memset(&it, 0, sizeof(it));
+	it.kind = JOBS_BATCH_ITEM;
+	it.table = j->copy_table;
+	it.cls = JOBS_CL_BATCH;
+	it.n_keys = 1;
+	snprintf(it.keys[0], JOBS_KEY, "%s", j->tables[j->copy_table].name);
+	it.no = j->copy_no;
+	it.line = j->copy_line;
+	if (jobs_buf_add(&it.text, j->copy_sql.p, j->copy_sql.len) < 0 ||
+	    jobs_buf_add(&it.data, j->acc.p + n, j->acc.len - n) < 0) {
+		jobs_item_free(&it);
+		jobs_fail(j, "out of memory");
+		return -1;
+	}
+	/* the batch takes acc's buffer; acc keeps the rest */
+	{
+		struct jobs_buf tmp = it.data;
+
+		it.data = j->acc;
+		it.data.len = n;
+		j->acc = tmp;
+	}
+	j->tables[j->copy_table].pending++;
+	return jobs_queue(j, &it);
+}
+
+int
+jobs_copy_data(struct jobs *j, const char *data, size_t len)
+{
+	size_t nl;
+
+	if (j->failed)
+		return 1;
+	if (j->acc.len > 0 && j->acc.len + len > j->batch) {
+		for (nl = j->acc.len; nl > 0 && j->acc.p[nl - 1] != '\n'; nl--)
+			;
+		if (nl > 0) {
+			if (j->n_queued_batches > 0 || j->n_queue == JOBS_QUEUE) {
+				jobs_kick(j);
+				if (j->n_queued_batches > 0 || j->n_queue == JOBS_QUEUE)
+					return 0;
+			}
+			if (jobs_batch(j, nl) < 0)
+				return 1;
+		}
+	}
+	if (jobs_buf_add(&j->acc, data, len) < 0) {
+		jobs_fail(j, "out of memory");
+		return 1;
+	}
+	return 1;
+}
+
+int
+jobs_copy_end(struct jobs *j, uint64_t rows)
+{
+	struct jobs_table *tb;
+
+	if (j->failed || j->copy_table < 0)
+		return 1;
+	tb = &j->tables[j->copy_table];
+	log_debug(j->cfg.who, "COPY %s: %llu lines in %d batches so far", tb->name,
+	          (unsigned long long)rows, tb->pending + (j->acc.len > 0));
+	if (j->acc.len > 0) {
+		if (j->n_queued_batches > 0 || j->n_queue == JOBS_QUEUE) {
+			jobs_kick(j);
+			if (j->n_queued_batches > 0 || j->n_queue == JOBS_QUEUE)
+				return 0;
+		}
+		if (jobs_batch(j, j->acc.len) < 0)
+			return 1;
+	}
+	tb->lines = rows;
+	tb->ended = 1;
+	jobs_check_table(j, tb);
+	j->copy_table = -1;
+	return 1;
+}
+
+void
+jobs_finish(struct jobs *j)
+{
+	struct jobs_item it;
+
+	if (j->finishing || j->failed)
+		return;
+	j->finishing = 1;
+	if (j->phase == JOBS_PRE) {
+		memset(&it, 0, sizeof(it));
+		it.kind = JOBS_COMMIT;
+		it.barrier = 1;
+		if (jobs_cat(&it.text, "COMMIT") < 0) {
+			jobs_fail(j, "out of memory");
+			return;
+		}
+		jobs_queue(j, &it);
+	}
+}
+
+int
+jobs_idle(const struct jobs *j)
+{
+	return j->n_queue == 0 && jobs_in_flight(j) == 0 && j->phase == JOBS_DATA;
+}
+
+char *
+jobs_end(struct jobs *j, int success, int server_version)
+{
+	struct jobs_buf b = { 0 };
+	char num[32], *block;
+	int i, n = 0, bad = 0;
+
+	if (!success) {
+		/* end the engine's backends first: a CREATE INDEX does not notice a closed socket */
+		bad |= jobs_cat(&b, "SELECT pg_catalog.pg_terminate_backend(p");
+		if (server_version >= 140000) {
+			snprintf(num, sizeof(num), ", %d", JOBS_TERMINATE_MS);
+			bad |= jobs_cat(&b, num);
+		}
+		bad |= jobs_cat(&b, ") FROM pg_catalog.unnest('{");
+		for (i = 0; i < j->cfg.n; i++) {
+			if (j->conns[i].t.conn == NULL || PQstatus(j->conns[i].t.conn) != CONNECTION_OK)
+				continue;
+			snprintf(num, sizeof(num), "%s%d", n++ ? "," : "", PQbackendPID(j->conns[i].t.conn));
+			bad |= jobs_cat(&b, num);
+		}
+		bad |= jobs_cat(&b, "}'::int[]) AS p;\n");
+		if (n == 0) {
+			b.len = 0;
+			b.p[0] = '\0';
+		}
+	}
+	for (i = 0; i < j->cfg.n; i++)
+		target_close(&j->conns[i].t);
+	if (success) {
+		for (i = 0; i < j->cfg.n_schemas; i++) {
+			snprintf(num, sizeof(num), "pgsluice_aside_%d", i);
+			bad |= jobs_cat(&b, "DROP SCHEMA IF EXISTS ");
+			bad |= jobs_cat(&b, num);
+			bad |= jobs_cat(&b, " CASCADE;\n");
+		}
+	} else {
+		block = jobs_do_block(j, 1, 1);
+		bad |= block == NULL || jobs_cat(&b, block) < 0;
+		free(block);
+	}
+	if (bad) {
+		jobs_buf_free(&b);
+		return NULL;
+	}
+	return b.p != NULL ? b.p : strdup("");
+}
+
+void
+jobs_free(struct jobs *j)
+{
+	int i;
+
+	if (j == NULL)
+		return;
+	for (i = 0; i < JOBS_MAX; i++) {
+		target_close(&j->conns[i].t);
+		jobs_item_free(&j->conns[i].it);
+	}
+	for (i = 0; i < j->n_queue; i++)
+		jobs_item_free(&j->queue[i]);
+	jobs_buf_free(&j->prelude);
+	jobs_buf_free(&j->copy_sql);
+	jobs_buf_free(&j->acc);
+	free(j->tables);
+	if (j->ev_notify)
+		event_free(j->ev_notify);
+	free(j);
+}

@@ -1,0 +1,1450 @@
+/*
+ * pgwire.c - the PostgreSQL wire protocol front end of an import
+ * (pgwire.h).
+ *
+ * The message reader works on the session's input evbuffer and never
+ * holds a Query or a CopyData whole: their bodies stream into the buffer
+ * the lexer reads (pgwire_refill), so memory stays bounded as for a raw
+ * stream.  Other messages are small (PGWIRE_SMALL_MAX) and read whole.
+ *
+ * The phases of the stream (enum pgwire_phase), from ReadyForQuery on:
+ *
+ *   READY      between messages: read the next one
+ *   QUERY      a Query's text streams to the lexer (body_left bytes left)
+ *   QTAIL1     the text is in: "\n" to the lexer (ends a -- comment, the
+ *              line of a COPY ... FROM stdin;)
+ *   QTAIL2     ";" if a statement without its ';' is still open
+ *   QDONE      every statement is answered: ReadyForQuery, or copy-in
+ *   COPY       between CopyData messages
+ *   COPYDATA   a CopyData's bytes stream to the lexer
+ *   CTAIL      CopyDone: "\." to the lexer if the data did not end with it
+ *   CDONE      the COPY's result is answered: ReadyForQuery
+ *   ENDING     Terminate, or the COMMIT that ends the import: no more input
+ *   AFTER      the import has ended; pgwire_after_read answers
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "log.h"
+#include "pgwire.h"
+#include "scram.h"
+#include "sqltok.h"
+
+#define PGWIRE_SSL_CODE 80877103
+#define PGWIRE_GSS_CODE 80877104
+#define PGWIRE_CANCEL_CODE 80877102
+#define PGWIRE_SUMMARY_MAX (16 * 1024)
+#define PGWIRE_NOTICE_MAX 200 /* notices for dropped statements, then one line in the log */
+
+enum pgwire_phase {
+	PW_STARTUP,
+	PW_AUTH,
+	PW_WAITING,
+	PW_READY,
+	PW_QUERY,
+	PW_QTAIL1,
+	PW_QTAIL2,
+	PW_QDONE,
+	PW_COPY,
+	PW_COPYDATA,
+	PW_CTAIL,
+	PW_CDONE,
+	PW_ENDING,
+	PW_AFTER,
+};
+
+struct pgwire_buf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+struct pgwire {
+	struct pgwire_config cfg;
+	enum pgwire_phase phase;
+	int in_tls;
+	char **params;             /* name, value, name, value, ..., NULL */
+	int auth_step;             /* 0: send the SASL request, 1: first, 2: final */
+	struct scram sc;
+	uint32_t key_pid, key_secret;
+	struct pgwire_buf mb;      /* the message being built */
+	char error[1024];
+	int fatal;
+
+	/* the stream */
+	uint64_t bytes;
+	uint32_t body_left;        /* QUERY / COPYDATA: body bytes still to read */
+	int n_statements;          /* statements of the current Query answered or sent */
+	int copy_active;           /* CopyInResponse sent, CopyDone/CopyFail not yet read */
+	int copy_any;              /* the COPY had data */
+	char copy_last;            /* its last byte */
+	int client_txn;            /* the client's BEGIN is open */
+	int wrap;                  /* ... and it came before any statement of the dump */
+	int data_seen;             /* a statement other than SET/set_config was forwarded */
+	int wrap_commit;           /* the import ends at the client's COMMIT */
+	int terminated;            /* Terminate came */
+	int rolled_back;           /* the client sent ROLLBACK */
+	int notices;               /* NoticeResponses for dropped statements so far */
+	char *field[128];          /* the target's error fields, by code */
+	int have_error;
+	char summary[PGWIRE_SUMMARY_MAX];
+	size_t summary_len;
+	int summary_on;
+
+	/* after the import */
+	int committed;
+	char *after_error;
+	uint32_t skip;             /* body bytes to drain */
+	int skip_copy;             /* drain CopyData until CopyDone/CopyFail */
+	int skip_sync;             /* drain until Sync */
+	int rfq_after_skip;        /* ReadyForQuery once the skip is done */
+};
+
+/* ---- message building ------------------------------------------------- */
+
+static void
+pgwire_put(struct pgwire_buf *b, const void *data, size_t len)
+{
+	char *p;
+	size_t cap;
+
+	if (b->oom)
+		return;
+	if (b->len + len > b->cap) {
+		cap = b->cap ? b->cap : 256;
+		while (cap < b->len + len)
+			cap *= 2;
+		p = realloc(b->p, cap);
+		if (p == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, len);
+	b->len += len;
+}
+
+static void
+pgwire_put32(struct pgwire_buf *b, uint32_t v)
+{
+	unsigned char c[4] = { (unsigned char)(v >> 24), (unsigned char)(v >> 16),
+		               (unsigned char)(v >> 8), (unsigned char)v };
+
+	pgwire_put(b, c, 4);
+}
+
+static void
+pgwire_put16(struct pgwire_buf *b, uint16_t v)
+{
+	unsigned char c[2] = { (unsigned char)(v >> 8), (unsigned char)v };
+
+	pgwire_put(b, c, 2);
+}
+
+static void
+pgwire_puts(struct pgwire_buf *b, const char *s)
+{
+	pgwire_put(b, s, strlen(s) + 1);
+}
+
+/* Write the message built in w->mb as type to out; reset w->mb. */
+static void
+pgwire_send(struct pgwire *w, struct evbuffer *out, char type)
+{
+	unsigned char h[5];
+	uint32_t n = (uint32_t)w->mb.len + 4;
+
+	if (w->mb.oom) {
+		log_error(w->cfg.who, "out of memory building a protocol message");
+		w->mb.oom = 0;
+		w->mb.len = 0;
+		return;
+	}
+	h[0] = (unsigned char)type;
+	h[1] = (unsigned char)(n >> 24);
+	h[2] = (unsigned char)(n >> 16);
+	h[3] = (unsigned char)(n >> 8);
+	h[4] = (unsigned char)n;
+	evbuffer_add(out, h, 5);
+	if (w->mb.len > 0)
+		evbuffer_add(out, w->mb.p, w->mb.len);
+	w->mb.len = 0;
+}
+
+static uint32_t
+pgwire_get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void
+pgwire_rfq(struct pgwire *w, struct evbuffer *out, char status)
+{
+	pgwire_put(&w->mb, &status, 1);
+	pgwire_send(w, out, 'Z');
+}
+
+static char
+pgwire_status(const struct pgwire *w)
+{
+	return w->client_txn ? 'T' : 'I';
+}
+
+static void
+pgwire_complete(struct pgwire *w, struct evbuffer *out, const char *tag)
+{
+	pgwire_puts(&w->mb, tag);
+	pgwire_send(w, out, 'C');
+}
+
+/*
+ * An ErrorResponse ('E') or NoticeResponse ('N').  text: its first line
+ * is the message, the rest (indentation dropped) the detail, unless
+ * detail is given.
+ */
+static void
+pgwire_report(struct pgwire *w, struct evbuffer *out, char type, const char *severity,
+              const char *code, const char *text, const char *detail, const char *hint,
+              const char *context)
+{
+	const char *nl = strchr(text, '\n');
+	struct pgwire_buf d = { 0 };
+	const char *p;
+
+	pgwire_put(&w->mb, "S", 1);
+	pgwire_puts(&w->mb, severity);
+	pgwire_put(&w->mb, "V", 1);
+	pgwire_puts(&w->mb, severity);
+	pgwire_put(&w->mb, "C", 1);
+	pgwire_puts(&w->mb, code);
+	pgwire_put(&w->mb, "M", 1);
+	pgwire_put(&w->mb, text, nl ? (size_t)(nl - text) : strlen(text));
+	pgwire_put(&w->mb, "", 1);
+	if (detail == NULL && nl != NULL) {
+		/* the continuation lines, without their two-space indent */
+		for (p = nl + 1; *p; ) {
+			const char *e = strchr(p, '\n');
+			size_t n = e ? (size_t)(e - p) : strlen(p);
+
+			while (n > 0 && *p == ' ') {
+				p++;
+				n--;
+			}
+			if (d.len > 0)
+				pgwire_put(&d, "\n", 1);
+			pgwire_put(&d, p, n);
+			p += n;
+			if (*p == '\n')
+				p++;
+		}
+		pgwire_put(&d, "", 1);
+		if (!d.oom)
+			detail = d.p;
+	}
+	if (detail != NULL && *detail) {
+		pgwire_put(&w->mb, "D", 1);
+		pgwire_puts(&w->mb, detail);
+	}
+	if (hint != NULL && *hint) {
+		pgwire_put(&w->mb, "H", 1);
+		pgwire_puts(&w->mb, hint);
+	}
+	if (context != NULL && *context) {
+		pgwire_put(&w->mb, "W", 1);
+		pgwire_puts(&w->mb, context);
+	}
+	pgwire_put(&w->mb, "", 1);
+	pgwire_send(w, out, type);
+	free(d.p);
+}
+
+static void
+pgwire_notice(struct pgwire *w, struct evbuffer *out, const char *text)
+{
+	pgwire_report(w, out, 'N', "NOTICE", "00000", text, NULL, NULL, NULL);
+}
+
+static int
+pgwire_fail(struct pgwire *w, int fatal, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int
+pgwire_fail(struct pgwire *w, int fatal, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(w->error, sizeof(w->error), fmt, ap);
+	va_end(ap);
+	w->fatal = fatal;
+	return -1;
+}
+
+/* ---- life ------------------------------------------------------------- */
+
+struct pgwire *
+pgwire_new(const struct pgwire_config *cfg)
+{
+	struct pgwire *w = calloc(1, sizeof(*w));
+	unsigned char key[8];
+
+	if (w == NULL)
+		return NULL;
+	w->cfg = *cfg;
+	w->phase = PW_STARTUP;
+	if (RAND_bytes(key, sizeof(key)) != 1)
+		memset(key, 0x5a, sizeof(key));
+	w->key_pid = pgwire_get32(key) & 0x3fffffff;
+	w->key_secret = pgwire_get32(key + 4);
+	return w;
+}
+
+static void
+pgwire_clear_error(struct pgwire *w)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(w->field) / sizeof(w->field[0]); i++) {
+		free(w->field[i]);
+		w->field[i] = NULL;
+	}
+	w->have_error = 0;
+}
+
+void
+pgwire_free(struct pgwire *w)
+{
+	char **p;
+
+	if (w == NULL)
+		return;
+	if (w->params != NULL) {
+		for (p = w->params; *p; p++)
+			free(*p);
+		free(w->params);
+	}
+	pgwire_clear_error(w);
+	scram_end(&w->sc);
+	free(w->mb.p);
+	free(w->after_error);
+	free(w);
+}
+
+const char *
+pgwire_error(const struct pgwire *w)
+{
+	return w->error;
+}
+
+int
+pgwire_fatal(const struct pgwire *w)
+{
+	return w->fatal;
+}
+
+uint64_t
+pgwire_bytes(const struct pgwire *w)
+{
+	return w->bytes;
+}
+
+const char *
+pgwire_param(const struct pgwire *w, const char *name)
+{
+	char **p;
+
+	if (w->params == NULL)
+		return NULL;
+	for (p = w->params; p[0] && p[1]; p += 2)
+		if (strcmp(p[0], name) == 0)
+			return p[1];
+	return NULL;
+}
+
+/* ---- startup ---------------------------------------------------------- */
+
+static int
+pgwire_parse_startup(struct pgwire *w, const unsigned char *body, size_t len,
+                     struct evbuffer *out)
+{
+	const char *p = (const char *)body, *end = (const char *)body + len;
+	struct pgwire_buf unknown = { 0 };
+	int n = 0, n_unknown = 0, minor;
+	char **v;
+	size_t i;
+
+	minor = (int)(pgwire_get32(body - 4) & 0xffff);
+	/* count the strings first: name\0value\0 ... \0 */
+	for (i = 0; p < end && *p; i++) {
+		const char *z = memchr(p, '\0', (size_t)(end - p));
+
+		if (z == NULL)
+			return pgwire_fail(w, 1, "invalid startup packet layout: a string is not "
+			                   "terminated");
+		p = z + 1;
+		n++;
+	}
+	if (p >= end || n % 2 != 0)
+		return pgwire_fail(w, 1, "invalid startup packet layout: expected a terminator "
+		                   "as the last byte");
+	v = calloc((size_t)n + 2, sizeof(*v));
+	if (v == NULL)
+		return pgwire_fail(w, 1, "out of memory");
+	w->params = v;
+	for (p = (const char *)body, i = 0; i < (size_t)n; i++) {
+		v[i] = strdup(p);
+		if (v[i] == NULL)
+			return pgwire_fail(w, 1, "out of memory");
+		p += strlen(p) + 1;
+	}
+	for (i = 0; i + 1 < (size_t)n; i += 2) {
+		if (strncmp(v[i], "_pq_.", 5) == 0) {
+			pgwire_puts(&unknown, v[i]);
+			n_unknown++;
+		}
+	}
+	if (minor > 0 || n_unknown > 0) {
+		/* NegotiateProtocolVersion: we speak 3.0 */
+		pgwire_put32(&w->mb, 3u << 16);
+		pgwire_put32(&w->mb, (uint32_t)n_unknown);
+		if (unknown.len > 0)
+			pgwire_put(&w->mb, unknown.p, unknown.len);
+		pgwire_send(w, out, 'v');
+	}
+	free(unknown.p);
+	p = pgwire_param(w, "replication");
+	if (p != NULL && strcmp(p, "false") != 0 && strcmp(p, "0") != 0 && strcmp(p, "off") != 0 &&
+	    strcmp(p, "no") != 0)
+		return pgwire_fail(w, 0, "replication connections are not supported: pgsluice "
+		                   "imports dumps");
+	return 0;
+}
+
+enum pgwire_startup_result
+pgwire_startup(struct pgwire *w, struct evbuffer *in, struct evbuffer *out, int eof)
+{
+	unsigned char h[8], *body;
+	uint32_t len, code;
+
+	for (;;) {
+		if (w->phase != PW_STARTUP)
+			return PGWIRE_START_DONE;
+		if (evbuffer_copyout(in, h, 8) < 8) {
+			if (eof) {
+				pgwire_fail(w, 1, "incomplete startup packet");
+				return PGWIRE_START_FAIL;
+			}
+			return PGWIRE_START_WAIT;
+		}
+		len = pgwire_get32(h);
+		code = pgwire_get32(h + 4);
+		if (len < 8 || len > PGWIRE_STARTUP_MAX) {
+			pgwire_fail(w, 1, "invalid length of startup packet (%u bytes)", len);
+			return PGWIRE_START_FAIL;
+		}
+		if (evbuffer_get_length(in) < len) {
+			if (eof) {
+				pgwire_fail(w, 1, "incomplete startup packet");
+				return PGWIRE_START_FAIL;
+			}
+			return PGWIRE_START_WAIT;
+		}
+		w->bytes += len;
+		if (code == PGWIRE_SSL_CODE && len == 8) {
+			evbuffer_drain(in, 8);
+			if (w->cfg.tls_available && !w->in_tls) {
+				if (evbuffer_get_length(in) > 0) {
+					/* bytes sent before the answer: never from a real client */
+					pgwire_fail(w, 1, "received unencrypted data after SSL request");
+					return PGWIRE_START_FAIL;
+				}
+				return PGWIRE_START_TLS;
+			}
+			evbuffer_add(out, "N", 1);
+			continue;
+		}
+		if (code == PGWIRE_GSS_CODE && len == 8) {
+			evbuffer_drain(in, 8);
+			evbuffer_add(out, "N", 1);
+			continue;
+		}
+		if (code == PGWIRE_CANCEL_CODE && len == 16) {
+			evbuffer_drain(in, 16);
+			log_info(w->cfg.who, "a CancelRequest: closed (pgsluice does not cancel "
+			         "statements on a client's request)");
+			return PGWIRE_START_CLOSE;
+		}
+		if ((code >> 16) != 3) {
+			pgwire_fail(w, 1, "unsupported frontend protocol %u.%u: pgsluice speaks 3.0",
+			            code >> 16, code & 0xffff);
+			return PGWIRE_START_FAIL;
+		}
+		if (w->cfg.tls_required && !w->in_tls) {
+			pgwire_fail(w, 0, "pgsluice takes PostgreSQL clients over TLS only on this "
+			            "port\n  connect with sslmode=require (or verify-full with the "
+			            "daemon's certificate as sslrootcert)");
+			return PGWIRE_START_FAIL;
+		}
+		body = malloc(len);
+		if (body == NULL) {
+			pgwire_fail(w, 1, "out of memory");
+			return PGWIRE_START_FAIL;
+		}
+		evbuffer_remove(in, body, len);
+		if (pgwire_parse_startup(w, body + 8, len - 8, out) < 0) {
+			free(body);
+			return PGWIRE_START_FAIL;
+		}
+		free(body);
+		log_info(w->cfg.who, "PostgreSQL client: user %s, database %s, application %s%s",
+		         pgwire_param(w, "user") ? pgwire_param(w, "user") : "?",
+		         pgwire_param(w, "database") ? pgwire_param(w, "database") : "(default)",
+		         pgwire_param(w, "application_name") ? pgwire_param(w, "application_name")
+		                                             : "-",
+		         w->in_tls ? ", over TLS" : "");
+		if (w->cfg.scram != NULL) {
+			w->phase = PW_AUTH;
+		} else {
+			pgwire_put32(&w->mb, 0);
+			pgwire_send(w, out, 'R'); /* AuthenticationOk */
+			w->phase = PW_WAITING;
+		}
+		return PGWIRE_START_DONE;
+	}
+}
+
+void
+pgwire_tls_started(struct pgwire *w)
+{
+	w->in_tls = 1;
+}
+
+/*
+ * A whole small message of type want from in: 1 with *body (malloc'd) and
+ * *len, 0 when incomplete, -1 on a protocol error.
+ */
+static int
+pgwire_take(struct pgwire *w, struct evbuffer *in, char want, unsigned char **body, size_t *len)
+{
+	unsigned char h[5];
+	uint32_t n;
+
+	if (evbuffer_copyout(in, h, 5) < 5)
+		return 0;
+	n = pgwire_get32(h + 1);
+	if (h[0] != (unsigned char)want)
+		return pgwire_fail(w, 1, "expected message '%c', got '%c'", want,
+		                   h[0] >= 0x20 && h[0] < 0x7f ? h[0] : '?');
+	if (n < 4 || n > PGWIRE_SMALL_MAX)
+		return pgwire_fail(w, 1, "invalid message length %u", n);
+	if (evbuffer_get_length(in) < (size_t)n + 1)
+		return 0;
+	evbuffer_drain(in, 5);
+	*len = n - 4;
+	*body = malloc(*len + 1);
+	if (*body == NULL)
+		return pgwire_fail(w, 1, "out of memory");
+	evbuffer_remove(in, *body, *len);
+	(*body)[*len] = '\0';
+	w->bytes += n + 1;
+	return 1;
+}
+
+/* pgwire_take gave no message: 0, wait for more; -1, the protocol error. */
+static enum auth_result
+pgwire_auth_wait(struct pgwire *w, int r, char *why, size_t size)
+{
+	if (r == 0)
+		return AUTH_MORE;
+	snprintf(why, size, "%s", w->error);
+	return AUTH_FAIL;
+}
+
+enum auth_result
+pgwire_auth(struct pgwire *w, struct evbuffer *in, struct evbuffer *out, char *why, size_t size)
+{
+	unsigned char *body = NULL;
+	const char *reply;
+	size_t len, mlen;
+	uint32_t dlen;
+	int r;
+
+	if (w->phase != PW_AUTH)
+		return AUTH_OK;
+	switch (w->auth_step) {
+	case 0:
+		scram_begin(&w->sc, w->cfg.scram);
+		pgwire_put32(&w->mb, 10); /* AuthenticationSASL */
+		pgwire_puts(&w->mb, "SCRAM-SHA-256");
+		pgwire_put(&w->mb, "", 1);
+		pgwire_send(w, out, 'R');
+		w->auth_step = 1;
+		return AUTH_MORE;
+	case 1:
+		r = pgwire_take(w, in, 'p', &body, &len);
+		if (r <= 0)
+			return pgwire_auth_wait(w, r, why, size);
+		mlen = strnlen((char *)body, len);
+		if (mlen == len || strcmp((char *)body, "SCRAM-SHA-256") != 0) {
+			snprintf(why, size, "the client did not choose SCRAM-SHA-256");
+			free(body);
+			return AUTH_FAIL;
+		}
+		if (len - mlen - 1 < 4) {
+			snprintf(why, size, "malformed SASLInitialResponse");
+			free(body);
+			return AUTH_FAIL;
+		}
+		dlen = pgwire_get32(body + mlen + 1);
+		if ((size_t)dlen != len - mlen - 5) {
+			snprintf(why, size, "malformed SASLInitialResponse");
+			free(body);
+			return AUTH_FAIL;
+		}
+		r = scram_client_first(&w->sc, (char *)body + mlen + 5, dlen, &reply, why, size);
+		free(body);
+		if (r < 0)
+			return AUTH_FAIL;
+		pgwire_put32(&w->mb, 11); /* AuthenticationSASLContinue */
+		pgwire_put(&w->mb, reply, strlen(reply));
+		pgwire_send(w, out, 'R');
+		w->auth_step = 2;
+		return AUTH_MORE;
+	default:
+		r = pgwire_take(w, in, 'p', &body, &len);
+		if (r <= 0)
+			return pgwire_auth_wait(w, r, why, size);
+		r = scram_client_final(&w->sc, (char *)body, len, &reply, why, size);
+		free(body);
+		if (r == 0)
+			snprintf(why, size, "password authentication failed for user \"%s\": the "
+			         "password must be the daemon's token (--token-file)",
+			         pgwire_param(w, "user") ? pgwire_param(w, "user") : "");
+		if (r <= 0)
+			return AUTH_FAIL;
+		pgwire_put32(&w->mb, 12); /* AuthenticationSASLFinal */
+		pgwire_put(&w->mb, reply, strlen(reply));
+		pgwire_send(w, out, 'R');
+		pgwire_put32(&w->mb, 0); /* AuthenticationOk */
+		pgwire_send(w, out, 'R');
+		scram_end(&w->sc);
+		w->phase = PW_WAITING;
+		return AUTH_OK;
+	}
+}
+
+void
+pgwire_refuse(struct pgwire *w, struct evbuffer *out, const char *msg)
+{
+	const char *code = "08P01", *hint = NULL;
+
+	if (w->phase == PW_AUTH)
+		code = "28P01";
+	else if (w->phase == PW_WAITING && strstr(msg, "is running since") != NULL) {
+		code = "53300";
+		hint = "pgsluice takes one import at a time, over one connection: pg_restore -j "
+		       "(parallel restore) is not supported; run pg_restore without -j";
+	} else if (w->phase == PW_WAITING) {
+		code = "57P03";
+	}
+	pgwire_report(w, out, 'E', "FATAL", code, msg, NULL, hint, NULL);
+}
+
+/* ---- the stream ------------------------------------------------------- */
+
+void
+pgwire_ready(struct pgwire *w, struct evbuffer *out, PGconn *conn)
+{
+	static const char *const names[] = {
+		"server_version", "server_encoding", "client_encoding", "DateStyle", "IntervalStyle",
+		"TimeZone", "integer_datetimes", "standard_conforming_strings", "is_superuser",
+		"session_authorization", "default_transaction_read_only", "in_hot_standby",
+	};
+	const char *v;
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		v = PQparameterStatus(conn, names[i]);
+		if (v == NULL)
+			continue;
+		pgwire_puts(&w->mb, names[i]);
+		pgwire_puts(&w->mb, v);
+		pgwire_send(w, out, 'S');
+	}
+	v = pgwire_param(w, "application_name");
+	pgwire_puts(&w->mb, "application_name");
+	pgwire_puts(&w->mb, v ? v : "");
+	pgwire_send(w, out, 'S');
+	pgwire_put32(&w->mb, w->key_pid);
+	pgwire_put32(&w->mb, w->key_secret);
+	pgwire_send(w, out, 'K');
+	pgwire_rfq(w, out, 'I');
+	w->phase = PW_READY;
+}
+
+/* What to feed the lexer to end the current Query's text. */
+static int
+pgwire_lexer_between(const struct lexer *lx)
+{
+	return lx->state == LX_START || lx->state == LX_START_DASH ||
+	       lx->state == LX_START_COMMENT;
+}
+
+/* Read the next message's header in phase READY or COPY.  1: dispatched, 0: wait, -1 fail. */
+static int
+pgwire_next_message(struct pgwire *w, struct evbuffer *in, struct evbuffer *out)
+{
+	unsigned char h[5], *body = NULL;
+	uint32_t n;
+	size_t len;
+	char t;
+	int r;
+
+	if (evbuffer_copyout(in, h, 5) < 5)
+		return 0;
+	t = (char)h[0];
+	n = pgwire_get32(h + 1);
+	if (n < 4)
+		return pgwire_fail(w, 1, "invalid message length %u for message '%c'", n,
+		                   h[0] >= 0x20 && h[0] < 0x7f ? t : '?');
+	if (w->phase == PW_COPY) {
+		switch (t) {
+		case 'd':
+			if (n - 4 > PGWIRE_COPYDATA_MAX)
+				return pgwire_fail(w, 1, "CopyData message of %u bytes: more than the "
+				                   "limit of %zu", n - 4, PGWIRE_COPYDATA_MAX);
+			evbuffer_drain(in, 5);
+			w->bytes += 5;
+			w->body_left = n - 4;
+			w->phase = PW_COPYDATA;
+			return 1;
+		case 'c':
+			if (n != 4)
+				return pgwire_fail(w, 1, "invalid CopyDone message");
+			evbuffer_drain(in, 5);
+			w->bytes += 5;
+			w->copy_active = 0;
+			w->phase = PW_CTAIL;
+			return 1;
+		case 'f':
+			r = pgwire_take(w, in, 'f', &body, &len);
+			if (r <= 0)
+				return r;
+			w->copy_active = 0;
+			pgwire_fail(w, 0, "the client aborted the COPY (CopyFail): %s",
+			            (char *)body);
+			free(body);
+			return -1;
+		case 'H':
+		case 'S':
+			if (n != 4)
+				return pgwire_fail(w, 1, "invalid message length %u", n);
+			evbuffer_drain(in, 5);
+			return 1;
+		default:
+			return pgwire_fail(w, 1, "unexpected message type '%c' during COPY FROM "
+			                   "STDIN", h[0] >= 0x20 && h[0] < 0x7f ? t : '?');
+		}
+	}
+	switch (t) {
+	case 'Q':
+		if (w->cfg.max_query > 0 && n - 4 > w->cfg.max_query + 1)
+			return pgwire_fail(w, 1, "Query message of %u bytes: more than --max-statement "
+			                   "(%zu bytes)", n - 4, w->cfg.max_query);
+		if (n == 4)
+			return pgwire_fail(w, 1, "invalid Query message: no text");
+		evbuffer_drain(in, 5);
+		w->bytes += 5;
+		w->body_left = n - 4;
+		w->n_statements = 0;
+		w->phase = PW_QUERY;
+		return 1;
+	case 'X':
+		if (n != 4)
+			return pgwire_fail(w, 1, "invalid Terminate message");
+		evbuffer_drain(in, 5);
+		w->terminated = 1;
+		w->phase = PW_ENDING;
+		return 1;
+	case 'S':
+	case 'H':
+		if (n != 4)
+			return pgwire_fail(w, 1, "invalid message length %u", n);
+		evbuffer_drain(in, 5);
+		if (t == 'S')
+			pgwire_rfq(w, out, pgwire_status(w));
+		return 1;
+	case 'd':
+	case 'c':
+	case 'f':
+		return pgwire_fail(w, 1, "%s received outside COPY FROM STDIN",
+		                   t == 'd' ? "CopyData" : t == 'c' ? "CopyDone" : "CopyFail");
+	case 'P':
+	case 'B':
+	case 'E':
+	case 'D':
+	case 'C':
+		if (n > PGWIRE_SMALL_MAX)
+			return pgwire_fail(w, 1, "invalid message length %u", n);
+		w->skip_sync = 1;
+		return pgwire_fail(w, 0, "the extended query protocol (Parse/Bind/Execute) is not "
+		                   "supported: pgsluice imports dumps sent as simple queries (psql "
+		                   "-f, pg_restore)");
+	case 'F':
+		if (n > PGWIRE_SMALL_MAX)
+			return pgwire_fail(w, 1, "invalid message length %u", n);
+		w->skip = n - 4;
+		evbuffer_drain(in, 5);
+		w->rfq_after_skip = 1;
+		return pgwire_fail(w, 0, "function calls (large objects through libpq's lo_* "
+		                   "functions) are not supported over the PostgreSQL protocol\n"
+		                   "  restore a dump with large objects as SQL: pg_restore -f - "
+		                   "DUMP | psql ... or | pgsluice send");
+	default:
+		return pgwire_fail(w, 1, "invalid frontend message type %d ('%c')", h[0],
+		                   h[0] >= 0x20 && h[0] < 0x7f ? t : '?');
+	}
+}
+
+enum pgwire_input
+pgwire_refill(struct pgwire *w, struct evbuffer *in, struct evbuffer *out,
+              const struct lexer *lx, char *buf, size_t cap, size_t *produced)
+{
+	size_t n, have;
+	char c;
+	int r;
+
+	*produced = 0;
+	for (;;) {
+		switch (w->phase) {
+		case PW_READY:
+		case PW_COPY:
+			r = pgwire_next_message(w, in, out);
+			if (r < 0)
+				return PGWIRE_IN_FAIL;
+			if (r == 0)
+				return PGWIRE_IN_WAIT;
+			if (w->phase == PW_ENDING)
+				return PGWIRE_IN_END;
+			continue;
+		case PW_QUERY:
+		case PW_COPYDATA:
+			have = evbuffer_get_length(in);
+			if (w->phase == PW_QUERY && w->body_left == 1) {
+				/* the Query text's terminating NUL */
+				if (have == 0)
+					return PGWIRE_IN_WAIT;
+				evbuffer_remove(in, &c, 1);
+				w->bytes++;
+				w->body_left = 0;
+				if (c != '\0') {
+					pgwire_fail(w, 1, "invalid Query message: its text is not "
+					            "NUL-terminated");
+					return PGWIRE_IN_FAIL;
+				}
+				w->phase = PW_QTAIL1;
+				continue;
+			}
+			if (w->phase == PW_COPYDATA && w->body_left == 0) {
+				w->phase = PW_COPY;
+				continue;
+			}
+			n = w->body_left - (w->phase == PW_QUERY ? 1 : 0);
+			if (n > cap)
+				n = cap;
+			if (n > have)
+				n = have;
+			if (n == 0)
+				return PGWIRE_IN_WAIT;
+			evbuffer_remove(in, buf, n);
+			w->bytes += n;
+			w->body_left -= (uint32_t)n;
+			if (w->phase == PW_QUERY && memchr(buf, '\0', n) != NULL) {
+				pgwire_fail(w, 1, "invalid Query message: a NUL byte inside its text");
+				return PGWIRE_IN_FAIL;
+			}
+			if (w->phase == PW_COPYDATA) {
+				w->copy_any = 1;
+				w->copy_last = buf[n - 1];
+			}
+			*produced = n;
+			return PGWIRE_IN_DATA;
+		case PW_QTAIL1:
+			w->phase = PW_QTAIL2;
+			if (lx->state == LX_COPY_BOL || lx->state == LX_COPY_DATA)
+				continue; /* the text ended with the COPY line's newline */
+			buf[0] = '\n';
+			*produced = 1;
+			return PGWIRE_IN_DATA;
+		case PW_QTAIL2:
+			w->phase = PW_QDONE;
+			if (!pgwire_lexer_between(lx) && !lexer_in_copy(lx)) {
+				buf[0] = ';';
+				*produced = 1;
+				return PGWIRE_IN_DATA;
+			}
+			continue;
+		case PW_QDONE:
+			if (w->copy_active) {
+				w->phase = PW_COPY;
+				continue;
+			}
+			if (!pgwire_lexer_between(lx)) {
+				char where[200];
+
+				lexer_describe(lx, where, sizeof(where));
+				pgwire_fail(w, 0, "the query ends %s (an unterminated string, comment or "
+				            "statement)", where);
+				return PGWIRE_IN_FAIL;
+			}
+			if (w->n_statements == 0)
+				pgwire_send(w, out, 'I'); /* EmptyQueryResponse */
+			pgwire_rfq(w, out, pgwire_status(w));
+			w->phase = PW_READY;
+			continue;
+		case PW_CTAIL:
+			w->phase = PW_CDONE;
+			if (lexer_in_copy(lx)) {
+				n = 0;
+				if (w->copy_any && w->copy_last != '\n')
+					buf[n++] = '\n';
+				memcpy(buf + n, "\\.\n", 3);
+				*produced = n + 3;
+				return PGWIRE_IN_DATA;
+			}
+			continue;
+		case PW_CDONE:
+			w->copy_any = 0;
+			if (lexer_in_copy(lx)) {
+				pgwire_fail(w, 1, "the COPY data did not end where CopyDone came");
+				return PGWIRE_IN_FAIL;
+			}
+			w->phase = PW_QDONE;
+			continue;
+		default:
+			return PGWIRE_IN_WAIT;
+		}
+	}
+}
+
+/* "create table" -> "CREATE TABLE"; the tag of a statement the target did not run. */
+static void
+pgwire_tag(char words[][32], int n, char *tag, size_t size)
+{
+	size_t i, o = 0;
+	int k, take = 1;
+
+	if (n == 0) {
+		snprintf(tag, size, "SELECT 0");
+		return;
+	}
+	if (strcmp(words[0], "select") == 0) {
+		snprintf(tag, size, "SELECT 1");
+		return;
+	}
+	if (strcmp(words[0], "create") == 0 || strcmp(words[0], "alter") == 0 ||
+	    strcmp(words[0], "drop") == 0 || strcmp(words[0], "security") == 0 ||
+	    strcmp(words[0], "start") == 0)
+		take = 2;
+	if (take == 2 && n >= 3 && strcmp(words[1], "or") == 0)
+		take = 0; /* CREATE OR REPLACE FUNCTION: the kind is later */
+	if (take == 2 && n >= 3 && (strcmp(words[1], "default") == 0 ||
+	                            strcmp(words[1], "unique") == 0 ||
+	                            strcmp(words[1], "materialized") == 0 ||
+	                            strcmp(words[1], "foreign") == 0))
+		take = 3;
+	if (take == 0) {
+		snprintf(tag, size, "%s", "CREATE");
+		return;
+	}
+	for (k = 0; k < take && k < n; k++) {
+		if (strcmp(words[k], "unique") == 0)
+			continue;
+		if (o > 0 && o + 1 < size)
+			tag[o++] = ' ';
+		for (i = 0; words[k][i] && o + 1 < size; i++)
+			tag[o++] = (char)(words[k][i] >= 'a' && words[k][i] <= 'z' ? words[k][i] - 32
+			                                                            : words[k][i]);
+	}
+	tag[o] = '\0';
+	if (strcmp(tag, "START TRANSACTION") == 0 || strcmp(tag, "BEGIN") == 0)
+		return;
+	if (strcmp(tag, "END") == 0)
+		snprintf(tag, size, "COMMIT");
+}
+
+/* 1 if a statement reads rows the client would get back: SELECT/TABLE/... with FROM. */
+static int
+pgwire_reads_tables(const struct lexer_event *ev, const char *w0)
+{
+	struct sqltok_iter it;
+	struct sqltok t;
+
+	if (strcmp(w0, "table") == 0)
+		return 1;
+	if (strcmp(w0, "select") != 0 && strcmp(w0, "with") != 0 && strcmp(w0, "values") != 0 &&
+	    strcmp(w0, "show") != 0 && strcmp(w0, "fetch") != 0 && strcmp(w0, "explain") != 0)
+		return 0;
+	if (strcmp(w0, "show") == 0 || strcmp(w0, "values") == 0)
+		return 0;
+	if (strcmp(w0, "fetch") == 0 || strcmp(w0, "explain") == 0)
+		return 1;
+	sqltok_init(&it, ev->data, ev->len, ev->std_strings);
+	while (sqltok_next(&it, &t) != SQLTOK_END)
+		if (sqltok_is(&t, "from") || sqltok_is(&t, "table"))
+			return 1;
+	return 0;
+}
+
+/*
+ * 1 if a statement only sets up or asks about the session (SET, RESET,
+ * SHOW, a SELECT of functions such as set_config or pg_is_in_recovery:
+ * one that reads tables is refused before this).  A BEGIN after such
+ * statements only still wraps the whole import.
+ */
+static int
+pgwire_is_setup(char words[][32], int n)
+{
+	return n == 0 || strcmp(words[0], "set") == 0 || strcmp(words[0], "reset") == 0 ||
+	       strcmp(words[0], "show") == 0 || strcmp(words[0], "select") == 0;
+}
+
+enum pgwire_statement_result
+pgwire_statement(struct pgwire *w, struct evbuffer *out, const struct lexer_event *ev,
+                 const struct rules_verdict *v, int in_copy, char *why, size_t size)
+{
+	char words[3][32], tag[64], text[512];
+	int n;
+
+	if (w->phase != PW_QUERY && w->phase != PW_QTAIL1 && w->phase != PW_QTAIL2 &&
+	    w->phase != PW_QDONE) {
+		pgwire_fail(w, 1, "a statement after the end-of-data marker (\\.) inside COPY data");
+		snprintf(why, size, "%s", w->error);
+		return PGWIRE_ST_REFUSE;
+	}
+	if (v->action == RULES_DROP && v->rule != NULL && strcmp(v->rule, "empty") == 0)
+		return PGWIRE_ST_GO; /* ";" alone: nothing to answer */
+	n = sqltok_leading_words(ev->data, ev->len, ev->std_strings, words, 3);
+	w->n_statements++;
+	if (v->action == RULES_DROP) {
+		if (in_copy) {
+			snprintf(why, size, "a COPY FROM STDIN that the rules drop (rule %s) cannot be "
+			         "skipped over the PostgreSQL protocol", v->rule ? v->rule : "?");
+			return PGWIRE_ST_REFUSE;
+		}
+		if (v->rule != NULL && strcmp(v->rule, "transaction") == 0 && n > 0) {
+			if (strcmp(words[0], "begin") == 0 || strcmp(words[0], "start") == 0) {
+				if (!w->client_txn && !w->data_seen)
+					w->wrap = 1;
+				w->client_txn = 1;
+				pgwire_complete(w, out, strcmp(words[0], "start") == 0 ? "START TRANSACTION"
+				                                                      : "BEGIN");
+				return PGWIRE_ST_GO;
+			}
+			/* COMMIT / END */
+			if (w->client_txn && w->wrap) {
+				w->client_txn = 0;
+				w->wrap_commit = 1;
+				w->phase = PW_ENDING;
+				return PGWIRE_ST_END;
+			}
+			w->client_txn = 0;
+			pgwire_complete(w, out, "COMMIT");
+			return PGWIRE_ST_GO;
+		}
+		if (w->notices < PGWIRE_NOTICE_MAX) {
+			snprintf(text, sizeof(text), "pgsluice dropped this statement (rule %s): %s",
+			         v->rule ? v->rule : "?", v->reason ? v->reason : "");
+			pgwire_notice(w, out, text);
+		} else if (w->notices == PGWIRE_NOTICE_MAX) {
+			pgwire_notice(w, out, "pgsluice dropped more statements; the summary counts them "
+			              "by rule");
+		}
+		w->notices++;
+		pgwire_tag(words, n, tag, sizeof(tag));
+		pgwire_complete(w, out, tag);
+		return PGWIRE_ST_GO;
+	}
+	if (v->action != RULES_FORWARD && v->action != RULES_REWRITE)
+		return PGWIRE_ST_GO; /* refused: the session fails */
+	if (n > 0 && (strcmp(words[0], "rollback") == 0 || strcmp(words[0], "abort") == 0) &&
+	    !(n > 1 && (strcmp(words[1], "to") == 0 || strcmp(words[1], "prepared") == 0))) {
+		w->rolled_back = 1;
+		w->client_txn = 0;
+		snprintf(why, size, "the client sent %s: the import is rolled back",
+		         strcmp(words[0], "abort") == 0 ? "ABORT" : "ROLLBACK");
+		return PGWIRE_ST_REFUSE;
+	}
+	if (n > 0 && pgwire_reads_tables(ev, words[0])) {
+		snprintf(why, size, "pgsluice is an import gate, not a general proxy: %s that reads "
+		         "tables is not part of a dump and is not run", n > 0 ? words[0] : "a query");
+		if (strstr(ev->data, "pg_largeobject") != NULL || strstr(ev->data, "lo_open") != NULL)
+			snprintf(why, size, "large objects through libpq's large-object functions are "
+			         "not supported over the PostgreSQL protocol\n  restore a dump with "
+			         "large objects as SQL: pg_restore -f - DUMP | psql ... (or | pgsluice "
+			         "send)");
+		return PGWIRE_ST_REFUSE;
+	}
+	if (!pgwire_is_setup(words, n))
+		w->data_seen = 1;
+	return PGWIRE_ST_GO;
+}
+
+void
+pgwire_result(struct pgwire *w, struct evbuffer *out, const PGresult *res)
+{
+	static const char codes[] = "SVCMDHPpqWstcdnFLR";
+	ExecStatusType st = PQresultStatus(res);
+	const char *v;
+	int i, j, nf, nr;
+	size_t k;
+
+	if (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR || st == PGRES_BAD_RESPONSE) {
+		if (w->have_error)
+			return;
+		w->have_error = 1;
+		for (k = 0; codes[k]; k++) {
+			v = PQresultErrorField(res, codes[k]);
+			if (v != NULL)
+				w->field[(int)codes[k]] = strdup(v);
+		}
+		if (w->field['M'] == NULL)
+			w->field['M'] = strdup(PQresultErrorMessage(res));
+		return;
+	}
+	if (st == PGRES_EMPTY_QUERY) {
+		pgwire_send(w, out, 'I');
+		return;
+	}
+	if (st == PGRES_TUPLES_OK && (nf = PQnfields(res)) > 0) {
+		pgwire_put16(&w->mb, (uint16_t)nf);
+		for (i = 0; i < nf; i++) {
+			pgwire_puts(&w->mb, PQfname(res, i));
+			pgwire_put32(&w->mb, (uint32_t)PQftable(res, i));
+			pgwire_put16(&w->mb, (uint16_t)PQftablecol(res, i));
+			pgwire_put32(&w->mb, (uint32_t)PQftype(res, i));
+			pgwire_put16(&w->mb, (uint16_t)PQfsize(res, i));
+			pgwire_put32(&w->mb, (uint32_t)PQfmod(res, i));
+			pgwire_put16(&w->mb, 0);
+		}
+		pgwire_send(w, out, 'T');
+		nr = PQntuples(res);
+		if (nr > PGWIRE_MAX_ROWS) {
+			log_warn(w->cfg.who, "a statement returned %d rows; the client gets the first %d",
+			         nr, PGWIRE_MAX_ROWS);
+			nr = PGWIRE_MAX_ROWS;
+		}
+		for (j = 0; j < nr; j++) {
+			pgwire_put16(&w->mb, (uint16_t)nf);
+			for (i = 0; i < nf; i++) {
+				if (PQgetisnull(res, j, i)) {
+					pgwire_put32(&w->mb, 0xffffffffu);
+					continue;
+				}
+				pgwire_put32(&w->mb, (uint32_t)PQgetlength(res, j, i));
+				pgwire_put(&w->mb, PQgetvalue(res, j, i), (size_t)PQgetlength(res, j, i));
+			}
+			pgwire_send(w, out, 'D');
+		}
+	}
+	pgwire_complete(w, out, PQcmdStatus((PGresult *)res));
+}
+
+void
+pgwire_copy_in(struct pgwire *w, struct evbuffer *out)
+{
+	pgwire_put(&w->mb, "", 1); /* text format */
+	pgwire_put16(&w->mb, 0);   /* columns: not known here; clients do not need them */
+	pgwire_send(w, out, 'G');
+	w->copy_active = 1;
+	w->copy_any = 0;
+}
+
+void
+pgwire_say(struct pgwire *w, struct evbuffer *out, const char *line)
+{
+	size_t n;
+
+	if (strncmp(line, "progress: ", 10) == 0)
+		return;
+	if (strncmp(line, "OK ", 3) == 0 || strncmp(line, "ERROR ", 6) == 0)
+		w->summary_on = 1;
+	if (w->summary_on) {
+		n = strlen(line);
+		if (w->summary_len + n + 2 < sizeof(w->summary)) {
+			if (w->summary_len > 0)
+				w->summary[w->summary_len++] = '\n';
+			memcpy(w->summary + w->summary_len, line, n);
+			w->summary_len += n;
+			w->summary[w->summary_len] = '\0';
+		}
+		return;
+	}
+	if (w->phase < PW_READY)
+		return; /* preflight lines: in the log; the client has no session yet */
+	pgwire_notice(w, out, line);
+}
+
+/* ---- the end ---------------------------------------------------------- */
+
+/* The ErrorResponse of a failed import. */
+static void
+pgwire_error_response(struct pgwire *w, struct evbuffer *out, const char *error)
+{
+	char *ctx;
+	const char *outcome = "pgsluice rolled the import back: the target is as it was before";
+	size_t n;
+
+	if (w->have_error && strncmp(error, "statement ", 10) == 0) {
+		n = (w->field['W'] ? strlen(w->field['W']) : 0) + strlen(error) + strlen(outcome) + 32;
+		ctx = malloc(n);
+		if (ctx != NULL)
+			snprintf(ctx, n, "%s%spgsluice: %s\n%s", w->field['W'] ? w->field['W'] : "",
+			         w->field['W'] ? "\n" : "", error, outcome);
+		pgwire_report(w, out, 'E', "ERROR", w->field['C'] ? w->field['C'] : "XX000",
+		              w->field['M'] ? w->field['M'] : error, w->field['D'] ? w->field['D'] : "",
+		              w->field['H'], ctx ? ctx : outcome);
+		free(ctx);
+		return;
+	}
+	pgwire_report(w, out, 'E', "ERROR", w->rolled_back ? "40000" : "55000", error, NULL, NULL,
+	              outcome);
+}
+
+int
+pgwire_after(struct pgwire *w, struct evbuffer *out, int committed, const char *error)
+{
+	enum pgwire_phase was = w->phase;
+
+	w->committed = committed && error == NULL;
+	if (error != NULL) {
+		w->after_error = strdup(error);
+		log_debug(w->cfg.who, "wire: the import ended in phase %d: %s", (int)was, error);
+	}
+	if (was < PW_READY) {
+		/* the preflight refused, or the daemon stops: the client has no session yet */
+		pgwire_report(w, out, 'E', "FATAL", "55000", error ? error : "the import ended",
+		              NULL, NULL, NULL);
+		return 0;
+	}
+	w->phase = PW_AFTER;
+	if (w->fatal && error != NULL) {
+		pgwire_report(w, out, 'E', "FATAL", "08P01", w->error, NULL, NULL,
+		              "pgsluice rolled the import back: the target is as it was before");
+		return 0;
+	}
+	if (w->terminated)
+		return 0;
+	if (error == NULL) {
+		if (w->wrap_commit) {
+			if (w->summary_len > 0)
+				pgwire_notice(w, out, w->summary);
+			pgwire_complete(w, out, "COMMIT");
+			pgwire_rfq(w, out, 'I');
+			return 1;
+		}
+		return 0;
+	}
+	/* failed: say so where the client is, then bring it to ReadyForQuery */
+	if (w->rolled_back) {
+		pgwire_complete(w, out, "ROLLBACK");
+	} else {
+		pgwire_error_response(w, out, error);
+		if (was == PW_ENDING && w->wrap_commit)
+			w->client_txn = 0; /* its COMMIT is answered: the transaction is over */
+	}
+	switch (was) {
+	case PW_QUERY:
+		w->skip = w->body_left;
+		w->rfq_after_skip = 1;
+		break;
+	case PW_COPY:
+	case PW_COPYDATA:
+	case PW_CTAIL:
+		if (was == PW_COPYDATA)
+			w->skip = w->body_left;
+		if (w->copy_active) {
+			w->skip_copy = 1;
+			break;
+		}
+		pgwire_rfq(w, out, w->client_txn ? 'E' : 'I');
+		break;
+	case PW_READY:
+		if (w->skip_sync || w->rfq_after_skip)
+			break; /* an extended-protocol message or a function call was refused */
+		pgwire_rfq(w, out, w->client_txn ? 'E' : 'I');
+		break;
+	default:
+		if (w->copy_active) {
+			w->skip_copy = 1;
+			break;
+		}
+		pgwire_rfq(w, out, w->client_txn ? 'E' : 'I');
+		break;
+	}
+	return 1;
+}
+
+/* The answer to a Query after the import: the head of its text in q (whole: all of it). */
+static void
+pgwire_after_query(struct pgwire *w, struct evbuffer *out, const char *q, size_t len, int whole)
+{
+	char words[2][32];
+	int n = sqltok_leading_words(q, len, 1, words, 2);
+	int end_txn = n > 0 && (strcmp(words[0], "commit") == 0 || strcmp(words[0], "end") == 0);
+	int rollback = n > 0 && (strcmp(words[0], "rollback") == 0 || strcmp(words[0], "abort") == 0);
+	struct sqltok_iter it;
+	struct sqltok t;
+
+	sqltok_init(&it, q, len, 1);
+	if (whole && sqltok_next(&it, &t) == SQLTOK_END) {
+		/* only comments (pg_restore's "-- Completed on ..."): nothing to run */
+		pgwire_send(w, out, 'I');
+		pgwire_rfq(w, out, w->committed ? 'I' : w->client_txn ? 'E' : 'I');
+		return;
+	}
+	if (w->committed) {
+		pgwire_report(w, out, 'E', "ERROR", "55000", "the import is complete (committed); "
+		              "pgsluice takes one import per connection", NULL,
+		              "connect again for another import", NULL);
+		pgwire_rfq(w, out, 'I');
+		return;
+	}
+	if (rollback) {
+		w->client_txn = 0;
+		pgwire_complete(w, out, "ROLLBACK");
+		pgwire_rfq(w, out, 'I');
+		return;
+	}
+	if (end_txn && w->client_txn) {
+		w->client_txn = 0;
+		pgwire_report(w, out, 'E', "ERROR", "40000", "the import failed and was rolled back: "
+		              "nothing was committed", w->after_error, NULL, NULL);
+		pgwire_rfq(w, out, 'I');
+		return;
+	}
+	pgwire_report(w, out, 'E', "ERROR", "25P02", "the import has failed and was rolled back; "
+	              "pgsluice runs no more statements in this connection", w->after_error,
+	              "the first error above says why; connect again to import anew", NULL);
+	pgwire_rfq(w, out, w->client_txn ? 'E' : 'I');
+}
+
+int
+pgwire_after_read(struct pgwire *w, struct evbuffer *in, struct evbuffer *out)
+{
+	unsigned char h[5];
+	char q[256];
+	size_t n;
+	uint32_t len;
+
+	for (;;) {
+		if (w->skip > 0) {
+			n = evbuffer_get_length(in);
+			if (n > w->skip)
+				n = w->skip;
+			evbuffer_drain(in, n);
+			w->skip -= (uint32_t)n;
+			if (w->skip > 0)
+				return 1;
+		}
+		if (w->rfq_after_skip) {
+			w->rfq_after_skip = 0;
+			pgwire_rfq(w, out, w->client_txn ? 'E' : 'I');
+		}
+		if (evbuffer_copyout(in, h, 5) < 5)
+			return 1;
+		len = pgwire_get32(h + 1);
+		if (len < 4) {
+			pgwire_report(w, out, 'E', "FATAL", "08P01", "invalid message length", NULL,
+			              NULL, NULL);
+			return 0;
+		}
+		evbuffer_drain(in, 5);
+		w->skip = len - 4;
+		switch (h[0]) {
+		case 'X':
+			return 0;
+		case 'd':
+			if (!w->skip_copy)
+				goto protocol;
+			continue;
+		case 'c':
+		case 'f':
+			if (!w->skip_copy)
+				goto protocol;
+			w->skip_copy = 0;
+			w->rfq_after_skip = 1;
+			continue;
+		case 'S':
+			if (w->skip_copy)
+				continue;
+			w->skip_sync = 0;
+			w->rfq_after_skip = 1;
+			continue;
+		case 'H':
+			continue;
+		case 'P':
+		case 'B':
+		case 'E':
+		case 'D':
+		case 'C':
+			if (w->skip_sync || w->skip_copy)
+				continue;
+			w->skip_sync = 1;
+			pgwire_report(w, out, 'E', "ERROR", "0A000", "the extended query protocol is not "
+			              "supported", NULL, NULL, NULL);
+			continue;
+		case 'F':
+			pgwire_report(w, out, 'E', "ERROR", "0A000", "function calls are not supported",
+			              NULL, NULL, NULL);
+			w->rfq_after_skip = 1;
+			continue;
+		case 'Q':
+			if (w->skip_copy)
+				goto protocol;
+			n = w->skip < sizeof(q) ? w->skip : sizeof(q);
+			if (evbuffer_get_length(in) < n) {
+				/* wait for the head of the text */
+				evbuffer_prepend(in, h, 5);
+				w->skip = 0;
+				return 1;
+			}
+			evbuffer_copyout(in, q, n);
+			pgwire_after_query(w, out, q, strnlen(q, n), n == w->skip);
+			continue;
+		default:
+			goto protocol;
+		}
+	}
+protocol:
+	pgwire_report(w, out, 'E', "FATAL", "08P01", "unexpected message after the import ended",
+	              NULL, NULL, NULL);
+	return 0;
+}
+
+int
+pgwire_restore_ended(const struct pgwire *w)
+{
+	const char *app = pgwire_param(w, "application_name");
+
+	return w->terminated && !w->wrap_commit && app != NULL && strcmp(app, "pg_restore") == 0;
+}
+
+int
+pgwire_parallel_restore(const struct pgwire *running, const char *running_host,
+                        const struct pgwire *newcomer, const char *newcomer_host)
+{
+	const char *a, *b;
+
+	if (running == NULL || newcomer == NULL || strcmp(running_host, newcomer_host) != 0)
+		return 0;
+	a = pgwire_param(running, "application_name");
+	b = pgwire_param(newcomer, "application_name");
+	return a != NULL && b != NULL && strcmp(a, "pg_restore") == 0 && strcmp(b, "pg_restore") == 0;
+}

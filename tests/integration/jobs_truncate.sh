@@ -1,0 +1,47 @@
+#!/bin/bash
+# jobs_truncate.sh - `serve --jobs 2`: a stream cut in the middle of the
+# data (pre-data already committed, batches in) or in pre-data fails the
+# import and the target is as it was before: empty, or (--clear-target)
+# the earlier import put back from the aside schema.
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/serve_common.bash"
+need_fixtures || exit 0
+
+serve_clusters || { not_ok "clusters start"; exit 1; }
+gunzip -c "$FIXTURES/synapse/synapse-small.sql.gz" >"$T/full.sql"
+head -c 5000000 "$T/full.sql" >"$T/cut-data.sql"
+l=$(grep -n -m1 '^COPY ' "$T/full.sql" | cut -d: -f1)
+head -n $((l - 3)) "$T/full.sql" >"$T/cut-pre.sql"
+aside() { psql_as tgt synapse -At -c "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgsluice_aside%'"; }
+
+serve_start --progress-interval 0 --jobs 2 || { not_ok "daemon starts"; exit 1; }
+tgt_dump >"$T/empty.sql"
+send_nc "$T/cut-data.sql" "$T/out1"
+sed 's/^/# /' "$T/out1" | head -4
+check "cut in the data: ERROR dump truncated inside a COPY" grep -q '^ERROR dump truncated at line [0-9]*, inside COPY public\.' "$T/out1"
+check "cut in the data: told it was rolled back" grep -q '^  rolled back: the target is as it was before the import' "$T/out1"
+tgt_dump >"$T/after1.sql"
+check "cut in the data: target as before (empty)" cmp -s "$T/empty.sql" "$T/after1.sql"
+check "cut in the data: no table left" test "$(tgt_count)" -eq 0
+check "cut in the data: no aside schema left" test "$(aside)" -eq 0
+send_nc "$T/cut-pre.sql" "$T/out2"
+check "cut in pre-data: ERROR dump truncated" grep -q '^ERROR dump truncated' "$T/out2"
+check "cut in pre-data: no table left" test "$(tgt_count)" -eq 0
+serve_stop
+
+# over an earlier import, with --clear-target: it is put back
+serve_start --once --progress-interval 0 || { not_ok "daemon starts (single)"; exit 1; }
+send_nc "$T/full.sql" "$T/out3"
+wait "$SPID"
+check "earlier import: OK" grep -q '^OK import' "$T/out3"
+tgt_dump >"$T/before.sql"
+serve_start --progress-interval 0 --jobs 2 --clear-target || { not_ok "daemon starts (--clear-target)"; exit 1; }
+send_nc "$T/cut-data.sql" "$T/out4"
+check "--clear-target, cut in the data: ERROR dump truncated" grep -q '^ERROR dump truncated' "$T/out4"
+tgt_dump >"$T/after4.sql"
+check "--clear-target, cut in the data: the earlier import is back (pg_dump equal)" cmp -s "$T/before.sql" "$T/after4.sql"
+check "--clear-target, cut in the data: no aside schema left" test "$(aside)" -eq 0
+send_nc "$T/cut-pre.sql" "$T/out5"
+tgt_dump >"$T/after5.sql"
+check "--clear-target, cut in pre-data: the earlier import is back" cmp -s "$T/before.sql" "$T/after5.sql"
+check "the daemon goes on" kill -0 "$SPID"
