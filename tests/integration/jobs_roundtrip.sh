@@ -33,6 +33,7 @@ check "--jobs 2 plain: OK, exit 0" test "$rc" -eq 0
 check "--jobs 2 plain: the summary says committed" grep -q '^OK import into synapse committed: .* 55007 rows in 173 tables' "$T/out2"
 check "--jobs 2: row counts verified" grep -q 'verified: 173 COPY row counts equal the data lines sent' "$T/out2"
 check "--jobs 2: both connections were used" test "$(grep -c -- '--jobs connection [01] up' "$T/serve.log")" -eq 2
+check "--jobs 2: pre-data committed once (no COMMIT outside a transaction)" sh -c "! grep -q 'no transaction in progress' '$T/serve.log'"
 check "--jobs 2: a big table was cut into batches" grep -q 'COPY public.event_json: [0-9]* lines in [0-9][0-9]* batches' "$T/serve.log"
 tgt_dump >"$T/jobs.sql"
 # batches load in parallel: rows can land in another physical order, which
