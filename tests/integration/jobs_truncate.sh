@@ -1,8 +1,10 @@
 #!/bin/bash
 # jobs_truncate.sh - `serve --jobs 2`: a stream cut in the middle of the
-# data (pre-data already committed, batches in) or in pre-data fails the
-# import and the target is as it was before: empty, or (--clear-target)
-# the earlier import put back from the aside schema.
+# data (pre-data already committed, batches in) or in pre-data, a client
+# reset in the middle of the data, and SIGTERM to the daemon while the
+# data loads each fail the import, and the target is as it was before:
+# empty, or (--clear-target) the earlier import put back from the aside
+# schema.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/serve_common.bash"
 need_fixtures || exit 0
@@ -44,4 +46,26 @@ check "--clear-target, cut in the data: no aside schema left" test "$(aside)" -e
 send_nc "$T/cut-pre.sql" "$T/out5"
 tgt_dump >"$T/after5.sql"
 check "--clear-target, cut in pre-data: the earlier import is back" cmp -s "$T/before.sql" "$T/after5.sql"
+
+# the client resets its connection in the middle of the data
+"$ROOT/build/tools/cutclient" -m reset 127.0.0.1 "$SPORT" "$T/cut-data.sql" >"$T/out6" 2>&1
+check "--clear-target, client reset in the data: the daemon rolls back (import #3)" \
+	wait_log '\[#3 .*rolled back: the target is as it was before the import' 20
+tgt_dump >"$T/after6.sql"
+check "--clear-target, client reset in the data: the earlier import is back" cmp -s "$T/before.sql" "$T/after6.sql"
 check "the daemon goes on" kill -0 "$SPID"
+
+# SIGTERM while the data loads: undone, the client told, exit 0
+l=$(grep -n -m1 '^COPY public.events ' "$T/full.sql" | cut -d: -f1)
+{ head -n $((l + 50)) "$T/full.sql"; sleep 4; } | timeout 30 nc -N 127.0.0.1 "$SPORT" >"$T/out7" &
+client=$!
+wait_log 'COPY public.events' 10 || sleep 1
+kill -TERM "$SPID"
+wait "$SPID"
+rc=$?
+wait "$client"
+check "SIGTERM during the data: the daemon exits 0" test "$rc" -eq 0
+check "SIGTERM during the data: the client is told it was rolled back" grep -q 'rolled back: the target is as it was before the import' "$T/out7"
+tgt_dump >"$T/after7.sql"
+check "SIGTERM during the data: the earlier import is back" cmp -s "$T/before.sql" "$T/after7.sql"
+check "SIGTERM during the data: no aside schema left" test "$(aside)" -eq 0
