@@ -2,7 +2,7 @@
 #
 # Two stages: build on debian:12 with the -dev packages, run on
 # debian:12-slim with only the runtime libraries (libevent, libevent's
-# OpenSSL glue, libpq, zlib, OpenSSL), as the non-root user pgsluice
+# OpenSSL glue, libpq, ISA-L, OpenSSL), as the non-root user pgsluice
 # (uid 5480, numeric so that Kubernetes' runAsNonRoot can check it).
 #
 #	docker build -t pgsluice .
@@ -21,7 +21,7 @@
 FROM debian:12 AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-        gcc libc6-dev make pkg-config libevent-dev libpq-dev zlib1g-dev libssl-dev \
+        gcc libc6-dev make pkg-config libevent-dev libpq-dev libisal-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
@@ -36,7 +36,7 @@ RUN make pgsluice CFLAGS="-O2 -g" \
 FROM debian:12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-        libevent-2.1-7 libevent-openssl-2.1-7 libpq5 zlib1g libssl3 \
+        libevent-2.1-7 libevent-openssl-2.1-7 libpq5 libisal2 libssl3 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 5480 pgsluice \
  && useradd --system --uid 5480 --gid 5480 --no-create-home --home-dir /nonexistent \

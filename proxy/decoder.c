@@ -1,12 +1,19 @@
 /*
  * decoder.c - plain or gzip input (see decoder.h).
  *
- * zlib does the work: inflateInit2 with 16+MAX_WBITS reads one gzip member;
- * at Z_STREAM_END, inflateReset starts the next member if more input comes.
- * Only the bookkeeping (sniffing, member boundaries, error text) is ours.
+ * ISA-L does the work: isal_inflate with crc_flag ISAL_GZIP reads one gzip
+ * member (header, deflate data, CRC-32 and size checked); when it reports
+ * ISAL_BLOCK_FINISH, isal_inflate_reset starts the next member if more
+ * input comes.  Only the bookkeeping (sniffing, member boundaries, error
+ * text) is ours.  ISA-L rather than zlib: on a Synapse dump it inflates in
+ * about half of zlib 1.2.13's CPU time (0.36 s against 0.66 s for 350 MB
+ * plain), and inflate was two thirds of pgsluice's CPU on gzip input.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <isa-l/igzip_lib.h>
 
 #include "decoder.h"
 
@@ -19,9 +26,8 @@ decoder_init(struct decoder *d)
 void
 decoder_free(struct decoder *d)
 {
-	if (d->z_live)
-		inflateEnd(&d->z);
-	d->z_live = 0;
+	free(d->st);
+	d->st = NULL;
 }
 
 const char *
@@ -39,51 +45,100 @@ gz_fail(struct decoder *d, const char *what)
 	return -1;
 }
 
+static const char *
+gz_reason(int r)
+{
+	switch (r) {
+	case ISAL_INVALID_BLOCK:
+		return "invalid deflate block";
+	case ISAL_INVALID_SYMBOL:
+		return "invalid deflate symbol";
+	case ISAL_INVALID_LOOKBACK:
+		return "invalid distance too far back";
+	case ISAL_INVALID_WRAPPER:
+		return "invalid gzip header";
+	case ISAL_UNSUPPORTED_METHOD:
+		return "unknown compression method";
+	case ISAL_INCORRECT_CHECKSUM:
+		return "incorrect data check (CRC-32 or length)";
+	case ISAL_NEED_DICT:
+		return "the stream needs a preset dictionary";
+	default:
+		return "inflate failed";
+	}
+}
+
+/* Start a gzip member: a fresh state, gzip wrapper checked. */
+static void
+gz_member(struct decoder *d)
+{
+	isal_inflate_reset(d->st);
+	d->st->crc_flag = ISAL_GZIP;
+	d->in_member = 1;
+}
+
 /* Inflate from in into out; the sniffed bytes are already part of in. */
 static int
 run_gzip(struct decoder *d, const unsigned char *in, size_t inlen,
          size_t *used, unsigned char *out, size_t outcap, size_t *produced)
 {
-	int zr;
+	struct inflate_state *st = d->st;
+	int r;
 
-	d->z.next_in = (unsigned char *)in;
-	d->z.avail_in = (uInt)(inlen > 0x40000000 ? 0x40000000 : inlen);
-	d->z.next_out = out;
-	d->z.avail_out = (uInt)(outcap > 0x40000000 ? 0x40000000 : outcap);
-	while (d->z.avail_out > 0) {
+	st->next_in = (uint8_t *)in;
+	st->avail_in = (uint32_t)(inlen > 0x40000000 ? 0x40000000 : inlen);
+	st->next_out = out;
+	st->avail_out = (uint32_t)(outcap > 0x40000000 ? 0x40000000 : outcap);
+	while (st->avail_out > 0) {
 		if (!d->in_member) {
-			if (d->z.avail_in == 0)
+			if (st->avail_in == 0)
 				break;
 			/* between members: a new one must start with the magic */
-			if (d->z.next_in[0] != 0x1f) {
-				*used = (size_t)(d->z.next_in - in);
+			if (st->next_in[0] != 0x1f) {
+				*used = (size_t)(st->next_in - in);
 				d->in_total += *used;
 				return gz_fail(d, "bytes after the end of the gzip stream are not another gzip member");
 			}
-			if (inflateReset(&d->z) != Z_OK)
-				return gz_fail(d, "inflateReset failed");
-			d->in_member = 1;
+			{
+				uint8_t *next_in = st->next_in, *next_out = st->next_out;
+				uint32_t avail_in = st->avail_in, avail_out = st->avail_out;
+
+				gz_member(d);
+				st->next_in = next_in;
+				st->avail_in = avail_in;
+				st->next_out = next_out;
+				st->avail_out = avail_out;
+			}
 		}
-		zr = inflate(&d->z, Z_NO_FLUSH);
-		if (zr == Z_STREAM_END) {
-			d->in_member = 0;
-			continue;
+		{
+			uint32_t in_before = st->avail_in, out_before = st->avail_out;
+
+			r = isal_inflate(st);
+			if (r < 0 || r == ISAL_NEED_DICT) {
+				*used = (size_t)(st->next_in - in);
+				d->in_total += *used;
+				return gz_fail(d, gz_reason(r));
+			}
+			if (st->block_state == ISAL_BLOCK_FINISH) {
+				d->in_member = 0;
+				continue;
+			}
+			if (st->avail_in == 0 || (st->avail_in == in_before && st->avail_out == out_before))
+				break; /* all input taken, or no progress possible */
 		}
-		if (zr == Z_BUF_ERROR)
-			break; /* no progress possible: needs input or room */
-		if (zr != Z_OK) {
-			*used = (size_t)(d->z.next_in - in);
-			d->in_total += *used;
-			return gz_fail(d, d->z.msg ? d->z.msg : "inflate failed");
-		}
-		if (d->z.avail_in == 0)
-			break; /* all input taken, all output it gave is out */
 	}
-	*used = (size_t)(d->z.next_in - in);
-	*produced = (size_t)(d->z.next_out - out);
+	*used = (size_t)(st->next_in - in);
+	*produced = (size_t)(st->next_out - out);
 	d->in_total += *used;
 	d->out_total += *produced;
+	d->out_full = d->in_member && st->avail_out == 0;
 	return 0;
+}
+
+int
+decoder_pending(const struct decoder *d)
+{
+	return d->kind == DECODER_GZIP && d->out_full;
 }
 
 int
@@ -105,10 +160,13 @@ decoder_run(struct decoder *d, const void *in_, size_t inlen, size_t *used,
 			return 0;
 		if (d->sniff[0] == 0x1f && d->sniff[1] == 0x8b) {
 			d->kind = DECODER_GZIP;
-			if (inflateInit2(&d->z, 16 + MAX_WBITS) != Z_OK)
-				return gz_fail(d, "inflateInit2 failed");
-			d->z_live = 1;
-			d->in_member = 1;
+			d->st = malloc(sizeof(*d->st));
+			if (d->st == NULL) {
+				snprintf(d->error, sizeof(d->error), "out of memory (gzip state)");
+				return -1;
+			}
+			isal_inflate_init(d->st);
+			gz_member(d);
 			/* feed the two magic bytes first */
 			if (run_gzip(d, d->sniff, 2, &n, out, outcap, &p) < 0)
 				return -1;

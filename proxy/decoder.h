@@ -3,8 +3,9 @@
  *
  * A dump arrives either as plain SQL or gzip-compressed (pg_dump | gzip).
  * The decoder sniffs the first two bytes (1f 8b = gzip) and, for gzip,
- * inflates with zlib, member after member (a concatenation of gzip streams,
- * as `cat a.gz b.gz` or pigz makes, is one input).  A corrupt stream, or one
+ * inflates with ISA-L's igzip (isal_inflate: the gzip header and CRC-32 are
+ * checked), member after member (a concatenation of gzip streams, as
+ * `cat a.gz b.gz` or pigz makes, is one input).  A corrupt stream, or one
  * that ends inside a member, is an error with its compressed offset.
  * Used by `filter` (stdio) and `serve` (evbuffers).
  */
@@ -13,7 +14,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <zlib.h>
 
 enum decoder_kind {
 	DECODER_UNKNOWN = 0, /* fewer than two bytes seen yet */
@@ -23,9 +23,10 @@ enum decoder_kind {
 
 struct decoder {
 	enum decoder_kind kind;
-	z_stream z;
-	int z_live;            /* inflateInit2 done */
+	struct inflate_state *st; /* isal_inflate's state, allocated when gzip is seen */
 	int in_member;         /* inside a gzip member (its end not seen) */
+	int out_full;          /* the last run filled the output inside a member:
+	                        * more may come without more input (decoder_pending) */
 	unsigned char sniff[2];
 	size_t sniff_len;
 	uint64_t in_total;     /* bytes consumed (compressed) */
@@ -44,6 +45,14 @@ void decoder_free(struct decoder *d);
  */
 int decoder_run(struct decoder *d, const void *in, size_t inlen, size_t *used,
                 void *out, size_t outcap, size_t *produced);
+
+/*
+ * 1 when the last decoder_run filled its output inside a gzip member: the
+ * inflater may hold decodable input (up to the member's end), so call
+ * decoder_run again, with no input if none is left, before deciding that
+ * the input is used up.
+ */
+int decoder_pending(const struct decoder *d);
 
 /*
  * End of input.  Returns 0 if the input ended cleanly (plain, or gzip

@@ -1138,14 +1138,16 @@ session_refill(struct session *s)
 			if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
 				break;
 		} else {
-			if (s->raw_start == s->raw_end) {
-				if (!s->own_read || tried)
+			if (s->raw_start == s->raw_end && (!s->own_read || tried)) {
+				if (!decoder_pending(&s->dec))
 					break;
+			} else if (s->raw_start == s->raw_end) {
 				tried = 1; /* one read per refill */
 				session_read_client(s);
-				if (s->raw_start == s->raw_end)
+				if (s->raw_start == s->raw_end && !decoder_pending(&s->dec))
 					break;
 			}
+			/* (no bytes left: the inflater's own, decoder_pending) */
 			v.iov_base = s->raw + s->raw_start;
 			v.iov_len = s->raw_end - s->raw_start;
 		}

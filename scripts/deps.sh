@@ -3,7 +3,7 @@
 # As root, installs what is missing with apt-get; otherwise prints the
 # command to run and fails.
 set -eu
-build="gcc make pkg-config libevent-dev libpq-dev zlib1g-dev libssl-dev"
+build="gcc make pkg-config libevent-dev libpq-dev libisal-dev libssl-dev"
 test_pkgs="$build postgresql postgresql-client netcat-openbsd socat openssl clang libclang-rt-14-dev gzip python3 procps time bc python3-yaml ncat"
 case "${1:-build}" in
 build) want=$build ;;
