@@ -19,7 +19,6 @@ l=$((l + 1))
 	echo "ALTER TABLE ONLY public.users ADD CONSTRAINT pgsluice_bogus CHECK (false);"
 	tail -n +"$l" "$T/full.sql"
 } >"$T/bad.sql"
-aside() { psql_as tgt synapse -At -c "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgsluice_aside%'"; }
 
 serve_start --progress-interval 0 --jobs 2 || { not_ok "daemon starts"; exit 1; }
 tgt_dump >"$T/empty.sql"
@@ -32,7 +31,7 @@ check "told it was rolled back" grep -q '^  rolled back: the target is as it was
 tgt_dump >"$T/after1.sql"
 check "target as before (empty)" cmp -s "$T/empty.sql" "$T/after1.sql"
 check "no table left" test "$(tgt_count)" -eq 0
-check "no aside schema left" test "$(aside)" -eq 0
+check "no aside schema left" test "$(tgt_aside_count)" -eq 0
 check "no connection of the import left on the target" test "$(psql_as tgt postgres -At -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgsluice'")" -eq 0
 serve_stop
 
@@ -45,7 +44,7 @@ send_nc "$T/bad.sql" "$T/out3"
 check "--clear-target: the failure is reported" grep -q "^ERROR statement [0-9]* at line $l failed: " "$T/out3"
 tgt_dump >"$T/after3.sql"
 check "--clear-target: the earlier import is back (pg_dump equal)" cmp -s "$T/before.sql" "$T/after3.sql"
-check "--clear-target: no aside schema left" test "$(aside)" -eq 0
+check "--clear-target: no aside schema left" test "$(tgt_aside_count)" -eq 0
 
 # large objects (pg_dump's BEGIN; lo_open; lowrite; COMMIT): refused under --jobs
 c=$(grep -n -m1 '^COPY ' "$T/full.sql" | cut -d: -f1)

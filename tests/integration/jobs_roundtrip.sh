@@ -12,7 +12,6 @@ serve_clusters || { not_ok "clusters start"; exit 1; }
 load_fixture "$FIXTURES/synapse/synapse-small.sql.gz" || { not_ok "fixture loads"; exit 1; }
 pg_dump -h 127.0.0.1 -p "$(pg_port src)" -U postgres -O synapse >"$T/dump.sql"
 gzip -c "$T/dump.sql" >"$T/dump.sql.gz"
-aside() { psql_as tgt synapse -At -c "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgsluice_aside%'"; }
 
 # the reference: the single-transaction mode
 serve_start --once --progress-interval 0 || { not_ok "daemon starts"; exit 1; }
@@ -40,7 +39,7 @@ tgt_dump >"$T/jobs.sql"
 # pg_dump's COPY output follows, so the dumps are compared as sorted lines
 check "--jobs 2 plain: pg_dump equals the single-transaction import (as sorted lines)" cmp -s <(sort "$T/single.sql") <(sort "$T/jobs.sql")
 check "--jobs 2 plain: the schema part is identical" cmp -s <(grep -v -P '\t|^\\\.$' "$T/single.sql") <(grep -v -P '\t|^\\\.$' "$T/jobs.sql")
-check "--jobs 2: no aside schema left" test "$(aside)" -eq 0
+check "--jobs 2: no aside schema left" test "$(tgt_aside_count)" -eq 0
 
 # gzip, over the earlier import, with --clear-target
 serve_start --once --progress-interval 0 --jobs 2 --clear-target || { not_ok "daemon starts (--jobs 2 --clear-target)"; exit 1; }
@@ -50,7 +49,7 @@ check "--jobs 2 gzip --clear-target: OK" grep -q '^OK import into synapse commit
 check "--clear-target says it moves aside" grep -q -- '--clear-target: moving 173 tables, .* aside until the import has committed (--jobs 2)' "$T/out3"
 tgt_dump >"$T/jobs2.sql"
 check "--jobs 2 gzip --clear-target: pg_dump equals the single-transaction import (as sorted lines)" cmp -s <(sort "$T/single.sql") <(sort "$T/jobs2.sql")
-check "--jobs 2 --clear-target: the aside schema is dropped after success" test "$(aside)" -eq 0
+check "--jobs 2 --clear-target: the aside schema is dropped after success" test "$(tgt_aside_count)" -eq 0
 
 # --jobs 1 is the single-transaction mode
 serve_start --once --progress-interval 0 --jobs 1 --clear-target || { not_ok "daemon starts (--jobs 1)"; exit 1; }

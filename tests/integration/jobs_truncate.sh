@@ -14,7 +14,6 @@ gunzip -c "$FIXTURES/synapse/synapse-small.sql.gz" >"$T/full.sql"
 head -c 5000000 "$T/full.sql" >"$T/cut-data.sql"
 l=$(grep -n -m1 '^COPY ' "$T/full.sql" | cut -d: -f1)
 head -n $((l - 3)) "$T/full.sql" >"$T/cut-pre.sql"
-aside() { psql_as tgt synapse -At -c "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgsluice_aside%'"; }
 
 serve_start --progress-interval 0 --jobs 2 || { not_ok "daemon starts"; exit 1; }
 tgt_dump >"$T/empty.sql"
@@ -25,7 +24,7 @@ check "cut in the data: told it was rolled back" grep -q '^  rolled back: the ta
 tgt_dump >"$T/after1.sql"
 check "cut in the data: target as before (empty)" cmp -s "$T/empty.sql" "$T/after1.sql"
 check "cut in the data: no table left" test "$(tgt_count)" -eq 0
-check "cut in the data: no aside schema left" test "$(aside)" -eq 0
+check "cut in the data: no aside schema left" test "$(tgt_aside_count)" -eq 0
 send_nc "$T/cut-pre.sql" "$T/out2"
 check "cut in pre-data: ERROR dump truncated" grep -q '^ERROR dump truncated' "$T/out2"
 check "cut in pre-data: no table left" test "$(tgt_count)" -eq 0
@@ -42,7 +41,7 @@ send_nc "$T/cut-data.sql" "$T/out4"
 check "--clear-target, cut in the data: ERROR dump truncated" grep -q '^ERROR dump truncated' "$T/out4"
 tgt_dump >"$T/after4.sql"
 check "--clear-target, cut in the data: the earlier import is back (pg_dump equal)" cmp -s "$T/before.sql" "$T/after4.sql"
-check "--clear-target, cut in the data: no aside schema left" test "$(aside)" -eq 0
+check "--clear-target, cut in the data: no aside schema left" test "$(tgt_aside_count)" -eq 0
 send_nc "$T/cut-pre.sql" "$T/out5"
 tgt_dump >"$T/after5.sql"
 check "--clear-target, cut in pre-data: the earlier import is back" cmp -s "$T/before.sql" "$T/after5.sql"
@@ -68,4 +67,4 @@ check "SIGTERM during the data: the daemon exits 0" test "$rc" -eq 0
 check "SIGTERM during the data: the client is told it was rolled back" grep -q 'rolled back: the target is as it was before the import' "$T/out7"
 tgt_dump >"$T/after7.sql"
 check "SIGTERM during the data: the earlier import is back" cmp -s "$T/before.sql" "$T/after7.sql"
-check "SIGTERM during the data: no aside schema left" test "$(aside)" -eq 0
+check "SIGTERM during the data: no aside schema left" test "$(tgt_aside_count)" -eq 0

@@ -10,6 +10,7 @@
 #	send_nc FILE [OUT]        nc -N the file to the daemon; client output to OUT
 #	tgt_dump / src_dump       pg_dump -O -x (normalized) of synapse
 #	tgt_count                 number of relations in tgt's public schema
+#	tgt_aside_count           number of --jobs aside schemas (pgsluice_aside_*) in tgt
 #	wait_log PATTERN [SECS]   wait until the daemon's log matches
 TARGET_USER=ees_owner
 # PGSLUICE_BIN: run another build (e.g. with sanitizers) of the binary
@@ -59,6 +60,10 @@ send_nc() {
 
 src_dump() { pg_dump_of src synapse -O -x; }
 tgt_dump() { pg_dump_of tgt synapse -O -x; }
+
+tgt_aside_count() {
+	psql_as tgt synapse -At -c "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgsluice_aside%'"
+}
 
 tgt_count() {
 	psql_as tgt synapse -At -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'"
