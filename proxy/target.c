@@ -12,12 +12,13 @@
 #include "target.h"
 
 /*
- * COPY data is handed to libpq in pieces of at most this size.  libpq sends
- * its buffer in multiples of 8 KiB and at most 64 KiB per write on a
- * non-blocking connection, and moves what it could not send to the front
- * of its buffer: a piece that, with the < 8 KiB left over and the 5-byte
- * message header, fits in one 64 KiB write is sent whole, without that
- * move (measured: a third of pgsluice's CPU went to it with 128 KiB pieces).
+ * COPY data is handed to libpq in pieces of at most this size.  Each
+ * PQputCopyData copies the piece into libpq's output buffer and sends the
+ * buffer's whole 8 KiB blocks; when the kernel takes only part of a send,
+ * libpq moves the unsent rest to the front of its buffer.  Measured on the
+ * 350 MB benchmark dump: with the lexer's 128 KiB pieces pgsluice spent
+ * 0.21-0.24 user CPU-s (a third of it in that copying), with 48 KiB
+ * pieces 0.10, for 2.3 times as many (cheap) sends.
  */
 #define TARGET_PUT_CHUNK (48 * 1024)
 
