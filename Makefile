@@ -4,7 +4,8 @@
 #   make test       unit tests under ASan+UBSan, then integration tests
 #                   against throwaway PostgreSQL clusters
 #   make test-long  the same with the long fault-injection and soak variants
-#   make fuzz       build and run the lexer's libFuzzer target (FUZZ_SECONDS)
+#   make fuzz       build and run the libFuzzer targets: the lexer for FUZZ_SECONDS,
+#                   the gzip decoder for a third of that
 #   make bench      benchmarks (lexer throughput, import against psql)
 #   make demo       a scratch cluster, a sample database, pg_dump | nc into pgsluice
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -92,7 +93,13 @@ build/fuzz_lexer: tests/fuzz/fuzz_lexer.c $(SQLREWRITE_SRC) $(wildcard sqlrewrit
 	clang $(STD) $(WARN) -g -O1 -Isqlrewrite -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=all -o $@ tests/fuzz/fuzz_lexer.c $(SQLREWRITE_SRC)
 
-fuzz: test-deps build/fuzz_lexer
+build/fuzz_decoder: tests/fuzz/fuzz_decoder.c proxy/decoder.c proxy/decoder.h
+	@mkdir -p build
+	clang $(STD) $(WARN) -g -O1 -Iproxy $$($(PKG_CONFIG) --cflags libisal) \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ \
+		tests/fuzz/fuzz_decoder.c proxy/decoder.c $$($(PKG_CONFIG) --libs libisal)
+
+fuzz: test-deps build/fuzz_lexer build/fuzz_decoder
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 build/lexer_bench: tests/bench/lexer_bench.c build/libsqlrewrite.a

@@ -1,6 +1,7 @@
 #!/bin/bash
 # run.sh SECONDS - run the lexer's libFuzzer target for SECONDS, seeded from
-# the project's own cases and the fixtures under ../shared/fixtures.
+# the project's own cases and the fixtures under ../shared/fixtures, then
+# the gzip decoder's for a third of SECONDS, seeded with gzip streams.
 # Fails on any crash, leak, sanitizer report or property violation.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -37,3 +38,25 @@ echo "fuzzing the lexer for ${secs}s" >&2
 }
 grep -E '^(stat::number_of_executed_units|#[0-9]+ +DONE)' build/fuzz.log | tail -2
 echo "fuzz: no crash, leak or property violation in ${secs}s"
+
+# the decoder: gzip members (whole, cut, concatenated) and a plain one
+dsecs=$(( (secs + 2) / 3 ))
+dwork=build/fuzz-corpus-decoder
+mkdir -p "$dwork"
+dseed() { { printf '\x07\x05'; cat; } >"$dwork/$1"; }
+printf 'SELECT 1;\n' | gzip -c | dseed g1
+{ printf 'COPY t FROM stdin;\n1\tx\n\\.\n' | gzip -c; printf 'SELECT 2;\n' | gzip -c; } | dseed g2
+head -c 3000 /dev/zero | gzip -c | dseed g3
+printf 'SELECT 1;\n' | gzip -c >"$dwork/whole.tmp"
+head -c 20 "$dwork/whole.tmp" | dseed g4 && rm -f "$dwork/whole.tmp"
+printf 'SELECT 1;\n' | dseed p1
+[ -f "$fx/synapse-small.sql.gz" ] && head -c 6000 "$fx/synapse-small.sql.gz" | dseed fx1
+echo "fuzzing the gzip decoder for ${dsecs}s" >&2
+./build/fuzz_decoder -max_total_time="$dsecs" -max_len=16384 -timeout=10 \
+	-artifact_prefix=build/fuzz-artifacts/ -print_final_stats=1 "$dwork" 2>build/fuzz-decoder.log || {
+	tail -60 build/fuzz-decoder.log
+	echo "fuzz: decoder FAILED (artifacts in build/fuzz-artifacts/)"
+	exit 1
+}
+grep -E '^(stat::number_of_executed_units|#[0-9]+ +DONE)' build/fuzz-decoder.log | tail -2
+echo "fuzz: decoder: no crash, leak or property violation in ${dsecs}s"
