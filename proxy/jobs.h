@@ -24,9 +24,11 @@
  *              references it starts.
  *
  * Session settings (SET, set_config) are replayed on each connection
- * before its next job.  The engine holds at most one item that waits for a
- * connection, one batch being filled and one batch per connection:
- * memory is bounded by (N + 2) x JOBS_BATCH (plus a single longer row).
+ * before its next job.  The engine holds up to 64 statements that wait for
+ * a connection (a look-ahead; post-data statements are small, each capped
+ * by --max-statement), at most one waiting COPY batch, one batch being
+ * filled and one batch per connection: memory is bounded by about
+ * (N + 2) x JOBS_BATCH (plus a single longer row).
  *
  * All or nothing as seen after the import: jobs_end() gives the SQL that
  * the session runs on its own connection at the end: on success, drop the
