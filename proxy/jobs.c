@@ -26,6 +26,7 @@
 #define JOBS_EXCERPT 160
 #define JOBS_TERMINATE_MS 10000      /* pg_terminate_backend(pid, timeout) */
 #define JOBS_QUEUE 64                /* statements that may wait for a connection (look-ahead) */
+#define JOBS_QUEUE_BYTES (64 * 1024 * 1024) /* ... and their bytes: no more is taken past this */
 
 /*
  * Every engine connection's own settings.  The parallelism is across the
@@ -104,6 +105,7 @@ struct jobs {
 	struct jobs_item queue[JOBS_QUEUE]; /* wait for a connection, in dump order */
 	int n_queue;
 	int n_queued_batches;     /* of them, COPY batches (at most one) */
+	size_t queued_bytes;      /* their text and data */
 	int finishing;
 
 	/* the COPY being read */
@@ -471,6 +473,7 @@ jobs_kick(struct jobs *j)
 			continue;
 		}
 		c->it = j->queue[q];
+		j->queued_bytes -= c->it.text.len + c->it.data.len;
 		if (c->it.kind == JOBS_BATCH_ITEM)
 			j->n_queued_batches--;
 		if (c->it.is_set) {
@@ -850,13 +853,15 @@ jobs_new(const struct jobs_config *cfg, char *err, size_t errsize)
 int
 jobs_ready(const struct jobs *j)
 {
-	return !j->failed && j->n_queue < JOBS_QUEUE;
+	return !j->failed && j->n_queue < JOBS_QUEUE &&
+	       (j->n_queue == 0 || j->queued_bytes < JOBS_QUEUE_BYTES);
 }
 
 static int
 jobs_queue(struct jobs *j, struct jobs_item *it)
 {
 	j->queue[j->n_queue++] = *it;
+	j->queued_bytes += it->text.len + it->data.len;
 	if (it->kind == JOBS_BATCH_ITEM)
 		j->n_queued_batches++;
 	jobs_kick(j);

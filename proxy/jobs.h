@@ -25,10 +25,11 @@
  *
  * Session settings (SET, set_config) are replayed on each connection
  * before its next job.  The engine holds up to 64 statements that wait for
- * a connection (a look-ahead; post-data statements are small, each capped
- * by --max-statement), at most one waiting COPY batch, one batch being
- * filled and one batch per connection: memory is bounded by about
- * (N + 2) x JOBS_BATCH (plus a single longer row).
+ * a connection (a look-ahead; no more is taken once they hold 64 MiB, so
+ * that a few huge statements cannot pile up), at most one waiting COPY
+ * batch, one batch being filled and one batch per connection: memory is
+ * bounded by about 64 MiB + (N + 2) x JOBS_BATCH (plus a single longer
+ * row).
  *
  * All or nothing as seen after the import: jobs_end() gives the SQL that
  * the session runs on its own connection at the end: on success, drop the
