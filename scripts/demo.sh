@@ -47,16 +47,7 @@ as_pg() {
 	if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-# below the kernel's ephemeral range, so no outgoing connection holds it
-free_port() {
-	local p lo=32768 hi
-	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || :
-	[ "$lo" -gt 12000 ] || lo=32768
-	while :; do
-		p=$((10000 + RANDOM % (lo - 10000)))
-		(echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-	done
-}
+. "$ROOT/scripts/free_port.sh"
 
 # ---- where the clusters live ------------------------------------------------
 

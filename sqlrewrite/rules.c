@@ -301,6 +301,26 @@ rw_finish(struct rw *w, size_t srclen)
 	w->done = srclen;
 }
 
+/*
+ * Finish a rewrite of a statement srclen bytes long into the verdict:
+ * RULES_REWRITE with reason, or RULES_REFUSE if the rewrite ran out of
+ * memory.  Returns 1 (the rule matched).
+ */
+static int
+rw_verdict(struct rw *w, size_t srclen, struct hit *h, const char *reason)
+{
+	rw_finish(w, srclen);
+	if (w->oom) {
+		h->action = RULES_REFUSE;
+		h->reason = "out of memory rewriting a statement";
+		return 1;
+	}
+	h->action = RULES_REWRITE;
+	h->rwlen = w->len;
+	h->reason = reason;
+	return 1;
+}
+
 /* ------------------------------------------------------------------ */
 /* Built-in settings table                                             */
 
@@ -869,16 +889,7 @@ m_owner(struct rules *r, const struct stmt *st, struct hit *h)
 	}
 	rw_init(&w, r, st->s);
 	rw_role(&w, role, to, st->std);
-	rw_finish(&w, st->len);
-	if (w.oom) {
-		h->action = RULES_REFUSE;
-		h->reason = "out of memory rewriting a statement";
-		return 1;
-	}
-	h->action = RULES_REWRITE;
-	h->rwlen = w.len;
-	h->reason = "role renamed by --map-role";
-	return 1;
+	return rw_verdict(&w, st->len, h, "role renamed by --map-role");
 }
 
 /*
@@ -932,16 +943,7 @@ m_privileges(struct rules *r, const struct stmt *st, struct hit *h)
 	}
 	if (!w.changed)
 		return 1;
-	rw_finish(&w, st->len);
-	if (w.oom) {
-		h->action = RULES_REFUSE;
-		h->reason = "out of memory rewriting a statement";
-		return 1;
-	}
-	h->action = RULES_REWRITE;
-	h->rwlen = w.len;
-	h->reason = "grantee renamed by --map-role";
-	return 1;
+	return rw_verdict(&w, st->len, h, "grantee renamed by --map-role");
 }
 
 static int
