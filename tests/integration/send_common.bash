@@ -13,17 +13,22 @@
 #	                                  $SEND_LABEL ("send" by default)
 
 start_serve() {
-	local name=$1 i
+	local name=$1 i try
 	shift
-	SERVE_PORT=$(free_port)
-	"$PGSLUICE" serve --target "$TARGET" --listen "${LISTEN_HOST:-127.0.0.1}:$SERVE_PORT" \
-		--clear-target "$@" 2>"$T/serve-$name.log" &
-	SERVE_PID=$!
-	bg_track "$SERVE_PID"
-	for i in $(seq 1 100); do
-		grep -q "listening on" "$T/serve-$name.log" && return 0
-		kill -0 "$SERVE_PID" 2>/dev/null || break
-		sleep 0.1
+	for try in 1 2 3 4 5; do
+		SERVE_PORT=$(free_port)
+		"$PGSLUICE" serve --target "$TARGET" --listen "${LISTEN_HOST:-127.0.0.1}:$SERVE_PORT" \
+			--clear-target "$@" 2>"$T/serve-$name.log" &
+		SERVE_PID=$!
+		bg_track "$SERVE_PID"
+		for i in $(seq 1 100); do
+			grep -q "listening on" "$T/serve-$name.log" && return 0
+			kill -0 "$SERVE_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		# a port taken between free_port and the bind: another one
+		grep -q 'Address already in use' "$T/serve-$name.log" || break
+		wait "$SERVE_PID" 2>/dev/null
 	done
 	cat "$T/serve-$name.log"
 	return 1
