@@ -13,25 +13,11 @@
 #	                                  $SEND_LABEL ("send" by default)
 
 start_serve() {
-	local name=$1 i try
+	local name=$1
 	shift
-	for try in 1 2 3 4 5; do
-		SERVE_PORT=$(free_port)
-		"$PGSLUICE" serve --target "$TARGET" --listen "${LISTEN_HOST:-127.0.0.1}:$SERVE_PORT" \
-			--clear-target "$@" 2>"$T/serve-$name.log" &
-		SERVE_PID=$!
-		bg_track "$SERVE_PID"
-		for i in $(seq 1 100); do
-			grep -q "listening on" "$T/serve-$name.log" && return 0
-			kill -0 "$SERVE_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		# a port taken between free_port and the bind: another one
-		grep -q 'Address already in use' "$T/serve-$name.log" || break
-		wait "$SERVE_PID" 2>/dev/null
-	done
-	cat "$T/serve-$name.log"
-	return 1
+	start_daemon "$T/serve-$name.log" "${LISTEN_HOST:-127.0.0.1}" --target "$TARGET" \
+		--clear-target "$@" || { cat "$T/serve-$name.log"; return 1; }
+	SERVE_PORT=$DAEMON_PORT SERVE_PID=$DAEMON_PID
 }
 
 stop_serve() { kill "$SERVE_PID" 2>/dev/null; { wait "$SERVE_PID"; } 2>/dev/null; }

@@ -39,26 +39,13 @@ wait_log() {
 	return 1
 }
 
-# (a port taken between free_port and the bind: another port, up to 5 times)
 serve_start() {
-	local try i
-	for try in 1 2 3 4 5; do
-		SPORT=$(free_port)
-		: >"$T/serve.log"
-		"$PGSLUICE" serve --target "$TARGET" --listen "127.0.0.1:$SPORT" "$@" 2>>"$T/serve.log" &
-		SPID=$!
-		bg_track "$SPID"
-		for ((i = 0; i < 100; i++)); do
-			grep -q "listening on 127.0.0.1:$SPORT" "$T/serve.log" && return 0
-			kill -0 "$SPID" 2>/dev/null || break
-			sleep 0.1
-		done
-		grep -q 'Address already in use' "$T/serve.log" || break
-		wait "$SPID" 2>/dev/null
-	done
-	echo "# the daemon did not start listening (try $try)" >&2
-	tail -20 "$T/serve.log" >&2
-	return 1
+	start_daemon "$T/serve.log" 127.0.0.1 --target "$TARGET" "$@" || {
+		echo "# the daemon did not start listening" >&2
+		tail -20 "$T/serve.log" >&2
+		return 1
+	}
+	SPORT=$DAEMON_PORT SPID=$DAEMON_PID
 }
 
 serve_stop() {

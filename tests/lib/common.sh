@@ -48,6 +48,29 @@ bg_track() { _pids+=("$1"); }
 
 . "$ROOT/scripts/free_port.sh"
 
+# start_daemon LOG HOST [serve args]: `pgsluice serve` listening on HOST and
+# a free port, its stderr in LOG; another port when the bind finds it taken
+# (between free_port and the bind), up to 5 times.  Sets DAEMON_PORT and
+# DAEMON_PID; returns 0 once it listens, 1 if it does not.
+start_daemon() {
+	local log=$1 host=$2 try i
+	shift 2
+	for try in 1 2 3 4 5; do
+		DAEMON_PORT=$(free_port)
+		"$PGSLUICE" serve --listen "$host:$DAEMON_PORT" "$@" 2>"$log" &
+		DAEMON_PID=$!
+		bg_track "$DAEMON_PID"
+		for ((i = 0; i < 100; i++)); do
+			grep -q "listening on" "$log" && return 0
+			kill -0 "$DAEMON_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		grep -q 'Address already in use' "$log" || break
+		wait "$DAEMON_PID" 2>/dev/null
+	done
+	return 1
+}
+
 pg_start() {
 	local name=$1; shift
 	local dir=$T/pg-$name port try line
