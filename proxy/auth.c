@@ -18,6 +18,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "report.h"
 #include "scram.h"
 
 struct auth_entry {
@@ -32,15 +33,6 @@ struct auth {
 	struct scram_secret scram;  /* the token as a SCRAM password (PostgreSQL clients) */
 	struct auth_entry table[AUTH_TABLE_SIZE];
 };
-
-static double
-auth_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int
 auth_sha256(const void *data, size_t len, unsigned char out[SHA256_DIGEST_LENGTH])
@@ -241,7 +233,7 @@ auth_find(struct auth *a, const char *host, double now)
 int
 auth_penalty(struct auth *a, const char *host)
 {
-	double now = auth_now();
+	double now = report_now();
 	struct auth_entry *e = auth_find(a, host, now);
 
 	if (e == NULL || e->until <= now)
@@ -252,7 +244,7 @@ auth_penalty(struct auth *a, const char *host)
 int
 auth_record(struct auth *a, const char *host, int ok)
 {
-	double now = auth_now();
+	double now = report_now();
 	struct auth_entry *e = auth_find(a, host, now), *oldest;
 	unsigned shift;
 	size_t i;

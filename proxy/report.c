@@ -4,14 +4,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "report.h"
+
+double
+report_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 void
 report_init(struct report *r)
 {
 	memset(r, 0, sizeof(*r));
-	clock_gettime(CLOCK_MONOTONIC, &r->start);
+	r->start = report_now();
 }
 
 void
@@ -28,11 +38,7 @@ report_free(struct report *r)
 double
 report_elapsed(const struct report *r)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - r->start.tv_sec) +
-	       (double)(now.tv_nsec - r->start.tv_nsec) / 1e9;
+	return report_now() - r->start;
 }
 
 void

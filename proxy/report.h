@@ -11,7 +11,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "rules.h"
 
@@ -21,7 +20,7 @@ struct report_table {
 };
 
 struct report {
-	struct timespec start;
+	double start;              /* report_now() at report_init */
 	uint64_t statements;       /* statements read from the dump */
 	uint64_t sent;             /* statements forwarded (as is or rewritten) */
 	uint64_t bytes_in;         /* as received (compressed when gzip) */
@@ -42,6 +41,9 @@ void report_free(struct report *r);
 
 /* Seconds since report_init. */
 double report_elapsed(const struct report *r);
+
+/* Seconds on the monotonic clock (for durations and deadlines). */
+double report_now(void);
 
 /* A COPY block starts / has passed data / ended with rows from its tag. */
 void report_copy_start(struct report *r, const char *table);

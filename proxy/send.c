@@ -197,15 +197,6 @@ send_warn(struct sender *s, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static double
-send_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void
 send_duration(double secs, char *buf, size_t size)
 {
@@ -334,7 +325,7 @@ send_wait_fd(int fd, short events, double deadline)
 	int r;
 
 	for (;;) {
-		left = deadline - send_now();
+		left = deadline - report_now();
 		if (left <= 0) {
 			errno = ETIMEDOUT;
 			return -1;
@@ -383,7 +374,7 @@ send_connect(struct sender *s)
 				close(fd);
 				continue;
 			}
-			if (send_wait_fd(fd, POLLOUT, send_now() + SEND_CONNECT_TIMEOUT_MS / 1000.0) < 0) {
+			if (send_wait_fd(fd, POLLOUT, report_now() + SEND_CONNECT_TIMEOUT_MS / 1000.0) < 0) {
 				err = errno;
 				close(fd);
 				continue;
@@ -437,7 +428,7 @@ send_is_ip(const char *host)
 static int
 send_tls(struct sender *s)
 {
-	double deadline = send_now() + SEND_CONNECT_TIMEOUT_MS / 1000.0;
+	double deadline = report_now() + SEND_CONNECT_TIMEOUT_MS / 1000.0;
 	long vr;
 	int r, e;
 
@@ -700,7 +691,7 @@ static void
 send_draw(struct sender *s, int force)
 {
 	char line[1024], a[32], b[32], r[32], t[32];
-	double now = send_now(), rate, pct;
+	double now = report_now(), rate, pct;
 	int n = 0, cols, fill, i;
 
 	if (!s->tty)
@@ -853,7 +844,7 @@ send_read(struct sender *s)
 			return;
 		if (n > 0) {
 			s->got += (uint64_t)n;
-			s->last_rx = send_now();
+			s->last_rx = report_now();
 			send_feed(s, buf, (size_t)n);
 			continue;
 		}
@@ -897,7 +888,7 @@ send_fill(struct sender *s)
 		s->out_len = (size_t)n;
 	}
 	if (s->in_eof)
-		s->input_done_at = send_now();
+		s->input_done_at = report_now();
 }
 
 /* Write the out buffer until it is empty or the socket would block. */
@@ -969,7 +960,7 @@ send_loop(struct sender *s)
 		if (s->write_dead || s->answer != SEND_ANSWER_NONE) {
 			/* no point reading more of the dump: stop sending it */
 			if (!s->in_eof)
-				s->input_done_at = send_now();
+				s->input_done_at = report_now();
 			s->in_eof = 1;
 			if (!s->write_shut && (s->write_dead || s->out_len == 0))
 				send_shut_write(s);
@@ -1006,7 +997,7 @@ send_loop(struct sender *s)
 			timeout = -1;
 		if (s->answer != SEND_ANSWER_NONE) {
 			/* the daemon closes right after the summary; don't hang if not */
-			if (send_now() - s->last_rx > SEND_LINGER_S)
+			if (report_now() - s->last_rx > SEND_LINGER_S)
 				break;
 			if (timeout < 0 || timeout > 1000)
 				timeout = 1000;
@@ -1165,12 +1156,12 @@ send_main(int argc, char **argv)
 		send_free(s);
 		return SEND_EXIT_LOCAL;
 	}
-	s->start = s->last_draw = send_now();
+	s->start = s->last_draw = report_now();
 	send_draw(s, 1);
 	send_loop(s);
 	rc = send_result(s);
 	if (!s->quiet && rc == SEND_EXIT_OK) {
-		secs = send_now() - s->start;
+		secs = report_now() - s->start;
 		report_size(s->sent, a, sizeof(a));
 		send_duration(secs, t, sizeof(t));
 		fprintf(stderr, "pgsluice send: %s sent, answered after %s\n", a, t);

@@ -417,15 +417,6 @@ session_fail(struct session *s, const char *fmt, ...)
 
 /* ---- side connections: who blocks us, cancel ------------------------- */
 
-static double
-session_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static struct timeval
 session_tv(double secs)
 {
@@ -486,10 +477,10 @@ session_on_blocker(void *arg, const PGresult *res, const char *error)
 		session_say(s, LOG_LEVEL_WARN, "waiting: statement %llu at line %llu has waited %.0f s "
 		            "for a lock held by %s",
 		            (unsigned long long)s->cur_no, (unsigned long long)s->cur_line,
-		            session_now() - s->busy_since, s->blocker);
+		            report_now() - s->busy_since, s->blocker);
 	else
 		session_say(s, LOG_LEVEL_WARN, "waiting: %s has waited %.0f s for a lock held by %s",
-		            session_state_names[s->state], session_now() - s->busy_since, s->blocker);
+		            session_state_names[s->state], report_now() - s->busy_since, s->blocker);
 }
 
 /* A statement has run for a watch period: ask who blocks it, if anyone. */
@@ -532,7 +523,7 @@ session_watch(struct session *s)
 	struct timeval tv = session_tv(session_watch_period(s));
 
 	s->busy_gen++;
-	s->busy_since = session_now();
+	s->busy_since = report_now();
 	if (s->ev_watch == NULL)
 		s->ev_watch = evtimer_new(s->cfg->base, session_on_watch, s);
 	if (s->ev_watch != NULL)
@@ -1138,16 +1129,13 @@ session_refill(struct session *s)
 			if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
 				break;
 		} else {
-			if (s->raw_start == s->raw_end && (!s->own_read || tried)) {
-				if (!decoder_pending(&s->dec))
-					break;
-			} else if (s->raw_start == s->raw_end) {
+			if (s->raw_start == s->raw_end && s->own_read && !tried) {
 				tried = 1; /* one read per refill */
 				session_read_client(s);
-				if (s->raw_start == s->raw_end && !decoder_pending(&s->dec))
-					break;
 			}
-			/* (no bytes left: the inflater's own, decoder_pending) */
+			/* no bytes left: only what the inflater holds (decoder_pending) */
+			if (s->raw_start == s->raw_end && !decoder_pending(&s->dec))
+				break;
 			v.iov_base = s->raw + s->raw_start;
 			v.iov_len = s->raw_end - s->raw_start;
 		}
