@@ -275,7 +275,7 @@ run(struct filter *f)
 			off += used;
 			if (lex_all(f, out, produced) < 0)
 				return -1;
-		} while (off < (size_t)n || produced == sizeof(out));
+		} while (off < (size_t)n || decoder_pending(&f->dec));
 	}
 	if (decoder_finish(&f->dec) < 0) {
 		lexer_describe(&f->lx, where, sizeof(where));

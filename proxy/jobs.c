@@ -820,11 +820,12 @@ jobs_new(const struct jobs_config *cfg, char *err, size_t errsize)
 		return NULL;
 	}
 	j->prelude_gen = 1;
-	/* connection 0's first item: BEGIN, the settings, the aside schemas */
+	/*
+	 * connection 0's first item: BEGIN and the aside schemas, after the
+	 * prelude (its settings), as every connection's first item
+	 */
 	c = &j->conns[0];
-	if (jobs_cat(&c->it.text, "BEGIN;\n") < 0 || jobs_cat(&c->it.text, JOBS_SETTINGS) < 0 ||
-	    jobs_cat(&c->it.text, cfg->lock_set) < 0 ||
-	    jobs_cat(&c->it.text, "\n") < 0 || jobs_cat(&c->it.text, block) < 0) {
+	if (jobs_cat(&c->it.text, "BEGIN;\n") < 0 || jobs_cat(&c->it.text, block) < 0) {
 		free(block);
 		jobs_free(j);
 		snprintf(err, errsize, "out of memory");
@@ -833,8 +834,7 @@ jobs_new(const struct jobs_config *cfg, char *err, size_t errsize)
 	free(block);
 	c->it.kind = JOBS_STMT;
 	c->it.barrier = 1;
-	c->stage = JOBS_ST_MAIN; /* sent once connected */
-	c->prelude_gen = j->prelude_gen;
+	c->stage = JOBS_ST_MAIN; /* sent once connected, the prelude first */
 	for (i = 0; i < cfg->n; i++) {
 		c = &j->conns[i];
 		c->j = j;
