@@ -15,14 +15,13 @@
 #include <event2/event.h>
 #include <libpq-fe.h>
 
+#include "deps.h"
 #include "jobs.h"
 #include "log.h"
-#include "sqltok.h"
 #include "target.h"
 
 #define JOBS_BATCH (4 * 1024 * 1024) /* a batch is cut at the last line end before this */
 #define JOBS_PUT (256 * 1024)        /* COPY data handed to libpq at once */
-#define JOBS_KEY 160                 /* a table name as the dump writes it */
 #define JOBS_EXCERPT 160
 #define JOBS_TERMINATE_MS 10000      /* pg_terminate_backend(pid, timeout) */
 #define JOBS_QUEUE 64                /* statements that may wait for a connection (look-ahead) */
@@ -47,9 +46,6 @@ enum jobs_phase {
 
 enum jobs_kind { JOBS_STMT, JOBS_BATCH_ITEM, JOBS_COMMIT };
 
-/* what a statement shares a table with */
-enum jobs_class { JOBS_CL_OTHER, JOBS_CL_BATCH, JOBS_CL_INDEX };
-
 struct jobs_buf {
 	char *p;
 	size_t len, cap;
@@ -60,16 +56,13 @@ struct jobs_item {
 	struct jobs_buf text;     /* the statement, or the batch's COPY command; NUL-terminated */
 	struct jobs_buf data;     /* a batch's lines */
 	int table;                /* a batch's table (index in tables) */
-	char keys[2][JOBS_KEY];   /* tables it touches */
-	int n_keys;
-	enum jobs_class cls;
-	int barrier;              /* tables unknown: runs alone */
+	struct deps_touch touch;  /* the tables it touches */
 	int is_set;               /* a session setting: joins the prelude when it starts */
 	uint64_t no, line;
 };
 
 struct jobs_table {
-	char name[JOBS_KEY];
+	char name[DEPS_KEY];
 	uint64_t lines, tagged;
 	int pending, ended;
 };
@@ -116,6 +109,7 @@ struct jobs {
 
 	struct jobs_table *tables;
 	size_t n_tables, cap_tables;
+	struct deps deps;         /* the dump's table hierarchies */
 
 	struct event *ev_notify;
 	int notify_ready, notify_failed;
@@ -244,152 +238,6 @@ jobs_excerpt(const char *text, char *out, size_t size)
 	out[o] = '\0';
 }
 
-/* ---- what a statement touches ------------------------------------------ */
-
-/* A qualified name at the iterator: its text as written, into key. 0: none. */
-static int
-jobs_name(struct sqltok_iter *it, struct sqltok *t, char *key, size_t size)
-{
-	const char *start;
-	size_t len;
-	struct sqltok_iter save;
-
-	if (t->type != SQLTOK_WORD && t->type != SQLTOK_QIDENT)
-		return 0;
-	start = t->p;
-	len = t->len;
-	for (;;) {
-		save = *it;
-		if (sqltok_next(it, t) != SQLTOK_OP || t->len != 1 || t->p[0] != '.') {
-			*it = save;
-			break;
-		}
-		if (sqltok_next(it, t) != SQLTOK_WORD && t->type != SQLTOK_QIDENT)
-			return 0;
-		len = (size_t)(t->p + t->len - start);
-	}
-	if (len >= size)
-		return 0;
-	memcpy(key, start, len);
-	key[len] = '\0';
-	return 1;
-}
-
-/* Skip optional words (lowercase) at the iterator; t holds the next token after. */
-static void
-jobs_skip(struct sqltok_iter *it, struct sqltok *t, const char *const *words)
-{
-	int i, again = 1;
-
-	while (again) {
-		again = 0;
-		for (i = 0; words[i] != NULL; i++) {
-			if (sqltok_is(t, words[i])) {
-				sqltok_next(it, t);
-				again = 1;
-				break;
-			}
-		}
-	}
-}
-
-enum jobs_what { JOBS_W_OTHER, JOBS_W_SET, JOBS_W_TXN, JOBS_W_FREE };
-
-/*
- * Classify a statement for post-data scheduling: its tables (keys), its
- * class, or a barrier.  Returns what it is: a session setting (SET,
- * set_config), transaction control (not supported), free (setval: no
- * table), or other (it->keys / it->barrier set).
- */
-static enum jobs_what
-jobs_classify(struct jobs_item *it, const char *text, size_t len)
-{
-	static const char *const only[] = { "only", "if", "exists", NULL };
-	static const char *const idx_opts[] = { "concurrently", "if", "not", "exists", NULL };
-	struct sqltok_iter i;
-	struct sqltok t;
-
-	it->n_keys = 0;
-	it->barrier = 1;
-	it->cls = JOBS_CL_OTHER;
-	sqltok_init(&i, text, len, 1);
-	if (sqltok_next(&i, &t) != SQLTOK_WORD)
-		return JOBS_W_OTHER;
-	if (sqltok_is(&t, "set") || sqltok_is(&t, "reset"))
-		return JOBS_W_SET;
-	if (sqltok_is(&t, "begin") || sqltok_is(&t, "commit") || sqltok_is(&t, "start") ||
-	    sqltok_is(&t, "end") || sqltok_is(&t, "rollback") || sqltok_is(&t, "savepoint") ||
-	    sqltok_is(&t, "release") || sqltok_is(&t, "abort"))
-		return JOBS_W_TXN;
-	if (sqltok_is(&t, "select")) {
-		/* SELECT pg_catalog.set_config(...) / SELECT pg_catalog.setval(...) */
-		while (sqltok_next(&i, &t) != SQLTOK_END) {
-			if (sqltok_is(&t, "set_config"))
-				return JOBS_W_SET;
-			if (sqltok_is(&t, "setval"))
-				return JOBS_W_FREE;
-			if (t.type == SQLTOK_WORD && ((t.len > 3 && strncasecmp(t.p, "lo_", 3) == 0) ||
-			                              sqltok_is(&t, "lowrite")))
-				return JOBS_W_TXN; /* a large object: lo_open's descriptor lives in one transaction */
-			if (t.type == SQLTOK_OP && t.p[0] == '(')
-				break;
-		}
-		return JOBS_W_OTHER;
-	}
-	if (sqltok_is(&t, "alter")) {
-		sqltok_next(&i, &t);
-		if (!sqltok_is(&t, "table"))
-			return JOBS_W_OTHER;
-		sqltok_next(&i, &t);
-		jobs_skip(&i, &t, only);
-		if (!jobs_name(&i, &t, it->keys[0], JOBS_KEY))
-			return JOBS_W_OTHER;
-		it->n_keys = 1;
-		while (sqltok_next(&i, &t) != SQLTOK_END) {
-			if (sqltok_is(&t, "references")) {
-				sqltok_next(&i, &t);
-				if (!jobs_name(&i, &t, it->keys[1], JOBS_KEY))
-					return JOBS_W_OTHER;
-				if (strcmp(it->keys[1], it->keys[0]) != 0)
-					it->n_keys = 2;
-				break;
-			}
-		}
-		it->barrier = 0;
-		return JOBS_W_OTHER;
-	}
-	if (sqltok_is(&t, "create")) {
-		sqltok_next(&i, &t);
-		if (sqltok_is(&t, "unique"))
-			sqltok_next(&i, &t);
-		if (sqltok_is(&t, "constraint"))
-			sqltok_next(&i, &t);
-		if (sqltok_is(&t, "index"))
-			it->cls = JOBS_CL_INDEX;
-		else if (!sqltok_is(&t, "trigger"))
-			return JOBS_W_OTHER;
-		sqltok_next(&i, &t);
-		if (it->cls == JOBS_CL_INDEX)
-			jobs_skip(&i, &t, idx_opts);
-		/* to the ON at depth 0, then the table */
-		for (;;) {
-			if (t.type == SQLTOK_END)
-				return JOBS_W_OTHER;
-			if (t.depth == 0 && sqltok_is(&t, "on"))
-				break;
-			sqltok_next(&i, &t);
-		}
-		sqltok_next(&i, &t);
-		jobs_skip(&i, &t, only);
-		if (!jobs_name(&i, &t, it->keys[0], JOBS_KEY))
-			return JOBS_W_OTHER;
-		it->n_keys = 1;
-		it->barrier = 0;
-		return JOBS_W_OTHER;
-	}
-	return JOBS_W_OTHER;
-}
-
 /* ---- scheduling ---------------------------------------------------------- */
 
 static int
@@ -401,22 +249,6 @@ jobs_in_flight(const struct jobs *j)
 		if (j->conns[i].stage != JOBS_ST_FREE)
 			n++;
 	return n;
-}
-
-/* 1 when a and b may not run at once, or b may not pass a in the queue. */
-static int
-jobs_conflict(const struct jobs_item *a, const struct jobs_item *b)
-{
-	int x, y;
-
-	if (a->barrier || b->barrier)
-		return 1;
-	for (x = 0; x < a->n_keys; x++)
-		for (y = 0; y < b->n_keys; y++)
-			if (strcmp(a->keys[x], b->keys[y]) == 0 &&
-			    !(a->cls == b->cls && a->cls != JOBS_CL_OTHER))
-				return 1;
-	return 0;
 }
 
 /*
@@ -434,13 +266,13 @@ jobs_can_start(const struct jobs *j, int q)
 		return 0;
 	if (j->phase == JOBS_PRE || it->kind == JOBS_COMMIT)
 		return q == 0 && j->conns[0].up && j->conns[0].stage == JOBS_ST_FREE;
-	if (it->barrier && (q > 0 || jobs_in_flight(j) > 0))
+	if (it->touch.barrier && (q > 0 || jobs_in_flight(j) > 0))
 		return 0;
 	for (i = 0; i < q; i++)
-		if (jobs_conflict(&j->queue[i], it))
+		if (deps_conflict(&j->queue[i].touch, &it->touch))
 			return 0;
 	for (i = 0; i < j->cfg.n; i++)
-		if (j->conns[i].stage != JOBS_ST_FREE && jobs_conflict(&j->conns[i].it, it))
+		if (j->conns[i].stage != JOBS_ST_FREE && deps_conflict(&j->conns[i].it.touch, &it->touch))
 			return 0;
 	return 1;
 }
@@ -833,7 +665,7 @@ jobs_new(const struct jobs_config *cfg, char *err, size_t errsize)
 	}
 	free(block);
 	c->it.kind = JOBS_STMT;
-	c->it.barrier = 1;
+	c->it.touch.barrier = 1;
 	c->stage = JOBS_ST_MAIN; /* sent once connected, the prelude first */
 	for (i = 0; i < cfg->n; i++) {
 		c = &j->conns[i];
@@ -879,26 +711,28 @@ jobs_statement(struct jobs *j, const char *text, size_t len, uint64_t no, uint64
 	it.kind = JOBS_STMT;
 	it.no = no;
 	it.line = line;
-	switch (jobs_classify(&it, text, len)) {
-	case JOBS_W_TXN:
+	if (deps_learn(&j->deps, text, len) < 0)
+		goto oom;
+	switch (deps_classify(&j->deps, &it.touch, text, len)) {
+	case DEPS_W_TXN:
 		jobs_fail(j, "statement %llu at line %llu is transaction control or a large object, "
 		          "which --jobs cannot spread over connections; import this dump without "
 		          "--jobs", (unsigned long long)no, (unsigned long long)line);
 		return -1;
-	case JOBS_W_SET:
+	case DEPS_W_SET:
 		/*
 		 * Every connection gets it before its next job: it joins the
 		 * prelude when it starts (jobs_kick), alone, after what came
 		 * before it and before what comes after.
 		 */
 		it.is_set = 1;
-		it.barrier = 1;
+		it.touch.barrier = 1;
 		break;
-	case JOBS_W_FREE:
-		it.barrier = 0;
-		it.n_keys = 0;
+	case DEPS_W_FREE:
+		it.touch.barrier = 0;
+		it.touch.n = 0;
 		break;
-	case JOBS_W_OTHER:
+	case DEPS_W_OTHER:
 		break;
 	}
 	if (jobs_buf_add(&it.text, text, len) < 0)
@@ -916,18 +750,13 @@ jobs_copy_begin(struct jobs *j, const char *text, size_t len, const char *table,
 {
 	struct jobs_table *tb;
 	struct jobs_item it;
-	struct sqltok_iter i;
-	struct sqltok t;
-	char key[JOBS_KEY];
+	char key[DEPS_KEY];
 	size_t cap;
 
 	if (j->failed)
 		return -1;
 	/* the table as the dump writes it: "COPY public.events (...) FROM stdin;" */
-	sqltok_init(&i, text, len, 1);
-	sqltok_next(&i, &t);
-	sqltok_next(&i, &t);
-	if (!jobs_name(&i, &t, key, sizeof(key)))
+	if (!deps_copy_table(text, len, key, sizeof(key)))
 		snprintf(key, sizeof(key), "%s", table);
 	if (j->n_tables == j->cap_tables) {
 		cap = j->cap_tables ? j->cap_tables * 2 : 64;
@@ -952,7 +781,7 @@ jobs_copy_begin(struct jobs *j, const char *text, size_t len, const char *table,
 		j->commit_queued = 1;
 		memset(&it, 0, sizeof(it));
 		it.kind = JOBS_COMMIT;
-		it.barrier = 1;
+		it.touch.barrier = 1;
 		if (jobs_cat(&it.text, "COMMIT") < 0)
 			goto oom;
 		return jobs_queue(j, &it);
@@ -972,9 +801,7 @@ jobs_batch(struct jobs *j, size_t n)
 	memset(&it, 0, sizeof(it));
 	it.kind = JOBS_BATCH_ITEM;
 	it.table = j->copy_table;
-	it.cls = JOBS_CL_BATCH;
-	it.n_keys = 1;
-	snprintf(it.keys[0], JOBS_KEY, "%s", j->tables[j->copy_table].name);
+	deps_batch(&j->deps, &it.touch, j->tables[j->copy_table].name);
 	it.no = j->copy_no;
 	it.line = j->copy_line;
 	if (jobs_buf_add(&it.text, j->copy_sql.p, j->copy_sql.len) < 0 ||
@@ -1060,7 +887,7 @@ jobs_finish(struct jobs *j)
 		j->commit_queued = 1;
 		memset(&it, 0, sizeof(it));
 		it.kind = JOBS_COMMIT;
-		it.barrier = 1;
+		it.touch.barrier = 1;
 		if (jobs_cat(&it.text, "COMMIT") < 0) {
 			jobs_fail(j, "out of memory");
 			return;
@@ -1140,6 +967,7 @@ jobs_free(struct jobs *j)
 	jobs_buf_free(&j->copy_sql);
 	jobs_buf_free(&j->acc);
 	free(j->tables);
+	deps_free(&j->deps);
 	if (j->ev_notify)
 		event_free(j->ev_notify);
 	free(j);
