@@ -496,6 +496,16 @@ decoder_run(struct decoder *d, const void *in_, size_t inlen, size_t *used,
 }
 
 int
+decoder_clean_end(const struct decoder *d)
+{
+	if (d->kind == DECODER_UNKNOWN)
+		return d->sniff_len == 0 && !d->skipped;
+	if (d->kind == DECODER_PLAIN)
+		return 1;
+	return !d->in_member;
+}
+
+int
 decoder_finish(struct decoder *d)
 {
 	if (d->kind == DECODER_UNKNOWN && d->skipped) {

@@ -78,6 +78,13 @@ int decoder_pending(const struct decoder *d);
  */
 int decoder_finish(struct decoder *d);
 
+/*
+ * 1 when the input so far ends cleanly, as decoder_finish would find it:
+ * plain, or between gzip members / zstd or lz4 frames (the last one's
+ * checksum checked).  0 inside one, or while the format is still unknown.
+ */
+int decoder_clean_end(const struct decoder *d);
+
 const char *decoder_error(const struct decoder *d);
 
 /* "plain", "gzip", "zstd", "lz4" ("unknown" before the first bytes). */

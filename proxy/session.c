@@ -1085,10 +1085,10 @@ session_check_ratio(struct session *s)
 	if ((double)s->dec.out_total <= ratio * (double)s->dec.in_total + SESSION_GZIP_SLACK)
 		return 0;
 	session_fail(s, "the input is not a dump: %llu compressed bytes inflate to more than "
-	             "%llu bytes without a single complete SQL statement (a %s bomb? "
+	             "%llu bytes without a single complete SQL statement (%s %s bomb? "
 	             "--max-gzip-ratio %g)",
 	             (unsigned long long)s->dec.in_total, (unsigned long long)s->dec.out_total,
-	             decoder_format_name(s->dec.kind), ratio);
+	             s->dec.kind == DECODER_LZ4 ? "an" : "a", decoder_format_name(s->dec.kind), ratio);
 	return -1;
 }
 
@@ -1225,13 +1225,19 @@ session_next_event(struct session *s)
 			if (session_refill(s) < 0)
 				return -1;
 			if (s->plain_start == s->plain_end) {
-				if (!s->client_eof || s->trailer)
+				if (!s->client_eof || (s->trailer && decoder_clean_end(&s->dec)))
 					return 0;
 				/* end of input: is it a clean end? */
 				lexer_describe(&s->lx, s->eof_where, sizeof(s->eof_where));
 				s->input_done = 1;
 				if (decoder_finish(&s->dec) < 0) {
-					session_truncated(s, s->eof_where, decoder_error(&s->dec));
+					if (s->trailer)
+						session_fail(s, "the dump's SQL came whole, up to pg_dump's last "
+						             "line, but the input ended inside the compressed "
+						             "stream, before its end and checksum: %s; send the "
+						             "whole dump again", decoder_error(&s->dec));
+					else
+						session_truncated(s, s->eof_where, decoder_error(&s->dec));
 					return -1;
 				}
 				continue;
@@ -1660,8 +1666,10 @@ session_pump_once(struct session *s)
 			if (r < 0)
 				return;
 			if (r == 0) {
+				/* a compressed stream ends (and is checked) after the trailer */
 				if (s->trailer && (s->lexer_done || s->wire != NULL ||
-				                   session_input_pending(s) == 0))
+				                   (session_input_pending(s) == 0 &&
+				                    decoder_clean_end(&s->dec))))
 					session_complete(s);
 				else
 					session_wait_client(s);
