@@ -126,6 +126,7 @@ head -c 200M /dev/zero | lz4 -q -c >"$T/bomb.lz4"
 refused() {
 	local name=$1 file=$2 pat=$3 early=${4:-}
 	send_nc "$file" "$T/out"
+	echo "# $name: $(result_line "$T/out")"
 	if grep -Eq -- "$pat" "$T/out"; then ok "$name: ERROR says why"; else
 		not_ok "$name: ERROR says why (want: $pat)"; sed 's/^/# /' "$T/out" | head; fi
 	[ -n "$early" ] ||
