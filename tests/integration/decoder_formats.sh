@@ -1,8 +1,8 @@
 #!/bin/bash
 # decoder_formats.sh - zstd and lz4 dumps, made at test time by the zstd,
 # pzstd and lz4 tools from a pg_dump of the source, import through every
-# way in: `serve` (nc -N), `pgsluice send` (a file and a pipe) and
-# `filter | psql -1`; each target equals its source (pg_dump -O -x), and
+# way in: `serve` (nc -N, also with --jobs 2), `pgsluice send` (a file and
+# a pipe) and `filter | psql -1`; each target equals its source (pg_dump -O -x), and
 # the progress line, the summary and filter's summary name the format.
 # The dumps: one frame each, two frames with a skippable frame between,
 # pzstd's (a skippable frame before each frame), and pg_dump | zstd | nc
@@ -69,6 +69,15 @@ for f in dump.zst:zstd dump.lz4:lz4 two.zst:zstd two.lz4:lz4 dump.pzst:zstd; do
 	[ "$file" = dump.zst ] &&
 		check "nc -N $file: the progress line names zstd" grep -Eq '^progress: .* received \([0-9.]+ [kMG]?B zstd\)' "$T/out"
 done
+# nc without -N never closes its sending side: the trailer, then the end of
+# the frame around it, end the import
+for f in dump.zst:zstd dump.lz4:lz4; do
+	file=${f%%:*} fmt=${f##*:}
+	reset_target
+	timeout 60 nc 127.0.0.1 "$SPORT" <"$T/$file" >"$T/out"
+	check "nc without -N $file: returns by itself (not killed by timeout)" test $? -ne 124
+	imported "nc without -N $file" "$T/out" "$fmt"
+done
 reset_target
 pg_dump -h 127.0.0.1 -p "$(pg_port src)" -U postgres -O synapse | zstd -q -c | timeout 120 nc -N 127.0.0.1 "$SPORT" >"$T/out"
 imported "pg_dump | zstd | nc -N" "$T/out" zstd
@@ -82,6 +91,18 @@ reset_target
 lz4 -q -c "$T/dump.sql" | timeout 120 "$PGSLUICE" send "127.0.0.1:$SPORT" >"$T/out" 2>"$T/err"
 check "lz4 | send: exit 0" test $? -eq 0
 imported "lz4 | send" "$T/out" lz4
+
+# through a --jobs 2 daemon
+start_daemon "$T/serve-jobs.log" 127.0.0.1 --target "$TARGET" --jobs 2 --progress-interval 0 ||
+	{ not_ok "the --jobs 2 daemon starts"; tail -20 "$T/serve-jobs.log" | sed 's/^/# /'; exit 1; }
+for f in two.zst:zstd two.lz4:lz4; do
+	file=${f%%:*} fmt=${f##*:}
+	reset_target
+	timeout 120 nc -N 127.0.0.1 "$DAEMON_PORT" <"$T/$file" >"$T/out"
+	imported "--jobs 2, nc -N $file" "$T/out" "$fmt"
+done
+kill -TERM "$DAEMON_PID" 2>/dev/null
+wait "$DAEMON_PID" 2>/dev/null
 
 # through filter | psql -1, as the target's owner
 filtered() {
