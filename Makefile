@@ -5,7 +5,7 @@
 #                   against throwaway PostgreSQL clusters
 #   make test-long  the same with the long fault-injection and soak variants
 #   make fuzz       build and run the libFuzzer targets: the lexer for FUZZ_SECONDS,
-#                   the gzip decoder for a third of that
+#                   the gzip/zstd/lz4 decoder for a third of that
 #   make bench      benchmarks (lexer throughput, import against psql)
 #   make demo       a scratch cluster, a sample database, pg_dump | nc into pgsluice
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -19,7 +19,7 @@ CC ?= cc
 PKG_CONFIG ?= pkg-config
 FUZZ_SECONDS ?= 60
 
-PKGS := libevent libevent_openssl libpq libisal openssl
+PKGS := libevent libevent_openssl libpq libisal libzstd liblz4 openssl
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 STD := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 CFLAGS ?= -O2 -g
@@ -95,9 +95,9 @@ build/fuzz_lexer: tests/fuzz/fuzz_lexer.c $(SQLREWRITE_SRC) $(wildcard sqlrewrit
 
 build/fuzz_decoder: tests/fuzz/fuzz_decoder.c proxy/decoder.c proxy/decoder.h
 	@mkdir -p build
-	clang $(STD) $(WARN) -g -O1 -Iproxy $$($(PKG_CONFIG) --cflags libisal) \
+	clang $(STD) $(WARN) -g -O1 -Iproxy $$($(PKG_CONFIG) --cflags libisal libzstd liblz4) \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ \
-		tests/fuzz/fuzz_decoder.c proxy/decoder.c $$($(PKG_CONFIG) --libs libisal)
+		tests/fuzz/fuzz_decoder.c proxy/decoder.c $$($(PKG_CONFIG) --libs libisal libzstd liblz4)
 
 fuzz: test-deps build/fuzz_lexer build/fuzz_decoder
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)

@@ -1,7 +1,7 @@
 /*
  * filter.c - `pgsluice filter`: the rewriting pipeline on stdin/stdout.
  *
- * stdin -> decoder (plain or gzip) -> lexer -> rules -> stdout, with a
+ * stdin -> decoder (plain, gzip, zstd, lz4) -> lexer -> rules -> stdout, with a
  * summary on stderr.  The output is SQL that psql runs the way it would
  * have run the input, minus what the rules dropped:
  *
@@ -52,8 +52,8 @@ filter_usage(FILE *f)
 	fprintf(f,
 	    "usage: pgsluice filter [options] < dump.sql[.gz] > out.sql\n"
 	    "\n"
-	    "Reads a plain-format pg_dump on stdin (plain or gzip, told apart by\n"
-	    "its first bytes), rewrites it for the target server and writes SQL\n"
+	    "Reads a plain-format pg_dump on stdin (plain, gzip, zstd or lz4, told\n"
+	    "apart by its first bytes), rewrites it for the target server and writes SQL\n"
 	    "on stdout; a summary goes to stderr.  Exit 1 on a malformed or\n"
 	    "truncated dump or a refused statement.\n"
 	    "\n"
@@ -215,7 +215,7 @@ summary(struct filter *f)
 	    (unsigned long long)f->st_in, (unsigned long long)f->st_out,
 	    (unsigned long long)f->copy_blocks, (unsigned long long)f->copy_rows,
 	    (unsigned long long)f->dec.in_total,
-	    f->dec.kind == DECODER_GZIP ? "gzip" : "plain",
+	    decoder_compressed(&f->dec) ? decoder_format_name(f->dec.kind) : "plain",
 	    (unsigned long long)f->dec.out_total);
 	n = rules_stats(&f->rules, st, RULES_MAX_STATS);
 	for (i = 0; i < n; i++)

@@ -115,9 +115,9 @@ report_progress(const struct report *r, char *buf, size_t size)
 	report_size(r->bytes_plain, plain, sizeof(plain));
 	report_size(r->bytes_in, in, sizeof(in));
 	report_rate(r, rate, sizeof(rate));
-	if (r->gzip)
-		n = snprintf(buf, size, "progress: %s received (%s gzip), %s, %llu statements",
-		             plain, in, rate, (unsigned long long)r->statements);
+	if (r->compression != NULL)
+		n = snprintf(buf, size, "progress: %s received (%s %s), %s, %llu statements",
+		             plain, in, r->compression, rate, (unsigned long long)r->statements);
 	else
 		n = snprintf(buf, size, "progress: %s received, %s, %llu statements", plain, rate,
 		             (unsigned long long)r->statements);
@@ -168,11 +168,11 @@ report_summary(const struct report *r, const struct rules *rules, int per_table,
 	report_size(r->bytes_plain, plain, sizeof(plain));
 	report_size(r->bytes_in, in, sizeof(in));
 	report_rate(r, rate, sizeof(rate));
-	if (r->gzip)
+	if (r->compression != NULL)
 		snprintf(line, sizeof(line),
-		         "  elapsed %.1f s, %llu statements (%llu sent), %s (%s gzip), average %s",
+		         "  elapsed %.1f s, %llu statements (%llu sent), %s (%s %s), average %s",
 		         report_elapsed(r), (unsigned long long)r->statements,
-		         (unsigned long long)r->sent, plain, in, rate);
+		         (unsigned long long)r->sent, plain, in, r->compression, rate);
 	else
 		snprintf(line, sizeof(line),
 		         "  elapsed %.1f s, %llu statements (%llu sent), %s, average %s",

@@ -23,9 +23,10 @@ struct report {
 	double start;              /* report_now() at report_init */
 	uint64_t statements;       /* statements read from the dump */
 	uint64_t sent;             /* statements forwarded (as is or rewritten) */
-	uint64_t bytes_in;         /* as received (compressed when gzip) */
+	uint64_t bytes_in;         /* as received (compressed when compression is set) */
 	uint64_t bytes_plain;      /* after the decoder */
-	int gzip;                  /* input was gzip */
+	const char *compression;   /* "gzip", "zstd", "lz4" (decoder_format_name), or
+	                            * NULL: the input was plain */
 	int in_copy;               /* a COPY's data is flowing */
 	char copy_table[128];
 	uint64_t copy_rows;        /* data lines of that COPY so far */

@@ -5,7 +5,7 @@
  *	pg_dump -O synapse | gzip | pgsluice send ees-host:5480
  *
  * The protocol is the one nc speaks, nothing more: the dump's bytes go one
- * way, as they are (plain or gzip; the daemon sniffs), preceded by one line
+ * way, as they are (plain, gzip, zstd or lz4; the daemon sniffs), preceded by one line
  * "AUTH <token>" when a token file is given; text lines come back:
  * "progress: ..." while the daemon imports, then one line starting "OK" or
  * "ERROR", the summary (indented), and the daemon closes the connection.
@@ -138,8 +138,8 @@ send_usage(FILE *f)
 	fprintf(f,
 	    "usage: pgsluice send [options] HOST:PORT [FILE|-]\n"
 	    "\n"
-	    "Sends a dump (FILE, or stdin when FILE is - or missing; plain SQL or\n"
-	    "gzip, sent as it is) to a `pgsluice serve` daemon, shows the import's\n"
+	    "Sends a dump (FILE, or stdin when FILE is - or missing; plain SQL,\n"
+	    "gzip, zstd or lz4, sent as it is) to a `pgsluice serve` daemon, shows the import's\n"
 	    "progress, prints the daemon's answer (OK or ERROR and the summary) on\n"
 	    "stdout, and exits with a status a script can test:\n"
 	    "\n"

@@ -121,7 +121,7 @@ serve_usage(FILE *f)
 	    "transaction, with a preflight check first; progress and a final OK/ERROR\n"
 	    "summary go back to the client:\n"
 	    "\n"
-	    "  pg_dump -O synapse | gzip | nc -N HOST 5480\n"
+	    "  pg_dump -O synapse | gzip | nc -N HOST 5480     (or plain, zstd, lz4)\n"
 	    "\n"
 	    "  --target CONNINFO      libpq connection string or URI of the target database\n"
 	    "                         (PGHOST, PGUSER, PGPASSWORD, PGSERVICE, .pgpass apply)\n"
@@ -172,8 +172,9 @@ serve_usage(FILE *f)
 	    "  --idle-timeout S       roll back an import when the client sends nothing for\n"
 	    "                         S seconds while it is awaited (default 300; 0: none)\n"
 	    "  --max-meta-line SIZE   longest psql meta-command line (default 16K)\n"
-	    "  --max-gzip-ratio R     gzip may inflate at most R times (+1 MB) before the\n"
-	    "                         first statement (default 100; 0: no limit)\n"
+	    "  --max-gzip-ratio R     compressed input (gzip, zstd or lz4) may expand to at\n"
+	    "                         most R times its size (+1 MB) before the first\n"
+	    "                         statement (default 100; 0: no limit)\n"
 	    CLI_RULE_HELP);
 }
 
@@ -696,7 +697,7 @@ serve_security_started(struct serve *sv)
 		log_warn(NULL, "running as root; --user NAME drops root once the ports are bound");
 	}
 	log_info(NULL, "security: %s%s, %s; limits: %d connections, header %d s, idle %d s, "
-	         "meta-command line %zu bytes, gzip ratio %g before the first statement",
+	         "meta-command line %zu bytes, gzip/zstd/lz4 ratio %g before the first statement",
 	         sv->ssl_ctx ? "TLS" : "no TLS",
 	         sv->tls_client_ca ? " with client certificates" : "",
 	         sv->cfg.auth ? "AUTH token required" : "no token", sv->max_connections,

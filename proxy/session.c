@@ -1069,25 +1069,26 @@ session_own_read_stop(struct session *s)
 }
 
 /*
- * --max-gzip-ratio: before the first statement, the plain bytes may not
- * pass ratio x compressed bytes + SESSION_GZIP_SLACK.  A dump's first
- * statement comes in its first few hundred bytes; a gzip bomb of zeros
- * (about 1000:1) is stopped after a few MB of inflating.  -1: failed.
+ * --max-gzip-ratio (gzip, zstd and lz4 alike): before the first statement,
+ * the plain bytes may not pass ratio x compressed bytes + SESSION_GZIP_SLACK.
+ * A dump's first statement comes in its first few hundred bytes; a bomb of
+ * zeros (about 1000:1 in gzip, far more in zstd) is stopped after a few MB
+ * of decompressing.  -1: failed.
  */
 static int
 session_check_ratio(struct session *s)
 {
 	double ratio = s->cfg->max_gzip_ratio;
 
-	if (ratio <= 0 || s->dec.kind != DECODER_GZIP || s->rep.statements > 0)
+	if (ratio <= 0 || !decoder_compressed(&s->dec) || s->rep.statements > 0)
 		return 0;
 	if ((double)s->dec.out_total <= ratio * (double)s->dec.in_total + SESSION_GZIP_SLACK)
 		return 0;
 	session_fail(s, "the input is not a dump: %llu compressed bytes inflate to more than "
-	             "%llu bytes without a single complete SQL statement (a gzip bomb? "
+	             "%llu bytes without a single complete SQL statement (%s %s bomb? "
 	             "--max-gzip-ratio %g)",
 	             (unsigned long long)s->dec.in_total, (unsigned long long)s->dec.out_total,
-	             ratio);
+	             s->dec.kind == DECODER_LZ4 ? "an" : "a", decoder_format_name(s->dec.kind), ratio);
 	return -1;
 }
 
@@ -1160,7 +1161,7 @@ session_refill(struct session *s)
 		s->last_nl = s->plain[s->plain_end - 1] == '\n';
 	s->rep.bytes_in = s->dec.in_total;
 	s->rep.bytes_plain = s->dec.out_total;
-	s->rep.gzip = s->dec.kind == DECODER_GZIP;
+	s->rep.compression = decoder_compressed(&s->dec) ? decoder_format_name(s->dec.kind) : NULL;
 	return 0;
 }
 
@@ -1182,13 +1183,15 @@ session_truncated(struct session *s, const char *where, const char *why)
 	session_fail(s,
 	             "dump truncated at line %llu, %s: %s before pg_dump's last line "
 	             "\"-- PostgreSQL database dump complete\"%s%s\n"
-	             "  (%llu bytes received%s%s%s; was pg_dump or the connection cut? send the "
+	             "  (%llu bytes received%s%s%s%s%s; was pg_dump or the connection cut? send the "
 	             "whole dump again)",
 	             (unsigned long long)line, where, s->client_why, why ? "; " : "",
 	             why ? why : "", (unsigned long long)s->dec.in_total,
-	             s->dec.kind == DECODER_GZIP ? " (gzip, " : "",
-	             s->dec.kind == DECODER_GZIP ? bytes : "",
-	             s->dec.kind == DECODER_GZIP ? " of SQL)" : "");
+	             decoder_compressed(&s->dec) ? " (" : "",
+	             decoder_compressed(&s->dec) ? decoder_format_name(s->dec.kind) : "",
+	             decoder_compressed(&s->dec) ? ", " : "",
+	             decoder_compressed(&s->dec) ? bytes : "",
+	             decoder_compressed(&s->dec) ? " of SQL)" : "");
 }
 
 /*
@@ -1222,13 +1225,19 @@ session_next_event(struct session *s)
 			if (session_refill(s) < 0)
 				return -1;
 			if (s->plain_start == s->plain_end) {
-				if (!s->client_eof || s->trailer)
+				if (!s->client_eof || (s->trailer && decoder_clean_end(&s->dec)))
 					return 0;
 				/* end of input: is it a clean end? */
 				lexer_describe(&s->lx, s->eof_where, sizeof(s->eof_where));
 				s->input_done = 1;
 				if (decoder_finish(&s->dec) < 0) {
-					session_truncated(s, s->eof_where, decoder_error(&s->dec));
+					if (s->trailer)
+						session_fail(s, "the dump's SQL came whole, up to pg_dump's last "
+						             "line, but the input ended inside the compressed "
+						             "stream, before its end and checksum: %s; send the "
+						             "whole dump again", decoder_error(&s->dec));
+					else
+						session_truncated(s, s->eof_where, decoder_error(&s->dec));
 					return -1;
 				}
 				continue;
@@ -1657,8 +1666,10 @@ session_pump_once(struct session *s)
 			if (r < 0)
 				return;
 			if (r == 0) {
+				/* a compressed stream ends (and is checked) after the trailer */
 				if (s->trailer && (s->lexer_done || s->wire != NULL ||
-				                   session_input_pending(s) == 0))
+				                   (session_input_pending(s) == 0 &&
+				                    decoder_clean_end(&s->dec))))
 					session_complete(s);
 				else
 					session_wait_client(s);

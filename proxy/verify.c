@@ -387,10 +387,10 @@ verify_summary(const struct verify *v, const struct report *r, report_emit_fn em
 		emit(arg, line);
 	}
 	report_size(r->bytes_plain, plain, sizeof(plain));
-	if (r->gzip) {
+	if (r->compression != NULL) {
 		report_size(r->bytes_in, in, sizeof(in));
-		snprintf(line, sizeof(line), "  dump size: %s gzip (%llu bytes), %s plain (%llu bytes)",
-		         in, (unsigned long long)r->bytes_in, plain,
+		snprintf(line, sizeof(line), "  dump size: %s %s (%llu bytes), %s plain (%llu bytes)",
+		         in, r->compression, (unsigned long long)r->bytes_in, plain,
 		         (unsigned long long)r->bytes_plain);
 	} else {
 		snprintf(line, sizeof(line), "  dump size: %s plain (%llu bytes), not compressed", plain,

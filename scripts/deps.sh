@@ -3,8 +3,8 @@
 # As root, installs what is missing with apt-get; otherwise prints the
 # command to run and fails.
 set -eu
-build="gcc make pkg-config libevent-dev libpq-dev libisal-dev libssl-dev"
-test_pkgs="$build postgresql postgresql-server-dev-15 postgresql-client netcat-openbsd socat openssl clang libclang-rt-14-dev gzip python3 procps time bc python3-yaml ncat"
+build="gcc make pkg-config libevent-dev libpq-dev libisal-dev libzstd-dev liblz4-dev libssl-dev"
+test_pkgs="$build postgresql postgresql-server-dev-15 postgresql-client netcat-openbsd socat openssl clang libclang-rt-14-dev gzip zstd lz4 python3 procps time bc python3-yaml ncat"
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test_pkgs ;;

@@ -6,7 +6,7 @@
 #   (a) psql -1 -f plain          (b) gzip -dc | psql -1
 #   (c) pg_restore -j2 custom     (d) pgsluice serve --once <- nc, plain
 #   (e) the same, gzip            (f) pgsluice serve --once --jobs 2 <- nc, gzip
-#   (g) the same as (f), plain
+#   (g) the same as (f), plain    (h) (d) with zstd (zstd -3)   (i) (d) with lz4
 # and prints median wall times, the ratios the issue asks for, pgsluice's
 # peak RSS and CPU seconds per plain GB.  The dumps are built once and kept
 # in .bench/ (git-ignored).  BENCH_MEMORY_SCALE (default 80) re-runs (e)
@@ -28,10 +28,17 @@ need_fixtures >/dev/null || { echo "bench: ../shared/fixtures missing, import be
 pg_start bench "shared_buffers = 512MB" "max_wal_size = 8GB" "checkpoint_timeout = 30min" "maintenance_work_mem = 256MB" >/dev/null ||
 	{ echo "bench: cannot start a cluster"; exit 1; }
 
-# build_dump SCALE: .bench/synapse-sSCALE.{sql,sql.gz,custom}
+# compressed SCALE: .bench/synapse-sSCALE.sql.{zst,lz4} from the plain dump
+compressed() {
+	local base=$store/synapse-s$1
+	[ -s "$base.sql.zst" ] || { zstd -q -3 -c "$base.sql" >"$base.sql.zst.tmp" && mv "$base.sql.zst.tmp" "$base.sql.zst"; }
+	[ -s "$base.sql.lz4" ] || { lz4 -q -c "$base.sql" >"$base.sql.lz4.tmp" && mv "$base.sql.lz4.tmp" "$base.sql.lz4"; }
+}
+
+# build_dump SCALE: .bench/synapse-sSCALE.{sql,sql.gz,sql.zst,sql.lz4,custom}
 build_dump() {
 	local s=$1 base=$store/synapse-s$1
-	[ -s "$base.sql" ] && [ -s "$base.sql.gz" ] && [ -s "$base.custom" ] && return 0
+	[ -s "$base.sql" ] && [ -s "$base.sql.gz" ] && [ -s "$base.custom" ] && { compressed "$s"; return; }
 	echo "building the scale-$s benchmark dump (once; kept in .bench/)"
 	psql_as bench postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS src_$s" -c "DO \$\$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname='synapse') THEN CREATE ROLE synapse LOGIN; END IF; END\$\$" \
 		-c "CREATE DATABASE src_$s ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0 OWNER synapse" >/dev/null || return 1
@@ -42,11 +49,12 @@ build_dump() {
 	gzip -6 -c "$base.sql" >"$base.sql.gz.tmp" && mv "$base.sql.gz.tmp" "$base.sql.gz"
 	pg_dump -h 127.0.0.1 -p "$(pg_port bench)" -U postgres -O -Fc "src_$s" >"$base.custom.tmp" && mv "$base.custom.tmp" "$base.custom"
 	psql_as bench postgres -c "DROP DATABASE src_$s" >/dev/null
+	compressed "$s"
 }
 build_dump "$scale" || { echo "bench: building the dump failed"; exit 1; }
 base=$store/synapse-s$scale
 plain_bytes=$(stat -c %s "$base.sql")
-echo "== import of the scale-$scale Synapse dump: $((plain_bytes / 1000000)) MB plain, $(($(stat -c %s "$base.sql.gz") / 1000000)) MB gzip"
+echo "== import of the scale-$scale Synapse dump: $((plain_bytes / 1000000)) MB plain, $(($(stat -c %s "$base.sql.gz") / 1000000)) MB gzip, $(($(stat -c %s "$base.sql.zst") / 1000000)) MB zstd, $(($(stat -c %s "$base.sql.lz4") / 1000000)) MB lz4"
 
 psql_as bench postgres -c "DO \$\$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname='ees_owner') THEN CREATE ROLE ees_owner LOGIN; END IF; END\$\$" >/dev/null
 port=$(pg_port bench)
@@ -64,13 +72,13 @@ have_jobs=0
 # busy CPU seconds of the whole machine so far (user+nice+system+irq+softirq+steal)
 machine_busy() { awk -v hz="$(getconf CLK_TCK)" '/^cpu /{printf "%.2f", ($2+$3+$4+$7+$8+$9)/hz}' /proc/stat; }
 
-# serve_import MODE(plain|gzip) [serve args]: prints "wall rss_kb cpu_s machine_cpu_s"
+# serve_import MODE(plain|gzip|zstd|lz4) [serve args]: prints "wall rss_kb cpu_s machine_cpu_s"
 serve_import() {
 	local mode=$1; shift
 	local lport t0 t1 pid file b0 b1
 	lport=$(free_port)
 	file=$base.sql
-	[ "$mode" = gzip ] && file=$base.sql.gz
+	case $mode in gzip) file=$base.sql.gz ;; zstd) file=$base.sql.zst ;; lz4) file=$base.sql.lz4 ;; esac
 	/usr/bin/time -f '%M %U %S' -o "$T/time" "$PGSLUICE" serve --once --quiet \
 		--target "host=127.0.0.1 port=$port dbname=bench_target user=ees_owner" \
 		--listen "127.0.0.1:$lport" "$@" 2>"$T/serve.log" &
@@ -100,10 +108,12 @@ run_contender() {
 	e) serve_import gzip ;;
 	f) serve_import gzip --jobs 2 ;;
 	g) serve_import plain --jobs 2 ;;
+	h) serve_import zstd ;;
+	i) serve_import lz4 ;;
 	esac
 }
 contenders="a b c"
-[ $have_serve = 1 ] && contenders="$contenders d e"
+[ $have_serve = 1 ] && contenders="$contenders d e h i"
 [ $have_jobs = 1 ] && contenders="$contenders f g"
 declare -A times rss cpu share
 for r in $(seq "$rounds"); do
@@ -119,7 +129,7 @@ done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2)? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 max() { tr ' ' '\n' | grep -v '^$' | sort -g | tail -1; }
 declare -A med
-declare -A names=([a]="psql -1 -f (plain)" [b]="gzip -dc | psql -1" [c]="pg_restore -j2 (custom)" [d]="pgsluice, nc plain" [e]="pgsluice, nc gzip" [f]="pgsluice --jobs 2, gzip" [g]="pgsluice --jobs 2, plain")
+declare -A names=([a]="psql -1 -f (plain)" [b]="gzip -dc | psql -1" [c]="pg_restore -j2 (custom)" [d]="pgsluice, nc plain" [e]="pgsluice, nc gzip" [f]="pgsluice --jobs 2, gzip" [g]="pgsluice --jobs 2, plain" [h]="pgsluice, nc zstd" [i]="pgsluice, nc lz4")
 echo
 printf '%-28s %10s %12s %14s %14s\n' contender "median s" "peak RSS" "CPU s / GB" "share of CPU"
 for c in $contenders; do
@@ -138,7 +148,8 @@ echo "(share of CPU: pgsluice's CPU seconds over the whole machine's busy CPU se
 echo " the import: PostgreSQL's backends, nc and pgsluice; goal <= 5 % in (d))"
 ratio() { awk -v a="${med[$1]}" -v b="${med[$2]}" 'BEGIN{printf "%.3f", a/b}'; }
 echo
-[ $have_serve = 1 ] && echo "(d)/(a) = $(ratio d a)   goal <= 1.02" && echo "(e)/(b) = $(ratio e b)   goal <= 1.02"
+[ $have_serve = 1 ] && echo "(d)/(a) = $(ratio d a)   goal <= 1.02" && echo "(e)/(b) = $(ratio e b)   goal <= 1.02" &&
+	echo "(h)/(d) = $(ratio h d)   (i)/(d) = $(ratio i d)   (zstd and lz4 against plain)"
 [ $have_jobs = 1 ] && echo "(f)/(a) = $(ratio f a)   goal <= 0.70" && echo "(f)/(c) = $(ratio f c)   goal <= 1.00" &&
 	echo "(g)/(a) = $(ratio g a)   (g)/(c) = $(ratio g c)   (the same, the stream plain)"
 [ $have_serve = 0 ] && echo "pgsluice serve is not built: only the reference contenders ran"

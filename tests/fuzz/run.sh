@@ -1,7 +1,9 @@
 #!/bin/bash
 # run.sh SECONDS - run the lexer's libFuzzer target for SECONDS, seeded from
 # the project's own cases and the fixtures under ../shared/fixtures, then
-# the gzip decoder's for a third of SECONDS, seeded with gzip streams.
+# the decoder's for a third of SECONDS, seeded with gzip, zstd and lz4
+# streams (whole, cut, concatenated, with skippable frames) and with inputs
+# the target compresses itself.
 # Fails on any crash, leak, sanitizer report or property violation.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -39,19 +41,34 @@ echo "fuzzing the lexer for ${secs}s" >&2
 grep -E '^(stat::number_of_executed_units|#[0-9]+ +DONE)' build/fuzz.log | tail -2
 echo "fuzz: no crash, leak or property violation in ${secs}s"
 
-# the decoder: gzip members (whole, cut, concatenated) and a plain one
+# the decoder: gzip members, zstd and lz4 frames (whole, cut, concatenated,
+# skippable frames), a plain one; four seed bytes in front (piece size,
+# output room, mode: 0 the bytes as they are, 5/6/7 compressed by the
+# target into zstd/lz4/gzip, and where to split them into two frames)
 dsecs=$(( (secs + 2) / 3 ))
 dwork=build/fuzz-corpus-decoder
 mkdir -p "$dwork"
-dseed() { { printf '\x07\x05'; cat; } >"$dwork/$1"; }
+dseed() { { printf '\x07\x05\x00\x00'; cat; } >"$dwork/$1"; }
+skippable() { printf "$(printf '\\x5%x' "$1")"'\x2a\x4d\x18\x03\x00\x00\x00abc'; }
 printf 'SELECT 1;\n' | gzip -c | dseed g1
 { printf 'COPY t FROM stdin;\n1\tx\n\\.\n' | gzip -c; printf 'SELECT 2;\n' | gzip -c; } | dseed g2
 head -c 3000 /dev/zero | gzip -c | dseed g3
 printf 'SELECT 1;\n' | gzip -c >"$dwork/whole.tmp"
 head -c 20 "$dwork/whole.tmp" | dseed g4 && rm -f "$dwork/whole.tmp"
+printf 'SELECT 1;\n' | zstd -q -c | dseed z1
+{ printf 'COPY t FROM stdin;\n1\tx\n\\.\n' | zstd -q -c --no-check; skippable 0; printf 'SELECT 2;\n' | zstd -q -c; } | dseed z2
+{ skippable 15; head -c 3000 /dev/zero | zstd -q -c; } | dseed z3
+printf 'SELECT 1;\nSELECT 2;\n' | zstd -q -c | head -c 14 | dseed z4
+printf 'SELECT 1;\n' | lz4 -q -c | dseed l1
+{ printf 'COPY t FROM stdin;\n1\tx\n\\.\n' | lz4 -q -c --no-frame-crc; skippable 1; printf 'SELECT 2;\n' | lz4 -q -c -BD -BX; } | dseed l2
+{ skippable 10; head -c 3000 /dev/zero | lz4 -q -c; } | dseed l3
+printf 'SELECT 1;\nSELECT 2;\n' | lz4 -q -c | head -c 14 | dseed l4
 printf 'SELECT 1;\n' | dseed p1
+for m in 5 6 7; do
+	{ printf '\x03\x09\x0%d\x80' "$m"; printf 'COPY t FROM stdin;\n1\tx\n\\.\nSELECT 2;\n'; } >"$dwork/made$m"
+done
 [ -f "$fx/synapse-small.sql.gz" ] && head -c 6000 "$fx/synapse-small.sql.gz" | dseed fx1
-echo "fuzzing the gzip decoder for ${dsecs}s" >&2
+echo "fuzzing the decoder (gzip, zstd, lz4) for ${dsecs}s" >&2
 ./build/fuzz_decoder -max_total_time="$dsecs" -max_len=16384 -timeout=10 \
 	-artifact_prefix=build/fuzz-artifacts/ -print_final_stats=1 "$dwork" 2>build/fuzz-decoder.log || {
 	tail -60 build/fuzz-decoder.log
