@@ -29,34 +29,49 @@ connhint_advice(const PGconn *conn, char *buf, size_t size)
 		snprintf(buf, size, "check --target, that the server runs, and its pg_hba.conf");
 }
 
+/* the part of a libpq error line that repeats: after "...failed: " */
+static const char *
+connhint_why(const char *line, const char *end)
+{
+	const char *why = strstr(line, " failed: ");
+
+	return why != NULL && why < end ? why + 9 : line;
+}
+
 void
 connhint_error(const PGconn *conn, char *buf, size_t size)
 {
 	const char *msg = conn != NULL ? PQerrorMessage(conn) : "out of memory";
-	const char *line, *end, *why, *seen;
-	size_t o = 0, len, wlen;
+	const char *line, *end, *why, *seen[32], *seen_end[32];
+	size_t o = 0, n_seen = 0, i;
 	int dup;
 
 	buf[0] = '\0';
-	for (line = msg; *line != '\0' && o + 1 < size; line = *end ? end + 1 : end) {
+	for (line = msg; *line != '\0'; line = *end ? end + 1 : end) {
+		while (*line == ' ' || *line == '\t')
+			line++;
 		end = strchr(line, '\n');
 		if (end == NULL)
 			end = line + strlen(line);
-		len = (size_t)(end - line);
-		if (len == 0)
+		if (end == line)
 			continue;
-		/* "connection to server at X failed: WHY": the same WHY once */
-		why = strstr(line, " failed: ");
-		why = why != NULL && why < end ? why + 9 : line;
-		wlen = (size_t)(end - why);
+		/* "connection to server at X failed: WHY": each WHY (and hint) once */
+		why = connhint_why(line, end);
 		dup = 0;
-		for (seen = strstr(buf, " failed: "); seen != NULL && !dup;
-		     seen = strstr(seen + 1, " failed: "))
-			dup = strncmp(seen + 9, why, wlen) == 0 &&
-			      (seen[9 + wlen] == '\n' || seen[9 + wlen] == '\0');
+		for (i = 0; i < n_seen && !dup; i++)
+			dup = seen_end[i] - seen[i] == end - why &&
+			      memcmp(seen[i], why, (size_t)(end - why)) == 0;
 		if (dup)
 			continue;
-		o += (size_t)snprintf(buf + o, size - o, "%s%.*s", o ? "\n  " : "", (int)len, line);
+		if (n_seen < sizeof(seen) / sizeof(seen[0])) {
+			seen[n_seen] = why;
+			seen_end[n_seen++] = end;
+		}
+		if (o + 1 < size)
+			o += (size_t)snprintf(buf + o, size - o, "%s%.*s", o ? "\n  " : "",
+			                      (int)(end - line), line);
+		if (o >= size)
+			o = size - 1;
 	}
 }
 
