@@ -5,16 +5,25 @@
 # OpenSSL glue, libpq, ISA-L, OpenSSL), as the non-root user pgsluice
 # (uid 5480, numeric so that Kubernetes' runAsNonRoot can check it).
 #
-#	docker build -t pgsluice .
-#	docker run --rm -p 5480:5480 -e PGHOST=db.example -e PGPASSWORD=... pgsluice
-#
 # The default command serves imports into the database "synapse" as
-# synapse_user, on all interfaces without TLS; PGHOST, PGPORT, PGPASSWORD
-# and the other libpq variables say where and how.  Give your own command
-# for anything else (TLS, --clear-target, --once):
+# synapse_user on all of the container's interfaces, so it insists on TLS
+# and a token, both read from /run/secrets (a folder the container cannot
+# start without): pgsluice.crt, pgsluice.key and token, owned by uid 5480
+# and mode 600 (the token file is refused otherwise).  PGHOST, PGPORT,
+# PGPASSWORD and the other libpq variables say where the database is:
 #
-#	docker run ... pgsluice serve --target "host=db dbname=synapse user=synapse_user" \
-#	    --listen 0.0.0.0:5480 --tls-cert /run/secrets/cert.pem --tls-key /run/secrets/key.pem
+#	docker build -t pgsluice .
+#	pgsluice gen-cert --host ees.example.org --out secrets   # or any cert and key
+#	openssl rand -hex 32 > secrets/token
+#	sudo chown -R 5480:5480 secrets && sudo chmod 600 secrets/*
+#	docker run --rm -p 5480:5480 -v "$PWD/secrets:/run/secrets:ro" \
+#	    -e PGHOST=db.example -e PGPASSWORD=... pgsluice
+#	# on the sending host, with copies of pgsluice.crt and token:
+#	pg_dump -O synapse | gzip | pgsluice send --ca pgsluice.crt --token-file token ees.example.org:5480
+#
+# Give your own command for anything else (--clear-target, --once, other
+# files); without TLS it must then listen on 127.0.0.1 or say
+# --insecure-plaintext, and should keep the token.
 #
 # docker-compose.yml wires it to a postgres:17-alpine like EES's.
 
@@ -45,4 +54,6 @@ COPY --from=build /src/pgsluice /usr/local/bin/pgsluice
 USER 5480:5480
 EXPOSE 5480
 ENTRYPOINT ["pgsluice"]
-CMD ["serve", "--target", "dbname=synapse user=synapse_user", "--listen", "0.0.0.0:5480", "--insecure-plaintext"]
+CMD ["serve", "--target", "dbname=synapse user=synapse_user", "--listen", "0.0.0.0:5480", \
+     "--tls-cert", "/run/secrets/pgsluice.crt", "--tls-key", "/run/secrets/pgsluice.key", \
+     "--token-file", "/run/secrets/token"]

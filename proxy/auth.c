@@ -176,7 +176,8 @@ auth_check(const struct auth *a, struct evbuffer *in, int eof, char *why, size_t
 	}
 	if (memcmp(line, "AUTH ", n) != 0) {
 		snprintf(why, size, "the stream does not begin with the line \"AUTH <token>\" "
-		         "(this daemon runs with --token-file: send the token first, e.g. "
+		         "(this daemon runs with --token-file: send the token first: "
+		         "pgsluice send --token-file FILE ..., or with nc "
 		         "{ echo \"AUTH $(cat token)\"; pg_dump ...; } | nc ...)");
 		return AUTH_FAIL;
 	}

@@ -19,6 +19,7 @@
 #include <libpq-fe.h>
 
 #include "cli.h"
+#include "connhint.h"
 #include "preflight.h"
 #include "synapse.h"
 
@@ -114,6 +115,7 @@ check_main(int argc, char **argv)
 	PGconn *conn;
 	PGresult *res;
 	char err[256], *sql, *counts, *list, *drops;
+	char shown[1024], why[2048], advice[512];
 	int c, n_schemas = 0, i, code = 2;
 
 	optind = 1;
@@ -158,8 +160,11 @@ check_main(int argc, char **argv)
 	keys[2] = vals[2] = NULL;
 	conn = PQconnectdbParams(keys, vals, 1);
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
-		fprintf(stderr, "pgsluice check: cannot connect to the target (--target %s): %s",
-		        conninfo, conn ? PQerrorMessage(conn) : "out of memory\n");
+		connhint_mask(conninfo, shown, sizeof(shown));
+		connhint_error(conn, why, sizeof(why));
+		connhint_advice(conn, advice, sizeof(advice));
+		fprintf(stderr, "pgsluice check: cannot connect to the target (--target %s): %s\n"
+		        "pgsluice check: %s\n", shown, why, advice);
 		PQfinish(conn);
 		return 2;
 	}

@@ -7,8 +7,9 @@
  * An EC P-256 key (every TLS 1.2/1.3 client takes it; small and fast), a
  * certificate whose subjectAltName lists each --host (a DNS name, or an IP
  * address when it parses as one), signed by its own key.  The client
- * trusts it by name: `socat ... OPENSSL:host:5480,cafile=pgsluice.crt`.
- * The key file is created 0600 and never overwritten without --force.
+ * trusts it by name: `pgsluice send --ca pgsluice.crt host:5480`.
+ * The key file is created 0600 and never overwritten without --force;
+ * --out DIR is created (0700) when it is missing and its parent exists.
  * Kept out of serve.c: it runs once, by hand, and has its own options.
  */
 #include <arpa/inet.h>
@@ -52,13 +53,14 @@ gencert_usage(FILE *f)
 	    "\n"
 	    "  --host NAME    the name or IP address clients connect to (repeatable; the\n"
 	    "                 certificate is valid for each)\n"
-	    "  --out DIR      where to write the two files (default: the current directory)\n"
+	    "  --out DIR      where to write the two files (default: the current directory);\n"
+	    "                 created, mode 700, if missing (its parent must exist)\n"
 	    "  --days N       validity in days (default %d)\n"
 	    "  --force        overwrite existing files\n"
 	    "\n"
 	    "Then:\n"
 	    "  pgsluice serve --tls-cert DIR/pgsluice.crt --tls-key DIR/pgsluice.key ...\n"
-	    "  pg_dump -O db | gzip | socat -t 30 - OPENSSL:NAME:5480,cafile=pgsluice.crt\n",
+	    "  pg_dump -O db | gzip | pgsluice send --ca pgsluice.crt NAME:5480\n",
 	    GENCERT_DEFAULT_DAYS);
 }
 
@@ -217,6 +219,50 @@ gencert_create(const char *path, mode_t mode, int force)
 	return f;
 }
 
+/*
+ * --out DIR: make it (mode 700) when it is missing and its parent exists;
+ * else say which folder is missing.  Returns 0 or -1 with a message.
+ */
+static int
+gencert_out_dir(const char *dir)
+{
+	char path[4096], *p;
+	struct stat st;
+
+	if (stat(dir, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return 0;
+		fprintf(stderr, "pgsluice gen-cert: --out %s is not a folder\n", dir);
+		return -1;
+	}
+	if (errno != ENOENT) {
+		fprintf(stderr, "pgsluice gen-cert: --out %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	if (mkdir(dir, 0700) == 0) {
+		printf("created the folder %s (mode 700)\n", dir);
+		return 0;
+	}
+	if (errno != ENOENT) {
+		fprintf(stderr, "pgsluice gen-cert: cannot create the folder %s: %s\n", dir,
+		        strerror(errno));
+		return -1;
+	}
+	/* the parent is missing: name the first missing folder on the way */
+	snprintf(path, sizeof(path), "%s", dir);
+	for (p = path + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (stat(path, &st) != 0)
+			break;
+		*p = '/';
+	}
+	fprintf(stderr, "pgsluice gen-cert: --out %s: the folder %s does not exist; create it "
+	        "(mkdir -p -m 700 %s) or choose another --out\n", dir, path, dir);
+	return -1;
+}
+
 int
 gencert_main(int argc, char **argv)
 {
@@ -280,6 +326,8 @@ gencert_main(int argc, char **argv)
 		        "clients connect to, e.g. --host ees.example.org\n");
 		return 2;
 	}
+	if (gencert_out_dir(out) < 0)
+		return 1;
 	snprintf(crt_path, sizeof(crt_path), "%s/pgsluice.crt", out);
 	snprintf(key_path, sizeof(key_path), "%s/pgsluice.key", out);
 
@@ -326,8 +374,8 @@ gencert_main(int argc, char **argv)
 	for (i = 0; i < mdlen; i++)
 		printf("%02X%s", md[i], i + 1 < mdlen ? ":" : "\n");
 	printf("\nserver:  pgsluice serve --tls-cert %s --tls-key %s --listen 0.0.0.0:5480 ...\n"
-	       "client:  copy %s to the sending host, then\n"
-	       "         pg_dump -O db | gzip | socat -t 30 - OPENSSL:%s:5480,cafile=pgsluice.crt\n",
+	       "client:  copy %s (not the key) to the sending host, then\n"
+	       "         pg_dump -O db | gzip | pgsluice send --ca pgsluice.crt %s:5480\n",
 	       crt_path, key_path, crt_path, hosts[0]);
 	rc = 0;
 done:

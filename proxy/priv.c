@@ -12,14 +12,13 @@
 
 #include "priv.h"
 
-int
-priv_drop(const char *user, char *err, size_t size)
+/* The account of user (a name, or a numeric uid), checked; NULL with err. */
+static struct passwd *
+priv_lookup(const char *user, char *err, size_t size)
 {
 	struct passwd *pw;
 	char *end;
 	unsigned long v;
-	uid_t uid;
-	gid_t gid;
 
 	errno = 0;
 	pw = getpwnam(user);
@@ -29,21 +28,41 @@ priv_drop(const char *user, char *err, size_t size)
 			pw = getpwuid((uid_t)v);
 	}
 	if (pw == NULL) {
-		snprintf(err, size, "--user %s: no such user%s%s", user, errno ? ": " : "",
-		         errno ? strerror(errno) : "");
-		return -1;
+		snprintf(err, size, "--user %s: no such user%s%s (create it, e.g. useradd --system "
+		         "--no-create-home --shell /usr/sbin/nologin %s, or name another)", user,
+		         errno ? ": " : "", errno ? strerror(errno) : "", user);
+		return NULL;
 	}
-	uid = pw->pw_uid;
-	gid = pw->pw_gid;
 	if (geteuid() != 0) {
 		snprintf(err, size, "--user %s: only root can change user (running as uid %u)", user,
 		         (unsigned)geteuid());
-		return -1;
+		return NULL;
 	}
-	if (uid == 0) {
+	if (pw->pw_uid == 0) {
 		snprintf(err, size, "--user %s: that is root; name an unprivileged user", user);
-		return -1;
+		return NULL;
 	}
+	return pw;
+}
+
+int
+priv_check(const char *user, char *err, size_t size)
+{
+	return priv_lookup(user, err, size) != NULL ? 0 : -1;
+}
+
+int
+priv_drop(const char *user, char *err, size_t size)
+{
+	struct passwd *pw;
+	uid_t uid;
+	gid_t gid;
+
+	pw = priv_lookup(user, err, size);
+	if (pw == NULL)
+		return -1;
+	uid = pw->pw_uid;
+	gid = pw->pw_gid;
 	if (initgroups(pw->pw_name, gid) != 0) {
 		snprintf(err, size, "--user %s: initgroups: %s", user, strerror(errno));
 		return -1;

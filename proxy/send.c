@@ -27,6 +27,12 @@
  * trailer is truncated.  With TLS a close_notify goes first, then the same
  * TCP half-close; the answer is still read (TLS allows each side to close
  * its sending half alone).
+ *
+ * SIGINT or SIGTERM (Ctrl-C) at any point before the answer aborts: the
+ * connection is reset (SO_LINGER 0, no FIN, no close_notify), so that the
+ * daemon sees a lost client rather than the end of a dump, and send says
+ * how far it got and what the daemon does with that.  The handler only
+ * notes the signal and wakes the poll loop through a self-pipe.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -62,6 +68,10 @@
 #define SEND_DRAW_MS 250              /* progress bar redraw period */
 #define SEND_RATE_SAMPLES 8           /* rate over the last ~8 redraw seconds */
 #define SEND_LINGER_S 10              /* wait for the close after the answer */
+
+/* the signal that interrupted send (0: none), and the pipe that tells poll */
+static volatile sig_atomic_t send_signal;
+static int send_wake[2] = { -1, -1 };
 
 enum {
 	OPT_TLS = 1000,
@@ -178,7 +188,12 @@ send_usage(FILE *f)
 	    "     input or token file, name resolution, connection refused, TLS\n"
 	    "  3  the connection dropped, or the daemon closed it, before it answered\n"
 	    "     OK or ERROR: the daemon rolls back an import it did not finish,\n"
-	    "     but check its log\n");
+	    "     but check its log\n"
+	    "  4  interrupted (Ctrl-C, SIGINT or SIGTERM) before the daemon answered:\n"
+	    "     the connection is reset and send says what the daemon does with\n"
+	    "     what it had\n"
+	    "\n"
+	    "stdin must be a file or a pipe, not a terminal.\n");
 }
 
 static void send_bar_clear(struct sender *s);
@@ -288,6 +303,11 @@ send_open_input(struct sender *s)
 	off_t pos;
 
 	if (s->path == NULL || strcmp(s->path, "-") == 0) {
+		if (isatty(STDIN_FILENO)) {
+			send_warn(NULL, "stdin is a terminal; pipe a dump in (pg_dump -O "
+			                "synapse | pgsluice send %s) or name a file", s->addr);
+			return -1;
+		}
 		s->in_fd = STDIN_FILENO;
 		s->path = "stdin";
 	} else {
@@ -317,27 +337,78 @@ send_open_input(struct sender *s)
 
 /* ---- connecting ---------------------------------------------------------- */
 
+/*
+ * Wait until fd has one of events, the deadline passes (-1, ETIMEDOUT) or
+ * a signal interrupts send (-1, EINTR; send_signal set).
+ */
 static int
 send_wait_fd(int fd, short events, double deadline)
 {
-	struct pollfd p = { .fd = fd, .events = events };
+	struct pollfd p[2] = {
+		{ .fd = fd, .events = events },
+		{ .fd = send_wake[0], .events = POLLIN },
+	};
 	double left;
 	int r;
 
 	for (;;) {
+		if (send_signal) {
+			errno = EINTR;
+			return -1;
+		}
 		left = deadline - report_now();
 		if (left <= 0) {
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		r = poll(&p, 1, (int)(left * 1000) + 1);
+		r = poll(p, 2, (int)(left * 1000) + 1);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
 			return -1;
-		if (r > 0)
+		if (r > 0 && p[0].revents != 0)
 			return 0;
 	}
+}
+
+static void
+send_on_signal(int sig)
+{
+	int saved = errno;
+	char c = 0;
+
+	send_signal = sig;
+	if (write(send_wake[1], &c, 1) < 0) {
+		/* the pipe is full: a wake-up is pending already */
+	}
+	errno = saved;
+}
+
+/*
+ * SIGINT and SIGTERM note themselves and wake the poll loop; a second one
+ * (the default action again) ends send at once.  Returns 0 or -1.
+ */
+static int
+send_catch_signals(void)
+{
+	struct sigaction sa;
+	int i;
+
+	if (pipe(send_wake) < 0) {
+		send_warn(NULL, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < 2; i++) {
+		fcntl(send_wake[i], F_SETFD, FD_CLOEXEC);
+		fcntl(send_wake[i], F_SETFL, O_NONBLOCK);
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = send_on_signal;
+	sa.sa_flags = SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	return 0;
 }
 
 /* Try each address of HOST:PORT in turn.  Returns 0 or -1 with a message. */
@@ -377,6 +448,8 @@ send_connect(struct sender *s)
 			if (send_wait_fd(fd, POLLOUT, report_now() + SEND_CONNECT_TIMEOUT_MS / 1000.0) < 0) {
 				err = errno;
 				close(fd);
+				if (send_signal)
+					break;
 				continue;
 			}
 			elen = sizeof(err);
@@ -392,6 +465,8 @@ send_connect(struct sender *s)
 		return 0;
 	}
 	freeaddrinfo(res);
+	if (send_signal)
+		return -1; /* send_interrupted says so */
 	if (numeric[0] == '\0' || strcmp(numeric, s->host) == 0)
 		send_warn(NULL, "cannot connect to %s port %s: %s", s->host, s->port,
 		    strerror(err));
@@ -496,6 +571,8 @@ send_tls(struct sender *s)
 		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
 			if (send_wait_fd(s->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
 			        deadline) < 0) {
+				if (send_signal)
+					return -1; /* send_interrupted says so */
 				send_warn(NULL, "TLS handshake with %s port %s: %s", s->host,
 				    s->port, strerror(errno));
 				return -1;
@@ -953,10 +1030,10 @@ send_shut_write(struct sender *s)
 static void
 send_loop(struct sender *s)
 {
-	struct pollfd pfd[2];
+	struct pollfd pfd[3];
 	int nfd, timeout, r, want_input;
 
-	while (!s->server_eof) {
+	while (!s->server_eof && !send_signal) {
 		if (s->write_dead || s->answer != SEND_ANSWER_NONE) {
 			/* no point reading more of the dump: stop sending it */
 			if (!s->in_eof)
@@ -982,12 +1059,15 @@ send_loop(struct sender *s)
 		if ((s->out_len > 0 && !s->write_dead) || s->read_wants_write || s->shut_wants_write)
 			pfd[0].events |= POLLOUT;
 		pfd[0].revents = 0;
-		nfd = 1;
+		pfd[1].fd = send_wake[0];
+		pfd[1].events = POLLIN;
+		pfd[1].revents = 0;
+		nfd = 2;
 		if (want_input && !s->in_regular) {
-			pfd[1].fd = s->in_fd;
-			pfd[1].events = POLLIN;
-			pfd[1].revents = 0;
-			nfd = 2;
+			pfd[2].fd = s->in_fd;
+			pfd[2].events = POLLIN;
+			pfd[2].revents = 0;
+			nfd = 3;
 		}
 		if (want_input && s->in_regular)
 			timeout = 0;
@@ -1011,7 +1091,7 @@ send_loop(struct sender *s)
 		}
 		if (r > 0 && pfd[0].revents != 0)
 			send_read(s);
-		if (r > 0 && nfd == 2 && pfd[1].revents != 0 && !s->write_dead &&
+		if (r > 0 && nfd == 3 && pfd[2].revents != 0 && !s->write_dead &&
 		    s->answer == SEND_ANSWER_NONE)
 			send_fill(s);
 		if (!s->quiet)
@@ -1034,6 +1114,67 @@ send_free(struct sender *s)
 		close(s->in_fd);
 	explicit_bzero(s->out, sizeof(s->out));
 	free(s);
+}
+
+/* Close without FIN or close_notify: the daemon sees a reset, not an end. */
+static void
+send_reset(struct sender *s)
+{
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+	if (s->fd < 0)
+		return;
+	setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	if (s->ssl != NULL) {
+		SSL_free(s->ssl); /* no SSL_shutdown: no close_notify */
+		s->ssl = NULL;
+	}
+	close(s->fd);
+	s->fd = -1;
+}
+
+/*
+ * SIGINT or SIGTERM came before the answer: reset the connection and say
+ * how far the dump got, and what the daemon does with that.
+ */
+static int
+send_interrupted(struct sender *s)
+{
+	const char *sig = send_signal == SIGTERM ? "SIGTERM" : "SIGINT";
+	char a[32], b[32], of[48] = "";
+
+	send_bar_clear(s);
+	if (s->fd < 0) {
+		send_warn(s, "interrupted (%s) before the connection to %s port %s was "
+		             "made: nothing was sent", sig, s->host, s->port);
+		return SEND_EXIT_INTERRUPTED;
+	}
+	send_reset(s);
+	report_size(s->sent, a, sizeof(a));
+	if (s->in_total > 0) {
+		report_size(s->in_total, b, sizeof(b));
+		snprintf(of, sizeof(of), " of %s (%d%%)", b,
+		    (int)(100.0 * (double)s->sent / (double)s->in_total));
+	}
+	if (s->sent == 0) {
+		send_warn(s, "interrupted (%s) before any of the dump was sent: the "
+		             "connection to %s port %s is reset; nothing was imported",
+		    sig, s->host, s->port);
+	} else if (!s->in_eof || s->out_len > 0 || s->in_failed) {
+		send_warn(s, "interrupted (%s) after sending %s%s: the connection to "
+		             "%s port %s is reset", sig, a, of, s->host, s->port);
+		fprintf(stderr, "pgsluice send: the daemon did not get the end of the "
+		                "dump, so it rolls the import back and the target stays as it "
+		                "was; `pgsluice check` shows the target\n");
+	} else {
+		send_warn(s, "interrupted (%s) after the whole dump (%s) was sent, "
+		             "before the daemon answered: the connection to %s port %s "
+		             "is reset", sig, a, s->host, s->port);
+		fprintf(stderr, "pgsluice send: the daemon rolls back an import whose "
+		                "client is gone before its COMMIT; check with `pgsluice "
+		                "check`\n");
+	}
+	return SEND_EXIT_INTERRUPTED;
 }
 
 static int
@@ -1151,15 +1292,22 @@ send_main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	if (send_parse_addr(s) < 0 || send_open_input(s) < 0 ||
-	    (s->token_file != NULL && send_load_token(s) < 0) || send_connect(s) < 0 ||
-	    (s->tls && send_tls(s) < 0)) {
+	    (s->token_file != NULL && send_load_token(s) < 0) || send_catch_signals() < 0) {
 		send_free(s);
 		return SEND_EXIT_LOCAL;
+	}
+	if (send_connect(s) < 0 || (s->tls && send_tls(s) < 0)) {
+		rc = send_signal ? send_interrupted(s) : SEND_EXIT_LOCAL;
+		send_free(s);
+		return rc;
 	}
 	s->start = s->last_draw = report_now();
 	send_draw(s, 1);
 	send_loop(s);
-	rc = send_result(s);
+	if (send_signal && s->answer == SEND_ANSWER_NONE)
+		rc = send_interrupted(s);
+	else
+		rc = send_result(s);
 	if (!s->quiet && rc == SEND_EXIT_OK) {
 		secs = report_now() - s->start;
 		report_size(s->sent, a, sizeof(a));

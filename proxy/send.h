@@ -16,6 +16,9 @@ enum send_exit {
 	                          * failure: the import did not start here */
 	SEND_EXIT_NO_ANSWER = 3, /* the connection dropped, or the server closed
 	                          * it, before an OK or ERROR line */
+	SEND_EXIT_INTERRUPTED = 4, /* SIGINT or SIGTERM before the answer: the
+	                          * connection was reset (send_main says what
+	                          * the daemon does then) */
 };
 
 /*

@@ -645,8 +645,8 @@ serve_security_setup(struct serve *sv)
 		}
 		sv->cfg.tls_ctx = sv->ssl_ctx;
 	}
-	if (sv->user != NULL && geteuid() != 0) {
-		fprintf(stderr, "pgsluice serve: --user %s: only root can change user\n", sv->user);
+	if (sv->user != NULL && priv_check(sv->user, err, sizeof(err)) < 0) {
+		fprintf(stderr, "pgsluice serve: %s\n", err);
 		return -1;
 	}
 	return 0;

@@ -2322,7 +2322,11 @@ session_wire_begin(struct session *s)
 	return 1;
 }
 
-/* TLS port: the first byte, peeked.  0x00: a wire client in plaintext; else TLS. */
+/*
+ * TLS port: the first byte, peeked.  0x00: a wire client in plaintext;
+ * 0x16 (a TLS handshake record): TLS; anything else: a plaintext raw
+ * client, told in plaintext to use TLS.
+ */
 static void
 session_on_presniff(evutil_socket_t fd, short what, void *arg)
 {
@@ -2347,7 +2351,15 @@ session_on_presniff(evutil_socket_t fd, short what, void *arg)
 		session_handshake(s);
 		return;
 	}
-	/* TLS, or anything else: the handshake says what it is (as before) */
+	if (n == 1 && c != 0x16) {
+		/* not a TLS handshake record: a plaintext raw client (nc, send without --tls) */
+		s->tls_pending = 0;
+		bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+		session_refuse(s, LOG_LEVEL_WARN, "this port speaks TLS: use pgsluice send --ca "
+		               "pgsluice.crt HOST:PORT (or socat ... OPENSSL:HOST:PORT,cafile=pgsluice.crt)");
+		return;
+	}
+	/* TLS, or the end: the handshake says what it is */
 	session_take_tls(s, 0);
 }
 

@@ -4,7 +4,7 @@
 # command to run and fails.
 set -eu
 build="gcc make pkg-config libevent-dev libpq-dev libisal-dev libzstd-dev liblz4-dev libssl-dev"
-test_pkgs="$build postgresql postgresql-server-dev-15 postgresql-client netcat-openbsd socat openssl clang libclang-rt-14-dev gzip zstd lz4 python3 procps time bc python3-yaml ncat"
+test_pkgs="$build postgresql postgresql-server-dev-15 postgresql-client netcat-openbsd socat openssl clang libclang-rt-14-dev gzip zstd lz4 python3 procps time bc python3-yaml ncat tmux"
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test_pkgs ;;

@@ -15,7 +15,14 @@
 #     no message at all, and the variables it uses are in the env example;
 #   - the Dockerfile: a debian:12 build stage, a debian:12-slim runtime
 #     stage without -dev packages, a non-root USER, EXPOSE 5480, the
-#     pgsluice ENTRYPOINT.
+#     pgsluice ENTRYPOINT;
+#   - safe defaults: no serve command line in these files (the Dockerfile's
+#     CMD, compose's command, the Job's args, the unit's ExecStart with the
+#     env example's values) listens on a non-loopback address with
+#     --insecure-plaintext and no --token-file (the checker is first shown
+#     to flag such a line); each of them asks for a token; compose
+#     publishes on 127.0.0.1 only; README's `docker compose up` line sets
+#     the variable compose reads.
 #
 # Without PyYAML (Debian: python3-yaml) or systemd-analyze, those checks
 # are skipped, loudly, and a minimal structural check stands in for YAML.
@@ -130,7 +137,9 @@ sed -n 's/^ExecStart=[^ ]*pgsluice serve //p' "$UNIT" | tr ' ' '\n' | grep '^--'
 	sed 's/^/systemd /' >>"$T/options.txt"
 echo >>"$T/options.txt"
 sed -n 's/^PGSLUICE_OPTIONS="\(.*\)"/\1/p' "$ENVEX" | sed 's/^/systemd-env /' >>"$T/options.txt"
-sed -n 's/^CMD \[\(.*\)\]/\1/p' "$DOCKERFILE" | tr -d '",' | tr ' ' '\n' | grep '^--' | tr '\n' ' ' |
+# the Dockerfile's lines with their backslash continuations joined
+sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$DOCKERFILE" >"$T/Dockerfile.joined"
+sed -n 's/^CMD \[\(.*\)\]/\1/p' "$T/Dockerfile.joined" | tr -d '",' | tr ' ' '\n' | grep '^--' | tr '\n' ' ' |
 	sed 's/^/Dockerfile /' >>"$T/options.txt"
 echo >>"$T/options.txt"
 if [ -x "$PGSLUICE" ] && "$PGSLUICE" serve --help >"$T/serve-help.txt" 2>&1; then
@@ -205,3 +214,89 @@ done
 if command -v hadolint >/dev/null 2>&1; then
 	check "Dockerfile: hadolint" hadolint "$DOCKERFILE"
 fi
+
+# ---- safe defaults: no plaintext on a non-loopback address without a token --------
+
+# every serve command line of the deployment files, one JSON list a line:
+# "WHERE<TAB>[args...]"
+python3 - "$T/Dockerfile.joined" "$COMPOSE" "$UNIT" "$ENVEX" "${K8S[@]}" >"$T/cmdlines" 2>"$T/cmdlines.err" <<'PY'
+import json, re, shlex, sys
+dockerfile, compose, unit, envex, k8s = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
+out = lambda where, args: print(where + "\t" + json.dumps(args))
+for line in open(dockerfile):
+    if line.startswith("CMD "):
+        out("Dockerfile CMD", json.loads(line[4:]))
+env = {}
+for line in open(envex):
+    m = re.match(r'^([A-Z_]+)=(.*)$', line.strip())
+    if m:
+        env[m.group(1)] = " ".join(shlex.split(m.group(2)))
+for line in open(unit):
+    if line.startswith("ExecStart=") and "pgsluice serve" in line:
+        cmd = re.sub(r'\$\{?([A-Z_]+)\}?', lambda m: env.get(m.group(1), "UNSET_" + m.group(1)), line[10:])
+        out("pgsluice.service ExecStart", shlex.split(cmd)[1:])
+try:
+    import yaml
+except ImportError:
+    print("no yaml", file=sys.stderr)
+    sys.exit(0)
+c = yaml.safe_load(open(compose))
+out("docker-compose.yml pgsluice command", c["services"]["pgsluice"].get("command", []))
+print("PORTS\t" + json.dumps(c["services"]["pgsluice"].get("ports", [])))
+for path in k8s:
+    for d in yaml.safe_load_all(open(path)):
+        if d and d.get("kind") == "Job":
+            for ctr in d["spec"]["template"]["spec"]["containers"]:
+                out(path.rsplit("/", 1)[-1] + " " + ctr["name"] + " args", ctr.get("args", []))
+PY
+[ -s "$T/cmdlines.err" ] && sed 's/^/    /' "$T/cmdlines.err"
+
+# unsafe_line ARGS_JSON: prints why the command line is unsafe, nothing if not
+unsafe_line() {
+	python3 - "$1" <<'PY'
+import json, sys
+args = json.loads(sys.argv[1])
+listens = [a.split("=", 1)[1] for a in args if a.startswith("--listen=")]
+listens += [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--listen"]
+if not listens and args[:1] == ["serve"]:
+    listens = ["127.0.0.1:5480"]          # serve's default
+def loopback(addr):
+    host = addr.rsplit(":", 1)[0].strip("[]")
+    return host.startswith("127.") or host in ("::1", "localhost")
+wide = [l for l in listens if not loopback(l)]
+if wide and "--insecure-plaintext" in args and not any(a == "--token-file" or a.startswith("--token-file=") for a in args):
+    print("listens on %s with --insecure-plaintext and no --token-file" % ", ".join(wide))
+PY
+}
+
+# the checker itself: it flags the old defaults and passes the safe ones
+check "deploy safe: the checker flags 0.0.0.0 plaintext without a token" \
+	test -n "$(unsafe_line '["serve", "--listen", "0.0.0.0:5480", "--insecure-plaintext"]')"
+check "deploy safe: the checker flags [::] plaintext without a token" \
+	test -n "$(unsafe_line '["serve", "--target", "x", "--listen=[::]:5480", "--insecure-plaintext"]')"
+check "deploy safe: the checker passes loopback, and a token" \
+	test -z "$(unsafe_line '["serve", "--listen", "127.0.0.1:5480", "--insecure-plaintext"]')$(unsafe_line '["serve", "--listen", "0.0.0.0:5480", "--token-file", "t", "--insecure-plaintext"]')"
+
+n=0
+while IFS=$'\t' read -r where args; do
+	[ "$where" = PORTS ] && continue
+	n=$((n + 1))
+	why=$(unsafe_line "$args")
+	if [ -z "$why" ]; then
+		ok "deploy safe: $where: no plaintext on a non-loopback address without a token"
+	else
+		not_ok "deploy safe: $where $why: $args"
+	fi
+	check "deploy safe: $where asks for a token (--token-file)" grep -q -- '"--token-file"' <<<"$args"
+done <"$T/cmdlines"
+if python3 -c 'import yaml' 2>/dev/null; then
+	check "deploy safe: 4 serve command lines found (Dockerfile, compose, Job, unit): $n" [ "$n" -eq 4 ]
+	ports=$(sed -n 's/^PORTS\t//p' "$T/cmdlines")
+	check "deploy safe: compose publishes on 127.0.0.1 only ($ports)" \
+		python3 -c 'import json,sys; p=json.loads(sys.argv[1]); sys.exit(not p or not all(str(x).startswith("127.0.0.1:") for x in p))' "$ports"
+else
+	check "deploy safe: 2 serve command lines found without PyYAML (Dockerfile, unit): $n" [ "$n" -eq 2 ]
+fi
+var=$(grep -o 'PGPASSWORD: \${[A-Z_]*' "$COMPOSE" | sed 's/.*{//')
+check "deploy safe: README's 'docker compose up' line sets \$$var, the variable compose reads" \
+	grep -Eq "^ +${var:-NONE}=[^ ]+ docker compose up" "$ROOT/README.md"

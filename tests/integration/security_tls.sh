@@ -2,7 +2,7 @@
 # security_tls.sh - TLS through bufferevent_openssl, with real clients:
 # openssl s_client and socat import the Synapse fixture and the target
 # equals the source; a plaintext client on the TLS port is refused cleanly
-# (no crash, nothing imported); TLS 1.1 is refused; the certificate comes
+# (a plaintext line telling it to use TLS, no crash, nothing imported); TLS 1.1 is refused; the certificate comes
 # from pgsluice gen-cert; mutual TLS (--tls-client-ca) wants a client
 # certificate from the right CA and logs its subject; a non-loopback
 # --listen without TLS is refused unless --insecure-plaintext.
@@ -80,8 +80,9 @@ timeout 20 nc -N 127.0.0.1 "$SPORT" <"$T/full.sql" >"$T/out4" 2>&1
 rc=$?
 check "plaintext client on the TLS port: closed (not hung)" test "$rc" -ne 124
 check "plaintext client: no OK" bash -c "! grep -q '^OK' '$T/out4'"
-wait_log 'TLS handshake failed: .*plaintext client on the TLS port' 5
-check "plaintext client: logged as a plaintext client on the TLS port" grep -q 'TLS handshake failed: .*plaintext client on the TLS port' "$T/serve.log"
+check "plaintext client: told in plaintext to use TLS" grep -q '^ERROR this port speaks TLS: use pgsluice send --ca' "$T/out4"
+wait_log 'ERROR this port speaks TLS' 5
+check "plaintext client: logged" grep -q 'ERROR this port speaks TLS' "$T/serve.log"
 sec_unchanged "plaintext client: target unchanged" "$T/before.sql"
 sec_alive "plaintext client: the daemon runs on"
 
