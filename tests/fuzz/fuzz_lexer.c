@@ -35,8 +35,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		cuts[ncuts++] = pos;
 	}
-	whole = lexcollect_run(in, len, NULL, 0, cap);
-	chunked = lexcollect_run(in, len, cuts, ncuts, cap);
+	whole = lexcollect_run(in, len, NULL, 0, cap, 0);
+	chunked = lexcollect_run(in, len, cuts, ncuts, cap, 0);
 	if (strcmp(whole, chunked) != 0) {
 		fprintf(stderr, "chunking changed the events\nwhole:\n%s\nchunked:\n%s\n",
 		    whole, chunked);

@@ -94,11 +94,12 @@ lc_error(struct lexcollect *c, const struct lexer *lx)
 
 /*
  * Lex in[0..len) in chunks: cuts[] holds ncuts increasing offsets where a
- * chunk ends (the last chunk ends at len).  Returns the malloc'd text.
+ * chunk ends (the last chunk ends at len), for a target server of that
+ * server_version_num (0: the newest).  Returns the malloc'd text.
  */
 static char *
 lexcollect_run(const char *in, size_t len, const size_t *cuts, size_t ncuts,
-               size_t max_statement)
+               size_t max_statement, int server_version_num)
 {
 	struct lexcollect c = { NULL, 0, 0, 0 };
 	struct lexer lx;
@@ -110,6 +111,7 @@ lexcollect_run(const char *in, size_t len, const size_t *cuts, size_t ncuts,
 
 	lc_put(&c, "", 0);
 	lexer_init(&lx, max_statement);
+	lx.server_version_num = server_version_num;
 	for (k = 0; k <= ncuts && r != LEXER_ERROR; k++) {
 		size_t end = k < ncuts ? cuts[k] : len;
 		if (end < start || end > len)
