@@ -59,6 +59,9 @@ filter_usage(FILE *f)
 	    "\n"
 	    "  pgsluice filter < dump.sql.gz | psql -v ON_ERROR_STOP=1 -1 -d target\n"
 	    "\n"
+	    "psql needs -v ON_ERROR_STOP=1: after a failed COPY, psql without it runs\n"
+	    "the COPY's data lines as SQL.\n"
+	    "\n"
 	    "options:\n"
 	    CLI_RULE_HELP
 	    "  --target-version V     the target server's version (15, 9.6, 17.2 or\n"
@@ -362,6 +365,7 @@ filter_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
 	lexer_init(&f.lx, f.cr.max_statement);
+	f.lx.server_version_num = f.cr.opt.target_version;
 	rules_init(&f.rules, &f.cr.opt);
 	decoder_init(&f.dec);
 	rc = run(&f);
