@@ -151,6 +151,17 @@ on_event(struct filter *f, const struct lexer_event *ev)
 			    v.reason ? v.reason : "", ex);
 			return -1;
 		}
+		if (ev->type == LEXER_STATEMENT && ev->psql_cut_differs && v.action != RULES_DROP) {
+			excerpt(ev->data, ev->len, ex, sizeof(ex));
+			snprintf(f->error, sizeof(f->error),
+			    "line %llu: psql would cut this statement where the server does not "
+			    "(a string continued on a new line, or CASE/END as a label in a "
+			    "BEGIN ATOMIC body), so part of it could run as a statement of its "
+			    "own; pg_dump never writes that: import the dump with pgsluice "
+			    "serve, which sends each statement to the server itself\n  statement: %s",
+			    (unsigned long long)ev->line, ex);
+			return -1;
+		}
 		if (ev->type == LEXER_STATEMENT && lexer_in_copy(&f->lx)) {
 			f->skip_copy = v.action == RULES_DROP;
 			f->copy_open = !f->skip_copy;

@@ -257,11 +257,13 @@ count_identifier(struct lexer *lx)
 				lx->begin_depth = 1;
 			else if (word_is(lx, "begin"))
 				lx->prev_tok = PT_BEGIN;
-		} else if (prev != PT_LABEL) {
-			if (word_is(lx, "case"))
-				lx->begin_depth++;
-			else if (word_is(lx, "end"))
-				lx->begin_depth--;
+		} else if (prev == PT_LABEL) {
+			if (word_is(lx, "case") || word_is(lx, "end"))
+				lx->psql_differs = 1;
+		} else if (word_is(lx, "case")) {
+			lx->begin_depth++;
+		} else if (word_is(lx, "end")) {
+			lx->begin_depth--;
 		}
 	}
 }
@@ -465,6 +467,7 @@ begin_statement(struct lexer *lx, uint64_t line, uint64_t offset)
 	lx->identifier_count = 0;
 	lx->first_kw = FK_NONE;
 	lx->prev_tok = PT_OTHER;
+	lx->psql_differs = 0;
 	lx->state = LX_NORMAL;
 }
 
@@ -486,6 +489,7 @@ end_statement(struct lexer *lx, struct lexer_event *ev)
 {
 	fill(ev, LEXER_STATEMENT, lx->buf, lx->len, lx->st_line, lx->st_offset);
 	ev->std_strings = lx->std_strings;
+	ev->psql_cut_differs = lx->psql_differs;
 	lx->state = LX_START;
 	if (lx->first_kw == FK_COPY && is_copy_from_stdin(lx, lx->buf, lx->len)) {
 		lx->state = LX_COPY_EOL;
@@ -962,6 +966,9 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 				lx->state = LX_QGAP_DASH;
 				i++;
 			} else if (c == '\'' && lx->gap_newline) {
+				/* psql takes the quote for a new string, read by std_strings */
+				if ((lx->quote_kind == QK_ESC) == lx->std_strings)
+					lx->psql_differs = 1;
 				open_quote(lx, lx->quote_kind);
 				i++;
 			} else {

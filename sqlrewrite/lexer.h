@@ -73,6 +73,15 @@ struct lexer_event {
 	uint64_t offset;  /* byte offset in the whole input where it starts */
 	uint64_t rows;    /* LEXER_COPY_END: number of data lines in the block */
 	int std_strings;  /* standard_conforming_strings the event was read with */
+	/*
+	 * LEXER_STATEMENT: psql, which reads its input a line at a time, would
+	 * cut this statement elsewhere than the server reads it: a string goes
+	 * on across a newline with rules that change how the rest is read
+	 * (psql never sees a continuation), or CASE or END stands as a label in
+	 * a BEGIN ATOMIC body (psql counts it).  A program whose output psql
+	 * runs must refuse such a statement.
+	 */
+	int psql_cut_differs;
 };
 
 enum lexer_result {
@@ -144,6 +153,7 @@ struct lexer {
 	unsigned identifier_count;
 	char identifiers[4];
 	int prev_tok;            /* what the last token was, for BEGIN ATOMIC and labels */
+	int psql_differs;        /* see lexer_event.psql_cut_differs */
 
 	/* current identifier token, lowercased prefix; digits of an exponent */
 	char word[12];

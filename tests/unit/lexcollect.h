@@ -2,7 +2,8 @@
  * lexcollect.h - run the lexer over an input cut into chunks and write its
  * events as text, for tests (test_lexer.c) and the fuzz target.
  *
- * One line per event: "S<line> <text>", "M<line> <text>", "T<line>",
+ * One line per event: "S<line> <text>" ("s<line> <text>" when psql would
+ * cut the statement elsewhere), "M<line> <text>", "T<line>",
  * "E<line> <rows>", and "D <data>" for COPY data, where consecutive data
  * pieces are merged (how data is cut into pieces depends on the chunking;
  * the bytes do not).  An error ends the text with "!<message>".  Each chunk
@@ -56,7 +57,8 @@ lc_event(struct lexcollect *c, const struct lexer_event *ev)
 		lc_put(c, ev->data, ev->len);
 		return;
 	case LEXER_STATEMENT:
-		n = snprintf(head, sizeof(head), "S%llu ", (unsigned long long)ev->line);
+		n = snprintf(head, sizeof(head), "%c%llu ", ev->psql_cut_differs ? 's' : 'S',
+		    (unsigned long long)ev->line);
 		break;
 	case LEXER_META:
 		n = snprintf(head, sizeof(head), "M%llu ", (unsigned long long)ev->line);

@@ -95,7 +95,7 @@ static const struct lcase cases[] = {
 	{ "only a comment at the end", "SELECT 1;\n/* c */", "S1 SELECT 1;\n", 0, 0 },
 	{ "realfail is not a comment", "SELECT 1e--x;", "S1 SELECT 1e--x;\n", 0, 0 },
 	{ "integer then comment", "SELECT 1--x;\n;", "S1 SELECT 1--x;\n;\n", 0, 0 },
-	{ "E string continuation keeps backslashes", "SELECT E'a'\n'b\\';c';", "S1 SELECT E'a'\n'b\\';c';\n", 0, 0 },
+	{ "E string continuation keeps backslashes", "SELECT E'a'\n'b\\';c';", "s1 SELECT E'a'\n'b\\';c';\n", 0, 0 },
 	{ "plain string continuation does not", "SELECT 'a'\n'b\\';c';", "S1 SELECT 'a'\n'b\\';\n!inside a quoted string", 0, 0 },
 	{ "unterminated quote", "SELECT 1;\nSELECT 'abc", "S1 SELECT 1;\n!input ends inside a quoted string that began at line 2", 0, 0 },
 	{ "unterminated dollar quote", "SELECT $$abc", "!input ends inside a dollar-quoted string ($$) that began at line 1", 0, 0 },
@@ -125,12 +125,12 @@ static const struct lcase cases[] = {
 
 	/* string continuation (scan.l's quotecontinue) */
 	{ "E string continues across a -- comment", "SELECT E'a' -- c\n'b\\';c';",
-	  "S1 SELECT E'a' -- c\n'b\\';c';\n", 0, 0 },
-	{ "E string continues across CR", "SELECT E'a'\r'b\\';c';", "S1 SELECT E'a'\r'b\\';c';\n", 0, 0 },
+	  "s1 SELECT E'a' -- c\n'b\\';c';\n", 0, 0 },
+	{ "E string continues across CR", "SELECT E'a'\r'b\\';c';", "s1 SELECT E'a'\r'b\\';c';\n", 0, 0 },
 	{ "E string continues across comment lines", "SELECT E'a'\n-- c\n \f -- d\r\t'b\\';c';",
-	  "S1 SELECT E'a'\n-- c\n \f -- d\r\t'b\\';c';\n", 0, 0 },
+	  "s1 SELECT E'a'\n-- c\n \f -- d\r\t'b\\';c';\n", 0, 0 },
 	{ "E string continues after a doubled quote", "SELECT E'it''s'\n'\\';x';",
-	  "S1 SELECT E'it''s'\n'\\';x';\n", 0, 0 },
+	  "s1 SELECT E'it''s'\n'\\';x';\n", 0, 0 },
 	{ "E string does not continue on the same line", "SELECT E'a' 'b\\';c';",
 	  "S1 SELECT E'a' 'b\\';\n!inside a quoted string", 0, 0 },
 	{ "E string does not continue across a block comment", "SELECT E'a' /* */\n'b\\';c';",
@@ -147,7 +147,7 @@ static const struct lcase cases[] = {
 	  "S1 SET standard_conforming_strings = off;\nS2 SELECT B'1''\\';x';\n", 0, 0 },
 	{ "B string continues without backslashes",
 	  "SET standard_conforming_strings = off;\nSELECT B'1'\n'\\';\nSELECT 2;",
-	  "S1 SET standard_conforming_strings = off;\nS2 SELECT B'1'\n'\\';\nS4 SELECT 2;\n", 0, 0 },
+	  "S1 SET standard_conforming_strings = off;\ns2 SELECT B'1'\n'\\';\nS4 SELECT 2;\n", 0, 0 },
 	{ "X string then an empty string", "SELECT X'1F''';", "S1 SELECT X'1F''';\n", 0, 0 },
 
 	/* BEGIN ATOMIC only as the keyword pair in a routine */
@@ -159,7 +159,7 @@ static const struct lcase cases[] = {
 	  "S1 CREATE PROCEDURE p() LANGUAGE sql BEGIN /* x */ -- y\n ATOMIC SELECT 1; END;\nS3 SELECT 2;\n", 0, 0 },
 	{ "CASE and END as labels in a body",
 	  "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1 AS case; SELECT t.end FROM t; END;\nSELECT 2;",
-	  "S1 CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1 AS case; SELECT t.end FROM t; END;\nS2 SELECT 2;\n", 0, 0 },
+	  "s1 CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1 AS case; SELECT t.end FROM t; END;\nS2 SELECT 2;\n", 0, 0 },
 	{ "BEGIN ATOMIC outside a routine", "SELECT begin atomic;\nSELECT 2;",
 	  "S1 SELECT begin atomic;\nS2 SELECT 2;\n", 0, 0 },
 
@@ -189,7 +189,7 @@ static const struct lcase cases[] = {
 	{ "vertical tab is whitespace on 16+", "\vSELECT\v1;", "S1 SELECT\v1;\n", 0, 160000 },
 	{ "vertical tab is no whitespace on 15", "\vSELECT 1;", "S1 \vSELECT 1;\n", 0, 150000 },
 	{ "form feed is whitespace", "\fSELECT 1;", "S1 SELECT 1;\n", 0, 150000 },
-	{ "vertical tab in a continuation on 16+", "SELECT E'a'\v\n'b\\';c';", "S1 SELECT E'a'\v\n'b\\';c';\n", 0, 0 },
+	{ "vertical tab in a continuation on 16+", "SELECT E'a'\v\n'b\\';c';", "s1 SELECT E'a'\v\n'b\\';c';\n", 0, 0 },
 	{ "vertical tab ends a continuation on 15", "SELECT E'a'\v\n'b\\';c';",
 	  "S1 SELECT E'a'\v\n'b\\';\n!inside a quoted string", 0, 150000 },
 };
