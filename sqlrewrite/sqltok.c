@@ -202,10 +202,17 @@ sqltok_next(struct sqltok_iter *it, struct sqltok *t)
 		int radix = c == '0' && p + 1 < end &&
 		    strchr("xXoObB", p[1]) != NULL && p[1] != '\0';
 
+		int letters = 0; /* '$' is junk only after a letter: 1$$x$$ is 1, $$x$$ */
+
 		t->type = SQLTOK_NUMBER;
 		p++;
 		while (p < end) {
-			if (ident_cont((unsigned char)*p) || *p == '.')
+			if ((*p >= '0' && *p <= '9') || *p == '.')
+				p++;
+			else if (ident_start((unsigned char)*p)) {
+				letters = 1;
+				p++;
+			} else if (*p == '$' && letters)
 				p++;
 			else if ((*p == '+' || *p == '-') && !radix &&
 			    (p[-1] == 'e' || p[-1] == 'E') && p + 1 < end &&

@@ -62,6 +62,7 @@ static const struct tcase cases[] = {
 	{"N'' continued with std off", "N'a'\n'\\'' x", 0, "S0:N'a'\n'\\''|W0:x"},
 	{"parameter with junk", "$1abc x", 1, "P0:$1abc|W0:x"},
 	{"number with junk", "1xbegin x", 1, "N0:1xbegin|W0:x"},
+	{"number then a dollar quote", "1$$;$$ 1e$x", 1, "N0:1|S0:$$;$$|N0:1e$x"},
 };
 
 static void
