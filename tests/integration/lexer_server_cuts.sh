@@ -62,4 +62,4 @@ rc=$?
 sed 's/^/# /' "$T/hostile.out" | head -20
 check "server cuts: hostile script: one command a statement, the same setting (exit $rc)" test "$rc" -eq 0
 check "server cuts: hostile script: 18 statements, no syntax error" \
-	grep -q '^17 statements, 0 multiple, 0 syntax errors, 0 setting differences' "$T/hostile.out"
+	grep -q '^18 statements, 0 multiple, 0 syntax errors, 0 setting differences' "$T/hostile.out"
