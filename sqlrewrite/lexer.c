@@ -235,17 +235,19 @@ count_identifier(struct lexer *lx)
 		lx->first_kw = word_is(lx, "copy") ? FK_COPY : word_is(lx, "set") ? FK_SET :
 		    word_is(lx, "reset") ? FK_RESET : word_is(lx, "discard") ? FK_DISCARD :
 		    FK_OTHER;
-	lx->prev_tok = word_is(lx, "as") ? PT_LABEL : PT_OTHER;
+	lx->prev_tok = PT_OTHER;
 	if (lx->identifier_count == 0)
 		memset(lx->identifiers, 0, sizeof(lx->identifiers));
-	tracked = (n == 6 && memcmp(w, "create", 6) == 0) ||
-	    (n == 8 && memcmp(w, "function", 8) == 0) ||
-	    (n == 9 && memcmp(w, "procedure", 9) == 0) ||
-	    (n == 2 && memcmp(w, "or", 2) == 0) ||
-	    (n == 7 && memcmp(w, "replace", 7) == 0);
-	if (tracked && lx->identifier_count < sizeof(lx->identifiers))
-		lx->identifiers[lx->identifier_count] = w[0];
-	lx->identifier_count++;
+	if (lx->identifier_count < sizeof(lx->identifiers)) {
+		tracked = (n == 6 && memcmp(w, "create", 6) == 0) ||
+		    (n == 8 && memcmp(w, "function", 8) == 0) ||
+		    (n == 9 && memcmp(w, "procedure", 9) == 0) ||
+		    (n == 2 && memcmp(w, "or", 2) == 0) ||
+		    (n == 7 && memcmp(w, "replace", 7) == 0);
+		if (tracked)
+			lx->identifiers[lx->identifier_count] = w[0];
+		lx->identifier_count++;
+	}
 
 	if (lx->identifiers[0] == 'c' &&
 	    (lx->identifiers[1] == 'f' || lx->identifiers[1] == 'p' ||
@@ -264,6 +266,8 @@ count_identifier(struct lexer *lx)
 			lx->begin_depth++;
 		} else if (word_is(lx, "end")) {
 			lx->begin_depth--;
+		} else if (word_is(lx, "as")) {
+			lx->prev_tok = PT_LABEL;
 		}
 	}
 }
@@ -925,9 +929,11 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 			if (c == '\'') {
 				open_quote(lx, lx->quote_kind); /* '' */
 				i++;
-			} else {
+			} else if (is_space(c, vt) || c == '-') {
 				lx->state = LX_QGAP;
 				lx->gap_newline = 0;
+			} else {
+				lx->state = LX_NORMAL; /* no gap: what LX_QGAP would say */
 			}
 			break;
 		case LX_EQUOTE:
