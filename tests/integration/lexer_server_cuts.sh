@@ -12,7 +12,8 @@
 # lexer and the server disagree ("--" ended by CR, continued E'' strings,
 # a function named begin, CASE as a label in BEGIN ATOMIC, SET spellings).
 # Both: no statement holds two commands, no setting difference; the
-# hostile script also parses without a syntax error.
+# hostile script also parses without a syntax error.  Under make test-long
+# also the fuzzer's corpus (build/fuzz-corpus), when make fuzz left one.
 . "$(dirname "$0")/../lib/common.sh"
 
 LEXDIFF=$ROOT/build/tools/lexdiff
@@ -63,3 +64,18 @@ sed 's/^/# /' "$T/hostile.out" | head -20
 check "server cuts: hostile script: one command a statement, the same setting (exit $rc)" test "$rc" -eq 0
 check "server cuts: hostile script: 18 statements, no syntax error" \
 	grep -q '^18 statements, 0 multiple, 0 syntax errors, 0 setting differences' "$T/hostile.out"
+
+# make test-long: the fuzzer's corpus (build/fuzz-corpus, left by make fuzz),
+# thousands of mangled dumps; the server may refuse most statements, but
+# none may hold two commands
+if [ -n "${PGSLUICE_TEST_LONG:-}" ]; then
+	if [ -d "$ROOT/build/fuzz-corpus" ] && [ -n "$(ls "$ROOT/build/fuzz-corpus")" ]; then
+		"$LEXDIFF" "$conn" "$ROOT"/build/fuzz-corpus/* >"$T/fuzz.out" 2>/dev/null
+		rc=$?
+		grep -E ': (multiple commands|standard_conforming_strings) ' "$T/fuzz.out" | head -5 | sed 's/^/# /'
+		check "server cuts: the fuzz corpus ($(ls "$ROOT/build/fuzz-corpus" | wc -l) inputs): $(tail -1 "$T/fuzz.out")" \
+			test "$rc" -eq 0
+	else
+		skip "server cuts: no fuzz corpus in build/fuzz-corpus (run make fuzz first)"
+	fi
+fi
