@@ -67,10 +67,13 @@ first_word_is_setting(const char *s, size_t n)
 			int depth = 1;
 
 			for (i += 2; i < n && depth > 0; i++) {
-				if (i + 1 < n && s[i] == '/' && s[i + 1] == '*')
-					depth++, i++;
-				else if (i + 1 < n && s[i] == '*' && s[i + 1] == '/')
-					depth--, i++;
+				if (i + 1 < n && s[i] == '/' && s[i + 1] == '*') {
+					depth++;
+					i++;
+				} else if (i + 1 < n && s[i] == '*' && s[i + 1] == '/') {
+					depth--;
+					i++;
+				}
 			}
 		} else {
 			break;
