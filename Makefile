@@ -79,6 +79,11 @@ build/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $<
 
+# lexdiff needs the lexer and libpq
+build/tools/lexdiff: tests/tools/lexdiff.c build/libsqlrewrite.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $$($(PKG_CONFIG) --cflags libpq) -o $@ $< build/libsqlrewrite.a $$($(PKG_CONFIG) --libs libpq)
+
 unit: deps $(UNIT_BIN)
 
 test: all test-deps $(UNIT_BIN) $(TOOL_BIN) build/asan-pgsluice

@@ -59,6 +59,9 @@ filter_usage(FILE *f)
 	    "\n"
 	    "  pgsluice filter < dump.sql.gz | psql -v ON_ERROR_STOP=1 -1 -d target\n"
 	    "\n"
+	    "psql needs -v ON_ERROR_STOP=1: after a failed COPY, psql without it runs\n"
+	    "the COPY's data lines as SQL.\n"
+	    "\n"
 	    "options:\n"
 	    CLI_RULE_HELP
 	    "  --target-version V     the target server's version (15, 9.6, 17.2 or\n"
@@ -146,6 +149,17 @@ on_event(struct filter *f, const struct lexer_event *ev)
 			    "line %llu: refused by rule %s: %s\n  statement: %s",
 			    (unsigned long long)ev->line, v.rule ? v.rule : "-",
 			    v.reason ? v.reason : "", ex);
+			return -1;
+		}
+		if (ev->type == LEXER_STATEMENT && ev->psql_cut_differs && v.action != RULES_DROP) {
+			excerpt(ev->data, ev->len, ex, sizeof(ex));
+			snprintf(f->error, sizeof(f->error),
+			    "line %llu: psql would cut this statement where the server does not "
+			    "(a string continued on a new line, or CASE/END as a label in a "
+			    "BEGIN ATOMIC body), so part of it could run as a statement of its "
+			    "own; pg_dump never writes that: import the dump with pgsluice "
+			    "serve, which sends each statement to the server itself\n  statement: %s",
+			    (unsigned long long)ev->line, ex);
 			return -1;
 		}
 		if (ev->type == LEXER_STATEMENT && lexer_in_copy(&f->lx)) {
@@ -362,6 +376,7 @@ filter_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
 	lexer_init(&f.lx, f.cr.max_statement);
+	f.lx.server_version_num = f.cr.opt.target_version;
 	rules_init(&f.rules, &f.cr.opt);
 	decoder_init(&f.dec);
 	rc = run(&f);

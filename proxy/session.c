@@ -1711,6 +1711,7 @@ session_start_stream(struct session *s)
 	s->ropt.known_setting = preflight_setting_known;
 	s->ropt.known_arg = &s->settings;
 	lexer_init(&s->lx, s->cfg->rules->max_statement);
+	s->lx.server_version_num = s->ropt.target_version;
 	rules_init(&s->rules, &s->ropt);
 	s->pipeline_live = 1;
 	report_init(&s->rep);

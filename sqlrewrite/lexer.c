@@ -1,21 +1,27 @@
 /*
  * lexer.c - incremental splitter for PostgreSQL plain-format dumps.
  *
- * The contract is in lexer.h.  The behaviour to match is psql's
- * (src/fe_utils/psqlscan.l and src/bin/psql/copy.c, PostgreSQL 15):
+ * The contract is in lexer.h.  Statements are cut where psql cuts them
+ * (src/fe_utils/psqlscan.l, src/bin/psql/copy.c), and the tokens inside are
+ * read as the server's scanner reads them (src/backend/parser/scan.l,
+ * PostgreSQL 15 to 18):
  *
  *  - Whitespace and "--" comments before a statement are dropped; a block
  *    comment starts a statement (psql sends it).  Inside a statement every
- *    byte is kept.
+ *    byte is kept.  A "--" comment ends at \n or \r.
  *  - A ';' ends a statement outside quotes, comments and dollar quotes, at
- *    parenthesis depth 0 and outside a BEGIN ... END body of a statement
- *    that starts CREATE [OR REPLACE] FUNCTION|PROCEDURE (psql's heuristic:
- *    BEGIN and, inside one, CASE open; END closes).
+ *    parenthesis depth 0 and outside a BEGIN ATOMIC ... END body of a
+ *    statement that starts CREATE [OR REPLACE] FUNCTION|PROCEDURE (inside
+ *    the body CASE opens and END closes, except as a label after AS or '.').
  *  - Strings: '...' ('' doubles; backslash escapes when
- *    standard_conforming_strings is off), E'...' (backslash escapes; a
- *    continuation '...' after a newline keeps them), U&'...', B'', X'',
- *    "...", U&"...", $tag$...$tag$ ($1 is a parameter; '$' inside an
- *    identifier is part of it).
+ *    standard_conforming_strings is off), E'...' (backslash escapes),
+ *    U&'...' (as '...'), B'' and X'' (no escapes, no doubling).  A string
+ *    continues when whitespace holding a newline (and maybe "--" comments)
+ *    and then a quote follow its closing quote; the continuation is read
+ *    with the rules of the string's first part.  "...", U&"...",
+ *    $tag$...$tag$ ($1 is a parameter; '$' inside an identifier is part of
+ *    it).  Identifier characters glued to a number or a parameter are part
+ *    of that (erroneous) token.
  *  - A '\' where a statement would start is a meta-command to end of line.
  *  - After "COPY ... FROM stdin;" the following lines are data up to a line
  *    that is exactly "\." (LF or CRLF).
@@ -33,11 +39,27 @@
 
 #define TRAILER "-- PostgreSQL database dump complete"
 
+/* The statement's first token (lx->first_kw). */
+enum { FK_NONE, FK_OTHER, FK_COPY, FK_SET, FK_RESET, FK_DISCARD };
+
+/* What the token before this one was (lx->prev_tok). */
+enum { PT_OTHER, PT_BEGIN, PT_LABEL };
+
+/* The kind of the open single-quoted string (lx->quote_kind). */
+enum { QK_STD, QK_ESC, QK_BIT };
+
+/* scan.l's {space}: \v is one from PostgreSQL 16 on. */
 static int
-is_space(unsigned char c)
+is_space(unsigned char c, int vt)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
-	    c == '\v';
+	    (c == '\v' && vt);
+}
+
+static int
+vt_is_space(const struct lexer *lx)
+{
+	return lx->server_version_num == 0 || lx->server_version_num >= 160000;
 }
 
 static int
@@ -88,6 +110,12 @@ const char *
 lexer_error(const struct lexer *lx)
 {
 	return lx->error;
+}
+
+int
+lexer_standard_strings(const struct lexer *lx)
+{
+	return lx->std_strings;
 }
 
 int
@@ -171,40 +199,89 @@ append(struct lexer *lx, const char *s, size_t n)
 	return 0;
 }
 
-/* psql's identifier bookkeeping for BEGIN ATOMIC bodies (psqlscan.l). */
+static int
+word_is(const struct lexer *lx, const char *kw)
+{
+	size_t n = strlen(kw);
+
+	return lx->word_len == n && n <= sizeof(lx->word) && memcmp(lx->word, kw, n) == 0;
+}
+
+/* A token that is not an identifier starts at c. */
+static void
+other_token(struct lexer *lx, unsigned char c)
+{
+	if (lx->first_kw == FK_NONE)
+		lx->first_kw = FK_OTHER;
+	lx->prev_tok = c == '.' ? PT_LABEL : PT_OTHER;
+}
+
+/*
+ * An identifier or keyword ended: note the statement's first word, and
+ * follow BEGIN ATOMIC bodies.  The statement is a routine's when its first
+ * identifiers are CREATE [OR REPLACE] FUNCTION|PROCEDURE (psqlscan.l's
+ * test); there, at parenthesis depth 0, the keyword pair BEGIN ATOMIC opens
+ * the body, and inside it CASE opens and END closes, except right after AS
+ * or '.' where either is a column label.
+ */
 static void
 count_identifier(struct lexer *lx)
 {
 	const char *w = lx->word;
 	size_t n = lx->word_len;
-	int tracked;
+	int tracked, prev = lx->prev_tok;
 
+	if (lx->first_kw == FK_NONE)
+		lx->first_kw = word_is(lx, "copy") ? FK_COPY : word_is(lx, "set") ? FK_SET :
+		    word_is(lx, "reset") ? FK_RESET : word_is(lx, "discard") ? FK_DISCARD :
+		    FK_OTHER;
+	lx->prev_tok = PT_OTHER;
 	if (lx->identifier_count == 0)
 		memset(lx->identifiers, 0, sizeof(lx->identifiers));
-	tracked = (n == 6 && memcmp(w, "create", 6) == 0) ||
-	    (n == 8 && memcmp(w, "function", 8) == 0) ||
-	    (n == 9 && memcmp(w, "procedure", 9) == 0) ||
-	    (n == 2 && memcmp(w, "or", 2) == 0) ||
-	    (n == 7 && memcmp(w, "replace", 7) == 0);
-	if (tracked && lx->identifier_count < sizeof(lx->identifiers))
-		lx->identifiers[lx->identifier_count] = w[0];
-	lx->identifier_count++;
+	if (lx->identifier_count < sizeof(lx->identifiers)) {
+		tracked = (n == 6 && memcmp(w, "create", 6) == 0) ||
+		    (n == 8 && memcmp(w, "function", 8) == 0) ||
+		    (n == 9 && memcmp(w, "procedure", 9) == 0) ||
+		    (n == 2 && memcmp(w, "or", 2) == 0) ||
+		    (n == 7 && memcmp(w, "replace", 7) == 0);
+		if (tracked)
+			lx->identifiers[lx->identifier_count] = w[0];
+		lx->identifier_count++;
+	}
 
 	if (lx->identifiers[0] == 'c' &&
 	    (lx->identifiers[1] == 'f' || lx->identifiers[1] == 'p' ||
 	     (lx->identifiers[1] == 'o' && lx->identifiers[2] == 'r' &&
 	      (lx->identifiers[3] == 'f' || lx->identifiers[3] == 'p'))) &&
 	    lx->paren_depth == 0) {
-		if (n == 5 && memcmp(w, "begin", 5) == 0)
+		if (lx->begin_depth == 0) {
+			if (prev == PT_BEGIN && word_is(lx, "atomic"))
+				lx->begin_depth = 1;
+			else if (word_is(lx, "begin"))
+				lx->prev_tok = PT_BEGIN;
+		} else if (prev == PT_LABEL) {
+			if (word_is(lx, "case") || word_is(lx, "end"))
+				lx->psql_differs = 1;
+		} else if (word_is(lx, "case")) {
 			lx->begin_depth++;
-		else if (n == 4 && memcmp(w, "case", 4) == 0) {
-			if (lx->begin_depth >= 1)
-				lx->begin_depth++;
-		} else if (n == 3 && memcmp(w, "end", 3) == 0) {
-			if (lx->begin_depth > 0)
-				lx->begin_depth--;
+		} else if (word_is(lx, "end")) {
+			lx->begin_depth--;
+		} else if (word_is(lx, "as")) {
+			lx->prev_tok = PT_LABEL;
 		}
 	}
+}
+
+/* A single-quoted string of that kind opens (or goes on after '' or a gap). */
+static void
+open_quote(struct lexer *lx, int kind)
+{
+	static const enum lexer_state states[] = { LX_SQUOTE, LX_EQUOTE, LX_BQUOTE };
+
+	if (lx->state != LX_SQUOTE_END && lx->state != LX_QGAP)
+		lx->open_line = lx->line;
+	lx->quote_kind = kind;
+	lx->state = states[kind];
 }
 
 static void
@@ -215,20 +292,118 @@ word_add(struct lexer *lx, unsigned char c)
 	lx->word_len++;
 }
 
-/* Words of a SET/RESET statement: follow standard_conforming_strings. */
+/*
+ * parse_bool_with_len (src/backend/utils/adt/bool.c): 1 true, 0 false, -1
+ * not a boolean.  Unique prefixes of true/false/yes/no, "on", "of[f]", "1",
+ * "0", ASCII case-insensitive, nothing else (no surrounding spaces).
+ */
+static int
+parse_bool(const char *v, size_t n)
+{
+	static const struct { const char *word; size_t min; int value; } words[] = {
+		{ "true", 1, 1 }, { "false", 1, 0 }, { "yes", 1, 1 }, { "no", 1, 0 },
+		{ "on", 2, 1 }, { "off", 2, 0 }, { "1", 1, 1 }, { "0", 1, 0 },
+	};
+	size_t k, j;
+
+	for (k = 0; k < sizeof(words) / sizeof(words[0]); k++) {
+		if (n < words[k].min || n > strlen(words[k].word))
+			continue;
+		for (j = 0; j < n && to_lower((unsigned char)v[j]) == words[k].word[j]; j++)
+			;
+		if (j == n)
+			return words[k].value;
+	}
+	return -1;
+}
+
+/*
+ * The value token *t of a SET (and a UESCAPE clause after it): 1, 0, or -1
+ * when the server would refuse it.  minus: an integer had a '-' before it.
+ */
+static int
+set_value(struct sqltok_iter *it, struct sqltok *t, int std, int minus)
+{
+	struct sqltok n, e;
+	char v[16], esc[4];
+	size_t len;
+	char uescape = 0;
+
+	if (t->type == SQLTOK_NUMBER) {
+		/* an integer constant reaches the setting as its decimal value */
+		const char *p = t->p, *end = t->p + t->len;
+		int value = 0;
+
+		for (; p < end && is_digit((unsigned char)*p); p++)
+			if (value < 10)
+				value = value * 10 + (*p - '0');
+		if (p != end || value > 1 || (minus && value != 0))
+			return -1;
+		sqltok_next(it, &n);
+		return n.type == SQLTOK_END || (n.type == SQLTOK_OP && *n.p == ';') ? value : -1;
+	}
+	if (minus)
+		return -1;
+	if (t->type != SQLTOK_WORD && t->type != SQLTOK_STRING && t->type != SQLTOK_QIDENT)
+		return -1;
+	sqltok_next(it, &n);
+	if (sqltok_is(&n, "uescape")) {
+		if (sqltok_next(it, &e) != SQLTOK_STRING ||
+		    sqltok_value(&e, std, 0, esc, sizeof(esc)) != 1)
+			return -1;
+		uescape = esc[0];
+		sqltok_next(it, &n);
+	}
+	if (n.type != SQLTOK_END && !(n.type == SQLTOK_OP && *n.p == ';'))
+		return -1; /* a list: the server refuses it for a boolean */
+	len = sqltok_value(t, std, uescape, v, sizeof(v));
+	if (len >= sizeof(v))
+		return -1;
+	if (t->type == SQLTOK_WORD && strcmp(v, "default") == 0)
+		return 1;
+	return parse_bool(v, len);
+}
+
+/* A name token equal to standard_conforming_strings (GUC names ignore case)? */
+static int
+is_scs_name(const struct sqltok *t, int std)
+{
+	char v[40];
+	size_t n;
+
+	if (t->type != SQLTOK_WORD && t->type != SQLTOK_QIDENT)
+		return 0;
+	n = sqltok_value(t, std, 0, v, sizeof(v));
+	if (n != sizeof("standard_conforming_strings") - 1)
+		return 0;
+	for (char *q = v; *q; q++)
+		*q = to_lower((unsigned char)*q);
+	return strcmp(v, "standard_conforming_strings") == 0;
+}
+
+/*
+ * A SET, RESET or DISCARD statement: follow standard_conforming_strings as
+ * the server would (gram.y's VariableSetStmt, VariableResetStmt,
+ * DiscardStmt), whatever the spelling.
+ */
 static void
 track_std_strings(struct lexer *lx, const char *s, size_t n)
 {
 	struct sqltok_iter it;
 	struct sqltok t;
-	char v[16];
+	int v, minus;
 
 	sqltok_init(&it, s, n, lx->std_strings);
-	if (sqltok_next(&it, &t) != SQLTOK_WORD)
+	sqltok_next(&it, &t);
+	if (sqltok_is(&t, "discard")) {
+		sqltok_next(&it, &t);
+		if (sqltok_is(&t, "all"))
+			lx->std_strings = 1;
 		return;
+	}
 	if (sqltok_is(&t, "reset")) {
 		sqltok_next(&it, &t);
-		if (sqltok_is(&t, "standard_conforming_strings") || sqltok_is(&t, "all"))
+		if (is_scs_name(&t, lx->std_strings) || sqltok_is(&t, "all"))
 			lx->std_strings = 1;
 		return;
 	}
@@ -237,23 +412,21 @@ track_std_strings(struct lexer *lx, const char *s, size_t n)
 	sqltok_next(&it, &t);
 	if (sqltok_is(&t, "session") || sqltok_is(&t, "local"))
 		sqltok_next(&it, &t);
-	if (!sqltok_is(&t, "standard_conforming_strings"))
+	if (!is_scs_name(&t, lx->std_strings))
 		return;
 	sqltok_next(&it, &t);
 	if (!(t.type == SQLTOK_OP && t.len == 1 && *t.p == '=') && !sqltok_is(&t, "to"))
 		return;
 	sqltok_next(&it, &t);
-	if (t.type != SQLTOK_WORD && t.type != SQLTOK_STRING && t.type != SQLTOK_NUMBER)
-		return;
-	sqltok_name(&t, v, sizeof(v));
-	for (char *q = v; *q; q++)
-		*q = to_lower((unsigned char)*q);
-	if (strcmp(v, "off") == 0 || strcmp(v, "false") == 0 || strcmp(v, "no") == 0 ||
-	    strcmp(v, "0") == 0)
-		lx->std_strings = 0;
-	else if (strcmp(v, "on") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 ||
-	    strcmp(v, "1") == 0 || strcmp(v, "default") == 0)
-		lx->std_strings = 1;
+	minus = t.type == SQLTOK_OP && t.len == 1 && *t.p == '-';
+	if (t.type == SQLTOK_OP && t.len == 1 && (*t.p == '+' || *t.p == '-')) {
+		/* SignedIconst: +1 is 1, -0 is 0 */
+		if (sqltok_next(&it, &t) != SQLTOK_NUMBER)
+			return;
+	}
+	v = set_value(&it, &t, lx->std_strings, minus);
+	if (v >= 0)
+		lx->std_strings = v;
 }
 
 /* Is s a "COPY ... FROM STDIN" statement?  Then note its table name. */
@@ -296,6 +469,9 @@ begin_statement(struct lexer *lx, uint64_t line, uint64_t offset)
 	lx->paren_depth = 0;
 	lx->begin_depth = 0;
 	lx->identifier_count = 0;
+	lx->first_kw = FK_NONE;
+	lx->prev_tok = PT_OTHER;
+	lx->psql_differs = 0;
 	lx->state = LX_NORMAL;
 }
 
@@ -317,13 +493,14 @@ end_statement(struct lexer *lx, struct lexer_event *ev)
 {
 	fill(ev, LEXER_STATEMENT, lx->buf, lx->len, lx->st_line, lx->st_offset);
 	ev->std_strings = lx->std_strings;
+	ev->psql_cut_differs = lx->psql_differs;
 	lx->state = LX_START;
-	if (lx->len >= 4 && (lx->buf[0] | 0x20) == 'c' &&
-	    is_copy_from_stdin(lx, lx->buf, lx->len)) {
+	if (lx->first_kw == FK_COPY && is_copy_from_stdin(lx, lx->buf, lx->len)) {
 		lx->state = LX_COPY_EOL;
 		lx->copy_rows = 0;
 		lx->held_len = 0;
-	} else if (lx->len >= 5 && ((lx->buf[0] | 0x20) == 's' || (lx->buf[0] | 0x20) == 'r')) {
+	} else if (lx->first_kw == FK_SET || lx->first_kw == FK_RESET ||
+	    lx->first_kw == FK_DISCARD) {
 		track_std_strings(lx, lx->buf, lx->len);
 	}
 }
@@ -423,7 +600,7 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 	const unsigned char *p = (const unsigned char *)buf;
 	size_t i = 0, run = (size_t)-1;
 	unsigned char c;
-	int r = LEXER_MORE, m;
+	int r = LEXER_MORE, m, vt = vt_is_space(lx);
 
 #define ADVANCE()                       \
 	do {                            \
@@ -460,7 +637,7 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 		c = p[i];
 		switch (lx->state) {
 		case LX_START:
-			if (is_space(c)) {
+			if (is_space(c, vt)) {
 				ADVANCE();
 			} else if (c == '-') {
 				lx->comment_line = lx->line;
@@ -486,13 +663,14 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 			} else {
 				begin_statement(lx, lx->comment_line, lx->comment_offset);
 				lx->has_token = 1;
+				other_token(lx, '-');
 				if (append(lx, "-", 1) < 0)
 					goto error;
 				run = i;
 			}
 			break;
 		case LX_START_COMMENT:
-			if (c == '\n') {
+			if (c == '\n' || c == '\r') {
 				ADVANCE();
 				lx->state = LX_START;
 				if (lx->comment_len <= sizeof(lx->comment) &&
@@ -525,7 +703,7 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 			i++;
 			break;
 		case LX_NORMAL:
-			if (is_space(c)) {
+			if (is_space(c, vt)) {
 				ADVANCE();
 				break;
 			}
@@ -545,12 +723,14 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 				lx->word_len = 0;
 				word_add(lx, c);
 				i++;
-			} else if (is_digit(c)) {
+				break;
+			}
+			other_token(lx, c);
+			if (is_digit(c)) {
 				lx->state = LX_NUMBER;
 				i++;
 			} else if (c == '\'') {
-				lx->state = lx->std_strings ? LX_SQUOTE : LX_EQUOTE;
-				lx->open_line = lx->line;
+				open_quote(lx, lx->std_strings ? QK_STD : QK_ESC);
 				i++;
 			} else if (c == '"') {
 				lx->state = LX_DQUOTE;
@@ -593,17 +773,13 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 				i++;
 				break;
 			}
-			if (lx->word_len == 1 && c == '\'') {
+			if (lx->word_len == 1 && c == '\'' && strchr("ebxn", lx->word[0]) != NULL) {
 				char w = lx->word[0];
-				lx->state = w == 'e' ? LX_EQUOTE :
-				    (w == 'b' || w == 'x') ? LX_SQUOTE :
-				    w == 'n' ? (lx->std_strings ? LX_SQUOTE : LX_EQUOTE) :
-				    LX_NORMAL;
-				if (lx->state != LX_NORMAL) {
-					lx->open_line = lx->line;
-					i++;
-					break;
-				}
+				other_token(lx, c);
+				open_quote(lx, w == 'e' ? QK_ESC : (w == 'b' || w == 'x') ? QK_BIT :
+				    lx->std_strings ? QK_STD : QK_ESC);
+				i++;
+				break;
 			} else if (lx->word_len == 1 && lx->word[0] == 'u' && c == '&') {
 				lx->state = LX_UAMP;
 				i++;
@@ -614,7 +790,11 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 			break;
 		case LX_UAMP:
 			if (c == '\'' || c == '"') {
-				lx->state = c == '\'' ? LX_SQUOTE : LX_DQUOTE;
+				other_token(lx, c);
+				if (c == '\'')
+					open_quote(lx, QK_STD);
+				else
+					lx->state = LX_DQUOTE;
 				lx->open_line = lx->line;
 				i++;
 			} else {
@@ -622,6 +802,11 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 				lx->state = LX_NORMAL;
 			}
 			break;
+		/*
+		 * Numbers and parameters: scan.l's {integer_junk}, {real_junk},
+		 * {param_junk} etc. make identifier characters glued to them part of
+		 * one token (that the server refuses), never a word of their own.
+		 */
 		case LX_NUMBER:
 			if (is_digit(c) || c == '.') {
 				i++;
@@ -629,18 +814,22 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 				lx->state = LX_NUMBER_E;
 				i++;
 			} else if (is_ident_start(c)) {
-				lx->state = LX_NORMAL; /* trailing junk: one char */
+				lx->state = LX_JUNK;
 				i++;
 			} else {
 				lx->state = LX_NORMAL;
 			}
 			break;
 		case LX_NUMBER_E:
-			lx->state = LX_NUMBER_EXP;
 			lx->word_len = 0;
 			if (c == '+' || c == '-') {
+				lx->state = LX_NUMBER_EXP;
 				i++;
-			} else if (!is_digit(c)) {
+			} else if (is_digit(c)) {
+				lx->state = LX_NUMBER_EXP;
+			} else if (is_ident_start(c) || c == '$') {
+				lx->state = LX_JUNK; /* "1e" and an identifier's rest */
+			} else {
 				lx->state = LX_NORMAL;
 			}
 			break;
@@ -648,20 +837,28 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 			if (is_digit(c)) {
 				lx->word_len = 1;
 				i++;
+			} else if (lx->word_len && is_ident_start(c)) {
+				lx->state = LX_JUNK;
+				i++;
 			} else {
-				if (lx->word_len && is_ident_start(c))
-					i++; /* trailing junk */
-				lx->state = LX_NORMAL;
+				lx->state = LX_NORMAL; /* "1e+" without digits: {realfail} */
 			}
 			break;
 		case LX_PARAM:
 			if (is_digit(c)) {
 				i++;
+			} else if (is_ident_start(c)) {
+				lx->state = LX_JUNK;
+				i++;
 			} else {
-				if (is_ident_start(c))
-					i++;
 				lx->state = LX_NORMAL;
 			}
+			break;
+		case LX_JUNK:
+			if (is_dolq_cont(c) || c == '$')
+				i++;
+			else
+				lx->state = LX_NORMAL;
 			break;
 		case LX_DASH:
 			if (c == '-') {
@@ -669,6 +866,7 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 				i++;
 			} else {
 				lx->has_token = 1;
+				other_token(lx, '-');
 				lx->state = LX_NORMAL;
 			}
 			break;
@@ -680,19 +878,17 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 				i++;
 			} else {
 				lx->has_token = 1;
+				other_token(lx, '/');
 				lx->state = LX_NORMAL;
 			}
 			break;
-		case LX_LINE_COMMENT: {
-			const char *nl = memchr(p + i, '\n', len - i);
-			if (nl == NULL) {
-				i = len;
-			} else {
-				i = (size_t)((const unsigned char *)nl - p);
+		case LX_LINE_COMMENT:
+			/* scan.l's {comment}: to the next \n or \r */
+			while (i < len && p[i] != '\n' && p[i] != '\r')
+				i++;
+			if (i < len)
 				lx->state = LX_NORMAL;
-			}
 			break;
-		}
 		case LX_BLOCK:
 			if (c == '*')
 				lx->state = LX_BLOCK_STAR;
@@ -731,17 +927,20 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 			break;
 		case LX_SQUOTE_END:
 			if (c == '\'') {
-				lx->state = LX_SQUOTE;
+				open_quote(lx, lx->quote_kind); /* '' */
 				i++;
+			} else if (is_space(c, vt) || c == '-') {
+				lx->state = LX_QGAP;
+				lx->gap_newline = 0;
 			} else {
-				lx->state = LX_NORMAL;
+				lx->state = LX_NORMAL; /* no gap: what LX_QGAP would say */
 			}
 			break;
 		case LX_EQUOTE:
 			while (i < len && p[i] != '\'' && p[i] != '\\')
 				ADVANCE();
 			if (i < len) {
-				lx->state = p[i] == '\'' ? LX_EQUOTE_END : LX_EQUOTE_BS;
+				lx->state = p[i] == '\'' ? LX_SQUOTE_END : LX_EQUOTE_BS;
 				i++;
 			}
 			break;
@@ -749,28 +948,52 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 			lx->state = LX_EQUOTE;
 			ADVANCE();
 			break;
-		case LX_EQUOTE_END:
-			if (c == '\'') {
-				lx->state = LX_EQUOTE;
+		case LX_BQUOTE:
+			while (i < len && p[i] != '\'')
+				ADVANCE();
+			if (i < len) {
+				lx->state = LX_QGAP;
+				lx->gap_newline = 0;
 				i++;
-			} else if (is_space(c)) {
-				lx->state = LX_ECONT;
-				lx->econt_newline = 0;
+			}
+			break;
+		/*
+		 * After a string's closing quote, scan.l's {quotecontinue}:
+		 * whitespace and "--" comments holding a newline, then a quote,
+		 * continue the same string.  Anything else: the string has ended,
+		 * and what was read of the gap was whitespace and comments.
+		 */
+		case LX_QGAP:
+			if (is_space(c, vt)) {
+				if (c == '\n' || c == '\r')
+					lx->gap_newline = 1;
+				ADVANCE();
+			} else if (c == '-') {
+				lx->state = LX_QGAP_DASH;
+				i++;
+			} else if (c == '\'' && lx->gap_newline) {
+				/* psql takes the quote for a new string, read by std_strings */
+				if ((lx->quote_kind == QK_ESC) == lx->std_strings)
+					lx->psql_differs = 1;
+				open_quote(lx, lx->quote_kind);
+				i++;
 			} else {
 				lx->state = LX_NORMAL;
 			}
 			break;
-		case LX_ECONT:
-			if (is_space(c)) {
-				if (c == '\n')
-					lx->econt_newline = 1;
-				ADVANCE();
-			} else if (c == '\'' && lx->econt_newline) {
-				lx->state = LX_EQUOTE;
+		case LX_QGAP_DASH:
+			if (c == '-') {
+				lx->state = LX_QGAP_COMMENT;
 				i++;
 			} else {
-				lx->state = LX_NORMAL;
+				lx->state = LX_DASH; /* a '-' operator: LX_DASH takes c */
 			}
+			break;
+		case LX_QGAP_COMMENT:
+			while (i < len && p[i] != '\n' && p[i] != '\r')
+				i++;
+			if (i < len)
+				lx->state = LX_QGAP;
 			break;
 		case LX_DQUOTE:
 			while (i < len && p[i] != '"')
@@ -852,7 +1075,7 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 				ADVANCE();
 				lx->open_line = lx->line;
 				lx->state = LX_COPY_BOL;
-			} else if (is_space(c)) {
+			} else if (is_space(c, vt)) {
 				i++;
 			} else {
 				fail(lx, "line %llu: text after COPY ... FROM stdin on the "
@@ -942,6 +1165,7 @@ lexer_describe(const struct lexer *lx, char *buf, size_t size)
 	case LX_SQUOTE:
 	case LX_EQUOTE:
 	case LX_EQUOTE_BS:
+	case LX_BQUOTE:
 		snprintf(buf, size, "inside a quoted string that began at line %llu "
 		    "(in the statement that began at line %llu)", op, st);
 		break;

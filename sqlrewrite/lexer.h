@@ -3,9 +3,28 @@
  *
  * The lexer cuts a byte stream into the units psql would act on: SQL
  * statements, COPY data, backslash meta-commands, and pg_dump's trailer
- * comment.  It follows psql's psqlscan.l: a ';' ends a statement only
- * outside quotes, comments, dollar quotes, parentheses and BEGIN ATOMIC
- * bodies; COPY data ends at a line that is exactly "\." (LF or CRLF).
+ * comment.  A ';' ends a statement only outside quotes, comments, dollar
+ * quotes, parentheses and BEGIN ATOMIC bodies; COPY data ends at a line
+ * that is exactly "\." (LF or CRLF).
+ *
+ * Inside a statement it reads tokens as the target server's own scanner
+ * (src/backend/parser/scan.l) does, not as psql does, so that no statement
+ * can hide in what the lexer takes for a comment or a string.  Where the
+ * server versions differ, the lexer follows lx->server_version_num:
+ *
+ *  - whitespace is space, \t, \n, \r, \f, and \v from PostgreSQL 16 on
+ *    (15's scanner has no \v: there it is a character that fails the
+ *    statement);
+ *  - that whitespace is also what may stand, with "--" comments and at
+ *    least one newline, between the parts of a continued string
+ *    ('a'<newline>'b' is one string, read with the first part's rules).
+ *
+ * The rest is the same in 15 to 18: "--" comments end at \n or \r; a
+ * number or $n followed by identifier characters is one (erroneous) token;
+ * B'' and X'' have no '' doubling; BEGIN ATOMIC opens a body only as the
+ * keyword pair in a CREATE [OR REPLACE] FUNCTION|PROCEDURE statement.
+ * standard_conforming_strings follows the statements that set it (see
+ * lexer_standard_strings()).
  *
  * It is fed chunks of any size, keeps a caller-owned state struct, does no
  * I/O and depends on libc only.  The one allocation it makes is the buffer
@@ -54,6 +73,15 @@ struct lexer_event {
 	uint64_t offset;  /* byte offset in the whole input where it starts */
 	uint64_t rows;    /* LEXER_COPY_END: number of data lines in the block */
 	int std_strings;  /* standard_conforming_strings the event was read with */
+	/*
+	 * LEXER_STATEMENT: psql, which reads its input a line at a time, would
+	 * cut this statement elsewhere than the server reads it: a string goes
+	 * on across a newline with rules that change how the rest is read
+	 * (psql never sees a continuation), or CASE or END stands as a label in
+	 * a BEGIN ATOMIC body (psql counts it).  A program whose output psql
+	 * runs must refuse such a statement.
+	 */
+	int psql_cut_differs;
 };
 
 enum lexer_result {
@@ -80,12 +108,15 @@ enum lexer_state {
 	LX_BLOCK,         /* inside a (nested) block comment */
 	LX_BLOCK_STAR,    /* block comment, saw '*' */
 	LX_BLOCK_SLASH,   /* block comment, saw '/' */
-	LX_SQUOTE,        /* '...' string, '' escapes only */
-	LX_SQUOTE_END,    /* saw the closing-or-doubled quote of '...' */
+	LX_JUNK,          /* identifier characters glued to a number or $n */
+	LX_SQUOTE,        /* '...' string, '' escapes only (also U&'') */
+	LX_SQUOTE_END,    /* saw the closing-or-doubled quote of a string */
 	LX_EQUOTE,        /* '...' string with backslash escapes (E'', or scs off) */
 	LX_EQUOTE_BS,     /* E'' string, right after a backslash */
-	LX_EQUOTE_END,    /* E'' string, saw a quote */
-	LX_ECONT,         /* after an E'' string: whitespace that may continue it */
+	LX_BQUOTE,        /* B'' or X'' string: no escapes, no doubling */
+	LX_QGAP,          /* after a string: whitespace that may continue it */
+	LX_QGAP_DASH,     /* that whitespace, saw '-' */
+	LX_QGAP_COMMENT,  /* that whitespace, in a '--' comment */
 	LX_DQUOTE,        /* "..." identifier */
 	LX_DQUOTE_END,    /* saw the closing-or-doubled '"' */
 	LX_UAMP,          /* saw identifier "u" then '&' */
@@ -102,23 +133,35 @@ struct lexer {
 	enum lexer_state state;
 	uint64_t line, offset;   /* position of the next byte */
 	size_t max_statement;
+	/*
+	 * Option: the target server's server_version_num (150000 and up), set
+	 * after lexer_init and before the first lexer_scan; 0 (lexer_init's
+	 * value) reads as the newest version.
+	 */
+	int server_version_num;
 
 	/* the statement being collected */
 	char *buf;
 	size_t len, cap;
 	uint64_t st_line, st_offset;
 	int has_token;           /* statement holds more than comments */
-	int std_strings;         /* standard_conforming_strings, as psql tracks it */
+	int std_strings;         /* standard_conforming_strings, see lexer_standard_strings */
+	int first_kw;            /* the statement's first token, when a word (lexer.c) */
 
-	/* psql's BEGIN ATOMIC heuristic (psqlscan.l) */
+	/* BEGIN ATOMIC bodies (psql's CREATE ... FUNCTION|PROCEDURE test) */
 	int paren_depth, begin_depth;
 	unsigned identifier_count;
 	char identifiers[4];
+	int prev_tok;            /* what the last token was, for BEGIN ATOMIC and labels */
+	int psql_differs;        /* see lexer_event.psql_cut_differs */
 
 	/* current identifier token, lowercased prefix; digits of an exponent */
 	char word[12];
 	size_t word_len;
-	int econt_newline;       /* LX_ECONT: a newline was seen */
+
+	/* strings: which kind is open, and the gap that may continue it */
+	int quote_kind;
+	int gap_newline;         /* LX_QGAP*: a newline was seen */
 
 	/* block comments and quoted things: where they began */
 	int block_depth;
@@ -185,5 +228,22 @@ void lexer_describe(const struct lexer *lx, char *buf, size_t size);
 
 /* True while the lexer is between COPY ... FROM stdin; and its "\." line. */
 int lexer_in_copy(const struct lexer *lx);
+
+/*
+ * 1 if the lexer now reads '...' with standard_conforming_strings on, 0 if
+ * it reads them with backslash escapes.  It starts at 1 and follows every
+ * statement that changes the setting as the server would: SET [SESSION |
+ * LOCAL] standard_conforming_strings {TO | =} value (any spelling the
+ * server's parse_bool takes, quoted or not, or DEFAULT), RESET
+ * standard_conforming_strings, RESET ALL and DISCARD ALL, after any leading
+ * comments.  It cannot see a change made any other way (set_config(), a
+ * function's SET clause at call time, ROLLBACK TO SAVEPOINT, a database or
+ * role default for DEFAULT): a caller that runs the statements compares
+ * this value after every statement with the server's own (libpq's
+ * PQparameterStatus(conn, "standard_conforming_strings"), "on" = 1) and
+ * fails at the first statement where they differ, since from there on the
+ * lexer and the server would cut strings differently.
+ */
+int lexer_standard_strings(const struct lexer *lx);
 
 #endif

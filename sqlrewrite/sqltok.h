@@ -18,7 +18,7 @@ enum sqltok_type {
 	SQLTOK_QIDENT,  /* "quoted identifier" (or U&"...") */
 	SQLTOK_STRING,  /* '...', E'...', U&'...', B'', X'', N'', $tag$...$tag$ */
 	SQLTOK_NUMBER,  /* numeric literal (with any trailing junk) */
-	SQLTOK_PARAM,   /* $1 */
+	SQLTOK_PARAM,   /* $1 (with any trailing junk) */
 	SQLTOK_OP,      /* one punctuation or operator character: ( ) , ; . = ... */
 };
 
@@ -54,9 +54,24 @@ int sqltok_is(const struct sqltok *t, const char *kw);
 size_t sqltok_name(const struct sqltok *t, char *out, size_t size);
 
 /*
+ * The text a token stands for, as the server reads it: a WORD lowercased
+ * (ASCII); a QIDENT without its quotes, "" undoubled; a STRING's value with
+ * every part of a continued string joined, '' undoubled, E'' escapes (and,
+ * with std_strings 0, those of '' and N'') decoded, a dollar quote's body;
+ * U&'' and U&"" escapes decoded with escape character uescape (0: '\', for
+ * a token without a UESCAPE clause), code points written as UTF-8; any
+ * other token as it is.  An escape the server would refuse is kept as
+ * written.  Writes at most size-1 bytes plus a NUL into out; returns the
+ * full length (truncated if >= size).
+ */
+size_t sqltok_value(const struct sqltok *t, int std_strings, char uescape,
+                    char *out, size_t size);
+
+/*
  * Convenience: read up to max leading words of s (unquoted words only,
- * lowercased, each at most 31 bytes) into words[]; stops at the first token
- * that is not a WORD.  Returns how many were read.
+ * lowercased, each at most 31 bytes) into words[], after any leading
+ * comments; stops at the first token that is not a WORD.  Returns how many
+ * were read.
  */
 int sqltok_leading_words(const char *s, size_t len, int std_strings,
                          char words[][32], int max);

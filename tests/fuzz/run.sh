@@ -30,6 +30,8 @@ printf 'SELECT 1;\n' | seed_file s1
 printf "COPY t FROM stdin;\n1\t\\\\N\n\\\\.\nSELECT 'a''b';\n" | seed_file s2
 printf 'CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN true THEN 1 END; END;\n' | seed_file s3
 printf 'SELECT $a$ $b$ ; $b$ $a$; /* x /* y */ */ SELECT E'"'"'\\'"'"''"'"';\n\\restrict x\n-- PostgreSQL database dump complete\n' | seed_file s4
+printf "SELECT 1 -- x\r; SELECT E'a' -- c\n'\\\\';';\nSET standard_conforming_strings = of;\nSELECT 'a\\\\'' B'1''0';\n" | seed_file s5
+printf "/* c */ COPY t FROM stdin;\n1\n\\\\.\nCREATE FUNCTION public.begin() RETURNS int LANGUAGE sql RETURN 1xbegin;\n" | seed_file s6
 echo "fuzzing the lexer for ${secs}s" >&2
 ./build/fuzz_lexer -max_total_time="$secs" -max_len=8192 -timeout=10 \
 	-dict=tests/fuzz/lexer.dict -artifact_prefix=build/fuzz-artifacts/ \

@@ -15,10 +15,13 @@
  * piece.
  *
  * Exit status: 0 when all of stdin was copied, 1 on a read or write error
- * (a reader that exits early gives EPIPE: that is reported, not hidden),
- * 2 on a usage error.
+ * (a reader that exits early gives EPIPE, or POLLERR while dribble waits
+ * for it to drain: that is reported, not hidden, within a millisecond or
+ * so; a reader that takes nothing for DRAIN_TIMEOUT_S seconds is given up
+ * on the same way), 2 on a usage error.
  */
 #include <errno.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -30,6 +33,7 @@
 #include <unistd.h>
 
 #define BUF_SIZE (256 * 1024)
+#define DRAIN_TIMEOUT_S 30
 
 static uint64_t rng_state;
 
@@ -75,18 +79,50 @@ static int write_all(const char *p, size_t len)
 	return 0;
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* 1 when the reading end has gone away (a pipe's writer sees POLLERR). */
+static int reader_gone(void)
+{
+	struct pollfd pfd = { STDOUT_FILENO, POLLOUT, 0 };
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0;
+}
+
 /*
  * Wait until the reader has taken everything out of the pipe.  Spins with
  * sched_yield() for a while (the reader is usually quick), then sleeps in
  * short steps (the reader may be blocked on its own output).  If stdout is
- * not a pipe or a socket, FIONREAD fails and this returns at once.
+ * not a pipe or a socket, FIONREAD fails and this returns at once.  Returns
+ * -1 (with a message) when the reader has closed its end, or has taken
+ * nothing for DRAIN_TIMEOUT_S seconds.
  */
-static void wait_drained(void)
+static int wait_drained(void)
 {
 	const struct timespec step = { 0, 20 * 1000 };
-	int queued, spins = 0;
+	int queued, last = -1, spins = 0;
+	double since = 0;
 
 	while (ioctl(STDOUT_FILENO, FIONREAD, &queued) == 0 && queued > 0) {
+		if (reader_gone()) {
+			fprintf(stderr, "dribble: the reader closed the pipe with %d bytes unread\n",
+			    queued);
+			return -1;
+		}
+		if (queued != last) {
+			last = queued;
+			since = now_s();
+		} else if (spins >= 200 && now_s() - since > DRAIN_TIMEOUT_S) {
+			fprintf(stderr, "dribble: the reader took nothing for %d s (%d bytes "
+			    "unread); giving up\n", DRAIN_TIMEOUT_S, queued);
+			return -1;
+		}
 		if (spins < 200) {
 			spins++;
 			sched_yield();
@@ -94,6 +130,7 @@ static void wait_drained(void)
 			nanosleep(&step, NULL);
 		}
 	}
+	return 0;
 }
 
 static void usage(void)
@@ -144,9 +181,8 @@ int main(int argc, char **argv)
 
 			if (piece > (size_t)n - off)
 				piece = (size_t)n - off;
-			if (write_all(buf + off, piece) < 0)
+			if (write_all(buf + off, piece) < 0 || wait_drained() < 0)
 				return 1;
-			wait_drained();
 			off += piece;
 		}
 	}

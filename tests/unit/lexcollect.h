@@ -2,7 +2,8 @@
  * lexcollect.h - run the lexer over an input cut into chunks and write its
  * events as text, for tests (test_lexer.c) and the fuzz target.
  *
- * One line per event: "S<line> <text>", "M<line> <text>", "T<line>",
+ * One line per event: "S<line> <text>" ("s<line> <text>" when psql would
+ * cut the statement elsewhere), "M<line> <text>", "T<line>",
  * "E<line> <rows>", and "D <data>" for COPY data, where consecutive data
  * pieces are merged (how data is cut into pieces depends on the chunking;
  * the bytes do not).  An error ends the text with "!<message>".  Each chunk
@@ -56,7 +57,8 @@ lc_event(struct lexcollect *c, const struct lexer_event *ev)
 		lc_put(c, ev->data, ev->len);
 		return;
 	case LEXER_STATEMENT:
-		n = snprintf(head, sizeof(head), "S%llu ", (unsigned long long)ev->line);
+		n = snprintf(head, sizeof(head), "%c%llu ", ev->psql_cut_differs ? 's' : 'S',
+		    (unsigned long long)ev->line);
 		break;
 	case LEXER_META:
 		n = snprintf(head, sizeof(head), "M%llu ", (unsigned long long)ev->line);
@@ -94,11 +96,12 @@ lc_error(struct lexcollect *c, const struct lexer *lx)
 
 /*
  * Lex in[0..len) in chunks: cuts[] holds ncuts increasing offsets where a
- * chunk ends (the last chunk ends at len).  Returns the malloc'd text.
+ * chunk ends (the last chunk ends at len), for a target server of that
+ * server_version_num (0: the newest).  Returns the malloc'd text.
  */
 static char *
 lexcollect_run(const char *in, size_t len, const size_t *cuts, size_t ncuts,
-               size_t max_statement)
+               size_t max_statement, int server_version_num)
 {
 	struct lexcollect c = { NULL, 0, 0, 0 };
 	struct lexer lx;
@@ -110,6 +113,7 @@ lexcollect_run(const char *in, size_t len, const size_t *cuts, size_t ncuts,
 
 	lc_put(&c, "", 0);
 	lexer_init(&lx, max_statement);
+	lx.server_version_num = server_version_num;
 	for (k = 0; k <= ncuts && r != LEXER_ERROR; k++) {
 		size_t end = k < ncuts ? cuts[k] : len;
 		if (end < start || end > len)

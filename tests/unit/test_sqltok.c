@@ -52,6 +52,17 @@ static const struct tcase cases[] = {
 	    "W0:caf\xc3\xa9|O0:=|N0:1"},
 	{"body with OWNER TO", "AS $$ALTER TABLE t OWNER TO y;$$;", 1,
 	    "W0:AS|S0:$$ALTER TABLE t OWNER TO y;$$|O0:;"},
+	{"-- ends at CR", "a -- x\rb", 1, "W0:a|W0:b"},
+	{"E'' continued across a newline", "E'a'\n'b\\'c' x", 1, "S0:E'a'\n'b\\'c'|W0:x"},
+	{"continued across a -- comment", "E'a' -- c\r\n'b' x", 1, "S0:E'a' -- c\r\n'b'|W0:x"},
+	{"no continuation on one line", "E'a' 'b' x", 1, "S0:E'a'|S0:'b'|W0:x"},
+	{"no continuation across a block comment", "'a' /**/\n'b'", 1, "S0:'a'|S0:'b'"},
+	{"B'' has no doubling", "B'1''0'", 1, "S0:B'1'|S0:'0'"},
+	{"B'' continued, no backslashes", "B'1'\n'\\' x", 0, "S0:B'1'\n'\\'|W0:x"},
+	{"N'' continued with std off", "N'a'\n'\\'' x", 0, "S0:N'a'\n'\\''|W0:x"},
+	{"parameter with junk", "$1abc x", 1, "P0:$1abc|W0:x"},
+	{"number with junk", "1xbegin x", 1, "N0:1xbegin|W0:x"},
+	{"number then a dollar quote", "1$$;$$ 1e$x", 1, "N0:1|S0:$$;$$|N0:1e$x"},
 };
 
 static void
@@ -109,6 +120,59 @@ test_name(void)
 	    "sqltok_name truncates and returns the full length");
 }
 
+
+/* sqltok_value decodes what the server decodes. */
+static void
+test_value(void)
+{
+	static const struct {
+		const char *in;
+		int std;
+		char uescape;
+		const char *want;
+	} v[] = {
+		{ "E'\\157ff'", 1, 0, "off" },
+		{ "E'a\\'b\\\\c\\n\\x41\\u00e9'", 1, 0, "a'b\\c\nA\xc3\xa9" },
+		{ "E'\\q\\x'", 1, 0, "qx" },
+		{ "'o'\n'ff'", 1, 0, "off" },
+		{ "'o' -- c\r'f''f'", 1, 0, "of'f" },
+		{ "'a\\nb'", 1, 0, "a\\nb" },
+		{ "'a\\nb'", 0, 0, "a\nb" },
+		{ "U&'\\006Fff'", 1, 0, "off" },
+		{ "U&'!006F\\!!f'", 1, '!', "o\\!f" },
+		{ "U&'\\+00006F\\\\'", 1, 0, "o\\" },
+		{ "u&\"d\\0061t\"\"a\"", 1, 0, "dat\"a" },
+		{ "\"A\"\"b\"", 1, 0, "A\"b" },
+		{ "B'1'\n'0'", 1, 0, "10" },
+		{ "$q$ x $q$", 1, 0, " x " },
+		{ "$$$$", 1, 0, "" },
+		{ "SeLeCt", 1, 0, "select" },
+	};
+	struct sqltok_iter it;
+	struct sqltok t;
+	char out[64];
+	size_t i, n;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		size_t len = strlen(v[i].in);
+		char *copy = malloc(len);
+
+		memcpy(copy, v[i].in, len);
+		sqltok_init(&it, copy, len, v[i].std);
+		sqltok_next(&it, &t);
+		n = sqltok_value(&t, v[i].std, v[i].uescape, out, sizeof(out));
+		T_OK(n == strlen(v[i].want) && strcmp(out, v[i].want) == 0,
+		    "sqltok_value, case %zu", i);
+		if (strcmp(out, v[i].want) != 0)
+			printf("# got: %s\n", out);
+		free(copy);
+	}
+	sqltok_init(&it, "E'abcdef'", 9, 1);
+	sqltok_next(&it, &t);
+	n = sqltok_value(&t, 1, 0, out, 4);
+	T_OK(n == 6 && strcmp(out, "abc") == 0, "sqltok_value truncates and returns the full length");
+}
+
 static void
 test_leading_words(void)
 {
@@ -120,6 +184,10 @@ test_leading_words(void)
 	    strcmp(w[4], "public") == 0, "sqltok_leading_words stops at the first non-word");
 	n = sqltok_leading_words(s, strlen(s), 1, w, 2);
 	T_OK(n == 2 && strcmp(w[1], "or") == 0, "sqltok_leading_words honours max");
+	s = "/* a */ -- b\r/* c */ COPY t FROM stdin;";
+	n = sqltok_leading_words(s, strlen(s), 1, w, 8);
+	T_OK(n == 4 && strcmp(w[0], "copy") == 0 && strcmp(w[3], "stdin") == 0,
+	    "sqltok_leading_words starts after leading comments");
 }
 
 int
@@ -135,6 +203,7 @@ main(void)
 		    strcmp(got, cases[i].want) ? got : "", "");
 	}
 	test_name();
+	test_value();
 	test_leading_words();
 	T_DONE();
 }
