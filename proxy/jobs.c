@@ -37,7 +37,9 @@
  * (jobs_end), whose flush covers all the WAL written before it, and a
  * target that crashes before that leaves an import that failed anyway.
  */
-#define JOBS_SETTINGS "SET max_parallel_maintenance_workers = 0; SET synchronous_commit = off;\n"
+#define JOBS_SETTINGS                                                                          \
+	"SET max_parallel_maintenance_workers = 0; SET synchronous_commit = off;\n"             \
+	"SET standard_conforming_strings = on;\n" /* the lexer starts so */
 
 enum jobs_phase {
 	JOBS_PRE,        /* pre-data on connection 0, in a transaction */
@@ -45,7 +47,8 @@ enum jobs_phase {
 	JOBS_DATA,       /* data and post-data, autocommit on any connection */
 };
 
-enum jobs_kind { JOBS_STMT, JOBS_BATCH_ITEM, JOBS_COMMIT };
+/* JOBS_BEGIN: connection 0's first item, pgsluice's BEGIN and aside schemas */
+enum jobs_kind { JOBS_STMT, JOBS_BATCH_ITEM, JOBS_BEGIN, JOBS_COMMIT };
 
 /* what a statement shares a table with */
 enum jobs_class { JOBS_CL_OTHER, JOBS_CL_BATCH, JOBS_CL_INDEX };
@@ -65,6 +68,7 @@ struct jobs_item {
 	enum jobs_class cls;
 	int barrier;              /* tables unknown: runs alone */
 	int is_set;               /* a session setting: joins the prelude when it starts */
+	int std_strings;          /* standard_conforming_strings the lexer assumes after it */
 	uint64_t no, line;
 };
 
@@ -85,6 +89,8 @@ struct jobs_conn {
 	struct jobs_item it;
 	size_t put;
 	unsigned prelude_gen;
+	size_t prelude_pos;       /* PRELUDE: the piece being sent (offset in prelude) */
+	int in_txn;               /* a transaction of ours is open (connection 0, pre-data) */
 	char who[160];
 	int srv_failed;
 	char srv[700];
@@ -99,7 +105,12 @@ struct jobs {
 	int failed;
 	char error[1500];
 
-	struct jobs_buf prelude;  /* session settings, replayed on each connection */
+	/*
+	 * Session settings, replayed on each connection: NUL-separated pieces,
+	 * each sent alone; the first is pgsluice's own script, the others are
+	 * the dump's statements.
+	 */
+	struct jobs_buf prelude;
 	unsigned prelude_gen;
 
 	struct jobs_item queue[JOBS_QUEUE]; /* wait for a connection, in dump order */
@@ -113,6 +124,7 @@ struct jobs {
 	struct jobs_buf acc;
 	int copy_table;
 	uint64_t copy_no, copy_line;
+	int copy_std_strings;
 
 	struct jobs_table *tables;
 	size_t n_tables, cap_tables;
@@ -477,8 +489,7 @@ jobs_kick(struct jobs *j)
 		if (c->it.kind == JOBS_BATCH_ITEM)
 			j->n_queued_batches--;
 		if (c->it.is_set) {
-			if (jobs_buf_add(&j->prelude, c->it.text.p, c->it.text.len) < 0 ||
-			    jobs_cat(&j->prelude, ";\n") < 0) {
+			if (jobs_buf_add(&j->prelude, c->it.text.p, c->it.text.len + 1) < 0) {
 				jobs_fail(j, "out of memory");
 				return;
 			}
@@ -500,11 +511,74 @@ jobs_kick(struct jobs *j)
 
 /* ---- one connection ------------------------------------------------------ */
 
+/* own: a script of pgsluice's (simple protocol); else one dump statement (target.h) */
 static void
-jobs_send(struct jobs_conn *c, const char *sql)
+jobs_send(struct jobs_conn *c, const char *sql, int own)
 {
-	if (target_send(&c->t, sql) < 0)
+	if ((own ? target_send_script(&c->t, sql) : target_send(&c->t, sql)) < 0)
 		jobs_fail(c->j, "--jobs connection %d: %s", c->idx, target_error(&c->t));
+}
+
+/* The prelude's piece at c->prelude_pos. */
+static void
+jobs_send_prelude(struct jobs_conn *c)
+{
+	jobs_send(c, c->j->prelude.p + c->prelude_pos, c->prelude_pos == 0);
+}
+
+/* The item's own text: pgsluice's BEGIN or COMMIT, or the dump's. */
+static void
+jobs_send_item(struct jobs_conn *c)
+{
+	jobs_send(c, c->it.text.p, c->it.kind == JOBS_BEGIN || c->it.kind == JOBS_COMMIT);
+}
+
+/*
+ * After a command on c that did not fail: is the connection where the
+ * engine thinks it is?  Connection 0's pre-data runs in a transaction of
+ * ours (JOBS_BEGIN to JOBS_COMMIT), everything else autocommits; the
+ * server's standard_conforming_strings must be what the lexer read the
+ * dump with.  0: yes; -1: the import failed (the truth in its message).
+ */
+static int
+jobs_check_conn(struct jobs_conn *c)
+{
+	struct jobs *j = c->j;
+	PGTransactionStatusType ts = PQtransactionStatus(c->t.conn);
+	const char *scs = PQparameterStatus(c->t.conn, "standard_conforming_strings");
+	int main_stage = c->stage != JOBS_ST_PRELUDE;
+	int want_txn = c->in_txn;
+
+	if (main_stage && c->it.kind == JOBS_BEGIN)
+		want_txn = 1;
+	else if (main_stage && c->it.kind == JOBS_COMMIT)
+		want_txn = 0;
+	c->in_txn = want_txn;
+	if (want_txn && ts != PQTRANS_INTRANS) {
+		jobs_fail(j, "statement %llu at line %llu ended the pre-data transaction on --jobs "
+		          "connection %d (the target says %s after it): what pre-data had done up to "
+		          "it is committed, and nothing after it ran; the --jobs undo removes it",
+		          (unsigned long long)c->it.no, (unsigned long long)c->it.line, c->idx,
+		          ts == PQTRANS_IDLE ? "no transaction is open" : "the transaction is not usable");
+		return -1;
+	}
+	if (!want_txn && ts != PQTRANS_IDLE) {
+		jobs_fail(j, "statement %llu at line %llu left a transaction open on --jobs connection "
+		          "%d, where every statement commits by itself: nothing of it is kept (the "
+		          "connection is closed, which rolls it back)",
+		          (unsigned long long)c->it.no, (unsigned long long)c->it.line, c->idx);
+		return -1;
+	}
+	if (main_stage && c->it.kind != JOBS_BEGIN && c->it.kind != JOBS_COMMIT && scs != NULL &&
+	    (strcmp(scs, "on") == 0) != (c->it.std_strings != 0)) {
+		jobs_fail(j, "statement %llu at line %llu left standard_conforming_strings %s on "
+		          "--jobs connection %d, but pgsluice reads the dump after it with it %s: the "
+		          "server would split the rest differently; the import is refused",
+		          (unsigned long long)c->it.no, (unsigned long long)c->it.line, scs, c->idx,
+		          c->it.std_strings ? "on" : "off");
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -516,11 +590,12 @@ jobs_start_item(struct jobs_conn *c)
 	c->srv_failed = 0;
 	if (c->prelude_gen != j->prelude_gen && c->it.kind != JOBS_COMMIT) {
 		c->stage = JOBS_ST_PRELUDE;
-		jobs_send(c, j->prelude.p);
+		c->prelude_pos = 0;
+		jobs_send_prelude(c);
 		return;
 	}
 	c->stage = JOBS_ST_MAIN;
-	jobs_send(c, c->it.text.p);
+	jobs_send_item(c);
 }
 
 static void
@@ -590,10 +665,17 @@ jobs_item_done(struct jobs_conn *c)
 			          ex);
 		return;
 	}
+	if (jobs_check_conn(c) < 0)
+		return;
 	if (c->stage == JOBS_ST_PRELUDE) {
+		c->prelude_pos += strlen(j->prelude.p + c->prelude_pos) + 1;
+		if (c->prelude_pos < j->prelude.len) {
+			jobs_send_prelude(c);
+			return;
+		}
 		c->prelude_gen = j->prelude_gen;
 		c->stage = JOBS_ST_MAIN;
-		jobs_send(c, c->it.text.p);
+		jobs_send_item(c);
 		return;
 	}
 	if (c->it.kind == JOBS_COMMIT)
@@ -813,7 +895,7 @@ jobs_new(const struct jobs_config *cfg, char *err, size_t errsize)
 	block = jobs_do_block(j, 0, cfg->move_aside);
 	if (j->ev_notify == NULL || block == NULL || jobs_cat(&j->prelude, JOBS_SETTINGS) < 0 ||
 	    jobs_cat(&j->prelude, cfg->lock_set) < 0 ||
-	    jobs_cat(&j->prelude, "\n") < 0) {
+	    jobs_buf_add(&j->prelude, "\n", 2) < 0) {
 		free(block);
 		jobs_free(j);
 		snprintf(err, errsize, "out of memory");
@@ -832,7 +914,7 @@ jobs_new(const struct jobs_config *cfg, char *err, size_t errsize)
 		return NULL;
 	}
 	free(block);
-	c->it.kind = JOBS_STMT;
+	c->it.kind = JOBS_BEGIN;
 	c->it.barrier = 1;
 	c->stage = JOBS_ST_MAIN; /* sent once connected, the prelude first */
 	for (i = 0; i < cfg->n; i++) {
@@ -869,7 +951,8 @@ jobs_queue(struct jobs *j, struct jobs_item *it)
 }
 
 int
-jobs_statement(struct jobs *j, const char *text, size_t len, uint64_t no, uint64_t line)
+jobs_statement(struct jobs *j, const char *text, size_t len, uint64_t no, uint64_t line,
+               int std_strings)
 {
 	struct jobs_item it;
 
@@ -879,6 +962,7 @@ jobs_statement(struct jobs *j, const char *text, size_t len, uint64_t no, uint64
 	it.kind = JOBS_STMT;
 	it.no = no;
 	it.line = line;
+	it.std_strings = std_strings;
 	switch (jobs_classify(&it, text, len)) {
 	case JOBS_W_TXN:
 		jobs_fail(j, "statement %llu at line %llu is transaction control or a large object, "
@@ -912,7 +996,7 @@ oom:
 
 int
 jobs_copy_begin(struct jobs *j, const char *text, size_t len, const char *table, uint64_t no,
-                uint64_t line)
+                uint64_t line, int std_strings)
 {
 	struct jobs_table *tb;
 	struct jobs_item it;
@@ -945,6 +1029,7 @@ jobs_copy_begin(struct jobs *j, const char *text, size_t len, const char *table,
 	j->acc.len = 0;
 	j->copy_no = no;
 	j->copy_line = line;
+	j->copy_std_strings = std_strings;
 	if (jobs_buf_add(&j->copy_sql, text, len) < 0)
 		goto oom;
 	if (j->phase == JOBS_PRE && !j->commit_queued) {
@@ -977,6 +1062,7 @@ jobs_batch(struct jobs *j, size_t n)
 	snprintf(it.keys[0], JOBS_KEY, "%s", j->tables[j->copy_table].name);
 	it.no = j->copy_no;
 	it.line = j->copy_line;
+	it.std_strings = j->copy_std_strings;
 	if (jobs_buf_add(&it.text, j->copy_sql.p, j->copy_sql.len) < 0 ||
 	    jobs_buf_add(&it.data, j->acc.p + n, j->acc.len - n) < 0) {
 		jobs_item_free(&it);

@@ -167,6 +167,8 @@ struct session {
 	uint64_t cur_no, cur_line;
 	int cur_is_copy;
 	char cur_excerpt[SESSION_EXCERPT * 4 + 8];
+	char cur_tag[40];          /* the command tag of its last result */
+	int txn_lost;              /* a dump statement ended the import's transaction */
 	struct session_srv_error srv;
 
 	char *error;               /* the first failure: the import fails */
@@ -611,17 +613,27 @@ session_fail_statement(struct session *s)
 	free(srv);
 }
 
-/* Send a query of our own (preflight, BEGIN, COMMIT, ...). */
+/*
+ * Send SQL: a script of our own (preflight, BEGIN, COMMIT, ...: the simple
+ * protocol) or, dump != 0, one statement of the dump (the extended
+ * protocol: the server refuses a string that holds two; target.h).
+ */
 static int
-session_send(struct session *s, const char *sql)
+session_send_as(struct session *s, const char *sql, int dump)
 {
 	session_srv_clear(&s->srv);
-	if (target_send(&s->target, sql) < 0) {
+	if ((dump ? target_send(&s->target, sql) : target_send_script(&s->target, sql)) < 0) {
 		session_fail(s, "%s", target_error(&s->target));
 		return -1;
 	}
 	session_watch(s);
 	return 0;
+}
+
+static int
+session_send(struct session *s, const char *sql)
+{
+	return session_send_as(s, sql, 0);
 }
 
 /*
@@ -710,7 +722,7 @@ session_wind_down(struct session *s)
 			session_set_state(s, SESSION_UNLOCK);
 			/* a good import: pg_database_size after COMMIT, for the summary */
 			sql = s->error == NULL ? verify_sql_size(preflight_sql_unlock()) : NULL;
-			r = target_send(t, sql != NULL ? sql : preflight_sql_unlock());
+			r = target_send_script(t, sql != NULL ? sql : preflight_sql_unlock());
 			free(sql);
 			if (r == 0)
 				return;
@@ -1264,6 +1276,16 @@ session_explain(struct session *s, const struct lexer_event *ev, const struct ru
 		            v->reason ? v->reason : "");
 }
 
+/*
+ * standard_conforming_strings as the lexer reads the dump from here on
+ * (after the statement it gave last).
+ */
+static int
+session_lexer_scs(const struct session *s)
+{
+	return s->lx.std_strings;
+}
+
 /* Forward text (a statement, or a rewrite) as the statement in flight. */
 static int
 session_forward(struct session *s, const struct lexer_event *ev, const char *text, size_t len,
@@ -1297,6 +1319,7 @@ session_forward(struct session *s, const struct lexer_event *ev, const char *tex
 	s->cur_no = s->rep.statements;
 	s->cur_line = ev->line;
 	s->cur_is_copy = is_copy;
+	s->cur_tag[0] = '\0';
 	session_excerpt(text, len, s->cur_excerpt, sizeof(s->cur_excerpt));
 	if (is_copy)
 		report_copy_start(&s->rep, s->lx.copy_table);
@@ -1306,11 +1329,12 @@ session_forward(struct session *s, const struct lexer_event *ev, const char *tex
 		if (is_copy) {
 			s->copy_open = 1;
 			return jobs_copy_begin(s->jobs, s->sql, len, s->lx.copy_table, s->cur_no,
-			                       s->cur_line);
+			                       s->cur_line, session_lexer_scs(s));
 		}
-		return jobs_statement(s->jobs, s->sql, len, s->cur_no, s->cur_line);
+		return jobs_statement(s->jobs, s->sql, len, s->cur_no, s->cur_line,
+		                      session_lexer_scs(s));
 	}
-	return session_send(s, s->sql);
+	return session_send_as(s, s->sql, 1);
 }
 
 /* ---- Synapse checks and verification (synapse.h, verify.h) ---------- */
@@ -1844,6 +1868,59 @@ session_after_objects(struct session *s)
 	free(sql);
 }
 
+/*
+ * A dump statement ran without error: is the target where the import
+ * thinks it is?  Its transaction must still be open (single transaction),
+ * and its standard_conforming_strings must be what the lexer reads the
+ * rest of the dump with.  0: yes; -1: the import failed, telling the truth.
+ */
+static int
+session_check_target(struct session *s)
+{
+	PGTransactionStatusType ts = PQtransactionStatus(s->target.conn);
+	const char *scs = PQparameterStatus(s->target.conn, "standard_conforming_strings");
+
+	if (s->in_txn && ts != PQTRANS_INTRANS) {
+		s->in_txn = 0; /* nothing of ours is open any more: no ROLLBACK */
+		s->txn_lost = 1;
+		session_fail(s, "statement %llu at line %llu ended the import's transaction (the "
+		             "target answered %s and says %s): an import runs in one transaction "
+		             "that only pgsluice ends\n  statement: %s",
+		             (unsigned long long)s->cur_no, (unsigned long long)s->cur_line,
+		             s->cur_tag[0] ? s->cur_tag : "?",
+		             ts == PQTRANS_IDLE ? "no transaction is open after it"
+		                                : "its state is not usable after it",
+		             s->cur_excerpt);
+		return -1;
+	}
+	if (scs != NULL && (strcmp(scs, "on") == 0) != (session_lexer_scs(s) != 0)) {
+		session_fail(s, "statement %llu at line %llu left standard_conforming_strings %s on "
+		             "the target, but pgsluice reads the dump after it with it %s: the server "
+		             "would split the rest differently; the import is refused\n  statement: %s",
+		             (unsigned long long)s->cur_no, (unsigned long long)s->cur_line, scs,
+		             session_lexer_scs(s) ? "on" : "off", s->cur_excerpt);
+		return -1;
+	}
+	return 0;
+}
+
+/* What the target holds after a dump statement ended the import's transaction. */
+static const char *
+session_txn_lost_state(const struct session *s)
+{
+	if (strncmp(s->cur_tag, "ROLLBACK", 8) == 0)
+		return "the target rolled the import back at that statement: it is as it was before "
+		       "the import (nothing after that statement ran)";
+	if (strcmp(s->cur_tag, "COMMIT") == 0)
+		return "what the import did up to that statement is COMMITTED: the target holds a "
+		       "partial import (nothing after that statement ran)";
+	if (strcmp(s->cur_tag, "PREPARE TRANSACTION") == 0)
+		return "the import up to that statement is a PREPARED transaction on the target, "
+		       "holding its locks: pg_prepared_xacts lists it, ROLLBACK PREPARED undoes it";
+	return "what the import did up to that statement may be committed: look at the target "
+	       "before sending the dump again";
+}
+
 /* A command of ours finished (TARGET_EV_IDLE). */
 static void
 session_step_done(struct session *s)
@@ -1926,6 +2003,8 @@ session_step_done(struct session *s)
 			session_fail_statement(s);
 			return;
 		}
+		if (s->jobs == NULL && session_check_target(s) < 0)
+			return;
 		if (s->cur_is_copy && s->rep.in_copy) {
 			/* a COPY statement that ended without data: cannot happen */
 			session_fail(s, "statement %llu at line %llu: the target did not start the COPY",
@@ -2010,6 +2089,7 @@ session_on_result(struct session *s, PGresult *res)
 		return;
 	case SESSION_STREAM:
 		tag = PQcmdStatus(res);
+		snprintf(s->cur_tag, sizeof(s->cur_tag), "%s", tag);
 		if (s->cur_is_copy && strncmp(tag, "COPY", 4) == 0) {
 			char verr[512];
 			uint64_t rows = strtoull(PQcmdTuples(res), NULL, 10);
@@ -2056,13 +2136,16 @@ session_on_target(void *arg, enum target_event ev, PGresult *res)
 		session_set_state(s, SESSION_LOCK);
 		{
 			/* --lock-timeout for the whole session (the dump's own SET is rewritten) */
-			char *sql = malloc(strlen(preflight_sql_lock()) + sizeof(s->lock_set) + 2);
+			/* and standard_conforming_strings as the lexer begins to read the dump */
+			static const char scs_on[] = "SET standard_conforming_strings = on;\n";
+			char *sql = malloc(strlen(preflight_sql_lock()) + sizeof(s->lock_set) +
+			                   sizeof(scs_on) + 2);
 
 			if (sql == NULL) {
 				session_fail(s, "out of memory");
 				return;
 			}
-			sprintf(sql, "%s\n%s", s->lock_set, preflight_sql_lock());
+			sprintf(sql, "%s\n%s%s", s->lock_set, scs_on, preflight_sql_lock());
 			session_send(s, sql);
 			free(sql);
 		}
@@ -2136,6 +2219,8 @@ session_report(struct session *s)
 		session_say(s, lvl, "ERROR %s", s->error);
 		if (!s->sent_any)
 			session_say(s, lvl, "  nothing was changed in the target");
+		else if (s->txn_lost)
+			session_say(s, lvl, "  %s", session_txn_lost_state(s));
 		else if (s->commit_unknown)
 			session_say(s, lvl, "  the connection was lost while COMMIT was in flight: the "
 			            "import may or may not have been committed; look at the target "
@@ -2148,7 +2233,7 @@ session_report(struct session *s)
 			            "one were committed; the target holds a partial import");
 	}
 	if (s->pipeline_live) {
-		if (s->cleared)
+		if (s->cleared && !s->txn_lost)
 			session_say(s, LOG_LEVEL_INFO, "  cleared (--clear-target): %s %s", s->cleared,
 			            s->committed ? "dropped" : "not dropped (rolled back)");
 		synapse_summary(&s->syn, session_emit, s);
