@@ -91,6 +91,7 @@ struct jobs_conn {
 	unsigned prelude_gen;
 	size_t prelude_pos;       /* PRELUDE: the piece being sent (offset in prelude) */
 	int in_txn;               /* a transaction of ours is open (connection 0, pre-data) */
+	struct event *ev_timeout; /* --statement-timeout of the dump's statement in flight */
 	char who[160];
 	int srv_failed;
 	char srv[700];
@@ -511,12 +512,38 @@ jobs_kick(struct jobs *j)
 
 /* ---- one connection ------------------------------------------------------ */
 
+/* --statement-timeout: the dump's statement on c has run that long */
+static void
+jobs_on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct jobs_conn *c = arg;
+	(void)fd;
+	(void)what;
+
+	if (c->t.state != TARGET_BUSY || c->stage == JOBS_ST_FREE)
+		return;
+	/* the session's ending (jobs_end) terminates the engine's backends */
+	jobs_fail(c->j, "statement %llu at line %llu ran longer than --statement-timeout %d s on "
+	          "--jobs connection %d: cancelled", (unsigned long long)c->it.no,
+	          (unsigned long long)c->it.line, c->j->cfg.statement_timeout, c->idx);
+}
+
 /* own: a script of pgsluice's (simple protocol); else one dump statement (target.h) */
 static void
 jobs_send(struct jobs_conn *c, const char *sql, int own)
 {
-	if ((own ? target_send_script(&c->t, sql) : target_send(&c->t, sql)) < 0)
+	struct timeval tv = { c->j->cfg.statement_timeout, 0 };
+
+	if ((own ? target_send_script(&c->t, sql) : target_send(&c->t, sql)) < 0) {
 		jobs_fail(c->j, "--jobs connection %d: %s", c->idx, target_error(&c->t));
+		return;
+	}
+	if (c->ev_timeout != NULL) {
+		if (own)
+			evtimer_del(c->ev_timeout);
+		else
+			evtimer_add(c->ev_timeout, &tv);
+	}
 }
 
 /* The prelude's piece at c->prelude_pos. */
@@ -922,6 +949,12 @@ jobs_new(const struct jobs_config *cfg, char *err, size_t errsize)
 		c->j = j;
 		c->idx = i;
 		snprintf(c->who, sizeof(c->who), "%s job%d", cfg->who, i);
+		if (cfg->statement_timeout > 0 &&
+		    (c->ev_timeout = evtimer_new(cfg->base, jobs_on_timeout, c)) == NULL) {
+			snprintf(err, errsize, "out of memory");
+			jobs_free(j);
+			return NULL;
+		}
 		if (target_connect(&c->t, cfg->base, cfg->conninfo, cfg->connect_timeout,
 		                   jobs_on_target, c, c->who) < 0) {
 			snprintf(err, errsize, "--jobs connection %d: %s", i, target_error(&c->t));
@@ -1219,6 +1252,8 @@ jobs_free(struct jobs *j)
 	for (i = 0; i < JOBS_MAX; i++) {
 		target_close(&j->conns[i].t);
 		jobs_item_free(&j->conns[i].it);
+		if (j->conns[i].ev_timeout)
+			event_free(j->conns[i].ev_timeout);
 	}
 	for (i = 0; i < j->n_queue; i++)
 		jobs_item_free(&j->queue[i]);

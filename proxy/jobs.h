@@ -69,6 +69,8 @@ struct jobs_config {
 	const char *const *schemas;   /* the target schemas (--schema) */
 	int n_schemas;
 	int move_aside;               /* --clear-target found objects: move them aside */
+	int statement_timeout;        /* --statement-timeout: seconds one of the dump's
+	                                 statements may run; 0: no limit */
 	const char *who;              /* log prefix, outlives the engine */
 	jobs_event_fn fn;
 	void *arg;

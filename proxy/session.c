@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +37,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "decoder.h"
 #include "jobs.h"
@@ -67,12 +70,15 @@
 #define SESSION_WATCH_MAX_S 15.0        /* a statement running this long: who blocks it? */
 #define SESSION_SNIFF_GRACE_MS 300      /* wait this long for a first byte (wire or raw?) */
 #define SESSION_RESTORE_HOLD_MS 1500    /* pg_restore's Terminate: its -j workers would come */
+#define SESSION_ALIVE_MS 1000           /* the dump is all in and a statement runs: tell the
+                                         * client this often (a client that left is noticed) */
 
 enum session_state {
 	SESSION_HANDSHAKE,
 	SESSION_CONNECT,
 	SESSION_LOCK,
 	SESSION_SETTINGS,
+	SESSION_ROLE,
 	SESSION_SYNAPSE,
 	SESSION_OBJECTS,
 	SESSION_BEGIN,
@@ -85,7 +91,7 @@ enum session_state {
 };
 
 static const char *const session_state_names[] = {
-	"handshake", "connect", "lock", "settings", "synapse", "objects", "begin",
+	"handshake", "connect", "lock", "settings", "role", "synapse", "objects", "begin",
 	"stream", "verify", "finish", "unlock", "after", "closing",
 };
 
@@ -147,6 +153,13 @@ struct session {
 	struct report rep;
 	struct synapse syn;        /* Synapse-aware checks (synapse.h) */
 	struct verify ver;         /* checks before COMMIT (verify.h) */
+	struct preflight_role role; /* the target role's standing */
+	int role_results;          /* results of the ROLE step so far */
+	int super_allowed;         /* a superuser target, --allow-superuser-target */
+	char super_allowed_user[64];
+	struct audit audit;        /* role and database before the import (audit.h) */
+	int auditing;              /* the audit query before COMMIT is in flight */
+	int audited;               /* ... and it found nothing changed */
 
 	char *plain;
 	size_t plain_start, plain_end;
@@ -181,6 +194,8 @@ struct session {
 	 */
 	struct probe *probe_blocker, *probe_cancel;
 	struct event *ev_watch, *ev_cancel;
+	struct event *ev_stmt_timeout; /* --statement-timeout, re-armed by each dump statement */
+	struct event *ev_alive;    /* SESSION_ALIVE_MS while STREAM */
 	uint64_t busy_gen;         /* statements sent so far (our own and the dump's) */
 	double busy_since;         /* when the last one was sent (monotonic seconds) */
 	uint64_t blocker_gen;      /* the statement blocker[] was seen for */
@@ -600,6 +615,47 @@ session_cancel_later(struct session *s)
 		evtimer_add(s->ev_cancel, &tv);
 }
 
+/*
+ * The import has failed because of the statement still running (it ran
+ * too long, or the client is gone): cancel it at once.
+ */
+static void
+session_cancel_now(struct session *s)
+{
+	session_on_cancel_timer(-1, 0, s);
+}
+
+/* --statement-timeout: the dump statement sent last has run that long. */
+static void
+session_on_stmt_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	(void)fd;
+	(void)what;
+
+	if (s->state != SESSION_STREAM || s->error != NULL || s->target.state != TARGET_BUSY)
+		return; /* it ended; a COPY waiting for the client's data does not count */
+	session_fail(s, "statement %llu at line %llu ran longer than --statement-timeout %d s on "
+	             "the target: cancelled\n  statement: %s",
+	             (unsigned long long)s->cur_no, (unsigned long long)s->cur_line,
+	             s->cfg->statement_timeout, s->cur_excerpt);
+	session_cancel_now(s);
+}
+
+/* A dump statement (or a COPY's end) went out: its time starts. */
+static void
+session_stmt_timer(struct session *s)
+{
+	struct timeval tv = { s->cfg->statement_timeout, 0 };
+
+	if (s->cfg->statement_timeout <= 0)
+		return;
+	if (s->ev_stmt_timeout == NULL)
+		s->ev_stmt_timeout = evtimer_new(s->cfg->base, session_on_stmt_timeout, s);
+	if (s->ev_stmt_timeout != NULL)
+		evtimer_add(s->ev_stmt_timeout, &tv);
+}
+
 /* The statement in flight failed on the server. */
 static void
 session_fail_statement(struct session *s)
@@ -627,6 +683,8 @@ session_send_as(struct session *s, const char *sql, int dump)
 		return -1;
 	}
 	session_watch(s);
+	if (dump)
+		session_stmt_timer(s);
 	return 0;
 }
 
@@ -755,6 +813,7 @@ session_free_now(evutil_socket_t fd, short what, void *arg)
 	preflight_objects_free(&s->objects);
 	report_free(&s->rep);
 	verify_free(&s->ver);
+	audit_free(&s->audit);
 	session_srv_clear(&s->srv);
 	if (s->ev_progress)
 		event_free(s->ev_progress);
@@ -772,6 +831,10 @@ session_free_now(evutil_socket_t fd, short what, void *arg)
 		event_free(s->ev_watch);
 	if (s->ev_cancel)
 		event_free(s->ev_cancel);
+	if (s->ev_stmt_timeout)
+		event_free(s->ev_stmt_timeout);
+	if (s->ev_alive)
+		event_free(s->ev_alive);
 	if (s->ev_read)
 		event_free(s->ev_read);
 	if (s->ev_coalesce)
@@ -941,6 +1004,15 @@ session_on_client_event(struct bufferevent *bev, short what, void *arg)
 		session_close_client(s);
 		return;
 	case SESSION_STREAM:
+		if (s->error == NULL && !target_ready(&s->target) && s->target.state == TARGET_BUSY &&
+		    (s->client_gone || s->wire != NULL)) {
+			/* nobody is left to tell the outcome: do not let the statement run on */
+			session_fail(s, "%s while statement %llu at line %llu was running on the target",
+			             s->client_why, (unsigned long long)s->cur_no,
+			             (unsigned long long)s->cur_line);
+			session_cancel_now(s);
+			return;
+		}
 		session_pump(s);
 		return;
 	case SESSION_VERIFY:
@@ -1398,12 +1470,108 @@ session_verify_next(struct session *s)
 		session_fail(s, "%s", err);
 		return;
 	}
+	if (r == 0 && !s->audited && !s->auditing) {
+		/* last: has the dump changed the role or the database? (audit.h) */
+		s->auditing = 1;
+		session_send(s, audit_sql());
+		return;
+	}
 	if (r == 0) {
 		session_wind_down(s); /* commits when there is no error */
 		return;
 	}
 	session_send(s, sql);
 	free(sql);
+}
+
+/* The audit's answer before COMMIT. */
+static void
+session_audit_result(struct session *s, const PGresult *res)
+{
+	char msg[2048];
+
+	switch (audit_compare(&s->audit, res, msg, sizeof(msg))) {
+	case 0:
+		s->audited = 1;
+		return;
+	case 1:
+		session_fail(s, "the dump changed the target role or database, which an import must "
+		             "leave alone (its own functions, triggers or defaults run with the "
+		             "role's rights):\n%s%s", msg,
+		             s->jobs != NULL ? "\n  --jobs: pre-data was committed before the data, so "
+		                               "a change made there is committed: undo it by hand"
+		                             : "");
+		return;
+	default:
+		session_fail(s, "%s", msg);
+		return;
+	}
+}
+
+/* Preflight: the target role's standing and the audit's snapshot (one script). */
+static void
+session_role_start(struct session *s)
+{
+	char *sql;
+	size_t n = strlen(preflight_sql_role()) + strlen(audit_sql()) + 4;
+
+	session_set_state(s, SESSION_ROLE);
+	s->role_results = 0;
+	sql = malloc(n);
+	if (sql == NULL) {
+		session_fail(s, "out of memory");
+		return;
+	}
+	snprintf(sql, n, "%s;\n%s", preflight_sql_role(), audit_sql());
+	session_send(s, sql);
+	free(sql);
+}
+
+/* One result of the ROLE step: the role's standing, then the snapshot. */
+static void
+session_role_result(struct session *s, const PGresult *res)
+{
+	char err[256];
+	int r;
+
+	if (s->role_results++ == 0)
+		r = preflight_role_load(&s->role, res, err, sizeof(err));
+	else
+		r = audit_snapshot(&s->audit, res, err, sizeof(err));
+	if (r < 0)
+		session_fail(s, "%s", err);
+}
+
+/* The ROLE step is in: refuse a superuser target, or warn.  -1: failed. */
+static int
+session_role_done(struct session *s)
+{
+	char msg[768], *srv;
+
+	if (s->srv.set || !s->audit.taken) {
+		srv = session_srv_text(&s->srv);
+		session_fail(s, "cannot read the target role's standing: %s", srv ? srv : "?");
+		free(srv);
+		return -1;
+	}
+	switch (preflight_role_judge(&s->role, PQuser(s->target.conn),
+	                             s->cfg->allow_superuser_target, msg, sizeof(msg))) {
+	case PREFLIGHT_ROLE_REFUSE:
+		session_fail(s, "%s", msg);
+		return -1;
+	case PREFLIGHT_ROLE_SUPER_OK:
+		s->super_allowed = 1;
+		snprintf(s->super_allowed_user, sizeof(s->super_allowed_user), "%s",
+		         PQuser(s->target.conn));
+		session_say(s, LOG_LEVEL_WARN, "warning: %s", msg);
+		return 0;
+	case PREFLIGHT_ROLE_WARN:
+		session_say(s, LOG_LEVEL_WARN, "warning: %s", msg);
+		return 0;
+	case PREFLIGHT_ROLE_OK:
+		return 0;
+	}
+	return 0;
 }
 
 /*
@@ -1576,6 +1744,7 @@ session_handle(struct session *s)
 			return -1;
 		}
 		s->copy_open = 0;
+		session_stmt_timer(s); /* what the server still does with the data */
 		return 1;
 
 	case LEXER_META:
@@ -1714,10 +1883,60 @@ session_pump(struct session *s)
 
 /* ---- preflight -------------------------------------------------------- */
 
+/*
+ * Every SESSION_ALIVE_MS in STREAM: when the client has sent all (EOF)
+ * and a statement has run a second or more, say so to the client.  Besides
+ * telling the sender what it waits for, the write is how a client that
+ * closed its whole connection (not only its sending side, as nc -N does)
+ * is noticed: the second write after its close fails, and the statement
+ * is then cancelled (session_on_client_event).
+ */
+/*
+ * 1 when the client has closed its sending side, even if the session has
+ * not read up to that yet (it reads only as fast as the target takes the
+ * dump): TCP says CLOSE_WAIT once the client's FIN is in, whatever data
+ * is still buffered before it.
+ */
+static int
+session_peer_closed(struct session *s)
+{
+	evutil_socket_t fd = bufferevent_getfd(s->bev);
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	char c;
+
+	if (s->client_eof)
+		return 1;
+	if (fd < 0)
+		return 0;
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0)
+		return ti.tcpi_state == TCP_CLOSE_WAIT;
+	/* a Unix socket: EOF only shows when nothing is buffered before it */
+	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+static void
+session_on_alive(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	double ran;
+	(void)fd;
+	(void)what;
+
+	if (s->state != SESSION_STREAM || s->error != NULL || s->client_gone || s->wire != NULL ||
+	    s->target.state != TARGET_BUSY || !session_peer_closed(s))
+		return;
+	ran = report_now() - s->busy_since;
+	if (ran >= 1.0)
+		session_say(s, LOG_LEVEL_DEBUG, "running: statement %llu at line %llu, %.0f s on the "
+		            "target so far (the dump is all in)",
+		            (unsigned long long)s->cur_no, (unsigned long long)s->cur_line, ran);
+}
+
 static void
 session_start_stream(struct session *s)
 {
-	struct timeval tv;
+	struct timeval tv, alive = { 0, SESSION_ALIVE_MS * 1000 };
 
 	s->ropt = s->cfg->rules->opt;
 	s->ropt.target_version = PQserverVersion(s->target.conn);
@@ -1743,6 +1962,9 @@ session_start_stream(struct session *s)
 		s->ev_coalesce = evtimer_new(s->cfg->base, session_on_client_ready, s);
 		s->own_read = s->ev_read != NULL && s->ev_coalesce != NULL;
 	}
+	s->ev_alive = event_new(s->cfg->base, -1, EV_PERSIST, session_on_alive, s);
+	if (s->ev_alive != NULL)
+		event_add(s->ev_alive, &alive);
 	if (s->own_read)
 		bufferevent_disable(s->bev, EV_READ);
 	else
@@ -1786,6 +2008,7 @@ session_start_jobs(struct session *s)
 	jc.schemas = s->cfg->schemas;
 	jc.n_schemas = s->cfg->n_schemas;
 	jc.move_aside = s->objects.n > 0;
+	jc.statement_timeout = s->cfg->statement_timeout;
 	jc.who = s->who;
 	jc.fn = session_on_jobs;
 	jc.arg = s;
@@ -1956,6 +2179,11 @@ session_step_done(struct session *s)
 			free(srv);
 			return;
 		}
+		session_role_start(s);
+		return;
+	case SESSION_ROLE:
+		if (session_role_done(s) < 0)
+			return;
 		session_set_state(s, SESSION_SYNAPSE);
 		/* fall through */
 	case SESSION_SYNAPSE:
@@ -2099,6 +2327,9 @@ session_on_result(struct session *s, PGresult *res)
 				session_fail(s, "%s", verr);
 		}
 		return;
+	case SESSION_ROLE:
+		session_role_result(s, res);
+		return;
 	case SESSION_SYNAPSE:
 		if (synapse_preflight_result(&s->syn, res, err, sizeof(err)) < 0)
 			session_fail(s, "%s", err);
@@ -2106,6 +2337,10 @@ session_on_result(struct session *s, PGresult *res)
 	case SESSION_VERIFY: {
 		char verr[1024];
 
+		if (s->auditing) {
+			session_audit_result(s, res);
+			return;
+		}
 		if (verify_result(&s->ver, res, verr, sizeof(verr)) < 0)
 			session_fail(s, "%s", verr);
 		return;
@@ -2232,6 +2467,9 @@ session_report(struct session *s)
 			session_say(s, lvl, "  --no-single-transaction: the statements before the failing "
 			            "one were committed; the target holds a partial import");
 	}
+	if (s->super_allowed)
+		session_say(s, LOG_LEVEL_WARN, "  the target role %s is a superuser "
+		            "(--allow-superuser-target)", s->super_allowed_user);
 	if (s->pipeline_live) {
 		if (s->cleared && !s->txn_lost)
 			session_say(s, LOG_LEVEL_INFO, "  cleared (--clear-target): %s %s", s->cleared,
@@ -2296,6 +2534,7 @@ session_new(const struct session_config *cfg, struct bufferevent *bev, const cha
 	synapse_init(&s->syn, (enum synapse_mode)cfg->synapse, cfg->force_schema_version,
 	             cfg->schemas != NULL && cfg->n_schemas > 0 ? cfg->schemas[0] : "public");
 	verify_init(&s->ver);
+	audit_init(&s->audit);
 	bufferevent_setcb(bev, session_on_read, session_on_write, session_on_client_event, s);
 	bufferevent_setwatermark(bev, EV_READ, 0, SESSION_INPUT_HIGH);
 	s->plain_socket = bufferevent_openssl_get_ssl(bev) == NULL &&
