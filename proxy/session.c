@@ -70,8 +70,9 @@
 #define SESSION_WATCH_MAX_S 15.0        /* a statement running this long: who blocks it? */
 #define SESSION_SNIFF_GRACE_MS 300      /* wait this long for a first byte (wire or raw?) */
 #define SESSION_RESTORE_HOLD_MS 1500    /* pg_restore's Terminate: its -j workers would come */
-#define SESSION_ALIVE_MS 1000           /* the dump is all in and a statement runs: tell the
-                                         * client this often (a client that left is noticed) */
+#define SESSION_ALIVE_MS 250            /* the dump is all in and a statement runs: look
+                                         * this often whether the client is still there, */
+#define SESSION_ALIVE_SAY_S 1.0         /* ... and tell it this often what runs */
 
 enum session_state {
 	SESSION_HANDSHAKE,
@@ -196,6 +197,7 @@ struct session {
 	struct event *ev_watch, *ev_cancel;
 	struct event *ev_stmt_timeout; /* --statement-timeout, re-armed by each dump statement */
 	struct event *ev_alive;    /* SESSION_ALIVE_MS while STREAM */
+	double alive_said;         /* when the last "running:" line was written */
 	uint64_t busy_gen;         /* statements sent so far (our own and the dump's) */
 	double busy_since;         /* when the last one was sent (monotonic seconds) */
 	uint64_t blocker_gen;      /* the statement blocker[] was seen for */
@@ -1885,35 +1887,42 @@ session_pump(struct session *s)
 /* ---- preflight -------------------------------------------------------- */
 
 /*
- * Every SESSION_ALIVE_MS in STREAM: when the client has sent all (EOF)
- * and a statement has run a second or more, say so to the client.  Besides
- * telling the sender what it waits for, the write is how a client that
- * closed its whole connection (not only its sending side, as nc -N does)
- * is noticed: the second write after its close fails, and the statement
- * is then cancelled (session_on_client_event).
+ * Every SESSION_ALIVE_MS in STREAM, while a dump statement runs on the
+ * target and the client has sent all it will (EOF or its FIN): once the
+ * statement has run SESSION_ALIVE_SAY_S, say so to the client, once per
+ * SESSION_ALIVE_SAY_S.  Besides telling the sender what it waits for, the
+ * write is how a client that closed its whole connection (not only its
+ * sending side, as nc -N does) is noticed: its kernel answers the line
+ * with a reset, the next tick sees the socket closed, and the statement
+ * is cancelled at once.  (Nothing else tells a half-closed connection from
+ * a closed one.)
  */
+static void session_on_alive(evutil_socket_t fd, short what, void *arg);
+
 /*
- * 1 when the client has closed its sending side, even if the session has
- * not read up to that yet (it reads only as fast as the target takes the
- * dump): TCP says CLOSE_WAIT once the client's FIN is in, whatever data
- * is still buffered before it.
+ * Where the client's connection is, even if the session has not read up
+ * to its end (it reads only as fast as the target takes the dump): 0 open,
+ * 1 the client closed its sending side (TCP says CLOSE_WAIT once the FIN
+ * is in, whatever data is buffered before it), 2 gone (reset: what was
+ * written to it came back refused).
  */
 static int
-session_peer_closed(struct session *s)
+session_peer_state(struct session *s)
 {
 	evutil_socket_t fd = bufferevent_getfd(s->bev);
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
 	char c;
 
-	if (s->client_eof)
-		return 1;
 	if (fd < 0)
-		return 0;
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0)
-		return ti.tcpi_state == TCP_CLOSE_WAIT;
+		return s->client_eof;
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
+		if (ti.tcpi_state == TCP_CLOSE)
+			return 2;
+		return s->client_eof || ti.tcpi_state == TCP_CLOSE_WAIT;
+	}
 	/* a Unix socket: EOF only shows when nothing is buffered before it */
-	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+	return s->client_eof || recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
 static void
@@ -1925,13 +1934,27 @@ session_on_alive(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 
 	if (s->state != SESSION_STREAM || s->error != NULL || s->client_gone || s->wire != NULL ||
-	    s->target.state != TARGET_BUSY || !session_peer_closed(s))
+	    s->target.state != TARGET_BUSY)
 		return;
+	switch (session_peer_state(s)) {
+	case 0:
+		return;
+	case 2:
+		s->client_eof = s->client_gone = 1;
+		snprintf(s->client_why, sizeof(s->client_why), "the client connection was lost (reset)");
+		session_fail(s, "%s while statement %llu at line %llu was running on the target",
+		             s->client_why, (unsigned long long)s->cur_no,
+		             (unsigned long long)s->cur_line);
+		session_cancel_now(s);
+		return;
+	}
 	ran = report_now() - s->busy_since;
-	if (ran >= 1.0)
+	if (ran >= SESSION_ALIVE_SAY_S && report_now() - s->alive_said >= SESSION_ALIVE_SAY_S) {
+		s->alive_said = report_now();
 		session_say(s, LOG_LEVEL_DEBUG, "running: statement %llu at line %llu, %.0f s on the "
 		            "target so far (the dump is all in)",
 		            (unsigned long long)s->cur_no, (unsigned long long)s->cur_line, ran);
+	}
 }
 
 static void
