@@ -92,6 +92,7 @@ struct jobs_conn {
 	size_t prelude_pos;       /* PRELUDE: the piece being sent (offset in prelude) */
 	int in_txn;               /* a transaction of ours is open (connection 0, pre-data) */
 	struct event *ev_timeout; /* --statement-timeout of the dump's statement in flight */
+	char tag[40];             /* the command tag of the last result */
 	char who[160];
 	int srv_failed;
 	char srv[700];
@@ -105,6 +106,8 @@ struct jobs {
 	int commit_queued;        /* pre-data's COMMIT is queued (once) */
 	int failed;
 	char error[1500];
+	const char *state;        /* the target's state when a statement ended pre-data's
+	                           * transaction (jobs_state); NULL otherwise */
 
 	/*
 	 * Session settings, replayed on each connection: NUL-separated pieces,
@@ -582,10 +585,21 @@ jobs_check_conn(struct jobs_conn *c)
 		want_txn = 0;
 	c->in_txn = want_txn;
 	if (want_txn && ts != PQTRANS_INTRANS) {
+		if (strncmp(c->tag, "ROLLBACK", 8) == 0)
+			j->state = "the target rolled pre-data back at that statement: it is as it was "
+			           "before the import (nothing after that statement ran)";
+		else if (strcmp(c->tag, "PREPARE TRANSACTION") == 0)
+			j->state = "pre-data up to that statement is a PREPARED transaction on the "
+			           "target, holding its locks: pg_prepared_xacts lists it, ROLLBACK "
+			           "PREPARED undoes it";
+		else
+			j->state = "pre-data up to that statement may be committed (nothing after it "
+			           "ran): the --jobs undo removes what it created; look at the target";
 		jobs_fail(j, "statement %llu at line %llu ended the pre-data transaction on --jobs "
-		          "connection %d (the target says %s after it): what pre-data had done up to "
-		          "it is committed, and nothing after it ran; the --jobs undo removes it",
+		          "connection %d (the target answered %s and says %s after it): an import "
+		          "runs in transactions that only pgsluice ends",
 		          (unsigned long long)c->it.no, (unsigned long long)c->it.line, c->idx,
+		          c->tag[0] ? c->tag : "?",
 		          ts == PQTRANS_IDLE ? "no transaction is open" : "the transaction is not usable");
 		return -1;
 	}
@@ -738,6 +752,7 @@ jobs_on_target(void *arg, enum target_event ev, PGresult *res)
 		return;
 	case TARGET_EV_RESULT:
 		st = PQresultStatus(res);
+		snprintf(c->tag, sizeof(c->tag), "%s", PQcmdStatus(res));
 		if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE) {
 			if (!c->srv_failed)
 				jobs_srv_text(res, c->srv, sizeof(c->srv));
@@ -1186,6 +1201,12 @@ jobs_finish(struct jobs *j)
 		}
 		jobs_queue(j, &it);
 	}
+}
+
+const char *
+jobs_state(const struct jobs *j)
+{
+	return j->state;
 }
 
 int

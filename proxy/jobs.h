@@ -116,6 +116,13 @@ int jobs_copy_end(struct jobs *j, uint64_t rows);
  */
 void jobs_finish(struct jobs *j);
 
+/*
+ * After JOBS_EV_FAILED: when a statement of the dump ended pre-data's
+ * transaction, what the target holds now (one line, for the summary in
+ * place of "rolled back"); NULL otherwise.
+ */
+const char *jobs_state(const struct jobs *j);
+
 /* 1 when nothing waits or runs (after jobs_finish: ready for verification). */
 int jobs_idle(const struct jobs *j);
 

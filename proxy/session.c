@@ -2480,6 +2480,8 @@ session_report(struct session *s)
 			session_say(s, lvl, "  nothing was changed in the target");
 		else if (s->txn_lost)
 			session_say(s, lvl, "  %s", session_txn_lost_state(s));
+		else if (s->jobs != NULL && jobs_state(s->jobs) != NULL)
+			session_say(s, lvl, "  %s", jobs_state(s->jobs));
 		else if (s->commit_unknown)
 			session_say(s, lvl, "  the connection was lost while COMMIT was in flight: the "
 			            "import may or may not have been committed; look at the target "
