@@ -14,6 +14,8 @@
 #	bd_log_mark / bd_log_new  the server log from the mark on
 #	bd_result FILE            the OK/ERROR line of a client's output
 TARGET_USER=ees_owner
+# PGSLUICE_BIN: run another build (e.g. with sanitizers) of the binary
+PGSLUICE=${PGSLUICE_BIN:-$PGSLUICE}
 
 bd_cluster() {
 	pg_start tgt "log_statement = 'all'" "log_line_prefix = '%m [%p] '" "$@" || return 1
