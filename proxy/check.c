@@ -94,6 +94,40 @@ check_synapse(PGconn *conn, const char *schema)
 	return 0;
 }
 
+/*
+ * The verdict serve's preflight gives on the role (preflight.h), as serve
+ * without --allow-superuser-target would.  -1: the query failed.
+ */
+static int
+check_role(PGconn *conn)
+{
+	struct preflight_role role;
+	char msg[768], err[256];
+	PGresult *res = check_query(conn, preflight_sql_role(), "the role's attributes");
+
+	if (res == NULL)
+		return -1;
+	if (preflight_role_load(&role, res, err, sizeof(err)) < 0) {
+		fprintf(stderr, "pgsluice check: %s\n", err);
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	switch (preflight_role_judge(&role, PQuser(conn), 0, msg, sizeof(msg))) {
+	case PREFLIGHT_ROLE_REFUSE:
+		printf("role check: serve refuses this target: %s\n", msg);
+		break;
+	case PREFLIGHT_ROLE_WARN:
+		printf("role check: serve warns: %s\n", msg);
+		break;
+	default:
+		printf("role check: no superuser, CREATEROLE, BYPASSRLS or server-file roles: "
+		       "serve accepts the role\n");
+		break;
+	}
+	return 0;
+}
+
 static const char *
 yes_no(const char *v)
 {
@@ -194,6 +228,8 @@ check_main(int argc, char **argv)
 	printf("extensions installed: %s\n",
 	       PQgetisnull(res, 0, 6) ? "none" : PQgetvalue(res, 0, 6));
 	PQclear(res);
+	if (check_role(conn) < 0)
+		goto out;
 	if (check_synapse(conn, schemas[0]) < 0)
 		goto out;
 

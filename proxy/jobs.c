@@ -36,7 +36,9 @@
  * (jobs_end), whose flush covers all the WAL written before it, and a
  * target that crashes before that leaves an import that failed anyway.
  */
-#define JOBS_SETTINGS "SET max_parallel_maintenance_workers = 0; SET synchronous_commit = off;\n"
+#define JOBS_SETTINGS                                                                          \
+	"SET max_parallel_maintenance_workers = 0; SET synchronous_commit = off;\n"             \
+	"SET standard_conforming_strings = on;\n" /* the lexer starts so */
 
 enum jobs_phase {
 	JOBS_PRE,        /* pre-data on connection 0, in a transaction */
@@ -44,7 +46,8 @@ enum jobs_phase {
 	JOBS_DATA,       /* data and post-data, autocommit on any connection */
 };
 
-enum jobs_kind { JOBS_STMT, JOBS_BATCH_ITEM, JOBS_COMMIT };
+/* JOBS_BEGIN: connection 0's first item, pgsluice's BEGIN and aside schemas */
+enum jobs_kind { JOBS_STMT, JOBS_BATCH_ITEM, JOBS_BEGIN, JOBS_COMMIT };
 
 struct jobs_buf {
 	char *p;
@@ -58,6 +61,7 @@ struct jobs_item {
 	int table;                /* a batch's table (index in tables) */
 	struct deps_touch touch;  /* the tables it touches */
 	int is_set;               /* a session setting: joins the prelude when it starts */
+	int std_strings;          /* standard_conforming_strings the lexer assumes after it */
 	uint64_t no, line;
 };
 
@@ -78,6 +82,10 @@ struct jobs_conn {
 	struct jobs_item it;
 	size_t put;
 	unsigned prelude_gen;
+	size_t prelude_pos;       /* PRELUDE: the piece being sent (offset in prelude) */
+	int in_txn;               /* a transaction of ours is open (connection 0, pre-data) */
+	struct event *ev_timeout; /* --statement-timeout of the dump's statement in flight */
+	char tag[40];             /* the command tag of the last result */
 	char who[160];
 	int srv_failed;
 	char srv[700];
@@ -91,8 +99,15 @@ struct jobs {
 	int commit_queued;        /* pre-data's COMMIT is queued (once) */
 	int failed;
 	char error[1500];
+	const char *state;        /* the target's state when a statement ended pre-data's
+	                           * transaction (jobs_state); NULL otherwise */
 
-	struct jobs_buf prelude;  /* session settings, replayed on each connection */
+	/*
+	 * Session settings, replayed on each connection: NUL-separated pieces,
+	 * each sent alone; the first is pgsluice's own script, the others are
+	 * the dump's statements.
+	 */
+	struct jobs_buf prelude;
 	unsigned prelude_gen;
 
 	struct jobs_item queue[JOBS_QUEUE]; /* wait for a connection, in dump order */
@@ -106,6 +121,7 @@ struct jobs {
 	struct jobs_buf acc;
 	int copy_table;
 	uint64_t copy_no, copy_line;
+	int copy_std_strings;
 
 	struct jobs_table *tables;
 	size_t n_tables, cap_tables;
@@ -309,8 +325,7 @@ jobs_kick(struct jobs *j)
 		if (c->it.kind == JOBS_BATCH_ITEM)
 			j->n_queued_batches--;
 		if (c->it.is_set) {
-			if (jobs_buf_add(&j->prelude, c->it.text.p, c->it.text.len) < 0 ||
-			    jobs_cat(&j->prelude, ";\n") < 0) {
+			if (jobs_buf_add(&j->prelude, c->it.text.p, c->it.text.len + 1) < 0) {
 				jobs_fail(j, "out of memory");
 				return;
 			}
@@ -332,11 +347,111 @@ jobs_kick(struct jobs *j)
 
 /* ---- one connection ------------------------------------------------------ */
 
+/* --statement-timeout: the dump's statement on c has run that long */
 static void
-jobs_send(struct jobs_conn *c, const char *sql)
+jobs_on_timeout(evutil_socket_t fd, short what, void *arg)
 {
-	if (target_send(&c->t, sql) < 0)
+	struct jobs_conn *c = arg;
+	(void)fd;
+	(void)what;
+
+	if (c->t.state != TARGET_BUSY || c->stage == JOBS_ST_FREE)
+		return;
+	/* the session's ending (jobs_end) terminates the engine's backends */
+	jobs_fail(c->j, "statement %llu at line %llu ran longer than --statement-timeout %d s on "
+	          "--jobs connection %d: cancelled", (unsigned long long)c->it.no,
+	          (unsigned long long)c->it.line, c->j->cfg.statement_timeout, c->idx);
+}
+
+/* own: a script of pgsluice's (simple protocol); else one dump statement (target.h) */
+static void
+jobs_send(struct jobs_conn *c, const char *sql, int own)
+{
+	struct timeval tv = { c->j->cfg.statement_timeout, 0 };
+
+	if ((own ? target_send_script(&c->t, sql) : target_send(&c->t, sql)) < 0) {
 		jobs_fail(c->j, "--jobs connection %d: %s", c->idx, target_error(&c->t));
+		return;
+	}
+	if (c->ev_timeout != NULL) {
+		if (own)
+			evtimer_del(c->ev_timeout);
+		else
+			evtimer_add(c->ev_timeout, &tv);
+	}
+}
+
+/* The prelude's piece at c->prelude_pos. */
+static void
+jobs_send_prelude(struct jobs_conn *c)
+{
+	jobs_send(c, c->j->prelude.p + c->prelude_pos, c->prelude_pos == 0);
+}
+
+/* The item's own text: pgsluice's BEGIN or COMMIT, or the dump's. */
+static void
+jobs_send_item(struct jobs_conn *c)
+{
+	jobs_send(c, c->it.text.p, c->it.kind == JOBS_BEGIN || c->it.kind == JOBS_COMMIT);
+}
+
+/*
+ * After a command on c that did not fail: is the connection where the
+ * engine thinks it is?  Connection 0's pre-data runs in a transaction of
+ * ours (JOBS_BEGIN to JOBS_COMMIT), everything else autocommits; the
+ * server's standard_conforming_strings must be what the lexer read the
+ * dump with.  0: yes; -1: the import failed (the truth in its message).
+ */
+static int
+jobs_check_conn(struct jobs_conn *c)
+{
+	struct jobs *j = c->j;
+	PGTransactionStatusType ts = PQtransactionStatus(c->t.conn);
+	const char *scs = PQparameterStatus(c->t.conn, "standard_conforming_strings");
+	int main_stage = c->stage != JOBS_ST_PRELUDE;
+	int want_txn = c->in_txn;
+
+	if (main_stage && c->it.kind == JOBS_BEGIN)
+		want_txn = 1;
+	else if (main_stage && c->it.kind == JOBS_COMMIT)
+		want_txn = 0;
+	c->in_txn = want_txn;
+	if (want_txn && ts != PQTRANS_INTRANS) {
+		if (strncmp(c->tag, "ROLLBACK", 8) == 0)
+			j->state = "the target rolled pre-data back at that statement: it is as it was "
+			           "before the import (nothing after that statement ran)";
+		else if (strcmp(c->tag, "PREPARE TRANSACTION") == 0)
+			j->state = "pre-data up to that statement is a PREPARED transaction on the "
+			           "target, holding its locks: pg_prepared_xacts lists it, ROLLBACK "
+			           "PREPARED undoes it";
+		else
+			j->state = "pre-data up to that statement may be committed (nothing after it "
+			           "ran): the --jobs undo removes what it created; look at the target";
+		jobs_fail(j, "statement %llu at line %llu ended the pre-data transaction on --jobs "
+		          "connection %d (the target answered %s and says %s after it): an import "
+		          "runs in transactions that only pgsluice ends",
+		          (unsigned long long)c->it.no, (unsigned long long)c->it.line, c->idx,
+		          c->tag[0] ? c->tag : "?",
+		          ts == PQTRANS_IDLE ? "no transaction is open" : "the transaction is not usable");
+		return -1;
+	}
+	if (!want_txn && ts != PQTRANS_IDLE) {
+		jobs_fail(j, "statement %llu at line %llu left a transaction open on --jobs connection "
+		          "%d, where every statement commits by itself: nothing of it is kept (the "
+		          "connection is closed, which rolls it back)",
+		          (unsigned long long)c->it.no, (unsigned long long)c->it.line, c->idx);
+		return -1;
+	}
+	if (main_stage && c->it.kind != JOBS_BEGIN && c->it.kind != JOBS_COMMIT && scs != NULL &&
+	    (strcmp(scs, "on") == 0) != (c->it.std_strings != 0)) {
+		jobs_fail(j, "statement %llu at line %llu left standard_conforming_strings %s on "
+		          "--jobs connection %d, but pgsluice reads the dump after it with it %s: the "
+		          "server would split the rest differently; the import is refused",
+		          (unsigned long long)c->it.no, (unsigned long long)c->it.line, scs, c->idx,
+		          c->it.std_strings ? "on" : "off");
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -348,11 +463,12 @@ jobs_start_item(struct jobs_conn *c)
 	c->srv_failed = 0;
 	if (c->prelude_gen != j->prelude_gen && c->it.kind != JOBS_COMMIT) {
 		c->stage = JOBS_ST_PRELUDE;
-		jobs_send(c, j->prelude.p);
+		c->prelude_pos = 0;
+		jobs_send_prelude(c);
 		return;
 	}
 	c->stage = JOBS_ST_MAIN;
-	jobs_send(c, c->it.text.p);
+	jobs_send_item(c);
 }
 
 static void
@@ -422,10 +538,17 @@ jobs_item_done(struct jobs_conn *c)
 			          ex);
 		return;
 	}
+	if (jobs_check_conn(c) < 0)
+		return;
 	if (c->stage == JOBS_ST_PRELUDE) {
+		c->prelude_pos += strlen(j->prelude.p + c->prelude_pos) + 1;
+		if (c->prelude_pos < j->prelude.len) {
+			jobs_send_prelude(c);
+			return;
+		}
 		c->prelude_gen = j->prelude_gen;
 		c->stage = JOBS_ST_MAIN;
-		jobs_send(c, c->it.text.p);
+		jobs_send_item(c);
 		return;
 	}
 	if (c->it.kind == JOBS_COMMIT)
@@ -461,6 +584,7 @@ jobs_on_target(void *arg, enum target_event ev, PGresult *res)
 		return;
 	case TARGET_EV_RESULT:
 		st = PQresultStatus(res);
+		snprintf(c->tag, sizeof(c->tag), "%s", PQcmdStatus(res));
 		if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE) {
 			if (!c->srv_failed)
 				jobs_srv_text(res, c->srv, sizeof(c->srv));
@@ -645,7 +769,7 @@ jobs_new(const struct jobs_config *cfg, char *err, size_t errsize)
 	block = jobs_do_block(j, 0, cfg->move_aside);
 	if (j->ev_notify == NULL || block == NULL || jobs_cat(&j->prelude, JOBS_SETTINGS) < 0 ||
 	    jobs_cat(&j->prelude, cfg->lock_set) < 0 ||
-	    jobs_cat(&j->prelude, "\n") < 0) {
+	    jobs_buf_add(&j->prelude, "\n", 2) < 0) {
 		free(block);
 		jobs_free(j);
 		snprintf(err, errsize, "out of memory");
@@ -664,7 +788,7 @@ jobs_new(const struct jobs_config *cfg, char *err, size_t errsize)
 		return NULL;
 	}
 	free(block);
-	c->it.kind = JOBS_STMT;
+	c->it.kind = JOBS_BEGIN;
 	c->it.touch.barrier = 1;
 	c->stage = JOBS_ST_MAIN; /* sent once connected, the prelude first */
 	for (i = 0; i < cfg->n; i++) {
@@ -672,6 +796,12 @@ jobs_new(const struct jobs_config *cfg, char *err, size_t errsize)
 		c->j = j;
 		c->idx = i;
 		snprintf(c->who, sizeof(c->who), "%s job%d", cfg->who, i);
+		if (cfg->statement_timeout > 0 &&
+		    (c->ev_timeout = evtimer_new(cfg->base, jobs_on_timeout, c)) == NULL) {
+			snprintf(err, errsize, "out of memory");
+			jobs_free(j);
+			return NULL;
+		}
 		if (target_connect(&c->t, cfg->base, cfg->conninfo, cfg->connect_timeout,
 		                   jobs_on_target, c, c->who) < 0) {
 			snprintf(err, errsize, "--jobs connection %d: %s", i, target_error(&c->t));
@@ -701,7 +831,8 @@ jobs_queue(struct jobs *j, struct jobs_item *it)
 }
 
 int
-jobs_statement(struct jobs *j, const char *text, size_t len, uint64_t no, uint64_t line)
+jobs_statement(struct jobs *j, const char *text, size_t len, uint64_t no, uint64_t line,
+               int std_strings)
 {
 	struct jobs_item it;
 
@@ -711,6 +842,7 @@ jobs_statement(struct jobs *j, const char *text, size_t len, uint64_t no, uint64
 	it.kind = JOBS_STMT;
 	it.no = no;
 	it.line = line;
+	it.std_strings = std_strings;
 	if (deps_learn(&j->deps, text, len) < 0)
 		goto oom;
 	switch (deps_classify(&j->deps, &it.touch, text, len)) {
@@ -746,7 +878,7 @@ oom:
 
 int
 jobs_copy_begin(struct jobs *j, const char *text, size_t len, const char *table, uint64_t no,
-                uint64_t line)
+                uint64_t line, int std_strings)
 {
 	struct jobs_table *tb;
 	struct jobs_item it;
@@ -774,6 +906,7 @@ jobs_copy_begin(struct jobs *j, const char *text, size_t len, const char *table,
 	j->acc.len = 0;
 	j->copy_no = no;
 	j->copy_line = line;
+	j->copy_std_strings = std_strings;
 	if (jobs_buf_add(&j->copy_sql, text, len) < 0)
 		goto oom;
 	if (j->phase == JOBS_PRE && !j->commit_queued) {
@@ -804,6 +937,7 @@ jobs_batch(struct jobs *j, size_t n)
 	deps_batch(&j->deps, &it.touch, j->tables[j->copy_table].name);
 	it.no = j->copy_no;
 	it.line = j->copy_line;
+	it.std_strings = j->copy_std_strings;
 	if (jobs_buf_add(&it.text, j->copy_sql.p, j->copy_sql.len) < 0 ||
 	    jobs_buf_add(&it.data, j->acc.p + n, j->acc.len - n) < 0) {
 		jobs_item_free(&it);
@@ -896,6 +1030,12 @@ jobs_finish(struct jobs *j)
 	}
 }
 
+const char *
+jobs_state(const struct jobs *j)
+{
+	return j->state;
+}
+
 int
 jobs_idle(const struct jobs *j)
 {
@@ -960,6 +1100,8 @@ jobs_free(struct jobs *j)
 	for (i = 0; i < JOBS_MAX; i++) {
 		target_close(&j->conns[i].t);
 		jobs_item_free(&j->conns[i].it);
+		if (j->conns[i].ev_timeout)
+			event_free(j->conns[i].ev_timeout);
 	}
 	for (i = 0; i < j->n_queue; i++)
 		jobs_item_free(&j->queue[i]);

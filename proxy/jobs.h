@@ -69,6 +69,8 @@ struct jobs_config {
 	const char *const *schemas;   /* the target schemas (--schema) */
 	int n_schemas;
 	int move_aside;               /* --clear-target found objects: move them aside */
+	int statement_timeout;        /* --statement-timeout: seconds one of the dump's
+	                                 statements may run; 0: no limit */
 	const char *who;              /* log prefix, outlives the engine */
 	jobs_event_fn fn;
 	void *arg;
@@ -86,15 +88,21 @@ int jobs_ready(const struct jobs *j);
 
 /*
  * A statement to run (text as sent, not NUL-terminated; no, line: for its
- * error).  Returns 0 when taken, -1 when the import failed (JOBS_EV_FAILED
+ * error), sent alone with the extended protocol (target_send).
+ * std_strings: standard_conforming_strings as the lexer reads the dump
+ * after it; the server's value must match once it ran, or the import
+ * fails.  Likewise the connection's transaction state (pre-data on
+ * connection 0 in the engine's transaction, the rest autocommit).
+ * Returns 0 when taken, -1 when the import failed (JOBS_EV_FAILED
  * follows, or came).  Call only when jobs_ready().
  */
-int jobs_statement(struct jobs *j, const char *text, size_t len, uint64_t no, uint64_t line)
-	__attribute__((warn_unused_result));
+int jobs_statement(struct jobs *j, const char *text, size_t len, uint64_t no, uint64_t line,
+                   int std_strings) __attribute__((warn_unused_result));
 
-/* A COPY ... FROM stdin statement: its data follows.  Same returns. */
+/* A COPY ... FROM stdin statement: its data follows.  Same arguments and returns. */
 int jobs_copy_begin(struct jobs *j, const char *text, size_t len, const char *table,
-                    uint64_t no, uint64_t line) __attribute__((warn_unused_result));
+                    uint64_t no, uint64_t line, int std_strings)
+	__attribute__((warn_unused_result));
 
 /* COPY data (any piece).  Returns 1 when taken, 0 when not now (retry on JOBS_EV_READY). */
 int jobs_copy_data(struct jobs *j, const char *data, size_t len);
@@ -107,6 +115,13 @@ int jobs_copy_end(struct jobs *j, uint64_t rows);
  * came.  Then wait for jobs_idle().
  */
 void jobs_finish(struct jobs *j);
+
+/*
+ * After JOBS_EV_FAILED: when a statement of the dump ended pre-data's
+ * transaction, what the target holds now (one line, for the summary in
+ * place of "rolled back"); NULL otherwise.
+ */
+const char *jobs_state(const struct jobs *j);
 
 /* 1 when nothing waits or runs (after jobs_finish: ready for verification). */
 int jobs_idle(const struct jobs *j);

@@ -422,3 +422,66 @@ preflight_sql_schemas(PGconn *conn, const char *const *schemas, int n_schemas, c
 	free(arr);
 	return sql;
 }
+
+const char *
+preflight_sql_role(void)
+{
+	return "SELECT r.rolsuper, r.rolcreaterole, r.rolbypassrls,\n"
+	       "       COALESCE((SELECT pg_catalog.string_agg(g.rolname, ',' ORDER BY g.rolname)\n"
+	       "                   FROM pg_catalog.pg_roles g\n"
+	       "                  WHERE g.rolname IN ('pg_write_server_files',\n"
+	       "                                      'pg_execute_server_program',\n"
+	       "                                      'pg_read_server_files', 'pg_signal_backend')\n"
+	       "                    AND pg_catalog.pg_has_role(r.oid, g.oid, 'MEMBER')), '')\n"
+	       "  FROM pg_catalog.pg_roles r WHERE r.rolname = current_user";
+}
+
+int
+preflight_role_load(struct preflight_role *r, const PGresult *res, char *err, size_t errsize)
+{
+	memset(r, 0, sizeof(*r));
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != 4) {
+		snprintf(err, errsize, "cannot read the target role's attributes (pg_roles)");
+		return -1;
+	}
+	r->super = PQgetvalue(res, 0, 0)[0] == 't';
+	r->createrole = PQgetvalue(res, 0, 1)[0] == 't';
+	r->bypassrls = PQgetvalue(res, 0, 2)[0] == 't';
+	preflight_copy(r->members, sizeof(r->members), PQgetvalue(res, 0, 3));
+	return 0;
+}
+
+enum preflight_role_verdict
+preflight_role_judge(const struct preflight_role *r, const char *user, int allow_super,
+                     char *msg, size_t size)
+{
+	char what[320];
+
+	if (r->super && !allow_super) {
+		snprintf(msg, size, "the target role %s is a superuser: a dump runs with its rights, "
+		         "and a hostile dump could then run OS commands on the database host, read "
+		         "and write its files and change every database; connect as the database's "
+		         "owner, a role without SUPERUSER (README: Security), or start pgsluice serve "
+		         "with --allow-superuser-target to accept that", user);
+		return PREFLIGHT_ROLE_REFUSE;
+	}
+	if (r->super) {
+		snprintf(msg, size, "the target role %s is a superuser, allowed by "
+		         "--allow-superuser-target: the dump runs with every right on the server",
+		         user);
+		return PREFLIGHT_ROLE_SUPER_OK;
+	}
+	snprintf(what, sizeof(what), "%s%s%s%s%s", r->createrole ? "CREATEROLE" : "",
+	         r->createrole && r->bypassrls ? ", " : "", r->bypassrls ? "BYPASSRLS" : "",
+	         (r->createrole || r->bypassrls) && r->members[0] ? ", member of " :
+	                                                            r->members[0] ? "member of " : "",
+	         r->members);
+	if (what[0] == '\0') {
+		msg[0] = '\0';
+		return PREFLIGHT_ROLE_OK;
+	}
+	snprintf(msg, size, "the target role %s has %s: a dump runs with these rights too (roles, "
+	         "row security, server files, other sessions); an import needs none of them",
+	         user, what);
+	return PREFLIGHT_ROLE_WARN;
+}

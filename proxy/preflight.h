@@ -105,4 +105,40 @@ const char *preflight_sql_standing(void);
 char *preflight_sql_schemas(PGconn *conn, const char *const *schemas, int n_schemas,
                             char *err, size_t errsize);
 
+/*
+ * The target role's standing, as serve's preflight (and check) judge it.
+ * A dump is code that runs with the role's rights: a superuser target lets
+ * a hostile dump run OS commands, read and write files on the database
+ * host and reach every database; CREATEROLE, BYPASSRLS and the predefined
+ * roles below give a part of that.
+ *
+ * SQL: one row: rolsuper, rolcreaterole, rolbypassrls, and the comma list
+ * of the predefined roles pg_write_server_files, pg_execute_server_program,
+ * pg_read_server_files, pg_signal_backend the role is a member of.
+ */
+struct preflight_role {
+	int super, createrole, bypassrls;
+	char members[160];    /* "pg_read_server_files,pg_signal_backend" or "" */
+};
+
+enum preflight_role_verdict {
+	PREFLIGHT_ROLE_OK = 0,    /* nothing to say */
+	PREFLIGHT_ROLE_WARN,      /* msg: a warning (CREATEROLE, BYPASSRLS, members) */
+	PREFLIGHT_ROLE_SUPER_OK,  /* msg: a superuser, allowed by --allow-superuser-target */
+	PREFLIGHT_ROLE_REFUSE,    /* msg: a superuser without --allow-superuser-target */
+};
+
+const char *preflight_sql_role(void);
+/* Read its result.  Returns 0, or -1 with a message in err. */
+int preflight_role_load(struct preflight_role *r, const PGresult *res, char *err,
+                        size_t errsize);
+/*
+ * The verdict on role user (its name, for the message) and the message
+ * (one or more lines, no trailing newline) in msg; allow_super:
+ * --allow-superuser-target.
+ */
+enum preflight_role_verdict preflight_role_judge(const struct preflight_role *r,
+                                                 const char *user, int allow_super,
+                                                 char *msg, size_t size);
+
 #endif

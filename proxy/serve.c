@@ -66,6 +66,8 @@ enum {
 	OPT_QUIET,
 	OPT_CONNECT_TIMEOUT,
 	OPT_LOCK_TIMEOUT,
+	OPT_STATEMENT_TIMEOUT,
+	OPT_ALLOW_SUPERUSER_TARGET,
 	OPT_VERBOSE,
 	OPT_SYNAPSE,
 	OPT_NO_SYNAPSE,
@@ -147,6 +149,13 @@ serve_usage(FILE *f)
 	    "  --lock-timeout S       a statement that waits S seconds for a lock held by\n"
 	    "                         another session fails the import, naming that\n"
 	    "                         session's query (default 30; 0: wait for ever)\n"
+	    "  --statement-timeout S  a statement of the dump that runs S seconds on the\n"
+	    "                         target is cancelled and fails the import (pgsluice's\n"
+	    "                         own timer: the dump's SET statement_timeout cannot\n"
+	    "                         undo it; COPY data from the client does not count;\n"
+	    "                         default 0: no limit)\n"
+	    "  --allow-superuser-target  import even when the target role is a superuser\n"
+	    "                         (refused by default: README: Security)\n"
 	    "  --verbose              debug lines in the log\n"
 	    "\n"
 	    "Synapse (README: Synapse checks; on when the dump has public.schema_version):\n"
@@ -724,6 +733,8 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		{ "quiet", no_argument, NULL, OPT_QUIET },
 		{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 		{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
+		{ "statement-timeout", required_argument, NULL, OPT_STATEMENT_TIMEOUT },
+		{ "allow-superuser-target", no_argument, NULL, OPT_ALLOW_SUPERUSER_TARGET },
 		{ "verbose", no_argument, NULL, OPT_VERBOSE },
 		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
 		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
@@ -839,6 +850,18 @@ serve_parse(struct serve *sv, int argc, char **argv)
 				return 2;
 			}
 			sv->cfg.lock_timeout = (int)v;
+			break;
+		case OPT_STATEMENT_TIMEOUT:
+			v = strtol(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || v < 0 || v > 7 * 86400) {
+				fprintf(stderr, "pgsluice serve: --statement-timeout %s: want seconds, "
+				        "0 to 604800 (0: no limit)\n", optarg);
+				return 2;
+			}
+			sv->cfg.statement_timeout = (int)v;
+			break;
+		case OPT_ALLOW_SUPERUSER_TARGET:
+			sv->cfg.allow_superuser_target = 1;
 			break;
 		case OPT_VERBOSE:
 			log_set_level(LOG_LEVEL_DEBUG);

@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +37,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "decoder.h"
 #include "jobs.h"
@@ -67,12 +70,16 @@
 #define SESSION_WATCH_MAX_S 15.0        /* a statement running this long: who blocks it? */
 #define SESSION_SNIFF_GRACE_MS 300      /* wait this long for a first byte (wire or raw?) */
 #define SESSION_RESTORE_HOLD_MS 1500    /* pg_restore's Terminate: its -j workers would come */
+#define SESSION_ALIVE_MS 250            /* the dump is all in and a statement runs: look
+                                         * this often whether the client is still there, */
+#define SESSION_ALIVE_SAY_S 1.0         /* ... and tell it this often what runs */
 
 enum session_state {
 	SESSION_HANDSHAKE,
 	SESSION_CONNECT,
 	SESSION_LOCK,
 	SESSION_SETTINGS,
+	SESSION_ROLE,
 	SESSION_SYNAPSE,
 	SESSION_OBJECTS,
 	SESSION_BEGIN,
@@ -85,7 +92,7 @@ enum session_state {
 };
 
 static const char *const session_state_names[] = {
-	"handshake", "connect", "lock", "settings", "synapse", "objects", "begin",
+	"handshake", "connect", "lock", "settings", "role", "synapse", "objects", "begin",
 	"stream", "verify", "finish", "unlock", "after", "closing",
 };
 
@@ -147,6 +154,13 @@ struct session {
 	struct report rep;
 	struct synapse syn;        /* Synapse-aware checks (synapse.h) */
 	struct verify ver;         /* checks before COMMIT (verify.h) */
+	struct preflight_role role; /* the target role's standing */
+	int role_results;          /* results of the ROLE step so far */
+	int super_allowed;         /* a superuser target, --allow-superuser-target */
+	char super_allowed_user[64];
+	struct audit audit;        /* role and database before the import (audit.h) */
+	int auditing;              /* the audit query before COMMIT is in flight */
+	int audited;               /* ... and it found nothing changed */
 
 	char *plain;
 	size_t plain_start, plain_end;
@@ -167,6 +181,8 @@ struct session {
 	uint64_t cur_no, cur_line;
 	int cur_is_copy;
 	char cur_excerpt[SESSION_EXCERPT * 4 + 8];
+	char cur_tag[40];          /* the command tag of its last result */
+	int txn_lost;              /* a dump statement ended the import's transaction */
 	struct session_srv_error srv;
 
 	char *error;               /* the first failure: the import fails */
@@ -179,6 +195,9 @@ struct session {
 	 */
 	struct probe *probe_blocker, *probe_cancel;
 	struct event *ev_watch, *ev_cancel;
+	struct event *ev_stmt_timeout; /* --statement-timeout, re-armed by each dump statement */
+	struct event *ev_alive;    /* SESSION_ALIVE_MS while STREAM */
+	double alive_said;         /* when the last "running:" line was written */
 	uint64_t busy_gen;         /* statements sent so far (our own and the dump's) */
 	double busy_since;         /* when the last one was sent (monotonic seconds) */
 	uint64_t blocker_gen;      /* the statement blocker[] was seen for */
@@ -598,6 +617,47 @@ session_cancel_later(struct session *s)
 		evtimer_add(s->ev_cancel, &tv);
 }
 
+/*
+ * The import has failed because of the statement still running (it ran
+ * too long, or the client is gone): cancel it at once.
+ */
+static void
+session_cancel_now(struct session *s)
+{
+	session_on_cancel_timer(-1, 0, s);
+}
+
+/* --statement-timeout: the dump statement sent last has run that long. */
+static void
+session_on_stmt_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	(void)fd;
+	(void)what;
+
+	if (s->state != SESSION_STREAM || s->error != NULL || s->target.state != TARGET_BUSY)
+		return; /* it ended; a COPY waiting for the client's data does not count */
+	session_fail(s, "statement %llu at line %llu ran longer than --statement-timeout %d s on "
+	             "the target: cancelled\n  statement: %s",
+	             (unsigned long long)s->cur_no, (unsigned long long)s->cur_line,
+	             s->cfg->statement_timeout, s->cur_excerpt);
+	session_cancel_now(s);
+}
+
+/* A dump statement (or a COPY's end) went out: its time starts. */
+static void
+session_stmt_timer(struct session *s)
+{
+	struct timeval tv = { s->cfg->statement_timeout, 0 };
+
+	if (s->cfg->statement_timeout <= 0)
+		return;
+	if (s->ev_stmt_timeout == NULL)
+		s->ev_stmt_timeout = evtimer_new(s->cfg->base, session_on_stmt_timeout, s);
+	if (s->ev_stmt_timeout != NULL)
+		evtimer_add(s->ev_stmt_timeout, &tv);
+}
+
 /* The statement in flight failed on the server. */
 static void
 session_fail_statement(struct session *s)
@@ -611,17 +671,29 @@ session_fail_statement(struct session *s)
 	free(srv);
 }
 
-/* Send a query of our own (preflight, BEGIN, COMMIT, ...). */
+/*
+ * Send SQL: a script of our own (preflight, BEGIN, COMMIT, ...: the simple
+ * protocol) or, dump != 0, one statement of the dump (the extended
+ * protocol: the server refuses a string that holds two; target.h).
+ */
 static int
-session_send(struct session *s, const char *sql)
+session_send_as(struct session *s, const char *sql, int dump)
 {
 	session_srv_clear(&s->srv);
-	if (target_send(&s->target, sql) < 0) {
+	if ((dump ? target_send(&s->target, sql) : target_send_script(&s->target, sql)) < 0) {
 		session_fail(s, "%s", target_error(&s->target));
 		return -1;
 	}
 	session_watch(s);
+	if (dump)
+		session_stmt_timer(s);
 	return 0;
+}
+
+static int
+session_send(struct session *s, const char *sql)
+{
+	return session_send_as(s, sql, 0);
 }
 
 /*
@@ -710,7 +782,7 @@ session_wind_down(struct session *s)
 			session_set_state(s, SESSION_UNLOCK);
 			/* a good import: pg_database_size after COMMIT, for the summary */
 			sql = s->error == NULL ? verify_sql_size(preflight_sql_unlock()) : NULL;
-			r = target_send(t, sql != NULL ? sql : preflight_sql_unlock());
+			r = target_send_script(t, sql != NULL ? sql : preflight_sql_unlock());
 			free(sql);
 			if (r == 0)
 				return;
@@ -743,6 +815,7 @@ session_free_now(evutil_socket_t fd, short what, void *arg)
 	preflight_objects_free(&s->objects);
 	report_free(&s->rep);
 	verify_free(&s->ver);
+	audit_free(&s->audit);
 	session_srv_clear(&s->srv);
 	if (s->ev_progress)
 		event_free(s->ev_progress);
@@ -760,6 +833,10 @@ session_free_now(evutil_socket_t fd, short what, void *arg)
 		event_free(s->ev_watch);
 	if (s->ev_cancel)
 		event_free(s->ev_cancel);
+	if (s->ev_stmt_timeout)
+		event_free(s->ev_stmt_timeout);
+	if (s->ev_alive)
+		event_free(s->ev_alive);
 	if (s->ev_read)
 		event_free(s->ev_read);
 	if (s->ev_coalesce)
@@ -929,6 +1006,15 @@ session_on_client_event(struct bufferevent *bev, short what, void *arg)
 		session_close_client(s);
 		return;
 	case SESSION_STREAM:
+		if (s->error == NULL && !target_ready(&s->target) && s->target.state == TARGET_BUSY &&
+		    (s->client_gone || s->wire != NULL)) {
+			/* nobody is left to tell the outcome: do not let the statement run on */
+			session_fail(s, "%s while statement %llu at line %llu was running on the target",
+			             s->client_why, (unsigned long long)s->cur_no,
+			             (unsigned long long)s->cur_line);
+			session_cancel_now(s);
+			return;
+		}
 		session_pump(s);
 		return;
 	case SESSION_VERIFY:
@@ -1273,6 +1359,16 @@ session_explain(struct session *s, const struct lexer_event *ev, const struct ru
 		            v->reason ? v->reason : "");
 }
 
+/*
+ * standard_conforming_strings as the lexer reads the dump from here on
+ * (after the statement it gave last).
+ */
+static int
+session_lexer_scs(const struct session *s)
+{
+	return s->lx.std_strings;
+}
+
 /* Forward text (a statement, or a rewrite) as the statement in flight. */
 static int
 session_forward(struct session *s, const struct lexer_event *ev, const char *text, size_t len,
@@ -1306,6 +1402,7 @@ session_forward(struct session *s, const struct lexer_event *ev, const char *tex
 	s->cur_no = s->rep.statements;
 	s->cur_line = ev->line;
 	s->cur_is_copy = is_copy;
+	s->cur_tag[0] = '\0';
 	session_excerpt(text, len, s->cur_excerpt, sizeof(s->cur_excerpt));
 	if (is_copy)
 		report_copy_start(&s->rep, s->lx.copy_table);
@@ -1315,11 +1412,12 @@ session_forward(struct session *s, const struct lexer_event *ev, const char *tex
 		if (is_copy) {
 			s->copy_open = 1;
 			return jobs_copy_begin(s->jobs, s->sql, len, s->lx.copy_table, s->cur_no,
-			                       s->cur_line);
+			                       s->cur_line, session_lexer_scs(s));
 		}
-		return jobs_statement(s->jobs, s->sql, len, s->cur_no, s->cur_line);
+		return jobs_statement(s->jobs, s->sql, len, s->cur_no, s->cur_line,
+		                      session_lexer_scs(s));
 	}
-	return session_send(s, s->sql);
+	return session_send_as(s, s->sql, 1);
 }
 
 /* ---- Synapse checks and verification (synapse.h, verify.h) ---------- */
@@ -1383,12 +1481,109 @@ session_verify_next(struct session *s)
 		session_fail(s, "%s", err);
 		return;
 	}
+	if (r == 0 && !s->audited && !s->auditing) {
+		/* last: has the dump changed the role or the database? (audit.h) */
+		s->auditing = 1;
+		session_send(s, audit_sql());
+		return;
+	}
 	if (r == 0) {
 		session_wind_down(s); /* commits when there is no error */
 		return;
 	}
 	session_send(s, sql);
 	free(sql);
+}
+
+/* The audit's answer before COMMIT. */
+static void
+session_audit_result(struct session *s, const PGresult *res)
+{
+	char msg[2048];
+
+	switch (audit_compare(&s->audit, res, msg, sizeof(msg))) {
+	case 0:
+		s->audited = 1;
+		return;
+	case 1:
+		session_fail(s, "the dump changed the target role or database, which an import must "
+		             "leave alone (its own functions, triggers or defaults run with the "
+		             "role's rights):\n%s%s", msg,
+		             s->jobs != NULL ? "\n  --jobs: pre-data and every COPY batch commit by "
+		                               "themselves, so this change is committed: undo it by "
+		                               "hand (its value before the import is above)"
+		                             : "");
+		return;
+	default:
+		session_fail(s, "%s", msg);
+		return;
+	}
+}
+
+/* Preflight: the target role's standing and the audit's snapshot (one script). */
+static void
+session_role_start(struct session *s)
+{
+	char *sql;
+	size_t n = strlen(preflight_sql_role()) + strlen(audit_sql()) + 4;
+
+	session_set_state(s, SESSION_ROLE);
+	s->role_results = 0;
+	sql = malloc(n);
+	if (sql == NULL) {
+		session_fail(s, "out of memory");
+		return;
+	}
+	snprintf(sql, n, "%s;\n%s", preflight_sql_role(), audit_sql());
+	session_send(s, sql);
+	free(sql);
+}
+
+/* One result of the ROLE step: the role's standing, then the snapshot. */
+static void
+session_role_result(struct session *s, const PGresult *res)
+{
+	char err[256];
+	int r;
+
+	if (s->role_results++ == 0)
+		r = preflight_role_load(&s->role, res, err, sizeof(err));
+	else
+		r = audit_snapshot(&s->audit, res, err, sizeof(err));
+	if (r < 0)
+		session_fail(s, "%s", err);
+}
+
+/* The ROLE step is in: refuse a superuser target, or warn.  -1: failed. */
+static int
+session_role_done(struct session *s)
+{
+	char msg[768], *srv;
+
+	if (s->srv.set || !s->audit.taken) {
+		srv = session_srv_text(&s->srv);
+		session_fail(s, "cannot read the target role's standing: %s", srv ? srv : "?");
+		free(srv);
+		return -1;
+	}
+	switch (preflight_role_judge(&s->role, PQuser(s->target.conn),
+	                             s->cfg->allow_superuser_target, msg, sizeof(msg))) {
+	case PREFLIGHT_ROLE_REFUSE:
+		session_fail(s, "%s", msg);
+		return -1;
+	case PREFLIGHT_ROLE_SUPER_OK:
+		s->super_allowed = 1;
+		snprintf(s->super_allowed_user, sizeof(s->super_allowed_user), "%s",
+		         PQuser(s->target.conn));
+		session_say(s, LOG_LEVEL_WARN, "warning: %s", msg);
+		return 0;
+	case PREFLIGHT_ROLE_WARN:
+		session_say(s, LOG_LEVEL_WARN, "warning: %s", msg);
+		return 0;
+	case PREFLIGHT_ROLE_OK:
+		return 0;
+	}
+	return 0;
 }
 
 /*
@@ -1561,6 +1756,7 @@ session_handle(struct session *s)
 			return -1;
 		}
 		s->copy_open = 0;
+		session_stmt_timer(s); /* what the server still does with the data */
 		return 1;
 
 	case LEXER_META:
@@ -1701,10 +1897,81 @@ session_pump(struct session *s)
 
 /* ---- preflight -------------------------------------------------------- */
 
+/*
+ * Every SESSION_ALIVE_MS in STREAM, while a dump statement runs on the
+ * target and the client has sent all it will (EOF or its FIN): once the
+ * statement has run SESSION_ALIVE_SAY_S, say so to the client, once per
+ * SESSION_ALIVE_SAY_S.  Besides telling the sender what it waits for, the
+ * write is how a client that closed its whole connection (not only its
+ * sending side, as nc -N does) is noticed: its kernel answers the line
+ * with a reset, the next tick sees the socket closed, and the statement
+ * is cancelled at once.  (Nothing else tells a half-closed connection from
+ * a closed one.)
+ */
+static void session_on_alive(evutil_socket_t fd, short what, void *arg);
+
+/*
+ * Where the client's connection is, even if the session has not read up
+ * to its end (it reads only as fast as the target takes the dump): 0 open,
+ * 1 the client closed its sending side (TCP says CLOSE_WAIT once the FIN
+ * is in, whatever data is buffered before it), 2 gone (reset: what was
+ * written to it came back refused).
+ */
+static int
+session_peer_state(struct session *s)
+{
+	evutil_socket_t fd = bufferevent_getfd(s->bev);
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	char c;
+
+	if (fd < 0)
+		return s->client_eof;
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
+		if (ti.tcpi_state == TCP_CLOSE)
+			return 2;
+		return s->client_eof || ti.tcpi_state == TCP_CLOSE_WAIT;
+	}
+	/* a Unix socket: EOF only shows when nothing is buffered before it */
+	return s->client_eof || recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+static void
+session_on_alive(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	double ran;
+	(void)fd;
+	(void)what;
+
+	if (s->state != SESSION_STREAM || s->error != NULL || s->client_gone || s->wire != NULL ||
+	    s->target.state != TARGET_BUSY)
+		return;
+	switch (session_peer_state(s)) {
+	case 0:
+		return;
+	case 2:
+		s->client_eof = s->client_gone = 1;
+		snprintf(s->client_why, sizeof(s->client_why), "the client connection was lost (reset)");
+		session_fail(s, "%s while statement %llu at line %llu was running on the target",
+		             s->client_why, (unsigned long long)s->cur_no,
+		             (unsigned long long)s->cur_line);
+		session_cancel_now(s);
+		return;
+	}
+	ran = report_now() - s->busy_since;
+	if (ran >= SESSION_ALIVE_SAY_S && report_now() - s->alive_said >= SESSION_ALIVE_SAY_S) {
+		s->alive_said = report_now();
+		session_say(s, LOG_LEVEL_DEBUG, "running: statement %llu at line %llu, %.0f s on the "
+		            "target so far (the dump is all in)",
+		            (unsigned long long)s->cur_no, (unsigned long long)s->cur_line, ran);
+	}
+}
+
 static void
 session_start_stream(struct session *s)
 {
-	struct timeval tv;
+	struct timeval tv, alive = { 0, SESSION_ALIVE_MS * 1000 };
 
 	s->ropt = s->cfg->rules->opt;
 	s->ropt.target_version = PQserverVersion(s->target.conn);
@@ -1731,6 +1998,9 @@ session_start_stream(struct session *s)
 		s->ev_coalesce = evtimer_new(s->cfg->base, session_on_client_ready, s);
 		s->own_read = s->ev_read != NULL && s->ev_coalesce != NULL;
 	}
+	s->ev_alive = event_new(s->cfg->base, -1, EV_PERSIST, session_on_alive, s);
+	if (s->ev_alive != NULL)
+		event_add(s->ev_alive, &alive);
 	if (s->own_read)
 		bufferevent_disable(s->bev, EV_READ);
 	else
@@ -1774,6 +2044,7 @@ session_start_jobs(struct session *s)
 	jc.schemas = s->cfg->schemas;
 	jc.n_schemas = s->cfg->n_schemas;
 	jc.move_aside = s->objects.n > 0;
+	jc.statement_timeout = s->cfg->statement_timeout;
 	jc.who = s->who;
 	jc.fn = session_on_jobs;
 	jc.arg = s;
@@ -1856,6 +2127,59 @@ session_after_objects(struct session *s)
 	free(sql);
 }
 
+/*
+ * A dump statement ran without error: is the target where the import
+ * thinks it is?  Its transaction must still be open (single transaction),
+ * and its standard_conforming_strings must be what the lexer reads the
+ * rest of the dump with.  0: yes; -1: the import failed, telling the truth.
+ */
+static int
+session_check_target(struct session *s)
+{
+	PGTransactionStatusType ts = PQtransactionStatus(s->target.conn);
+	const char *scs = PQparameterStatus(s->target.conn, "standard_conforming_strings");
+
+	if (s->in_txn && ts != PQTRANS_INTRANS) {
+		s->in_txn = 0; /* nothing of ours is open any more: no ROLLBACK */
+		s->txn_lost = 1;
+		session_fail(s, "statement %llu at line %llu ended the import's transaction (the "
+		             "target answered %s and says %s): an import runs in one transaction "
+		             "that only pgsluice ends\n  statement: %s",
+		             (unsigned long long)s->cur_no, (unsigned long long)s->cur_line,
+		             s->cur_tag[0] ? s->cur_tag : "?",
+		             ts == PQTRANS_IDLE ? "no transaction is open after it"
+		                                : "its state is not usable after it",
+		             s->cur_excerpt);
+		return -1;
+	}
+	if (scs != NULL && (strcmp(scs, "on") == 0) != (session_lexer_scs(s) != 0)) {
+		session_fail(s, "statement %llu at line %llu left standard_conforming_strings %s on "
+		             "the target, but pgsluice reads the dump after it with it %s: the server "
+		             "would split the rest differently; the import is refused\n  statement: %s",
+		             (unsigned long long)s->cur_no, (unsigned long long)s->cur_line, scs,
+		             session_lexer_scs(s) ? "on" : "off", s->cur_excerpt);
+		return -1;
+	}
+	return 0;
+}
+
+/* What the target holds after a dump statement ended the import's transaction. */
+static const char *
+session_txn_lost_state(const struct session *s)
+{
+	if (strncmp(s->cur_tag, "ROLLBACK", 8) == 0)
+		return "the target rolled the import back at that statement: it is as it was before "
+		       "the import (nothing after that statement ran)";
+	if (strcmp(s->cur_tag, "COMMIT") == 0)
+		return "what the import did up to that statement is COMMITTED: the target holds a "
+		       "partial import (nothing after that statement ran)";
+	if (strcmp(s->cur_tag, "PREPARE TRANSACTION") == 0)
+		return "the import up to that statement is a PREPARED transaction on the target, "
+		       "holding its locks: pg_prepared_xacts lists it, ROLLBACK PREPARED undoes it";
+	return "what the import did up to that statement may be committed: look at the target "
+	       "before sending the dump again";
+}
+
 /* A command of ours finished (TARGET_EV_IDLE). */
 static void
 session_step_done(struct session *s)
@@ -1891,6 +2215,11 @@ session_step_done(struct session *s)
 			free(srv);
 			return;
 		}
+		session_role_start(s);
+		return;
+	case SESSION_ROLE:
+		if (session_role_done(s) < 0)
+			return;
 		session_set_state(s, SESSION_SYNAPSE);
 		/* fall through */
 	case SESSION_SYNAPSE:
@@ -1938,6 +2267,8 @@ session_step_done(struct session *s)
 			session_fail_statement(s);
 			return;
 		}
+		if (s->jobs == NULL && session_check_target(s) < 0)
+			return;
 		if (s->cur_is_copy && s->rep.in_copy) {
 			/* a COPY statement that ended without data: cannot happen */
 			session_fail(s, "statement %llu at line %llu: the target did not start the COPY",
@@ -2022,6 +2353,7 @@ session_on_result(struct session *s, PGresult *res)
 		return;
 	case SESSION_STREAM:
 		tag = PQcmdStatus(res);
+		snprintf(s->cur_tag, sizeof(s->cur_tag), "%s", tag);
 		if (s->cur_is_copy && strncmp(tag, "COPY", 4) == 0) {
 			char verr[512];
 			uint64_t rows = strtoull(PQcmdTuples(res), NULL, 10);
@@ -2031,6 +2363,9 @@ session_on_result(struct session *s, PGresult *res)
 				session_fail(s, "%s", verr);
 		}
 		return;
+	case SESSION_ROLE:
+		session_role_result(s, res);
+		return;
 	case SESSION_SYNAPSE:
 		if (synapse_preflight_result(&s->syn, res, err, sizeof(err)) < 0)
 			session_fail(s, "%s", err);
@@ -2038,6 +2373,10 @@ session_on_result(struct session *s, PGresult *res)
 	case SESSION_VERIFY: {
 		char verr[1024];
 
+		if (s->auditing) {
+			session_audit_result(s, res);
+			return;
+		}
 		if (verify_result(&s->ver, res, verr, sizeof(verr)) < 0)
 			session_fail(s, "%s", verr);
 		return;
@@ -2068,13 +2407,16 @@ session_on_target(void *arg, enum target_event ev, PGresult *res)
 		session_set_state(s, SESSION_LOCK);
 		{
 			/* --lock-timeout for the whole session (the dump's own SET is rewritten) */
-			char *sql = malloc(strlen(preflight_sql_lock()) + sizeof(s->lock_set) + 2);
+			/* and standard_conforming_strings as the lexer begins to read the dump */
+			static const char scs_on[] = "SET standard_conforming_strings = on;\n";
+			char *sql = malloc(strlen(preflight_sql_lock()) + sizeof(s->lock_set) +
+			                   sizeof(scs_on) + 2);
 
 			if (sql == NULL) {
 				session_fail(s, "out of memory");
 				return;
 			}
-			sprintf(sql, "%s\n%s", s->lock_set, preflight_sql_lock());
+			sprintf(sql, "%s\n%s%s", s->lock_set, scs_on, preflight_sql_lock());
 			session_send(s, sql);
 			free(sql);
 		}
@@ -2148,6 +2490,10 @@ session_report(struct session *s)
 		session_say(s, lvl, "ERROR %s", s->error);
 		if (!s->sent_any)
 			session_say(s, lvl, "  nothing was changed in the target");
+		else if (s->txn_lost)
+			session_say(s, lvl, "  %s", session_txn_lost_state(s));
+		else if (s->jobs != NULL && jobs_state(s->jobs) != NULL)
+			session_say(s, lvl, "  %s", jobs_state(s->jobs));
 		else if (s->commit_unknown)
 			session_say(s, lvl, "  the connection was lost while COMMIT was in flight: the "
 			            "import may or may not have been committed; look at the target "
@@ -2159,8 +2505,11 @@ session_report(struct session *s)
 			session_say(s, lvl, "  --no-single-transaction: the statements before the failing "
 			            "one were committed; the target holds a partial import");
 	}
+	if (s->super_allowed)
+		session_say(s, LOG_LEVEL_WARN, "  the target role %s is a superuser "
+		            "(--allow-superuser-target)", s->super_allowed_user);
 	if (s->pipeline_live) {
-		if (s->cleared)
+		if (s->cleared && !s->txn_lost)
 			session_say(s, LOG_LEVEL_INFO, "  cleared (--clear-target): %s %s", s->cleared,
 			            s->committed ? "dropped" : "not dropped (rolled back)");
 		synapse_summary(&s->syn, session_emit, s);
@@ -2223,6 +2572,7 @@ session_new(const struct session_config *cfg, struct bufferevent *bev, const cha
 	synapse_init(&s->syn, (enum synapse_mode)cfg->synapse, cfg->force_schema_version,
 	             cfg->schemas != NULL && cfg->n_schemas > 0 ? cfg->schemas[0] : "public");
 	verify_init(&s->ver);
+	audit_init(&s->audit);
 	bufferevent_setcb(bev, session_on_read, session_on_write, session_on_client_event, s);
 	bufferevent_setwatermark(bev, EV_READ, 0, SESSION_INPUT_HIGH);
 	s->plain_socket = bufferevent_openssl_get_ssl(bev) == NULL &&

@@ -75,6 +75,10 @@ struct session_config {
 	int lock_timeout;              /* --lock-timeout: seconds a statement may wait
 	                                  for a lock (lock_timeout); 0: no limit */
 	int jobs;                      /* --jobs N: N > 1 hands the dump to jobs.h */
+	int allow_superuser_target;    /* --allow-superuser-target: else a superuser
+	                                  target is refused at preflight */
+	int statement_timeout;         /* --statement-timeout: seconds one dump
+	                                  statement may run on the target; 0: no limit */
 
 	/* the handshake and the limits on what a client may send (issue 4) */
 	struct auth *auth;             /* --token-file: the AUTH line; NULL: none */

@@ -318,19 +318,38 @@ target_on_io(evutil_socket_t fd, short what, void *arg)
 		t->fn(t->arg, TARGET_EV_DRAINED, NULL);
 }
 
-int
-target_send(struct target *t, const char *sql)
+/* script: the simple query protocol (several statements); else the extended one */
+static int
+target_send_as(struct target *t, const char *sql, int script)
 {
+	int sent;
+
 	if (t->state != TARGET_IDLE || t->flushing) {
 		snprintf(t->error, sizeof(t->error), "internal error: query sent while the target is busy");
 		return -1;
 	}
-	if (!PQsendQuery(t->conn, sql)) {
+	if (script)
+		sent = PQsendQuery(t->conn, sql);
+	else
+		sent = PQsendQueryParams(t->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+	if (!sent) {
 		target_break(t, "cannot send to the target", 0);
 		return -1;
 	}
 	t->state = TARGET_BUSY;
 	return target_flush(t);
+}
+
+int
+target_send(struct target *t, const char *sql)
+{
+	return target_send_as(t, sql, 0);
+}
+
+int
+target_send_script(struct target *t, const char *sql)
+{
+	return target_send_as(t, sql, 1);
 }
 
 int

@@ -5,7 +5,8 @@
  * Everything libpq does here is non-blocking: PQconnectStartParams and
  * PQconnectPoll (the socket is re-registered after every poll step, since
  * libpq may switch sockets while it tries hosts and addresses), then
- * PQsendQuery / PQputCopyData / PQputCopyEnd with PQflush, and
+ * PQsendQueryParams (or PQsendQuery, for pgsluice's own scripts) /
+ * PQputCopyData / PQputCopyEnd with PQflush, and
  * PQconsumeInput / PQisBusy / PQgetResult on read-ready.  The owner is told
  * what happened through one callback; it never waits.
  *
@@ -78,12 +79,28 @@ int target_connect_as(struct target *t, struct event_base *base, const char *con
                       const char *who) __attribute__((warn_unused_result));
 
 /*
- * Send one query string (one or more statements, NUL-terminated) in state
- * IDLE.  Results arrive as TARGET_EV_RESULT, then TARGET_EV_IDLE (or
+ * Send one statement (NUL-terminated) in state IDLE, with the extended
+ * query protocol (PQsendQueryParams, no parameters): the server parses the
+ * string as one prepared statement and refuses it ("cannot insert multiple
+ * commands into a prepared statement", SQLSTATE 42601) if it holds more
+ * than one command.  So a statement the lexer cut out of a dump is exactly
+ * one statement on the server, whatever the two think of its comments and
+ * quotes.  COPY FROM STDIN works through it.  Everything that comes from a
+ * dump goes through here.
+ *
+ * Results arrive as TARGET_EV_RESULT, then TARGET_EV_IDLE (or
  * TARGET_EV_COPY).  Returns 0, or -1 (state BROKEN, target_error() set;
  * TARGET_EV_FAILED is not sent for this).
  */
 int target_send(struct target *t, const char *sql) __attribute__((warn_unused_result));
+
+/*
+ * The same for a script of pgsluice's own (the preflight, BEGIN with the
+ * --clear-target drops, the checks before COMMIT, the ending): one or more
+ * statements in one string, sent with the simple query protocol, where the
+ * server runs every statement in it.  Never for text from a dump.
+ */
+int target_send_script(struct target *t, const char *sql) __attribute__((warn_unused_result));
 
 /*
  * Queue a piece of COPY data in state COPY_IN.  Returns 1 when queued, 0

@@ -16,7 +16,7 @@
 enum {
 	VERIFY_STEP_RESOLVE = 0, /* which relations the setval names are: next */
 	VERIFY_STEP_RESOLVE_SENT,
-	VERIFY_STEP_VALUES_SENT, /* their values: sent */
+	VERIFY_STEP_VALUES_SENT, /* the values of one batch: sent */
 	VERIFY_STEP_DONE,
 };
 
@@ -245,19 +245,19 @@ verify_sql_resolve(const struct verify *v, PGconn *conn, char *err, size_t errsi
 }
 
 /*
- * Their values.  The names are the server's own regclass output (quoted
- * as needed), never text from the dump.
+ * The values of seqs[lo..hi).  The names are the server's own regclass
+ * output (quoted as needed), never text from the dump.
  */
 static char *
-verify_sql_values(const struct verify *v, char *err, size_t errsize)
+verify_sql_values(const struct verify *v, size_t lo, size_t hi, char *err, size_t errsize)
 {
 	struct text s = { 0 };
 	char num[96];
 	size_t i;
 
-	for (i = 0; i < v->n_seqs; i++) {
+	for (i = lo; i < hi; i++) {
 		snprintf(num, sizeof(num), "%sSELECT %zu, last_value, is_called FROM ",
-		         i ? "\nUNION ALL " : "", i);
+		         i > lo ? "\nUNION ALL " : "", i);
 		text_cat(&s, num);
 		text_cat(&s, v->seqs[i].rel);
 	}
@@ -279,11 +279,19 @@ verify_next(struct verify *v, PGconn *conn, char **sql, char *err, size_t errsiz
 		v->step = VERIFY_STEP_RESOLVE_SENT;
 		return 1;
 	case VERIFY_STEP_RESOLVE_SENT:
-		*sql = verify_sql_values(v, err, errsize);
-		if (*sql == NULL)
-			return -1;
-		v->step = VERIFY_STEP_VALUES_SENT;
-		return 1;
+	case VERIFY_STEP_VALUES_SENT:
+		v->batch_lo = v->step == VERIFY_STEP_VALUES_SENT ? v->batch_hi : 0;
+		if (v->batch_lo < v->n_seqs) {
+			v->batch_hi = v->n_seqs - v->batch_lo > VERIFY_BATCH ? v->batch_lo + VERIFY_BATCH
+			                                                     : v->n_seqs;
+			*sql = verify_sql_values(v, v->batch_lo, v->batch_hi, err, errsize);
+			if (*sql == NULL)
+				return -1;
+			v->step = VERIFY_STEP_VALUES_SENT;
+			return 1;
+		}
+		/* all batches are in */
+		/* fall through */
 	default:
 		v->step = VERIFY_STEP_DONE;
 		v->verified = 1;
@@ -296,47 +304,51 @@ verify_result(struct verify *v, const PGresult *res, char *err, size_t errsize)
 {
 	struct verify_seq *q;
 	long long got;
-	size_t i;
+	size_t i, lo, hi;
 	int n, called;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 3) {
 		snprintf(err, errsize, "unexpected answer to the verification query");
 		return -1;
 	}
+	lo = v->step == VERIFY_STEP_RESOLVE_SENT ? 0 : v->batch_lo;
+	hi = v->step == VERIFY_STEP_RESOLVE_SENT ? v->n_seqs : v->batch_hi;
 	n = PQntuples(res);
-	if ((size_t)n != v->n_seqs) {
-		snprintf(err, errsize, "verification query: %d rows for %zu sequences", n, v->n_seqs);
+	if ((size_t)n != hi - lo) {
+		snprintf(err, errsize, "verification query: %d rows for %zu sequences", n, hi - lo);
 		return -1;
 	}
-	for (i = 0; i < v->n_seqs; i++) {
+	for (i = lo; i < hi; i++) {
+		int row = (int)(i - lo);
+
 		q = &v->seqs[i];
-		if (strtoull(PQgetvalue(res, (int)i, 0), NULL, 10) != i) {
+		if (strtoull(PQgetvalue(res, row, 0), NULL, 10) != i) {
 			snprintf(err, errsize, "verification query: rows out of order");
 			return -1;
 		}
 		if (v->step == VERIFY_STEP_RESOLVE_SENT) {
-			if (PQgetisnull(res, (int)i, 1)) {
+			if (PQgetisnull(res, row, 1)) {
 				snprintf(err, errsize, "verification failed: the dump sets sequence %s "
 				         "(setval at line %llu), but there is no such relation in the target",
 				         q->name, (unsigned long long)q->line);
 				return -1;
 			}
-			if (PQgetvalue(res, (int)i, 2)[0] != 'S') {
+			if (PQgetvalue(res, row, 2)[0] != 'S') {
 				snprintf(err, errsize, "verification failed: the dump sets sequence %s "
 				         "(setval at line %llu), but in the target it is not a sequence",
 				         q->name, (unsigned long long)q->line);
 				return -1;
 			}
 			free(q->rel);
-			q->rel = strdup(PQgetvalue(res, (int)i, 1));
+			q->rel = strdup(PQgetvalue(res, row, 1));
 			if (q->rel == NULL) {
 				snprintf(err, errsize, "out of memory");
 				return -1;
 			}
 			continue;
 		}
-		got = strtoll(PQgetvalue(res, (int)i, 1), NULL, 10);
-		called = PQgetvalue(res, (int)i, 2)[0] == 't';
+		got = strtoll(PQgetvalue(res, row, 1), NULL, 10);
+		called = PQgetvalue(res, row, 2)[0] == 't';
 		if (got != q->value || called != q->is_called) {
 			snprintf(err, errsize, "verification failed: sequence %s is at %lld (is_called "
 			         "%s) in the target, but the dump's setval at line %llu set %lld (is_called "

@@ -8,10 +8,12 @@
  *              one row); checked as each COPY ends.
  *   sequences  every sequence the dump sets (SELECT pg_catalog.setval('x',
  *              v, called)) exists in the target with that last_value and
- *              is_called; collected as the statements pass, checked by two
- *              queries after the trailer (which relations the names are,
- *              then their values), inside the import's transaction, so a
- *              mismatch rolls everything back.
+ *              is_called; collected as the statements pass, checked after
+ *              the trailer (one query: which relations the names are; then
+ *              their values, VERIFY_BATCH sequences per query, since the
+ *              server parses a long UNION ALL recursively and runs out of
+ *              stack near a few thousand arms), inside the import's
+ *              transaction, so a mismatch rolls everything back.
  *
  * Plus the figures the summary gives about the result: the target
  * database's size after the import.
@@ -28,6 +30,8 @@
 
 #include "report.h"
 
+#define VERIFY_BATCH 500 /* sequences per values query */
+
 struct verify_seq {
 	char *name;        /* the setval argument as written ('public.x_seq' unquoted) */
 	char *rel;         /* the relation it names in the target (regclass text) */
@@ -40,6 +44,7 @@ struct verify {
 	struct verify_seq *seqs;
 	size_t n_seqs, cap_seqs;
 	int step;                  /* sequence queries done */
+	size_t batch_lo, batch_hi; /* the values query in flight: seqs[lo..hi) */
 	size_t seqs_ok;            /* sequences found as set */
 
 	/* the COPY in progress */
