@@ -23,6 +23,12 @@ enum profile {
 	P_V11, P_V12, P_V16, P_V17, P_V18,
 	P_V150007, P_V150008, P_V160003, P_V110022,
 	P_CALLBACK,    /* known_setting: only work_mem and search_path */
+	P_CLEAR,       /* --clear-target (serve) */
+	P_SUPER,       /* --allow-superuser-target alone */
+	P_NATIVE,      /* --allow-superuser-target --allow-native-code */
+	P_NATIVE_ONLY, /* --allow-native-code without a superuser target */
+	P_PUB,         /* --allow-superuser-target --allow-publications */
+	P_PUB_ONLY,    /* --allow-publications without a superuser target */
 };
 
 static const struct rules_role_map role_map[] = {
@@ -65,6 +71,12 @@ profile(enum profile p, struct rules_options *o)
 		o->known_setting = known_cb;
 		o->target_version = 110000; /* the callback wins */
 		break;
+	case P_CLEAR: o->clear_target = 1; break;
+	case P_SUPER: o->allow_superuser_target = 1; break;
+	case P_NATIVE: o->allow_superuser_target = o->allow_native_code = 1; break;
+	case P_NATIVE_ONLY: o->allow_native_code = 1; break;
+	case P_PUB: o->allow_superuser_target = o->allow_publications = 1; break;
+	case P_PUB_ONLY: o->allow_publications = 1; break;
 	default:
 		if ((size_t)p < sizeof(versions) / sizeof(versions[0]))
 			o->target_version = versions[p];
@@ -93,7 +105,7 @@ static const struct rcase cases[] = {
 	{P_DEF, ";", D, "empty", NULL, STD},
 	{P_DEF, "/* nothing */ ;", D, "empty", NULL, STD},
 	{P_DEF, "-- a comment\n;", D, "empty", NULL, STD},
-	{P_DEF, "SELECT 1;", F, NULL, NULL, STD},
+	{P_DEF, "SELECT 1;", RF, "refuse", NULL, STD},
 
 	/* owner */
 	{P_DEF, "ALTER TABLE public.t OWNER TO synapse;", D, "owner", NULL, STD},
@@ -155,7 +167,7 @@ static const struct rcase cases[] = {
 	{P_DEF, "ALTER DEFAULT PRIVILEGES FOR ROLE synapse IN SCHEMA s GRANT SELECT ON TABLES  TO reader;", D, "privileges", NULL, STD},
 	{P_KEEP_PRIV, "GRANT SELECT ON TABLE s.t TO reader;", F, NULL, NULL, STD},
 	{P_KEEP_PRIV, "REVOKE USAGE ON SCHEMA public FROM PUBLIC;", F, NULL, NULL, STD},
-	{P_DEF, "SELECT 'GRANT ALL ON t TO x';", F, NULL, NULL, STD},
+	{P_DEF, "COMMENT ON TABLE t IS 'GRANT ALL ON t TO x';", F, NULL, NULL, STD},
 	{P_DEF, "CREATE TABLE t (\"grant\" int, revoke int);", F, NULL, NULL, STD},
 	{P_MAP, "GRANT SELECT ON TABLE s.t TO synapse;", D, "privileges", NULL, STD},
 	{P_MAP_KEEP, "GRANT SELECT ON TABLE public.synapse TO reader, synapse, PUBLIC WITH GRANT OPTION;", RW, "privileges",
@@ -196,16 +208,16 @@ static const struct rcase cases[] = {
 	/* transaction */
 	{P_SINGLE, "BEGIN;", D, "transaction", NULL, STD},
 	{P_SINGLE, "COMMIT;", D, "transaction", NULL, STD},
-	{P_SINGLE, "END;", D, "transaction", NULL, STD},
+	{P_SINGLE, "END;", RF, "refuse", NULL, STD},
 	{P_SINGLE, "begin transaction;", D, "transaction", NULL, STD},
 	{P_SINGLE, "BEGIN WORK;", D, "transaction", NULL, STD},
 	{P_SINGLE, "COMMIT WORK;", D, "transaction", NULL, STD},
 	{P_SINGLE, "COMMIT TRANSACTION;", D, "transaction", NULL, STD},
-	{P_SINGLE, "START TRANSACTION ISOLATION LEVEL SERIALIZABLE;", D, "transaction", NULL, STD},
+	{P_SINGLE, "START TRANSACTION ISOLATION LEVEL SERIALIZABLE;", RF, "refuse", NULL, STD},
 	{P_DEF, "BEGIN;", F, NULL, NULL, STD},
 	{P_DEF, "COMMIT;", F, NULL, NULL, STD},
-	{P_SINGLE, "ROLLBACK;", F, NULL, NULL, STD},
-	{P_SINGLE, "COMMIT PREPARED 'x';", F, NULL, NULL, STD},
+	{P_SINGLE, "ROLLBACK;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "COMMIT PREPARED 'x';", RF, "refuse", NULL, STD},
 	{P_SINGLE, "CREATE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC SELECT 1; END;", F, NULL, NULL, STD},
 
 	/* unknown-setting */
@@ -223,11 +235,11 @@ static const struct rcase cases[] = {
 	{P_V16, "SET foo_bar = 1;", F, NULL, NULL, STD},
 	{P_V16, "SET myext.setting = 1;", F, NULL, NULL, STD},
 	{P_V16, "SET TIME ZONE 'UTC';", F, NULL, NULL, STD},
-	{P_V16, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY;", F, NULL, NULL, STD},
+	{P_V16, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY;", RF, "refuse", NULL, STD},
 	{P_V16, "SELECT pg_catalog.set_config('transaction_timeout', '0', false);", D, "unknown-setting", NULL, STD},
-	{P_V16, "SELECT set_config('transaction_timeout', '0', false);", D, "unknown-setting", NULL, STD},
+	{P_V16, "SELECT set_config('transaction_timeout', '0', false);", RF, "refuse", NULL, STD},
 	{P_V16, "SELECT pg_catalog.set_config('search_path', '', false);", F, NULL, NULL, STD},
-	{P_V16, "SELECT pg_catalog.set_config('transaction_timeout', '0', false), 1;", F, NULL, NULL, STD},
+	{P_V16, "SELECT pg_catalog.set_config('transaction_timeout', '0', false), 1;", RF, "refuse", NULL, STD},
 	{P_V150007, "SET restrict_nonsystem_relation_kind = view;", D, "unknown-setting", NULL, STD},
 	{P_V150008, "SET restrict_nonsystem_relation_kind = view;", F, NULL, NULL, STD},
 	{P_V160003, "SET restrict_nonsystem_relation_kind = view;", D, "unknown-setting", NULL, STD},
@@ -244,7 +256,7 @@ static const struct rcase cases[] = {
 	    "\t'relation', 'public.t'::regclass,\n\t'relpages', '1'::integer\n);", D, "unknown-function", NULL, STD},
 	{P_V17, "SELECT * FROM pg_catalog.pg_restore_attribute_stats(\n\t'relation', 'public.t'::regclass,\n"
 	    "\t'attname', 'id'::name,\n\t'null_frac', '0'::real\n);", D, "unknown-function", NULL, STD},
-	{P_V16, "SELECT pg_catalog.pg_clear_relation_stats('public', 't');", D, "unknown-function", NULL, STD},
+	{P_V16, "SELECT pg_catalog.pg_clear_relation_stats('public', 't');", RF, "refuse", NULL, STD},
 	{P_V18, "SELECT * FROM pg_catalog.pg_restore_relation_stats('relation', 'public.t'::regclass);", F, NULL, NULL, STD},
 	{P_DEF, "SELECT * FROM pg_catalog.pg_restore_relation_stats('relation', 'public.t'::regclass);", F, NULL, NULL, STD},
 	{P_V17, "SELECT pg_catalog.setval('public.s', 1, true);", F, NULL, NULL, STD},
@@ -291,13 +303,153 @@ static const struct rcase cases[] = {
 	{P_DROP, "DROP INDEX public.i;", F, NULL, NULL, STD},
 	{P_DEF, "ALTER TABLE ONLY public.t DROP CONSTRAINT t_pkey;", F, NULL, NULL, STD},
 
+	/* SELECT: only pg_dump's own pg_catalog calls */
+	{P_DEF, "SELECT pg_catalog.set_config('search_path', '', false);", F, NULL, NULL, STD},
+	{P_DEF, "SELECT pg_catalog.set_config('search_path', '', false)", F, NULL, NULL, STD},
+	{P_DEF, "SELECT pg_catalog.setval('public.s', 1, true);", F, NULL, NULL, STD},
+	{P_DEF, "SELECT pg_catalog.setval('public.\"S\"', -9223372036854775808, false);", F, NULL, NULL, STD},
+	{P_DEF, "SELECT pg_catalog.lo_create('16385');", F, NULL, NULL, STD},
+	{P_DEF, "SELECT pg_catalog.lo_open('16385', 131072);", F, NULL, NULL, STD},
+	{P_DEF, "SELECT pg_catalog.lowrite(0, '\\x48656c6c6f');", F, NULL, NULL, STD},
+	{P_DEF, "SELECT pg_catalog.lowrite(0, E'\\\\x4865');", F, NULL, NULL, 0},
+	{P_DEF, "SELECT pg_catalog.lo_close(0);", F, NULL, NULL, STD},
+	{P_V18, "SELECT * FROM pg_catalog.pg_restore_relation_stats(\n\t'version', '180006'::integer,\n\t'schemaname', 'public',\n"
+	    "\t'relname', 'named',\n\t'relpages', '0'::integer,\n\t'reltuples', '-1'::real,\n\t'relallvisible', '0'::integer,\n"
+	    "\t'relallfrozen', '0'::integer\n);", F, NULL, NULL, STD},
+	{P_V17, "SELECT * FROM pg_catalog.pg_restore_relation_stats(\n\t'version', '180006'::integer,\n\t'schemaname', 'public',\n"
+	    "\t'relname', 'named',\n\t'relpages', '0'::integer\n);", D, "unknown-function", NULL, STD},
+	{P_V18, "SELECT * FROM pg_catalog.pg_restore_attribute_stats(\n\t'version', '180003'::integer,\n\t'schemaname', 'public',\n"
+	    "\t'relname', 'album',\n\t'attname', 'id'::name,\n\t'inherited', 'f'::boolean,\n\t'null_frac', '0'::real,\n"
+	    "\t'avg_width', '4'::integer,\n\t'n_distinct', '-1'::real,\n\t'histogram_bounds', '{1,2,3}'::text,\n"
+	    "\t'most_common_freqs', '{0.5}'::real[],\n\t'elem_count_histogram', '{0.2}'::double precision[],\n"
+	    "\t'correlation', '1'::pg_catalog.float4\n);", F, NULL, NULL, STD},
+	{P_V18, "SELECT pg_catalog.pg_restore_attribute_stats('relation', 'public.t'::regclass, 'attnum', '1'::smallint);", F, NULL, NULL, STD},
+	{P_DEF, "SELECT pg_sleep(1e6);", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.pg_sleep(1e6);", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_advisory_unlock_all();", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity;", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT query_to_xml('select rolname from pg_roles', true, true, '');", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT public.f();", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT * FROM pg_catalog.pg_read_file('/etc/passwd');", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT \"pg_catalog\".setval('s', 1, true);", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.binary_upgrade_set_next_pg_type_oid('16386'::pg_catalog.oid);", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.lo_from_bytea(0, '\\x00');", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.lo_unlink('16385');", RF, "refuse", NULL, STD},
+	{P_DEF, "select PG_CATALOG.setval('s', (SELECT max(id) FROM t), true);", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.setval('s', pg_catalog.nextval('s'), true);", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.setval('s', 1, true) FROM t;", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.setval('s', 1 + 1, true);", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.setval('s', 1, true), pg_sleep(1);", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.setval('s', current_user::regclass, true);", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.setval('s', 1, true) UNION SELECT 1;", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.lo_open(pg_catalog.lo_create('1'), 131072);", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.set_config('search_path', '', false)::text;", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.set_config('search_path', '', false) INTO t;", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT;", RF, "refuse", NULL, STD},
+	{P_DEF, "CALL public.p();", RF, "refuse", NULL, STD},
+	{P_DEF, "WITH x AS (SELECT public.f()) SELECT * FROM x;", RF, "refuse", NULL, STD},
+	{P_DEF, "VALUES (public.f());", RF, "refuse", NULL, STD},
+	{P_DEF, "TABLE pg_authid;", RF, "refuse", NULL, STD},
+	{P_DEF, "EXPLAIN ANALYZE SELECT public.f();", RF, "refuse", NULL, STD},
+	{P_DEF, "PREPARE p AS SELECT public.f();", RF, "refuse", NULL, STD},
+	{P_DEF, "EXECUTE p;", RF, "refuse", NULL, STD},
+	{P_DEF, "UPDATE public.t SET a = public.f();", RF, "refuse", NULL, STD},
+	{P_DEF, "DELETE FROM public.t;", RF, "refuse", NULL, STD},
+	{P_DEF, "NOTIFY x;", RF, "refuse", NULL, STD},
+	{P_DEF, "REFRESH MATERIALIZED VIEW public.mv;", F, NULL, NULL, STD},
+
+	/* transaction control beyond pg_dump's BEGIN/COMMIT pairs */
+	{P_SINGLE, "BEGIN", D, "transaction", NULL, STD},
+	{P_SINGLE, "COMMIT", D, "transaction", NULL, STD},
+	{P_SINGLE, "START TRANSACTION;", D, "transaction", NULL, STD},
+	{P_SINGLE, "ROLLBACK WORK;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "rollback transaction;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "ABORT;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "ROLLBACK AND CHAIN;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "ROLLBACK TO SAVEPOINT s;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "ROLLBACK WORK TO s;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "ROLLBACK PREPARED 'x';", RF, "refuse", NULL, STD},
+	{P_SINGLE, "SAVEPOINT s;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "RELEASE SAVEPOINT s;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "RELEASE s;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "PREPARE TRANSACTION 'x';", RF, "refuse", NULL, STD},
+	{P_SINGLE, "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "SET TRANSACTION SNAPSHOT '00000003-0000001B-1';", RF, "refuse", NULL, STD},
+	{P_SINGLE, "BEGIN ISOLATION LEVEL SERIALIZABLE;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "BEGIN TRANSACTION READ ONLY;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "START TRANSACTION READ ONLY;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "COMMIT AND CHAIN;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "END WORK;", RF, "refuse", NULL, STD},
+	{P_DEF, "ROLLBACK;", RF, "refuse", NULL, STD},
+	{P_DEF, "END;", RF, "refuse", NULL, STD},
+	{P_DEF, "SAVEPOINT pg_psql_temporary_savepoint;", RF, "refuse", NULL, STD},
+
+	/* LANGUAGE, decoded */
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE $$c$$ AS 'x', 'f';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE $x$C$x$ AS 'x', 'f';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE U&\"\\0063\" AS 'x', 'f';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE u&\"\\+000063\" AS 'x', 'f';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE U&\"!0063\" UESCAPE '!' AS 'x', 'f';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS text LANGUAGE U&'\\0069nternal' AS 'textout';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE E'\\x63' AS 'x', 'f';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE E'\\143' AS 'x', 'f';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE e'\\u0043' AS 'x', 'f';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE '\\x63' AS 'x', 'f';", RF, "refuse", NULL, 0},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE N'c' AS 'x', 'f';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE ''\n'c' AS 'x', 'f';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE B'1' AS 'x';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE U&\"\\00\" AS 'x';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS text LANGUAGE internal AS 'textout';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS text AS 'textout' LANGUAGE INTERNAL;", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE OR REPLACE FUNCTION f() RETURNS text LANGUAGE \"internal\" AS 'textout';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE PROCEDURE p() LANGUAGE c AS 'x', 'p';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE U&\"plpgsql\" AS $$ BEGIN RETURN 1; END $$;", F, NULL, NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE $$sql$$ AS 'SELECT 1';", F, NULL, NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE 'cc' AS 'SELECT 1';", F, NULL, NULL, STD},
+	{P_DEF, "CREATE FUNCTION f(internal) RETURNS int LANGUAGE sql AS 'SELECT 1';", F, NULL, NULL, STD},
+	{P_NATIVE, "CREATE FUNCTION public.f() RETURNS integer\n    LANGUAGE c\n    AS '$libdir/regress', 'f';", F, NULL, NULL, STD},
+	{P_NATIVE, "CREATE FUNCTION f() RETURNS text LANGUAGE internal AS 'textout';", F, NULL, NULL, STD},
+	{P_NATIVE_ONLY, "CREATE FUNCTION public.f() RETURNS integer\n    LANGUAGE c\n    AS '$libdir/regress', 'f';", RF, "refuse", NULL, STD},
+	{P_SUPER, "CREATE FUNCTION public.f() RETURNS integer\n    LANGUAGE c\n    AS '$libdir/regress', 'f';", RF, "refuse", NULL, STD},
+
+	/* publications */
+	{P_PUB, "CREATE PUBLICATION pub WITH (publish = 'insert, update, delete, truncate');", F, NULL, NULL, STD},
+	{P_PUB, "ALTER PUBLICATION pub ADD TABLE ONLY s.t;", F, NULL, NULL, STD},
+	{P_PUB, "COMMENT ON PUBLICATION pub IS 'x';", F, NULL, NULL, STD},
+	{P_PUB, "ALTER PUBLICATION pub OWNER TO postgres;", D, "owner", NULL, STD},
+	{P_PUB, "CREATE SUBSCRIPTION sub CONNECTION 'host=x' PUBLICATION pub WITH (connect = false);", D, "superuser-only", NULL, STD},
+	{P_PUB_ONLY, "CREATE PUBLICATION pub;", D, "superuser-only", NULL, STD},
+	{P_SUPER, "ALTER PUBLICATION pub ADD TABLE ONLY s.t;", D, "superuser-only", NULL, STD},
+
+	/* clean: pg_dump --clean's drops, in a fresh dump's prelude */
+	{P_CLEAR, "DROP TABLE IF EXISTS public.t;", D, "clean", NULL, STD},
+	{P_CLEAR, "DROP TABLE public.t;", D, "clean", NULL, STD},
+	{P_CLEAR, "DROP SCHEMA IF EXISTS s;", D, "clean", NULL, STD},
+	{P_CLEAR, "DROP USER MAPPING IF EXISTS FOR synapse SERVER srv;", D, "clean", NULL, STD},
+	{P_CLEAR, "ALTER TABLE IF EXISTS ONLY public.t DROP CONSTRAINT IF EXISTS t_pkey;", D, "clean", NULL, STD},
+	{P_CLEAR, "ALTER TABLE ONLY public.t DROP CONSTRAINT t_pkey;", D, "clean", NULL, STD},
+	{P_CLEAR, "ALTER TABLE IF EXISTS public.t ALTER COLUMN id DROP DEFAULT;", D, "clean", NULL, STD},
+	{P_CLEAR, "ALTER FOREIGN TABLE IF EXISTS ft ALTER COLUMN \"Id\" DROP DEFAULT;", D, "clean", NULL, STD},
+	{P_CLEAR, "ALTER TABLE ONLY public.t DROP CONSTRAINT a, DROP CONSTRAINT b;", F, NULL, NULL, STD},
+	{P_CLEAR, "SELECT pg_catalog.lo_unlink(oid) FROM pg_catalog.pg_largeobject_metadata WHERE oid = '16385';", F, NULL, NULL, STD},
+	{P_CLEAR, "SELECT pg_catalog.lo_unlink('16385');", RW, "clean",
+	    "SELECT pg_catalog.lo_unlink(oid) FROM pg_catalog.pg_largeobject_metadata WHERE oid = '16385';", STD},
+	{P_CLEAR, "SELECT pg_catalog.lo_unlink(oid) FROM pg_catalog.pg_largeobject_metadata WHERE oid = 'x';", RF, "refuse", NULL, STD},
+	{P_CLEAR, "SELECT pg_catalog.lo_unlink(oid) FROM pg_catalog.pg_largeobject_metadata;", RF, "refuse", NULL, STD},
+	{P_CLEAR, "DROP ROLE synapse;", RF, "refuse", NULL, STD},
+	{P_CLEAR, "DROP TABLESPACE ts;", RF, "refuse", NULL, STD},
+	{P_DEF, "ALTER TABLE IF EXISTS ONLY public.t DROP CONSTRAINT IF EXISTS t_pkey;", F, NULL, NULL, STD},
+	{P_DEF, "SELECT pg_catalog.lo_unlink(oid) FROM pg_catalog.pg_largeobject_metadata WHERE oid = '16385';", RF, "refuse", NULL, STD},
+	{P_DROP, "SELECT pg_catalog.lo_unlink('16385');", F, NULL, NULL, STD},
+	{P_DROP, "SELECT pg_catalog.lo_unlink(oid) FROM pg_catalog.pg_largeobject_metadata WHERE oid = '16385';", F, NULL, NULL, STD},
+
 	/* bodies, strings and comments never match */
 	{P_DEF, "CREATE FUNCTION public.f() RETURNS void\n    LANGUAGE plpgsql\n    AS $$\nBEGIN\n"
 	    "GRANT ALL ON t TO x;\nALTER TABLE t OWNER TO y;\nDROP TABLE z;\nCOPY t TO '/tmp/x';\nEND;\n$$;", F, NULL, NULL, STD},
 	{P_DEF, "COMMENT ON TABLE t IS 'ALTER TABLE x OWNER TO y; DROP TABLE z;';", F, NULL, NULL, STD},
 	{P_DEF, "COMMENT ON TABLE t IS E'it\\'s; ALTER TABLE x OWNER TO y';", F, NULL, NULL, STD},
 	{P_DEF, "COMMENT ON TABLE t IS 'a\\' OWNER TO x';", F, NULL, NULL, 0},
-	{P_DEF, "/* ALTER TABLE t OWNER TO y; */ SELECT 1;", F, NULL, NULL, STD},
+	{P_DEF, "/* ALTER TABLE t OWNER TO y; */ CREATE TABLE t (a int);", F, NULL, NULL, STD},
 	{P_DEF, "CREATE TABLE \"DROP TABLE x;\" (\"OWNER TO\" int);", F, NULL, NULL, STD},
 };
 
