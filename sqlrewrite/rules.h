@@ -108,7 +108,7 @@ struct rules {
 	int past_clean;         /* a statement other than setup and pg_dump
 	                         * --clean's drops was seen */
 	uint64_t post_data_line; /* line of the first post-data object, 0: none */
-	char post_data[48];      /* its first words */
+	char post_data[64];      /* its first words */
 	char dbname[64];        /* the database a -C preamble created */
 	char *buf;              /* rewrite buffer */
 	size_t cap;

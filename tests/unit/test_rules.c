@@ -656,6 +656,68 @@ static const struct step metas[] = {
 	{'M', "\\unrestrict abc", D, "meta", NULL},
 };
 
+/* pg_dump 15 --clean --if-exists into a --clear-target import */
+static const struct step clean_clear[] = {
+	{'M', "\\restrict k", D, "meta", NULL},
+	{'S', "SET statement_timeout = 0;", F, NULL, NULL},
+	{'S', "SELECT pg_catalog.set_config('search_path', '', false);", F, NULL, NULL},
+	{'S', "ALTER TABLE IF EXISTS ONLY public.t DROP CONSTRAINT IF EXISTS t_fk;", D, "clean", "cleared"},
+	{'S', "DROP INDEX IF EXISTS public.t_i;", D, "clean", NULL},
+	{'S', "SELECT pg_catalog.lo_unlink(oid) FROM pg_catalog.pg_largeobject_metadata WHERE oid = '16385';", F, NULL, NULL},
+	{'S', "ALTER TABLE IF EXISTS public.t ALTER COLUMN id DROP DEFAULT;", D, "clean", NULL},
+	{'S', "DROP TABLE IF EXISTS public.t;", D, "clean", NULL},
+	{'S', "DROP SCHEMA IF EXISTS s;", D, "clean", NULL},
+	{'S', "SET default_tablespace = '';", F, NULL, NULL},
+	{'S', "CREATE SCHEMA s;", F, NULL, NULL},
+	{'S', "ALTER TABLE IF EXISTS ONLY public.t DROP CONSTRAINT IF EXISTS t_fk;", F, NULL, NULL},
+	{'S', "DROP TABLE IF EXISTS public.t;", RF, "refuse", "after the dump's first object"},
+};
+
+/* the same without --clear-target or --allow-drop: refused, saying what to do */
+static const struct step clean_default[] = {
+	{'S', "SET statement_timeout = 0;", F, NULL, NULL},
+	{'S', "ALTER TABLE IF EXISTS ONLY public.t DROP CONSTRAINT IF EXISTS t_fk;", F, NULL, NULL},
+	{'S', "DROP TABLE IF EXISTS public.t;", RF, "refuse", "--clear-target"},
+};
+
+/* pg_dump -C --clean into a --clear-target import */
+static const struct step preamble_clean_clear[] = {
+	{'S', "DROP DATABASE IF EXISTS \"my db\";", D, "meta", NULL},
+	{'S', "CREATE DATABASE \"my db\" WITH TEMPLATE = template0;", D, "meta", NULL},
+	{'M', "\\connect -reuse-previous=on \"dbname='my db'\"", D, "meta", NULL},
+	{'S', "CREATE TABLE public.t (a int);", F, NULL, NULL},
+};
+
+/* A trigger created before the data would fire on every row COPY loads. */
+static const struct step trigger_first[] = {
+	{'S', "CREATE TABLE public.t (a int);", F, NULL, NULL},
+	{'S', "CREATE FUNCTION public.f() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;", F, NULL, NULL},
+	{'S', "CREATE TRIGGER trg BEFORE INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION public.f();", F, NULL, NULL},
+	{'S', "COPY public.t (a) FROM stdin;", RF, "refuse", "CREATE TRIGGER trg BEFORE INSERT"},
+	{'S', "INSERT INTO public.t VALUES (1);", RF, "refuse", "line 3"},
+};
+
+/* pg_dump's own order: pre-data, data, post-data */
+static const struct step dump_order[] = {
+	{'S', "CREATE TABLE public.t (a int CHECK (a > 0));", F, NULL, NULL},
+	{'S', "CREATE MATERIALIZED VIEW public.mv AS SELECT a FROM public.t WITH NO DATA;", F, NULL, NULL},
+	{'S', "ALTER TABLE ONLY public.t ALTER COLUMN a SET DEFAULT 1;", F, NULL, NULL},
+	{'S', "COPY public.t (a) FROM stdin;", F, NULL, NULL},
+	{'S', "INSERT INTO public.t VALUES (2);", F, NULL, NULL},
+	{'S', "BEGIN;", F, NULL, NULL},
+	{'S', "SELECT pg_catalog.lo_open('16385', 131072);", F, NULL, NULL},
+	{'S', "SELECT pg_catalog.lowrite(0, '\\x00');", F, NULL, NULL},
+	{'S', "SELECT pg_catalog.lo_close(0);", F, NULL, NULL},
+	{'S', "COMMIT;", F, NULL, NULL},
+	{'S', "SELECT pg_catalog.setval('public.s', 1, true);", F, NULL, NULL},
+	{'S', "ALTER TABLE ONLY public.t ADD CONSTRAINT t_pkey PRIMARY KEY (a);", F, NULL, NULL},
+	{'S', "CREATE INDEX t_i ON public.t USING btree (a);", F, NULL, NULL},
+	{'S', "SELECT * FROM pg_catalog.pg_restore_relation_stats('version', '180000'::integer, 'schemaname', 'public', 'relname', 't_i');", F, NULL, NULL},
+	{'S', "REFRESH MATERIALIZED VIEW public.mv;", F, NULL, NULL},
+	{'S', "COPY public.t (a) FROM stdin;", RF, "refuse", "ALTER TABLE ONLY public.t ADD CONSTRAINT"},
+};
+
+
 static void
 test_stats(void)
 {
@@ -749,6 +811,170 @@ test_misc(void)
 	    "rules_setting_known: removed parameters and back-patched ones");
 }
 
+/* Each post-data object kind ends the data; the other ALTER TABLEs do not. */
+static void
+test_post_data(void)
+{
+	static const char *const markers[] = {
+	    "CREATE TRIGGER t AFTER INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION public.f();",
+	    "CREATE CONSTRAINT TRIGGER t AFTER INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION public.f();",
+	    "CREATE OR REPLACE TRIGGER t AFTER INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION public.f();",
+	    "CREATE RULE r AS ON INSERT TO public.t DO INSTEAD NOTHING;",
+	    "CREATE POLICY p ON public.t USING (public.f());",
+	    "CREATE INDEX i ON public.t USING btree (public.f(a));",
+	    "CREATE UNIQUE INDEX i ON public.t USING btree (a);",
+	    "ALTER TABLE ONLY public.t ADD CONSTRAINT t_fk FOREIGN KEY (a) REFERENCES public.u(a);",
+	    "ALTER TABLE ONLY public.t ADD CONSTRAINT t_pkey PRIMARY KEY (a);",
+	    "ALTER TABLE ONLY public.t ADD CONSTRAINT t_key UNIQUE (a);",
+	    "ALTER TABLE ONLY public.t ADD CONSTRAINT t_ex EXCLUDE USING gist (public.f(a) WITH =);",
+	    "CREATE EVENT TRIGGER e ON ddl_command_start EXECUTE FUNCTION public.f();",
+	};
+	static const char *const others[] = {
+	    "ALTER TABLE ONLY public.t ADD CONSTRAINT c CHECK (a > 0) NOT VALID;",
+	    "ALTER TABLE ONLY public.t ALTER COLUMN a SET DEFAULT nextval('public.s'::regclass);",
+	    "ALTER TABLE ONLY public.t REPLICA IDENTITY FULL;",
+	    "CREATE VIEW public.v AS SELECT 1 AS unique;",
+	    "COMMENT ON INDEX public.i IS 'x';",
+	    "CREATE TABLE public.\"index\" (a int);",
+	};
+	static const char *const data[] = {"COPY public.t (a) FROM stdin;",
+	    "INSERT INTO public.t VALUES (1);", "insert into public.t (a) values (1);"};
+	struct rules_options o;
+	struct rules r;
+	struct rules_verdict v;
+	struct lexer_event ev;
+	size_t i, k;
+	int ok = 1;
+
+	for (i = 0; i < sizeof(markers) / sizeof(markers[0]) + sizeof(others) / sizeof(others[0]); i++) {
+		int marker = i < sizeof(markers) / sizeof(markers[0]);
+		const char *in = marker ? markers[i] : others[i - sizeof(markers) / sizeof(markers[0])];
+
+		for (k = 0; k < sizeof(data) / sizeof(data[0]); k++) {
+			profile(P_DEF, &o);
+			rules_init(&r, &o);
+			memset(&ev, 0, sizeof(ev));
+			ev.type = LEXER_STATEMENT;
+			ev.std_strings = 1;
+			ev.data = in;
+			ev.len = strlen(in);
+			ev.line = 7;
+			rules_apply(&r, &ev, &v);
+			ev.data = data[k];
+			ev.len = strlen(data[k]);
+			ev.line = 8;
+			rules_apply(&r, &ev, &v);
+			if ((v.action == RF) != marker || (marker &&
+			    strstr(v.reason, "line 7") == NULL)) {
+				printf("# after %s: %s -> %d %s\n", in, data[k],
+				    (int)v.action, v.reason ? v.reason : "-");
+				ok = 0;
+			}
+			rules_free(&r);
+		}
+	}
+	T_OK(ok, "COPY and INSERT after each post-data object kind are refused, after others not");
+}
+
+/* One verdict on fresh rules. */
+static void
+one(enum profile p, const char *in, struct rules *r, struct rules_verdict *v)
+{
+	struct rules_options o;
+	struct lexer_event ev;
+
+	profile(p, &o);
+	rules_init(r, &o);
+	memset(&ev, 0, sizeof(ev));
+	ev.type = LEXER_STATEMENT;
+	ev.data = in;
+	ev.len = strlen(in);
+	ev.line = 42;
+	ev.std_strings = 1;
+	rules_apply(r, &ev, v);
+}
+
+static void
+test_txn_codes(void)
+{
+	static const struct {
+		enum profile p;
+		const char *in;
+		enum rules_txn txn;
+		enum rules_action a;
+	} c[] = {
+		{P_SINGLE, "BEGIN;", RULES_TXN_BEGIN, D},
+		{P_DEF, "BEGIN;", RULES_TXN_BEGIN, F},
+		{P_SINGLE, "START TRANSACTION", RULES_TXN_BEGIN, D},
+		{P_SINGLE, "COMMIT;", RULES_TXN_COMMIT, D},
+		{P_DEF, "COMMIT WORK;", RULES_TXN_COMMIT, F},
+		{P_SINGLE, "END;", RULES_TXN_COMMIT, RF},
+		{P_SINGLE, "ROLLBACK;", RULES_TXN_ROLLBACK, RF},
+		{P_SINGLE, "ABORT WORK;", RULES_TXN_ROLLBACK, RF},
+		{P_SINGLE, "ROLLBACK TO s;", RULES_TXN_OTHER, RF},
+		{P_SINGLE, "SAVEPOINT s;", RULES_TXN_OTHER, RF},
+		{P_SINGLE, "PREPARE TRANSACTION 'x';", RULES_TXN_OTHER, RF},
+		{P_SINGLE, "COMMIT PREPARED 'x';", RULES_TXN_OTHER, RF},
+		{P_SINGLE, "SET TRANSACTION READ ONLY;", RULES_TXN_OTHER, RF},
+		{P_SINGLE, "CREATE TABLE t (a int);", RULES_TXN_NONE, F},
+		{P_SINGLE, "SELECT pg_sleep(1);", RULES_TXN_NONE, RF},
+	};
+	struct rules r;
+	struct rules_verdict v;
+	size_t i;
+	int ok = 1;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		one(c[i].p, c[i].in, &r, &v);
+		if (v.txn != c[i].txn || v.action != c[i].a) {
+			printf("# %s: txn %d action %d\n", c[i].in, (int)v.txn, (int)v.action);
+			ok = 0;
+		}
+		rules_free(&r);
+	}
+	T_OK(ok, "rules_verdict.txn tells BEGIN, COMMIT, ROLLBACK and the rest apart, whatever the action");
+}
+
+/* A refusal says what the statement is, why, and what to do. */
+static void
+test_messages(void)
+{
+	static const struct {
+		enum profile p;
+		const char *in;
+		const char *starts, *has;
+	} c[] = {
+		{P_DEF, "SELECT pg_sleep(1e6);", "SELECT pg_sleep(...): ", "No option allows it"},
+		{P_DEF, "SELECT pg_catalog.pg_terminate_backend(1);", "SELECT pg_catalog.pg_terminate_backend(...): ",
+		    "pg_catalog.pg_terminate_backend is not one of"},
+		{P_DEF, "select pg_catalog.setval('s', (select 1), true);", "select pg_catalog.setval(...): ", "literal"},
+		{P_SINGLE, "ROLLBACK;", "ROLLBACK: ", "end the import's transaction"},
+		{P_SINGLE, "SAVEPOINT pg_psql_temporary_savepoint;", "SAVEPOINT pg_psql_temporary_savepoint: ", "ON_ERROR_ROLLBACK"},
+		{P_DEF, "CREATE FUNCTION public.f() RETURNS int LANGUAGE $$c$$ AS 'x', 'f';", "CREATE FUNCTION public.f(...): ",
+		    "--allow-superuser-target --allow-native-code"},
+		{P_DEF, "CREATE FUNCTION f() RETURNS text LANGUAGE internal AS 'textout';", "CREATE FUNCTION f(...): LANGUAGE internal",
+		    "(line 42)"},
+		{P_DEF, "DROP TABLE IF EXISTS public.t;", "DROP TABLE IF EXISTS public.t: ", "--clear-target"},
+		{P_DEF, "CALL public.p();", "CALL public.p(...): ", "pg_dump never writes"},
+		{P_DEF, "COPY t TO PROGRAM 'id';", "COPY t TO PROGRAM 'id': ", "PROGRAM"},
+	};
+	struct rules r;
+	struct rules_verdict v;
+	size_t i;
+	int ok = 1;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		one(c[i].p, c[i].in, &r, &v);
+		if (v.action != RF || strncmp(v.reason, c[i].starts, strlen(c[i].starts)) != 0 ||
+		    strstr(v.reason, c[i].has) == NULL || strstr(v.reason, "(line 42)") == NULL) {
+			printf("# %s: %s\n", c[i].in, v.reason ? v.reason : "-");
+			ok = 0;
+		}
+		rules_free(&r);
+	}
+	T_OK(ok, "refusals start with the statement's first words and say why and what to do");
+}
+
 /*
  * Every prefix of every case, as a statement and as a meta-command, under
  * every profile, each in a buffer of its exact size: ASan and UBSan watch
@@ -775,7 +1001,7 @@ test_prefixes(void)
 		size_t len = strlen(in);
 
 		for (k = 0; k <= len; k++)
-			for (p = P_DEF; p <= P_CALLBACK; p++)
+			for (p = P_DEF; p <= P_PUB_ONLY; p++)
 				for (meta = 0; meta < 2; meta++) {
 					char *copy = malloc(k ? k : 1);
 
@@ -813,6 +1039,14 @@ main(void)
 	STEPS("\\connect to another database than the one created", P_DEF, connect_mismatch);
 	STEPS("pg_dumpall: second \\connect refused", P_DEF, dumpall);
 	STEPS("other meta-commands", P_DEF, metas);
+	STEPS("pg_dump --clean --if-exists with --clear-target", P_CLEAR, clean_clear);
+	STEPS("pg_dump --clean --if-exists without options", P_DEF, clean_default);
+	STEPS("pg_dump -C --clean with --clear-target", P_CLEAR, preamble_clean_clear);
+	STEPS("a trigger before the data", P_DEF, trigger_first);
+	STEPS("pg_dump's section order", P_DEF, dump_order);
+	test_post_data();
+	test_txn_codes();
+	test_messages();
 	test_stats();
 	test_misc();
 	test_prefixes();
