@@ -929,6 +929,115 @@ m_data_after_post(struct rules *r, const struct stmt *st, struct hit *h)
 	return 1;
 }
 
+
+/*
+ * INSERT as pg_dump --inserts / --column-inserts writes it: INSERT INTO
+ * name [(columns)] [OVERRIDING SYSTEM VALUE] VALUES (literal, ...)[, ...]
+ * [ON CONFLICT DO NOTHING], or INSERT INTO name DEFAULT VALUES (a table
+ * without columns), each literal a number, a string, NULL, true,
+ * false or DEFAULT.  1 if st is one.
+ */
+static int
+insert_is_literal(const struct stmt *st)
+{
+	struct sqltok_iter it;
+	struct sqltok t;
+	enum { NAME, AFTER_NAME, COLS, ROW, VALUE, AFTER_VALUE, AFTER_ROW,
+	    DONE } want = NAME;
+	int n = 0;
+
+	sqltok_init(&it, st->s, st->len, st->std);
+	sqltok_next(&it, &t); /* INSERT */
+	if (sqltok_next(&it, &t) == SQLTOK_END || !sqltok_is(&t, "into"))
+		return 0;
+	while (sqltok_next(&it, &t) != SQLTOK_END) {
+		n++;
+		switch (want) {
+		case NAME:
+			if (!is_name_tok(&t))
+				return 0;
+			want = AFTER_NAME;
+			break;
+		case AFTER_NAME:
+			if (is_op(&t, '.') && n == 2)
+				want = NAME;
+			else if (is_op(&t, '(') && t.depth == 0)
+				want = COLS;
+			else if (sqltok_is(&t, "overriding")) {
+				if (sqltok_next(&it, &t) == SQLTOK_END ||
+				    (!sqltok_is(&t, "system") && !sqltok_is(&t, "user")) ||
+				    sqltok_next(&it, &t) == SQLTOK_END ||
+				    !sqltok_is(&t, "value"))
+					return 0;
+			} else if (sqltok_is(&t, "values"))
+				want = ROW;
+			else if (sqltok_is(&t, "default")) {
+				/* a table without columns: DEFAULT VALUES */
+				if (sqltok_next(&it, &t) == SQLTOK_END ||
+				    !sqltok_is(&t, "values"))
+					return 0;
+				want = AFTER_ROW;
+			} else
+				return 0;
+			break;
+		case COLS:
+			if (is_op(&t, ')'))
+				want = AFTER_NAME;
+			else if (!is_name_tok(&t) && !is_op(&t, ','))
+				return 0;
+			break;
+		case ROW:
+			if (!is_op(&t, '(') || t.depth != 0)
+				return 0;
+			want = VALUE;
+			break;
+		case VALUE:
+			if (is_op(&t, '-'))
+				continue;
+			if (t.type != SQLTOK_STRING && t.type != SQLTOK_NUMBER &&
+			    !sqltok_is(&t, "null") && !sqltok_is(&t, "true") &&
+			    !sqltok_is(&t, "false") && !sqltok_is(&t, "default"))
+				return 0;
+			want = AFTER_VALUE;
+			break;
+		case AFTER_VALUE:
+			if (is_op(&t, ','))
+				want = VALUE;
+			else if (is_op(&t, ')'))
+				want = AFTER_ROW;
+			else
+				return 0;
+			break;
+		case AFTER_ROW:
+			if (is_op(&t, ','))
+				want = ROW;
+			else if (is_op(&t, ';'))
+				want = DONE;
+			else if (sqltok_is(&t, "on")) {
+				if (sqltok_next(&it, &t) == SQLTOK_END ||
+				    !sqltok_is(&t, "conflict") ||
+				    sqltok_next(&it, &t) == SQLTOK_END ||
+				    !sqltok_is(&t, "do") ||
+				    sqltok_next(&it, &t) == SQLTOK_END ||
+				    !sqltok_is(&t, "nothing"))
+					return 0;
+			} else
+				return 0;
+			break;
+		case DONE:
+			return 0;
+		}
+	}
+	return want == AFTER_ROW || want == DONE;
+}
+
+static int
+m_insert(struct rules *r, const struct stmt *st, struct hit *h)
+{
+	(void)r, (void)h;
+	return W(st, 0, "insert") && !insert_is_literal(st);
+}
+
 /* ------------------------------------------------------------------ */
 /* LANGUAGE, decoded                                                   */
 
@@ -1698,6 +1807,11 @@ static const struct rule_row rule_rows[] = {
 	{R_META, RULES_DROP, m_database, ""},
 	{R_REFUSE, RULES_REFUSE, m_copy, ""},
 	{R_REFUSE, RULES_REFUSE, m_data_after_post, ""},
+	{R_REFUSE, RULES_REFUSE, m_insert,
+	    "pg_dump --inserts writes only literal values (numbers, strings, "
+	    "NULL, true, false, DEFAULT); an expression, call or subquery "
+	    "there runs code on the target. No option allows it: remove it "
+	    "from the dump"},
 	{R_REFUSE, RULES_REFUSE, m_alter_system,
 	    "ALTER SYSTEM changes the server's configuration; pg_dump never "
 	    "emits it"},

@@ -443,6 +443,27 @@ static const struct rcase cases[] = {
 	{P_DROP, "SELECT pg_catalog.lo_unlink('16385');", F, NULL, NULL, STD},
 	{P_DROP, "SELECT pg_catalog.lo_unlink(oid) FROM pg_catalog.pg_largeobject_metadata WHERE oid = '16385';", F, NULL, NULL, STD},
 
+	/* INSERT as pg_dump --inserts writes it */
+	{P_DEF, "INSERT INTO public.t VALUES (1, 'a', NULL, true, -2.5e3, B'0101', DEFAULT);", F, NULL, NULL, STD},
+	{P_DEF, "INSERT INTO public.t (a, \"B\") VALUES (1, E'x\\'y');", F, NULL, NULL, STD},
+	{P_DEF, "INSERT INTO public.t OVERRIDING SYSTEM VALUE VALUES (1);", F, NULL, NULL, STD},
+	{P_DEF, "INSERT INTO public.t (a) OVERRIDING SYSTEM VALUE VALUES\n\t(1),\n\t(2);", F, NULL, NULL, STD},
+	{P_DEF, "INSERT INTO public.t VALUES (1) ON CONFLICT DO NOTHING;", F, NULL, NULL, STD},
+	{P_DEF, "INSERT INTO t VALUES ('NaN')", F, NULL, NULL, STD},
+	{P_DEF, "INSERT INTO public.t VALUES (public.f());", RF, "refuse", NULL, STD},
+	{P_DEF, "INSERT INTO public.t VALUES ((SELECT 1));", RF, "refuse", NULL, STD},
+	{P_DEF, "INSERT INTO public.t VALUES (1 + 1);", RF, "refuse", NULL, STD},
+	{P_DEF, "INSERT INTO public.t VALUES ('1'::int);", RF, "refuse", NULL, STD},
+	{P_DEF, "INSERT INTO public.t SELECT * FROM pg_authid;", RF, "refuse", NULL, STD},
+	{P_DEF, "INSERT INTO public.t VALUES (1) RETURNING public.f();", RF, "refuse", NULL, STD},
+	{P_DEF, "INSERT INTO public.t VALUES (1) ON CONFLICT (a) DO UPDATE SET a = public.f();", RF, "refuse", NULL, STD},
+	{P_DEF, "INSERT INTO ks.no_columns DEFAULT VALUES;", F, NULL, NULL, STD},
+	{P_DEF, "INSERT INTO public.t DEFAULT VALUES RETURNING public.f();", RF, "refuse", NULL, STD},
+	{P_DEF, "INSERT INTO public.t (a) DEFAULT;", RF, "refuse", NULL, STD},
+	{P_DEF, "INSERT INTO public.t VALUES (1);;", RF, "refuse", NULL, STD},
+	{P_DEF, "INSERT INTO public.t VALUES (current_user);", RF, "refuse", NULL, STD},
+	{P_DEF, "WITH x AS (INSERT INTO public.t VALUES (1)) SELECT 1;", RF, "refuse", NULL, STD},
+
 	/* bodies, strings and comments never match */
 	{P_DEF, "CREATE FUNCTION public.f() RETURNS void\n    LANGUAGE plpgsql\n    AS $$\nBEGIN\n"
 	    "GRANT ALL ON t TO x;\nALTER TABLE t OWNER TO y;\nDROP TABLE z;\nCOPY t TO '/tmp/x';\nEND;\n$$;", F, NULL, NULL, STD},
