@@ -680,7 +680,8 @@ ends_at(const struct stmt *st, int i)
 
 /*
  * The functions pg_dump (11 .. 18) calls with SELECT, each with the first
- * pg_dump version that writes it.  target: the server has it only from
+ * pg_dump version that writes it (pg_dump and pg_restore share the
+ * archiver that writes them).  target: the server has it only from
  * that version on, so a call into an older target is dropped
  * (unknown-function).  lo_unlink is not here: pg_dump writes it only as a
  * --clean drop, and the clean rule reads its two forms.  binary_upgrade_*
@@ -702,6 +703,11 @@ static const struct dump_call dump_calls[] = {
 	{"lo_close", OLD, 0},
 	{"pg_restore_relation_stats", 180000, 1},  /* STATISTICS DATA */
 	{"pg_restore_attribute_stats", 180000, 1},
+	/*
+	 * Not in a dump: pg_restore (pg_dump's archiver) asks it on every
+	 * connection to a 9.0+ server, through the PostgreSQL port.
+	 */
+	{"pg_is_in_recovery", 90000, 0},
 };
 
 static const struct dump_call *
@@ -830,7 +836,8 @@ m_select(struct rules *r, const struct stmt *st, struct hit *h)
 		snprintf(r->reason, sizeof(r->reason), "pg_catalog.%.*s is not "
 		    "one of the functions pg_dump calls (set_config, setval, "
 		    "lo_create, lo_open, lowrite, lo_close, "
-		    "pg_restore_relation_stats, pg_restore_attribute_stats). No "
+		    "pg_restore_relation_stats, pg_restore_attribute_stats; "
+		    "pg_restore's pg_is_in_recovery). No "
 		    "option allows it: remove it from the dump",
 		    (int)(fn->len > 64 ? 64 : fn->len), fn->p);
 		h->reason = r->reason;

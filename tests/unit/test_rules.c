@@ -324,6 +324,9 @@ static const struct rcase cases[] = {
 	    "\t'most_common_freqs', '{0.5}'::real[],\n\t'elem_count_histogram', '{0.2}'::double precision[],\n"
 	    "\t'correlation', '1'::pg_catalog.float4\n);", F, NULL, NULL, STD},
 	{P_V18, "SELECT pg_catalog.pg_restore_attribute_stats('relation', 'public.t'::regclass, 'attnum', '1'::smallint);", F, NULL, NULL, STD},
+	{P_DEF, "SELECT pg_catalog.pg_is_in_recovery()", F, NULL, NULL, STD},
+	{P_DEF, "SELECT pg_catalog.pg_is_in_recovery(1);", F, NULL, NULL, STD},
+	{P_DEF, "SELECT pg_is_in_recovery();", RF, "refuse", NULL, STD},
 	{P_DEF, "SELECT pg_sleep(1e6);", RF, "refuse", NULL, STD},
 	{P_DEF, "SELECT pg_catalog.pg_sleep(1e6);", RF, "refuse", NULL, STD},
 	{P_DEF, "SELECT pg_advisory_unlock_all();", RF, "refuse", NULL, STD},
