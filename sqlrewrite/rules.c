@@ -1898,7 +1898,7 @@ stmt_head(const struct stmt *st, char *out, size_t size)
 	size_t o = 0, k, n;
 	int i;
 
-	for (i = 0; i < st->n && i < 8 && o + 8 < size; prev = &st->t[i], i++) {
+	for (i = 0; i < st->n && i < 10 && o + 8 < size; prev = &st->t[i], i++) {
 		const struct sqltok *t = &st->t[i];
 
 		if (is_op(t, ';'))
