@@ -7,6 +7,9 @@
  * forwarded as it is.  Matchers only look at tokens from sqltok.h, so text
  * inside strings, quoted identifiers, comments and dollar-quoted bodies can
  * never match.  Meta-commands (LEXER_META) go through meta_apply() instead.
+ * Between statements the rules keep only what pg_dump's order makes
+ * meaningful: whether --clean's drops may still come (past_clean) and where
+ * post-data began (post_data_line).
  *
  * Pure: libc only, no I/O.  The only allocation is r->buf, the rewrite
  * buffer, grown as needed and kept for the next rewrite.
