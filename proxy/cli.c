@@ -58,6 +58,15 @@ cli_rules_option(struct cli_rules *cr, int c, const char *arg)
 	case CLI_OPT_EXPLAIN:
 		cr->explain = 1;
 		return 1;
+	case CLI_OPT_ALLOW_SUPERUSER_TARGET:
+		cr->opt.allow_superuser_target = 1;
+		return 1;
+	case CLI_OPT_ALLOW_NATIVE_CODE:
+		cr->opt.allow_native_code = 1;
+		return 1;
+	case CLI_OPT_ALLOW_PUBLICATIONS:
+		cr->opt.allow_publications = 1;
+		return 1;
 	case CLI_OPT_MAX_STATEMENT:
 		v = cli_parse_size(arg);
 		if (v < 1024) {
@@ -84,4 +93,18 @@ cli_rules_option(struct cli_rules *cr, int c, const char *arg)
 		return 1;
 	}
 	return 0;
+}
+
+int
+cli_rules_check(const struct cli_rules *cr, const char *prog)
+{
+	const char *opt = cr->opt.allow_native_code ? "--allow-native-code" :
+	    cr->opt.allow_publications ? "--allow-publications" : NULL;
+
+	if (opt == NULL || cr->opt.allow_superuser_target)
+		return 0;
+	fprintf(stderr, "%s: %s needs --allow-superuser-target: only a superuser "
+	    "target can create what it lets through, and pgsluice refuses a "
+	    "superuser target unless told\n", prog, opt);
+	return -1;
 }

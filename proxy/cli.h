@@ -3,7 +3,8 @@
  *
  * main.c dispatches on argv[1]; each subcommand parses the rest of argv with
  * getopt_long.  The rule options (--keep-owners, --keep-privileges,
- * --allow-drop, --map-role OLD=NEW, --explain) mean the same in filter and
+ * --allow-drop, --map-role OLD=NEW, --explain, --allow-superuser-target,
+ * --allow-native-code, --allow-publications) mean the same in filter and
  * serve, so they are parsed here, once.
  */
 #ifndef PGSLUICE_CLI_H
@@ -29,6 +30,9 @@ enum {
 	CLI_OPT_MAP_ROLE,
 	CLI_OPT_EXPLAIN,
 	CLI_OPT_MAX_STATEMENT,
+	CLI_OPT_ALLOW_SUPERUSER_TARGET,
+	CLI_OPT_ALLOW_NATIVE_CODE,
+	CLI_OPT_ALLOW_PUBLICATIONS,
 	CLI_OPT_FIRST_FREE, /* subcommands number their own options from here */
 };
 
@@ -39,7 +43,11 @@ enum {
 	{ "allow-drop", no_argument, NULL, CLI_OPT_ALLOW_DROP },             \
 	{ "map-role", required_argument, NULL, CLI_OPT_MAP_ROLE },           \
 	{ "explain", no_argument, NULL, CLI_OPT_EXPLAIN },                   \
-	{ "max-statement", required_argument, NULL, CLI_OPT_MAX_STATEMENT }
+	{ "max-statement", required_argument, NULL, CLI_OPT_MAX_STATEMENT },  \
+	{ "allow-superuser-target", no_argument, NULL,                       \
+	  CLI_OPT_ALLOW_SUPERUSER_TARGET },                                  \
+	{ "allow-native-code", no_argument, NULL, CLI_OPT_ALLOW_NATIVE_CODE }, \
+	{ "allow-publications", no_argument, NULL, CLI_OPT_ALLOW_PUBLICATIONS }
 
 /* Help text for those entries, to print in a subcommand's --help. */
 #define CLI_RULE_HELP                                                              \
@@ -52,7 +60,13 @@ enum {
 	"                         default: refuse them\n"                                \
 	"  --explain              list every dropped, rewritten or refused statement\n"  \
 	"                         with its input line\n"                                  \
-	"  --max-statement SIZE   largest statement accepted (default 256M; K, M, G)\n"
+	"  --max-statement SIZE   largest statement accepted (default 256M; K, M, G)\n" \
+	"  --allow-superuser-target  the target role may be a superuser (serve refuses\n" \
+	"                         one otherwise); needed by the two options below\n"   \
+	"  --allow-native-code    forward LANGUAGE c and internal functions (native\n"  \
+	"                         code; needs --allow-superuser-target)\n"             \
+	"  --allow-publications   forward CREATE/ALTER PUBLICATION (needs\n"           \
+	"                         --allow-superuser-target)\n"
 
 struct cli_rules {
 	struct rules_options opt;
@@ -69,6 +83,12 @@ void cli_rules_init(struct cli_rules *cr);
  * them, 0 if not, -1 on a bad argument (message already on stderr).
  */
 int cli_rules_option(struct cli_rules *cr, int c, const char *arg);
+
+/*
+ * After all options: 0 if the rule options fit together, -1 (message on
+ * stderr, prefixed with prog) if one needs another that is missing.
+ */
+int cli_rules_check(const struct cli_rules *cr, const char *prog);
 
 /* Parse "256M", "64K", "1G", "1048576" into bytes; -1 if malformed. */
 long long cli_parse_size(const char *s);

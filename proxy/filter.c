@@ -368,6 +368,8 @@ filter_main(int argc, char **argv)
 		    argv[optind]);
 		return 2;
 	}
+	if (cli_rules_check(&f.cr, "pgsluice filter") < 0)
+		return 2;
 	if (isatty(STDIN_FILENO)) {
 		fprintf(stderr, "pgsluice filter: stdin is a terminal; pipe a dump in "
 		    "(pgsluice filter < dump.sql)\n");

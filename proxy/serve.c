@@ -814,6 +814,7 @@ serve_parse(struct serve *sv, int argc, char **argv)
 			break;
 		case OPT_CLEAR_TARGET:
 			sv->cfg.clear_target = 1;
+			sv->cr.opt.clear_target = 1;
 			break;
 		case OPT_ONCE:
 			sv->once = 1;
@@ -897,6 +898,8 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		fprintf(stderr, "pgsluice serve: unexpected argument \"%s\"\n", argv[optind]);
 		return 2;
 	}
+	if (cli_rules_check(&sv->cr, "pgsluice serve") < 0)
+		return 2;
 	if (sv->cfg.conninfo == NULL) {
 		fprintf(stderr, "pgsluice serve: --target is required, e.g. --target "
 		        "\"dbname=synapse user=synapse_user\"\n");

@@ -7,6 +7,9 @@
  * forwarded as it is.  Matchers only look at tokens from sqltok.h, so text
  * inside strings, quoted identifiers, comments and dollar-quoted bodies can
  * never match.  Meta-commands (LEXER_META) go through meta_apply() instead.
+ * Between statements the rules keep only what pg_dump's order makes
+ * meaningful: whether --clean's drops may still come (past_clean) and where
+ * post-data began (post_data_line).
  *
  * Pure: libc only, no I/O.  The only allocation is r->buf, the rewrite
  * buffer, grown as needed and kept for the next rewrite.
@@ -29,6 +32,7 @@ enum rule_id {
 	R_TRANSACTION,
 	R_UNKNOWN_SETTING,
 	R_UNKNOWN_FUNCTION,
+	R_CLEAN,
 	R_REFUSE,
 	R_NRULES
 };
@@ -36,7 +40,7 @@ enum rule_id {
 static const char *const rule_names[R_NRULES] = {
 	"empty", "owner", "privileges", "superuser-only", "meta",
 	"public-schema", "transaction", "unknown-setting", "unknown-function",
-	"refuse",
+	"clean", "refuse",
 };
 
 /* counts[] is indexed rule * 3 + (action - 1); RULES_MAX_STATS must fit. */
@@ -57,12 +61,14 @@ struct stmt {
 	struct sqltok tail[4];    /* the last tokens, tail[ntail - 1] last */
 	int ntail;
 	int ntok;                 /* all tokens (';' included) */
+	int clean;                /* enum clean_form: a pg_dump --clean drop */
 };
 
 /* What the matching row decided; rows preset it, matchers may change it. */
 struct hit {
 	int rule;
 	enum rules_action action;
+	enum rules_txn txn;
 	const char *reason;
 	size_t rwlen; /* RULES_REWRITE: bytes of the new text in r->buf */
 	int dbname;   /* set r->dbname from name[] */
@@ -547,16 +553,18 @@ m_database(struct rules *r, const struct stmt *st, struct hit *h)
 		h->reason = "CREATE DATABASE beyond pg_dump -C's preamble "
 		    "reaches outside the target database";
 	} else if (W(st, 0, "drop")) {
-		if (preamble && r->opt.allow_drop && r->dbname[0] == '\0') {
+		if (preamble && (r->opt.allow_drop || r->opt.clear_target) &&
+		    r->dbname[0] == '\0') {
 			h->dbname = 1;
 			h->reason = "pg_dump -C --clean preamble: the target "
 			    "database is never dropped";
 			return 1;
 		}
-		h->reason = r->opt.allow_drop ? "DROP DATABASE reaches outside "
-		    "the target database" : "DROP DATABASE reaches outside the "
-		    "target database (even --allow-drop forwards only "
-		    "pg_dump -C --clean's own, which is dropped)";
+		h->reason = r->opt.allow_drop || r->opt.clear_target ? "DROP "
+		    "DATABASE reaches outside the target database" : "DROP "
+		    "DATABASE reaches outside the target database (pg_dump -C "
+		    "--clean's own, first in the dump, is skipped with "
+		    "--clear-target or --allow-drop)";
 	} else if (W(st, 0, "comment")) {
 		/* older pg_dump (< 11) emits it even without -C */
 		h->reason = "COMMENT ON DATABASE describes the source database; "
@@ -663,16 +671,567 @@ m_do(struct rules *r, const struct stmt *st, struct hit *h)
 	return W(st, 0, "do");
 }
 
-/* CREATE [OR REPLACE] FUNCTION/PROCEDURE ... LANGUAGE c (at depth 0) */
+/* The statement is over at token i: nothing but an optional ';' follows. */
 static int
-m_c_function(struct rules *r, const struct stmt *st, struct hit *h)
+ends_at(const struct stmt *st, int i)
+{
+	return st->ntok == i || (st->ntok == i + 1 && OP(st, i, ';'));
+}
+
+/* ------------------------------------------------------------------ */
+/* SELECT: only the pg_catalog calls pg_dump writes                    */
+
+/*
+ * The functions pg_dump (11 .. 18) calls with SELECT, each with the first
+ * pg_dump version that writes it (pg_dump and pg_restore share the
+ * archiver that writes them).  target: the server has it only from
+ * that version on, so a call into an older target is dropped
+ * (unknown-function).  lo_unlink is not here: pg_dump writes it only as a
+ * --clean drop, and the clean rule reads its two forms.  binary_upgrade_*
+ * (pg_dump --binary-upgrade, for pg_upgrade) are not here on purpose.
+ */
+struct dump_call {
+	const char *name; /* in pg_catalog */
+	int since;        /* first pg_dump version (server_version_num) */
+	int target;       /* 1: a target older than since lacks it */
+};
+
+static const struct dump_call dump_calls[] = {
+	/* the prelude, since the CVE-2018-1058 releases (10.3, 9.6.8, ...) */
+	{"set_config", 100003, 0},
+	{"setval", OLD, 0},                      /* SEQUENCE SET */
+	{"lo_create", 90000, 0},                 /* BLOB / BLOB METADATA */
+	{"lo_open", OLD, 0},                     /* BLOBS: large-object data */
+	{"lowrite", OLD, 0},
+	{"lo_close", OLD, 0},
+	{"pg_restore_relation_stats", 180000, 1},  /* STATISTICS DATA */
+	{"pg_restore_attribute_stats", 180000, 1},
+	/*
+	 * Not in a dump: pg_restore (pg_dump's archiver) asks it on every
+	 * connection to a 9.0+ server, through the PostgreSQL port.
+	 */
+	{"pg_is_in_recovery", 90000, 0},
+};
+
+static const struct dump_call *
+dump_call_find(const struct sqltok *t)
+{
+	char name[64];
+	size_t i;
+
+	if (t->type != SQLTOK_WORD)
+		return NULL;
+	sqltok_name(t, name, sizeof(name));
+	for (i = 0; i < sizeof(dump_calls) / sizeof(dump_calls[0]); i++)
+		if (strcmp(dump_calls[i].name, name) == 0)
+			return &dump_calls[i];
+	return NULL;
+}
+
+/*
+ * "SELECT [* FROM] pg_catalog.fn(" as pg_dump writes it: the index of the
+ * '(' and the function's token in *fn, or -1.
+ */
+static int
+catalog_call(const struct stmt *st, const struct sqltok **fn)
+{
+	int i = 1;
+
+	if (!W(st, 0, "select"))
+		return -1;
+	if (OP(st, 1, '*') && W(st, 2, "from"))
+		i = 3;
+	if (!W(st, i, "pg_catalog") || !OP(st, i + 1, '.') ||
+	    i + 3 >= st->n || st->t[i + 2].type != SQLTOK_WORD ||
+	    !OP(st, i + 3, '('))
+		return -1;
+	*fn = &st->t[i + 2];
+	return i + 3;
+}
+
+/*
+ * The call opened by st->t[open] has only literal arguments, each with
+ * optional casts ('1'::integer, '{0.5}'::real[], false::boolean, -5), and
+ * is all the statement: ")" then an optional ';'.  A subquery, a column,
+ * an operator or a nested call is code pg_dump never writes there.
+ */
+static int
+call_args_literal(const struct stmt *st, int open)
 {
 	struct sqltok_iter it;
 	struct sqltok t;
-	char lang[8];
-	int i = 1;
+	const char *p = st->t[open].p;
+	enum { VALUE, AFTER, CAST2, TYPE, TYPE_MORE, BRACKET } want = VALUE;
+	int nargs = 0;
+
+	sqltok_init(&it, p, st->len - (size_t)(p - st->s), st->std);
+	sqltok_next(&it, &t); /* '(' */
+	while (sqltok_next(&it, &t) != SQLTOK_END) {
+		if (is_op(&t, ')') && (want == AFTER || want == TYPE_MORE ||
+		    (want == VALUE && nargs == 0))) {
+			if (sqltok_next(&it, &t) == SQLTOK_END)
+				return 1;
+			return is_op(&t, ';') && sqltok_next(&it, &t) == SQLTOK_END;
+		}
+		switch (want) {
+		case VALUE:
+			if (is_op(&t, '-'))
+				continue; /* a negative number: setval('s', -5, ...) */
+			if (t.type != SQLTOK_STRING && t.type != SQLTOK_NUMBER &&
+			    !sqltok_is(&t, "true") && !sqltok_is(&t, "false") &&
+			    !sqltok_is(&t, "null"))
+				return 0;
+			nargs++;
+			want = AFTER;
+			break;
+		case AFTER:
+		case TYPE_MORE:
+			if (is_op(&t, ','))
+				want = VALUE;
+			else if (is_op(&t, ':'))
+				want = CAST2;
+			else if (want == TYPE_MORE && is_op(&t, '['))
+				want = BRACKET;
+			else if (want == TYPE_MORE && is_op(&t, '.'))
+				want = TYPE;
+			else if (want == TYPE_MORE && t.type == SQLTOK_WORD)
+				; /* double precision, character varying */
+			else
+				return 0;
+			break;
+		case CAST2:
+			if (!is_op(&t, ':'))
+				return 0;
+			want = TYPE;
+			break;
+		case TYPE:
+			if (!is_name_tok(&t))
+				return 0;
+			want = TYPE_MORE;
+			break;
+		case BRACKET:
+			if (!is_op(&t, ']'))
+				return 0;
+			want = TYPE_MORE;
+			break;
+		}
+	}
+	return 0;
+}
+
+static int
+m_select(struct rules *r, const struct stmt *st, struct hit *h)
+{
+	const struct sqltok *fn = NULL;
+	int open;
+
+	if (!W(st, 0, "select"))
+		return 0;
+	open = catalog_call(st, &fn);
+	if (open < 0) {
+		h->reason = "pg_dump's only SELECT statements are calls of its "
+		    "own pg_catalog functions (set_config, setval, large-object "
+		    "and statistics functions); any other SELECT runs code on "
+		    "the target. No option allows it: remove it from the dump";
+		return 1;
+	}
+	if (dump_call_find(fn) == NULL) {
+		snprintf(r->reason, sizeof(r->reason), "pg_catalog.%.*s is not "
+		    "one of the functions pg_dump calls (set_config, setval, "
+		    "lo_create, lo_open, lowrite, lo_close, "
+		    "pg_restore_relation_stats, pg_restore_attribute_stats; "
+		    "pg_restore's pg_is_in_recovery). No "
+		    "option allows it: remove it from the dump",
+		    (int)(fn->len > 64 ? 64 : fn->len), fn->p);
+		h->reason = r->reason;
+		return 1;
+	}
+	if (!call_args_literal(st, open)) {
+		h->reason = "pg_dump writes these calls alone, with literal "
+		    "arguments; a subquery, column, operator or other call in "
+		    "them runs code on the target. No option allows it: remove "
+		    "it from the dump";
+		return 1;
+	}
+	return 0; /* one of pg_dump's calls: the rows below decide */
+}
+
+/*
+ * Statements that pg_dump never writes and that run code or queries:
+ * CALL, WITH, VALUES, TABLE, EXPLAIN, PREPARE/EXECUTE, UPDATE, DELETE,
+ * MERGE, cursors, NOTIFY/LISTEN.
+ */
+static int
+m_not_dump(struct rules *r, const struct stmt *st, struct hit *h)
+{
+	static const char *const kw[] = {"call", "with", "values", "table",
+	    "explain", "execute", "prepare", "deallocate", "update", "delete",
+	    "merge", "declare", "fetch", "move", "close", "notify", "listen",
+	    "unlisten", NULL};
+	int i;
 
 	(void)r, (void)h;
+	if (W(st, 0, "prepare") && W(st, 1, "transaction"))
+		return 0; /* the transaction rule says more */
+	for (i = 0; kw[i] != NULL; i++)
+		if (W(st, 0, kw[i]))
+			return 1;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Data after post-data                                                */
+
+/*
+ * The objects of pg_dump's post-data section that act on rows written
+ * after them: triggers, rules, policies, indexes (their expressions run
+ * on every row), index-backed and foreign-key constraints, event
+ * triggers.  pg_dump writes every COPY and INSERT before the first of
+ * them.
+ */
+static int
+post_data_object(const struct stmt *st)
+{
+	struct sqltok_iter it;
+	struct sqltok t, prev;
+	int i = 1, add = 0;
+
+	if (W(st, 0, "create")) {
+		if (W(st, 1, "or") && W(st, 2, "replace"))
+			i = 3;
+		if (W(st, i, "constraint") || W(st, i, "event"))
+			i++;
+		if (W(st, i, "unique"))
+			return W(st, i + 1, "index");
+		return W(st, i, "trigger") || W(st, i, "rule") ||
+		    W(st, i, "policy") || W(st, i, "index");
+	}
+	if (!W(st, 0, "alter") || !W(st, 1, "table"))
+		return 0;
+	sqltok_init(&it, st->s, st->len, st->std);
+	memset(&prev, 0, sizeof(prev));
+	while (sqltok_next(&it, &t) != SQLTOK_END) {
+		if (t.depth != 0 || t.type != SQLTOK_WORD)
+			continue;
+		if (sqltok_is(&t, "add"))
+			add = 1;
+		else if (add && (sqltok_is(&t, "primary") ||
+		    sqltok_is(&t, "unique") || sqltok_is(&t, "exclude") ||
+		    (sqltok_is(&t, "key") && sqltok_is(&prev, "foreign"))))
+			return 1;
+		prev = t;
+	}
+	return 0;
+}
+
+static int
+m_data_after_post(struct rules *r, const struct stmt *st, struct hit *h)
+{
+	if (r->post_data_line == 0 || (!W(st, 0, "copy") && !W(st, 0, "insert")))
+		return 0;
+	snprintf(r->reason, sizeof(r->reason), "data after the first post-data "
+	    "object (%s, line %llu): pg_dump writes every COPY and INSERT "
+	    "before its triggers, rules, policies, indexes and constraints, so "
+	    "that none of them acts on the rows being loaded. No option allows "
+	    "it: make the dump with pg_dump, unreordered", r->post_data,
+	    (unsigned long long)r->post_data_line);
+	h->reason = r->reason;
+	return 1;
+}
+
+
+/*
+ * INSERT as pg_dump --inserts / --column-inserts writes it: INSERT INTO
+ * name [(columns)] [OVERRIDING SYSTEM VALUE] VALUES (literal, ...)[, ...]
+ * [ON CONFLICT DO NOTHING], or INSERT INTO name DEFAULT VALUES (a table
+ * without columns), each literal a number, a string, NULL, true,
+ * false or DEFAULT.  1 if st is one.
+ */
+static int
+insert_is_literal(const struct stmt *st)
+{
+	struct sqltok_iter it;
+	struct sqltok t;
+	enum { NAME, AFTER_NAME, COLS, ROW, VALUE, AFTER_VALUE, AFTER_ROW,
+	    DONE } want = NAME;
+	int n = 0;
+
+	sqltok_init(&it, st->s, st->len, st->std);
+	sqltok_next(&it, &t); /* INSERT */
+	if (sqltok_next(&it, &t) == SQLTOK_END || !sqltok_is(&t, "into"))
+		return 0;
+	while (sqltok_next(&it, &t) != SQLTOK_END) {
+		n++;
+		switch (want) {
+		case NAME:
+			if (!is_name_tok(&t))
+				return 0;
+			want = AFTER_NAME;
+			break;
+		case AFTER_NAME:
+			if (is_op(&t, '.') && n == 2)
+				want = NAME;
+			else if (is_op(&t, '(') && t.depth == 0)
+				want = COLS;
+			else if (sqltok_is(&t, "overriding")) {
+				if (sqltok_next(&it, &t) == SQLTOK_END ||
+				    (!sqltok_is(&t, "system") && !sqltok_is(&t, "user")) ||
+				    sqltok_next(&it, &t) == SQLTOK_END ||
+				    !sqltok_is(&t, "value"))
+					return 0;
+			} else if (sqltok_is(&t, "values"))
+				want = ROW;
+			else if (sqltok_is(&t, "default")) {
+				/* a table without columns: DEFAULT VALUES */
+				if (sqltok_next(&it, &t) == SQLTOK_END ||
+				    !sqltok_is(&t, "values"))
+					return 0;
+				want = AFTER_ROW;
+			} else
+				return 0;
+			break;
+		case COLS:
+			if (is_op(&t, ')'))
+				want = AFTER_NAME;
+			else if (!is_name_tok(&t) && !is_op(&t, ','))
+				return 0;
+			break;
+		case ROW:
+			if (!is_op(&t, '(') || t.depth != 0)
+				return 0;
+			want = VALUE;
+			break;
+		case VALUE:
+			if (is_op(&t, '-'))
+				continue;
+			if (t.type != SQLTOK_STRING && t.type != SQLTOK_NUMBER &&
+			    !sqltok_is(&t, "null") && !sqltok_is(&t, "true") &&
+			    !sqltok_is(&t, "false") && !sqltok_is(&t, "default"))
+				return 0;
+			want = AFTER_VALUE;
+			break;
+		case AFTER_VALUE:
+			if (is_op(&t, ','))
+				want = VALUE;
+			else if (is_op(&t, ')'))
+				want = AFTER_ROW;
+			else
+				return 0;
+			break;
+		case AFTER_ROW:
+			if (is_op(&t, ','))
+				want = ROW;
+			else if (is_op(&t, ';'))
+				want = DONE;
+			else if (sqltok_is(&t, "on")) {
+				if (sqltok_next(&it, &t) == SQLTOK_END ||
+				    !sqltok_is(&t, "conflict") ||
+				    sqltok_next(&it, &t) == SQLTOK_END ||
+				    !sqltok_is(&t, "do") ||
+				    sqltok_next(&it, &t) == SQLTOK_END ||
+				    !sqltok_is(&t, "nothing"))
+					return 0;
+			} else
+				return 0;
+			break;
+		case DONE:
+			return 0;
+		}
+	}
+	return want == AFTER_ROW || want == DONE;
+}
+
+static int
+m_insert(struct rules *r, const struct stmt *st, struct hit *h)
+{
+	(void)r, (void)h;
+	return W(st, 0, "insert") && !insert_is_literal(st);
+}
+
+/* ------------------------------------------------------------------ */
+/* LANGUAGE, decoded                                                   */
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Append code point cp: ASCII as itself, anything else as '?'. */
+static void
+put_cp(char *out, size_t size, size_t *o, unsigned long cp)
+{
+	if (*o + 1 < size)
+		out[(*o)++] = (cp > 0 && cp < 0x80) ? (char)cp : '?';
+}
+
+/*
+ * U&'...' / U&"..." body p[0..n) with escape character esc ('\0': none,
+ * for plain quoted text); q doubled stands for itself.  0 if malformed.
+ */
+static int
+decode_unicode(const char *p, size_t n, char q, char esc, char *out,
+               size_t size, size_t *o)
+{
+	size_t i, k, digits;
+	unsigned long cp;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == q && i + 1 < n && p[i + 1] == q) {
+			put_cp(out, size, o, (unsigned char)q);
+			i++;
+			continue;
+		}
+		if (esc == '\0' || p[i] != esc) {
+			put_cp(out, size, o, (unsigned char)p[i]);
+			continue;
+		}
+		if (i + 1 < n && p[i + 1] == esc) {
+			put_cp(out, size, o, (unsigned char)esc);
+			i++;
+			continue;
+		}
+		digits = (i + 1 < n && p[i + 1] == '+') ? 6 : 4;
+		k = i + 1 + (digits == 6);
+		if (k + digits > n)
+			return 0;
+		for (cp = 0; digits > 0; digits--, k++) {
+			if (hexval(p[k]) < 0)
+				return 0;
+			cp = cp * 16 + (unsigned long)hexval(p[k]);
+		}
+		put_cp(out, size, o, cp);
+		i = k - 1;
+	}
+	return 1;
+}
+
+/* E'...' body (or '...' without standard_conforming_strings). */
+static void
+decode_escape(const char *p, size_t n, char *out, size_t size, size_t *o)
+{
+	size_t i, k;
+	unsigned long cp;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\'' && i + 1 < n && p[i + 1] == '\'') {
+			put_cp(out, size, o, '\'');
+			i++;
+			continue;
+		}
+		if (p[i] != '\\' || i + 1 >= n) {
+			put_cp(out, size, o, (unsigned char)p[i]);
+			continue;
+		}
+		i++;
+		cp = (unsigned char)p[i];
+		if (p[i] >= '0' && p[i] <= '7') {
+			for (cp = 0, k = 0; k < 3 && i < n && p[i] >= '0' &&
+			    p[i] <= '7'; k++, i++)
+				cp = cp * 8 + (unsigned long)(p[i] - '0');
+			i--;
+		} else if (p[i] == 'x' && i + 1 < n && hexval(p[i + 1]) >= 0) {
+			for (cp = 0, k = 0; k < 2 && i + 1 < n &&
+			    hexval(p[i + 1]) >= 0; k++, i++)
+				cp = cp * 16 + (unsigned long)hexval(p[i + 1]);
+		} else if (p[i] == 'u' || p[i] == 'U') {
+			size_t digits = p[i] == 'u' ? 4 : 8;
+
+			for (cp = 0, k = 0; k < digits && i + 1 < n &&
+			    hexval(p[i + 1]) >= 0; k++, i++)
+				cp = cp * 16 + (unsigned long)hexval(p[i + 1]);
+		} else if (p[i] == 'b' || p[i] == 'f' || p[i] == 'n' ||
+		    p[i] == 'r' || p[i] == 't') {
+			cp = '?'; /* control characters: never a language */
+		}
+		put_cp(out, size, o, cp);
+	}
+}
+
+/*
+ * The value of the name or string t as the server reads it, ASCII
+ * lowercased (LANGUAGE C and "C" are refused alike), into out; *next is
+ * the iterator just after t and is moved past a UESCAPE clause.  Returns
+ * 0 when t is not a form pgsluice can read (B'', X'', a malformed escape,
+ * a string continued by another string).
+ */
+static int
+decode_value(const struct sqltok *t, struct sqltok_iter *next, int std,
+             char *out, size_t size)
+{
+	const char *p = t->p;
+	size_t n = t->len, o = 0, tag;
+	struct sqltok_iter peek = *next;
+	struct sqltok u, e;
+	char esc = '\\';
+
+	if (t->type == SQLTOK_WORD) {
+		sqltok_name(t, out, size);
+		o = strlen(out);
+	} else if ((t->type == SQLTOK_QIDENT || t->type == SQLTOK_STRING) &&
+	    n >= 3 && (p[0] == 'u' || p[0] == 'U') && p[1] == '&') {
+		if (sqltok_next(&peek, &u) == SQLTOK_WORD &&
+		    sqltok_is(&u, "uescape")) {
+			if (sqltok_next(&peek, &e) != SQLTOK_STRING || e.len != 3 ||
+			    e.p[0] != '\'')
+				return 0;
+			esc = e.p[1];
+			*next = peek;
+		}
+		if (n < 4 || !decode_unicode(p + 3, n - 4, p[2], esc, out, size, &o))
+			return 0;
+	} else if (t->type == SQLTOK_QIDENT && n >= 2 && p[0] == '"') {
+		decode_unicode(p + 1, n - 2, '"', '\0', out, size, &o);
+	} else if (t->type == SQLTOK_STRING && p[0] == '$') {
+		for (tag = 1; tag < n && p[tag] != '$'; tag++)
+			;
+		tag++;
+		if (2 * tag > n)
+			return 0;
+		decode_unicode(p + tag, n - 2 * tag, '\0', '\0', out, size, &o);
+	} else if (t->type == SQLTOK_STRING && n >= 3 &&
+	    (p[0] == 'e' || p[0] == 'E') && p[1] == '\'') {
+		decode_escape(p + 2, n - 3, out, size, &o);
+	} else if (t->type == SQLTOK_STRING && ((n >= 2 && p[0] == '\'') ||
+	    (n >= 3 && (p[0] == 'n' || p[0] == 'N') && p[1] == '\''))) {
+		if (p[0] != '\'')
+			p++, n--;
+		if (std)
+			decode_unicode(p + 1, n - 2, '\'', '\0', out, size, &o);
+		else
+			decode_escape(p + 1, n - 2, out, size, &o);
+	} else {
+		return 0;
+	}
+	out[o < size ? o : size - 1] = '\0';
+	for (o = 0; out[o] != '\0'; o++)
+		if (out[o] >= 'A' && out[o] <= 'Z')
+			out[o] = (char)(out[o] + ('a' - 'A'));
+	peek = *next;
+	if (t->type == SQLTOK_STRING && sqltok_next(&peek, &u) == SQLTOK_STRING)
+		return 0; /* 'c' '' on two lines: one literal to the server */
+	return 1;
+}
+
+/*
+ * CREATE [OR REPLACE] FUNCTION/PROCEDURE ... LANGUAGE x, x decoded: c and
+ * internal are native code (refused unless --allow-native-code with
+ * --allow-superuser-target); a LANGUAGE pgsluice cannot read is refused.
+ */
+static int
+m_native_code(struct rules *r, const struct stmt *st, struct hit *h)
+{
+	struct sqltok_iter it;
+	struct sqltok t;
+	char lang[16];
+	int i = 1;
+
 	if (!W(st, 0, "create"))
 		return 0;
 	if (W(st, 1, "or") && W(st, 2, "replace"))
@@ -688,18 +1247,243 @@ m_c_function(struct rules *r, const struct stmt *st, struct hit *h)
 		if (t.type != SQLTOK_WORD && t.type != SQLTOK_QIDENT &&
 		    t.type != SQLTOK_STRING)
 			continue;
-		lower_name(&t, lang, sizeof(lang));
-		if (strcmp(lang, "c") == 0)
+		if (!decode_value(&t, &it, st->std, lang, sizeof(lang))) {
+			h->reason = "LANGUAGE written in a form pgsluice cannot "
+			    "read (pg_dump writes a plain or \"quoted\" name). "
+			    "No option allows it: fix the dump";
 			return 1;
+		}
+		if (strcmp(lang, "c") != 0 && strcmp(lang, "internal") != 0)
+			continue;
+		if (r->opt.allow_native_code && r->opt.allow_superuser_target)
+			return 0;
+		snprintf(r->reason, sizeof(r->reason), "LANGUAGE %s loads native "
+		    "code into the server; only a superuser can create it, and "
+		    "it runs with the server's rights. To restore it into a "
+		    "superuser target: --allow-superuser-target "
+		    "--allow-native-code", lang);
+		h->reason = r->reason;
+		return 1;
 	}
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* pg_dump --clean's drops                                             */
+
+enum clean_form {
+	CF_NONE = 0,
+	CF_DROP,         /* DROP ... */
+	CF_ALTER,        /* ALTER TABLE ... DROP CONSTRAINT / DROP DEFAULT */
+	CF_LO_IF_EXISTS, /* SELECT pg_catalog.lo_unlink(oid) FROM ... WHERE oid = 'N' */
+	CF_LO,           /* SELECT pg_catalog.lo_unlink('N') */
+};
+
 static int
-m_drop(struct rules *r, const struct stmt *st, struct hit *h)
+is_oid_literal(const struct sqltok *t)
 {
-	(void)h;
-	return W(st, 0, "drop") && !r->opt.allow_drop;
+	size_t i;
+
+	if (t->type != SQLTOK_STRING || t->len < 3 || t->p[0] != '\'' ||
+	    t->p[t->len - 1] != '\'')
+		return 0;
+	for (i = 1; i + 1 < t->len; i++)
+		if (t->p[i] < '0' || t->p[i] > '9')
+			return 0;
+	return 1;
+}
+
+/* Which of pg_dump --clean's drop statements st is (pg_backup_archiver.c). */
+static int
+clean_form(const struct stmt *st)
+{
+	int i = 2;
+
+	if (W(st, 0, "drop"))
+		return CF_DROP;
+	if (W(st, 0, "select") && W(st, 1, "pg_catalog") && OP(st, 2, '.') &&
+	    W(st, 3, "lo_unlink") && OP(st, 4, '(')) {
+		if (st->n > 5 && is_oid_literal(&st->t[5]) && OP(st, 6, ')') &&
+		    ends_at(st, 7))
+			return CF_LO;
+		if (W(st, 5, "oid") && OP(st, 6, ')') && W(st, 7, "from") &&
+		    W(st, 8, "pg_catalog") && OP(st, 9, '.') &&
+		    W(st, 10, "pg_largeobject_metadata") && W(st, 11, "where") &&
+		    W(st, 12, "oid") && OP(st, 13, '=') && st->n > 14 &&
+		    is_oid_literal(&st->t[14]) && ends_at(st, 15))
+			return CF_LO_IF_EXISTS;
+		return CF_NONE;
+	}
+	/* ALTER [FOREIGN] TABLE [IF EXISTS] [ONLY] name ... */
+	if (!W(st, 0, "alter"))
+		return CF_NONE;
+	if (W(st, 1, "foreign"))
+		i = 3;
+	if (!W(st, i - 1, "table"))
+		return CF_NONE;
+	if (W(st, i, "if") && W(st, i + 1, "exists"))
+		i += 2;
+	if (W(st, i, "only"))
+		i++;
+	if (i >= st->n || !is_name_tok(&st->t[i]))
+		return CF_NONE;
+	i++;
+	if (OP(st, i, '.') && i + 1 < st->n && is_name_tok(&st->t[i + 1]))
+		i += 2;
+	if (W(st, i, "drop") && W(st, i + 1, "constraint")) {
+		i += 2;
+		if (W(st, i, "if") && W(st, i + 1, "exists"))
+			i += 2;
+		return i < st->n && is_name_tok(&st->t[i]) && ends_at(st, i + 1) ?
+		    CF_ALTER : CF_NONE;
+	}
+	if (W(st, i, "alter") && W(st, i + 1, "column") && i + 2 < st->n &&
+	    is_name_tok(&st->t[i + 2]) && W(st, i + 3, "drop") &&
+	    W(st, i + 4, "default") && ends_at(st, i + 5))
+		return CF_ALTER;
+	return CF_NONE;
+}
+
+/*
+ * pg_dump --clean writes its drops first, right after the SET prelude.
+ * --allow-drop forwards them; with --clear-target (the target schemas
+ * emptied in the same transaction) those of the prelude are dropped,
+ * except large objects, which --clear-target keeps: their unlink is
+ * forwarded in its conditional form.  Otherwise a DROP is refused.
+ */
+static int
+m_clean(struct rules *r, const struct stmt *st, struct hit *h)
+{
+	static const char lo_head[] = "SELECT pg_catalog.lo_unlink(oid) FROM "
+	    "pg_catalog.pg_largeobject_metadata WHERE oid = ";
+	struct rw w;
+
+	if (st->clean == CF_NONE)
+		return 0;
+	if (r->opt.allow_drop) {
+		h->action = RULES_FORWARD;
+		return 1;
+	}
+	if (r->opt.clear_target && !r->past_clean) {
+		switch (st->clean) {
+		case CF_LO_IF_EXISTS:
+			h->action = RULES_FORWARD;
+			return 1;
+		case CF_LO:
+			h->rule = R_CLEAN;
+			rw_init(&w, r, lo_head);
+			rw_put(&w, lo_head, sizeof(lo_head) - 1);
+			rw_put(&w, st->t[5].p, st->t[5].len);
+			rw_put(&w, ";", 1);
+			w.done = sizeof(lo_head) - 1;
+			return rw_verdict(&w, sizeof(lo_head) - 1, h,
+			    "pg_dump --clean: --clear-target keeps large "
+			    "objects, so the unlink runs only if it exists");
+		}
+		h->rule = R_CLEAN;
+		h->action = RULES_DROP;
+		h->reason = "pg_dump --clean: the target was cleared in this "
+		    "transaction (--clear-target)";
+		return 1;
+	}
+	if (st->clean == CF_ALTER)
+		return 0; /* forwarded, as any ALTER TABLE */
+	h->reason = r->opt.clear_target ? "pg_dump --clean writes its drops "
+	    "before everything else; this one comes after the dump's first "
+	    "object, so --clear-target does not skip it. --allow-drop forwards "
+	    "DROP statements" : "DROP statements come from pg_dump --clean: "
+	    "with serve --clear-target the dump's own drops are skipped (the "
+	    "target is emptied in the same transaction); --allow-drop forwards "
+	    "them";
+	return 1;
+}
+
+/*
+ * Transaction control.  pg_dump writes only "BEGIN;" and "COMMIT;" (around
+ * large-object data, and pg_restore --transaction-size batches); psql -1
+ * and pg_restore -1 send BEGIN and COMMIT.  Those are dropped in
+ * single-transaction mode and forwarded otherwise; everything else that
+ * would end, split or shape the import's transaction is refused.
+ */
+static int
+m_transaction(struct rules *r, const struct stmt *st, struct hit *h)
+{
+	int b = set_body(st), noise = W(st, 1, "work") || W(st, 1, "transaction");
+
+	if (W(st, 0, "begin") || W(st, 0, "start") || W(st, 0, "commit")) {
+		h->txn = W(st, 0, "commit") ? RULES_TXN_COMMIT : RULES_TXN_BEGIN;
+		if (W(st, 0, "start") ? W(st, 1, "transaction") && ends_at(st, 2) :
+		    ends_at(st, 1 + noise)) {
+			if (!r->opt.single_transaction)
+				h->action = RULES_FORWARD;
+			return 1;
+		}
+		if (W(st, 0, "commit") && W(st, 1, "prepared")) {
+			h->txn = RULES_TXN_OTHER;
+			h->reason = "COMMIT PREPARED commits another transaction; "
+			    "pg_dump never writes it. No option allows it";
+		} else if (W(st, 0, "commit")) {
+			h->txn = RULES_TXN_OTHER;
+			h->reason = "pg_dump writes a plain COMMIT; AND CHAIN "
+			    "starts a new transaction. No option allows it";
+		} else if (W(st, 0, "start") && !W(st, 1, "transaction")) {
+			return 0;
+		} else {
+			h->reason = "pg_dump writes a plain BEGIN; transaction "
+			    "modes (isolation level, READ ONLY, DEFERRABLE) would "
+			    "change the import's transaction. No option allows it";
+		}
+	} else if (W(st, 0, "end") && (ends_at(st, 1 + noise) ||
+	    W(st, 1 + noise, "and"))) {
+		h->txn = RULES_TXN_COMMIT;
+		h->reason = "END commits; pg_dump ends its transactions with "
+		    "COMMIT and never writes END. No option allows it";
+	} else if (W(st, 0, "rollback") || W(st, 0, "abort")) {
+		if (W(st, 1, "prepared")) {
+			h->txn = RULES_TXN_OTHER;
+			h->reason = "ROLLBACK PREPARED ends another transaction; "
+			    "pg_dump never writes it. No option allows it";
+		} else if (W(st, 1 + noise, "to")) {
+			h->txn = RULES_TXN_OTHER;
+			h->reason = "ROLLBACK TO SAVEPOINT undoes part of the "
+			    "import; pg_dump never writes it (psql sends it with "
+			    "ON_ERROR_ROLLBACK: turn that off). No option allows "
+			    "it";
+		} else {
+			h->txn = RULES_TXN_ROLLBACK;
+			h->reason = "ROLLBACK would end the import's transaction, "
+			    "and what follows would commit piecemeal; pg_dump "
+			    "never writes it. No option allows it";
+		}
+	} else if (W(st, 0, "savepoint") || W(st, 0, "release")) {
+		h->txn = RULES_TXN_OTHER;
+		h->reason = "savepoints let part of the import be undone; pg_dump "
+		    "never writes them (psql sends them with ON_ERROR_ROLLBACK: "
+		    "turn that off). No option allows them";
+	} else if (W(st, 0, "prepare") && W(st, 1, "transaction")) {
+		h->txn = RULES_TXN_OTHER;
+		h->reason = "PREPARE TRANSACTION would leave the import prepared, "
+		    "holding its locks, outside pgsluice's control; pg_dump "
+		    "never writes it. No option allows it";
+	} else if ((b >= 0 && W(st, b, "transaction")) || (W(st, 0, "set") &&
+	    W(st, 1, "session") && W(st, 2, "characteristics"))) {
+		h->txn = RULES_TXN_OTHER;
+		h->reason = "SET TRANSACTION and SET SESSION CHARACTERISTICS change "
+		    "the import's transaction; pg_dump never writes them. No "
+		    "option allows them";
+	} else {
+		return 0;
+	}
+	h->rule = R_REFUSE;
+	h->action = RULES_REFUSE;
+	return 1;
+}
+
+/* --allow-publications, which needs --allow-superuser-target */
+static int
+publications_allowed(const struct rules *r)
+{
+	return r->opt.allow_publications && r->opt.allow_superuser_target;
 }
 
 static int
@@ -707,7 +1491,6 @@ m_superuser(struct rules *r, const struct stmt *st, struct hit *h)
 {
 	char name[64];
 
-	(void)r;
 	if (W(st, 0, "security") && W(st, 1, "label")) {
 		h->reason = "SECURITY LABEL needs a label provider and a "
 		    "superuser";
@@ -728,6 +1511,8 @@ m_superuser(struct rules *r, const struct stmt *st, struct hit *h)
 				return 1;
 			}
 		}
+		if (W(st, 2, "publication") && publications_allowed(r))
+			return 0;
 		if (W(st, 2, "publication") || W(st, 2, "subscription") ||
 		    (W(st, 2, "event") && W(st, 3, "trigger"))) {
 			h->reason = "comment on an object a database owner "
@@ -738,9 +1523,12 @@ m_superuser(struct rules *r, const struct stmt *st, struct hit *h)
 	}
 	if (!W(st, 0, "create") && !W(st, 0, "alter"))
 		return 0;
+	if (W(st, 1, "publication") && publications_allowed(r))
+		return 0;
 	if (W(st, 1, "publication") || W(st, 1, "subscription")) {
 		h->reason = "publications and subscriptions need a superuser "
-		    "and are not part of the data";
+		    "and are not part of the data (--allow-publications with "
+		    "--allow-superuser-target forwards publications)";
 		return 1;
 	}
 	if (W(st, 1, "event") && W(st, 2, "trigger")) {
@@ -970,33 +1758,6 @@ m_public_schema(struct rules *r, const struct stmt *st, struct hit *h)
 }
 
 static int
-m_transaction(struct rules *r, const struct stmt *st, struct hit *h)
-{
-	int ok;
-
-	if (W(st, 0, "begin"))
-		ok = OP(st, 1, ';') || W(st, 1, "work") ||
-		    W(st, 1, "transaction") || W(st, 1, "isolation") ||
-		    W(st, 1, "read") || W(st, 1, "deferrable") ||
-		    W(st, 1, "not");
-	else if (W(st, 0, "start"))
-		ok = W(st, 1, "transaction");
-	else if (W(st, 0, "commit"))
-		ok = OP(st, 1, ';') || W(st, 1, "work") ||
-		    W(st, 1, "transaction") || W(st, 1, "and");
-	else if (W(st, 0, "end"))
-		ok = OP(st, 1, ';') || W(st, 1, "work") ||
-		    W(st, 1, "transaction");
-	else
-		return 0;
-	if (!ok)
-		return 0;
-	if (!r->opt.single_transaction)
-		h->action = RULES_FORWARD;
-	return 1;
-}
-
-static int
 m_set(struct rules *r, const struct stmt *st, struct hit *h)
 {
 	char name[64];
@@ -1026,21 +1787,18 @@ m_set_config(struct rules *r, const struct stmt *st, struct hit *h)
 	return !setting_ok(r, name);
 }
 
+/* A pg_dump call a target older than the function cannot run. */
 static int
 m_stats_function(struct rules *r, const struct stmt *st, struct hit *h)
 {
-	static const char *const fns[] = {"pg_restore_relation_stats",
-	    "pg_restore_attribute_stats", "pg_clear_relation_stats",
-	    "pg_clear_attribute_stats", NULL};
-	int i, open;
+	const struct sqltok *fn = NULL;
+	const struct dump_call *c;
 
 	(void)h;
-	if (r->opt.target_version == 0 || r->opt.target_version >= 180000)
+	if (r->opt.target_version == 0 || catalog_call(st, &fn) < 0)
 		return 0;
-	for (i = 0; fns[i] != NULL; i++)
-		if ((open = select_call(st, fns[i])) >= 0)
-			return call_is_whole(st, open);
-	return 0;
+	c = dump_call_find(fn);
+	return c != NULL && c->target && r->opt.target_version < c->since;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1058,6 +1816,12 @@ static const struct rule_row rule_rows[] = {
 	    "empty statement (only comments and ';')"},
 	{R_META, RULES_DROP, m_database, ""},
 	{R_REFUSE, RULES_REFUSE, m_copy, ""},
+	{R_REFUSE, RULES_REFUSE, m_data_after_post, ""},
+	{R_REFUSE, RULES_REFUSE, m_insert,
+	    "pg_dump --inserts writes only literal values (numbers, strings, "
+	    "NULL, true, false, DEFAULT); an expression, call or subquery "
+	    "there runs code on the target. No option allows it: remove it "
+	    "from the dump"},
 	{R_REFUSE, RULES_REFUSE, m_alter_system,
 	    "ALTER SYSTEM changes the server's configuration; pg_dump never "
 	    "emits it"},
@@ -1074,12 +1838,15 @@ static const struct rule_row rule_rows[] = {
 	    "CHECKPOINT acts on the whole server; pg_dump never emits it"},
 	{R_REFUSE, RULES_REFUSE, m_do,
 	    "DO runs an anonymous code block; pg_dump never emits it"},
-	{R_REFUSE, RULES_REFUSE, m_c_function,
-	    "CREATE FUNCTION ... LANGUAGE c loads native code into the "
-	    "server; a non-superuser import cannot run it"},
-	{R_REFUSE, RULES_REFUSE, m_drop,
-	    "DROP statements come only from pg_dump --clean; pass "
-	    "--allow-drop to forward them"},
+	{R_REFUSE, RULES_REFUSE, m_native_code, ""},
+	{R_REFUSE, RULES_REFUSE, m_clean, ""},
+	{R_REFUSE, RULES_REFUSE, m_select, ""},
+	{R_REFUSE, RULES_REFUSE, m_not_dump,
+	    "pg_dump never writes this statement, and it runs code or "
+	    "queries on the target. No option allows it: remove it from the "
+	    "dump"},
+	{R_TRANSACTION, RULES_DROP, m_transaction,
+	    "the import runs as one transaction"},
 	{R_SUPERUSER, RULES_DROP, m_superuser, ""},
 	{R_OWNER, RULES_DROP, m_owner,
 	    "object owners and session roles of the source cluster "
@@ -1089,8 +1856,6 @@ static const struct rule_row rule_rows[] = {
 	    "(--keep-privileges forwards them)"},
 	{R_PUBLIC_SCHEMA, RULES_REWRITE, m_public_schema,
 	    "the target database already has a public schema"},
-	{R_TRANSACTION, RULES_DROP, m_transaction,
-	    "the import runs as one transaction"},
 	{R_UNKNOWN_SETTING, RULES_DROP, m_set,
 	    "a parameter the target server does not know"},
 	{R_UNKNOWN_SETTING, RULES_DROP, m_set_config,
@@ -1125,11 +1890,59 @@ count(struct rules *r, int rule, enum rules_action a)
 		r->counts[rule * 3 + (int)a - 1]++;
 }
 
+/*
+ * The statement's first words, for a message: "SELECT pg_catalog.pg_sleep(...)",
+ * "ROLLBACK", "CREATE FUNCTION public.f(...)".
+ */
+static void
+stmt_head(const struct stmt *st, char *out, size_t size)
+{
+	const struct sqltok *prev = NULL;
+	size_t o = 0, k, n;
+	int i;
+
+	for (i = 0; i < st->n && i < 10 && o + 8 < size; prev = &st->t[i], i++) {
+		const struct sqltok *t = &st->t[i];
+
+		if (is_op(t, ';'))
+			break;
+		if (prev != NULL && !is_op(prev, '.') && !is_op(t, '.') &&
+		    !is_op(t, '('))
+			out[o++] = ' ';
+		if (is_op(t, '(')) {
+			memcpy(out + o, "(...)", 5);
+			o += 5;
+			break;
+		}
+		n = t->len > 32 ? 32 : t->len;
+		for (k = 0; k < n && o + 5 < size; k++)
+			out[o++] = (t->p[k] == '\n' || t->p[k] == '\r' ||
+			    t->p[k] == '\t') ? ' ' : t->p[k];
+		if (n < t->len) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+	}
+	if (o == 0) {
+		memcpy(out, "statement", 9);
+		o = 9;
+	}
+	out[o] = '\0';
+}
+
+/*
+ * Record verdict a of rule for ev in *v.  A refusal's reason becomes
+ * "<first words>: <why>. <what to do> (line N)" when head is given (a
+ * statement); meta-commands build their own.
+ */
 static enum rules_action
 verdict(struct rules *r, const struct lexer_event *ev,
         struct rules_verdict *v, int rule, enum rules_action a,
-        const char *reason)
+        const char *reason, const char *head)
 {
+	char why[sizeof(r->reason)];
+
 	count(r, rule, a);
 	v->action = a;
 	v->rule = rule_names[rule];
@@ -1137,9 +1950,14 @@ verdict(struct rules *r, const struct lexer_event *ev,
 	v->text = NULL;
 	v->len = 0;
 	if (a == RULES_REFUSE) {
-		if (reason != r->reason)
+		if (head != NULL) {
+			snprintf(why, sizeof(why), "%s", reason);
+			snprintf(r->reason, sizeof(r->reason), "%.100s: %.480s (line %llu)",
+			    head, why, (unsigned long long)ev->line);
+		} else if (reason != r->reason) {
 			snprintf(r->reason, sizeof(r->reason), "%s (line %llu)",
 			    reason, (unsigned long long)ev->line);
+		}
 		v->reason = r->reason;
 	}
 	return a;
@@ -1246,11 +2064,11 @@ meta_apply(struct rules *r, const struct lexer_event *ev,
 	if (CMD("restrict") || CMD("unrestrict"))
 		return verdict(r, ev, v, R_META, RULES_DROP,
 		    "psql's \\restrict/\\unrestrict guard (pg_dump 15.14+), "
-		    "not SQL");
+		    "not SQL", NULL);
 	if (CMD("encoding") && (r->dbname[0] != '\0' || r->seen_connect))
 		return verdict(r, ev, v, R_META, RULES_DROP,
 		    "pg_dump -C preamble: the SET client_encoding that follows "
-		    "sets the encoding");
+		    "sets the encoding", NULL);
 	if (CMD("connect") || CMD("c")) {
 		int ok = meta_arg(&p, end, arg, sizeof(arg));
 
@@ -1270,7 +2088,7 @@ meta_apply(struct rules *r, const struct lexer_event *ev,
 			snprintf(r->reason, sizeof(r->reason),
 			    "\\connect without a database name pgsluice can "
 			    "read (line %llu)", (unsigned long long)ev->line);
-			return verdict(r, ev, v, R_META, RULES_REFUSE, r->reason);
+			return verdict(r, ev, v, R_META, RULES_REFUSE, r->reason, NULL);
 		}
 		strcpy(name, arg);
 		if (!r->seen_connect && (r->dbname[0] == '\0' ||
@@ -1279,23 +2097,41 @@ meta_apply(struct rules *r, const struct lexer_event *ev,
 			strcpy(r->dbname, name);
 			return verdict(r, ev, v, R_META, RULES_DROP,
 			    "pg_dump -C preamble: the import goes into the "
-			    "target database, whatever its name");
+			    "target database, whatever its name", NULL);
 		}
 		if (strcmp(r->dbname, name) == 0)
 			return verdict(r, ev, v, R_META, RULES_DROP,
-			    "\\connect to the same database again (pg_dump -C)");
+			    "\\connect to the same database again (pg_dump -C)", NULL);
 		snprintf(r->reason, sizeof(r->reason),
 		    "\\connect to database \"%.60s\" after \"%.60s\": a dump of "
 		    "several databases (pg_dumpall?) (line %llu)", name,
 		    r->dbname, (unsigned long long)ev->line);
-		return verdict(r, ev, v, R_META, RULES_REFUSE, r->reason);
+		return verdict(r, ev, v, R_META, RULES_REFUSE, r->reason, NULL);
 	}
 #undef CMD
 	snprintf(r->reason, sizeof(r->reason),
 	    "psql meta-command \\%.*s: pg_dump emits none but \\connect, "
 	    "\\restrict and \\unrestrict (line %llu)",
 	    (int)(clen > 40 ? 40 : clen), cmd, (unsigned long long)ev->line);
-	return verdict(r, ev, v, R_META, RULES_REFUSE, r->reason);
+	return verdict(r, ev, v, R_META, RULES_REFUSE, r->reason, NULL);
+}
+
+/*
+ * After a statement's verdict: the state the next statements are judged
+ * by (whether pg_dump --clean's drops can still come, the first post-data
+ * object).
+ */
+static void
+rules_after(struct rules *r, const struct stmt *st, enum rules_action a)
+{
+	if (a == RULES_REFUSE)
+		return;
+	if (st->clean == CF_NONE && !is_setup(st) && !m_empty(r, st, NULL))
+		r->past_clean = 1;
+	if (r->post_data_line == 0 && post_data_object(st)) {
+		r->post_data_line = st->line;
+		stmt_head(st, r->post_data, sizeof(r->post_data));
+	}
 }
 
 enum rules_action
@@ -1304,6 +2140,7 @@ rules_apply(struct rules *r, const struct lexer_event *ev,
 {
 	struct stmt st;
 	struct hit h;
+	char head[96];
 	size_t i;
 
 	memset(v, 0, sizeof(*v));
@@ -1315,6 +2152,7 @@ rules_apply(struct rules *r, const struct lexer_event *ev,
 		return RULES_FORWARD;
 
 	stmt_init(&st, ev);
+	st.clean = clean_form(&st);
 	for (i = 0; i < sizeof(rule_rows) / sizeof(rule_rows[0]); i++) {
 		const struct rule_row *row = &rule_rows[i];
 
@@ -1324,21 +2162,26 @@ rules_apply(struct rules *r, const struct lexer_event *ev,
 		h.reason = row->reason;
 		if (!row->match(r, &st, &h))
 			continue;
+		v->txn = h.txn;
 		if (h.dbname)
 			strcpy(r->dbname, h.name);
 		if (h.action == RULES_FORWARD)
 			break;
-		verdict(r, ev, v, h.rule, h.action, h.reason);
+		stmt_head(&st, head, sizeof(head));
+		verdict(r, ev, v, h.rule, h.action, h.reason, head);
+		v->txn = h.txn;
 		if (h.action == RULES_REWRITE) {
 			v->text = r->buf;
 			v->len = h.rwlen;
 			if (!is_setup(&st))
 				r->forwarded_any = 1;
 		}
+		rules_after(r, &st, h.action);
 		return h.action;
 	}
 	if (!is_setup(&st))
 		r->forwarded_any = 1;
+	rules_after(r, &st, RULES_FORWARD);
 	v->text = ev->data;
 	v->len = ev->len;
 	return RULES_FORWARD;

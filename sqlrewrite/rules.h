@@ -2,8 +2,8 @@
  * rules.h - what happens to each statement of a dump on its way to the target.
  *
  * A table of named rules (owner, privileges, superuser-only, meta,
- * public-schema, transaction, unknown-setting, unknown-function, refuse,
- * empty); each matches on a statement's leading keywords and the identifiers
+ * public-schema, transaction, unknown-setting, unknown-function, clean,
+ * refuse, empty); each matches on a statement's leading keywords and the identifiers
  * that matter (through sqltok.h, never a regex over raw text) and decides:
  * forward, drop, rewrite or refuse.  Pure: libc only, no I/O.
  *
@@ -41,6 +41,20 @@ struct rules_options {
 	int keep_owners;        /* --keep-owners: forward OWNER TO, SET ROLE, ... */
 	int keep_privileges;    /* --keep-privileges: forward GRANT/REVOKE/... */
 	int allow_drop;         /* --allow-drop: forward DROP ... (pg_dump --clean) */
+	/*
+	 * --clear-target (serve): the target schemas are emptied in the same
+	 * transaction before the dump runs, so the DROP statements of a
+	 * pg_dump --clean dump (all before its first CREATE) are dropped.
+	 */
+	int clear_target;
+	/*
+	 * --allow-superuser-target: the operator accepts a superuser target.
+	 * The rules need it only as the precondition of the two below (the
+	 * daemon's role check reads it too).
+	 */
+	int allow_superuser_target;
+	int allow_native_code;  /* --allow-native-code: LANGUAGE c / internal */
+	int allow_publications; /* --allow-publications: forward publications */
 	int single_transaction; /* import is one transaction: drop BEGIN/COMMIT */
 	const struct rules_role_map *role_map; /* --map-role OLD=NEW */
 	size_t n_role_map;
@@ -55,8 +69,22 @@ struct rules_options {
 	void *known_arg;
 };
 
+/*
+ * What kind of transaction control a statement is, whatever the action:
+ * the PostgreSQL-protocol front end counts BEGIN/COMMIT depth with it.
+ * Stable codes: callers switch on them.
+ */
+enum rules_txn {
+	RULES_TXN_NONE = 0, /* not transaction control */
+	RULES_TXN_BEGIN,    /* BEGIN [WORK|TRANSACTION], START TRANSACTION */
+	RULES_TXN_COMMIT,   /* COMMIT [WORK|TRANSACTION] (END is refused) */
+	RULES_TXN_ROLLBACK, /* ROLLBACK / ABORT (always refused) */
+	RULES_TXN_OTHER,    /* savepoints, two-phase, SET TRANSACTION, ... (refused) */
+};
+
 struct rules_verdict {
 	enum rules_action action;
+	enum rules_txn txn; /* set for transaction control, any action */
 	const char *rule;   /* rule id ("owner", ...); NULL for a plain forward */
 	const char *reason; /* one line, for drop, rewrite and refuse */
 	const char *text;   /* FORWARD/REWRITE: the text to send; valid until the */
@@ -70,17 +98,21 @@ struct rules_stat {
 	uint64_t count;
 };
 
-#define RULES_MAX_STATS 32
+#define RULES_MAX_STATS 48
 
 struct rules {
 	struct rules_options opt;
 	uint64_t counts[RULES_MAX_STATS];
 	int seen_connect;       /* a \connect was dropped already */
 	int forwarded_any;      /* a statement other than SET/set_config went out */
+	int past_clean;         /* a statement other than setup and pg_dump
+	                         * --clean's drops was seen */
+	uint64_t post_data_line; /* line of the first post-data object, 0: none */
+	char post_data[64];      /* its first words */
 	char dbname[64];        /* the database a -C preamble created */
 	char *buf;              /* rewrite buffer */
 	size_t cap;
-	char reason[256];       /* reasons built at run time */
+	char reason[640];       /* reasons built at run time */
 };
 
 /* Copy *opt (the role map is referenced, not copied: keep it alive). */

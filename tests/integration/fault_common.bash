@@ -181,16 +181,15 @@ make_slow_dump() {
 		sed -n '1,/^SET row_security/p' "$PLAIN"
 		cat <<SQL
 
-CREATE TABLE public.slow (id integer NOT NULL, pad text);
-CREATE FUNCTION public.slow_row() RETURNS trigger
+CREATE FUNCTION public.slow_row(integer) RETURNS boolean
     LANGUAGE plpgsql
     AS \$\$
 BEGIN
     PERFORM pg_catalog.pg_sleep($ms / 1000.0);
-    RETURN NEW;
+    RETURN true;
 END
 \$\$;
-CREATE TRIGGER slow_row BEFORE INSERT ON public.slow FOR EACH ROW EXECUTE FUNCTION public.slow_row();
+CREATE TABLE public.slow (id integer NOT NULL CHECK (public.slow_row(id)), pad text);
 CREATE TABLE public.bulk (id integer NOT NULL, pad text);
 COPY public.slow (id, pad) FROM stdin;
 SQL

@@ -19,8 +19,10 @@ with open(sys.argv[1], "w") as f:
     f.write("SET statement_timeout = 0;\n")
     f.write("CREATE TABLE public.t (i integer);\n")
     f.write("COPY public.t (i) FROM stdin;\n1\n2\n\\.\n")
+    f.write("CREATE FUNCTION public.nap() RETURNS boolean LANGUAGE sql AS $$SELECT pg_catalog.pg_sleep(0.15) IS NOT NULL$$;\n")
+    f.write("CREATE TABLE public.big (i integer, b text CHECK (public.nap()));\n")
     for i in range(40):
-        f.write("SELECT pg_catalog.pg_sleep(0.15) WHERE length('%s') > %d;\n" % (big, i))
+        f.write("INSERT INTO public.big VALUES (%d, '%s');\n" % (i, big))
     f.write("-- PostgreSQL database dump complete\n")
 PY
 serve_start --once --progress-interval 0 --jobs 2 || { not_ok "daemon starts"; exit 1; }

@@ -80,18 +80,19 @@ attack "a meta-command line of 100 MB" 'the psql meta-command that begins at lin
 
 # NUL bytes inside a statement
 l=$(grep -n -m1 '^CREATE TABLE ' "$T/full.sql" | cut -d: -f1)
-{ head -n $((l - 1)) "$T/full.sql"; printf "SELECT 'a\0b';\n"; tail -n +"$l" "$T/full.sql"; } >"$T/nul.sql"
+{ head -n $((l - 1)) "$T/full.sql"; printf "CREATE TABLE public.nul_t (t text DEFAULT 'a\0b');\n"; tail -n +"$l" "$T/full.sql"; } >"$T/nul.sql"
 attack "NUL byte inside a statement" "statement [0-9]+ at line $l holds a NUL byte" "$SMALL" <"$T/nul.sql"
 
-# invalid UTF-8 in a UTF8 dump: the server's error is passed on
-tl=$(grep -n -m1 '^-- PostgreSQL database dump complete' "$T/full.sql" | cut -d: -f1)
+# invalid UTF-8 in a UTF8 dump: the server's error is passed on (spliced
+# before the first CREATE TABLE: data after post-data would be refused)
+tl=$l
 {
 	head -n $((tl - 1)) "$T/full.sql"
 	printf 'CREATE TABLE public.bad_utf8 (t text);\nCOPY public.bad_utf8 (t) FROM stdin;\nok\nbad \xff\xfe here\n\\.\n'
 	tail -n +"$tl" "$T/full.sql"
 } >"$T/utf8.sql"
 attack "invalid UTF-8 in COPY data" 'statement [0-9]+ at line [0-9]+ failed: invalid byte sequence for encoding "UTF8": 0xff( 0xfe)? \(SQLSTATE 22021\)' "$SMALL" <"$T/utf8.sql"
-{ head -n $((tl - 1)) "$T/full.sql"; printf "SELECT 'caf\xc3\x28';\n"; tail -n +"$tl" "$T/full.sql"; } >"$T/utf8b.sql"
+{ head -n $((tl - 1)) "$T/full.sql"; printf "CREATE TABLE public.bad_utf8b (t text DEFAULT 'caf\xc3\x28');\n"; tail -n +"$tl" "$T/full.sql"; } >"$T/utf8b.sql"
 attack "invalid UTF-8 in a statement" 'statement [0-9]+ at line [0-9]+ failed: invalid byte sequence for encoding "UTF8": 0xc3 0x28 \(SQLSTATE 22021\)' "$SMALL" <"$T/utf8b.sql"
 
 # 100,000 nested /* (never closed; then closed, and the statement runs)

@@ -4,9 +4,17 @@
 #
 #   each statement pg_dump never emits (COPY to/from a file, COPY PROGRAM,
 #   ALTER SYSTEM, CREATE/ALTER/DROP ROLE/USER/GROUP, CREATE/ALTER/DROP
-#   DATABASE, CREATE/DROP TABLESPACE, LOAD, a C-language function, DO),
-#   spliced into the middle of the dump, ends the import: refused, named
-#   with its input line, nothing of it done, the target unchanged;
+#   DATABASE, CREATE/DROP TABLESPACE, LOAD, a C-language or internal
+#   function in any spelling of LANGUAGE, DO, a SELECT other than
+#   pg_dump's own pg_catalog calls, CALL, an INSERT that calls a function,
+#   transaction control beyond BEGIN/COMMIT), spliced into the middle of
+#   the dump, ends the import: refused, named with its input line, nothing
+#   of it done, the target unchanged;
+#
+#   a trigger created before the data: the COPY after it is refused;
+#
+#   a pg_dump --clean --if-exists dump into --clear-target: its own drops
+#   are skipped, and it commits equal to the source;
 #
 #   the same texts inside a string, a comment, a dollar-quoted function
 #   body and COPY data are not refused, and arrive intact.
@@ -52,6 +60,23 @@ CREATE FUNCTION public.pgsluice_evil() RETURNS int AS '/tmp/evil.so', 'evil' LAN
 CREATE OR REPLACE FUNCTION public.pgsluice_evil(int) RETURNS int LANGUAGE C AS 'libc.so.6', 'system';
 DO $$ BEGIN EXECUTE 'ALTER ROLE ees_owner SUPERUSER'; END $$;
 DO LANGUAGE plpgsql $do$ BEGIN PERFORM 1; END $do$;
+CREATE FUNCTION public.pgsluice_evil() RETURNS int LANGUAGE $$c$$ AS 'libc.so.6', 'system';
+CREATE FUNCTION public.pgsluice_evil() RETURNS int LANGUAGE U&"!0063" UESCAPE '!' AS 'libc.so.6', 'system';
+CREATE FUNCTION public.pgsluice_evil(cstring) RETURNS int LANGUAGE internal AS 'int4in';
+SELECT pg_sleep(1e6);
+SELECT pg_catalog.pg_advisory_unlock_all();
+SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = current_user;
+SELECT query_to_xml('select rolname from pg_roles', true, true, '');
+SELECT public.pgsluice_evil();
+SELECT pg_catalog.setval('public.event_push_summary_stream_ordering_seq', (SELECT 1), true);
+CALL public.pgsluice_evil();
+INSERT INTO public.users (name) VALUES (public.pgsluice_evil());
+ROLLBACK;
+ABORT;
+END;
+SAVEPOINT pgsluice_evil;
+PREPARE TRANSACTION 'pgsluice_evil';
+COMMIT PREPARED 'pgsluice_evil';
 SQL
 
 n=0
@@ -123,3 +148,33 @@ psql_as tgt synapse -At -c "SELECT prosrc FROM pg_proc WHERE proname = 'pgsluice
 check "  with its -- comments" grep -qF -- "-- $(head -1 "$T/refused.txt")" "$T/got.src"
 check "inside a statement's comments: the statement ran" test -n "$(psql_as tgt synapse -At -c "SELECT 1 FROM pg_class WHERE relname = 'pgsluice_probe2'")"
 check "and still: no role, no program" bash -c "test ! -e /tmp/pgsluice-pwned-program && test -z \"\$(psql -X -h 127.0.0.1 -p $(pg_port tgt) -U postgres -At -c \"SELECT 1 FROM pg_roles WHERE rolname = 'pgsluice_evil'\" postgres)\""
+
+# a trigger created before the data: COPY would fire it on every row
+sec_reset_target
+send_nc "$F" "$T/out"
+tgt_dump >"$T/before2.sql"
+{
+	head -n $((mid - 1)) "$T/full.sql"
+	echo 'CREATE FUNCTION public.pgsluice_evil_trg() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;'
+	echo 'CREATE TRIGGER pgsluice_evil BEFORE INSERT ON public.events FOR EACH ROW EXECUTE FUNCTION public.pgsluice_evil_trg();'
+	tail -n +"$mid" "$T/full.sql"
+} >"$T/trg.sql"
+send_nc "$T/trg.sql" "$T/out"
+if grep -qF "refused (rule refuse): COPY public.events(...): data after the first post-data object (CREATE TRIGGER pgsluice_evil BEFORE INSERT ON public.events, line $((mid + 1)))" "$T/out" &&
+	grep -q "^ERROR statement [0-9]* at line $((mid + 2)) refused" "$T/out"; then
+	ok "trigger before the data: the COPY after it is refused"
+else
+	not_ok "trigger before the data: the COPY after it is refused"; sed 's/^/# /' "$T/out" | head -5
+fi
+sec_unchanged "trigger before the data: target unchanged" "$T/before2.sql"
+
+# pg_dump --clean --if-exists (and --clean alone) into --clear-target
+for opts in "--clean --if-exists" "--clean"; do
+	# shellcheck disable=SC2086
+	pg_dump -h 127.0.0.1 -p "$(pg_port src)" -U postgres -O $opts synapse >"$T/clean.sql"
+	send_nc "$T/clean.sql" "$T/out"
+	check "pg_dump $opts with --clear-target: OK" grep -q '^OK import into synapse committed' "$T/out"
+	check "pg_dump $opts: its drops were skipped (rule clean)" grep -q '^  rule clean: dropped [0-9]* statements' "$T/out"
+	tgt_dump >"$T/after.sql"
+	check "pg_dump $opts: the target equals the source" cmp -s "$T/src.sql" "$T/after.sql"
+done

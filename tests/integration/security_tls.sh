@@ -62,7 +62,9 @@ fi
 # mark reached with TLS records half read): the import must not stall
 for extra in 6 14; do
 	{
-		printf 'SET statement_timeout = 0;\nCREATE TABLE public.tail_t (a integer, b text);\nSELECT pg_sleep(1);\n'
+		printf 'SET statement_timeout = 0;\nCREATE TABLE public.tail_t (a integer, b text);\n'
+		printf 'CREATE FUNCTION public.nap() RETURNS boolean LANGUAGE sql AS $$SELECT pg_catalog.pg_sleep(1) IS NOT NULL$$;\n'
+		printf 'CREATE TABLE public.nap_t (a integer CHECK (public.nap()));\nINSERT INTO public.nap_t VALUES (1);\n'
 		echo 'COPY public.tail_t (a, b) FROM stdin;'
 		i=0
 		while [ $((i * 107)) -lt $(((256 + extra) * 1024)) ]; do printf '%06d\t%0100d\n' "$i" 0; i=$((i + 1)); done

@@ -33,11 +33,11 @@ check "no table left in the target" test "$(tgt_count)" -eq 0
 # a long statement: the excerpt stops at 200 characters
 {
 	head -n $((l - 1)) "$T/full.sql"
-	printf "SELECT 1/0 AS %s;\n" "$(printf 'x%.0s' $(seq 300))"
+	printf "CREATE MATERIALIZED VIEW public.m AS SELECT 1/0 AS %s;\n" "$(printf 'x%.0s' $(seq 300))"
 	tail -n +"$l" "$T/full.sql"
 } >"$T/bad2.sql"
 send_nc "$T/bad2.sql" "$T/out2"
 ex=$(grep '^  statement: ' "$T/out2" | sed 's/^  statement: //')
-check "a long statement's excerpt is its first 200 characters" test "$ex" = "$(printf "SELECT 1/0 AS %s" "$(printf 'x%.0s' $(seq 186))")..."
+check "a long statement's excerpt is its first 200 characters" test "$ex" = "$(printf "CREATE MATERIALIZED VIEW public.m AS SELECT 1/0 AS %s" "$(printf 'x%.0s' $(seq 149))")..."
 check "division by zero: SQLSTATE 22012" grep -q '(SQLSTATE 22012)' "$T/out2"
 check "the daemon goes on" kill -0 "$SPID"

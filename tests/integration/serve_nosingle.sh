@@ -20,7 +20,7 @@ check "target equals the source" cmp -s "$T/src.sql" "$T/tgt.sql"
 psql_as tgt postgres -c "DROP DATABASE synapse" -c "CREATE DATABASE synapse OWNER $TARGET_USER" >/dev/null
 gunzip -c "$F" >"$T/full.sql"
 l=$(grep -n -m1 '^COPY ' "$T/full.sql" | cut -d: -f1)
-{ head -n $((l - 1)) "$T/full.sql"; echo "SELECT no_such_function();"; tail -n +"$l" "$T/full.sql"; } >"$T/bad.sql"
+{ head -n $((l - 1)) "$T/full.sql"; echo "SELECT pg_catalog.setval('public.no_such_seq', 1, true);"; tail -n +"$l" "$T/full.sql"; } >"$T/bad.sql"
 send_nc "$T/bad.sql" "$T/out2"
 check "a failure: ERROR" grep -q "^ERROR statement [0-9]* at line $l failed" "$T/out2"
 check "a failure: the client is told the import is partial" grep -q 'the target holds a partial import' "$T/out2"

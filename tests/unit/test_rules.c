@@ -23,6 +23,12 @@ enum profile {
 	P_V11, P_V12, P_V16, P_V17, P_V18,
 	P_V150007, P_V150008, P_V160003, P_V110022,
 	P_CALLBACK,    /* known_setting: only work_mem and search_path */
+	P_CLEAR,       /* --clear-target (serve) */
+	P_SUPER,       /* --allow-superuser-target alone */
+	P_NATIVE,      /* --allow-superuser-target --allow-native-code */
+	P_NATIVE_ONLY, /* --allow-native-code without a superuser target */
+	P_PUB,         /* --allow-superuser-target --allow-publications */
+	P_PUB_ONLY,    /* --allow-publications without a superuser target */
 };
 
 static const struct rules_role_map role_map[] = {
@@ -65,6 +71,12 @@ profile(enum profile p, struct rules_options *o)
 		o->known_setting = known_cb;
 		o->target_version = 110000; /* the callback wins */
 		break;
+	case P_CLEAR: o->clear_target = 1; break;
+	case P_SUPER: o->allow_superuser_target = 1; break;
+	case P_NATIVE: o->allow_superuser_target = o->allow_native_code = 1; break;
+	case P_NATIVE_ONLY: o->allow_native_code = 1; break;
+	case P_PUB: o->allow_superuser_target = o->allow_publications = 1; break;
+	case P_PUB_ONLY: o->allow_publications = 1; break;
 	default:
 		if ((size_t)p < sizeof(versions) / sizeof(versions[0]))
 			o->target_version = versions[p];
@@ -93,7 +105,7 @@ static const struct rcase cases[] = {
 	{P_DEF, ";", D, "empty", NULL, STD},
 	{P_DEF, "/* nothing */ ;", D, "empty", NULL, STD},
 	{P_DEF, "-- a comment\n;", D, "empty", NULL, STD},
-	{P_DEF, "SELECT 1;", F, NULL, NULL, STD},
+	{P_DEF, "SELECT 1;", RF, "refuse", NULL, STD},
 
 	/* owner */
 	{P_DEF, "ALTER TABLE public.t OWNER TO synapse;", D, "owner", NULL, STD},
@@ -155,7 +167,7 @@ static const struct rcase cases[] = {
 	{P_DEF, "ALTER DEFAULT PRIVILEGES FOR ROLE synapse IN SCHEMA s GRANT SELECT ON TABLES  TO reader;", D, "privileges", NULL, STD},
 	{P_KEEP_PRIV, "GRANT SELECT ON TABLE s.t TO reader;", F, NULL, NULL, STD},
 	{P_KEEP_PRIV, "REVOKE USAGE ON SCHEMA public FROM PUBLIC;", F, NULL, NULL, STD},
-	{P_DEF, "SELECT 'GRANT ALL ON t TO x';", F, NULL, NULL, STD},
+	{P_DEF, "COMMENT ON TABLE t IS 'GRANT ALL ON t TO x';", F, NULL, NULL, STD},
 	{P_DEF, "CREATE TABLE t (\"grant\" int, revoke int);", F, NULL, NULL, STD},
 	{P_MAP, "GRANT SELECT ON TABLE s.t TO synapse;", D, "privileges", NULL, STD},
 	{P_MAP_KEEP, "GRANT SELECT ON TABLE public.synapse TO reader, synapse, PUBLIC WITH GRANT OPTION;", RW, "privileges",
@@ -196,16 +208,16 @@ static const struct rcase cases[] = {
 	/* transaction */
 	{P_SINGLE, "BEGIN;", D, "transaction", NULL, STD},
 	{P_SINGLE, "COMMIT;", D, "transaction", NULL, STD},
-	{P_SINGLE, "END;", D, "transaction", NULL, STD},
+	{P_SINGLE, "END;", RF, "refuse", NULL, STD},
 	{P_SINGLE, "begin transaction;", D, "transaction", NULL, STD},
 	{P_SINGLE, "BEGIN WORK;", D, "transaction", NULL, STD},
 	{P_SINGLE, "COMMIT WORK;", D, "transaction", NULL, STD},
 	{P_SINGLE, "COMMIT TRANSACTION;", D, "transaction", NULL, STD},
-	{P_SINGLE, "START TRANSACTION ISOLATION LEVEL SERIALIZABLE;", D, "transaction", NULL, STD},
+	{P_SINGLE, "START TRANSACTION ISOLATION LEVEL SERIALIZABLE;", RF, "refuse", NULL, STD},
 	{P_DEF, "BEGIN;", F, NULL, NULL, STD},
 	{P_DEF, "COMMIT;", F, NULL, NULL, STD},
-	{P_SINGLE, "ROLLBACK;", F, NULL, NULL, STD},
-	{P_SINGLE, "COMMIT PREPARED 'x';", F, NULL, NULL, STD},
+	{P_SINGLE, "ROLLBACK;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "COMMIT PREPARED 'x';", RF, "refuse", NULL, STD},
 	{P_SINGLE, "CREATE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC SELECT 1; END;", F, NULL, NULL, STD},
 
 	/* unknown-setting */
@@ -223,11 +235,11 @@ static const struct rcase cases[] = {
 	{P_V16, "SET foo_bar = 1;", F, NULL, NULL, STD},
 	{P_V16, "SET myext.setting = 1;", F, NULL, NULL, STD},
 	{P_V16, "SET TIME ZONE 'UTC';", F, NULL, NULL, STD},
-	{P_V16, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY;", F, NULL, NULL, STD},
+	{P_V16, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY;", RF, "refuse", NULL, STD},
 	{P_V16, "SELECT pg_catalog.set_config('transaction_timeout', '0', false);", D, "unknown-setting", NULL, STD},
-	{P_V16, "SELECT set_config('transaction_timeout', '0', false);", D, "unknown-setting", NULL, STD},
+	{P_V16, "SELECT set_config('transaction_timeout', '0', false);", RF, "refuse", NULL, STD},
 	{P_V16, "SELECT pg_catalog.set_config('search_path', '', false);", F, NULL, NULL, STD},
-	{P_V16, "SELECT pg_catalog.set_config('transaction_timeout', '0', false), 1;", F, NULL, NULL, STD},
+	{P_V16, "SELECT pg_catalog.set_config('transaction_timeout', '0', false), 1;", RF, "refuse", NULL, STD},
 	{P_V150007, "SET restrict_nonsystem_relation_kind = view;", D, "unknown-setting", NULL, STD},
 	{P_V150008, "SET restrict_nonsystem_relation_kind = view;", F, NULL, NULL, STD},
 	{P_V160003, "SET restrict_nonsystem_relation_kind = view;", D, "unknown-setting", NULL, STD},
@@ -244,7 +256,7 @@ static const struct rcase cases[] = {
 	    "\t'relation', 'public.t'::regclass,\n\t'relpages', '1'::integer\n);", D, "unknown-function", NULL, STD},
 	{P_V17, "SELECT * FROM pg_catalog.pg_restore_attribute_stats(\n\t'relation', 'public.t'::regclass,\n"
 	    "\t'attname', 'id'::name,\n\t'null_frac', '0'::real\n);", D, "unknown-function", NULL, STD},
-	{P_V16, "SELECT pg_catalog.pg_clear_relation_stats('public', 't');", D, "unknown-function", NULL, STD},
+	{P_V16, "SELECT pg_catalog.pg_clear_relation_stats('public', 't');", RF, "refuse", NULL, STD},
 	{P_V18, "SELECT * FROM pg_catalog.pg_restore_relation_stats('relation', 'public.t'::regclass);", F, NULL, NULL, STD},
 	{P_DEF, "SELECT * FROM pg_catalog.pg_restore_relation_stats('relation', 'public.t'::regclass);", F, NULL, NULL, STD},
 	{P_V17, "SELECT pg_catalog.setval('public.s', 1, true);", F, NULL, NULL, STD},
@@ -291,13 +303,177 @@ static const struct rcase cases[] = {
 	{P_DROP, "DROP INDEX public.i;", F, NULL, NULL, STD},
 	{P_DEF, "ALTER TABLE ONLY public.t DROP CONSTRAINT t_pkey;", F, NULL, NULL, STD},
 
+	/* SELECT: only pg_dump's own pg_catalog calls */
+	{P_DEF, "SELECT pg_catalog.set_config('search_path', '', false);", F, NULL, NULL, STD},
+	{P_DEF, "SELECT pg_catalog.set_config('search_path', '', false)", F, NULL, NULL, STD},
+	{P_DEF, "SELECT pg_catalog.setval('public.s', 1, true);", F, NULL, NULL, STD},
+	{P_DEF, "SELECT pg_catalog.setval('public.\"S\"', -9223372036854775808, false);", F, NULL, NULL, STD},
+	{P_DEF, "SELECT pg_catalog.lo_create('16385');", F, NULL, NULL, STD},
+	{P_DEF, "SELECT pg_catalog.lo_open('16385', 131072);", F, NULL, NULL, STD},
+	{P_DEF, "SELECT pg_catalog.lowrite(0, '\\x48656c6c6f');", F, NULL, NULL, STD},
+	{P_DEF, "SELECT pg_catalog.lowrite(0, E'\\\\x4865');", F, NULL, NULL, 0},
+	{P_DEF, "SELECT pg_catalog.lo_close(0);", F, NULL, NULL, STD},
+	{P_V18, "SELECT * FROM pg_catalog.pg_restore_relation_stats(\n\t'version', '180006'::integer,\n\t'schemaname', 'public',\n"
+	    "\t'relname', 'named',\n\t'relpages', '0'::integer,\n\t'reltuples', '-1'::real,\n\t'relallvisible', '0'::integer,\n"
+	    "\t'relallfrozen', '0'::integer\n);", F, NULL, NULL, STD},
+	{P_V17, "SELECT * FROM pg_catalog.pg_restore_relation_stats(\n\t'version', '180006'::integer,\n\t'schemaname', 'public',\n"
+	    "\t'relname', 'named',\n\t'relpages', '0'::integer\n);", D, "unknown-function", NULL, STD},
+	{P_V18, "SELECT * FROM pg_catalog.pg_restore_attribute_stats(\n\t'version', '180003'::integer,\n\t'schemaname', 'public',\n"
+	    "\t'relname', 'album',\n\t'attname', 'id'::name,\n\t'inherited', 'f'::boolean,\n\t'null_frac', '0'::real,\n"
+	    "\t'avg_width', '4'::integer,\n\t'n_distinct', '-1'::real,\n\t'histogram_bounds', '{1,2,3}'::text,\n"
+	    "\t'most_common_freqs', '{0.5}'::real[],\n\t'elem_count_histogram', '{0.2}'::double precision[],\n"
+	    "\t'correlation', '1'::pg_catalog.float4\n);", F, NULL, NULL, STD},
+	{P_V18, "SELECT pg_catalog.pg_restore_attribute_stats('relation', 'public.t'::regclass, 'attnum', '1'::smallint);", F, NULL, NULL, STD},
+	{P_DEF, "SELECT pg_catalog.pg_is_in_recovery()", F, NULL, NULL, STD},
+	{P_DEF, "SELECT pg_catalog.pg_is_in_recovery(1);", F, NULL, NULL, STD},
+	{P_DEF, "SELECT pg_is_in_recovery();", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_sleep(1e6);", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.pg_sleep(1e6);", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_advisory_unlock_all();", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity;", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT query_to_xml('select rolname from pg_roles', true, true, '');", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT public.f();", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT * FROM pg_catalog.pg_read_file('/etc/passwd');", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT \"pg_catalog\".setval('s', 1, true);", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.binary_upgrade_set_next_pg_type_oid('16386'::pg_catalog.oid);", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.lo_from_bytea(0, '\\x00');", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.lo_unlink('16385');", RF, "refuse", NULL, STD},
+	{P_DEF, "select PG_CATALOG.setval('s', (SELECT max(id) FROM t), true);", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.setval('s', pg_catalog.nextval('s'), true);", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.setval('s', 1, true) FROM t;", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.setval('s', 1 + 1, true);", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.setval('s', 1, true), pg_sleep(1);", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.setval('s', current_user::regclass, true);", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.setval('s', 1, true) UNION SELECT 1;", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.lo_open(pg_catalog.lo_create('1'), 131072);", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.set_config('search_path', '', false)::text;", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT pg_catalog.set_config('search_path', '', false) INTO t;", RF, "refuse", NULL, STD},
+	{P_DEF, "SELECT;", RF, "refuse", NULL, STD},
+	{P_DEF, "CALL public.p();", RF, "refuse", NULL, STD},
+	{P_DEF, "WITH x AS (SELECT public.f()) SELECT * FROM x;", RF, "refuse", NULL, STD},
+	{P_DEF, "VALUES (public.f());", RF, "refuse", NULL, STD},
+	{P_DEF, "TABLE pg_authid;", RF, "refuse", NULL, STD},
+	{P_DEF, "EXPLAIN ANALYZE SELECT public.f();", RF, "refuse", NULL, STD},
+	{P_DEF, "PREPARE p AS SELECT public.f();", RF, "refuse", NULL, STD},
+	{P_DEF, "EXECUTE p;", RF, "refuse", NULL, STD},
+	{P_DEF, "UPDATE public.t SET a = public.f();", RF, "refuse", NULL, STD},
+	{P_DEF, "DELETE FROM public.t;", RF, "refuse", NULL, STD},
+	{P_DEF, "NOTIFY x;", RF, "refuse", NULL, STD},
+	{P_DEF, "REFRESH MATERIALIZED VIEW public.mv;", F, NULL, NULL, STD},
+
+	/* transaction control beyond pg_dump's BEGIN/COMMIT pairs */
+	{P_SINGLE, "BEGIN", D, "transaction", NULL, STD},
+	{P_SINGLE, "COMMIT", D, "transaction", NULL, STD},
+	{P_SINGLE, "START TRANSACTION;", D, "transaction", NULL, STD},
+	{P_SINGLE, "ROLLBACK WORK;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "rollback transaction;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "ABORT;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "ROLLBACK AND CHAIN;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "ROLLBACK TO SAVEPOINT s;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "ROLLBACK WORK TO s;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "ROLLBACK PREPARED 'x';", RF, "refuse", NULL, STD},
+	{P_SINGLE, "SAVEPOINT s;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "RELEASE SAVEPOINT s;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "RELEASE s;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "PREPARE TRANSACTION 'x';", RF, "refuse", NULL, STD},
+	{P_SINGLE, "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "SET TRANSACTION SNAPSHOT '00000003-0000001B-1';", RF, "refuse", NULL, STD},
+	{P_SINGLE, "BEGIN ISOLATION LEVEL SERIALIZABLE;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "BEGIN TRANSACTION READ ONLY;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "START TRANSACTION READ ONLY;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "COMMIT AND CHAIN;", RF, "refuse", NULL, STD},
+	{P_SINGLE, "END WORK;", RF, "refuse", NULL, STD},
+	{P_DEF, "ROLLBACK;", RF, "refuse", NULL, STD},
+	{P_DEF, "END;", RF, "refuse", NULL, STD},
+	{P_DEF, "SAVEPOINT pg_psql_temporary_savepoint;", RF, "refuse", NULL, STD},
+
+	/* LANGUAGE, decoded */
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE $$c$$ AS 'x', 'f';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE $x$C$x$ AS 'x', 'f';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE U&\"\\0063\" AS 'x', 'f';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE u&\"\\+000063\" AS 'x', 'f';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE U&\"!0063\" UESCAPE '!' AS 'x', 'f';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS text LANGUAGE U&'\\0069nternal' AS 'textout';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE E'\\x63' AS 'x', 'f';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE E'\\143' AS 'x', 'f';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE e'\\u0043' AS 'x', 'f';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE '\\x63' AS 'x', 'f';", RF, "refuse", NULL, 0},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE N'c' AS 'x', 'f';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE ''\n'c' AS 'x', 'f';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE B'1' AS 'x';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE U&\"\\00\" AS 'x';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS text LANGUAGE internal AS 'textout';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS text AS 'textout' LANGUAGE INTERNAL;", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE OR REPLACE FUNCTION f() RETURNS text LANGUAGE \"internal\" AS 'textout';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE PROCEDURE p() LANGUAGE c AS 'x', 'p';", RF, "refuse", NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE U&\"plpgsql\" AS $$ BEGIN RETURN 1; END $$;", F, NULL, NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE $$sql$$ AS 'SELECT 1';", F, NULL, NULL, STD},
+	{P_DEF, "CREATE FUNCTION f() RETURNS int LANGUAGE 'cc' AS 'SELECT 1';", F, NULL, NULL, STD},
+	{P_DEF, "CREATE FUNCTION f(internal) RETURNS int LANGUAGE sql AS 'SELECT 1';", F, NULL, NULL, STD},
+	{P_NATIVE, "CREATE FUNCTION public.f() RETURNS integer\n    LANGUAGE c\n    AS '$libdir/regress', 'f';", F, NULL, NULL, STD},
+	{P_NATIVE, "CREATE FUNCTION f() RETURNS text LANGUAGE internal AS 'textout';", F, NULL, NULL, STD},
+	{P_NATIVE_ONLY, "CREATE FUNCTION public.f() RETURNS integer\n    LANGUAGE c\n    AS '$libdir/regress', 'f';", RF, "refuse", NULL, STD},
+	{P_SUPER, "CREATE FUNCTION public.f() RETURNS integer\n    LANGUAGE c\n    AS '$libdir/regress', 'f';", RF, "refuse", NULL, STD},
+
+	/* publications */
+	{P_PUB, "CREATE PUBLICATION pub WITH (publish = 'insert, update, delete, truncate');", F, NULL, NULL, STD},
+	{P_PUB, "ALTER PUBLICATION pub ADD TABLE ONLY s.t;", F, NULL, NULL, STD},
+	{P_PUB, "COMMENT ON PUBLICATION pub IS 'x';", F, NULL, NULL, STD},
+	{P_PUB, "ALTER PUBLICATION pub OWNER TO postgres;", D, "owner", NULL, STD},
+	{P_PUB, "CREATE SUBSCRIPTION sub CONNECTION 'host=x' PUBLICATION pub WITH (connect = false);", D, "superuser-only", NULL, STD},
+	{P_PUB_ONLY, "CREATE PUBLICATION pub;", D, "superuser-only", NULL, STD},
+	{P_SUPER, "ALTER PUBLICATION pub ADD TABLE ONLY s.t;", D, "superuser-only", NULL, STD},
+
+	/* clean: pg_dump --clean's drops, in a fresh dump's prelude */
+	{P_CLEAR, "DROP TABLE IF EXISTS public.t;", D, "clean", NULL, STD},
+	{P_CLEAR, "DROP TABLE public.t;", D, "clean", NULL, STD},
+	{P_CLEAR, "DROP SCHEMA IF EXISTS s;", D, "clean", NULL, STD},
+	{P_CLEAR, "DROP USER MAPPING IF EXISTS FOR synapse SERVER srv;", D, "clean", NULL, STD},
+	{P_CLEAR, "ALTER TABLE IF EXISTS ONLY public.t DROP CONSTRAINT IF EXISTS t_pkey;", D, "clean", NULL, STD},
+	{P_CLEAR, "ALTER TABLE ONLY public.t DROP CONSTRAINT t_pkey;", D, "clean", NULL, STD},
+	{P_CLEAR, "ALTER TABLE IF EXISTS public.t ALTER COLUMN id DROP DEFAULT;", D, "clean", NULL, STD},
+	{P_CLEAR, "ALTER FOREIGN TABLE IF EXISTS ft ALTER COLUMN \"Id\" DROP DEFAULT;", D, "clean", NULL, STD},
+	{P_CLEAR, "ALTER TABLE ONLY public.t DROP CONSTRAINT a, DROP CONSTRAINT b;", F, NULL, NULL, STD},
+	{P_CLEAR, "SELECT pg_catalog.lo_unlink(oid) FROM pg_catalog.pg_largeobject_metadata WHERE oid = '16385';", F, NULL, NULL, STD},
+	{P_CLEAR, "SELECT pg_catalog.lo_unlink('16385');", RW, "clean",
+	    "SELECT pg_catalog.lo_unlink(oid) FROM pg_catalog.pg_largeobject_metadata WHERE oid = '16385';", STD},
+	{P_CLEAR, "SELECT pg_catalog.lo_unlink(oid) FROM pg_catalog.pg_largeobject_metadata WHERE oid = 'x';", RF, "refuse", NULL, STD},
+	{P_CLEAR, "SELECT pg_catalog.lo_unlink(oid) FROM pg_catalog.pg_largeobject_metadata;", RF, "refuse", NULL, STD},
+	{P_CLEAR, "DROP ROLE synapse;", RF, "refuse", NULL, STD},
+	{P_CLEAR, "DROP TABLESPACE ts;", RF, "refuse", NULL, STD},
+	{P_DEF, "ALTER TABLE IF EXISTS ONLY public.t DROP CONSTRAINT IF EXISTS t_pkey;", F, NULL, NULL, STD},
+	{P_DEF, "SELECT pg_catalog.lo_unlink(oid) FROM pg_catalog.pg_largeobject_metadata WHERE oid = '16385';", RF, "refuse", NULL, STD},
+	{P_DROP, "SELECT pg_catalog.lo_unlink('16385');", F, NULL, NULL, STD},
+	{P_DROP, "SELECT pg_catalog.lo_unlink(oid) FROM pg_catalog.pg_largeobject_metadata WHERE oid = '16385';", F, NULL, NULL, STD},
+
+	/* INSERT as pg_dump --inserts writes it */
+	{P_DEF, "INSERT INTO public.t VALUES (1, 'a', NULL, true, -2.5e3, B'0101', DEFAULT);", F, NULL, NULL, STD},
+	{P_DEF, "INSERT INTO public.t (a, \"B\") VALUES (1, E'x\\'y');", F, NULL, NULL, STD},
+	{P_DEF, "INSERT INTO public.t OVERRIDING SYSTEM VALUE VALUES (1);", F, NULL, NULL, STD},
+	{P_DEF, "INSERT INTO public.t (a) OVERRIDING SYSTEM VALUE VALUES\n\t(1),\n\t(2);", F, NULL, NULL, STD},
+	{P_DEF, "INSERT INTO public.t VALUES (1) ON CONFLICT DO NOTHING;", F, NULL, NULL, STD},
+	{P_DEF, "INSERT INTO t VALUES ('NaN')", F, NULL, NULL, STD},
+	{P_DEF, "INSERT INTO public.t VALUES (public.f());", RF, "refuse", NULL, STD},
+	{P_DEF, "INSERT INTO public.t VALUES ((SELECT 1));", RF, "refuse", NULL, STD},
+	{P_DEF, "INSERT INTO public.t VALUES (1 + 1);", RF, "refuse", NULL, STD},
+	{P_DEF, "INSERT INTO public.t VALUES ('1'::int);", RF, "refuse", NULL, STD},
+	{P_DEF, "INSERT INTO public.t SELECT * FROM pg_authid;", RF, "refuse", NULL, STD},
+	{P_DEF, "INSERT INTO public.t VALUES (1) RETURNING public.f();", RF, "refuse", NULL, STD},
+	{P_DEF, "INSERT INTO public.t VALUES (1) ON CONFLICT (a) DO UPDATE SET a = public.f();", RF, "refuse", NULL, STD},
+	{P_DEF, "INSERT INTO ks.no_columns DEFAULT VALUES;", F, NULL, NULL, STD},
+	{P_DEF, "INSERT INTO public.t DEFAULT VALUES RETURNING public.f();", RF, "refuse", NULL, STD},
+	{P_DEF, "INSERT INTO public.t (a) DEFAULT;", RF, "refuse", NULL, STD},
+	{P_DEF, "INSERT INTO public.t VALUES (1);;", RF, "refuse", NULL, STD},
+	{P_DEF, "INSERT INTO public.t VALUES (current_user);", RF, "refuse", NULL, STD},
+	{P_DEF, "WITH x AS (INSERT INTO public.t VALUES (1)) SELECT 1;", RF, "refuse", NULL, STD},
+
 	/* bodies, strings and comments never match */
 	{P_DEF, "CREATE FUNCTION public.f() RETURNS void\n    LANGUAGE plpgsql\n    AS $$\nBEGIN\n"
 	    "GRANT ALL ON t TO x;\nALTER TABLE t OWNER TO y;\nDROP TABLE z;\nCOPY t TO '/tmp/x';\nEND;\n$$;", F, NULL, NULL, STD},
 	{P_DEF, "COMMENT ON TABLE t IS 'ALTER TABLE x OWNER TO y; DROP TABLE z;';", F, NULL, NULL, STD},
 	{P_DEF, "COMMENT ON TABLE t IS E'it\\'s; ALTER TABLE x OWNER TO y';", F, NULL, NULL, STD},
 	{P_DEF, "COMMENT ON TABLE t IS 'a\\' OWNER TO x';", F, NULL, NULL, 0},
-	{P_DEF, "/* ALTER TABLE t OWNER TO y; */ SELECT 1;", F, NULL, NULL, STD},
+	{P_DEF, "/* ALTER TABLE t OWNER TO y; */ CREATE TABLE t (a int);", F, NULL, NULL, STD},
 	{P_DEF, "CREATE TABLE \"DROP TABLE x;\" (\"OWNER TO\" int);", F, NULL, NULL, STD},
 };
 
@@ -504,6 +680,68 @@ static const struct step metas[] = {
 	{'M', "\\unrestrict abc", D, "meta", NULL},
 };
 
+/* pg_dump 15 --clean --if-exists into a --clear-target import */
+static const struct step clean_clear[] = {
+	{'M', "\\restrict k", D, "meta", NULL},
+	{'S', "SET statement_timeout = 0;", F, NULL, NULL},
+	{'S', "SELECT pg_catalog.set_config('search_path', '', false);", F, NULL, NULL},
+	{'S', "ALTER TABLE IF EXISTS ONLY public.t DROP CONSTRAINT IF EXISTS t_fk;", D, "clean", "cleared"},
+	{'S', "DROP INDEX IF EXISTS public.t_i;", D, "clean", NULL},
+	{'S', "SELECT pg_catalog.lo_unlink(oid) FROM pg_catalog.pg_largeobject_metadata WHERE oid = '16385';", F, NULL, NULL},
+	{'S', "ALTER TABLE IF EXISTS public.t ALTER COLUMN id DROP DEFAULT;", D, "clean", NULL},
+	{'S', "DROP TABLE IF EXISTS public.t;", D, "clean", NULL},
+	{'S', "DROP SCHEMA IF EXISTS s;", D, "clean", NULL},
+	{'S', "SET default_tablespace = '';", F, NULL, NULL},
+	{'S', "CREATE SCHEMA s;", F, NULL, NULL},
+	{'S', "ALTER TABLE IF EXISTS ONLY public.t DROP CONSTRAINT IF EXISTS t_fk;", F, NULL, NULL},
+	{'S', "DROP TABLE IF EXISTS public.t;", RF, "refuse", "after the dump's first object"},
+};
+
+/* the same without --clear-target or --allow-drop: refused, saying what to do */
+static const struct step clean_default[] = {
+	{'S', "SET statement_timeout = 0;", F, NULL, NULL},
+	{'S', "ALTER TABLE IF EXISTS ONLY public.t DROP CONSTRAINT IF EXISTS t_fk;", F, NULL, NULL},
+	{'S', "DROP TABLE IF EXISTS public.t;", RF, "refuse", "--clear-target"},
+};
+
+/* pg_dump -C --clean into a --clear-target import */
+static const struct step preamble_clean_clear[] = {
+	{'S', "DROP DATABASE IF EXISTS \"my db\";", D, "meta", NULL},
+	{'S', "CREATE DATABASE \"my db\" WITH TEMPLATE = template0;", D, "meta", NULL},
+	{'M', "\\connect -reuse-previous=on \"dbname='my db'\"", D, "meta", NULL},
+	{'S', "CREATE TABLE public.t (a int);", F, NULL, NULL},
+};
+
+/* A trigger created before the data would fire on every row COPY loads. */
+static const struct step trigger_first[] = {
+	{'S', "CREATE TABLE public.t (a int);", F, NULL, NULL},
+	{'S', "CREATE FUNCTION public.f() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;", F, NULL, NULL},
+	{'S', "CREATE TRIGGER trg BEFORE INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION public.f();", F, NULL, NULL},
+	{'S', "COPY public.t (a) FROM stdin;", RF, "refuse", "CREATE TRIGGER trg BEFORE INSERT"},
+	{'S', "INSERT INTO public.t VALUES (1);", RF, "refuse", "line 3"},
+};
+
+/* pg_dump's own order: pre-data, data, post-data */
+static const struct step dump_order[] = {
+	{'S', "CREATE TABLE public.t (a int CHECK (a > 0));", F, NULL, NULL},
+	{'S', "CREATE MATERIALIZED VIEW public.mv AS SELECT a FROM public.t WITH NO DATA;", F, NULL, NULL},
+	{'S', "ALTER TABLE ONLY public.t ALTER COLUMN a SET DEFAULT 1;", F, NULL, NULL},
+	{'S', "COPY public.t (a) FROM stdin;", F, NULL, NULL},
+	{'S', "INSERT INTO public.t VALUES (2);", F, NULL, NULL},
+	{'S', "BEGIN;", F, NULL, NULL},
+	{'S', "SELECT pg_catalog.lo_open('16385', 131072);", F, NULL, NULL},
+	{'S', "SELECT pg_catalog.lowrite(0, '\\x00');", F, NULL, NULL},
+	{'S', "SELECT pg_catalog.lo_close(0);", F, NULL, NULL},
+	{'S', "COMMIT;", F, NULL, NULL},
+	{'S', "SELECT pg_catalog.setval('public.s', 1, true);", F, NULL, NULL},
+	{'S', "ALTER TABLE ONLY public.t ADD CONSTRAINT t_pkey PRIMARY KEY (a);", F, NULL, NULL},
+	{'S', "CREATE INDEX t_i ON public.t USING btree (a);", F, NULL, NULL},
+	{'S', "SELECT * FROM pg_catalog.pg_restore_relation_stats('version', '180000'::integer, 'schemaname', 'public', 'relname', 't_i');", F, NULL, NULL},
+	{'S', "REFRESH MATERIALIZED VIEW public.mv;", F, NULL, NULL},
+	{'S', "COPY public.t (a) FROM stdin;", RF, "refuse", "ALTER TABLE ONLY public.t ADD CONSTRAINT"},
+};
+
+
 static void
 test_stats(void)
 {
@@ -597,6 +835,170 @@ test_misc(void)
 	    "rules_setting_known: removed parameters and back-patched ones");
 }
 
+/* Each post-data object kind ends the data; the other ALTER TABLEs do not. */
+static void
+test_post_data(void)
+{
+	static const char *const markers[] = {
+	    "CREATE TRIGGER t AFTER INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION public.f();",
+	    "CREATE CONSTRAINT TRIGGER t AFTER INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION public.f();",
+	    "CREATE OR REPLACE TRIGGER t AFTER INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION public.f();",
+	    "CREATE RULE r AS ON INSERT TO public.t DO INSTEAD NOTHING;",
+	    "CREATE POLICY p ON public.t USING (public.f());",
+	    "CREATE INDEX i ON public.t USING btree (public.f(a));",
+	    "CREATE UNIQUE INDEX i ON public.t USING btree (a);",
+	    "ALTER TABLE ONLY public.t ADD CONSTRAINT t_fk FOREIGN KEY (a) REFERENCES public.u(a);",
+	    "ALTER TABLE ONLY public.t ADD CONSTRAINT t_pkey PRIMARY KEY (a);",
+	    "ALTER TABLE ONLY public.t ADD CONSTRAINT t_key UNIQUE (a);",
+	    "ALTER TABLE ONLY public.t ADD CONSTRAINT t_ex EXCLUDE USING gist (public.f(a) WITH =);",
+	    "CREATE EVENT TRIGGER e ON ddl_command_start EXECUTE FUNCTION public.f();",
+	};
+	static const char *const others[] = {
+	    "ALTER TABLE ONLY public.t ADD CONSTRAINT c CHECK (a > 0) NOT VALID;",
+	    "ALTER TABLE ONLY public.t ALTER COLUMN a SET DEFAULT nextval('public.s'::regclass);",
+	    "ALTER TABLE ONLY public.t REPLICA IDENTITY FULL;",
+	    "CREATE VIEW public.v AS SELECT 1 AS unique;",
+	    "COMMENT ON INDEX public.i IS 'x';",
+	    "CREATE TABLE public.\"index\" (a int);",
+	};
+	static const char *const data[] = {"COPY public.t (a) FROM stdin;",
+	    "INSERT INTO public.t VALUES (1);", "insert into public.t (a) values (1);"};
+	struct rules_options o;
+	struct rules r;
+	struct rules_verdict v;
+	struct lexer_event ev;
+	size_t i, k;
+	int ok = 1;
+
+	for (i = 0; i < sizeof(markers) / sizeof(markers[0]) + sizeof(others) / sizeof(others[0]); i++) {
+		int marker = i < sizeof(markers) / sizeof(markers[0]);
+		const char *in = marker ? markers[i] : others[i - sizeof(markers) / sizeof(markers[0])];
+
+		for (k = 0; k < sizeof(data) / sizeof(data[0]); k++) {
+			profile(P_DEF, &o);
+			rules_init(&r, &o);
+			memset(&ev, 0, sizeof(ev));
+			ev.type = LEXER_STATEMENT;
+			ev.std_strings = 1;
+			ev.data = in;
+			ev.len = strlen(in);
+			ev.line = 7;
+			rules_apply(&r, &ev, &v);
+			ev.data = data[k];
+			ev.len = strlen(data[k]);
+			ev.line = 8;
+			rules_apply(&r, &ev, &v);
+			if ((v.action == RF) != marker || (marker &&
+			    strstr(v.reason, "line 7") == NULL)) {
+				printf("# after %s: %s -> %d %s\n", in, data[k],
+				    (int)v.action, v.reason ? v.reason : "-");
+				ok = 0;
+			}
+			rules_free(&r);
+		}
+	}
+	T_OK(ok, "COPY and INSERT after each post-data object kind are refused, after others not");
+}
+
+/* One verdict on fresh rules. */
+static void
+one(enum profile p, const char *in, struct rules *r, struct rules_verdict *v)
+{
+	struct rules_options o;
+	struct lexer_event ev;
+
+	profile(p, &o);
+	rules_init(r, &o);
+	memset(&ev, 0, sizeof(ev));
+	ev.type = LEXER_STATEMENT;
+	ev.data = in;
+	ev.len = strlen(in);
+	ev.line = 42;
+	ev.std_strings = 1;
+	rules_apply(r, &ev, v);
+}
+
+static void
+test_txn_codes(void)
+{
+	static const struct {
+		enum profile p;
+		const char *in;
+		enum rules_txn txn;
+		enum rules_action a;
+	} c[] = {
+		{P_SINGLE, "BEGIN;", RULES_TXN_BEGIN, D},
+		{P_DEF, "BEGIN;", RULES_TXN_BEGIN, F},
+		{P_SINGLE, "START TRANSACTION", RULES_TXN_BEGIN, D},
+		{P_SINGLE, "COMMIT;", RULES_TXN_COMMIT, D},
+		{P_DEF, "COMMIT WORK;", RULES_TXN_COMMIT, F},
+		{P_SINGLE, "END;", RULES_TXN_COMMIT, RF},
+		{P_SINGLE, "ROLLBACK;", RULES_TXN_ROLLBACK, RF},
+		{P_SINGLE, "ABORT WORK;", RULES_TXN_ROLLBACK, RF},
+		{P_SINGLE, "ROLLBACK TO s;", RULES_TXN_OTHER, RF},
+		{P_SINGLE, "SAVEPOINT s;", RULES_TXN_OTHER, RF},
+		{P_SINGLE, "PREPARE TRANSACTION 'x';", RULES_TXN_OTHER, RF},
+		{P_SINGLE, "COMMIT PREPARED 'x';", RULES_TXN_OTHER, RF},
+		{P_SINGLE, "SET TRANSACTION READ ONLY;", RULES_TXN_OTHER, RF},
+		{P_SINGLE, "CREATE TABLE t (a int);", RULES_TXN_NONE, F},
+		{P_SINGLE, "SELECT pg_sleep(1);", RULES_TXN_NONE, RF},
+	};
+	struct rules r;
+	struct rules_verdict v;
+	size_t i;
+	int ok = 1;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		one(c[i].p, c[i].in, &r, &v);
+		if (v.txn != c[i].txn || v.action != c[i].a) {
+			printf("# %s: txn %d action %d\n", c[i].in, (int)v.txn, (int)v.action);
+			ok = 0;
+		}
+		rules_free(&r);
+	}
+	T_OK(ok, "rules_verdict.txn tells BEGIN, COMMIT, ROLLBACK and the rest apart, whatever the action");
+}
+
+/* A refusal says what the statement is, why, and what to do. */
+static void
+test_messages(void)
+{
+	static const struct {
+		enum profile p;
+		const char *in;
+		const char *starts, *has;
+	} c[] = {
+		{P_DEF, "SELECT pg_sleep(1e6);", "SELECT pg_sleep(...): ", "No option allows it"},
+		{P_DEF, "SELECT pg_catalog.pg_terminate_backend(1);", "SELECT pg_catalog.pg_terminate_backend(...): ",
+		    "pg_catalog.pg_terminate_backend is not one of"},
+		{P_DEF, "select pg_catalog.setval('s', (select 1), true);", "select pg_catalog.setval(...): ", "literal"},
+		{P_SINGLE, "ROLLBACK;", "ROLLBACK: ", "end the import's transaction"},
+		{P_SINGLE, "SAVEPOINT pg_psql_temporary_savepoint;", "SAVEPOINT pg_psql_temporary_savepoint: ", "ON_ERROR_ROLLBACK"},
+		{P_DEF, "CREATE FUNCTION public.f() RETURNS int LANGUAGE $$c$$ AS 'x', 'f';", "CREATE FUNCTION public.f(...): ",
+		    "--allow-superuser-target --allow-native-code"},
+		{P_DEF, "CREATE FUNCTION f() RETURNS text LANGUAGE internal AS 'textout';", "CREATE FUNCTION f(...): LANGUAGE internal",
+		    "(line 42)"},
+		{P_DEF, "DROP TABLE IF EXISTS public.t;", "DROP TABLE IF EXISTS public.t: ", "--clear-target"},
+		{P_DEF, "CALL public.p();", "CALL public.p(...): ", "pg_dump never writes"},
+		{P_DEF, "COPY t TO PROGRAM 'id';", "COPY t TO PROGRAM 'id': ", "PROGRAM"},
+	};
+	struct rules r;
+	struct rules_verdict v;
+	size_t i;
+	int ok = 1;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		one(c[i].p, c[i].in, &r, &v);
+		if (v.action != RF || strncmp(v.reason, c[i].starts, strlen(c[i].starts)) != 0 ||
+		    strstr(v.reason, c[i].has) == NULL || strstr(v.reason, "(line 42)") == NULL) {
+			printf("# %s: %s\n", c[i].in, v.reason ? v.reason : "-");
+			ok = 0;
+		}
+		rules_free(&r);
+	}
+	T_OK(ok, "refusals start with the statement's first words and say why and what to do");
+}
+
 /*
  * Every prefix of every case, as a statement and as a meta-command, under
  * every profile, each in a buffer of its exact size: ASan and UBSan watch
@@ -623,7 +1025,7 @@ test_prefixes(void)
 		size_t len = strlen(in);
 
 		for (k = 0; k <= len; k++)
-			for (p = P_DEF; p <= P_CALLBACK; p++)
+			for (p = P_DEF; p <= P_PUB_ONLY; p++)
 				for (meta = 0; meta < 2; meta++) {
 					char *copy = malloc(k ? k : 1);
 
@@ -661,6 +1063,14 @@ main(void)
 	STEPS("\\connect to another database than the one created", P_DEF, connect_mismatch);
 	STEPS("pg_dumpall: second \\connect refused", P_DEF, dumpall);
 	STEPS("other meta-commands", P_DEF, metas);
+	STEPS("pg_dump --clean --if-exists with --clear-target", P_CLEAR, clean_clear);
+	STEPS("pg_dump --clean --if-exists without options", P_DEF, clean_default);
+	STEPS("pg_dump -C --clean with --clear-target", P_CLEAR, preamble_clean_clear);
+	STEPS("a trigger before the data", P_DEF, trigger_first);
+	STEPS("pg_dump's section order", P_DEF, dump_order);
+	test_post_data();
+	test_txn_codes();
+	test_messages();
 	test_stats();
 	test_misc();
 	test_prefixes();
