@@ -1051,171 +1051,49 @@ m_insert(struct rules *r, const struct stmt *st, struct hit *h)
 /* ------------------------------------------------------------------ */
 /* LANGUAGE, decoded                                                   */
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Append code point cp: ASCII as itself, anything else as '?'. */
-static void
-put_cp(char *out, size_t size, size_t *o, unsigned long cp)
-{
-	if (*o + 1 < size)
-		out[(*o)++] = (cp > 0 && cp < 0x80) ? (char)cp : '?';
-}
-
 /*
- * U&'...' / U&"..." body p[0..n) with escape character esc ('\0': none,
- * for plain quoted text); q doubled stands for itself.  0 if malformed.
- */
-static int
-decode_unicode(const char *p, size_t n, char q, char esc, char *out,
-               size_t size, size_t *o)
-{
-	size_t i, k, digits;
-	unsigned long cp;
-
-	for (i = 0; i < n; i++) {
-		if (p[i] == q && i + 1 < n && p[i + 1] == q) {
-			put_cp(out, size, o, (unsigned char)q);
-			i++;
-			continue;
-		}
-		if (esc == '\0' || p[i] != esc) {
-			put_cp(out, size, o, (unsigned char)p[i]);
-			continue;
-		}
-		if (i + 1 < n && p[i + 1] == esc) {
-			put_cp(out, size, o, (unsigned char)esc);
-			i++;
-			continue;
-		}
-		digits = (i + 1 < n && p[i + 1] == '+') ? 6 : 4;
-		k = i + 1 + (digits == 6);
-		if (k + digits > n)
-			return 0;
-		for (cp = 0; digits > 0; digits--, k++) {
-			if (hexval(p[k]) < 0)
-				return 0;
-			cp = cp * 16 + (unsigned long)hexval(p[k]);
-		}
-		put_cp(out, size, o, cp);
-		i = k - 1;
-	}
-	return 1;
-}
-
-/* E'...' body (or '...' without standard_conforming_strings). */
-static void
-decode_escape(const char *p, size_t n, char *out, size_t size, size_t *o)
-{
-	size_t i, k;
-	unsigned long cp;
-
-	for (i = 0; i < n; i++) {
-		if (p[i] == '\'' && i + 1 < n && p[i + 1] == '\'') {
-			put_cp(out, size, o, '\'');
-			i++;
-			continue;
-		}
-		if (p[i] != '\\' || i + 1 >= n) {
-			put_cp(out, size, o, (unsigned char)p[i]);
-			continue;
-		}
-		i++;
-		cp = (unsigned char)p[i];
-		if (p[i] >= '0' && p[i] <= '7') {
-			for (cp = 0, k = 0; k < 3 && i < n && p[i] >= '0' &&
-			    p[i] <= '7'; k++, i++)
-				cp = cp * 8 + (unsigned long)(p[i] - '0');
-			i--;
-		} else if (p[i] == 'x' && i + 1 < n && hexval(p[i + 1]) >= 0) {
-			for (cp = 0, k = 0; k < 2 && i + 1 < n &&
-			    hexval(p[i + 1]) >= 0; k++, i++)
-				cp = cp * 16 + (unsigned long)hexval(p[i + 1]);
-		} else if (p[i] == 'u' || p[i] == 'U') {
-			size_t digits = p[i] == 'u' ? 4 : 8;
-
-			for (cp = 0, k = 0; k < digits && i + 1 < n &&
-			    hexval(p[i + 1]) >= 0; k++, i++)
-				cp = cp * 16 + (unsigned long)hexval(p[i + 1]);
-		} else if (p[i] == 'b' || p[i] == 'f' || p[i] == 'n' ||
-		    p[i] == 'r' || p[i] == 't') {
-			cp = '?'; /* control characters: never a language */
-		}
-		put_cp(out, size, o, cp);
-	}
-}
-
-/*
- * The value of the name or string t as the server reads it, ASCII
- * lowercased (LANGUAGE C and "C" are refused alike), into out; *next is
- * the iterator just after t and is moved past a UESCAPE clause.  Returns
- * 0 when t is not a form pgsluice can read (B'', X'', a malformed escape,
- * a string continued by another string).
+ * The value of the name or string t as the server reads it (sqltok_value:
+ * continued strings joined, escapes decoded), ASCII lowercased (LANGUAGE C
+ * and "C" are refused alike), into out; *next is the iterator just after t
+ * and is moved past a UESCAPE clause.  Returns 0 when t is not a form
+ * pgsluice can read (B'', X'', a value longer than out, a string followed
+ * by another string).
  */
 static int
 decode_value(const struct sqltok *t, struct sqltok_iter *next, int std,
              char *out, size_t size)
 {
 	const char *p = t->p;
-	size_t n = t->len, o = 0, tag;
 	struct sqltok_iter peek = *next;
 	struct sqltok u, e;
-	char esc = '\\';
+	char esc = 0;
+	size_t o;
 
-	if (t->type == SQLTOK_WORD) {
-		sqltok_name(t, out, size);
-		o = strlen(out);
-	} else if ((t->type == SQLTOK_QIDENT || t->type == SQLTOK_STRING) &&
-	    n >= 3 && (p[0] == 'u' || p[0] == 'U') && p[1] == '&') {
-		if (sqltok_next(&peek, &u) == SQLTOK_WORD &&
-		    sqltok_is(&u, "uescape")) {
-			if (sqltok_next(&peek, &e) != SQLTOK_STRING || e.len != 3 ||
-			    e.p[0] != '\'')
-				return 0;
-			esc = e.p[1];
-			*next = peek;
-		}
-		if (n < 4 || !decode_unicode(p + 3, n - 4, p[2], esc, out, size, &o))
-			return 0;
-	} else if (t->type == SQLTOK_QIDENT && n >= 2 && p[0] == '"') {
-		decode_unicode(p + 1, n - 2, '"', '\0', out, size, &o);
-	} else if (t->type == SQLTOK_STRING && p[0] == '$') {
-		for (tag = 1; tag < n && p[tag] != '$'; tag++)
-			;
-		tag++;
-		if (2 * tag > n)
-			return 0;
-		decode_unicode(p + tag, n - 2 * tag, '\0', '\0', out, size, &o);
-	} else if (t->type == SQLTOK_STRING && n >= 3 &&
-	    (p[0] == 'e' || p[0] == 'E') && p[1] == '\'') {
-		decode_escape(p + 2, n - 3, out, size, &o);
-	} else if (t->type == SQLTOK_STRING && ((n >= 2 && p[0] == '\'') ||
-	    (n >= 3 && (p[0] == 'n' || p[0] == 'N') && p[1] == '\''))) {
-		if (p[0] != '\'')
-			p++, n--;
-		if (std)
-			decode_unicode(p + 1, n - 2, '\'', '\0', out, size, &o);
-		else
-			decode_escape(p + 1, n - 2, out, size, &o);
-	} else {
+	if (t->type != SQLTOK_WORD && t->type != SQLTOK_QIDENT && t->type != SQLTOK_STRING)
 		return 0;
+	if (t->type == SQLTOK_STRING && (p[0] == 'b' || p[0] == 'B' || p[0] == 'x' || p[0] == 'X'))
+		return 0;
+	if (t->len >= 3 && (p[0] == 'u' || p[0] == 'U') && p[1] == '&' &&
+	    sqltok_next(&peek, &u) == SQLTOK_WORD && sqltok_is(&u, "uescape")) {
+		if (sqltok_next(&peek, &e) != SQLTOK_STRING || e.len != 3 || e.p[0] != '\'')
+			return 0;
+		esc = e.p[1];
+		*next = peek;
 	}
-	out[o < size ? o : size - 1] = '\0';
+	if (sqltok_value(t, std, esc, out, size) >= size)
+		return 0;
+	if (p[0] == 'u' || p[0] == 'U') {
+		/* an escape the server would refuse is kept as written: refuse it too */
+		for (o = 0; out[o] != '\0'; o++)
+			if (out[o] == (esc ? esc : '\\'))
+				return 0;
+	}
 	for (o = 0; out[o] != '\0'; o++)
 		if (out[o] >= 'A' && out[o] <= 'Z')
 			out[o] = (char)(out[o] + ('a' - 'A'));
 	peek = *next;
 	if (t->type == SQLTOK_STRING && sqltok_next(&peek, &u) == SQLTOK_STRING)
-		return 0; /* 'c' '' on two lines: one literal to the server */
+		return 0; /* 'c' 'x' on one line: not one literal; the server refuses it */
 	return 1;
 }
 
