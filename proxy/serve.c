@@ -67,7 +67,6 @@ enum {
 	OPT_CONNECT_TIMEOUT,
 	OPT_LOCK_TIMEOUT,
 	OPT_STATEMENT_TIMEOUT,
-	OPT_ALLOW_SUPERUSER_TARGET,
 	OPT_VERBOSE,
 	OPT_SYNAPSE,
 	OPT_NO_SYNAPSE,
@@ -154,8 +153,6 @@ serve_usage(FILE *f)
 	    "                         own timer: the dump's SET statement_timeout cannot\n"
 	    "                         undo it; COPY data from the client does not count;\n"
 	    "                         default 0: no limit)\n"
-	    "  --allow-superuser-target  import even when the target role is a superuser\n"
-	    "                         (refused by default: README: Security)\n"
 	    "  --verbose              debug lines in the log\n"
 	    "\n"
 	    "Synapse (README: Synapse checks; on when the dump has public.schema_version):\n"
@@ -734,7 +731,6 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 		{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
 		{ "statement-timeout", required_argument, NULL, OPT_STATEMENT_TIMEOUT },
-		{ "allow-superuser-target", no_argument, NULL, OPT_ALLOW_SUPERUSER_TARGET },
 		{ "verbose", no_argument, NULL, OPT_VERBOSE },
 		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
 		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
@@ -861,9 +857,6 @@ serve_parse(struct serve *sv, int argc, char **argv)
 			}
 			sv->cfg.statement_timeout = (int)v;
 			break;
-		case OPT_ALLOW_SUPERUSER_TARGET:
-			sv->cfg.allow_superuser_target = 1;
-			break;
 		case OPT_VERBOSE:
 			log_set_level(LOG_LEVEL_DEBUG);
 			break;
@@ -898,6 +891,7 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		fprintf(stderr, "pgsluice serve: unexpected argument \"%s\"\n", argv[optind]);
 		return 2;
 	}
+	sv->cfg.allow_superuser_target = sv->cr.opt.allow_superuser_target;
 	if (cli_rules_check(&sv->cr, "pgsluice serve") < 0)
 		return 2;
 	if (sv->cfg.conninfo == NULL) {
