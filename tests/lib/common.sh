@@ -41,6 +41,9 @@ _as_postgres() {
 
 _cleanup() {
 	local p c
+	# a background child that a signal reached before its exec (it still
+	# has these traps) leaves the scenario's clusters and files alone
+	[ "$BASHPID" = "$$" ] || return 0
 	for p in "${_pids[@]}"; do kill "$p" 2>/dev/null; done
 	for c in "${_clusters[@]}"; do
 		_as_postgres pg_ctl -D "$T/pg-$c" -m immediate stop >/dev/null 2>&1
@@ -53,6 +56,7 @@ trap 'exit 130' INT
 # the daemon's last lines, before the clusters are stopped
 trap '_on_term; exit 143' TERM
 _on_term() {
+	[ "$BASHPID" = "$$" ] || return 0
 	not_ok "$(basename "$0" .sh): stopped by SIGTERM (the scenario's timeout in tests/run.sh?)"
 	_log_tail "$T/serve.log"
 }
