@@ -41,8 +41,9 @@ export DEBIAN_FRONTEND=noninteractive
 install() { apt-get install -y -q --no-install-recommends $missing; }
 {
 	echo "== $(date -u '+%Y-%m-%d %H:%M:%S') apt-get install --no-install-recommends$missing"
-	# no package lists yet (a fresh root), or a list without them: update first
-	if [ -z "$(ls /var/lib/apt/lists/ 2>/dev/null | grep -v -e '^lock$' -e '^partial$' -e '^auxfiles$')" ] || ! install; then
+	# no package lists yet (a fresh root): update first; an install that
+	# fails on old lists: update, and again
+	if ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1 || ! install; then
 		apt-get update -q && install
 	fi
 } >>"$log" 2>&1 || {
