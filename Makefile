@@ -8,10 +8,13 @@
 #                   the gzip/zstd/lz4 decoder for a third of that
 #   make bench      benchmarks (lexer throughput, import against psql)
 #   make demo       a scratch cluster, a sample database, pg_dump | nc into pgsluice
+#   make test-fresh README's quick start in a new debootstrap Debian 12 root, as CI
+#                   runs it (scripts/test-fresh.sh; root, network to the mirror)
 #   make install    PREFIX=/usr/local DESTDIR=
 #
-# `make` and `make test` install missing Debian packages when run as root
-# (scripts/deps.sh), or say what to install.
+# `make`, `make demo` and `make test` install the missing Debian packages they
+# need when run as root (scripts/deps.sh), or say what to install.  On a
+# machine without make: sh scripts/bootstrap.sh demo|test.
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -41,15 +44,21 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=build/tools/%)
 # keep the sanitizer objects between runs
 .SECONDARY:
 
-.PHONY: all deps test-deps test test-long unit integration fuzz bench demo install clean
+.PHONY: all deps demo-deps test-deps fuzz-deps test test-long test-fresh unit integration fuzz bench demo install clean
 
 all: deps pgsluice
 
 deps:
 	@scripts/deps.sh build
 
+demo-deps:
+	@scripts/deps.sh demo
+
 test-deps:
 	@scripts/deps.sh test
+
+fuzz-deps:
+	@scripts/deps.sh fuzz
 
 build/%.o: %.c $(wildcard sqlrewrite/*.h proxy/*.h)
 	@mkdir -p $(dir $@)
@@ -104,7 +113,7 @@ build/fuzz_decoder: tests/fuzz/fuzz_decoder.c proxy/decoder.c proxy/decoder.h
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ \
 		tests/fuzz/fuzz_decoder.c proxy/decoder.c $$($(PKG_CONFIG) --libs libisal libzstd liblz4)
 
-fuzz: test-deps build/fuzz_lexer build/fuzz_decoder
+fuzz: fuzz-deps build/fuzz_lexer build/fuzz_decoder
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 build/lexer_bench: tests/bench/lexer_bench.c build/libsqlrewrite.a
@@ -113,8 +122,11 @@ build/lexer_bench: tests/bench/lexer_bench.c build/libsqlrewrite.a
 bench: all test-deps $(TOOL_BIN) build/lexer_bench
 	@tests/bench/run.sh
 
-demo: all test-deps
+demo: demo-deps all
 	@scripts/demo.sh
+
+test-fresh:
+	@scripts/test-fresh.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin

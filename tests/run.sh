@@ -7,13 +7,17 @@ cd "$(dirname "$0")/.." || exit 2
 pattern=${1:-}
 pass=0 fail=0 skip=0
 failed_names=()
+scenario_timeout=${PGSLUICE_SCENARIO_TIMEOUT:-900}
+[ -n "${PGSLUICE_TEST_LONG:-}" ] && scenario_timeout=${PGSLUICE_SCENARIO_TIMEOUT:-3600}
 mkdir -p build/test-logs
 run_one() {
 	local name=$1; shift
 	local log="build/test-logs/${name//\//-}.log"
 	local start=$SECONDS
-	"$@" >"$log" 2>&1 </dev/null
+	# a scenario that hangs is stopped (TERM, then KILL) and fails
+	timeout -k 10 "$scenario_timeout" "$@" >"$log" 2>&1 </dev/null
 	local rc=$?
+	[ "$rc" -eq 124 ] && echo "not ok - $name: stopped after $scenario_timeout s (PGSLUICE_SCENARIO_TIMEOUT)" >>"$log"
 	local p f s
 	p=$(grep -c '^ok - ' "$log")
 	f=$(grep -c '^not ok - ' "$log")
@@ -31,6 +35,15 @@ run_one() {
 		grep -v '^ok - ' "$log" | tail -25 | sed 's/^/    | /'
 	fi
 }
+# the Synapse fixture the unit and integration tests read (tests/fixtures/),
+# built once here (or found cached in build/fixtures)
+if ! bash -c '. tests/lib/common.sh && synapse_fixture' >build/test-logs/fixtures.log 2>&1; then
+	echo "not ok - build the Synapse fixture: the tests that read it will fail"
+	sed 's/^/    | /' build/test-logs/fixtures.log | tail -20
+	fail=$((fail + 1))
+	failed_names+=(fixtures)
+fi
+grep '^# built' build/test-logs/fixtures.log
 for t in build/asan/test_*; do
 	[ -x "$t" ] || continue
 	n=$(basename "$t")

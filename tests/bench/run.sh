@@ -23,7 +23,8 @@ chmod 755 "$store"
 
 echo "== lexer"
 tests/bench/lexer.sh
-need_fixtures >/dev/null || { echo "bench: ../shared/fixtures missing, import benchmark skipped"; exit 0; }
+# the import benchmark scales ../shared's Synapse fill script (its scale variable)
+[ -f "$SHARED_FIXTURES/synapse/synapse-fill.sql" ] || { echo "bench: $SHARED_FIXTURES/synapse missing, import benchmark skipped"; exit 0; }
 
 pg_start bench "shared_buffers = 512MB" "max_wal_size = 8GB" "checkpoint_timeout = 30min" "maintenance_work_mem = 256MB" >/dev/null ||
 	{ echo "bench: cannot start a cluster"; exit 1; }
@@ -42,9 +43,9 @@ build_dump() {
 	echo "building the scale-$s benchmark dump (once; kept in .bench/)"
 	psql_as bench postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS src_$s" -c "DO \$\$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname='synapse') THEN CREATE ROLE synapse LOGIN; END IF; END\$\$" \
 		-c "CREATE DATABASE src_$s ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0 OWNER synapse" >/dev/null || return 1
-	psql_as bench "src_$s" -f "$FIXTURES/synapse/synapse-schema.sql" >/dev/null || return 1
+	psql_as bench "src_$s" -f "$SHARED_FIXTURES/synapse/synapse-schema.sql" >/dev/null || return 1
 	psql -X -q -v ON_ERROR_STOP=1 -v scale="$s" -h 127.0.0.1 -p "$(pg_port bench)" -U synapse -d "src_$s" \
-		-f "$FIXTURES/synapse/synapse-fill.sql" >/dev/null || return 1
+		-f "$SHARED_FIXTURES/synapse/synapse-fill.sql" >/dev/null || return 1
 	pg_dump -h 127.0.0.1 -p "$(pg_port bench)" -U postgres -O "src_$s" >"$base.sql.tmp" && mv "$base.sql.tmp" "$base.sql"
 	gzip -6 -c "$base.sql" >"$base.sql.gz.tmp" && mv "$base.sql.gz.tmp" "$base.sql.gz"
 	pg_dump -h 127.0.0.1 -p "$(pg_port bench)" -U postgres -O -Fc "src_$s" >"$base.custom.tmp" && mv "$base.custom.tmp" "$base.custom"

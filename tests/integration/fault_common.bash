@@ -172,7 +172,7 @@ pause_inject() {
 		sleep 0.05
 	done
 	touch "$T/go"
-	wait "$cpid" 2>/dev/null
+	wait_pid "$cpid" 2>/dev/null
 }
 
 make_slow_dump() {

@@ -53,7 +53,7 @@ blocker() {
 # the blocker commits now
 release_blocker() {
 	kill "$(cat "$T/blocker.sleep")" 2>/dev/null
-	wait "$BLOCKER" 2>/dev/null
+	wait_pid "$BLOCKER" 2>/dev/null
 }
 
 # 1. --clear-target's DROP waits for a reader of public.rooms
@@ -87,7 +87,7 @@ expect_unchanged "dump statement blocked"
 # 3. a blocker that commits after 1 s: the import waits, then completes
 blocker 1 public.rooms || not_ok "the blocker holds its lock"
 "$CUT" -t 60 127.0.0.1 "$SPORT" "$GZ" >"$T/out" 2>/dev/null
-wait "$BLOCKER" 2>/dev/null
+wait_pid "$BLOCKER" 2>/dev/null
 check "blocker lets go in time: OK" grep -q '^OK import into synapse committed' "$T/out"
 expect_complete "blocker lets go in time"
 check "daemon alive" kill -0 "$SPID"

@@ -29,7 +29,7 @@ phase_offset "$PHASE"
 name="SIGTERM in $PHASE (line $PLINE, byte $OFF)"
 term_daemon() { kill -TERM "$SPID"; }
 pause_inject "$name" term_daemon
-wait "$SPID"
+wait_pid "$SPID"
 check "$name: the daemon exits 0" test "$?" -eq 0
 check "$name: the client is told ($TOLD s)" grep -q '^ERROR pgsluice is shutting down (SIGTERM): the import was stopped' "$T/out"
 check "$name: the client is told it was rolled back" grep -q 'rolled back: the target is as it was before the import' "$T/out"
@@ -45,10 +45,10 @@ wait_log 'connected to the target' 10
 sleep 1.5
 t0=$(date +%s%N)
 kill -TERM "$SPID"
-wait "$SPID"
+wait_pid "$SPID"
 rc=$?
 term_ms=$((($(date +%s%N) - t0) / 1000000))
-wait "$cpid"
+wait_pid "$cpid"
 check "SIGTERM, target busy: exits 0" test "$rc" -eq 0
 check "SIGTERM, target busy: the statement is cancelled, the daemon is gone in ${term_ms} ms (the COPY had ~8 s to go)" test "$term_ms" -lt 4000
 check "SIGTERM, target busy: the client is told" grep -q '^ERROR pgsluice is shutting down (SIGTERM)' "$T/out"
@@ -77,7 +77,7 @@ phase_offset "$PHASE"
 name="SIGKILL in $PHASE (line $PLINE, byte $OFF)"
 kill_daemon() { kill -KILL "$SPID"; }
 PAUSE_WAIT=10 pause_inject "$name" kill_daemon
-wait "$SPID" 2>/dev/null
+wait_pid "$SPID" 2>/dev/null
 for ((i = 0; i < 100; i++)); do
 	[ "$(psql_as tgt postgres -At -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgsluice'")" = 0 ] && break
 	sleep 0.1

@@ -130,7 +130,7 @@ bg_track $!
 wait_log "\[#$id .*connected to the target" 30
 sleep 1
 kill -TERM "$SPID"
-wait "$SPID"
+wait_pid "$SPID"
 rc=$?
 check "ASan: SIGTERM during a slow statement: cancelled" grep -q 'cancelling the statement still running on the target' "$T/serve.log"
 check "ASan: the daemon exits 0 on SIGTERM" test "$rc" -eq 0

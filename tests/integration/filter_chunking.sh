@@ -105,21 +105,26 @@ else
 fi
 pg_stop src
 
+# the Synapse fixture, ours and (when it is there) ../shared's
 if need_fixtures; then
-	for f in synapse-small.sql.gz synapse-small-noowner.sql.gz; do
-		if [ ! -f "$FIXTURES/synapse/$f" ]; then
-			not_ok "chunking: fixture $FIXTURES/synapse/$f missing"
-			continue
+	for dir in $(fixture_corpora); do
+		c=""
+		[ "$dir" = "$FIXTURES/synapse" ] || c="shared "
+		for f in synapse-small.sql.gz synapse-small-noowner.sql.gz; do
+			if [ ! -f "$dir/$f" ]; then
+				not_ok "chunking: fixture $dir/$f missing"
+				continue
+			fi
+			chunk_all "$c$f" "$dir/$f"
+			gzip -dc "$dir/$f" >"$T/${f%.gz}"
+			chunk_all "$c${f%.gz}" "$T/${f%.gz}" --explain
+			rm -f "$T/${f%.gz}"
+		done
+		if [ -f "$dir/synapse-schema.sql" ]; then
+			chunk_all "${c}synapse-schema.sql" "$dir/synapse-schema.sql" --explain
+		else
+			not_ok "chunking: fixture $dir/synapse-schema.sql missing"
 		fi
-		chunk_all "$f" "$FIXTURES/synapse/$f"
-		gzip -dc "$FIXTURES/synapse/$f" >"$T/${f%.gz}"
-		chunk_all "${f%.gz}" "$T/${f%.gz}" --explain
-		rm -f "$T/${f%.gz}"
 	done
-	if [ -f "$FIXTURES/synapse/synapse-schema.sql" ]; then
-		chunk_all synapse-schema.sql "$FIXTURES/synapse/synapse-schema.sql" --explain
-	else
-		not_ok "chunking: fixture $FIXTURES/synapse/synapse-schema.sql missing"
-	fi
 fi
 exit 0

@@ -192,10 +192,14 @@ else
 fi
 
 if need_fixtures; then
-	if [ -f "$FIXTURES/synapse/synapse-small-noowner.sql.gz" ]; then
-		compare_statements synapse-small-noowner "$FIXTURES/synapse/synapse-small-noowner.sql.gz"
-	else
-		not_ok "statements: fixture $FIXTURES/synapse/synapse-small-noowner.sql.gz missing"
-	fi
+	for dir in $(fixture_corpora); do
+		c=""
+		[ "$dir" = "$FIXTURES/synapse" ] || c="shared-"
+		if [ -f "$dir/synapse-small-noowner.sql.gz" ]; then
+			compare_statements "${c}synapse-small-noowner" "$dir/synapse-small-noowner.sql.gz"
+		else
+			not_ok "statements: fixture $dir/synapse-small-noowner.sql.gz missing"
+		fi
+	done
 fi
 exit 0

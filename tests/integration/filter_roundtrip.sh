@@ -148,12 +148,16 @@ fi
 if need_fixtures; then
 	psql_as src postgres -c "CREATE ROLE synapse" >/dev/null
 	src_roles=synapse
-	for f in synapse-small.sql.gz synapse-small-noowner.sql.gz synapse-schema.sql; do
-		if [ -f "$FIXTURES/synapse/$f" ]; then
-			roundtrip "${f%%.*}" "$FIXTURES/synapse/$f"
-		else
-			not_ok "roundtrip: fixture $FIXTURES/synapse/$f missing"
-		fi
+	for dir in $(fixture_corpora); do
+		c=""
+		[ "$dir" = "$FIXTURES/synapse" ] || c="shared-"
+		for f in synapse-small.sql.gz synapse-small-noowner.sql.gz synapse-schema.sql; do
+			if [ -f "$dir/$f" ]; then
+				roundtrip "$c${f%%.*}" "$dir/$f"
+			else
+				not_ok "roundtrip: fixture $dir/$f missing"
+			fi
+		done
 	done
 fi
 exit 0

@@ -37,7 +37,7 @@ serve_stop
 
 serve_start --once --progress-interval 0 || { not_ok "daemon starts (single)"; exit 1; }
 send_nc "$T/full.sql" "$T/out2"
-wait "$SPID"
+wait_pid "$SPID"
 tgt_dump >"$T/before.sql"
 serve_start --progress-interval 0 --jobs 2 --clear-target || { not_ok "daemon starts (--clear-target)"; exit 1; }
 send_nc "$T/bad.sql" "$T/out3"

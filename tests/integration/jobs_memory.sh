@@ -28,7 +28,7 @@ PY
 serve_start --once --progress-interval 0 --jobs 2 || { not_ok "daemon starts"; exit 1; }
 rss_watch "$SPID" "$T/rss"
 send_nc "$T/big.sql" "$T/out"
-wait "$SPID"
+wait_pid "$SPID"
 rc=$?
 max_kb=$(rss_max "$T/rss")
 sed 's/^/# /' "$T/out" | head -3

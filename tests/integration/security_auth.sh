@@ -73,7 +73,7 @@ sec_unchanged "refusals: target unchanged" "$T/before.sql"
 { for c in A U T H ' ' a b c d e f; do printf %s "$c"; sleep 1; done; } | timeout 20 nc 127.0.0.1 "$SPORT" >"$T/out6" 2>&1 &
 dribble=$!
 check "dribbled AUTH line: closed after --header-timeout (2 s)" wait_log 'no complete AUTH line within 2 s of connecting (--header-timeout)' 4
-wait "$dribble"
+wait_pid "$dribble"
 check "dribbled AUTH line: the client is told" grep -q '^ERROR no complete AUTH line within 2 s of connecting (--header-timeout)' "$T/out6"
 # a client that connects and sends nothing
 timeout 20 nc 127.0.0.1 "$SPORT" < <(sleep 4) >"$T/out7" 2>&1

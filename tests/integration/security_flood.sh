@@ -43,7 +43,7 @@ flood_round() {
 	sample_fds "$SPID" 7 >"$T/maxfds" &
 	local sampler=$!
 	"$FLOOD" 127.0.0.1 "$SPORT" 200 7 >"$T/flood.out"
-	wait "$sampler"
+	wait_pid "$sampler"
 	max_fds=$(cat "$T/maxfds")
 	sed "s/^/# $label: /" "$T/flood.out"
 	echo "# $label: daemon fds idle $idle_fds, at most $max_fds during the flood"
@@ -53,7 +53,7 @@ flood_round() {
 		test $(($(get too_many) + $(get busy) + $(get other_error))) -eq 200
 	check "$label: no connection left open by the daemon" test "$(get open_at_end)" -eq 0
 	check "$label: the daemon's fds stayed within the limit ($max_fds <= $idle_fds + 64 + 4)" test "$max_fds" -le $((idle_fds + 68))
-	wait "$imp"
+	wait_pid "$imp"
 	check "$label: the import completes: OK" grep -q '^OK import into synapse committed' "$T/import.out"
 	tgt_dump >"$T/tgt.sql"
 	check "$label: the target equals the source" cmp -s "$T/src.sql" "$T/tgt.sql"
@@ -96,7 +96,7 @@ if [ -n "${PGSLUICE_TEST_LONG:-}" ]; then
 	"$FLOOD" 127.0.0.1 "$SPORT" 1000 8 >"$T/flood.out"
 	sed "s/^/# tls 1000: /" "$T/flood.out"
 	check "tls 1000: every connection closed by the daemon" test "$(awk '$1 == "open_at_end" { print $2 }' "$T/flood.out")" -eq 0
-	wait "$imp"
+	wait_pid "$imp"
 	check "tls 1000: the import completes: OK" grep -q '^OK import into synapse committed' "$T/import.out"
 	sec_wait_fds "$SPID" "$idle_fds" 15
 	check "tls 1000: the fd count returns to its idle value ($idle_fds)" test "$(sec_fds "$SPID")" -le "$idle_fds"

@@ -109,8 +109,8 @@ sleep 0.3
 dribble=$!
 wait_log 'no TLS handshake within 2 s' 6
 check "a stalled TLS handshake is closed after --header-timeout" grep -q 'no TLS handshake within 2 s of connecting (--header-timeout)' "$T/serve.log"
-wait "$dribble" 2>/dev/null
-wait "$ncpid" 2>/dev/null
+wait_pid "$dribble" 2>/dev/null
+wait_pid "$ncpid" 2>/dev/null
 check "a handshake that stalls half-way is closed too" test "$(grep -c 'no TLS handshake within 2 s' "$T/serve.log")" -ge 2
 sec_wait_fds "$SPID" "$idle_fds" 10
 check "fds back to the idle count ($idle_fds)" test "$(sec_fds "$SPID")" -le "$idle_fds"
@@ -152,4 +152,4 @@ ipid=$!
 bg_track "$ipid"
 for i in $(seq 50); do grep -q 'listening on' "$T/serve-insecure.log" && break; sleep 0.1; done
 check "--insecure-plaintext: starts, with a warning" grep -q 'WARN .*--insecure-plaintext: listening on 0.0.0.0' "$T/serve-insecure.log"
-kill "$ipid"; wait "$ipid" 2>/dev/null
+kill "$ipid"; wait_pid "$ipid" 2>/dev/null

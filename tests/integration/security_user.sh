@@ -13,6 +13,11 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 U=nobody
 UID_U=$(id -u "$U") GID_U=$(id -g "$U")
+# the checkout may be where $U cannot go (a clone in /root, mode 700): the
+# daemon runs from a copy in $T (mode 755), which $U can execute
+install -m 755 "$PGSLUICE" "$T/pgsluice"
+PGSLUICE=$T/pgsluice
+check "$U can execute the copy of the binary" runuser -u "$U" -- "$PGSLUICE" --version
 
 serve_clusters || { not_ok "clusters start"; exit 1; }
 F=$FIXTURES/synapse/synapse-small-noowner.sql.gz

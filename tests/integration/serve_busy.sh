@@ -36,13 +36,13 @@ pid2=$!
 bg_track "$pid2"
 for i in $(seq 50); do grep -q 'listening on' "$T/serve2.log" && break; sleep 0.1; done
 timeout 30 nc -N 127.0.0.1 "$PORT2" <"$T/full.sql" >"$T/out3"
-wait "$pid2"
+wait_pid "$pid2" 60 "$T/serve2.log"
 rc=$?
 check "second daemon: refused by the import lock" grep -q '^ERROR another import into synapse is running' "$T/out3"
 check "second daemon: nothing changed" grep -q 'nothing was changed in the target' "$T/out3"
 check "second daemon (--once): exits 1" test "$rc" -eq 1
 
-wait "$first"
+wait_pid "$first"
 check "the first import completes: OK" grep -q '^OK import into synapse committed' "$T/out1"
 check "the first import's client saw progress lines" grep -q '^progress: ' "$T/out1"
 tgt_dump >"$T/tgt.sql"

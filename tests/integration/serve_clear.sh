@@ -57,7 +57,7 @@ serve_stop
 # --clear-target
 serve_start --progress-interval 0 --clear-target --once || { not_ok "daemon starts"; exit 1; }
 send_nc "$FIXTURES/synapse/synapse-small.sql.gz" "$T/out2"
-wait "$SPID"
+wait_pid "$SPID"
 rc=$?
 check "--clear-target: OK" grep -q '^OK import into synapse committed' "$T/out2"
 check "--clear-target: the client is told what was dropped" grep -q '^cleared (--clear-target): dropped [0-9]* tables, [0-9]* sequences, [0-9]* functions' "$T/out2"
@@ -75,7 +75,7 @@ first_copy=$(grep -n -m1 '^COPY ' "$T/full.sql" | cut -d: -f1)
 { head -n $((first_copy - 1)) "$T/full.sql"; echo "SELECT pg_catalog.setval('public.no_such_seq', 1, true);"; tail -n +"$first_copy" "$T/full.sql"; } >"$T/bad.sql"
 serve_start --progress-interval 0 --clear-target --once || { not_ok "daemon starts"; exit 1; }
 send_nc "$T/bad.sql" "$T/out3"
-wait "$SPID"
+wait_pid "$SPID"
 rc=$?
 check "--clear-target then an error: ERROR naming the statement" grep -q "^ERROR statement [0-9]* at line $first_copy failed: relation \"public.no_such_seq\" does not exist (SQLSTATE 42P01)" "$T/out3"
 check "--once exits 1 after a failed import" test "$rc" -eq 1

@@ -50,7 +50,7 @@ serve_start() {
 
 serve_stop() {
 	kill -TERM "$SPID" 2>/dev/null
-	wait "$SPID" 2>/dev/null
+	wait_pid "$SPID" 2>/dev/null
 }
 
 send_nc() {

@@ -17,10 +17,10 @@ client=$!
 wait_log '\[#1 .*connected to the target' 10
 sleep 1
 kill -TERM "$SPID"
-wait "$SPID"
+wait_pid "$SPID"
 rc=$?
 check "SIGTERM: the daemon exits 0" test "$rc" -eq 0
-wait "$client"
+wait_pid "$client"
 check "SIGTERM: the client is told" grep -q '^ERROR pgsluice is shutting down (SIGTERM): the import was stopped' "$T/out"
 check "SIGTERM: the client is told it was rolled back" grep -q 'rolled back: the target is as it was before the import' "$T/out"
 tgt_dump >"$T/after.sql"
@@ -30,14 +30,14 @@ check "SIGTERM: the log says so" grep -q 'SIGTERM: no new imports' "$T/serve.log
 # idle daemon: SIGINT exits 0 at once
 serve_start || { not_ok "daemon starts"; exit 1; }
 kill -INT "$SPID"
-wait "$SPID"
+wait_pid "$SPID"
 check "SIGINT on an idle daemon: exits 0" test "$?" -eq 0
 
 # an unreachable target: the client is told at once with libpq's message
 TARGET="host=127.0.0.1 port=$(free_port) user=$TARGET_USER dbname=synapse"
 serve_start --once || { not_ok "daemon starts"; exit 1; }
 send_nc "$T/full.sql" "$T/out2"
-wait "$SPID"
+wait_pid "$SPID"
 rc=$?
 check "unreachable target: ERROR with libpq's message" grep -q '^ERROR cannot connect to the target: .*Connection refused' "$T/out2"
 sed "s/^/# /" "$T/out2"

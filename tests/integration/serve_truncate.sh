@@ -63,7 +63,7 @@ nc 127.0.0.1 "$SPORT" <"$T/cut6.sql" >/dev/null &
 ncpid=$!
 sleep 1
 kill -9 "$ncpid" 2>/dev/null
-wait "$ncpid" 2>/dev/null
+wait_pid "$ncpid" 2>/dev/null
 for i in $(seq 50); do
 	[ "$(grep -c 'ERROR dump truncated' "$T/serve.log")" -gt "$n_err" ] && break
 	sleep 0.1

@@ -42,7 +42,7 @@ serve_once_send() {
 	# the client is pgsluice send: its exit status must agree with the answer
 	timeout 120 "$PGSLUICE" send -q "127.0.0.1:$SPORT" "$file" >"$out" 2>&1
 	send_rc=$?
-	wait "$SPID"
+	wait_pid "$SPID"
 	rc=$?
 	if grep -q '^OK ' "$out"; then
 		check "send exits 0 on OK" test "$send_rc" -eq 0

@@ -15,6 +15,7 @@ need_fixtures || exit 0
 
 synapse_clusters || { not_ok "clusters start"; exit 1; }
 load_fixture "$FIX"
+eval "$(dump_facts "$FIX")"
 src_dump >"$T/src.sql"
 synapse_init_db synapse || { not_ok "initialize a Synapse schema in the target"; exit 1; }
 check "the target holds Synapse schema version 94" \
@@ -35,19 +36,19 @@ check "summary: schema versions of the dump and of the target" \
 	grep -q '^  synapse: dump: schema version 94 (compat 84, 125 deltas applied); target before the import: schema version 94 (compat 84, 125 deltas applied, up to 94)$' "$T/out1"
 check "summary: the target database's locale" \
 	grep -q '^  synapse: target database synapse: encoding UTF8, collate C, ctype C (as Synapse requires)$' "$T/out1"
-check "summary: row counts and sequences verified (173 COPYs, 55007 rows, 25 sequences)" \
-	grep -q "^  verified: 173 COPY row counts equal the data lines sent (55007 rows); 25 sequences at the dump's setval values$" "$T/out1"
+check "summary: row counts and sequences verified ($FX_COPIES COPYs, $FX_ROWS rows, $FX_SETVALS sequences)" \
+	grep -q "^  verified: $FX_COPIES COPY row counts equal the data lines sent ($FX_ROWS rows); $FX_SETVALS sequences at the dump's setval values\$" "$T/out1"
 check "summary: the dump's sizes, gzip and plain" \
-	grep -q '^  dump size: 2.6 MB gzip (2706602 bytes), 9.6 MB plain (10084194 bytes)$' "$T/out1"
+	grep -qxF "  dump size: $FX_SIZES" "$T/out1"
 size_line=$(grep '^  target database size after the import: ' "$T/out1")
 reported=$(sed -n 's/.*(\([0-9]*\) bytes, pg_database_size)$/\1/p' <<<"$size_line")
 actual=$(psql_as tgt synapse -At -c 'SELECT pg_database_size(current_database())')
 check "summary: the target database size after the import (pg_database_size, within 5%)" \
 	test -n "$reported" -a "$((reported * 100 / actual))" -ge 95 -a "$((reported * 100 / actual))" -le 105
-check "summary: per-table rows" grep -q '^  rows public.events: 3170$' "$T/out1"
+check "summary: per-table rows" grep -q "^  rows public.events: $FX_EVENTS\$" "$T/out1"
 check "summary: elapsed time" grep -q '^  elapsed [0-9.]* s, ' "$T/out1"
 check "sequences in the target as the dump set them" \
-	test "$(psql_as tgt synapse -At -c 'SELECT last_value FROM user_id_seq')" = 1148
+	test "$(psql_as tgt synapse -At -c 'SELECT last_value FROM user_id_seq')" = "$FX_USER_SEQ"
 grep -E '^(OK|  verified|  dump size|  target database size|  elapsed)' "$T/out1" | sed 's/^/# /'
 
 # 2. the dump's schema_version raised above the target's: refused, unchanged
@@ -83,11 +84,11 @@ check "--force-schema-version: the target holds version 95" \
 
 # 5. a sequence moved after the dump set it: verification fails, rolled back
 # (moved by a CHECK constraint's function, as the rules refuse a bare nextval)
-gunzip -c "$FIX" | sed "/^SELECT pg_catalog.setval('public.user_id_seq', 1148, true);\$/a CREATE FUNCTION public.bump() RETURNS boolean LANGUAGE sql AS \$\$SELECT pg_catalog.nextval('public.user_id_seq') > 0\$\$; CREATE TABLE public.bump_t (a integer CHECK (public.bump())); INSERT INTO public.bump_t VALUES (1);" >"$T/moved.sql"
+gunzip -c "$FIX" | sed "/^SELECT pg_catalog.setval('public.user_id_seq', $FX_USER_SEQ, true);\$/a CREATE FUNCTION public.bump() RETURNS boolean LANGUAGE sql AS \$\$SELECT pg_catalog.nextval('public.user_id_seq') > 0\$\$; CREATE TABLE public.bump_t (a integer CHECK (public.bump())); INSERT INTO public.bump_t VALUES (1);" >"$T/moved.sql"
 tgt_dump >"$T/before5.sql"
 serve_once_send "$T/moved.sql" "$T/out5" --clear-target || exit 1
 check "sequence check: ERROR" \
-	grep -q "^ERROR verification failed: sequence public.user_id_seq is at 1149 (is_called true) in the target, but the dump's setval at line 59777 set 1148 (is_called true)$" "$T/out5"
+	grep -q "^ERROR verification failed: sequence public.user_id_seq is at $((FX_USER_SEQ + 1)) (is_called true) in the target, but the dump's setval at line $FX_USER_SEQ_LINE set $FX_USER_SEQ (is_called true)\$" "$T/out5"
 check "sequence check: rolled back" grep -q '^  rolled back: the target is as it was before the import' "$T/out5"
 check "sequence check: no verified line" test "$(grep -c '^  verified:' "$T/out5")" -eq 0
 tgt_dump >"$T/after5.sql"

@@ -15,6 +15,7 @@
 need_fixtures || exit 0
 
 wire_setup || { not_ok "clusters and fixture"; exit 1; }
+eval "$(dump_facts "$T/fx.sql")"
 serve_start --progress-interval 0 || { not_ok "daemon starts"; exit 1; }
 
 # 1. psql -f
@@ -22,7 +23,7 @@ wire_psql -v ON_ERROR_STOP=1 -q -f "$T/fx.sql" >"$T/out1" 2>"$T/err1"
 rc=$?
 check "psql -f: exit 0" test "$rc" -eq 0
 check "psql -f: a NOTICE for each dropped OWNER TO" \
-	test "$(grep -c 'NOTICE:  pgsluice dropped this statement (rule owner)' "$T/err1")" -eq 198
+	test "$(grep -c 'NOTICE:  pgsluice dropped this statement (rule owner)' "$T/err1")" -eq "$FX_OWNERS"
 check "psql -f: no ERROR" bash -c "! grep -q 'ERROR' '$T/err1'"
 wire_wait_ok 1
 wire_same "psql -f: the target equals the source (pg_dump -O -x)"
@@ -35,7 +36,7 @@ wire_psql -1 -v ON_ERROR_STOP=1 -q -f "$T/fx.sql" >"$T/out2" 2>"$T/err2"
 rc=$?
 check "psql -1 -f: exit 0" test "$rc" -eq 0
 check "psql -1: the summary comes as a NOTICE with the COMMIT" \
-	grep -q 'NOTICE:  OK import into synapse committed: .* 55007 rows in 173 tables' "$T/err2"
+	grep -q "NOTICE:  OK import into synapse committed: .* $FX_ROWS rows in $FX_COPIES tables" "$T/err2"
 check "psql -1: the summary counts the absorbed BEGIN/COMMIT" grep -q 'rule transaction: dropped 2 statements' "$T/err2"
 wire_same "psql -1: the target equals the source"
 
@@ -44,7 +45,7 @@ wire_psql -1 -v ON_ERROR_STOP=1 -q -f "$T/fx.sql" >"$T/out3" 2>"$T/err3"
 rc=$?
 check "not empty: psql exits 2 (connection failed)" test "$rc" -eq 2
 check "not empty: FATAL with the preflight's text" \
-	grep -q 'FATAL:  the target is not empty: schema public of database synapse holds 198 objects' "$T/err3"
+	grep -q "FATAL:  the target is not empty: schema public of database synapse holds $FX_OWNERS objects" "$T/err3"
 wire_same "not empty: the target is unchanged"
 
 # 4. a failing statement: the target's error, rolled back
@@ -71,7 +72,7 @@ pspid=$!
 wait_log 'state stream\|connected to the target' 10 >/dev/null 2>&1
 sleep 0.5
 pkill -KILL -P "$pspid" psql 2>/dev/null; kill -KILL "$pspid" 2>/dev/null
-wait "$pspid" 2>/dev/null
+wait_pid "$pspid" 2>/dev/null
 wait_log 'without a Terminate message' 10
 check "killed psql: the import fails as incomplete (no Terminate)" grep -q 'without a Terminate message' "$T/serve.log"
 check "killed psql: nothing is left in the target" test "$(tgt_count)" -eq 0

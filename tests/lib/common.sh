@@ -11,10 +11,17 @@
 # Clusters listen on a free loopback port with trust authentication for
 # local TCP, their data under $T, and are stopped (-m immediate) on exit,
 # also when the scenario fails.
+#
+# Fixtures: $FIXTURES/synapse holds the project's own Synapse-shaped dumps,
+# built by need_fixtures from tests/fixtures/ (see synapse_fixture below);
+# $SHARED_FIXTURES/synapse (PGSLUICE_SHARED_FIXTURES, default
+# ../shared/fixtures) is an extra corpus that tests add when it is there
+# (fixture_corpora).
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PGSLUICE=$ROOT/pgsluice
-FIXTURES=$ROOT/../shared/fixtures
+FIXTURES=$ROOT/build/fixtures
+SHARED_FIXTURES=${PGSLUICE_SHARED_FIXTURES:-$ROOT/../shared/fixtures}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 export PATH="$PGBIN:$PATH"
 T=$(mktemp -d /tmp/pgsluice-test.XXXXXX)
@@ -34,6 +41,9 @@ _as_postgres() {
 
 _cleanup() {
 	local p c
+	# a background child that a signal reached before its exec (it still
+	# has these traps) leaves the scenario's clusters and files alone
+	[ "$BASHPID" = "$$" ] || return 0
 	for p in "${_pids[@]}"; do kill "$p" 2>/dev/null; done
 	for c in "${_clusters[@]}"; do
 		_as_postgres pg_ctl -D "$T/pg-$c" -m immediate stop >/dev/null 2>&1
@@ -41,7 +51,44 @@ _cleanup() {
 	rm -rf "$T"
 }
 trap _cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+# TERM: tests/run.sh's timeout for the scenario (or a person): say so, with
+# the daemon's last lines, before the clusters are stopped
+trap '_on_term; exit 143' TERM
+_on_term() {
+	[ "$BASHPID" = "$$" ] || return 0
+	not_ok "$(basename "$0" .sh): stopped by SIGTERM (the scenario's timeout in tests/run.sh?)"
+	_log_tail "$T/serve.log"
+}
+
+# _log_tail FILE: its last 20 lines as "#" comments, when it exists
+_log_tail() {
+	[ -s "$1" ] || return 0
+	echo "# --- last lines of $1 ---"
+	tail -n 20 "$1" | sed 's/^/#   /'
+}
+
+# wait_pid PID [SECS] [LOG]: wait until the background process PID (a
+# daemon, a client) has ended, at most SECS seconds (default 120); return
+# its exit status.  One still running then gets a "not ok" line with LOG's
+# last lines ($T/serve.log, the daemon's, by default), is killed, and
+# wait_pid returns 124.  PID must be a child of this shell.
+wait_pid() {
+	local pid=$1 secs=${2:-120} log=${3:-$T/serve.log} i state
+	for ((i = 0; i < secs * 10; i++)); do
+		state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null)
+		[ -z "$state" ] || [ "$state" = Z ] && break
+		sleep 0.1
+	done
+	if [ -n "$state" ] && [ "$state" != Z ]; then
+		not_ok "pid $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-120)) still running after $secs s: killed"
+		_log_tail "$log"
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		return 124
+	fi
+	wait "$pid"
+}
 
 # remember a background pid to kill at exit
 bg_track() { _pids+=("$1"); }
@@ -51,21 +98,33 @@ bg_track() { _pids+=("$1"); }
 # start_daemon LOG HOST [serve args]: `pgsluice serve` listening on HOST and
 # a free port, its stderr in LOG; another port when the bind finds it taken
 # (between free_port and the bind), up to 5 times.  Sets DAEMON_PORT and
-# DAEMON_PID; returns 0 once it listens, 1 if it does not.
+# DAEMON_PID; returns 0 once it listens, 1 if it does not (within 10 s).
+# Each start writes a fresh LOG: the one of an earlier daemon is moved to
+# LOG.N first (N = 1, 2, ...), so that no line of it can be taken for the
+# new daemon's "listening on".
 start_daemon() {
-	local log=$1 host=$2 try i
+	local log=$1 host=$2 try i n=1 state
 	shift 2
 	for try in 1 2 3 4 5; do
+		if [ -e "$log" ]; then
+			while [ -e "$log.$n" ]; do n=$((n + 1)); done
+			mv "$log" "$log.$n"
+		fi
+		: >"$log"
 		DAEMON_PORT=$(free_port)
-		"$PGSLUICE" serve --listen "$host:$DAEMON_PORT" "$@" 2>"$log" &
+		"$PGSLUICE" serve --listen "$host:$DAEMON_PORT" "$@" 2>>"$log" &
 		DAEMON_PID=$!
 		bg_track "$DAEMON_PID"
 		for ((i = 0; i < 100; i++)); do
 			grep -q "listening on" "$log" && return 0
-			kill -0 "$DAEMON_PID" 2>/dev/null || break
+			state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$DAEMON_PID/status" 2>/dev/null)
+			[ -z "$state" ] || [ "$state" = Z ] && break
 			sleep 0.1
 		done
-		grep -q 'Address already in use' "$log" || break
+		if ! grep -q 'Address already in use' "$log"; then
+			[ "$i" -eq 100 ] && echo "# start_daemon: no 'listening on' in $log after 10 s" >&2
+			break
+		fi
 		wait "$DAEMON_PID" 2>/dev/null
 	done
 	return 1
@@ -111,9 +170,10 @@ pg_restart() {
 
 pg_port() { local v="PORT_$1"; echo "${!v}"; }
 
+# (every psql of the harness ends within PSQL_TIMEOUT seconds, default 300)
 psql_as() {
 	local name=$1 db=$2; shift 2
-	psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$(pg_port "$name")" -U postgres -d "$db" "$@"
+	timeout "${PSQL_TIMEOUT:-300}" psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$(pg_port "$name")" -U postgres -d "$db" "$@"
 }
 
 # pg_dump_of NAME DB [args]: a dump normalized for comparison (no \restrict
@@ -124,12 +184,101 @@ pg_dump_of() {
 		sed -e '/^\\restrict /d' -e '/^\\unrestrict /d' -e '/^-- Dumped from database version/d' -e '/^-- Dumped by pg_dump version/d'
 }
 
+# need_fixtures: $FIXTURES/synapse built (synapse_fixture); "not ok" and
+# status 1 if it cannot be
 need_fixtures() {
-	if [ ! -d "$FIXTURES/synapse" ]; then
-		skip "fixtures missing: $FIXTURES/synapse not found (tests that need ../shared/fixtures were not run)"
-		echo "WARNING: $FIXTURES is missing; fixture tests skipped" >&2
-		return 1
+	synapse_fixture || { not_ok "build the Synapse fixture (tests/fixtures/synapse-*.sql): see the lines above"; return 1; }
+}
+
+# fixture_corpora: the Synapse fixture folders to run a corpus test over:
+# ours, then ../shared's when it is there
+fixture_corpora() {
+	echo "$FIXTURES/synapse"
+	[ -d "$SHARED_FIXTURES/synapse" ] && echo "$SHARED_FIXTURES/synapse"
+	return 0
+}
+
+# synapse_fixture: build the project's own Synapse-shaped database from
+# tests/fixtures/synapse-schema.sql and synapse-fill.sql (as the role
+# synapse, in a UTF8/C database it owns, on a cluster of its own) and dump
+# it into $FIXTURES/synapse:
+#	synapse-small.sql.gz          pg_dump synapse (owners), gzip -9 -n
+#	synapse-small-noowner.sql.gz  pg_dump -O -x synapse
+#	synapse-schema.sql            pg_dump -s synapse (owners)
+# Built once and kept while those two files, this function's version and
+# the pg_dump version are the same (a key in $FIXTURES/synapse/key); a
+# lock serializes concurrent runs.  Prints how long the build took.
+SYNAPSE_FIXTURE_FORMAT=1
+synapse_fixture() {
+	local dir=$FIXTURES/synapse key
+	key="format $SYNAPSE_FIXTURE_FORMAT; $(cat "$ROOT/tests/fixtures/synapse-schema.sql" "$ROOT/tests/fixtures/synapse-fill.sql" |
+		md5sum | cut -d' ' -f1); $(pg_dump --version)"
+	[ "$(cat "$dir/key" 2>/dev/null)" = "$key" ] && return 0
+	mkdir -p "$FIXTURES" || return 1
+	(
+		flock -w 600 9 || { echo "synapse_fixture: $FIXTURES/.lock is held for 10 min" >&2; exit 1; }
+		[ "$(cat "$dir/key" 2>/dev/null)" = "$key" ] && exit 0
+		_synapse_fixture_build "$key"
+	) 9>"$FIXTURES/.lock"
+}
+
+_synapse_fixture_build() {
+	local key=$1 dir=$FIXTURES/synapse tmp=$FIXTURES/synapse.tmp.$$ start=$SECONDS port log
+	rm -rf "$FIXTURES"/synapse.tmp.* && mkdir -p "$tmp" || return 1
+	log=$tmp/build.log
+	pg_start fixture >"$log" 2>&1 || { cat "$log" >&2; return 1; }
+	port=$(pg_port fixture)
+	if psql_as fixture postgres -c "CREATE ROLE synapse LOGIN" \
+		-c "CREATE DATABASE synapse OWNER synapse ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" >>"$log" 2>&1 &&
+		timeout 300 psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U synapse -d synapse \
+			-f "$ROOT/tests/fixtures/synapse-schema.sql" -f "$ROOT/tests/fixtures/synapse-fill.sql" >>"$log" 2>&1 &&
+		pg_dump -h 127.0.0.1 -p "$port" -U postgres synapse 2>>"$log" | gzip -9 -n >"$tmp/synapse-small.sql.gz" &&
+		pg_dump -h 127.0.0.1 -p "$port" -U postgres -O -x synapse 2>>"$log" | gzip -9 -n >"$tmp/synapse-small-noowner.sql.gz" &&
+		pg_dump -h 127.0.0.1 -p "$port" -U postgres -s synapse >"$tmp/synapse-schema.sql" 2>>"$log" &&
+		[ "$(gzip -dc "$tmp/synapse-small.sql.gz" | grep -c '^-- PostgreSQL database dump complete$')" -eq 1 ]; then
+		pg_stop fixture
+		echo "$key" >"$tmp/key"
+		rm -rf "$dir" && mv "$tmp" "$dir" || return 1
+		echo "# built the Synapse fixture in $FIXTURES/synapse in $((SECONDS - start)) s" >&2
+		return 0
 	fi
+	pg_stop fixture
+	echo "synapse_fixture: building the Synapse fixture failed; the last lines of $log:" >&2
+	tail -n 20 "$log" >&2
+	return 1
+}
+
+# dump_facts FILE: what a Synapse fixture dump (plain or gzip) holds, as
+# shell assignments for eval: FX_COPIES (COPY blocks), FX_ROWS (their data
+# lines), FX_SETVALS, FX_OWNERS ("ALTER ... OWNER TO" lines), FX_EVENTS
+# (rows of public.events), FX_USER_SEQ (the setval of public.user_id_seq)
+# and FX_USER_SEQ_LINE (its line), FX_PLAIN_BYTES, FX_GZ_BYTES (0 when
+# FILE is plain) and FX_SIZES (the summary's "dump size:" wording)
+dump_facts() {
+	local f=$1 gz=0
+	case $f in *.gz) gz=$(stat -c %s "$f") ;; esac
+	{ if [ "$gz" -gt 0 ]; then gzip -dc "$f"; else cat "$f"; fi; } | LC_ALL=C awk -v gz="$gz" '
+		function size(b) {
+			if (b < 1024) return b " B"
+			if (b < 1048576) return sprintf("%.1f kB", b / 1024)
+			return sprintf("%.1f MB", b / 1048576)
+		}
+		{ bytes += length($0) + 1 }
+		copy && /^\\\.$/ { copy = 0; next }
+		copy { rows++; if (tbl == "public.events") events++; next }
+		/^COPY / { copy = 1; copies++; tbl = $2; next }
+		/^SELECT pg_catalog\.setval\(/ {
+			setvals++
+			if ($0 ~ /\(.public\.user_id_seq., /) { v = $0; sub(/.*user_id_seq., /, "", v); sub(/,.*/, "", v); useq = v; uline = NR }
+		}
+		/^ALTER .* OWNER TO / { owners++ }
+		END {
+			printf "FX_COPIES=%d FX_ROWS=%d FX_SETVALS=%d FX_OWNERS=%d FX_EVENTS=%d FX_USER_SEQ=%s FX_USER_SEQ_LINE=%d\n",
+				copies, rows, setvals, owners, events, useq, uline
+			printf "FX_PLAIN_BYTES=%d FX_GZ_BYTES=%d\n", bytes, gz
+			if (gz > 0) printf "FX_SIZES=\"%s gzip (%d bytes), %s plain (%d bytes)\"\n", size(gz), gz, size(bytes), bytes
+			else printf "FX_SIZES=\"%s plain (%d bytes), not compressed\"\n", size(bytes), bytes
+		}'
 }
 
 # make_kitchen_sink CLUSTER DIR: build the kitchen-sink database on CLUSTER

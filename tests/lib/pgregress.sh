@@ -4,8 +4,9 @@
 # scenarios after tests/lib/common.sh.
 #
 #	pgregress_dump    sets REGRESS_DUMP (pg_dump of the "regression"
-#	                  database) and REGRESS_GLOBALS (its roles), building
-#	                  them when the cache does not hold them
+#	                  database), REGRESS_DUMP_NOBLOBS (the same without
+#	                  large objects, pg_dump -B) and REGRESS_GLOBALS (its
+#	                  roles), building them when the cache does not hold them
 #
 # How: `apt-get source --download-only postgresql-15` through a private apt
 # configuration (deb-src lines for the suites and mirrors the system's
@@ -85,10 +86,11 @@ pgregress_dump() {
 	local port regress
 	REGRESS_DUMP=$PGREGRESS_CACHE/regression.sql
 	REGRESS_GLOBALS=$PGREGRESS_CACHE/globals.sql
+	REGRESS_DUMP_NOBLOBS=$PGREGRESS_CACHE/regression-noblobs.sql
 	PGREGRESS_SRC=$PGREGRESS_CACHE/src/test/regress
 	# the dump names regress.so by its path: a cache from another checkout is made again
 	_pgregress_cached() {
-		[ -s "$REGRESS_DUMP" ] && [ -s "$REGRESS_GLOBALS" ] &&
+		[ -s "$REGRESS_DUMP" ] && [ -s "$REGRESS_GLOBALS" ] && [ -s "$REGRESS_DUMP_NOBLOBS" ] &&
 			grep -q -F "$PGREGRESS_SRC/regress.so" "$REGRESS_DUMP"
 	}
 	_pgregress_cached && return 0
@@ -113,6 +115,7 @@ pgregress_dump() {
 		psql_as regress_build regression -c 'SELECT 1' >/dev/null 2>&1 ||
 			{ _pgregress_fail "pg_regress left no regression database"; exit 1; }
 		pg_dump -h 127.0.0.1 -p "$port" -U postgres regression >"$REGRESS_DUMP.tmp" 2>>"$PGREGRESS_CACHE/build.log" &&
+			pg_dump -h 127.0.0.1 -p "$port" -U postgres -B regression >"$REGRESS_DUMP_NOBLOBS" 2>>"$PGREGRESS_CACHE/build.log" &&
 			pg_dumpall -h 127.0.0.1 -p "$port" -U postgres --globals-only >"$REGRESS_GLOBALS.tmp" 2>>"$PGREGRESS_CACHE/build.log" ||
 			{ _pgregress_fail "pg_dump of the regression database failed"; exit 1; }
 		mv "$REGRESS_GLOBALS.tmp" "$REGRESS_GLOBALS"
