@@ -35,14 +35,15 @@ _pgregress_source() {
 	[ -f "$PGREGRESS_SRC/regress.so" ] && return 0
 	apt=$PGREGRESS_CACHE/apt
 	mkdir -p "$apt/parts" "$apt/lists/partial" "$PGREGRESS_CACHE/dl"
-	: >"$apt/none.list"
-	# deb-src twins of the system's own deb sources
+	# deb-src twins of the system's own deb sources (one-line and deb822 forms)
+	sed -n 's/^deb \(.*\)/deb-src \1/p' /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+		2>/dev/null >"$apt/src.list"
 	for src in /etc/apt/sources.list.d/*.sources; do
 		[ -f "$src" ] || continue
 		sed -n '/^Types:/s/.*/Types: deb-src/p; /^\(URIs\|Suites\|Components\|Signed-By\):/p; /^$/p' "$src"
 		echo
 	done >"$apt/parts/src.sources"
-	local opts=(-o "Dir::Etc::SourceList=$apt/none.list" -o "Dir::Etc::SourceParts=$apt/parts"
+	local opts=(-o "Dir::Etc::SourceList=$apt/src.list" -o "Dir::Etc::SourceParts=$apt/parts"
 		-o "Dir::State::Lists=$apt/lists" -o "APT::Sandbox::User=root")
 	apt-get "${opts[@]}" update >>"$PGREGRESS_CACHE/build.log" 2>&1 ||
 		{ _pgregress_fail "apt-get update for the deb-src lists failed"; return 1; }
