@@ -119,11 +119,17 @@ psql_as() {
 }
 
 # pg_dump_of NAME DB [args]: a dump normalized for comparison (no \restrict
-# keys, no version comments)
+# keys, no version comments, no pg_attver column options), by the newest
+# pg_dump started (pg_dump_newest).  pg_attver: Debian's PostgreSQL 15 and
+# 17 builds store a server-assigned attribute option pg_attver=N on every
+# column, which their own pg_dump leaves out but pg_dump 18 writes; each
+# cluster assigns its own N.
 pg_dump_of() {
 	local name=$1 db=$2; shift 2
 	pg_dump_newest -h 127.0.0.1 -p "$(pg_port "$name")" -U postgres "$@" "$db" |
-		sed -e '/^\\restrict /d' -e '/^\\unrestrict /d' -e '/^-- Dumped from database version/d' -e '/^-- Dumped by pg_dump version/d'
+		sed -e '/^\\restrict /d' -e '/^\\unrestrict /d' -e '/^-- Dumped from database version/d' -e '/^-- Dumped by pg_dump version/d' \
+			-e 's/pg_attver=[0-9]*, //; s/, pg_attver=[0-9]*)/)/' |
+		perl -0pe 's/^ALTER TABLE ONLY (?:[^;"\n]|"(?:[^"]|"")*")+ ALTER COLUMN (?:[^;"\n]|"(?:[^"]|"")*")+ SET \(pg_attver=[0-9]+\);\n//mg'
 }
 
 need_fixtures() {
@@ -261,3 +267,36 @@ _pgv_cleanup() {
 	done
 }
 trap '_pgv_cleanup; _cleanup' EXIT
+
+# dump_without_entries TYPES: a pg_dump (stdin to stdout) without the
+# entries whose Type matches the extended regular expression TYPES (and
+# their comments).  pg_dump writes each entry as "--", "-- Name: ...; Type:
+# ...", "--", body.
+dump_without_entries() {
+	awk -v types="$1" '
+	function header(line) {
+		if (line ~ ("^-- (Data for )?Name: .*; Type: (" types ");"))
+			return 1
+		if (line ~ ("^-- Name: (" types ") .*; Type: COMMENT;"))
+			return 1
+		return 0
+	}
+	{
+		if (held) {
+			held = 0
+			if ($0 ~ /^-- (Data for )?Name: / || $0 ~ /^-- PostgreSQL database dump complete/)
+				skip = header($0)
+			if (!skip) print "--"
+		}
+		if ($0 == "--") { held = 1; next }
+		if (!skip) print
+	}
+	END { if (held && !skip) print "--" }'
+}
+
+# dump_without_superuser_only: dump_without_entries of the objects the rules
+# drop by design for a non-superuser import (publications, subscriptions,
+# event triggers)
+dump_without_superuser_only() {
+	dump_without_entries 'EVENT TRIGGER|PUBLICATION|PUBLICATION TABLE|PUBLICATION TABLES IN SCHEMA|SUBSCRIPTION'
+}
