@@ -133,9 +133,9 @@ cell() {
 	n=$((n + 1)); out=$T/out-$n
 	reset_target "$v"
 	import "$via" "$v" "$file" "$d" "$out"
-	local committed=0
+	local rc=$? committed=0
 	case $via in
-	wire) [ -s "$out" ] || committed=1; grep -q 'ERROR' "$out" && committed=0 ;;
+	wire) [ "$rc" -eq 0 ] && committed=1 ;;
 	*) grep -q '^OK import into kitchen_sink committed' "$out" && committed=1 ;;
 	esac
 	if [ "$committed" != 1 ]; then
