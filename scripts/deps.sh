@@ -4,7 +4,7 @@
 # command to run and fails.
 set -eu
 build="gcc make pkg-config libevent-dev libpq-dev libisal-dev libssl-dev"
-test_pkgs="$build postgresql postgresql-client netcat-openbsd socat openssl clang libclang-rt-14-dev gzip python3 procps time bc python3-yaml ncat"
+test_pkgs="$build postgresql postgresql-client netcat-openbsd socat openssl clang libclang-rt-14-dev gzip python3 procps time bc python3-yaml ncat debootstrap"
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test_pkgs ;;

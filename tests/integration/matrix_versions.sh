@@ -23,7 +23,9 @@
 
 need_versions 15 17 18 || exit 1
 targets=(15 17 18)
-pairs=("15 15" "17 15" "17 17" "18 15" "18 17" "18 18") # pg_dump version, source version
+# pg_dump version, source version (PGSLUICE_MATRIX_PAIRS="18:18 17:15" for some)
+pairs=("15 15" "17 15" "17 17" "18 15" "18 17" "18 18")
+[ -n "${PGSLUICE_MATRIX_PAIRS:-}" ] && read -r -a pairs <<<"${PGSLUICE_MATRIX_PAIRS//:/_}" && pairs=("${pairs[@]//_/ }")
 kinds=(owners noowner create inserts clean)
 declare -A kind_args=([owners]="" [noowner]="-O -x" [create]="-C" [inserts]="--inserts"
 	[clean]="--clean --if-exists" [stats]="--statistics")
@@ -87,7 +89,7 @@ for p in "${pairs[@]}"; do
 done
 check "pg_dump 18 --statistics writes pg_restore_relation_stats calls" \
 	grep -q 'pg_catalog.pg_restore_relation_stats' "$T/d-18-18-stats.sql"
-check "pg_dump 17 writes SET transaction_timeout (dropped for a 15 target)" \
+[ -f "$T/d-17-15-owners.sql" ] && check "pg_dump 17 writes SET transaction_timeout (dropped for a 15 target)" \
 	grep -q '^SET transaction_timeout = 0;' "$T/d-17-15-owners.sql"
 
 # daemons: raw imports, with --allow-drop, without it, and --jobs 2 (long)
@@ -120,7 +122,7 @@ import() {
 	raw) timeout 120 nc -N 127.0.0.1 "${port[$v]}" <"$file" >"$out" 2>&1 ;;
 	raw-drop) timeout 120 nc -N 127.0.0.1 "${port[$v-drop]}" <"$file" >"$out" 2>&1 ;;
 	jobs) timeout 120 nc -N 127.0.0.1 "${port[$v-jobs]}" <"$file" >"$out" 2>&1 ;;
-	wire) PGCONNECT_TIMEOUT=10 timeout 120 "$(pg_bin "$d" psql)" -X -q -v ON_ERROR_STOP=1 -1 \
+	wire) PGCONNECT_TIMEOUT=10 timeout 120 "$(pg_bin "$d" psql)" -X -q -o /dev/null -v ON_ERROR_STOP=1 -1 \
 		-h 127.0.0.1 -p "${port[$v-drop]}" -U importer -d kitchen_sink -f - <"$file" >"$out" 2>&1 ;;
 	esac
 }
@@ -140,7 +142,7 @@ cell() {
 	esac
 	if [ "$committed" != 1 ]; then
 		not_ok "$row into $v ($via): the import commits"
-		sed 's/^/# /' "$out" | grep -v '^#   rows' | head -12
+		grep -v -e '^  rows' -e '^rows' -e 'NOTICE:  pgsluice dropped' "$out" | grep -E -A3 'ERROR|FATAL|error' | head -12 | sed 's/^/# /'
 		result=FAIL; return
 	fi
 	tgt_ks "$v" >"$T/tgt-$n.sql"
@@ -175,6 +177,7 @@ refused() {
 		ok "$row into $v ($via): the target is unchanged"
 	else
 		not_ok "$row into $v ($via): the target is unchanged"; result=BAD
+		diff <(echo "$before") <(tgt_ks "$v") | head -10 | sed 's/^/# /'
 	fi
 }
 
@@ -238,7 +241,9 @@ for p in "${pairs[@]}"; do
 			add "$row" "$v" "$result"
 			if [ "$long" = 1 ]; then
 				cell "$row" "$v" wire "$f" "$d" "$s"; add "$row" "$v" "$result"
-				cell "$row" "$v" jobs "$f" "$d" "$s"; add "$row" "$v" "$result"
+				# the kitchen sink has large objects, which --jobs refuses
+				refused "$row" "$v" jobs "$f" "$d" 'large object, which --jobs cannot' 'import this dump without --jobs'
+				add "$row" "$v" "$result"
 			fi
 		done
 	done
