@@ -270,7 +270,7 @@ done
 
 # the table
 w=0
-for r in "${rows[@]}"; do [ ${#r} -gt $w ] && w=${#r}; done
+for r in "${rows[@]}"; do [ ${#r} -gt "$w" ] && w=${#r}; done
 mode="serve (nc)"
 [ "$long" = 1 ] && mode="nc/psql/--jobs 2"
 {

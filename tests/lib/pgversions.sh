@@ -1,3 +1,4 @@
+#!/bin/bash
 # pgversions.sh - PostgreSQL servers and clients of other major versions than
 # the host's, for the tests: each in a minimal Debian root of its own.
 #
