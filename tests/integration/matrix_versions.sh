@@ -1,5 +1,6 @@
 #!/bin/bash
 # matrix_versions.sh - the kitchen-sink database (tests/fixtures/kitchen-sink.sql)
+# and the Synapse fixture (../shared/fixtures, its plain dump with owners)
 # dumped by pg_dump 15, 17 and 18, each against the source servers it
 # supports (15, 17, 18), as a plain dump with owners, -O -x, -C, --inserts,
 # and --clean --if-exists (and pg_dump 18 --statistics from an 18 source),
@@ -38,6 +39,16 @@ for v in 15 17 18; do
 		psql_as "s$v" kitchen_sink -c "ANALYZE" >/dev/null ||
 		{ not_ok "build the kitchen sink on a PostgreSQL $v source"; sed 's/^/# /' "$T/ks-$v.log" | tail; exit 1; }
 done
+# the Synapse fixture (its owners by role synapse) on each source, when there
+dbs=(kitchen_sink)
+if need_fixtures; then
+	dbs+=(synapse)
+	for v in 15 17 18; do
+		psql_as "s$v" postgres -c "CREATE ROLE synapse" -c "CREATE DATABASE synapse OWNER synapse TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'" >/dev/null &&
+			gunzip -c "$FIXTURES/synapse/synapse-small.sql.gz" | psql_as "s$v" synapse >"$T/syn-$v.log" 2>&1 ||
+			{ not_ok "load the Synapse fixture into a PostgreSQL $v source"; tail "$T/syn-$v.log" | sed 's/^/# /'; exit 1; }
+	done
+fi
 for v in "${targets[@]}"; do
 	pg_start_v "$v" "t$v" || { not_ok "start a PostgreSQL $v target"; exit 1; }
 	psql_as "t$v" postgres -c "CREATE ROLE ees_owner LOGIN" >/dev/null || { not_ok "role ees_owner in $v"; exit 1; }
@@ -45,36 +56,36 @@ done
 # what each cell is compared with: the source database as PostgreSQL's own
 # tools carry it to the target's version.  Each source's -O -x dump by its
 # own pg_dump, restored by a superuser with psql (of that version) into
-# database ref_S of each target, without ON_ERROR_STOP (what a version does
+# database ref_DB_S of each target, without ON_ERROR_STOP (what a version does
 # not know fails alone, as it would for any restore); when source and target
 # versions are the same, that reference must equal the source itself.  A
 # server writes some definitions differently from another version (view
 # bodies: 15 qualifies column names, 16 and later do not), so across
 # versions the reference is the fair measure.
-for s in 15 17 18; do
-	"$(pg_bin "$s" pg_dump)" -h 127.0.0.1 -p "$(pg_port "s$s")" -U postgres -O -x kitchen_sink >"$T/ref-$s.sql" ||
+for db in "${dbs[@]}"; do for s in 15 17 18; do
+	"$(pg_bin "$s" pg_dump)" -h 127.0.0.1 -p "$(pg_port "s$s")" -U postgres -O -x "$db" >"$T/ref-$s.sql" ||
 		{ not_ok "pg_dump $s -O -x of the $s source"; exit 1; }
-	pg_dump_of "s$s" kitchen_sink -O -x | dump_without_superuser_only >"$T/src-$s.sql"
+	pg_dump_of "s$s" "$db" -O -x | dump_without_superuser_only >"$T/src-$s.sql"
 	for v in "${targets[@]}"; do
-		psql_as "t$v" postgres -c "CREATE DATABASE ref_$s" >/dev/null &&
-			"$(pg_bin "$s" psql)" -X -q -h 127.0.0.1 -p "$(pg_port "t$v")" -U postgres -d "ref_$s" -f - \
+		psql_as "t$v" postgres -c "CREATE DATABASE ref_${db}_$s TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'" >/dev/null &&
+			"$(pg_bin "$s" psql)" -X -q -h 127.0.0.1 -p "$(pg_port "t$v")" -U postgres -d "ref_${db}_$s" -f - \
 				<"$T/ref-$s.sql" >"$T/ref-$s-$v.log" 2>&1
-		pg_dump_of "t$v" "ref_$s" -O -x | dump_without_superuser_only >"$T/ref-$s-$v.sql"
-		echo "# reference: the $s source restored by psql $s into $v: $(grep -c 'ERROR' "$T/ref-$s-$v.log") statements failed, $(diff "$T/src-$s.sql" "$T/ref-$s-$v.sql" | grep -c '^[<>]') lines differ from the source"
+		pg_dump_of "t$v" "ref_${db}_$s" -O -x | dump_without_superuser_only >"$T/ref-$db-$s-$v.sql"
+		echo "# reference: the $s source of $db restored by psql $s into $v: $(grep -c 'ERROR' "$T/ref-$s-$v.log") statements failed, $(diff "$T/src-$s.sql" "$T/ref-$db-$s-$v.sql" | grep -c '^[<>]') lines differ from the source"
 		grep 'ERROR' "$T/ref-$s-$v.log" | sort | uniq -c | head -5 | sed 's/^/#   /'
 		# large objects: pg_dump 17 and later group them by owner and
 		# privileges, which a restore without owners makes uniform
 		if [ "$s" = "$v" ]; then
 			if diff -u <(dump_without_entries 'BLOB METADATA|BLOBS' <"$T/src-$s.sql") \
-				<(dump_without_entries 'BLOB METADATA|BLOBS' <"$T/ref-$s-$v.sql") >"$T/ref-$s.diff"; then
-				ok "reference: the $s source restored into $v equals the source (large objects aside)"
+				<(dump_without_entries 'BLOB METADATA|BLOBS' <"$T/ref-$db-$s-$v.sql") >"$T/ref-$s.diff"; then
+				ok "reference: $db of the $s source restored into $v equals the source (large objects aside)"
 			else
-				not_ok "reference: the $s source restored into $v equals the source (large objects aside)"
+				not_ok "reference: $db of the $s source restored into $v equals the source (large objects aside)"
 				head -60 "$T/ref-$s.diff" | sed 's/^/#   /'
 			fi
 		fi
 	done
-done
+done; done
 
 # the dumps: $T/d-DUMPER-SOURCE-KIND.sql
 for p in "${pairs[@]}"; do
@@ -86,6 +97,10 @@ for p in "${pairs[@]}"; do
 		"$(pg_bin "$d" pg_dump)" -h 127.0.0.1 -p "$(pg_port "s$s")" -U postgres ${kind_args[$k]} kitchen_sink >"$T/d-$d-$s-$k.sql" ||
 			{ not_ok "pg_dump $d ${kind_args[$k]} of the $s source"; exit 1; }
 	done
+	if [[ " ${dbs[*]} " == *" synapse "* ]]; then
+		"$(pg_bin "$d" pg_dump)" -h 127.0.0.1 -p "$(pg_port "s$s")" -U postgres synapse >"$T/syn-$d-$s.sql" ||
+			{ not_ok "pg_dump $d of the $s source's synapse"; exit 1; }
+	fi
 done
 check "pg_dump 18 --statistics writes pg_restore_relation_stats calls" \
 	grep -q 'pg_catalog.pg_restore_relation_stats' "$T/d-18-18-stats.sql"
@@ -94,36 +109,38 @@ check "pg_dump 18 --statistics writes pg_restore_relation_stats calls" \
 
 # daemons: raw imports, with --allow-drop, without it, and --jobs 2 (long)
 declare -A port=()
-for v in "${targets[@]}"; do
-	conn="host=127.0.0.1 port=$(pg_port "t$v") user=ees_owner dbname=kitchen_sink"
-	start_daemon "$T/serve-$v.log" 127.0.0.1 --target "$conn" --progress-interval 0 ||
+for db in "${dbs[@]}"; do for v in "${targets[@]}"; do
+	conn="host=127.0.0.1 port=$(pg_port "t$v") user=ees_owner dbname=$db"
+	start_daemon "$T/serve-$db-$v.log" 127.0.0.1 --target "$conn" --progress-interval 0 ||
 		{ not_ok "daemon for $v starts"; tail "$T/serve-$v.log"; exit 1; }
-	port[$v]=$DAEMON_PORT
-	start_daemon "$T/serve-$v-drop.log" 127.0.0.1 --target "$conn" --progress-interval 0 --allow-drop ||
+	port[$db-$v]=$DAEMON_PORT
+	start_daemon "$T/serve-$db-$v-drop.log" 127.0.0.1 --target "$conn" --progress-interval 0 --allow-drop ||
 		{ not_ok "daemon for $v (--allow-drop) starts"; exit 1; }
-	port[$v-drop]=$DAEMON_PORT
+	port[$db-$v-drop]=$DAEMON_PORT
 	if [ "$long" = 1 ]; then
-		start_daemon "$T/serve-$v-jobs.log" 127.0.0.1 --target "$conn" --progress-interval 0 --allow-drop --jobs 2 ||
+		start_daemon "$T/serve-$db-$v-jobs.log" 127.0.0.1 --target "$conn" --progress-interval 0 --allow-drop --jobs 2 ||
 			{ not_ok "daemon for $v (--jobs 2) starts"; exit 1; }
-		port[$v-jobs]=$DAEMON_PORT
+		port[$db-$v-jobs]=$DAEMON_PORT
 	fi
-done
+done; done
 
 reset_target() {
-	psql_as "t$1" postgres -c "DROP DATABASE IF EXISTS kitchen_sink WITH (FORCE)" \
-		-c "CREATE DATABASE kitchen_sink OWNER ees_owner" >/dev/null
+	psql_as "t$1" postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" \
+		-c "CREATE DATABASE $db OWNER ees_owner TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'" >/dev/null
 }
-tgt_ks() { pg_dump_of "t$1" kitchen_sink -O -x | dump_without_superuser_only; }
+# the database of the cells now: $db (kitchen_sink or synapse)
+db=kitchen_sink
+tgt_ks() { pg_dump_of "t$1" "$db" -O -x | dump_without_superuser_only; }
 
 # import VIA V FILE DUMPER OUT: one import; VIA raw, raw-drop, wire or jobs
 import() {
 	local via=$1 v=$2 file=$3 d=$4 out=$5
 	case $via in
-	raw) timeout 120 nc -N 127.0.0.1 "${port[$v]}" <"$file" >"$out" 2>&1 ;;
-	raw-drop) timeout 120 nc -N 127.0.0.1 "${port[$v-drop]}" <"$file" >"$out" 2>&1 ;;
-	jobs) timeout 120 nc -N 127.0.0.1 "${port[$v-jobs]}" <"$file" >"$out" 2>&1 ;;
+	raw) timeout 120 nc -N 127.0.0.1 "${port[$db-$v]}" <"$file" >"$out" 2>&1 ;;
+	raw-drop) timeout 120 nc -N 127.0.0.1 "${port[$db-$v-drop]}" <"$file" >"$out" 2>&1 ;;
+	jobs) timeout 120 nc -N 127.0.0.1 "${port[$db-$v-jobs]}" <"$file" >"$out" 2>&1 ;;
 	wire) PGCONNECT_TIMEOUT=10 timeout 120 "$(pg_bin "$d" psql)" -X -q -o /dev/null -v ON_ERROR_STOP=1 -1 \
-		-h 127.0.0.1 -p "${port[$v-drop]}" -U importer -d kitchen_sink -f - <"$file" >"$out" 2>&1 ;;
+		-h 127.0.0.1 -p "${port[$db-$v-drop]}" -U importer -d "$db" -f - <"$file" >"$out" 2>&1 ;;
 	esac
 }
 
@@ -138,7 +155,7 @@ cell() {
 	local rc=$? committed=0
 	case $via in
 	wire) [ "$rc" -eq 0 ] && committed=1 ;;
-	*) grep -q '^OK import into kitchen_sink committed' "$out" && committed=1 ;;
+	*) grep -q "^OK import into $db committed" "$out" && committed=1 ;;
 	esac
 	if [ "$committed" != 1 ]; then
 		not_ok "$row into $v ($via): the import commits"
@@ -146,7 +163,7 @@ cell() {
 		result=FAIL; return
 	fi
 	tgt_ks "$v" >"$T/tgt-$n.sql"
-	if diff -u "$T/ref-$s-$v.sql" "$T/tgt-$n.sql" >"$T/diff-$n"; then
+	if diff -u "$T/ref-$db-$s-$v.sql" "$T/tgt-$n.sql" >"$T/diff-$n"; then
 		ok "$row into $v ($via): committed, pg_dump -O -x equals the source's (as restored into $v by psql)"
 		result=ok
 	else
@@ -173,7 +190,7 @@ refused() {
 		sed 's/^/# /' "$out" | head -12
 		result=BAD
 	fi
-	if [ "$before" = "$(tgt_ks "$v")" ] && [ "$(psql_as "t$v" kitchen_sink -At -c "SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'")" = 0 ]; then
+	if [ "$before" = "$(tgt_ks "$v")" ] && [ "$(psql_as "t$v" "$db" -At -c "SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'")" = 0 ]; then
 		ok "$row into $v ($via): the target is unchanged"
 	else
 		not_ok "$row into $v ($via): the target is unchanged"; result=BAD
@@ -248,6 +265,24 @@ for p in "${pairs[@]}"; do
 		done
 	done
 done
+
+# the Synapse fixture: each pg_dump's plain dump (owners in it) of each source
+if [[ " ${dbs[*]} " == *" synapse "* ]]; then
+	db=synapse
+	for p in "${pairs[@]}"; do
+		read -r d s <<<"$p"
+		row="Synapse fixture, pg_dump $d, $s source"
+		rows+=("$row")
+		for v in "${targets[@]}"; do
+			cell "$row" "$v" raw "$T/syn-$d-$s.sql" "$d" "$s"; add "$row" "$v" "$result"
+			if [ "$long" = 1 ]; then
+				cell "$row" "$v" wire "$T/syn-$d-$s.sql" "$d" "$s"; add "$row" "$v" "$result"
+				cell "$row" "$v" jobs "$T/syn-$d-$s.sql" "$d" "$s"; add "$row" "$v" "$result"
+			fi
+		done
+	done
+	db=kitchen_sink
+fi
 
 # the cells that must fail by design
 row="pg_dump 15 --clean --if-exists, no --allow-drop"
