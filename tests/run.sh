@@ -1,7 +1,8 @@
 #!/bin/bash
 # run.sh [PATTERN] - run every unit test binary (build/asan/test_*) and every
 # integration scenario (tests/integration/*.sh), count their "ok -",
-# "not ok -" and "skip -" lines, and end with "N passed, N failed, N skipped".
+# "not ok -" and "skip -" lines, and end with "N passed, N failed, N skipped";
+# a scenario's "# |" lines (a table) are shown too.
 # A program that exits non-zero without a "not ok" line counts as one failure.
 #
 # The scenarios in $version_scenarios run once for each target version in
@@ -31,6 +32,8 @@ run_one() {
 	pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
 	printf '%-40s %4d ok %3d failed %3d skipped  %3ds\n' "$name" "$p" "$f" "$s" $((SECONDS - start))
 	grep -E '^(not ok|skip) - ' "$log" | sed 's/^/    /' | head -40
+	# a table a scenario prints for the reader ("# |" lines: matrix_versions)
+	grep '^# |' "$log" | sed 's/^# /    /'
 	if [ "$f" -ne 0 ]; then
 		failed_names+=("$name")
 		echo "    --- last lines of $log ---"
