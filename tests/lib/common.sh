@@ -263,6 +263,9 @@ _pgv_cleanup() {
 	local n
 	for n in "${!_pgv_version[@]}"; do
 		_pgv_ctl "$n" -m immediate stop >/dev/null 2>&1
+	done
+	# only then the files: clusters of one version share a folder
+	for n in "${!_pgv_version[@]}"; do
 		rm -rf "$(pgroot_dir "${_pgv_version[$n]}")$_pgv_tmp"
 	done
 }
