@@ -1,8 +1,15 @@
 #!/bin/bash
 # run.sh [PATTERN] - run every unit test binary (build/asan/test_*) and every
 # integration scenario (tests/integration/*.sh), count their "ok -",
-# "not ok -" and "skip -" lines, and end with "N passed, N failed, N skipped".
+# "not ok -" and "skip -" lines, and end with "N passed, N failed, N skipped";
+# a scenario's "# |" lines (a table) are shown too.
 # A program that exits non-zero without a "not ok" line counts as one failure.
+#
+# The scenarios in $version_scenarios run once for each target version in
+# PGSLUICE_TARGET_VERSIONS (default "15 17": the host's PostgreSQL and one
+# from tests/lib/pgversions.sh), named NAME@VERSION, with
+# PGSLUICE_TARGET_VERSION set; PATTERN matches that name, so
+# `tests/run.sh @17` runs one version's scenarios alone.
 cd "$(dirname "$0")/.." || exit 2
 pattern=${1:-}
 pass=0 fail=0 skip=0
@@ -29,6 +36,8 @@ run_one() {
 	pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
 	printf '%-40s %4d ok %3d failed %3d skipped  %3ds\n' "$name" "$p" "$f" "$s" $((SECONDS - start))
 	grep -E '^(not ok|skip) - ' "$log" | sed 's/^/    /' | head -40
+	# a table a scenario prints for the reader ("# |" lines: matrix_versions)
+	grep '^# |' "$log" | sed 's/^# /    /'
 	if [ "$f" -ne 0 ]; then
 		failed_names+=("$name")
 		echo "    --- last lines of $log ---"
@@ -50,11 +59,44 @@ for t in build/asan/test_*; do
 	[ -n "$pattern" ] && [[ $n != *$pattern* ]] && continue
 	run_one "unit/$n" "$t"
 done
+version_scenarios=" serve_roundtrip synapse_import wire_psql wire_restore jobs_roundtrip "
+versions=${PGSLUICE_TARGET_VERSIONS:-15 17}
+runs=()
 for t in tests/integration/*.sh; do
 	[ -f "$t" ] || continue
 	n=$(basename "$t" .sh)
-	[ -n "$pattern" ] && [[ $n != *$pattern* ]] && continue
-	run_one "integration/$n" bash "$t"
+	if [[ $version_scenarios == *" $n "* ]]; then
+		for v in $versions; do
+			[ -n "$pattern" ] && [[ $n@$v != *$pattern* ]] && continue
+			runs+=("$n@$v")
+		done
+	else
+		[ -n "$pattern" ] && [[ $n != *$pattern* ]] && continue
+		runs+=("$n")
+	fi
+done
+# the PostgreSQL roots the runs need, built (or found cached) before the
+# first scenario; a failure here shows in every scenario that needs them
+host_version=$(basename "$(dirname "${PGBIN:-/usr/lib/postgresql/15/bin}")")
+need=()
+for r in "${runs[@]}"; do
+	case $r in *@*) need+=("${r#*@}") ;; matrix_*) need+=(17 18) ;; esac
+done
+mapfile -t need < <(printf '%s\n' "${need[@]}" | grep -vx -e "$host_version" -e '' | sort -u)
+if [ ${#need[@]} -gt 0 ]; then
+	start=$SECONDS
+	if bash tests/lib/pgversions.sh build "${need[@]}" >build/test-logs/pgroots.log 2>&1; then
+		printf '%-40s %3ds\n' "PostgreSQL roots: ${need[*]}" $((SECONDS - start))
+	else
+		echo "PostgreSQL roots: FAILED; the scenarios that need them will fail:"
+		sed 's/^/    | /' build/test-logs/pgroots.log
+	fi
+fi
+for r in "${runs[@]}"; do
+	case $r in
+	*@*) run_one "integration/$r" env PGSLUICE_TARGET_VERSION="${r#*@}" bash "tests/integration/${r%@*}.sh" ;;
+	*) run_one "integration/$r" bash "tests/integration/$r.sh" ;;
+	esac
 done
 [ ${#failed_names[@]} -gt 0 ] && echo "failed: ${failed_names[*]}"
 echo "$pass passed, $fail failed, $skip skipped"

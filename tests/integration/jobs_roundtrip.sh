@@ -10,7 +10,7 @@ need_fixtures || exit 0
 
 serve_clusters || { not_ok "clusters start"; exit 1; }
 load_fixture "$FIXTURES/synapse/synapse-small.sql.gz" || { not_ok "fixture loads"; exit 1; }
-pg_dump -h 127.0.0.1 -p "$(pg_port src)" -U postgres -O synapse >"$T/dump.sql"
+src_pg_dump -O >"$T/dump.sql"
 gzip -c "$T/dump.sql" >"$T/dump.sql.gz"
 eval "$(dump_facts "$T/dump.sql")"
 

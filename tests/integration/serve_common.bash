@@ -3,7 +3,9 @@
 #
 #	serve_clusters            source cluster "src" (superuser, role synapse,
 #	                          database synapse) and target cluster "tgt" where
-#	                          the non-superuser ees_owner owns database synapse
+#	                          the non-superuser ees_owner owns database synapse;
+#	                          tgt is PostgreSQL $TARGET_VERSION (common.sh)
+#	src_pg_dump [args]        pg_dump $DUMP_VERSION of src's synapse (stdout)
 #	load_fixture FILE.gz      restore a fixture dump into src's synapse
 #	serve_start [args]        pgsluice serve against tgt on a free port ($SPORT),
 #	                          log in $T/serve.log, pid $SPID
@@ -17,8 +19,9 @@ TARGET_USER=ees_owner
 PGSLUICE=${PGSLUICE_BIN:-$PGSLUICE}
 
 serve_clusters() {
+	need_versions "$TARGET_VERSION" "$DUMP_VERSION" || return 1
 	pg_start src || return 1
-	pg_start tgt || return 1
+	pg_start_v "$TARGET_VERSION" tgt || return 1
 	psql_as src postgres -c "CREATE ROLE synapse LOGIN" -c "CREATE DATABASE synapse OWNER synapse TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'" >/dev/null || return 1
 	psql_as tgt postgres -c "CREATE ROLE $TARGET_USER LOGIN" -c "CREATE DATABASE synapse OWNER $TARGET_USER TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'" >/dev/null || return 1
 	TARGET="host=127.0.0.1 port=$(pg_port tgt) user=$TARGET_USER dbname=synapse"
@@ -57,6 +60,8 @@ send_nc() {
 	local out=${2:-/dev/null}
 	timeout 120 nc -N 127.0.0.1 "$SPORT" <"$1" >"$out"
 }
+
+src_pg_dump() { "$(pg_bin "$DUMP_VERSION" pg_dump)" -h 127.0.0.1 -p "$(pg_port src)" -U postgres "$@" synapse; }
 
 src_dump() { pg_dump_of src synapse -O -x; }
 tgt_dump() { pg_dump_of tgt synapse -O -x; }

@@ -69,8 +69,8 @@ timeout 60 socat -t 30 - "UNIX-CONNECT:$T/pgsluice.sock" <"$FIXTURES/synapse/syn
 compare "socat over the Unix socket (--unix)" "$T/out"
 
 reset_target
-pg_dump -h 127.0.0.1 -p "$(pg_port src)" -U postgres -O synapse | gzip -1 | timeout 60 nc -N 127.0.0.1 "$SPORT" >"$T/out"
-compare "pg_dump | gzip | nc -N from the source cluster" "$T/out"
+src_pg_dump -O | gzip -1 | timeout 60 nc -N 127.0.0.1 "$SPORT" >"$T/out"
+compare "pg_dump $DUMP_VERSION | gzip | nc -N from the source cluster" "$T/out"
 
 check "daemon still running after all imports" kill -0 "$SPID"
 serve_stop
