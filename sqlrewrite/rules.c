@@ -32,6 +32,7 @@ enum rule_id {
 	R_TRANSACTION,
 	R_UNKNOWN_SETTING,
 	R_UNKNOWN_FUNCTION,
+	R_COLUMN_OPTION,
 	R_CLEAN,
 	R_REFUSE,
 	R_NRULES
@@ -40,7 +41,7 @@ enum rule_id {
 static const char *const rule_names[R_NRULES] = {
 	"empty", "owner", "privileges", "superuser-only", "meta",
 	"public-schema", "transaction", "unknown-setting", "unknown-function",
-	"clean", "refuse",
+	"column-option", "clean", "refuse",
 };
 
 /* counts[] is indexed rule * 3 + (action - 1); RULES_MAX_STATS must fit. */
@@ -1635,6 +1636,99 @@ m_public_schema(struct rules *r, const struct stmt *st, struct hit *h)
 	return 1;
 }
 
+/*
+ * ALTER TABLE [ONLY] t ALTER [COLUMN] c SET (..., pg_attver=N, ...): a
+ * value some servers assign to every column by themselves (not an option
+ * anyone sets), which pg_dump 18 writes out and a server that does not know
+ * it refuses.  Dropped with the statement when it is the list's only
+ * option, cut out of the list otherwise.
+ */
+static int
+m_column_option(struct rules *r, const struct stmt *st, struct hit *h)
+{
+	struct sqltok_iter it;
+	struct sqltok t, opt, eq, val, after;
+	const char *cut_from, *cut_to;
+	char name[16];
+	int in_list = 0, options = 0, found = 0, subcommands = 0;
+	struct rw w;
+
+	if (!W(st, 0, "alter") || !W(st, 1, "table"))
+		return 0;
+	cut_from = cut_to = NULL;
+	sqltok_init(&it, st->s, st->len, st->std);
+	while (sqltok_next(&it, &t) != SQLTOK_END) {
+		if (t.depth == 0 && is_op(&t, ','))
+			subcommands++;
+		if (t.depth == 0 && is_op(&t, '(')) {
+			in_list = 1;
+			continue;
+		}
+		if (t.depth == 1 && in_list && is_op(&t, ','))
+			continue;
+		if (t.depth == 1 && is_op(&t, ')')) {
+			in_list = 0;
+			continue;
+		}
+		if (!in_list || t.depth != 1)
+			continue;
+		/* an option: name [= value] */
+		opt = t;
+		options++;
+		sqltok_name(&opt, name, sizeof(name));
+		{
+			struct sqltok_iter save = it;
+
+			if (sqltok_next(&it, &eq) != SQLTOK_OP || !is_op(&eq, '=')) {
+				it = save;
+				continue;
+			}
+			if (sqltok_next(&it, &val) == SQLTOK_END)
+				return 0;
+		}
+		if (found || strcmp(name, "pg_attver") != 0 ||
+		    (val.type != SQLTOK_NUMBER && val.type != SQLTOK_STRING))
+			continue;
+		found = 1;
+		cut_from = opt.p;
+		cut_to = val.p + val.len;
+		/* with the comma after it, or else the one before it */
+		{
+			struct sqltok_iter save = it;
+
+			if (sqltok_next(&it, &after) == SQLTOK_OP && is_op(&after, ',')) {
+				struct sqltok next;
+
+				cut_to = after.p + after.len;
+				if (sqltok_next(&it, &next) != SQLTOK_END)
+					cut_to = next.p;
+			} else {
+				const char *p = cut_from;
+
+				while (p > st->s && (p[-1] == ' ' || p[-1] == '\t' || p[-1] == '\n'))
+					p--;
+				if (p > st->s && p[-1] == ',')
+					cut_from = p - 1;
+			}
+			it = save;
+		}
+	}
+	if (!found)
+		return 0;
+	if (options == 1) {
+		if (subcommands > 0)
+			return 0; /* other subcommands in the statement: leave it to the server */
+		h->action = RULES_DROP;
+		return 1;
+	}
+	rw_init(&w, r, st->s);
+	rw_put(&w, st->s, (size_t)(cut_from - st->s));
+	w.done = (size_t)(cut_to - st->s);
+	w.changed = 1;
+	return rw_verdict(&w, st->len, h, "pg_attver, a value the source server assigned to the "
+	                                  "column by itself, cut out of the options");
+}
+
 static int
 m_set(struct rules *r, const struct stmt *st, struct hit *h)
 {
@@ -1738,6 +1832,9 @@ static const struct rule_row rule_rows[] = {
 	    "a parameter the target server does not know"},
 	{R_UNKNOWN_SETTING, RULES_DROP, m_set_config,
 	    "a parameter the target server does not know"},
+	{R_COLUMN_OPTION, RULES_DROP, m_column_option,
+	    "pg_attver, a value the source server assigned to the column by "
+	    "itself; targets that do not know it refuse it"},
 	{R_UNKNOWN_FUNCTION, RULES_DROP, m_stats_function,
 	    "planner statistics functions of PostgreSQL 18 (pg_dump 18); "
 	    "the target is older"},

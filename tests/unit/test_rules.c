@@ -197,6 +197,13 @@ static const struct rcase cases[] = {
 	{P_DEF, "CREATE TRIGGER event_trigger BEFORE INSERT ON public.events FOR EACH ROW EXECUTE FUNCTION public.f();", F, NULL, NULL, STD},
 	{P_DEF, "CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;", F, NULL, NULL, STD},
 
+	/* column-option: pg_attver, assigned by some servers, written out by pg_dump 18 */
+	{P_DEF, "ALTER TABLE ONLY public.t ALTER COLUMN a SET (pg_attver=26490688);", D, "column-option", NULL, STD},
+	{P_DEF, "ALTER TABLE ONLY public.t ALTER COLUMN a SET (pg_attver=1, n_distinct=20);", RW, "column-option", "ALTER TABLE ONLY public.t ALTER COLUMN a SET (n_distinct=20);", STD},
+	{P_DEF, "ALTER TABLE ONLY public.t ALTER COLUMN a SET (n_distinct=20, pg_attver=1);", RW, "column-option", "ALTER TABLE ONLY public.t ALTER COLUMN a SET (n_distinct=20);", STD},
+	{P_DEF, "ALTER TABLE ONLY public.t ALTER COLUMN a SET (n_distinct=20, pg_attver=1, n_distinct_inherited=5);", RW, "column-option", "ALTER TABLE ONLY public.t ALTER COLUMN a SET (n_distinct=20, n_distinct_inherited=5);", STD},
+	{P_DEF, "ALTER TABLE ONLY public.t ALTER COLUMN a SET (n_distinct=20);", F, NULL, NULL, STD},
+	{P_DEF, "ALTER TABLE ONLY public.t ALTER COLUMN a SET (pg_attver=1), ALTER COLUMN b SET NOT NULL;", F, NULL, NULL, STD},
 	/* public-schema */
 	{P_DEF, "CREATE SCHEMA public;", RW, "public-schema", "CREATE SCHEMA IF NOT EXISTS public;", STD},
 	{P_DEF, "create  schema /* x */ PUBLIC\n;", RW, "public-schema", "CREATE SCHEMA IF NOT EXISTS public;", STD},
