@@ -11,6 +11,9 @@
  *      lock keyed on the target database) and read who we are.
  *   2. preflight_sql_settings: names of the parameters the server knows,
  *      for the rules' unknown-setting check.
+ *   2b. preflight_sql_role: the role's standing (a superuser is refused
+ *      without --allow-superuser-target), sent with the audit's snapshot
+ *      (audit.h).
  *   3. preflight_sql_objects: what the target schemas hold.  Not cleared
  *      and no --clear-target: the import is refused.  With it,
  *      preflight_drop_sql is run inside the import's transaction.

@@ -1509,10 +1509,14 @@ session_audit_result(struct session *s, const PGresult *res)
 		session_fail(s, "the dump changed the target role or database, which an import must "
 		             "leave alone (its own functions, triggers or defaults run with the "
 		             "role's rights):\n%s%s", msg,
-		             s->jobs != NULL ? "\n  --jobs: pre-data and every COPY batch commit by "
+		             s->in_txn ? ""
+		                       : s->jobs != NULL
+		                             ? "\n  --jobs: pre-data and every COPY batch commit by "
 		                               "themselves, so this change is committed: undo it by "
 		                               "hand (its value before the import is above)"
-		                             : "");
+		                             : "\n  --no-single-transaction: every statement commits by "
+		                               "itself, so this change is committed: undo it by hand "
+		                               "(its value before the import is above)");
 		return;
 	default:
 		session_fail(s, "%s", msg);

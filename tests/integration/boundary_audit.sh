@@ -6,9 +6,9 @@
 # The code runs where the statement filter cannot see it: a column DEFAULT
 # that COPY evaluates for every row, a CHECK constraint's function, and a
 # trigger created before the data (which the rules may refuse outright:
-# then that is the refusal).  With --jobs 2, where pre-data and every COPY
-# batch commit by themselves, the audit finds the change and says it is
-# committed.
+# then that is the refusal).  With --jobs 2 (pre-data and every COPY batch
+# commit by themselves) and --no-single-transaction, the audit finds the
+# change and says it is committed.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/boundary_common.bash"
 
@@ -84,3 +84,13 @@ check "--jobs 2: the change is named" grep -q "the target role's settings (pg_db
 check "--jobs 2: the client is told it is committed and to undo it by hand" grep -q '^  --jobs: .* so this change is committed: undo it by hand' "$T/out"
 bd_tgt_dump >"$T/now.sql"
 check "--jobs 2: what the import created is undone" cmp -s "$T/before.sql" "$T/now.sql"
+bd_stop
+bd_reset
+psql_as tgt postgres -c "ALTER ROLE $TARGET_USER RESET ALL" >/dev/null
+
+# --no-single-transaction: the same, every statement commits by itself
+bd_serve --no-single-transaction || { not_ok "daemon starts (--no-single-transaction)"; exit 1; }
+bd_send "$T/d.sql" "$T/out"
+check "--no-single-transaction: ALTER ROLE in a column default: the import fails on the audit" grep -q "^ERROR $AUDIT_ROLE" "$T/out"
+check "--no-single-transaction: the client is told it is committed and to undo it by hand" grep -q '^  --no-single-transaction: every statement commits by itself, so this change is committed: undo it by hand' "$T/out"
+psql_as tgt postgres -c "ALTER ROLE $TARGET_USER RESET ALL" >/dev/null
