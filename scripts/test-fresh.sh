@@ -73,8 +73,11 @@ mounted_under() { awk -v w="$W" '$2 == w || index($2, w "/") == 1 { print $2 }' 
 cleanup() {
 	local rc=$? p i m
 	# processes left in the root (a cluster, a daemon): ours, ended by pid
-	for p in /proc/[0-9]*; do
-		[ "$(readlink "$p/root" 2>/dev/null)" = "$W" ] && kill -KILL "${p#/proc/}" 2>/dev/null
+	for i in 1 2 3; do
+		for p in /proc/[0-9]*; do
+			[ "$(readlink "$p/root" 2>/dev/null)" = "$W" ] && kill -KILL "${p#/proc/}" 2>/dev/null
+		done
+		sleep 0.5
 	done
 	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
 		umount -R "${MOUNTS[i]}" 2>/dev/null || umount -R -l "${MOUNTS[i]}" 2>/dev/null || true
@@ -115,22 +118,26 @@ fi
 git -C "$ROOT" bundle create -q "$W/tmp/pgsluice.bundle" HEAD
 
 step "git clone into /root/pgsluice (inside the root, HEAD $(git -C "$ROOT" rev-parse --short HEAD))"
+# inside CMD: CMD in the root, as a newcomer's root shell; in the
+# background and waited for, so that a signal to this script acts at once
+# (the trap then ends what runs in the root)
 inside() {
 	chroot "$W" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		LANG=C.UTF-8 TERM=dumb CI="${CI:-}" $pgroots_env /bin/sh -c "$1"
+		LANG=C.UTF-8 TERM=dumb CI="${CI:-}" $pgroots_env /bin/sh -c "$1" </dev/null &
+	wait $!
 }
 inside "git -c advice.detachedHead=false clone -q /tmp/pgsluice.bundle /root/pgsluice && rm /tmp/pgsluice.bundle && ls -ld /root"
 [ ! -e "$W/root/shared" ] || die "../shared exists beside the clone"
 
 step "README's first command: sh scripts/bootstrap.sh demo"
 t=$SECONDS
-inside "cd /root/pgsluice && sh scripts/bootstrap.sh demo" </dev/null || die "sh scripts/bootstrap.sh demo failed (in the root: /root/pgsluice/build/apt.log, .demo/)"
+inside "cd /root/pgsluice && sh scripts/bootstrap.sh demo" || die "sh scripts/bootstrap.sh demo failed (in the root: /root/pgsluice/build/apt.log, .demo/)"
 demo_s=$((SECONDS - t))
 
 step "README's second command: sh scripts/bootstrap.sh test"
 t=$SECONDS
 set +e
-inside "cd /root/pgsluice && sh scripts/bootstrap.sh test" </dev/null
+inside "cd /root/pgsluice && sh scripts/bootstrap.sh test"
 test_rc=$?
 set -e
 test_s=$((SECONDS - t))

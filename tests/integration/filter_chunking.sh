@@ -3,7 +3,8 @@
 # sizes its input arrives in: in one read (`< file`), one byte per read
 # (build/tools/dribble 1), or random sizes (dribble random SEED).
 #
-# Fixtures: ../shared/fixtures/synapse (gzip and plain forms of both small
+# Fixtures: the Synapse fixture, ours (build/fixtures/synapse) and
+# ../shared's when it is there (gzip and plain forms of both small
 # dumps, and the plain schema dump) and the kitchen-sink dumps made here
 # (plain and gzip).  One-byte mode runs on whole files up to 512 KB (not
 # on every kitchen-sink variant: it takes a few seconds each), and on

@@ -19,7 +19,8 @@
 # Meta-commands (\restrict, \unrestrict) never reach the server either way.
 #
 # Dumps: the kitchen-sink dump with owners (made here) and
-# ../shared/fixtures/synapse/synapse-small-noowner.sql.gz.
+# synapse-small-noowner.sql.gz of the Synapse fixture (ours, and ../shared's
+# when it is there).
 . "$(dirname "$0")/../lib/common.sh"
 
 if [ ! -x "$PGSLUICE" ]; then

@@ -9,7 +9,8 @@
 # `pg_dump -O -x` of a source database into which a superuser restored the
 # same dump with plain psql.
 #
-# Fixtures: ../shared/fixtures/synapse (synapse-small.sql.gz with owners,
+# Fixtures: the Synapse fixture, ours and ../shared's when it is there
+# (synapse-small.sql.gz with owners,
 # synapse-small-noowner.sql.gz, synapse-schema.sql plain), and the
 # kitchen-sink dumps made here from tests/fixtures/kitchen-sink.sql (with
 # owners, -O -x, --use-set-session-authorization, --inserts, -C, -C --clean

@@ -1,6 +1,6 @@
 #!/bin/bash
 # matrix_versions.sh - the kitchen-sink database (tests/fixtures/kitchen-sink.sql)
-# and the Synapse fixture (../shared/fixtures, its plain dump with owners)
+# and the Synapse fixture (tests/fixtures/synapse-*.sql, its dump with owners)
 # dumped by pg_dump 15, 17 and 18, each against the source servers it
 # supports (15, 17, 18), as a plain dump with owners, -O -x, -C, --inserts,
 # and --clean --if-exists (and pg_dump 18 --statistics from an 18 source),

@@ -418,7 +418,8 @@ _pgv_cleanup() {
 		rm -rf "$(pgroot_dir "${_pgv_version[$n]}")$_pgv_tmp"
 	done
 }
-trap '_pgv_cleanup; _cleanup' EXIT
+# (not in a background child that a signal reached before its exec: see _cleanup)
+trap '[ "$BASHPID" = "$$" ] && _pgv_cleanup; _cleanup' EXIT
 
 # dump_without_entries TYPES: a pg_dump (stdin to stdout) without the
 # entries whose Type matches the extended regular expression TYPES (and
