@@ -37,6 +37,7 @@
 
 #include "auth.h"
 #include "decoder.h"
+#include "dumpstart.h"
 #include "jobs.h"
 #include "lexer.h"
 #include "log.h"
@@ -66,10 +67,10 @@
 #define SESSION_CANCEL_AFTER_MS 500     /* a failed import's statement still running: cancel */
 #define SESSION_WATCH_MAX_S 15.0        /* a statement running this long: who blocks it? */
 #define SESSION_SNIFF_GRACE_MS 300      /* wait this long for a first byte (wire or raw?) */
-#define SESSION_RESTORE_HOLD_MS 1500    /* pg_restore's Terminate: its -j workers would come */
 
 enum session_state {
 	SESSION_HANDSHAKE,
+	SESSION_PREDUMP,
 	SESSION_CONNECT,
 	SESSION_LOCK,
 	SESSION_SETTINGS,
@@ -85,7 +86,7 @@ enum session_state {
 };
 
 static const char *const session_state_names[] = {
-	"handshake", "connect", "lock", "settings", "synapse", "objects", "begin",
+	"handshake", "predump", "connect", "lock", "settings", "synapse", "objects", "begin",
 	"stream", "verify", "finish", "unlock", "after", "closing",
 };
 
@@ -111,8 +112,8 @@ struct session {
 	int sniffed;               /* the first byte said: raw stream or wire client */
 	int tls_port;              /* TLS is configured and this is a TCP connection */
 	struct event *ev_sniff;    /* TLS port: the first byte (peeked); else a short grace */
-	struct event *ev_hold;     /* pg_restore ended: commit after SESSION_RESTORE_HOLD_MS */
-	int hold_done;
+	int peer_refused;          /* a connection was refused as busy during this import */
+	int wire_trailer;          /* a wire client's Query held pg_dump's trailer comment */
 	int ended;                 /* on_end was called */
 	int released;              /* freeing is scheduled */
 
@@ -219,7 +220,11 @@ static int session_wire_refill(struct session *s);
 static int session_wire_statement(struct session *s, const struct lexer_event *ev,
                                   const struct rules_verdict *v, int in_copy);
 static int session_wire_after(struct session *s);
-static int session_wire_hold(struct session *s);
+static void session_predump(struct session *s);
+static void session_preflight_start(struct session *s);
+static void session_on_idle(evutil_socket_t fd, short what, void *arg);
+static void session_refuse_code(struct session *s, enum log_level level,
+                                enum session_admission code, const char *msg);
 static void session_refuse(struct session *s, enum log_level level, const char *msg);
 static void session_on_header_timeout(evutil_socket_t fd, short what, void *arg);
 static void session_report(struct session *s);
@@ -766,8 +771,6 @@ session_free_now(evutil_socket_t fd, short what, void *arg)
 		event_free(s->ev_coalesce);
 	if (s->ev_sniff)
 		event_free(s->ev_sniff);
-	if (s->ev_hold)
-		event_free(s->ev_hold);
 	pgwire_free(s->wire);
 	event_free(s->ev_free);
 	free(s->cleared);
@@ -870,6 +873,8 @@ session_on_read(struct bufferevent *bev, void *arg)
 		session_pump(s);
 	else if (s->state == SESSION_HANDSHAKE)
 		session_handshake(s);
+	else if (s->state == SESSION_PREDUMP)
+		session_predump(s);
 	/* before STREAM: bytes wait in the input buffer (bounded by its high mark) */
 }
 
@@ -940,6 +945,15 @@ session_on_client_event(struct bufferevent *bev, short what, void *arg)
 			session_close_client(s);
 		else
 			session_handshake(s); /* decides on what came before the EOF */
+		return;
+	case SESSION_PREDUMP:
+		if (s->client_gone) {
+			log_info(s->who, "%s before sending a dump: nothing was done", s->client_why);
+			target_close(&s->target);
+			session_close_client(s);
+		} else {
+			session_predump(s); /* decides on what came before the EOF */
+		}
 		return;
 	default:
 		/* before the dump flows: a client that left, or sent nothing */
@@ -1111,18 +1125,15 @@ session_check_meta(struct session *s, const struct lexer_event *ev)
 	return -1;
 }
 
-/* Decode client input into plain[] (which is empty).  -1: failed. */
+/* Decode client input into plain[], after what it holds.  -1: failed. */
 static int
-session_refill(struct session *s)
+session_decode(struct session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	struct evbuffer_iovec v;
 	size_t used, produced;
 	int r, from_raw, tried = 0;
 
-	if (s->wire != NULL)
-		return session_wire_refill(s);
-	s->plain_start = s->plain_end = 0;
 	while (s->plain_end < SESSION_PLAIN_CAP) {
 		from_raw = evbuffer_get_length(in) == 0;
 		if (!from_raw) {
@@ -1162,6 +1173,16 @@ session_refill(struct session *s)
 	s->rep.bytes_plain = s->dec.out_total;
 	s->rep.gzip = s->dec.kind == DECODER_GZIP;
 	return 0;
+}
+
+/* Decode client input into plain[] (which is used up).  -1: failed. */
+static int
+session_refill(struct session *s)
+{
+	if (s->wire != NULL)
+		return session_wire_refill(s);
+	s->plain_start = s->plain_end = 0;
+	return session_decode(s);
 }
 
 /* The client's bytes are all in and processed, and no trailer came. */
@@ -1577,8 +1598,10 @@ session_handle(struct session *s)
 		return 1;
 
 	case LEXER_TRAILER:
-		if (s->wire != NULL)
-			return 1; /* a comment in a Query: the protocol ends a wire import */
+		if (s->wire != NULL) {
+			s->wire_trailer = 1; /* pg_restore sends it; the client's COMMIT ends the import */
+			return 1;
+		}
 		s->trailer = 1;
 		log_info(s->who, "end-of-dump trailer at line %llu", (unsigned long long)ev->line);
 		return 1;
@@ -1601,6 +1624,15 @@ session_on_idle(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 
+	if (s->state == SESSION_PREDUMP) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "no dump within %d s of connecting (--idle-timeout)\n  "
+		         "nothing was changed in the target", s->cfg->idle_timeout);
+		target_close(&s->target);
+		session_refuse(s, LOG_LEVEL_INFO, msg);
+		return;
+	}
 	if (s->state != SESSION_STREAM || s->error != NULL || s->client_eof || s->ev_pending ||
 	    !target_ready(&s->target) || s->plain_start != s->plain_end ||
 	    session_input_pending(s) > 0)
@@ -1629,8 +1661,6 @@ session_wait_client(struct session *s)
 static void
 session_complete(struct session *s)
 {
-	if (s->wire != NULL && session_wire_hold(s))
-		return; /* pg_restore -j? wait a moment before committing */
 	if (s->ev_progress)
 		event_del(s->ev_progress);
 	if (s->jobs != NULL) {
@@ -1704,8 +1734,6 @@ session_start_stream(struct session *s)
 	s->pipeline_live = 1;
 	report_init(&s->rep);
 	session_set_state(s, SESSION_STREAM);
-	if (s->wire != NULL)
-		pgwire_ready(s->wire, bufferevent_get_output(s->bev), s->target.conn);
 	if (!s->cfg->quiet && s->cfg->progress_interval > 0) {
 		tv.tv_sec = (time_t)s->cfg->progress_interval;
 		tv.tv_usec = (suseconds_t)((s->cfg->progress_interval - (double)tv.tv_sec) * 1e6);
@@ -2038,6 +2066,23 @@ session_on_result(struct session *s, PGresult *res)
 	}
 }
 
+/* Preflight 1: the import lock, with --lock-timeout for the whole session. */
+static void
+session_preflight_start(struct session *s)
+{
+	char *sql = malloc(strlen(preflight_sql_lock()) + sizeof(s->lock_set) + 2);
+
+	session_set_state(s, SESSION_LOCK);
+	if (sql == NULL) {
+		session_fail(s, "out of memory");
+		return;
+	}
+	/* the dump's own SET lock_timeout is rewritten */
+	sprintf(sql, "%s\n%s", s->lock_set, preflight_sql_lock());
+	session_send(s, sql);
+	free(sql);
+}
+
 static void
 session_on_target(void *arg, enum target_event ev, PGresult *res)
 {
@@ -2053,19 +2098,13 @@ session_on_target(void *arg, enum target_event ev, PGresult *res)
 			session_wind_down(s);
 			return;
 		}
-		session_set_state(s, SESSION_LOCK);
-		{
-			/* --lock-timeout for the whole session (the dump's own SET is rewritten) */
-			char *sql = malloc(strlen(preflight_sql_lock()) + sizeof(s->lock_set) + 2);
-
-			if (sql == NULL) {
-				session_fail(s, "out of memory");
-				return;
-			}
-			sprintf(sql, "%s\n%s", s->lock_set, preflight_sql_lock());
-			session_send(s, sql);
-			free(sql);
+		if (s->state == SESSION_PREDUMP) {
+			/* a wire client: its startup is answered; the dump decides the rest */
+			pgwire_ready(s->wire, bufferevent_get_output(s->bev), s->target.conn);
+			session_predump(s);
+			return;
 		}
+		session_preflight_start(s);
 		return;
 	case TARGET_EV_RESULT:
 		session_on_result(s, res);
@@ -2426,9 +2465,14 @@ session_wire_refill(struct session *s)
 		session_fail(s, "%s", pgwire_error(s->wire));
 		return -1;
 	}
-	if (r == PGWIRE_IN_END) {
-		log_info(s->who, "the client ended its session (Terminate): committing the import");
-		s->trailer = 1;
+	if (r == PGWIRE_IN_TERMINATE) {
+		session_fail(s, "the client ended its session (Terminate) with its transaction open, "
+		             "before its COMMIT: the import is rolled back, as PostgreSQL does%s",
+		             s->peer_refused ? "\n  a second connection was refused meanwhile: "
+		             "psql runs the \\connect of a dump made with pg_dump -C itself, and "
+		             "pgsluice takes one connection per import; make the dump without -C, "
+		             "or send it with pgsluice send" : "");
+		return -1;
 	}
 	return 0;
 }
@@ -2485,47 +2529,10 @@ session_wire_after(struct session *s)
 	return 0;
 }
 
-static void
-session_on_hold(evutil_socket_t fd, short what, void *arg)
+void
+session_note_refused_peer(struct session *running)
 {
-	struct session *s = arg;
-	(void)fd;
-	(void)what;
-
-	s->hold_done = 1;
-	if (s->state == SESSION_STREAM && s->error == NULL)
-		session_pump(s);
-}
-
-/*
- * pg_restore -j disconnects its first connection after the schema and
- * connects its workers at once: an import that pg_restore ends with
- * Terminate is committed SESSION_RESTORE_HOLD_MS later, so that a worker
- * arriving meanwhile is seen (the daemon's admission then stops this
- * import, session_parallel_restore).  1 while held.
- */
-static int
-session_wire_hold(struct session *s)
-{
-	struct timeval tv = { SESSION_RESTORE_HOLD_MS / 1000, (SESSION_RESTORE_HOLD_MS % 1000) * 1000 };
-
-	if (s->hold_done || !pgwire_restore_ended(s->wire))
-		return 0;
-	if (s->ev_hold != NULL)
-		return 1;
-	s->ev_hold = evtimer_new(s->cfg->base, session_on_hold, s);
-	if (s->ev_hold == NULL || evtimer_add(s->ev_hold, &tv) != 0)
-		return 0;
-	log_info(s->who, "pg_restore ended its session: committing in %d ms (unless its pg_restore "
-	         "-j workers connect meanwhile)", SESSION_RESTORE_HOLD_MS);
-	return 1;
-}
-
-int
-session_parallel_restore(const struct session *running, const struct session *newcomer)
-{
-	return pgwire_parallel_restore(running->wire, running->peer_host, newcomer->wire,
-	                               newcomer->peer_host);
+	running->peer_refused = 1;
 }
 
 /* ---- the handshake: TLS, the AUTH line, admission -------------------- */
@@ -2538,11 +2545,25 @@ session_parallel_restore(const struct session *running, const struct session *ne
 static void
 session_refuse(struct session *s, enum log_level level, const char *msg)
 {
+	session_refuse_code(s, level, SESSION_ADMIT, msg);
+}
+
+/* session_refuse, for an admission refusal: code says which (SESSION_ADMIT: none). */
+static void
+session_refuse_code(struct session *s, enum log_level level, enum session_admission code,
+                    const char *msg)
+{
+	enum pgwire_refusal why;
+
 	if (s->tls_pending)
 		s->client_gone = 1; /* no TLS channel yet to write on */
 	if (s->wire != NULL && !s->client_gone) {
 		log_msg(level, s->who, "ERROR %s", msg);
-		pgwire_refuse(s->wire, bufferevent_get_output(s->bev), msg);
+		why = code == SESSION_REFUSE_BUSY          ? PGWIRE_REFUSE_BUSY
+		      : code == SESSION_REFUSE_UNAVAILABLE ? PGWIRE_REFUSE_UNAVAILABLE
+		      : s->state == SESSION_PREDUMP        ? pgwire_refusal(s->wire)
+		                                           : PGWIRE_REFUSE_DEFAULT;
+		pgwire_refuse(s->wire, bufferevent_get_output(s->bev), why, msg);
 	} else {
 		session_say(s, level, "ERROR %s", msg);
 	}
@@ -2647,6 +2668,7 @@ session_auth(struct session *s)
 static void
 session_handshake(struct session *s)
 {
+	enum session_admission code;
 	char msg[512];
 
 	if (s->state != SESSION_HANDSHAKE || s->tls_pending)
@@ -2664,16 +2686,118 @@ session_handshake(struct session *s)
 		return;
 	if (s->ev_header)
 		event_del(s->ev_header);
-	if (s->cfg->admit && s->cfg->admit(s->cfg->arg, s, msg, sizeof(msg)) < 0) {
-		session_refuse(s, LOG_LEVEL_WARN, msg);
+	/* could an import start now?  (nothing is taken before a dump is seen) */
+	code = s->cfg->admit ? s->cfg->admit(s->cfg->arg, s, 0, msg, sizeof(msg)) : SESSION_ADMIT;
+	if (code != SESSION_ADMIT) {
+		session_refuse_code(s, LOG_LEVEL_WARN, code, msg);
+		return;
+	}
+	session_set_state(s, SESSION_PREDUMP);
+	if (s->cfg->idle_timeout > 0) {
+		struct timeval tv = { s->cfg->idle_timeout, 0 };
+
+		if (s->ev_idle == NULL)
+			s->ev_idle = evtimer_new(s->cfg->base, session_on_idle, s);
+		if (s->ev_idle != NULL)
+			evtimer_add(s->ev_idle, &tv);
+	}
+	if (s->wire != NULL) {
+		/* its startup is answered with the target's parameters: connect, run nothing */
+		if (target_connect(&s->target, s->cfg->base, s->cfg->conninfo,
+		                   s->cfg->connect_timeout, session_on_target, s, s->who) < 0)
+			session_fail(s, "%s\n  check --target, that the server runs, and its "
+			             "pg_hba.conf", target_error(&s->target));
+		return;
+	}
+	session_predump(s);
+}
+
+/*
+ * The first bytes are a dump's: take the daemon's slot (--once counts it),
+ * then the preflight on a target connection (a wire client's is open).
+ */
+static void
+session_begin_import(struct session *s)
+{
+	enum session_admission code;
+	char msg[512];
+
+	if (s->ev_idle != NULL)
+		event_del(s->ev_idle);
+	code = s->cfg->admit ? s->cfg->admit(s->cfg->arg, s, 1, msg, sizeof(msg)) : SESSION_ADMIT;
+	if (code != SESSION_ADMIT) {
+		target_close(&s->target);
+		session_refuse_code(s, LOG_LEVEL_WARN, code, msg);
 		return;
 	}
 	s->admitted = 1;
+	log_info(s->who, "a dump begins: the import starts");
 	session_set_state(s, SESSION_CONNECT);
+	if (s->wire != NULL) {
+		session_preflight_start(s);
+		return;
+	}
 	if (target_connect(&s->target, s->cfg->base, s->cfg->conninfo, s->cfg->connect_timeout,
 	                   session_on_target, s, s->who) < 0)
 		session_fail(s, "%s\n  check --target, that the server runs, and its pg_hba.conf",
 		             target_error(&s->target));
+}
+
+/*
+ * PREDUMP: is this a dump?  A raw stream's first decoded bytes go to
+ * dumpstart_classify (and stay in plain[] for the lexer); a wire client's
+ * messages to pgwire_predump.  Called on each client event until decided.
+ */
+static void
+session_predump(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	enum dumpstart_kind k;
+	char msg[700];
+	int eof;
+
+	if (s->state != SESSION_PREDUMP)
+		return;
+	if (s->wire != NULL) {
+		if (s->target.state == TARGET_CONNECTING)
+			return; /* ReadyForQuery comes with the target's parameters */
+		switch (pgwire_predump(s->wire, in, bufferevent_get_output(s->bev))) {
+		case PGWIRE_PRE_WAIT:
+			if (s->client_eof) {
+				log_info(s->who, "%s before sending a dump: nothing was done", s->client_why);
+				target_close(&s->target);
+				session_close_client(s);
+			}
+			return;
+		case PGWIRE_PRE_DUMP:
+			session_begin_import(s);
+			return;
+		case PGWIRE_PRE_CLOSE:
+			log_info(s->who, "the client ended its session (Terminate) before sending a dump: "
+			         "nothing was done");
+			target_close(&s->target);
+			s->client_eof = 1;
+			session_close_client(s);
+			return;
+		case PGWIRE_PRE_REFUSE:
+			target_close(&s->target);
+			session_refuse(s, LOG_LEVEL_WARN, pgwire_error(s->wire));
+			return;
+		}
+		return;
+	}
+	if (session_decode(s) < 0)
+		return;
+	eof = s->client_eof && evbuffer_get_length(in) == 0 && !decoder_pending(&s->dec);
+	k = dumpstart_classify(s->plain, s->plain_end, eof);
+	if (k == DUMPSTART_MORE)
+		return;
+	if (k == DUMPSTART_DUMP) {
+		session_begin_import(s);
+		return;
+	}
+	dumpstart_message(k, s->plain, s->plain_end, msg, sizeof(msg));
+	session_refuse(s, k == DUMPSTART_EMPTY ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, msg);
 }
 
 void
