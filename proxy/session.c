@@ -2731,7 +2731,7 @@ session_begin_import(struct session *s)
 		return;
 	}
 	s->admitted = 1;
-	log_info(s->who, "a dump begins: the import starts");
+	log_info(s->who, "a dump: the import starts");
 	session_set_state(s, SESSION_CONNECT);
 	if (s->wire != NULL) {
 		session_preflight_start(s);
