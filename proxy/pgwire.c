@@ -915,6 +915,7 @@ pgwire_predump(struct pgwire *w, struct evbuffer *in, struct evbuffer *out)
 			pgwire_send(w, out, 'I');
 			break;
 		case PWF_BEGIN:
+			w->wrap = 1; /* nothing of the dump came yet: its COMMIT ends the import */
 			w->depth++;
 			pgwire_complete(w, out, strncasecmp(head + strspn(head, " \t\n"), "start", 5) == 0
 			                            ? "START TRANSACTION" : "BEGIN");
@@ -923,6 +924,7 @@ pgwire_predump(struct pgwire *w, struct evbuffer *in, struct evbuffer *out)
 		case PWF_ROLLBACK:
 			pgwire_complete(w, out, f == PWF_COMMIT && !w->pre_failed ? "COMMIT" : "ROLLBACK");
 			w->depth = 0;
+			w->wrap = 0;
 			w->pre_failed = 0;
 			break;
 		case PWF_SEARCH_PATH:

@@ -2171,6 +2171,12 @@ session_report(struct session *s)
 		                                               "committed statement by statement)",
 		            (unsigned long long)s->rep.statements, (unsigned long long)s->rep.rows,
 		            s->rep.n_tables, plain, report_elapsed(&s->rep));
+		if (s->wire != NULL && !s->wire_trailer)
+			session_say(s, lvl, "  the client's COMMIT ended the import: pg_dump's last line "
+			            "(\"-- PostgreSQL database dump complete\") does not come over this "
+			            "path (psql drops comments), so a file cut short at a statement "
+			            "boundary would not be noticed; compare the counts with the source, "
+			            "or send the file with pgsluice send, which checks it");
 	} else {
 		session_say(s, lvl, "ERROR %s", s->error);
 		if (!s->sent_any)
