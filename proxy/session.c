@@ -60,6 +60,7 @@
 #define SESSION_COALESCE_US 1000         /* ... for this long (microseconds) */
 #define SESSION_EXCERPT 200             /* characters of a statement in an error */
 #define SESSION_LINGER_S 5              /* wait for the client to close after the summary */
+#define SESSION_LEFT_CHECK_MS 250       /* a client that had closed: did it reset on the summary? */
 #define SESSION_WRITE_TIMEOUT_S 60      /* a client that does not read its summary */
 #define SESSION_GZIP_SLACK (1024 * 1024) /* plain bytes --max-gzip-ratio lets pass */
 #define SESSION_AUTH_HOLD_MAX_S 5       /* a penalty up to this holds an AUTH attempt;
@@ -122,6 +123,8 @@ struct session {
 	int client_gone;           /* nor can we write to it */
 	char client_why[128];
 	int lingering;
+	int left_logged;           /* "client left before the answer" was logged */
+	struct event *ev_left;     /* SESSION_LEFT_CHECK_MS after the summary went out */
 	/* the handshake (TLS, AUTH line) and the client limits: issue 4 */
 	int tls_pending;           /* the TLS handshake is not done yet */
 	int auth_pending;          /* the AUTH line is not checked yet */
@@ -753,6 +756,8 @@ session_free_now(evutil_socket_t fd, short what, void *arg)
 		event_free(s->ev_progress);
 	if (s->ev_linger)
 		event_free(s->ev_linger);
+	if (s->ev_left)
+		event_free(s->ev_left);
 	if (s->ev_header)
 		event_free(s->ev_header);
 	if (s->ev_auth)
@@ -807,6 +812,38 @@ session_on_linger(evutil_socket_t fd, short what, void *arg)
 	session_release(s);
 }
 
+/* The client is gone at the end: say so, once, in the log (it cannot read it). */
+static void
+session_log_left(struct session *s, const char *why)
+{
+	if (s->left_logged)
+		return;
+	s->left_logged = 1;
+	log_warn(s->who, "client left before the answer (%s): it did not get the summary above",
+	         why);
+}
+
+/*
+ * A client that had closed its side before the summary: a peer that had
+ * closed its socket wholly (socat -t 0.5 after its input ended, a killed
+ * sender) answers the summary with a reset, which shows as SO_ERROR
+ * EPIPE/ECONNRESET a moment later.  Then release.
+ */
+static void
+session_on_left_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	int err = 0;
+	socklen_t len = sizeof(err);
+	(void)fd;
+	(void)what;
+
+	if (getsockopt(bufferevent_getfd(s->bev), SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+	    (err == EPIPE || err == ECONNRESET))
+		session_log_left(s, "its connection was reset when the summary came");
+	session_release(s);
+}
+
 /*
  * The summary has left our buffer.  Close our side; if the client may still
  * be sending (an aborted import), read and discard until it closes, so that
@@ -818,9 +855,18 @@ static void
 session_client_drained(struct session *s)
 {
 	struct timeval tv = { SESSION_LINGER_S, 0 };
+	struct timeval check = { 0, SESSION_LEFT_CHECK_MS * 1000 };
 
-	if (s->client_eof || s->client_gone) {
+	if (s->client_gone) {
 		session_release(s);
+		return;
+	}
+	if (s->client_eof) {
+		if (s->ev_left != NULL)
+			return;
+		s->ev_left = evtimer_new(s->cfg->base, session_on_left_check, s);
+		if (s->ev_left == NULL || evtimer_add(s->ev_left, &check) != 0)
+			session_release(s);
 		return;
 	}
 	if (s->lingering)
@@ -928,6 +974,9 @@ session_on_client_event(struct bufferevent *bev, short what, void *arg)
 
 	switch (s->state) {
 	case SESSION_CLOSING:
+		if (s->client_gone &&
+		    (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0 || s->ev_left != NULL))
+			session_log_left(s, s->client_why);
 		session_release(s);
 		return;
 	case SESSION_AFTER:
@@ -2200,6 +2249,8 @@ session_report(struct session *s)
 		verify_summary(&s->ver, &s->rep, session_emit, s);
 		report_summary(&s->rep, &s->rules, s->error == NULL, session_emit, s);
 	}
+	if (s->client_gone && s->admitted)
+		session_log_left(s, s->client_why);
 	if (!s->ended && s->admitted) {
 		s->ended = 1;
 		if (s->cfg->on_end)
