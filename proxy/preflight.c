@@ -422,3 +422,14 @@ preflight_sql_schemas(PGconn *conn, const char *const *schemas, int n_schemas, c
 	free(arr);
 	return sql;
 }
+
+size_t
+preflight_objects_tables(const struct preflight_objects *o)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < o->n; i++)
+		if (strstr(o->v[i].kind, "table") != NULL)
+			n++;
+	return n;
+}

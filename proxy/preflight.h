@@ -76,6 +76,9 @@ int preflight_objects_load(struct preflight_objects *o, const PGresult *res, cha
                            size_t errsize);
 void preflight_objects_free(struct preflight_objects *o);
 
+/* How many of the objects are tables (of any kind: partitioned, foreign, ...). */
+size_t preflight_objects_tables(const struct preflight_objects *o);
+
 /* "173 tables, 21 sequences, 4 functions" (or "nothing"), malloc'd. */
 char *preflight_objects_counts(const struct preflight_objects *o);
 

@@ -70,6 +70,7 @@ enum {
 	OPT_SYNAPSE,
 	OPT_NO_SYNAPSE,
 	OPT_FORCE_SCHEMA_VERSION,
+	OPT_FORCE_REPLACE,
 	OPT_JOBS,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
@@ -155,6 +156,11 @@ serve_usage(FILE *f)
 	    "  --no-synapse           no Synapse checks\n"
 	    "  --force-schema-version  import a dump whose Synapse schema is newer than the\n"
 	    "                         target's\n"
+	    "  --force-replace        import a dump that does not look like the database it\n"
+	    "                         replaces (README: How it fails): one that creates no\n"
+	    "                         table while the target holds tables; with the Synapse\n"
+	    "                         checks, one without a Synapse schema or older than the\n"
+	    "                         target's compat version\n"
 	    "\n"
 	    "Security (README: Security):\n"
 	    "  --tls-cert FILE        serve TLS (1.2/1.3) on the TCP listeners with this PEM\n"
@@ -753,6 +759,7 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		{ "synapse", no_argument, NULL, OPT_SYNAPSE },
 		{ "no-synapse", no_argument, NULL, OPT_NO_SYNAPSE },
 		{ "force-schema-version", no_argument, NULL, OPT_FORCE_SCHEMA_VERSION },
+		{ "force-replace", no_argument, NULL, OPT_FORCE_REPLACE },
 		{ "jobs", required_argument, NULL, OPT_JOBS },
 		{ "help", no_argument, NULL, OPT_HELP },
 		CLI_RULE_LONGOPTS,
@@ -865,6 +872,9 @@ serve_parse(struct serve *sv, int argc, char **argv)
 			break;
 		case OPT_FORCE_SCHEMA_VERSION:
 			sv->cfg.force_schema_version = 1;
+			break;
+		case OPT_FORCE_REPLACE:
+			sv->cfg.force_replace = 1;
 			break;
 		case OPT_JOBS:
 			v = strtol(optarg, &end, 10);

@@ -115,6 +115,8 @@ struct session {
 	struct event *ev_sniff;    /* TLS port: the first byte (peeked); else a short grace */
 	int peer_refused;          /* a connection was refused as busy during this import */
 	int wire_trailer;          /* a wire client's Query held pg_dump's trailer comment */
+	uint64_t dump_tables;      /* CREATE TABLE statements of the dump forwarded */
+	size_t target_tables;      /* tables the target schemas held (preflight 3) */
 	int ended;                 /* on_end was called */
 	int released;              /* freeing is scheduled */
 
@@ -1005,18 +1007,12 @@ session_on_client_event(struct bufferevent *bev, short what, void *arg)
 		}
 		return;
 	default:
-		/* before the dump flows: a client that left, or sent nothing */
-		if (s->client_gone ||
-		    evbuffer_get_length(bufferevent_get_input(s->bev)) == 0) {
-			if (s->state == SESSION_HANDSHAKE)
-				session_close_client(s);
-			else if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
-				session_fail(s, "%s during the preflight, before the import began (%zu "
-				             "bytes of the dump had come)", s->client_why,
-				             evbuffer_get_length(bufferevent_get_input(s->bev)));
-			else
-				session_fail(s, "%s before sending a dump", s->client_why);
-		}
+		/*
+		 * the preflight: the dump's first bytes are in (PREDUMP saw them);
+		 * a client that closed its side is read to the end in STREAM
+		 */
+		if (s->client_gone)
+			session_fail(s, "%s during the preflight, before the import began", s->client_why);
 		return;
 	}
 }
@@ -1389,8 +1385,14 @@ session_forward(struct session *s, const struct lexer_event *ev, const char *tex
 static int
 session_inspect(struct session *s, const struct lexer_event *ev, const char *text, size_t len)
 {
-	char msg[1536];
+	char msg[1536], w[4][32];
+	int n = sqltok_leading_words(text, len, ev->std_strings, w, 4);
 
+	if (n >= 2 && strcmp(w[0], "create") == 0 &&
+	    (strcmp(w[1], "table") == 0 ||
+	     (n >= 3 && strcmp(w[2], "table") == 0 &&
+	      (strcmp(w[1], "unlogged") == 0 || strcmp(w[1], "foreign") == 0))))
+		s->dump_tables++;
 	if (synapse_statement(&s->syn, text, len, ev->std_strings, msg, sizeof(msg)) < 0) {
 		session_fail(s, "%s", msg);
 		return -1;
@@ -1425,6 +1427,54 @@ session_copy_ending(struct session *s, const struct lexer_event *ev)
 }
 
 /*
+ * The whole dump is in, before COMMIT: does it look like the database it
+ * replaces?  A dump that creates no table while the target held tables
+ * (pg_dump of the wrong database, a data-only dump), and with the Synapse
+ * checks in effect (--synapse, or a target that held a Synapse schema) a
+ * dump without a Synapse schema or older than the target's compat version
+ * would throw the target away: refused unless --force-replace.  -1: failed.
+ */
+static int
+session_replacement_check(struct session *s)
+{
+	const struct synapse *sy = &s->syn;
+	int synapse_on = sy->mode == SYNAPSE_ON || (sy->mode == SYNAPSE_AUTO && sy->target.present);
+	const char *fix = "\n  is it the right dump?  To import it all the same, start pgsluice "
+	                  "serve with --force-replace";
+
+	if (s->cfg->force_replace)
+		return 0;
+	if (s->target_tables > 0 && s->dump_tables == 0) {
+		session_fail(s, "the dump creates no table, and the target held %zu table%s in "
+		             "schema%s %s of database %s: importing it would replace that database "
+		             "with one without tables (pg_dump of the wrong database, or a data-only "
+		             "dump?)%s",
+		             s->target_tables, s->target_tables == 1 ? "" : "s",
+		             s->cfg->n_schemas > 1 ? "s" : "", s->cfg->schemas[0], s->dbname, fix);
+		return -1;
+	}
+	if (synapse_on && !sy->dump_synapse) {
+		session_fail(s, "the dump has no Synapse schema (no %s.schema_version), and %s: "
+		             "importing it would replace Synapse's database with another one (pg_dump "
+		             "of the wrong database?)%s%s",
+		             sy->schema, sy->target.present ? "the target held one"
+		                                            : "--synapse says the target is for Synapse",
+		             fix, sy->mode == SYNAPSE_AUTO ? ", or with --no-synapse if the target is "
+		                                           "no longer for Synapse" : "");
+		return -1;
+	}
+	if (synapse_on && sy->target.present && sy->target.compat >= 0 && sy->dump.version >= 0 &&
+	    sy->dump.version < sy->target.compat) {
+		session_fail(s, "the dump's Synapse schema version %d is older than the target's "
+		             "compat version %d: the Synapse that runs on the target cannot run on "
+		             "it (a dump of an older Synapse, or of the wrong server?)%s",
+		             sy->dump.version, sy->target.compat, fix);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * After the trailer (and after each verification query): the next query
  * of verify.h, or, when all passed, the ending (COMMIT).
  */
@@ -1435,6 +1485,8 @@ session_verify_next(struct session *s)
 	int r;
 
 	if (s->state == SESSION_STREAM) {
+		if (session_replacement_check(s) < 0)
+			return;
 		if (synapse_dump_end(&s->syn, err, sizeof(err)) == SYNAPSE_NOTE_WARN)
 			session_say(s, LOG_LEVEL_WARN, "warning: synapse: %s", err);
 		session_set_state(s, SESSION_VERIFY);
@@ -1863,6 +1915,7 @@ session_after_objects(struct session *s)
 	size_t n;
 
 	counts = preflight_objects_counts(&s->objects);
+	s->target_tables = preflight_objects_tables(&s->objects);
 	if (s->objects.n > 0 && !s->cfg->clear_target) {
 		list = preflight_objects_list(&s->objects, PREFLIGHT_LIST_MAX, "  ");
 		session_fail(s, "the target is not empty: schema%s %s of database %s hold%s %zu "

@@ -13,6 +13,14 @@ gate_setup() {
 	gunzip -c "$FIXTURES/synapse/synapse-small.sql.gz" >"$T/fx.sql" || return 1
 	psql_as src synapse -f "$T/fx.sql" >"$T/fx-load.log" 2>&1 || { tail "$T/fx-load.log"; return 1; }
 	src_dump >"$T/src.sql"
+	gate_fill
+}
+
+# gate_fill: the target's schema public holds the Synapse schema and one
+# row again, as EES leaves it; $T/before.sql its pg_dump -O -x
+gate_fill() {
+	psql_as tgt synapse -c "DROP OWNED BY $TARGET_USER CASCADE" >/dev/null 2>&1 || return 1
+	psql_as tgt synapse -At -c "SELECT lo_unlink(oid) FROM pg_largeobject_metadata" >/dev/null || return 1
 	sed -e '/OWNER TO/d' -e '/^\\restrict /d' -e '/^\\unrestrict /d' "$FIXTURES/synapse/synapse-schema.sql" |
 		psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$(pg_port tgt)" -U "$TARGET_USER" -d synapse >/dev/null || return 1
 	psql_as tgt synapse -c "INSERT INTO public.users (name, creation_ts) VALUES ('@ees:example.org', 1)" >/dev/null || return 1
@@ -43,3 +51,7 @@ gate_psql() {
 
 # gate_alive NAME: ok if the daemon still runs
 gate_alive() { check "$1" kill -0 "$SPID"; }
+
+# gate_serve ARGS: serve_start with a fresh log (start_daemon waits for
+# "listening on" in the log: an old daemon's line must not be there)
+gate_serve() { rm -f "$T/serve.log"; serve_start "$@"; }

@@ -15,7 +15,7 @@ WC=$ROOT/build/tools/wireclient
 [ -x "$WC" ] || { not_ok "build/tools/wireclient is built (make test builds it)"; exit 1; }
 
 gate_setup || { not_ok "clusters, fixture and a pre-filled target"; exit 1; }
-serve_start --progress-interval 0 --once --clear-target || { not_ok "daemon starts"; exit 1; }
+gate_serve --progress-interval 0 --once --clear-target || { not_ok "daemon starts"; exit 1; }
 
 # pg_isready: the daemon answers (the target's parameters), nothing runs
 pg_isready -h 127.0.0.1 -p "$SPORT" -t 10 >"$T/isready" 2>&1

@@ -13,7 +13,7 @@ gate_setup || { not_ok "clusters, fixture and a pre-filled target"; exit 1; }
 # a slow statement before the trailer: the target is busy for 3 s after the last byte
 end=$(grep -n -m1 '^-- PostgreSQL database dump complete' "$T/fx.sql" | cut -d: -f1)
 { head -n $((end - 2)) "$T/fx.sql"; echo "SELECT pg_catalog.pg_sleep(3);"; tail -n +$((end - 1)) "$T/fx.sql"; } >"$T/slow.sql"
-serve_start --progress-interval 0 --clear-target || { not_ok "daemon starts"; exit 1; }
+gate_serve --progress-interval 0 --clear-target || { not_ok "daemon starts"; exit 1; }
 
 # SIGHUP while the import runs
 timeout 60 nc -N 127.0.0.1 "$SPORT" <"$T/slow.sql" >"$T/hup.out" &

@@ -22,15 +22,8 @@ psql_as src synapse -c "SELECT pg_catalog.lo_from_bytea(424242, 'a large object'
 	-c "SELECT pg_catalog.lo_from_bytea(424243, decode(repeat('ab', 40000), 'hex'))" >/dev/null
 src_dump >"$T/src.sql"
 pg_dump -h 127.0.0.1 -p "$(pg_port src)" -U postgres synapse >"$T/lo.sql"
-serve_start --progress-interval 0 --clear-target || { not_ok "daemon starts"; exit 1; }
+gate_serve --progress-interval 0 --clear-target || { not_ok "daemon starts"; exit 1; }
 
-reset_target() {
-	psql_as tgt synapse -c "DROP SCHEMA public CASCADE" -c "CREATE SCHEMA public AUTHORIZATION $TARGET_USER" >/dev/null 2>&1
-	psql_as tgt synapse -At -c "SELECT lo_unlink(oid) FROM pg_largeobject_metadata" >/dev/null
-	sed -e '/OWNER TO/d' -e '/^\\restrict /d' -e '/^\\unrestrict /d' "$FIXTURES/synapse/synapse-schema.sql" |
-		psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$(pg_port tgt)" -U "$TARGET_USER" -d synapse >/dev/null
-	psql_as tgt synapse -c "INSERT INTO public.users (name, creation_ts) VALUES ('@ees:example.org', 1)" >/dev/null
-}
 n_ok() { grep -c 'OK import into synapse committed' "$T/serve.log"; }
 n_err() { grep -c '\] ERROR ' "$T/serve.log"; }
 wait_count() { # wait_count FN N: until FN prints >= N
@@ -54,7 +47,7 @@ check "psql -1 -f, large objects: the indexes are in (post-data after the LO COM
 	"$(psql_as src synapse -At -c "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'")"
 
 # 2. a pg_dump -C dump: the \connect is refused, psql's Terminate rolls back
-reset_target
+gate_fill
 tgt_dump >"$T/before.sql"
 pg_dump -h 127.0.0.1 -p "$(pg_port src)" -U postgres -C synapse >"$T/c.sql"
 e0=$(n_err)
@@ -108,7 +101,7 @@ check "cut before the last line: the target holds all the dump's tables and rows
 	"$(psql_as src synapse -At -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'")"
 
 # 4. psql without -1: refused before the import starts
-reset_target
+gate_fill
 tgt_dump >"$T/before.sql"
 gate_psql -v ON_ERROR_STOP=1 -q -f "$T/fx.sql" >"$T/no1.out" 2>"$T/no1.err"
 rc=$?
