@@ -168,6 +168,7 @@ struct session {
 	int copy_open;             /* a forwarded COPY takes the data */
 
 	char *sql;                 /* NUL-terminated copy of what is sent */
+	char *fixed;               /* a statement pgsluice rewrote itself */
 	size_t sql_cap;
 	/* the statement in flight, for its error */
 	uint64_t cur_no, cur_line;
@@ -785,6 +786,7 @@ session_free_now(evutil_socket_t fd, short what, void *arg)
 	free(s->plain);
 	free(s->raw);
 	free(s->sql);
+	free(s->fixed);
 	free(s->error);
 	free(s);
 }
@@ -1556,6 +1558,52 @@ session_sets_lock_timeout(const char *text, size_t len)
 }
 
 /*
+ * --clear-target empties a --schema but keeps it: a dump that creates that
+ * schema (pg_dump writes "CREATE SCHEMA extra;" for every schema but
+ * public) would fail on "already exists".  Such a statement is sent as
+ * CREATE SCHEMA IF NOT EXISTS (into s->fixed).  1: rewritten.
+ */
+static int
+session_schema_exists_fix(struct session *s, const struct lexer_event *ev, const char *text,
+                          size_t len)
+{
+	struct sqltok_iter it;
+	struct sqltok t;
+	char name[128];
+	size_t at;
+	int i;
+
+	if (!s->cfg->clear_target || s->cleared == NULL)
+		return 0;
+	sqltok_init(&it, text, len, ev->std_strings);
+	if (sqltok_next(&it, &t) != SQLTOK_WORD || !sqltok_is(&t, "create") ||
+	    sqltok_next(&it, &t) != SQLTOK_WORD || !sqltok_is(&t, "schema"))
+		return 0;
+	at = (size_t)(t.p + t.len - text);
+	if (sqltok_next(&it, &t) != SQLTOK_WORD && t.type != SQLTOK_QIDENT)
+		return 0;
+	if (sqltok_is(&t, "if"))
+		return 0;
+	sqltok_name(&t, name, sizeof(name));
+	for (i = 0; i < s->cfg->n_schemas; i++) {
+		if (strcmp(name, s->cfg->schemas[i]) != 0)
+			continue;
+		free(s->fixed);
+		s->fixed = malloc(len + 32);
+		if (s->fixed == NULL)
+			return 0;
+		snprintf(s->fixed, len + 32, "CREATE SCHEMA IF NOT EXISTS%.*s", (int)(len - at),
+		         text + at);
+		if (s->cfg->rules->explain)
+			session_say(s, LOG_LEVEL_INFO, "explain: line %llu: pgsluice rewrote: CREATE "
+			            "SCHEMA %s becomes CREATE SCHEMA IF NOT EXISTS (--clear-target emptied "
+			            "it and kept it)", (unsigned long long)ev->line, name);
+		return 1;
+	}
+	return 0;
+}
+
+/*
  * Act on s->ev.  Returns 1 when it is done (its bytes may be dropped), 0
  * when it must be retried once the target drains, -1 when the import
  * failed.
@@ -1607,6 +1655,8 @@ session_handle(struct session *s)
 				return session_forward(s, ev, s->lock_set, strlen(s->lock_set), 0) < 0 ? -1
 				                                                                        : 1;
 			}
+			if (session_schema_exists_fix(s, ev, v.text, v.len))
+				return session_forward(s, ev, s->fixed, strlen(s->fixed), 0) < 0 ? -1 : 1;
 			return session_forward(s, ev, v.text, v.len, in_copy) < 0 ? -1 : 1;
 		}
 		return 1;
