@@ -93,6 +93,7 @@ struct pgwire {
 	                            * dump: its COMMIT ends the import */
 	int pre_failed;            /* before the dump: a refused query inside the BEGIN */
 	int pre_pending;           /* the dump's first Query is not read yet */
+	int in_recovery;           /* the target reported in_hot_standby = on */
 	int data_seen;             /* a statement other than SET/set_config was forwarded */
 	int wrap_commit;           /* the import ends at the client's COMMIT */
 	int terminated;            /* Terminate came */
@@ -663,6 +664,9 @@ pgwire_refuse(struct pgwire *w, struct evbuffer *out, enum pgwire_refusal why, c
 	case PGWIRE_REFUSE_UNAVAILABLE:
 		code = "57P03"; /* cannot_connect_now */
 		break;
+	case PGWIRE_REFUSE_PROTOCOL:
+		code = "08P01"; /* protocol_violation */
+		break;
 	case PGWIRE_REFUSE_NOT_SINGLE:
 	case PGWIRE_REFUSE_NOT_DUMP:
 		code = "0A000"; /* feature_not_supported */
@@ -708,6 +712,7 @@ enum pgwire_first {
 	PWF_COMMIT,      /* COMMIT / END, alone */
 	PWF_ROLLBACK,    /* ROLLBACK / ABORT, alone */
 	PWF_SEARCH_PATH, /* pg_restore's connection-time set_config('search_path', '', false) */
+	PWF_RECOVERY,    /* pg_restore's SELECT pg_catalog.pg_is_in_recovery() */
 	PWF_PRELUDE,     /* SET, a SELECT of set_config, or BEGIN with more: the dump starts */
 	PWF_CUSTOM,      /* the bytes of a custom archive (psql -f of a pg_dump -Fc file) */
 	PWF_OTHER,       /* anything else */
@@ -732,6 +737,7 @@ static enum pgwire_first
 pgwire_first_statement(const char *head, size_t hlen, int whole)
 {
 	static const char search_path[] = "select pg_catalog.set_config('search_path', '', false)";
+	static const char recovery[] = "select pg_catalog.pg_is_in_recovery()";
 	char words[2][32];
 	const char *semi;
 	size_t k, rest;
@@ -761,6 +767,10 @@ pgwire_first_statement(const char *head, size_t hlen, int whole)
 	    strncasecmp(head + k, search_path, sizeof(search_path) - 1) == 0 &&
 	    (semi == NULL || (size_t)(semi - head) == k + sizeof(search_path) - 1))
 		return PWF_SEARCH_PATH;
+	if (alone && hlen - k >= sizeof(recovery) - 1 &&
+	    strncasecmp(head + k, recovery, sizeof(recovery) - 1) == 0 &&
+	    (semi == NULL || (size_t)(semi - head) == k + sizeof(recovery) - 1))
+		return PWF_RECOVERY;
 	if (n >= 2 && (strncmp(words[1], "pg_catalog", 10) == 0 || strncmp(words[1], "set_config", 10) == 0) &&
 	    strstr(head, "set_config(") != NULL)
 		return PWF_PRELUDE;
@@ -834,17 +844,22 @@ pgwire_predump(struct pgwire *w, struct evbuffer *in, struct evbuffer *out)
 			if (w->skip > 0)
 				return PGWIRE_PRE_WAIT;
 		}
-		if (w->rfq_after_skip) {
+		if (w->rfq_after_skip && !w->skip_sync) {
 			w->rfq_after_skip = 0;
 			pgwire_rfq(w, out, pgwire_status(w));
 		}
 		if (evbuffer_copyout(in, h, 5) < 5)
 			return PGWIRE_PRE_WAIT;
 		n = pgwire_get32(h + 1);
-		if (n < 4) {
-			w->refusal = PGWIRE_REFUSE_DEFAULT;
+		if (n < 4 || (h[0] != 'Q' && n > PGWIRE_SMALL_MAX)) {
+			w->refusal = PGWIRE_REFUSE_PROTOCOL;
 			pgwire_fail(w, 1, "invalid message length %u", n);
 			return PGWIRE_PRE_REFUSE;
+		}
+		if (w->skip_sync && h[0] != 'S' && h[0] != 'X') {
+			evbuffer_drain(in, 5); /* an extended-protocol batch, up to its Sync */
+			w->skip = n - 4;
+			continue;
 		}
 		switch (h[0]) {
 		case 'X':
@@ -852,6 +867,8 @@ pgwire_predump(struct pgwire *w, struct evbuffer *in, struct evbuffer *out)
 			w->terminated = 1;
 			return PGWIRE_PRE_CLOSE;
 		case 'S':
+			w->skip_sync = 0;
+			/* fall through */
 		case 'H':
 			evbuffer_drain(in, 5);
 			w->skip = n - 4;
@@ -860,15 +877,40 @@ pgwire_predump(struct pgwire *w, struct evbuffer *in, struct evbuffer *out)
 			continue;
 		case 'Q':
 			break;
+		case 'P':
+		case 'B':
+		case 'E':
+		case 'D':
+		case 'C':
+		case 'F':
+			evbuffer_drain(in, 5);
+			w->skip = n - 4;
+			if (h[0] == 'F')
+				w->rfq_after_skip = 1;
+			else
+				w->skip_sync = w->rfq_after_skip = 1;
+			pgwire_report(w, out, 'E', "ERROR", "0A000", h[0] == 'F'
+			              ? "function calls are not supported: pgsluice imports dumps sent "
+			                "as simple queries (psql -1 -f, pg_restore -1)"
+			              : "the extended query protocol (Parse/Bind/Execute) is not "
+			                "supported: pgsluice imports dumps sent as simple queries (psql "
+			                "-1 -f, pg_restore -1)", "nothing was run", NULL, NULL);
+			continue;
+		case 'd':
+		case 'c':
+		case 'f':
+			w->refusal = PGWIRE_REFUSE_PROTOCOL;
+			pgwire_fail(w, 1, "%s received outside COPY FROM STDIN",
+			            h[0] == 'd' ? "CopyData" : h[0] == 'c' ? "CopyDone" : "CopyFail");
+			return PGWIRE_PRE_REFUSE;
 		default:
-			w->refusal = PGWIRE_REFUSE_NOT_DUMP;
-			pgwire_fail(w, 1, "only simple queries are taken before the dump (message '%c'): "
-			            "pgsluice imports dumps sent by psql -1 -f or pg_restore -1",
+			w->refusal = PGWIRE_REFUSE_PROTOCOL;
+			pgwire_fail(w, 1, "invalid frontend message type %d ('%c')", h[0],
 			            h[0] >= 0x20 && h[0] < 0x7f ? h[0] : '?');
 			return PGWIRE_PRE_REFUSE;
 		}
 		if (w->cfg.max_query > 0 && n - 4 > w->cfg.max_query + 1) {
-			w->refusal = PGWIRE_REFUSE_DEFAULT;
+			w->refusal = PGWIRE_REFUSE_PROTOCOL;
 			pgwire_fail(w, 1, "Query message of %u bytes: more than --max-statement (%zu "
 			            "bytes)", n - 4, w->cfg.max_query);
 			return PGWIRE_PRE_REFUSE;
@@ -931,6 +973,10 @@ pgwire_predump(struct pgwire *w, struct evbuffer *in, struct evbuffer *out)
 			/* pg_restore's, before its BEGIN; the dump sets it again itself */
 			pgwire_one_value(w, out, "set_config", "");
 			break;
+		case PWF_RECOVERY:
+			/* pg_restore asks when it connects; the target's in_hot_standby says */
+			pgwire_one_value(w, out, "pg_is_in_recovery", w->in_recovery ? "t" : "f");
+			break;
 		default:
 			pgwire_not_dump(w, out, f, head, hlen);
 			break;
@@ -959,6 +1005,8 @@ pgwire_ready(struct pgwire *w, struct evbuffer *out, PGconn *conn)
 		pgwire_puts(&w->mb, v);
 		pgwire_send(w, out, 'S');
 	}
+	v = PQparameterStatus(conn, "in_hot_standby");
+	w->in_recovery = v != NULL && strcmp(v, "on") == 0;
 	v = pgwire_param(w, "application_name");
 	pgwire_puts(&w->mb, "application_name");
 	pgwire_puts(&w->mb, v ? v : "");

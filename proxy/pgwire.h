@@ -118,6 +118,7 @@ enum auth_result pgwire_auth(struct pgwire *w, struct evbuffer *in, struct evbuf
 /* Why a connection is refused: the SQLSTATE and hint of its FATAL ErrorResponse. */
 enum pgwire_refusal {
 	PGWIRE_REFUSE_DEFAULT = 0, /* by the phase: 08P01 startup, 28P01 auth, else 57P03 */
+	PGWIRE_REFUSE_PROTOCOL,    /* a protocol violation (08P01) */
 	PGWIRE_REFUSE_BUSY,        /* another import runs (53300, with the pg_dump -C hint) */
 	PGWIRE_REFUSE_UNAVAILABLE, /* shutting down, or --once has served (57P03) */
 	PGWIRE_REFUSE_NOT_SINGLE,  /* the dump comes outside BEGIN (psql without -1; 0A000) */
@@ -168,6 +169,9 @@ enum pgwire_predump_result {
  *                                     answered with '' (pg_restore sends it
  *                                     when it connects, before its BEGIN;
  *                                     the dump sets it again itself)
+ *   SELECT pg_catalog.pg_is_in_recovery() alone
+ *                                     answered from the target's
+ *                                     in_hot_standby (pg_restore asks)
  *   SET ..., SELECT ...set_config(...), BEGIN with more statements
  *                                     the dump starts: PGWIRE_PRE_DUMP, or
  *                                     PGWIRE_PRE_REFUSE (NOT_SINGLE) when
@@ -176,8 +180,9 @@ enum pgwire_predump_result {
  *                                     an ERROR saying what pgsluice takes,
  *                                     ReadyForQuery; nothing is run
  *
- * Terminate is PGWIRE_PRE_CLOSE; the extended protocol, a function call
- * or COPY messages are refused (NOT_DUMP).
+ * Terminate is PGWIRE_PRE_CLOSE.  The extended protocol and function calls
+ * get an ERROR (skipped up to Sync); COPY messages and unknown ones are a
+ * protocol violation (PROTOCOL).
  */
 enum pgwire_predump_result pgwire_predump(struct pgwire *w, struct evbuffer *in,
                                           struct evbuffer *out);
