@@ -151,8 +151,8 @@ preflight_schema_array(PGconn *conn, const char *const *schemas, int n, char *er
  * materialized views, routines, domains, types, collations, conversions,
  * text search configurations and dictionaries.  Left out: extension
  * members (dropped with their extension, which is not in a schema),
- * objects internal to another (a range type's constructors, an array or
- * row type), and what goes with its table (indexes, constraints,
+ * objects internal to another (an identity column's sequence, a range
+ * type's constructors, an array or row type), and what goes with its table (indexes, constraints,
  * triggers, policies, statistics).  The internal dependencies of a
  * partitioned table on its own key columns do not hide it.
  */
@@ -168,14 +168,15 @@ static const char preflight_objects_core[] =
 	"        c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend d\n"
 	"         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid\n"
 	"           AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass\n"
-	"           AND d.refobjid <> c.oid AND d.deptype IN ('a', 'i')) AS follows,\n"
+	"           AND d.refobjid <> c.oid AND d.deptype = 'a') AS follows,\n"
 	"        CASE c.relkind WHEN 'r' THEN 1 WHEN 'p' THEN 1 WHEN 'f' THEN 2\n"
 	"        WHEN 'S' THEN 3 ELSE 4 END AS ord\n"
 	"   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace\n"
 	"  WHERE n.nspname @NSP@ AND c.relkind IN ('r','p','f','S','v','m')\n"
 	"    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d\n"
 	"         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass\n"
-	"           AND d.objid = c.oid AND d.deptype = 'e')\n"
+	"           AND d.objid = c.oid AND (d.deptype = 'e'\n"
+	"            OR (d.deptype = 'i' AND d.refobjid <> c.oid)))\n"
 	" UNION ALL\n"
 	" SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate'\n"
 	"        ELSE 'function' END,\n"
