@@ -17,6 +17,9 @@
  *   QDONE      every statement is answered: ReadyForQuery, or copy-in
  *   COPY       between CopyData messages
  *   COPYDATA   a CopyData's bytes stream to the lexer
+ *   FCALL      a FunctionCall (libpq's lo_open/lowrite/lo_close, as pg_restore
+ *              restores large objects) streams to the lexer as the SELECT
+ *              that does the same; its row is answered as FunctionCallResponse
  *   CTAIL      CopyDone: "\." to the lexer if the data did not end with it
  *   CDONE      the COPY's result is answered: ReadyForQuery
  *   ENDING     Terminate, or the COMMIT that ends the import: no more input
@@ -55,6 +58,7 @@ enum pgwire_phase {
 	PW_QDONE,
 	PW_COPY,
 	PW_COPYDATA,
+	PW_FCALL,
 	PW_CTAIL,
 	PW_CDONE,
 	PW_ENDING,
@@ -94,6 +98,9 @@ struct pgwire {
 	int pre_failed;            /* before the dump: a refused query inside the BEGIN */
 	int pre_pending;           /* the dump's first Query is not read yet */
 	int in_recovery;           /* the target reported in_hot_standby = on */
+	char *fcall;               /* FCALL: the SELECT a FunctionCall stands for */
+	size_t fcall_len, fcall_off;
+	int fcall_active;          /* its result is a FunctionCallResponse */
 	int data_seen;             /* a statement other than SET/set_config was forwarded */
 	int wrap_commit;           /* the import ends at the client's COMMIT */
 	int terminated;            /* Terminate came */
@@ -343,6 +350,7 @@ pgwire_free(struct pgwire *w)
 	scram_end(&w->sc);
 	free(w->mb.p);
 	free(w->after_error);
+	free(w->fcall);
 	free(w);
 }
 
@@ -1026,6 +1034,81 @@ pgwire_lexer_between(const struct lexer *lx)
 	       lx->state == LX_START_COMMENT;
 }
 
+/*
+ * A FunctionCall of libpq's large-object API (binary arguments, as PQfn
+ * sends them) as the SQL that does the same, into w->fcall.  The OIDs are
+ * PostgreSQL's built-in ones (pg_proc.dat), which libpq looks up.
+ * -1: not one of them, or malformed.
+ */
+static int
+pgwire_fcall_sql(struct pgwire *w, const unsigned char *b, size_t len)
+{
+	uint32_t fn, a[2] = { 0, 0 }, alen;
+	size_t o = 4, i, nfmt, nargs, k;
+	const unsigned char *data = NULL;
+	size_t dlen = 0;
+	char *p;
+
+	if (len < 8)
+		return -1;
+	fn = pgwire_get32(b);
+	nfmt = (size_t)(b[o] << 8 | b[o + 1]);
+	o += 2 + 2 * nfmt;
+	if (o + 2 > len)
+		return -1;
+	nargs = (size_t)(b[o] << 8 | b[o + 1]);
+	o += 2;
+	if (nargs > 2)
+		return -1;
+	for (i = 0; i < nargs; i++) {
+		if (o + 4 > len)
+			return -1;
+		alen = pgwire_get32(b + o);
+		o += 4;
+		if (alen == 0xffffffffu || o + alen > len)
+			return -1;
+		if (fn == 955 && i == 1) { /* lowrite's bytea */
+			data = b + o;
+			dlen = alen;
+		} else if (alen == 4) {
+			a[i] = pgwire_get32(b + o);
+		} else {
+			return -1;
+		}
+		o += alen;
+	}
+	free(w->fcall);
+	w->fcall = malloc(dlen * 2 + 96);
+	if (w->fcall == NULL)
+		return -1;
+	p = w->fcall;
+	switch (fn) {
+	case 952: /* lo_open(oid, int4) */
+		if (nargs != 2)
+			return -1;
+		p += sprintf(p, "SELECT pg_catalog.lo_open(%u, %d);", a[0], (int)a[1]);
+		break;
+	case 953: /* lo_close(int4) */
+		if (nargs != 1)
+			return -1;
+		p += sprintf(p, "SELECT pg_catalog.lo_close(%d);", (int)a[0]);
+		break;
+	case 955: /* lowrite(int4, bytea) */
+		if (nargs != 2 || data == NULL)
+			return -1;
+		p += sprintf(p, "SELECT pg_catalog.lowrite(%d, '\\x", (int)a[0]);
+		for (k = 0; k < dlen; k++)
+			p += sprintf(p, "%02x", data[k]);
+		p += sprintf(p, "'::bytea);");
+		break;
+	default:
+		return -1;
+	}
+	w->fcall_len = (size_t)(p - w->fcall);
+	w->fcall_off = 0;
+	return 0;
+}
+
 /* Read the next message's header in phase READY or COPY.  1: dispatched, 0: wait, -1 fail. */
 static int
 pgwire_next_message(struct pgwire *w, struct evbuffer *in, struct evbuffer *out)
@@ -1130,13 +1213,21 @@ pgwire_next_message(struct pgwire *w, struct evbuffer *in, struct evbuffer *out)
 	case 'F':
 		if (n > PGWIRE_SMALL_MAX)
 			return pgwire_fail(w, 1, "invalid message length %u", n);
-		w->skip = n - 4;
-		evbuffer_drain(in, 5);
-		w->rfq_after_skip = 1;
-		return pgwire_fail(w, 0, "function calls (large objects through libpq's lo_* "
-		                   "functions) are not supported over the PostgreSQL protocol\n"
-		                   "  restore a dump with large objects as SQL: pg_restore -f - "
-		                   "DUMP | psql ... or | pgsluice send");
+		r = pgwire_take(w, in, 'F', &body, &len);
+		if (r <= 0)
+			return r;
+		r = pgwire_fcall_sql(w, body, len);
+		free(body);
+		if (r < 0) {
+			w->rfq_after_skip = 1;
+			return pgwire_fail(w, 0, "function calls other than libpq's lo_open, lowrite "
+			                   "and lo_close are not supported over the PostgreSQL "
+			                   "protocol");
+		}
+		w->n_statements = 0;
+		w->fcall_active = 1;
+		w->phase = PW_FCALL;
+		return 1;
 	default:
 		return pgwire_fail(w, 1, "invalid frontend message type %d ('%c')", h[0],
 		                   h[0] >= 0x20 && h[0] < 0x7f ? t : '?');
@@ -1206,6 +1297,16 @@ pgwire_refill(struct pgwire *w, struct evbuffer *in, struct evbuffer *out,
 			}
 			*produced = n;
 			return PGWIRE_IN_DATA;
+		case PW_FCALL:
+			n = w->fcall_len - w->fcall_off;
+			if (n > cap)
+				n = cap;
+			memcpy(buf, w->fcall + w->fcall_off, n);
+			w->fcall_off += n;
+			if (w->fcall_off == w->fcall_len)
+				w->phase = PW_QTAIL1;
+			*produced = n;
+			return PGWIRE_IN_DATA;
 		case PW_QTAIL1:
 			w->phase = PW_QTAIL2;
 			if (lx->state == LX_COPY_BOL || lx->state == LX_COPY_DATA)
@@ -1234,8 +1335,9 @@ pgwire_refill(struct pgwire *w, struct evbuffer *in, struct evbuffer *out,
 				            "statement)", where);
 				return PGWIRE_IN_FAIL;
 			}
-			if (w->n_statements == 0)
+			if (w->n_statements == 0 && !w->fcall_active)
 				pgwire_send(w, out, 'I'); /* EmptyQueryResponse */
+			w->fcall_active = 0;
 			pgwire_rfq(w, out, pgwire_status(w));
 			w->phase = PW_READY;
 			continue;
@@ -1334,6 +1436,23 @@ pgwire_reads_tables(const struct lexer_event *ev, const char *w0)
 }
 
 /*
+ * 1 if a statement is libpq's lookup of the large-object functions
+ * (lo_initialize, before the first lo_open), which reads pg_proc only.
+ */
+static int
+pgwire_lo_lookup(const struct lexer_event *ev)
+{
+	static const char q[] = "select proname, oid from pg_catalog.pg_proc where proname in (";
+	size_t k = 0;
+
+	while (k < ev->len && (ev->data[k] == ' ' || ev->data[k] == '\n' || ev->data[k] == '\t'))
+		k++;
+	return ev->len - k > sizeof(q) && strncasecmp(ev->data + k, q, sizeof(q) - 1) == 0 &&
+	       strstr(ev->data, "pg_catalog.pg_namespace") != NULL &&
+	       memchr(ev->data, ';', ev->len - 1) == NULL;
+}
+
+/*
  * 1 if a statement only sets up or asks about the session (SET, RESET,
  * SHOW, a SELECT of functions such as set_config or pg_is_in_recovery:
  * one that reads tables is refused before this).  A BEGIN after such
@@ -1413,7 +1532,8 @@ pgwire_statement(struct pgwire *w, struct evbuffer *out, const struct lexer_even
 		         strcmp(words[0], "abort") == 0 ? "ABORT" : "ROLLBACK");
 		return PGWIRE_ST_REFUSE;
 	}
-	if (n > 0 && pgwire_reads_tables(ev, words[0])) {
+	/* libpq's lookup of the lo_* functions is relayed; other reads are refused */
+	if (n > 0 && !pgwire_lo_lookup(ev) && pgwire_reads_tables(ev, words[0])) {
 		snprintf(why, size, "pgsluice is an import gate, not a general proxy: %s that reads "
 		         "tables is not part of a dump and is not run", n > 0 ? words[0] : "a query");
 		if (strstr(ev->data, "pg_largeobject") != NULL || strstr(ev->data, "lo_open") != NULL)
@@ -1458,6 +1578,15 @@ pgwire_result(struct pgwire *w, struct evbuffer *out, const PGresult *res)
 	}
 	if (st == PGRES_EMPTY_QUERY) {
 		pgwire_send(w, out, 'I');
+		return;
+	}
+	if (w->fcall_active) {
+		/* FunctionCallResponse: the int4 result in binary, as PQfn asked */
+		if (st == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) == 1) {
+			pgwire_put32(&w->mb, 4);
+			pgwire_put32(&w->mb, (uint32_t)strtol(PQgetvalue(res, 0, 0), NULL, 10));
+			pgwire_send(w, out, 'V');
+		}
 		return;
 	}
 	if (st == PGRES_TUPLES_OK && (nf = PQnfields(res)) > 0) {

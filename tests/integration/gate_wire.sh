@@ -11,6 +11,8 @@
 #     unchanged; cut before its last line: complete (the summary says
 #     that a cut at a statement boundary cannot be seen on this path)
 #   psql -f without -1: refused before the import starts, saying to add -1
+#   pg_restore -1 of a custom archive with large objects (libpq's lo_open,
+#     lowrite, lo_close function calls): complete, equal to the source
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/serve_common.bash"
 . "$(dirname "$0")/gate_common.bash"
@@ -109,3 +111,15 @@ check "psql -f without -1: fails" test "$rc" -ne 0
 check "psql -f without -1: told to add -1" grep -q 'psql: add -1 (--single-transaction)' "$T/no1.err"
 check "psql -f without -1: told the pg_restore option too" grep -q 'pg_restore: add --single-transaction (-1)' "$T/no1.err"
 gate_unchanged "psql -f without -1: the target is unchanged"
+
+# 5. pg_restore -1 of a custom archive with large objects (function calls)
+gate_fill
+pg_dump -h 127.0.0.1 -p "$(pg_port src)" -U postgres -Fc -f "$T/lo.custom" synapse
+o0=$(n_ok)
+PGCONNECT_TIMEOUT=10 timeout 120 pg_restore -h 127.0.0.1 -p "$SPORT" -U importer -d synapse -1 "$T/lo.custom" >"$T/rlo.out" 2>"$T/rlo.err"
+rc=$?
+check "pg_restore -1, large objects: exit 0" test "$rc" -eq 0
+check "pg_restore -1, large objects: committed" test "$(n_ok)" -eq $((o0 + 1))
+gate_same_as_source "pg_restore -1, large objects: pg_dump -O -x (large objects included) equals the source"
+check "pg_restore -1, large objects: the 40000-byte object is whole" \
+	test "$(psql_as tgt synapse -At -c "SELECT length(lo_get(424243))")" -eq 40000
