@@ -17,6 +17,7 @@
 
 #include "deps.h"
 #include "jobs.h"
+#include "preflight.h"
 #include "log.h"
 #include "target.h"
 
@@ -620,38 +621,6 @@ jobs_on_target(void *arg, enum target_event ev, PGresult *res)
 
 /* ---- SQL of the beginning and the end ---------------------------------- */
 
-/* The objects of schema `src` (a PL/pgSQL variable), as (kw, id) rows. */
-#define JOBS_OBJECTS_SQL                                                                       \
-	"SELECT CASE c.relkind WHEN 'f' THEN 'FOREIGN TABLE' WHEN 'S' THEN 'SEQUENCE'\n"       \
-	"        WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END AS kw,\n" \
-	"        pg_catalog.format('%%I.%%I', n.nspname, c.relname) AS id\n"                   \
-	"   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace\n" \
-	"  WHERE n.nspname = src AND c.relkind IN ('r','p','f','S','v','m')\n"                 \
-	"    AND NOT c.relispartition\n"                                                       \
-	"    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d\n"                          \
-	"         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass\n"             \
-	"           AND d.objid = c.oid AND d.deptype IN ('e', 'i', 'a'))\n"                  \
-	" UNION ALL\n"                                                                         \
-	" SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE'\n"        \
-	"        ELSE 'FUNCTION' END,\n"                                                       \
-	"        pg_catalog.format('%%I.%%I(%%s)', n.nspname, p.proname,\n"                    \
-	"                          pg_catalog.pg_get_function_identity_arguments(p.oid))\n"   \
-	"   FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace\n" \
-	"  WHERE n.nspname = src AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d\n"      \
-	"         WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass\n"              \
-	"           AND d.objid = p.oid AND d.deptype IN ('e', 'i'))\n"                       \
-	" UNION ALL\n"                                                                         \
-	" SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END,\n"                     \
-	"        pg_catalog.format('%%I.%%I', n.nspname, t.typname)\n"                         \
-	"   FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace\n" \
-	"  WHERE n.nspname = src\n"                                                            \
-	"    AND (t.typrelid = 0 OR EXISTS (SELECT 1 FROM pg_catalog.pg_class c\n"            \
-	"         WHERE c.oid = t.typrelid AND c.relkind = 'c'))\n"                            \
-	"    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = t.oid)\n"  \
-	"    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d\n"                          \
-	"         WHERE d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass\n"              \
-	"           AND d.objid = t.oid AND d.deptype IN ('e', 'i'))\n"
-
 /* 'text' with quotes doubled (standard_conforming_strings is on from 9.1) */
 static int
 jobs_literal(struct jobs_buf *b, const char *s)
@@ -698,10 +667,21 @@ static char *
 jobs_do_block(struct jobs *j, int mode, int move)
 {
 	struct jobs_buf b = { 0 };
-	char objs[sizeof(JOBS_OBJECTS_SQL)];
+	char *core = preflight_sql_objects_core("= src"), *objs;
+	size_t n;
 	int bad = 0;
 
-	snprintf(objs, sizeof(objs), JOBS_OBJECTS_SQL);
+	/* the objects of schema `src` (a PL/pgSQL variable) that move on their own */
+	if (core == NULL)
+		return NULL;
+	n = strlen(core) + 96;
+	objs = malloc(n);
+	if (objs == NULL) {
+		free(core);
+		return NULL;
+	}
+	snprintf(objs, n, "SELECT o.kw, o.ident AS id FROM (\n%s) o WHERE NOT o.follows\n", core);
+	free(core);
 	bad |= jobs_cat(&b, "DO $pgsluice$\nDECLARE\n  r record; i int; src text; dst text;\n"
 	                    "  tgt text[] := ");
 	bad |= jobs_schema_array(j, &b, 0);
@@ -730,6 +710,7 @@ jobs_do_block(struct jobs *j, int mode, int move)
 		bad |= jobs_cat(&b, "    EXECUTE pg_catalog.format('DROP SCHEMA %I', aside[i]);\n");
 	}
 	bad |= jobs_cat(&b, "  END LOOP;\nEND\n$pgsluice$;\n");
+	free(objs);
 	if (bad) {
 		jobs_buf_free(&b);
 		return NULL;

@@ -17,15 +17,22 @@
  *   QDONE      every statement is answered: ReadyForQuery, or copy-in
  *   COPY       between CopyData messages
  *   COPYDATA   a CopyData's bytes stream to the lexer
+ *   FCALL      a FunctionCall (libpq's lo_open/lowrite/lo_close, as pg_restore
+ *              restores large objects) streams to the lexer as the SELECT
+ *              that does the same; its row is answered as FunctionCallResponse
  *   CTAIL      CopyDone: "\." to the lexer if the data did not end with it
  *   CDONE      the COPY's result is answered: ReadyForQuery
  *   ENDING     Terminate, or the COMMIT that ends the import: no more input
+ *
+ * Before the dump (pgwire_predump) the phase is READY, with the messages
+ * answered there and never handed to the lexer.
  *   AFTER      the import has ended; pgwire_after_read answers
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/rand.h>
 
@@ -51,6 +58,7 @@ enum pgwire_phase {
 	PW_QDONE,
 	PW_COPY,
 	PW_COPYDATA,
+	PW_FCALL,
 	PW_CTAIL,
 	PW_CDONE,
 	PW_ENDING,
@@ -74,6 +82,7 @@ struct pgwire {
 	struct pgwire_buf mb;      /* the message being built */
 	char error[1024];
 	int fatal;
+	enum pgwire_refusal refusal; /* what pgwire_predump or the rule of -1 refused */
 
 	/* the stream */
 	uint64_t bytes;
@@ -82,8 +91,16 @@ struct pgwire {
 	int copy_active;           /* CopyInResponse sent, CopyDone/CopyFail not yet read */
 	int copy_any;              /* the COPY had data */
 	char copy_last;            /* its last byte */
-	int client_txn;            /* the client's BEGIN is open */
-	int wrap;                  /* ... and it came before any statement of the dump */
+	int depth;                 /* the client's BEGINs open (the dump's own
+	                            * BEGIN/COMMIT pairs nest inside psql -1's) */
+	int wrap;                  /* the outermost BEGIN came before any statement of the
+	                            * dump: its COMMIT ends the import */
+	int pre_failed;            /* before the dump: a refused query inside the BEGIN */
+	int pre_pending;           /* the dump's first Query is not read yet */
+	int in_recovery;           /* the target reported in_hot_standby = on */
+	char *fcall;               /* FCALL: the SELECT a FunctionCall stands for */
+	size_t fcall_len, fcall_off;
+	int fcall_active;          /* its result is a FunctionCallResponse */
 	int data_seen;             /* a statement other than SET/set_config was forwarded */
 	int wrap_commit;           /* the import ends at the client's COMMIT */
 	int terminated;            /* Terminate came */
@@ -193,7 +210,7 @@ pgwire_rfq(struct pgwire *w, struct evbuffer *out, char status)
 static char
 pgwire_status(const struct pgwire *w)
 {
-	return w->client_txn ? 'T' : 'I';
+	return w->depth > 0 ? (w->pre_failed ? 'E' : 'T') : 'I';
 }
 
 static void
@@ -333,6 +350,7 @@ pgwire_free(struct pgwire *w)
 	scram_end(&w->sc);
 	free(w->mb.p);
 	free(w->after_error);
+	free(w->fcall);
 	free(w);
 }
 
@@ -640,20 +658,338 @@ pgwire_auth(struct pgwire *w, struct evbuffer *in, struct evbuffer *out, char *w
 }
 
 void
-pgwire_refuse(struct pgwire *w, struct evbuffer *out, const char *msg)
+pgwire_refuse(struct pgwire *w, struct evbuffer *out, enum pgwire_refusal why, const char *msg)
 {
-	const char *code = "08P01", *hint = NULL;
+	const char *code, *hint = NULL;
 
-	if (w->phase == PW_AUTH)
-		code = "28P01";
-	else if (w->phase == PW_WAITING && strstr(msg, "is running since") != NULL) {
-		code = "53300";
-		hint = "pgsluice takes one import at a time, over one connection: pg_restore -j "
-		       "(parallel restore) is not supported; run pg_restore without -j";
-	} else if (w->phase == PW_WAITING) {
-		code = "57P03";
+	switch (why) {
+	case PGWIRE_REFUSE_BUSY:
+		code = "53300"; /* too_many_connections */
+		hint = "pgsluice takes one import at a time, over one connection; a dump made with "
+		       "pg_dump -C runs \\connect, which opens a second connection: make the dump "
+		       "without -C (or send it with pgsluice send)";
+		break;
+	case PGWIRE_REFUSE_UNAVAILABLE:
+		code = "57P03"; /* cannot_connect_now */
+		break;
+	case PGWIRE_REFUSE_PROTOCOL:
+		code = "08P01"; /* protocol_violation */
+		break;
+	case PGWIRE_REFUSE_NOT_SINGLE:
+	case PGWIRE_REFUSE_NOT_DUMP:
+		code = "0A000"; /* feature_not_supported */
+		break;
+	case PGWIRE_REFUSE_DEFAULT:
+	default:
+		code = w->phase == PW_AUTH ? "28P01" : w->phase == PW_STARTUP ? "08P01" : "57P03";
+		break;
 	}
 	pgwire_report(w, out, 'E', "FATAL", code, msg, NULL, hint, NULL);
+}
+
+enum pgwire_refusal
+pgwire_refusal(const struct pgwire *w)
+{
+	return w->refusal;
+}
+
+/* The refusal of a dump sent outside a transaction (psql without -1). */
+static void
+pgwire_single_message(struct pgwire *w, char *why, size_t size)
+{
+	const char *app = pgwire_param(w, "application_name");
+	int restore = app != NULL && strcmp(app, "pg_restore") == 0;
+
+	snprintf(why, size, "the dump's statements come outside a transaction: pgsluice imports a "
+	         "dump as one transaction that ends at the client's COMMIT, and a client that "
+	         "does not wrap the dump in BEGIN ... COMMIT cannot be told from one cut short\n"
+	         "  %s\n  nothing was changed in the target",
+	         restore ? "run pg_restore with --single-transaction (-1), and without -j "
+	                   "(parallel restore: pgsluice imports over one connection)"
+	                 : "psql: add -1 (--single-transaction): psql -1 -v ON_ERROR_STOP=1 -f "
+	                   "dump.sql; pg_restore: add --single-transaction (-1)");
+}
+
+/* ---- before the dump ------------------------------------------------- */
+
+#define PGWIRE_PEEK 2048 /* bytes of a Query's text looked at before the dump */
+
+enum pgwire_first {
+	PWF_EMPTY,       /* only comments / white space (pg_restore's header comment) */
+	PWF_BEGIN,       /* BEGIN / START TRANSACTION, alone in its Query */
+	PWF_COMMIT,      /* COMMIT / END, alone */
+	PWF_ROLLBACK,    /* ROLLBACK / ABORT, alone */
+	PWF_SEARCH_PATH, /* pg_restore's connection-time set_config('search_path', '', false) */
+	PWF_RECOVERY,    /* pg_restore's SELECT pg_catalog.pg_is_in_recovery() */
+	PWF_PRELUDE,     /* SET, a SELECT of set_config, or BEGIN with more: the dump starts */
+	PWF_CUSTOM,      /* the bytes of a custom archive (psql -f of a pg_dump -Fc file) */
+	PWF_OTHER,       /* anything else */
+};
+
+/* 1 if text[0..len) holds nothing but white space, ';' and comments. */
+static int
+pgwire_blank(const char *text, size_t len)
+{
+	struct sqltok_iter it;
+	struct sqltok t;
+
+	sqltok_init(&it, text, len, 1);
+	while (sqltok_next(&it, &t) != SQLTOK_END)
+		if (!(t.len == 1 && t.p[0] == ';'))
+			return 0;
+	return 1;
+}
+
+/* What the first statement of a Query is; head: the first hlen bytes, whole: all of it. */
+static enum pgwire_first
+pgwire_first_statement(const char *head, size_t hlen, int whole)
+{
+	static const char search_path[] = "select pg_catalog.set_config('search_path', '', false)";
+	static const char recovery[] = "select pg_catalog.pg_is_in_recovery()";
+	char words[2][32];
+	const char *semi;
+	size_t k, rest;
+	int n, alone;
+
+	if (hlen >= 5 && memcmp(head, "PGDMP", 5) == 0)
+		return PWF_CUSTOM;
+	n = sqltok_leading_words(head, hlen, 1, words, 2);
+	if (n == 0)
+		return whole && pgwire_blank(head, hlen) ? PWF_EMPTY : PWF_OTHER;
+	semi = memchr(head, ';', hlen);
+	rest = semi ? hlen - (size_t)(semi + 1 - head) : 0;
+	alone = whole && (semi == NULL || pgwire_blank(semi + 1, rest));
+	if (strcmp(words[0], "begin") == 0 || strcmp(words[0], "start") == 0)
+		return alone ? PWF_BEGIN : PWF_PRELUDE;
+	if (strcmp(words[0], "commit") == 0 || strcmp(words[0], "end") == 0)
+		return alone ? PWF_COMMIT : PWF_OTHER;
+	if (strcmp(words[0], "rollback") == 0 || strcmp(words[0], "abort") == 0)
+		return alone ? PWF_ROLLBACK : PWF_OTHER;
+	if (strcmp(words[0], "set") == 0)
+		return PWF_PRELUDE;
+	if (strcmp(words[0], "select") != 0)
+		return PWF_OTHER;
+	for (k = 0; k < hlen && (head[k] == ' ' || head[k] == '\n' || head[k] == '\t'); k++)
+		;
+	if (alone && hlen - k >= sizeof(search_path) - 1 &&
+	    strncasecmp(head + k, search_path, sizeof(search_path) - 1) == 0 &&
+	    (semi == NULL || (size_t)(semi - head) == k + sizeof(search_path) - 1))
+		return PWF_SEARCH_PATH;
+	if (alone && hlen - k >= sizeof(recovery) - 1 &&
+	    strncasecmp(head + k, recovery, sizeof(recovery) - 1) == 0 &&
+	    (semi == NULL || (size_t)(semi - head) == k + sizeof(recovery) - 1))
+		return PWF_RECOVERY;
+	if (n >= 2 && (strncmp(words[1], "pg_catalog", 10) == 0 || strncmp(words[1], "set_config", 10) == 0) &&
+	    strstr(head, "set_config(") != NULL)
+		return PWF_PRELUDE;
+	return PWF_OTHER;
+}
+
+/* One row, one text column: the answer to a query pgsluice answers itself. */
+static void
+pgwire_one_value(struct pgwire *w, struct evbuffer *out, const char *name, const char *value)
+{
+	pgwire_put16(&w->mb, 1);
+	pgwire_puts(&w->mb, name);
+	pgwire_put32(&w->mb, 0);
+	pgwire_put16(&w->mb, 0);
+	pgwire_put32(&w->mb, 25); /* text */
+	pgwire_put16(&w->mb, (uint16_t)-1);
+	pgwire_put32(&w->mb, (uint32_t)-1);
+	pgwire_put16(&w->mb, 0);
+	pgwire_send(w, out, 'T');
+	pgwire_put16(&w->mb, 1);
+	pgwire_put32(&w->mb, (uint32_t)strlen(value));
+	pgwire_put(&w->mb, value, strlen(value));
+	pgwire_send(w, out, 'D');
+	pgwire_complete(w, out, "SELECT 1");
+}
+
+/* A query before the dump that is not one: an ERROR, and nothing is run. */
+static void
+pgwire_not_dump(struct pgwire *w, struct evbuffer *out, enum pgwire_first f, const char *head,
+                size_t hlen)
+{
+	char ex[80], msg[600];
+	size_t i, o = 0;
+
+	for (i = 0; i < hlen && o < 60 && head[i] != '\0'; i++)
+		ex[o++] = (unsigned char)head[i] < 0x20 ? ' ' : head[i];
+	ex[o] = '\0';
+	if (f == PWF_CUSTOM)
+		snprintf(msg, sizeof(msg), "this is a pg_dump custom-format archive (PGDMP), not SQL: "
+		         "use pg_restore -1 through this port, or send `pg_restore -f - FILE | "
+		         "pgsluice send ...`");
+	else
+		snprintf(msg, sizeof(msg), "pgsluice imports pg_dump plain-format dumps and runs "
+		         "nothing else: \"%s%s\" is not the start of a dump (a dump begins with SET "
+		         "lines or SELECT pg_catalog.set_config(...))", ex, i < hlen ? "..." : "");
+	log_info(w->cfg.who, "before any dump: %s; nothing was run", msg);
+	pgwire_report(w, out, 'E', "ERROR", "0A000", msg, "nothing was run; the target is unchanged",
+	              "send a dump: psql -1 -v ON_ERROR_STOP=1 -f dump.sql, or pg_restore -1 -d ... "
+	              "ARCHIVE", NULL);
+	if (w->depth > 0)
+		w->pre_failed = 1;
+}
+
+enum pgwire_predump_result
+pgwire_predump(struct pgwire *w, struct evbuffer *in, struct evbuffer *out)
+{
+	unsigned char h[5];
+	char head[PGWIRE_PEEK + 1];
+	uint32_t n;
+	size_t hlen, have;
+	enum pgwire_first f;
+
+	for (;;) {
+		if (w->skip > 0) {
+			have = evbuffer_get_length(in);
+			if (have > w->skip)
+				have = w->skip;
+			evbuffer_drain(in, have);
+			w->bytes += have;
+			w->skip -= (uint32_t)have;
+			if (w->skip > 0)
+				return PGWIRE_PRE_WAIT;
+		}
+		if (w->rfq_after_skip && !w->skip_sync) {
+			w->rfq_after_skip = 0;
+			pgwire_rfq(w, out, pgwire_status(w));
+		}
+		if (evbuffer_copyout(in, h, 5) < 5)
+			return PGWIRE_PRE_WAIT;
+		n = pgwire_get32(h + 1);
+		if (n < 4 || (h[0] != 'Q' && n > PGWIRE_SMALL_MAX)) {
+			w->refusal = PGWIRE_REFUSE_PROTOCOL;
+			pgwire_fail(w, 1, "invalid message length %u", n);
+			return PGWIRE_PRE_REFUSE;
+		}
+		if (w->skip_sync && h[0] != 'S' && h[0] != 'X') {
+			evbuffer_drain(in, 5); /* an extended-protocol batch, up to its Sync */
+			w->skip = n - 4;
+			continue;
+		}
+		switch (h[0]) {
+		case 'X':
+			evbuffer_drain(in, 5);
+			w->terminated = 1;
+			return PGWIRE_PRE_CLOSE;
+		case 'S':
+			w->skip_sync = 0;
+			/* fall through */
+		case 'H':
+			evbuffer_drain(in, 5);
+			w->skip = n - 4;
+			if (h[0] == 'S')
+				w->rfq_after_skip = 1;
+			continue;
+		case 'Q':
+			break;
+		case 'P':
+		case 'B':
+		case 'E':
+		case 'D':
+		case 'C':
+		case 'F':
+			evbuffer_drain(in, 5);
+			w->skip = n - 4;
+			if (h[0] == 'F')
+				w->rfq_after_skip = 1;
+			else
+				w->skip_sync = w->rfq_after_skip = 1;
+			pgwire_report(w, out, 'E', "ERROR", "0A000", h[0] == 'F'
+			              ? "function calls are not supported: pgsluice imports dumps sent "
+			                "as simple queries (psql -1 -f, pg_restore -1)"
+			              : "the extended query protocol (Parse/Bind/Execute) is not "
+			                "supported: pgsluice imports dumps sent as simple queries (psql "
+			                "-1 -f, pg_restore -1)", "nothing was run", NULL, NULL);
+			continue;
+		case 'd':
+		case 'c':
+		case 'f':
+			w->refusal = PGWIRE_REFUSE_PROTOCOL;
+			pgwire_fail(w, 1, "%s received outside COPY FROM STDIN",
+			            h[0] == 'd' ? "CopyData" : h[0] == 'c' ? "CopyDone" : "CopyFail");
+			return PGWIRE_PRE_REFUSE;
+		default:
+			w->refusal = PGWIRE_REFUSE_PROTOCOL;
+			pgwire_fail(w, 1, "invalid frontend message type %d ('%c')", h[0],
+			            h[0] >= 0x20 && h[0] < 0x7f ? h[0] : '?');
+			return PGWIRE_PRE_REFUSE;
+		}
+		if (w->cfg.max_query > 0 && n - 4 > w->cfg.max_query + 1) {
+			w->refusal = PGWIRE_REFUSE_PROTOCOL;
+			pgwire_fail(w, 1, "Query message of %u bytes: more than --max-statement (%zu "
+			            "bytes)", n - 4, w->cfg.max_query);
+			return PGWIRE_PRE_REFUSE;
+		}
+		hlen = n - 4 < PGWIRE_PEEK ? n - 4 : PGWIRE_PEEK;
+		if (evbuffer_get_length(in) < 5 + hlen)
+			return PGWIRE_PRE_WAIT;
+		{
+			unsigned char tmp[5 + PGWIRE_PEEK];
+
+			evbuffer_copyout(in, tmp, 5 + hlen);
+			memcpy(head, tmp + 5, hlen);
+		}
+		head[hlen] = '\0';
+		hlen = strnlen(head, hlen);
+		f = pgwire_first_statement(head, hlen, n - 4 <= PGWIRE_PEEK);
+		if (f == PWF_PRELUDE) {
+			char words[1][32];
+
+			if (w->depth == 0 && sqltok_leading_words(head, hlen, 1, words, 1) == 1 &&
+			    strcmp(words[0], "begin") != 0 && strcmp(words[0], "start") != 0) {
+				w->refusal = PGWIRE_REFUSE_NOT_SINGLE;
+				pgwire_single_message(w, w->error, sizeof(w->error));
+				w->fatal = 0;
+				return PGWIRE_PRE_REFUSE;
+			}
+			if (w->pre_failed) {
+				/* psql -1 after a refused query: its transaction is aborted */
+				w->refusal = PGWIRE_REFUSE_NOT_DUMP;
+				pgwire_fail(w, 0, "a query before the dump was refused inside the client's "
+				            "transaction; send the dump alone");
+				return PGWIRE_PRE_REFUSE;
+			}
+			w->pre_pending = 1;
+			return PGWIRE_PRE_DUMP; /* the Query stays in: the import reads it */
+		}
+		/* answered here, run nowhere: drain the message */
+		evbuffer_drain(in, 5);
+		w->bytes += 5;
+		w->skip = n - 4;
+		w->rfq_after_skip = 1;
+		switch (f) {
+		case PWF_EMPTY:
+			pgwire_send(w, out, 'I');
+			break;
+		case PWF_BEGIN:
+			w->wrap = 1; /* nothing of the dump came yet: its COMMIT ends the import */
+			w->depth++;
+			pgwire_complete(w, out, strncasecmp(head + strspn(head, " \t\n"), "start", 5) == 0
+			                            ? "START TRANSACTION" : "BEGIN");
+			break;
+		case PWF_COMMIT:
+		case PWF_ROLLBACK:
+			pgwire_complete(w, out, f == PWF_COMMIT && !w->pre_failed ? "COMMIT" : "ROLLBACK");
+			w->depth = 0;
+			w->wrap = 0;
+			w->pre_failed = 0;
+			break;
+		case PWF_SEARCH_PATH:
+			/* pg_restore's, before its BEGIN; the dump sets it again itself */
+			pgwire_one_value(w, out, "set_config", "");
+			break;
+		case PWF_RECOVERY:
+			/* pg_restore asks when it connects; the target's in_hot_standby says */
+			pgwire_one_value(w, out, "pg_is_in_recovery", w->in_recovery ? "t" : "f");
+			break;
+		default:
+			pgwire_not_dump(w, out, f, head, hlen);
+			break;
+		}
+	}
 }
 
 /* ---- the stream ------------------------------------------------------- */
@@ -677,6 +1013,8 @@ pgwire_ready(struct pgwire *w, struct evbuffer *out, PGconn *conn)
 		pgwire_puts(&w->mb, v);
 		pgwire_send(w, out, 'S');
 	}
+	v = PQparameterStatus(conn, "in_hot_standby");
+	w->in_recovery = v != NULL && strcmp(v, "on") == 0;
 	v = pgwire_param(w, "application_name");
 	pgwire_puts(&w->mb, "application_name");
 	pgwire_puts(&w->mb, v ? v : "");
@@ -694,6 +1032,81 @@ pgwire_lexer_between(const struct lexer *lx)
 {
 	return lx->state == LX_START || lx->state == LX_START_DASH ||
 	       lx->state == LX_START_COMMENT;
+}
+
+/*
+ * A FunctionCall of libpq's large-object API (binary arguments, as PQfn
+ * sends them) as the SQL that does the same, into w->fcall.  The OIDs are
+ * PostgreSQL's built-in ones (pg_proc.dat), which libpq looks up.
+ * -1: not one of them, or malformed.
+ */
+static int
+pgwire_fcall_sql(struct pgwire *w, const unsigned char *b, size_t len)
+{
+	uint32_t fn, a[2] = { 0, 0 }, alen;
+	size_t o = 4, i, nfmt, nargs, k;
+	const unsigned char *data = NULL;
+	size_t dlen = 0;
+	char *p;
+
+	if (len < 8)
+		return -1;
+	fn = pgwire_get32(b);
+	nfmt = (size_t)(b[o] << 8 | b[o + 1]);
+	o += 2 + 2 * nfmt;
+	if (o + 2 > len)
+		return -1;
+	nargs = (size_t)(b[o] << 8 | b[o + 1]);
+	o += 2;
+	if (nargs > 2)
+		return -1;
+	for (i = 0; i < nargs; i++) {
+		if (o + 4 > len)
+			return -1;
+		alen = pgwire_get32(b + o);
+		o += 4;
+		if (alen == 0xffffffffu || o + alen > len)
+			return -1;
+		if (fn == 955 && i == 1) { /* lowrite's bytea */
+			data = b + o;
+			dlen = alen;
+		} else if (alen == 4) {
+			a[i] = pgwire_get32(b + o);
+		} else {
+			return -1;
+		}
+		o += alen;
+	}
+	free(w->fcall);
+	w->fcall = malloc(dlen * 2 + 96);
+	if (w->fcall == NULL)
+		return -1;
+	p = w->fcall;
+	switch (fn) {
+	case 952: /* lo_open(oid, int4) */
+		if (nargs != 2)
+			return -1;
+		p += sprintf(p, "SELECT pg_catalog.lo_open(%u, %d);", a[0], (int)a[1]);
+		break;
+	case 953: /* lo_close(int4) */
+		if (nargs != 1)
+			return -1;
+		p += sprintf(p, "SELECT pg_catalog.lo_close(%d);", (int)a[0]);
+		break;
+	case 955: /* lowrite(int4, bytea) */
+		if (nargs != 2 || data == NULL)
+			return -1;
+		p += sprintf(p, "SELECT pg_catalog.lowrite(%d, '\\x", (int)a[0]);
+		for (k = 0; k < dlen; k++)
+			p += sprintf(p, "%02x", data[k]);
+		p += sprintf(p, "'::bytea);");
+		break;
+	default:
+		return -1;
+	}
+	w->fcall_len = (size_t)(p - w->fcall);
+	w->fcall_off = 0;
+	return 0;
 }
 
 /* Read the next message's header in phase READY or COPY.  1: dispatched, 0: wait, -1 fail. */
@@ -763,6 +1176,7 @@ pgwire_next_message(struct pgwire *w, struct evbuffer *in, struct evbuffer *out)
 		w->bytes += 5;
 		w->body_left = n - 4;
 		w->n_statements = 0;
+		w->pre_pending = 0;
 		w->phase = PW_QUERY;
 		return 1;
 	case 'X':
@@ -799,13 +1213,21 @@ pgwire_next_message(struct pgwire *w, struct evbuffer *in, struct evbuffer *out)
 	case 'F':
 		if (n > PGWIRE_SMALL_MAX)
 			return pgwire_fail(w, 1, "invalid message length %u", n);
-		w->skip = n - 4;
-		evbuffer_drain(in, 5);
-		w->rfq_after_skip = 1;
-		return pgwire_fail(w, 0, "function calls (large objects through libpq's lo_* "
-		                   "functions) are not supported over the PostgreSQL protocol\n"
-		                   "  restore a dump with large objects as SQL: pg_restore -f - "
-		                   "DUMP | psql ... or | pgsluice send");
+		r = pgwire_take(w, in, 'F', &body, &len);
+		if (r <= 0)
+			return r;
+		r = pgwire_fcall_sql(w, body, len);
+		free(body);
+		if (r < 0) {
+			w->rfq_after_skip = 1;
+			return pgwire_fail(w, 0, "function calls other than libpq's lo_open, lowrite "
+			                   "and lo_close are not supported over the PostgreSQL "
+			                   "protocol");
+		}
+		w->n_statements = 0;
+		w->fcall_active = 1;
+		w->phase = PW_FCALL;
+		return 1;
 	default:
 		return pgwire_fail(w, 1, "invalid frontend message type %d ('%c')", h[0],
 		                   h[0] >= 0x20 && h[0] < 0x7f ? t : '?');
@@ -831,7 +1253,7 @@ pgwire_refill(struct pgwire *w, struct evbuffer *in, struct evbuffer *out,
 			if (r == 0)
 				return PGWIRE_IN_WAIT;
 			if (w->phase == PW_ENDING)
-				return PGWIRE_IN_END;
+				return PGWIRE_IN_TERMINATE;
 			continue;
 		case PW_QUERY:
 		case PW_COPYDATA:
@@ -875,6 +1297,16 @@ pgwire_refill(struct pgwire *w, struct evbuffer *in, struct evbuffer *out,
 			}
 			*produced = n;
 			return PGWIRE_IN_DATA;
+		case PW_FCALL:
+			n = w->fcall_len - w->fcall_off;
+			if (n > cap)
+				n = cap;
+			memcpy(buf, w->fcall + w->fcall_off, n);
+			w->fcall_off += n;
+			if (w->fcall_off == w->fcall_len)
+				w->phase = PW_QTAIL1;
+			*produced = n;
+			return PGWIRE_IN_DATA;
 		case PW_QTAIL1:
 			w->phase = PW_QTAIL2;
 			if (lx->state == LX_COPY_BOL || lx->state == LX_COPY_DATA)
@@ -903,8 +1335,9 @@ pgwire_refill(struct pgwire *w, struct evbuffer *in, struct evbuffer *out,
 				            "statement)", where);
 				return PGWIRE_IN_FAIL;
 			}
-			if (w->n_statements == 0)
+			if (w->n_statements == 0 && !w->fcall_active)
 				pgwire_send(w, out, 'I'); /* EmptyQueryResponse */
+			w->fcall_active = 0;
 			pgwire_rfq(w, out, pgwire_status(w));
 			w->phase = PW_READY;
 			continue;
@@ -1003,6 +1436,23 @@ pgwire_reads_tables(const struct lexer_event *ev, const char *w0)
 }
 
 /*
+ * 1 if a statement is libpq's lookup of the large-object functions
+ * (lo_initialize, before the first lo_open), which reads pg_proc only.
+ */
+static int
+pgwire_lo_lookup(const struct lexer_event *ev)
+{
+	static const char q[] = "select proname, oid from pg_catalog.pg_proc where proname in (";
+	size_t k = 0;
+
+	while (k < ev->len && (ev->data[k] == ' ' || ev->data[k] == '\n' || ev->data[k] == '\t'))
+		k++;
+	return ev->len - k > sizeof(q) && strncasecmp(ev->data + k, q, sizeof(q) - 1) == 0 &&
+	       strstr(ev->data, "pg_catalog.pg_namespace") != NULL &&
+	       memchr(ev->data, ';', ev->len - 1) == NULL;
+}
+
+/*
  * 1 if a statement only sets up or asks about the session (SET, RESET,
  * SHOW, a SELECT of functions such as set_config or pg_is_in_recovery:
  * one that reads tables is refused before this).  A BEGIN after such
@@ -1040,21 +1490,22 @@ pgwire_statement(struct pgwire *w, struct evbuffer *out, const struct lexer_even
 		}
 		if (v->rule != NULL && strcmp(v->rule, "transaction") == 0 && n > 0) {
 			if (strcmp(words[0], "begin") == 0 || strcmp(words[0], "start") == 0) {
-				if (!w->client_txn && !w->data_seen)
+				/* the dump's own BEGIN (large objects) nests inside psql -1's */
+				if (w->depth == 0 && !w->data_seen)
 					w->wrap = 1;
-				w->client_txn = 1;
+				w->depth++;
 				pgwire_complete(w, out, strcmp(words[0], "start") == 0 ? "START TRANSACTION"
 				                                                      : "BEGIN");
 				return PGWIRE_ST_GO;
 			}
-			/* COMMIT / END */
-			if (w->client_txn && w->wrap) {
-				w->client_txn = 0;
+			/* COMMIT / END: only the outermost one ends the import */
+			if (w->depth > 0)
+				w->depth--;
+			if (w->depth == 0 && w->wrap) {
 				w->wrap_commit = 1;
 				w->phase = PW_ENDING;
 				return PGWIRE_ST_END;
 			}
-			w->client_txn = 0;
 			pgwire_complete(w, out, "COMMIT");
 			return PGWIRE_ST_GO;
 		}
@@ -1076,12 +1527,13 @@ pgwire_statement(struct pgwire *w, struct evbuffer *out, const struct lexer_even
 	if (n > 0 && (strcmp(words[0], "rollback") == 0 || strcmp(words[0], "abort") == 0) &&
 	    !(n > 1 && (strcmp(words[1], "to") == 0 || strcmp(words[1], "prepared") == 0))) {
 		w->rolled_back = 1;
-		w->client_txn = 0;
+		w->depth = 0;
 		snprintf(why, size, "the client sent %s: the import is rolled back",
 		         strcmp(words[0], "abort") == 0 ? "ABORT" : "ROLLBACK");
 		return PGWIRE_ST_REFUSE;
 	}
-	if (n > 0 && pgwire_reads_tables(ev, words[0])) {
+	/* libpq's lookup of the lo_* functions is relayed; other reads are refused */
+	if (n > 0 && !pgwire_lo_lookup(ev) && pgwire_reads_tables(ev, words[0])) {
 		snprintf(why, size, "pgsluice is an import gate, not a general proxy: %s that reads "
 		         "tables is not part of a dump and is not run", n > 0 ? words[0] : "a query");
 		if (strstr(ev->data, "pg_largeobject") != NULL || strstr(ev->data, "lo_open") != NULL)
@@ -1091,8 +1543,14 @@ pgwire_statement(struct pgwire *w, struct evbuffer *out, const struct lexer_even
 			         "send)");
 		return PGWIRE_ST_REFUSE;
 	}
-	if (!pgwire_is_setup(words, n))
+	if (!pgwire_is_setup(words, n)) {
 		w->data_seen = 1;
+		if (!w->wrap) {
+			w->refusal = PGWIRE_REFUSE_NOT_SINGLE;
+			pgwire_single_message(w, why, size);
+			return PGWIRE_ST_REFUSE;
+		}
+	}
 	return PGWIRE_ST_GO;
 }
 
@@ -1120,6 +1578,15 @@ pgwire_result(struct pgwire *w, struct evbuffer *out, const PGresult *res)
 	}
 	if (st == PGRES_EMPTY_QUERY) {
 		pgwire_send(w, out, 'I');
+		return;
+	}
+	if (w->fcall_active) {
+		/* FunctionCallResponse: the int4 result in binary, as PQfn asked */
+		if (st == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) == 1) {
+			pgwire_put32(&w->mb, 4);
+			pgwire_put32(&w->mb, (uint32_t)strtol(PQgetvalue(res, 0, 0), NULL, 10));
+			pgwire_send(w, out, 'V');
+		}
 		return;
 	}
 	if (st == PGRES_TUPLES_OK && (nf = PQnfields(res)) > 0) {
@@ -1227,8 +1694,11 @@ pgwire_after(struct pgwire *w, struct evbuffer *out, int committed, const char *
 		w->after_error = strdup(error);
 		log_debug(w->cfg.who, "wire: the import ended in phase %d: %s", (int)was, error);
 	}
-	if (was < PW_READY) {
-		/* the preflight refused, or the daemon stops: the client has no session yet */
+	if (was < PW_READY || w->pre_pending) {
+		/*
+		 * the client has no session yet, or the preflight refused before its
+		 * first dump Query was read: FATAL, and the connection is closed
+		 */
 		pgwire_report(w, out, 'E', "FATAL", "55000", error ? error : "the import ended",
 		              NULL, NULL, NULL);
 		return 0;
@@ -1257,7 +1727,7 @@ pgwire_after(struct pgwire *w, struct evbuffer *out, int committed, const char *
 	} else {
 		pgwire_error_response(w, out, error);
 		if (was == PW_ENDING && w->wrap_commit)
-			w->client_txn = 0; /* its COMMIT is answered: the transaction is over */
+			w->depth = 0; /* its COMMIT is answered: the transaction is over */
 	}
 	switch (was) {
 	case PW_QUERY:
@@ -1273,19 +1743,19 @@ pgwire_after(struct pgwire *w, struct evbuffer *out, int committed, const char *
 			w->skip_copy = 1;
 			break;
 		}
-		pgwire_rfq(w, out, w->client_txn ? 'E' : 'I');
+		pgwire_rfq(w, out, w->depth > 0 ? 'E' : 'I');
 		break;
 	case PW_READY:
 		if (w->skip_sync || w->rfq_after_skip)
 			break; /* an extended-protocol message or a function call was refused */
-		pgwire_rfq(w, out, w->client_txn ? 'E' : 'I');
+		pgwire_rfq(w, out, w->depth > 0 ? 'E' : 'I');
 		break;
 	default:
 		if (w->copy_active) {
 			w->skip_copy = 1;
 			break;
 		}
-		pgwire_rfq(w, out, w->client_txn ? 'E' : 'I');
+		pgwire_rfq(w, out, w->depth > 0 ? 'E' : 'I');
 		break;
 	}
 	return 1;
@@ -1306,7 +1776,7 @@ pgwire_after_query(struct pgwire *w, struct evbuffer *out, const char *q, size_t
 	if (whole && sqltok_next(&it, &t) == SQLTOK_END) {
 		/* only comments (pg_restore's "-- Completed on ..."): nothing to run */
 		pgwire_send(w, out, 'I');
-		pgwire_rfq(w, out, w->committed ? 'I' : w->client_txn ? 'E' : 'I');
+		pgwire_rfq(w, out, w->committed ? 'I' : w->depth > 0 ? 'E' : 'I');
 		return;
 	}
 	if (w->committed) {
@@ -1317,13 +1787,13 @@ pgwire_after_query(struct pgwire *w, struct evbuffer *out, const char *q, size_t
 		return;
 	}
 	if (rollback) {
-		w->client_txn = 0;
+		w->depth = 0;
 		pgwire_complete(w, out, "ROLLBACK");
 		pgwire_rfq(w, out, 'I');
 		return;
 	}
-	if (end_txn && w->client_txn) {
-		w->client_txn = 0;
+	if (end_txn && w->depth > 0) {
+		w->depth = 0;
 		pgwire_report(w, out, 'E', "ERROR", "40000", "the import failed and was rolled back: "
 		              "nothing was committed", w->after_error, NULL, NULL);
 		pgwire_rfq(w, out, 'I');
@@ -1332,7 +1802,7 @@ pgwire_after_query(struct pgwire *w, struct evbuffer *out, const char *q, size_t
 	pgwire_report(w, out, 'E', "ERROR", "25P02", "the import has failed and was rolled back; "
 	              "pgsluice runs no more statements in this connection", w->after_error,
 	              "the first error above says why; connect again to import anew", NULL);
-	pgwire_rfq(w, out, w->client_txn ? 'E' : 'I');
+	pgwire_rfq(w, out, w->depth > 0 ? 'E' : 'I');
 }
 
 int
@@ -1355,7 +1825,7 @@ pgwire_after_read(struct pgwire *w, struct evbuffer *in, struct evbuffer *out)
 		}
 		if (w->rfq_after_skip) {
 			w->rfq_after_skip = 0;
-			pgwire_rfq(w, out, w->client_txn ? 'E' : 'I');
+			pgwire_rfq(w, out, w->depth > 0 ? 'E' : 'I');
 		}
 		if (evbuffer_copyout(in, h, 5) < 5)
 			return 1;
@@ -1428,23 +1898,3 @@ protocol:
 	return 0;
 }
 
-int
-pgwire_restore_ended(const struct pgwire *w)
-{
-	const char *app = pgwire_param(w, "application_name");
-
-	return w->terminated && !w->wrap_commit && app != NULL && strcmp(app, "pg_restore") == 0;
-}
-
-int
-pgwire_parallel_restore(const struct pgwire *running, const char *running_host,
-                        const struct pgwire *newcomer, const char *newcomer_host)
-{
-	const char *a, *b;
-
-	if (running == NULL || newcomer == NULL || strcmp(running_host, newcomer_host) != 0)
-		return 0;
-	a = pgwire_param(running, "application_name");
-	b = pgwire_param(newcomer, "application_name");
-	return a != NULL && b != NULL && strcmp(a, "pg_restore") == 0 && strcmp(b, "pg_restore") == 0;
-}

@@ -22,10 +22,16 @@
  *              SCRAM-SHA-256 with the token as the password (scram.h).
  *              AuthenticationOk.  A refusal (pgwire_refuse) is a FATAL
  *              ErrorResponse.
- *   CONNECT..BEGIN  the preflight; the client waits.  Its failure becomes
- *              a FATAL ErrorResponse at startup (pgwire_after).
- *   STREAM     pgwire_ready: ParameterStatus (from the target),
- *              BackendKeyData, ReadyForQuery.  Then pgwire_refill gives the
+ *   PREDUMP    the session connects the target (and runs nothing on it):
+ *              pgwire_ready: ParameterStatus (from the target),
+ *              BackendKeyData, ReadyForQuery.  pgwire_predump answers
+ *              what comes before the dump (BEGIN, pg_restore's set_config)
+ *              and refuses what is not a dump, until the first statement
+ *              of one: only then is the import admitted.
+ *   CONNECT..BEGIN  the preflight; the client waits for the answer to its
+ *              first dump Query.  A failure becomes a FATAL ErrorResponse
+ *              (pgwire_after), and the connection is closed.
+ *   STREAM     pgwire_refill gives the
  *              lexer the text of each Query and the bytes of each CopyData;
  *              the session applies the rules and tells this module about
  *              every statement (pgwire_statement: absorbed BEGIN/COMMIT,
@@ -37,10 +43,14 @@
  *              ErrorResponse), then pgwire_after_read answers what the
  *              client still sends until its Terminate.
  *
- * The import ends at Terminate ('X'), or at the COMMIT that matches a
- * BEGIN the client sent before any statement of the dump (psql -1,
- * pg_restore -1): that COMMIT is answered only once pgsluice's own COMMIT
- * on the target is done, so the client learns how the import ended.
+ * The import commits only at the COMMIT that matches the outermost BEGIN,
+ * which the client sent before any statement of the dump (psql -1,
+ * pg_restore -1); BEGIN/COMMIT pairs inside it (a dump's large objects)
+ * nest.  That COMMIT is answered only once pgsluice's own COMMIT on the
+ * target is done, so the client learns how the import ended.  Terminate,
+ * or a lost connection, with the transaction open is a rollback, as
+ * PostgreSQL does; a dump whose statements come outside a BEGIN (psql
+ * without -1) is refused.
  */
 #ifndef PGSLUICE_PGWIRE_H
 #define PGSLUICE_PGWIRE_H
@@ -105,12 +115,26 @@ void pgwire_tls_started(struct pgwire *w);
 enum auth_result pgwire_auth(struct pgwire *w, struct evbuffer *in, struct evbuffer *out,
                              char *why, size_t size);
 
+/* Why a connection is refused: the SQLSTATE and hint of its FATAL ErrorResponse. */
+enum pgwire_refusal {
+	PGWIRE_REFUSE_DEFAULT = 0, /* by the phase: 08P01 startup, 28P01 auth, else 57P03 */
+	PGWIRE_REFUSE_PROTOCOL,    /* a protocol violation (08P01) */
+	PGWIRE_REFUSE_BUSY,        /* another import runs (53300, with the pg_dump -C hint) */
+	PGWIRE_REFUSE_UNAVAILABLE, /* shutting down, or --once has served (57P03) */
+	PGWIRE_REFUSE_NOT_SINGLE,  /* the dump comes outside BEGIN (psql without -1; 0A000) */
+	PGWIRE_REFUSE_NOT_DUMP,    /* what came before the dump is not one (0A000) */
+};
+
 /*
- * A refusal during the handshake (admission, authentication, a timeout, a
- * bad packet): a FATAL ErrorResponse with msg (its first line as the
- * message, the rest as detail) is written to out.
+ * A refusal (admission, authentication, a timeout, a bad packet, a
+ * session that is not an import): a FATAL ErrorResponse with msg (its
+ * first line as the message, the rest as detail) is written to out.
  */
-void pgwire_refuse(struct pgwire *w, struct evbuffer *out, const char *msg);
+void pgwire_refuse(struct pgwire *w, struct evbuffer *out, enum pgwire_refusal why,
+                   const char *msg);
+
+/* What the last PGWIRE_PRE_REFUSE or PGWIRE_ST_REFUSE refused. */
+enum pgwire_refusal pgwire_refusal(const struct pgwire *w);
 
 /* A startup parameter ("user", "database", "application_name"), or NULL. */
 const char *pgwire_param(const struct pgwire *w, const char *name);
@@ -118,13 +142,52 @@ const char *pgwire_param(const struct pgwire *w, const char *name);
 /* The last error of pgwire_startup/pgwire_refill, one line or more. */
 const char *pgwire_error(const struct pgwire *w);
 
-/* ---- the import (session state STREAM) ------------------------------ */
+/* ---- before the dump (session state PREDUMP) ------------------------ */
 
 /*
- * The preflight passed: ParameterStatus (values from the target's conn),
- * BackendKeyData, ReadyForQuery.
+ * The session has connected the target (nothing is run on it yet):
+ * ParameterStatus (values from conn), BackendKeyData, ReadyForQuery.
  */
 void pgwire_ready(struct pgwire *w, struct evbuffer *out, PGconn *conn);
+
+enum pgwire_predump_result {
+	PGWIRE_PRE_WAIT = 0,    /* what came is answered; wait for more */
+	PGWIRE_PRE_DUMP,        /* the next Query (left in the input) starts the dump */
+	PGWIRE_PRE_CLOSE,       /* Terminate before any dump: nothing happened */
+	PGWIRE_PRE_REFUSE,      /* pgwire_error() says why, pgwire_refusal() the code */
+};
+
+/*
+ * Before the dump: read what the client sends and answer what is not a
+ * dump without running anything.  A Query's first statement decides:
+ *
+ *   BEGIN / START TRANSACTION alone   answered; the client's transaction
+ *                                     is open (psql -1 sends it first)
+ *   COMMIT / ROLLBACK alone           answered; closed again
+ *   only comments                     EmptyQueryResponse (pg_restore's header)
+ *   SELECT pg_catalog.set_config('search_path', '', false) alone
+ *                                     answered with '' (pg_restore sends it
+ *                                     when it connects, before its BEGIN;
+ *                                     the dump sets it again itself)
+ *   SELECT pg_catalog.pg_is_in_recovery() alone
+ *                                     answered from the target's
+ *                                     in_hot_standby (pg_restore asks)
+ *   SET ..., SELECT ...set_config(...), BEGIN with more statements
+ *                                     the dump starts: PGWIRE_PRE_DUMP, or
+ *                                     PGWIRE_PRE_REFUSE (NOT_SINGLE) when
+ *                                     no BEGIN of the client is open
+ *   anything else (SELECT 1, psql's \dt query, a custom archive's bytes)
+ *                                     an ERROR saying what pgsluice takes,
+ *                                     ReadyForQuery; nothing is run
+ *
+ * Terminate is PGWIRE_PRE_CLOSE.  The extended protocol and function calls
+ * get an ERROR (skipped up to Sync); COPY messages and unknown ones are a
+ * protocol violation (PROTOCOL).
+ */
+enum pgwire_predump_result pgwire_predump(struct pgwire *w, struct evbuffer *in,
+                                          struct evbuffer *out);
+
+/* ---- the import (session state STREAM) ------------------------------ */
 
 enum pgwire_input {
 	PGWIRE_IN_FAIL = -1,    /* the import fails: pgwire_error(); fatal if
@@ -132,7 +195,8 @@ enum pgwire_input {
 	                         * closed after its ErrorResponse) */
 	PGWIRE_IN_WAIT = 0,     /* nothing now: wait for the client */
 	PGWIRE_IN_DATA = 1,     /* *produced plain bytes are in buf */
-	PGWIRE_IN_END = 2,      /* the import ends here (Terminate): commit */
+	PGWIRE_IN_TERMINATE = 2, /* Terminate: the client left with its transaction
+	                          * open, before its COMMIT: a rollback */
 };
 
 /*
@@ -205,19 +269,5 @@ int pgwire_after(struct pgwire *w, struct evbuffer *out, int committed, const ch
  * Returns 1 to go on reading, 0 to close (Terminate, protocol error).
  */
 int pgwire_after_read(struct pgwire *w, struct evbuffer *in, struct evbuffer *out);
-
-/*
- * 1 if the client is pg_restore and ended its session with Terminate (no
- * COMMIT of its own): pg_restore -j does that before its workers connect.
- */
-int pgwire_restore_ended(const struct pgwire *w);
-
-/*
- * pg_restore -j: running is the wire client of the import in flight,
- * newcomer a wire client from the same host: 1 if both are pg_restore
- * (its parallel workers), which pgsluice cannot serve.
- */
-int pgwire_parallel_restore(const struct pgwire *running, const char *running_host,
-                            const struct pgwire *newcomer, const char *newcomer_host);
 
 #endif

@@ -138,69 +138,153 @@ preflight_schema_array(PGconn *conn, const char *const *schemas, int n, char *er
 	return out;
 }
 
+/*
+ * What the target schemas hold: one query for check, --clear-target and
+ * the --jobs aside/undo.  Rows: kind (for people), kw (for DROP/ALTER),
+ * ident (schema-qualified, with the arguments of a routine), owner, mine
+ * (the connected role may drop it), follows (it goes with another row:
+ * a sequence owned by a column moves and drops with its table), ord (drop
+ * order).  @NSP@ is the condition on the schema name.
+ *
+ * Everything a dump can create in a schema: tables of every kind (plain,
+ * partitioned and their partitions, foreign), sequences, views,
+ * materialized views, routines, domains, types, collations, conversions,
+ * text search configurations and dictionaries.  Left out: extension
+ * members (dropped with their extension, which is not in a schema),
+ * objects internal to another (an identity column's sequence, a range
+ * type's constructors, an array or row type), and what goes with its table (indexes, constraints,
+ * triggers, policies, statistics).  The internal dependencies of a
+ * partitioned table on its own key columns do not hide it.
+ */
+static const char preflight_objects_core[] =
+	"SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table'\n"
+	"        WHEN 'f' THEN 'foreign table' WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view'\n"
+	"        ELSE 'materialized view' END AS kind,\n"
+	"        CASE c.relkind WHEN 'f' THEN 'FOREIGN TABLE' WHEN 'S' THEN 'SEQUENCE'\n"
+	"        WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END AS kw,\n"
+	"        pg_catalog.format('%I.%I', n.nspname, c.relname) AS ident,\n"
+	"        pg_catalog.pg_get_userbyid(c.relowner) AS owner,\n"
+	"        pg_catalog.pg_has_role(c.relowner, 'USAGE') AS mine,\n"
+	"        c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend d\n"
+	"         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid\n"
+	"           AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass\n"
+	"           AND d.refobjid <> c.oid AND d.deptype = 'a') AS follows,\n"
+	"        CASE c.relkind WHEN 'r' THEN 1 WHEN 'p' THEN 1 WHEN 'f' THEN 2\n"
+	"        WHEN 'S' THEN 3 ELSE 4 END AS ord\n"
+	"   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace\n"
+	"  WHERE n.nspname @NSP@ AND c.relkind IN ('r','p','f','S','v','m')\n"
+	"    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d\n"
+	"         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass\n"
+	"           AND d.objid = c.oid AND (d.deptype = 'e'\n"
+	"            OR (d.deptype = 'i' AND d.refobjid <> c.oid)))\n"
+	" UNION ALL\n"
+	" SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate'\n"
+	"        ELSE 'function' END,\n"
+	"        CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE'\n"
+	"        ELSE 'FUNCTION' END,\n"
+	"        pg_catalog.format('%I.%I(%s)', n.nspname, p.proname,\n"
+	"                          pg_catalog.pg_get_function_identity_arguments(p.oid)),\n"
+	"        pg_catalog.pg_get_userbyid(p.proowner),\n"
+	"        pg_catalog.pg_has_role(p.proowner, 'USAGE'), false, 5\n"
+	"   FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace\n"
+	"  WHERE n.nspname @NSP@\n"
+	"    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d\n"
+	"         WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass\n"
+	"           AND d.objid = p.oid AND d.deptype IN ('e', 'i'))\n"
+	" UNION ALL\n"
+	" SELECT CASE t.typtype WHEN 'd' THEN 'domain' ELSE 'type' END,\n"
+	"        CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END,\n"
+	"        pg_catalog.format('%I.%I', n.nspname, t.typname),\n"
+	"        pg_catalog.pg_get_userbyid(t.typowner),\n"
+	"        pg_catalog.pg_has_role(t.typowner, 'USAGE'), false,\n"
+	"        CASE t.typtype WHEN 'd' THEN 6 ELSE 7 END\n"
+	"   FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace\n"
+	"  WHERE n.nspname @NSP@\n"
+	"    AND (t.typrelid = 0 OR EXISTS (SELECT 1 FROM pg_catalog.pg_class c\n"
+	"         WHERE c.oid = t.typrelid AND c.relkind = 'c'))\n"
+	"    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = t.oid)\n"
+	"    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d\n"
+	"         WHERE d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass\n"
+	"           AND d.objid = t.oid AND d.deptype IN ('e', 'i'))\n"
+	" UNION ALL\n"
+	" SELECT 'collation', 'COLLATION', pg_catalog.format('%I.%I', n.nspname, o.collname),\n"
+	"        pg_catalog.pg_get_userbyid(o.collowner), pg_catalog.pg_has_role(o.collowner, 'USAGE'),\n"
+	"        false, 8\n"
+	"   FROM pg_catalog.pg_collation o JOIN pg_catalog.pg_namespace n ON n.oid = o.collnamespace\n"
+	"  WHERE n.nspname @NSP@ AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d\n"
+	"         WHERE d.classid = 'pg_catalog.pg_collation'::pg_catalog.regclass\n"
+	"           AND d.objid = o.oid AND d.deptype = 'e')\n"
+	" UNION ALL\n"
+	" SELECT 'conversion', 'CONVERSION', pg_catalog.format('%I.%I', n.nspname, o.conname),\n"
+	"        pg_catalog.pg_get_userbyid(o.conowner), pg_catalog.pg_has_role(o.conowner, 'USAGE'),\n"
+	"        false, 8\n"
+	"   FROM pg_catalog.pg_conversion o JOIN pg_catalog.pg_namespace n ON n.oid = o.connamespace\n"
+	"  WHERE n.nspname @NSP@ AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d\n"
+	"         WHERE d.classid = 'pg_catalog.pg_conversion'::pg_catalog.regclass\n"
+	"           AND d.objid = o.oid AND d.deptype = 'e')\n"
+	" UNION ALL\n"
+	" SELECT 'text search configuration', 'TEXT SEARCH CONFIGURATION',\n"
+	"        pg_catalog.format('%I.%I', n.nspname, o.cfgname),\n"
+	"        pg_catalog.pg_get_userbyid(o.cfgowner), pg_catalog.pg_has_role(o.cfgowner, 'USAGE'),\n"
+	"        false, 9\n"
+	"   FROM pg_catalog.pg_ts_config o JOIN pg_catalog.pg_namespace n ON n.oid = o.cfgnamespace\n"
+	"  WHERE n.nspname @NSP@ AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d\n"
+	"         WHERE d.classid = 'pg_catalog.pg_ts_config'::pg_catalog.regclass\n"
+	"           AND d.objid = o.oid AND d.deptype = 'e')\n"
+	" UNION ALL\n"
+	" SELECT 'text search dictionary', 'TEXT SEARCH DICTIONARY',\n"
+	"        pg_catalog.format('%I.%I', n.nspname, o.dictname),\n"
+	"        pg_catalog.pg_get_userbyid(o.dictowner), pg_catalog.pg_has_role(o.dictowner, 'USAGE'),\n"
+	"        false, 10\n"
+	"   FROM pg_catalog.pg_ts_dict o JOIN pg_catalog.pg_namespace n ON n.oid = o.dictnamespace\n"
+	"  WHERE n.nspname @NSP@ AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d\n"
+	"         WHERE d.classid = 'pg_catalog.pg_ts_dict'::pg_catalog.regclass\n"
+	"           AND d.objid = o.oid AND d.deptype = 'e')\n";
+
+char *
+preflight_sql_objects_core(const char *nsp_cond)
+{
+	struct text t = { 0 };
+	const char *p = preflight_objects_core, *at;
+
+	while ((at = strstr(p, "@NSP@")) != NULL) {
+		text_add(&t, p, (size_t)(at - p));
+		text_cat(&t, nsp_cond);
+		p = at + 5;
+	}
+	text_cat(&t, p);
+	return text_take(&t);
+}
+
 char *
 preflight_sql_objects(PGconn *conn, const char *const *schemas, int n_schemas, char *err,
                       size_t errsize)
 {
-	static const char fmt[] =
-		"SELECT o.kind, o.ident, o.owner, o.mine FROM (\n"
-		" SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table'\n"
-		"        WHEN 'f' THEN 'foreign table' WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view'\n"
-		"        ELSE 'materialized view' END AS kind,\n"
-		"        pg_catalog.format('%%I.%%I', n.nspname, c.relname) AS ident,\n"
-		"        pg_catalog.pg_get_userbyid(c.relowner) AS owner,\n"
-		"        pg_catalog.pg_has_role(c.relowner, 'USAGE') AS mine,\n"
-		"        CASE c.relkind WHEN 'r' THEN 1 WHEN 'p' THEN 1 WHEN 'f' THEN 2\n"
-		"        WHEN 'S' THEN 3 ELSE 4 END AS ord\n"
-		"   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace\n"
-		"  WHERE n.nspname = ANY (%s) AND c.relkind IN ('r','p','f','S','v','m')\n"
-		"    AND NOT c.relispartition\n"
-		"    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d\n"
-		"         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass\n"
-		"           AND d.objid = c.oid AND d.deptype IN ('e', 'i'))\n"
-		" UNION ALL\n"
-		" SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate'\n"
-		"        ELSE 'function' END,\n"
-		"        pg_catalog.format('%%I.%%I(%%s)', n.nspname, p.proname,\n"
-		"                          pg_catalog.pg_get_function_identity_arguments(p.oid)),\n"
-		"        pg_catalog.pg_get_userbyid(p.proowner),\n"
-		"        pg_catalog.pg_has_role(p.proowner, 'USAGE'), 5\n"
-		"   FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace\n"
-		"  WHERE n.nspname = ANY (%s)\n"
-		"    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d\n"
-		"         WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass\n"
-		"           AND d.objid = p.oid AND d.deptype IN ('e', 'i'))\n"
-		" UNION ALL\n"
-		" SELECT CASE t.typtype WHEN 'd' THEN 'domain' ELSE 'type' END,\n"
-		"        pg_catalog.format('%%I.%%I', n.nspname, t.typname),\n"
-		"        pg_catalog.pg_get_userbyid(t.typowner),\n"
-		"        pg_catalog.pg_has_role(t.typowner, 'USAGE'),\n"
-		"        CASE t.typtype WHEN 'd' THEN 6 ELSE 7 END\n"
-		"   FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace\n"
-		"  WHERE n.nspname = ANY (%s)\n"
-		"    AND (t.typrelid = 0 OR EXISTS (SELECT 1 FROM pg_catalog.pg_class c\n"
-		"         WHERE c.oid = t.typrelid AND c.relkind = 'c'))\n"
-		"    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = t.oid)\n"
-		"    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d\n"
-		"         WHERE d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass\n"
-		"           AND d.objid = t.oid AND d.deptype IN ('e', 'i'))\n"
-		") o ORDER BY o.ord, o.kind, o.ident";
-	char *arr, *sql;
-	size_t len;
+	struct text t = { 0 };
+	char *arr, *cond, *core;
 
 	arr = preflight_schema_array(conn, schemas, n_schemas, err, errsize);
 	if (arr == NULL)
 		return NULL;
-	len = sizeof(fmt) + 3 * strlen(arr);
-	sql = malloc(len);
-	if (sql == NULL) {
+	text_cat(&t, "= ANY (");
+	text_cat(&t, arr);
+	text_cat(&t, ")");
+	free(arr);
+	cond = text_take(&t);
+	core = cond != NULL ? preflight_sql_objects_core(cond) : NULL;
+	free(cond);
+	if (core == NULL) {
 		snprintf(err, errsize, "out of memory");
-		free(arr);
 		return NULL;
 	}
-	snprintf(sql, len, fmt, arr, arr, arr);
-	free(arr);
-	return sql;
+	text_cat(&t, "SELECT o.kind, o.kw, o.ident, o.owner, o.mine FROM (\n");
+	text_cat(&t, core);
+	text_cat(&t, ") o ORDER BY o.ord, o.kind, o.ident");
+	free(core);
+	arr = text_take(&t);
+	if (arr == NULL)
+		snprintf(err, errsize, "out of memory");
+	return arr;
 }
 
 int
@@ -210,7 +294,7 @@ preflight_objects_load(struct preflight_objects *o, const PGresult *res, char *e
 	int i, n;
 
 	memset(o, 0, sizeof(*o));
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 4) {
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 5) {
 		snprintf(err, errsize, "unexpected answer to the schema query");
 		return -1;
 	}
@@ -224,11 +308,12 @@ preflight_objects_load(struct preflight_objects *o, const PGresult *res, char *e
 		struct preflight_object *ob = &o->v[i];
 
 		ob->kind = strdup(PQgetvalue(res, i, 0));
-		ob->ident = strdup(PQgetvalue(res, i, 1));
-		ob->owner = strdup(PQgetvalue(res, i, 2));
-		ob->mine = strcmp(PQgetvalue(res, i, 3), "t") == 0;
+		ob->kw = strdup(PQgetvalue(res, i, 1));
+		ob->ident = strdup(PQgetvalue(res, i, 2));
+		ob->owner = strdup(PQgetvalue(res, i, 3));
+		ob->mine = strcmp(PQgetvalue(res, i, 4), "t") == 0;
 		o->n++;
-		if (ob->kind == NULL || ob->ident == NULL || ob->owner == NULL)
+		if (ob->kind == NULL || ob->kw == NULL || ob->ident == NULL || ob->owner == NULL)
 			goto oom;
 	}
 	return 0;
@@ -245,6 +330,7 @@ preflight_objects_free(struct preflight_objects *o)
 
 	for (i = 0; i < o->n; i++) {
 		free(o->v[i].kind);
+		free(o->v[i].kw);
 		free(o->v[i].ident);
 		free(o->v[i].owner);
 	}
@@ -323,30 +409,6 @@ preflight_objects_foreign(const struct preflight_objects *o)
 	return NULL;
 }
 
-static const char *
-preflight_drop_keyword(const char *kind)
-{
-	if (strcmp(kind, "table") == 0 || strcmp(kind, "partitioned table") == 0)
-		return "TABLE";
-	if (strcmp(kind, "foreign table") == 0)
-		return "FOREIGN TABLE";
-	if (strcmp(kind, "sequence") == 0)
-		return "SEQUENCE";
-	if (strcmp(kind, "view") == 0)
-		return "VIEW";
-	if (strcmp(kind, "materialized view") == 0)
-		return "MATERIALIZED VIEW";
-	if (strcmp(kind, "procedure") == 0)
-		return "PROCEDURE";
-	if (strcmp(kind, "aggregate") == 0)
-		return "AGGREGATE";
-	if (strcmp(kind, "function") == 0)
-		return "FUNCTION";
-	if (strcmp(kind, "domain") == 0)
-		return "DOMAIN";
-	return "TYPE";
-}
-
 char *
 preflight_drop_sql(const struct preflight_objects *o)
 {
@@ -359,7 +421,7 @@ preflight_drop_sql(const struct preflight_objects *o)
 	 * already (a sequence owned by a table, a view over a table).
 	 */
 	for (i = 0; i < o->n; i++) {
-		kw = preflight_drop_keyword(o->v[i].kind);
+		kw = o->v[i].kw;
 		if (prev == NULL || strcmp(prev, kw) != 0) {
 			if (prev != NULL)
 				text_cat(&s, " CASCADE;\n");
@@ -484,4 +546,15 @@ preflight_role_judge(const struct preflight_role *r, const char *user, int allow
 	         "row security, server files, other sessions); an import needs none of them",
 	         user, what);
 	return PREFLIGHT_ROLE_WARN;
+}
+
+size_t
+preflight_objects_tables(const struct preflight_objects *o)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < o->n; i++)
+		if (strstr(o->v[i].kind, "table") != NULL)
+			n++;
+	return n;
 }

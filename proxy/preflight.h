@@ -30,6 +30,7 @@
 /* One object in a target schema. */
 struct preflight_object {
 	char *kind;   /* "table", "sequence", "view", "function", "type", ... */
+	char *kw;     /* its keyword in DROP and ALTER: "TABLE", "TEXT SEARCH DICTIONARY" */
 	char *ident;  /* quoted, schema-qualified; with argument types for routines */
 	char *owner;  /* role name */
 	int mine;     /* the connected role may drop it (owner or member of the owner) */
@@ -68,16 +69,29 @@ void preflight_settings_free(struct preflight_settings *s);
 int preflight_setting_known(void *arg, const char *name);
 
 /*
+ * The one catalog query of what schemas hold (check, --clear-target, the
+ * --jobs aside/undo), malloc'd (NULL: out of memory), for the schema
+ * names that satisfy nsp_cond (SQL after "nspname ", e.g. "= src").
+ * Columns: kind, kw, ident, owner, mine, follows (moves and drops with
+ * another row: an owned sequence), ord (drop order).  Partitioned tables
+ * and their partitions are in; extension members are not.
+ */
+char *preflight_sql_objects_core(const char *nsp_cond);
+
+/*
  * SQL of step 3 for the given schemas (malloc'd; NULL on out of memory or
  * escaping failure, with a message in err).  conn is used for quoting only.
- * Columns: kind, ident, owner, mine; ordered in drop order: tables, foreign
- * tables, sequences, views, routines, domains, types.
+ * Columns: kind, kw, ident, owner, mine; in drop order: tables, foreign
+ * tables, sequences, views, routines, domains, types, and the rest.
  */
 char *preflight_sql_objects(PGconn *conn, const char *const *schemas, int n_schemas,
                             char *err, size_t errsize);
 int preflight_objects_load(struct preflight_objects *o, const PGresult *res, char *err,
                            size_t errsize);
 void preflight_objects_free(struct preflight_objects *o);
+
+/* How many of the objects are tables (of any kind: partitioned, foreign, ...). */
+size_t preflight_objects_tables(const struct preflight_objects *o);
 
 /* "173 tables, 21 sequences, 4 functions" (or "nothing"), malloc'd. */
 char *preflight_objects_counts(const struct preflight_objects *o);

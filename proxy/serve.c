@@ -71,6 +71,7 @@ enum {
 	OPT_SYNAPSE,
 	OPT_NO_SYNAPSE,
 	OPT_FORCE_SCHEMA_VERSION,
+	OPT_FORCE_REPLACE,
 	OPT_JOBS,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
@@ -97,7 +98,7 @@ struct serve {
 	int unix_bound;
 	struct evconnlistener *listeners[SERVE_MAX_LISTEN * 4 + 1];
 	int n_listeners;
-	struct event *ev_term, *ev_int;
+	struct event *ev_term, *ev_int, *ev_hup;
 	struct session **sessions;
 	size_t n_sessions, cap_sessions;
 	struct session *active;   /* the import in progress */
@@ -161,6 +162,11 @@ serve_usage(FILE *f)
 	    "  --no-synapse           no Synapse checks\n"
 	    "  --force-schema-version  import a dump whose Synapse schema is newer than the\n"
 	    "                         target's\n"
+	    "  --force-replace        import a dump that does not look like the database it\n"
+	    "                         replaces (README: How it fails): one that creates no\n"
+	    "                         table while the target holds tables; with the Synapse\n"
+	    "                         checks, one without a Synapse schema or older than the\n"
+	    "                         target's compat version\n"
 	    "\n"
 	    "Security (README: Security):\n"
 	    "  --tls-cert FILE        serve TLS (1.2/1.3) on the TCP listeners with this PEM\n"
@@ -186,38 +192,35 @@ serve_usage(FILE *f)
 
 /* ---- sessions --------------------------------------------------------- */
 
-static int
-serve_admit(void *arg, struct session *s, char *msg, size_t size)
+/*
+ * take 0: could an import start now (the handshake is done)?  take 1: a
+ * dump begins; it takes the one slot.  A connection refused while an
+ * import runs is noted on that import (session_note_refused_peer).
+ */
+static enum session_admission
+serve_admit(void *arg, struct session *s, int take, char *msg, size_t size)
 {
 	struct serve *sv = arg;
 	char what[256];
 
 	if (sv->stopping) {
 		snprintf(msg, size, "pgsluice is shutting down; no new import is accepted");
-		return -1;
+		return SESSION_REFUSE_UNAVAILABLE;
 	}
 	if (sv->once && sv->once_done) {
 		snprintf(msg, size, "pgsluice runs with --once and has served its import");
-		return -1;
+		return SESSION_REFUSE_UNAVAILABLE;
 	}
-	if (sv->active != NULL && session_importing(sv->active) &&
-	    session_parallel_restore(sv->active, s)) {
-		snprintf(msg, size, "pg_restore -j (parallel restore) is not supported: pgsluice "
-		         "imports over one connection; run pg_restore without -j");
-		log_warn(session_who(s), "refused: %s", msg);
-		session_abort(sv->active, "pg_restore -j (parallel restore) is not supported: a "
-		              "second pg_restore connection came from the same host; the import is "
-		              "rolled back; run pg_restore without -j");
-		return -1;
-	}
-	if (sv->active != NULL && session_importing(sv->active)) {
+	if (sv->active != NULL && sv->active != s && session_importing(sv->active)) {
 		session_describe(sv->active, what, sizeof(what));
 		snprintf(msg, size, "%s; try again when it has finished", what);
 		log_info(session_who(s), "refused: %s", what);
-		return -1;
+		session_note_refused_peer(sv->active);
+		return SESSION_REFUSE_BUSY;
 	}
-	sv->active = s;
-	return 0;
+	if (take)
+		sv->active = s;
+	return SESSION_ADMIT;
 }
 
 static void
@@ -419,6 +422,24 @@ serve_on_signal(evutil_socket_t sig, short what, void *arg)
 		if (i - 1 < sv->n_sessions)
 			session_abort(sv->sessions[i - 1], reason);
 	serve_maybe_exit(sv);
+}
+
+/*
+ * SIGHUP: a terminal that closed (the daemon started from an ssh session
+ * without nohup), or an operator's reflex to "reload".  The daemon has no
+ * configuration to reload; killing the import would be silent: ignore it,
+ * and say so.
+ */
+static void
+serve_on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct serve *sv = arg;
+	(void)sig;
+	(void)what;
+
+	log_info(NULL, "SIGHUP ignored: pgsluice has no configuration to reload%s; SIGTERM "
+	         "stops it", sv->active != NULL && session_importing(sv->active)
+	                         ? " (the import in flight goes on)" : "");
 }
 
 /* ---- listeners -------------------------------------------------------- */
@@ -746,6 +767,7 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		{ "synapse", no_argument, NULL, OPT_SYNAPSE },
 		{ "no-synapse", no_argument, NULL, OPT_NO_SYNAPSE },
 		{ "force-schema-version", no_argument, NULL, OPT_FORCE_SCHEMA_VERSION },
+		{ "force-replace", no_argument, NULL, OPT_FORCE_REPLACE },
 		{ "jobs", required_argument, NULL, OPT_JOBS },
 		{ "help", no_argument, NULL, OPT_HELP },
 		CLI_RULE_LONGOPTS,
@@ -869,6 +891,9 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		case OPT_FORCE_SCHEMA_VERSION:
 			sv->cfg.force_schema_version = 1;
 			break;
+		case OPT_FORCE_REPLACE:
+			sv->cfg.force_replace = 1;
+			break;
 		case OPT_JOBS:
 			v = strtol(optarg, &end, 10);
 			if (end == optarg || *end != '\0' || v < 1 || v > JOBS_MAX) {
@@ -941,9 +966,11 @@ serve_main(int argc, char **argv)
 		goto out;
 	sv.ev_term = evsignal_new(sv.base, SIGTERM, serve_on_signal, &sv);
 	sv.ev_int = evsignal_new(sv.base, SIGINT, serve_on_signal, &sv);
-	if (sv.ev_term == NULL || sv.ev_int == NULL || evsignal_add(sv.ev_term, NULL) != 0 ||
-	    evsignal_add(sv.ev_int, NULL) != 0) {
-		fprintf(stderr, "pgsluice serve: cannot catch SIGTERM/SIGINT (libevent)\n");
+	sv.ev_hup = evsignal_new(sv.base, SIGHUP, serve_on_hup, &sv);
+	if (sv.ev_term == NULL || sv.ev_int == NULL || sv.ev_hup == NULL ||
+	    evsignal_add(sv.ev_term, NULL) != 0 || evsignal_add(sv.ev_int, NULL) != 0 ||
+	    evsignal_add(sv.ev_hup, NULL) != 0) {
+		fprintf(stderr, "pgsluice serve: cannot catch SIGTERM/SIGINT/SIGHUP (libevent)\n");
 		goto out;
 	}
 	if (serve_security_started(&sv) < 0)
@@ -965,6 +992,8 @@ out:
 		event_free(sv.ev_term);
 	if (sv.ev_int)
 		event_free(sv.ev_int);
+	if (sv.ev_hup)
+		event_free(sv.ev_hup);
 	free(sv.sessions);
 	event_base_free(sv.base);
 	if (sv.ssl_ctx)

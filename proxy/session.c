@@ -40,6 +40,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "decoder.h"
+#include "dumpstart.h"
 #include "jobs.h"
 #include "lexer.h"
 #include "log.h"
@@ -62,6 +63,7 @@
 #define SESSION_COALESCE_US 1000         /* ... for this long (microseconds) */
 #define SESSION_EXCERPT 200             /* characters of a statement in an error */
 #define SESSION_LINGER_S 5              /* wait for the client to close after the summary */
+#define SESSION_LEFT_CHECK_MS 250       /* a client that had closed: did it reset on the summary? */
 #define SESSION_WRITE_TIMEOUT_S 60      /* a client that does not read its summary */
 #define SESSION_GZIP_SLACK (1024 * 1024) /* plain bytes --max-gzip-ratio lets pass */
 #define SESSION_AUTH_HOLD_MAX_S 5       /* a penalty up to this holds an AUTH attempt;
@@ -69,13 +71,13 @@
 #define SESSION_CANCEL_AFTER_MS 500     /* a failed import's statement still running: cancel */
 #define SESSION_WATCH_MAX_S 15.0        /* a statement running this long: who blocks it? */
 #define SESSION_SNIFF_GRACE_MS 300      /* wait this long for a first byte (wire or raw?) */
-#define SESSION_RESTORE_HOLD_MS 1500    /* pg_restore's Terminate: its -j workers would come */
 #define SESSION_ALIVE_MS 250            /* the dump is all in and a statement runs: look
                                          * this often whether the client is still there, */
 #define SESSION_ALIVE_SAY_S 1.0         /* ... and tell it this often what runs */
 
 enum session_state {
 	SESSION_HANDSHAKE,
+	SESSION_PREDUMP,
 	SESSION_CONNECT,
 	SESSION_LOCK,
 	SESSION_SETTINGS,
@@ -92,7 +94,7 @@ enum session_state {
 };
 
 static const char *const session_state_names[] = {
-	"handshake", "connect", "lock", "settings", "role", "synapse", "objects", "begin",
+	"handshake", "predump", "connect", "lock", "settings", "role", "synapse", "objects", "begin",
 	"stream", "verify", "finish", "unlock", "after", "closing",
 };
 
@@ -118,8 +120,10 @@ struct session {
 	int sniffed;               /* the first byte said: raw stream or wire client */
 	int tls_port;              /* TLS is configured and this is a TCP connection */
 	struct event *ev_sniff;    /* TLS port: the first byte (peeked); else a short grace */
-	struct event *ev_hold;     /* pg_restore ended: commit after SESSION_RESTORE_HOLD_MS */
-	int hold_done;
+	int peer_refused;          /* a connection was refused as busy during this import */
+	int wire_trailer;          /* a wire client's Query held pg_dump's trailer comment */
+	uint64_t dump_tables;      /* CREATE TABLE statements of the dump forwarded */
+	size_t target_tables;      /* tables the target schemas held (preflight 3) */
 	int ended;                 /* on_end was called */
 	int released;              /* freeing is scheduled */
 
@@ -128,6 +132,8 @@ struct session {
 	int client_gone;           /* nor can we write to it */
 	char client_why[128];
 	int lingering;
+	int left_logged;           /* "client left before the answer" was logged */
+	struct event *ev_left;     /* SESSION_LEFT_CHECK_MS after the summary went out */
 	/* the handshake (TLS, AUTH line) and the client limits: issue 4 */
 	int tls_pending;           /* the TLS handshake is not done yet */
 	int auth_pending;          /* the AUTH line is not checked yet */
@@ -176,6 +182,7 @@ struct session {
 	int copy_open;             /* a forwarded COPY takes the data */
 
 	char *sql;                 /* NUL-terminated copy of what is sent */
+	char *fixed;               /* a statement pgsluice rewrote itself */
 	size_t sql_cap;
 	/* the statement in flight, for its error */
 	uint64_t cur_no, cur_line;
@@ -238,7 +245,11 @@ static int session_wire_refill(struct session *s);
 static int session_wire_statement(struct session *s, const struct lexer_event *ev,
                                   const struct rules_verdict *v, int in_copy);
 static int session_wire_after(struct session *s);
-static int session_wire_hold(struct session *s);
+static void session_predump(struct session *s);
+static void session_preflight_start(struct session *s);
+static void session_on_idle(evutil_socket_t fd, short what, void *arg);
+static void session_refuse_code(struct session *s, enum log_level level,
+                                enum session_admission code, const char *msg);
 static void session_refuse(struct session *s, enum log_level level, const char *msg);
 static void session_on_header_timeout(evutil_socket_t fd, short what, void *arg);
 static void session_report(struct session *s);
@@ -821,6 +832,8 @@ session_free_now(evutil_socket_t fd, short what, void *arg)
 		event_free(s->ev_progress);
 	if (s->ev_linger)
 		event_free(s->ev_linger);
+	if (s->ev_left)
+		event_free(s->ev_left);
 	if (s->ev_header)
 		event_free(s->ev_header);
 	if (s->ev_auth)
@@ -843,8 +856,6 @@ session_free_now(evutil_socket_t fd, short what, void *arg)
 		event_free(s->ev_coalesce);
 	if (s->ev_sniff)
 		event_free(s->ev_sniff);
-	if (s->ev_hold)
-		event_free(s->ev_hold);
 	pgwire_free(s->wire);
 	event_free(s->ev_free);
 	free(s->cleared);
@@ -852,6 +863,7 @@ session_free_now(evutil_socket_t fd, short what, void *arg)
 	free(s->plain);
 	free(s->raw);
 	free(s->sql);
+	free(s->fixed);
 	free(s->error);
 	free(s);
 }
@@ -881,6 +893,38 @@ session_on_linger(evutil_socket_t fd, short what, void *arg)
 	session_release(s);
 }
 
+/* The client is gone at the end: say so, once, in the log (it cannot read it). */
+static void
+session_log_left(struct session *s, const char *why)
+{
+	if (s->left_logged)
+		return;
+	s->left_logged = 1;
+	log_warn(s->who, "client left before the answer (%s): it did not get the summary above",
+	         why);
+}
+
+/*
+ * A client that had closed its side before the summary: a peer that had
+ * closed its socket wholly (socat -t 0.5 after its input ended, a killed
+ * sender) answers the summary with a reset, which shows as SO_ERROR
+ * EPIPE/ECONNRESET a moment later.  Then release.
+ */
+static void
+session_on_left_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	int err = 0;
+	socklen_t len = sizeof(err);
+	(void)fd;
+	(void)what;
+
+	if (getsockopt(bufferevent_getfd(s->bev), SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+	    (err == EPIPE || err == ECONNRESET))
+		session_log_left(s, "its connection was reset when the summary came");
+	session_release(s);
+}
+
 /*
  * The summary has left our buffer.  Close our side; if the client may still
  * be sending (an aborted import), read and discard until it closes, so that
@@ -892,9 +936,18 @@ static void
 session_client_drained(struct session *s)
 {
 	struct timeval tv = { SESSION_LINGER_S, 0 };
+	struct timeval check = { 0, SESSION_LEFT_CHECK_MS * 1000 };
 
-	if (s->client_eof || s->client_gone) {
+	if (s->client_gone) {
 		session_release(s);
+		return;
+	}
+	if (s->client_eof) {
+		if (s->ev_left != NULL)
+			return;
+		s->ev_left = evtimer_new(s->cfg->base, session_on_left_check, s);
+		if (s->ev_left == NULL || evtimer_add(s->ev_left, &check) != 0)
+			session_release(s);
 		return;
 	}
 	if (s->lingering)
@@ -947,6 +1000,8 @@ session_on_read(struct bufferevent *bev, void *arg)
 		session_pump(s);
 	else if (s->state == SESSION_HANDSHAKE)
 		session_handshake(s);
+	else if (s->state == SESSION_PREDUMP)
+		session_predump(s);
 	/* before STREAM: bytes wait in the input buffer (bounded by its high mark) */
 }
 
@@ -1000,6 +1055,9 @@ session_on_client_event(struct bufferevent *bev, short what, void *arg)
 
 	switch (s->state) {
 	case SESSION_CLOSING:
+		if (s->client_gone &&
+		    (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0 || s->ev_left != NULL))
+			session_log_left(s, s->client_why);
 		session_release(s);
 		return;
 	case SESSION_AFTER:
@@ -1027,19 +1085,22 @@ session_on_client_event(struct bufferevent *bev, short what, void *arg)
 		else
 			session_handshake(s); /* decides on what came before the EOF */
 		return;
-	default:
-		/* before the dump flows: a client that left, or sent nothing */
-		if (s->client_gone ||
-		    evbuffer_get_length(bufferevent_get_input(s->bev)) == 0) {
-			if (s->state == SESSION_HANDSHAKE)
-				session_close_client(s);
-			else if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
-				session_fail(s, "%s during the preflight, before the import began (%zu "
-				             "bytes of the dump had come)", s->client_why,
-				             evbuffer_get_length(bufferevent_get_input(s->bev)));
-			else
-				session_fail(s, "%s before sending a dump", s->client_why);
+	case SESSION_PREDUMP:
+		if (s->client_gone) {
+			log_info(s->who, "%s before sending a dump: nothing was done", s->client_why);
+			target_close(&s->target);
+			session_close_client(s);
+		} else {
+			session_predump(s); /* decides on what came before the EOF */
 		}
+		return;
+	default:
+		/*
+		 * the preflight: the dump's first bytes are in (PREDUMP saw them);
+		 * a client that closed its side is read to the end in STREAM
+		 */
+		if (s->client_gone)
+			session_fail(s, "%s during the preflight, before the import began", s->client_why);
 		return;
 	}
 }
@@ -1198,18 +1259,15 @@ session_check_meta(struct session *s, const struct lexer_event *ev)
 	return -1;
 }
 
-/* Decode client input into plain[] (which is empty).  -1: failed. */
+/* Decode client input into plain[], after what it holds.  -1: failed. */
 static int
-session_refill(struct session *s)
+session_decode(struct session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	struct evbuffer_iovec v;
 	size_t used, produced;
 	int r, from_raw, tried = 0;
 
-	if (s->wire != NULL)
-		return session_wire_refill(s);
-	s->plain_start = s->plain_end = 0;
 	while (s->plain_end < SESSION_PLAIN_CAP) {
 		from_raw = evbuffer_get_length(in) == 0;
 		if (!from_raw) {
@@ -1249,6 +1307,16 @@ session_refill(struct session *s)
 	s->rep.bytes_plain = s->dec.out_total;
 	s->rep.compression = decoder_compressed(&s->dec) ? decoder_format_name(s->dec.kind) : NULL;
 	return 0;
+}
+
+/* Decode client input into plain[] (which is used up).  -1: failed. */
+static int
+session_refill(struct session *s)
+{
+	if (s->wire != NULL)
+		return session_wire_refill(s);
+	s->plain_start = s->plain_end = 0;
+	return session_decode(s);
 }
 
 /* The client's bytes are all in and processed, and no trailer came. */
@@ -1426,8 +1494,14 @@ session_forward(struct session *s, const struct lexer_event *ev, const char *tex
 static int
 session_inspect(struct session *s, const struct lexer_event *ev, const char *text, size_t len)
 {
-	char msg[1536];
+	char msg[1536], w[4][32];
+	int n = sqltok_leading_words(text, len, ev->std_strings, w, 4);
 
+	if (n >= 2 && strcmp(w[0], "create") == 0 &&
+	    (strcmp(w[1], "table") == 0 ||
+	     (n >= 3 && strcmp(w[2], "table") == 0 &&
+	      (strcmp(w[1], "unlogged") == 0 || strcmp(w[1], "foreign") == 0))))
+		s->dump_tables++;
 	if (synapse_statement(&s->syn, text, len, ev->std_strings, msg, sizeof(msg)) < 0) {
 		session_fail(s, "%s", msg);
 		return -1;
@@ -1462,6 +1536,54 @@ session_copy_ending(struct session *s, const struct lexer_event *ev)
 }
 
 /*
+ * The whole dump is in, before COMMIT: does it look like the database it
+ * replaces?  A dump that creates no table while the target held tables
+ * (pg_dump of the wrong database, a data-only dump), and with the Synapse
+ * checks in effect (--synapse, or a target that held a Synapse schema) a
+ * dump without a Synapse schema or older than the target's compat version
+ * would throw the target away: refused unless --force-replace.  -1: failed.
+ */
+static int
+session_replacement_check(struct session *s)
+{
+	const struct synapse *sy = &s->syn;
+	int synapse_on = sy->mode == SYNAPSE_ON || (sy->mode == SYNAPSE_AUTO && sy->target.present);
+	const char *fix = "\n  is it the right dump?  To import it all the same, start pgsluice "
+	                  "serve with --force-replace";
+
+	if (s->cfg->force_replace)
+		return 0;
+	if (s->target_tables > 0 && s->dump_tables == 0) {
+		session_fail(s, "the dump creates no table, and the target held %zu table%s in "
+		             "schema%s %s of database %s: importing it would replace that database "
+		             "with one without tables (pg_dump of the wrong database, or a data-only "
+		             "dump?)%s",
+		             s->target_tables, s->target_tables == 1 ? "" : "s",
+		             s->cfg->n_schemas > 1 ? "s" : "", s->cfg->schemas[0], s->dbname, fix);
+		return -1;
+	}
+	if (synapse_on && !sy->dump_synapse) {
+		session_fail(s, "the dump has no Synapse schema (no %s.schema_version), and %s: "
+		             "importing it would replace Synapse's database with another one (pg_dump "
+		             "of the wrong database?)%s%s",
+		             sy->schema, sy->target.present ? "the target held one"
+		                                            : "--synapse says the target is for Synapse",
+		             fix, sy->mode == SYNAPSE_AUTO ? ", or with --no-synapse if the target is "
+		                                           "no longer for Synapse" : "");
+		return -1;
+	}
+	if (synapse_on && sy->target.present && sy->target.compat >= 0 && sy->dump.version >= 0 &&
+	    sy->dump.version < sy->target.compat) {
+		session_fail(s, "the dump's Synapse schema version %d is older than the target's "
+		             "compat version %d: the Synapse that runs on the target cannot run on "
+		             "it (a dump of an older Synapse, or of the wrong server?)%s",
+		             sy->dump.version, sy->target.compat, fix);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * After the trailer (and after each verification query): the next query
  * of verify.h, or, when all passed, the ending (COMMIT).
  */
@@ -1472,6 +1594,8 @@ session_verify_next(struct session *s)
 	int r;
 
 	if (s->state == SESSION_STREAM) {
+		if (session_replacement_check(s) < 0)
+			return;
 		if (synapse_dump_end(&s->syn, err, sizeof(err)) == SYNAPSE_NOTE_WARN)
 			session_say(s, LOG_LEVEL_WARN, "warning: synapse: %s", err);
 		session_set_state(s, SESSION_VERIFY);
@@ -1642,6 +1766,52 @@ session_sets_lock_timeout(const char *text, size_t len)
 }
 
 /*
+ * --clear-target empties a --schema but keeps it: a dump that creates that
+ * schema (pg_dump writes "CREATE SCHEMA extra;" for every schema but
+ * public) would fail on "already exists".  Such a statement is sent as
+ * CREATE SCHEMA IF NOT EXISTS (into s->fixed).  1: rewritten.
+ */
+static int
+session_schema_exists_fix(struct session *s, const struct lexer_event *ev, const char *text,
+                          size_t len)
+{
+	struct sqltok_iter it;
+	struct sqltok t;
+	char name[128];
+	size_t at;
+	int i;
+
+	if (!s->cfg->clear_target || s->cleared == NULL)
+		return 0;
+	sqltok_init(&it, text, len, ev->std_strings);
+	if (sqltok_next(&it, &t) != SQLTOK_WORD || !sqltok_is(&t, "create") ||
+	    sqltok_next(&it, &t) != SQLTOK_WORD || !sqltok_is(&t, "schema"))
+		return 0;
+	at = (size_t)(t.p + t.len - text);
+	if (sqltok_next(&it, &t) != SQLTOK_WORD && t.type != SQLTOK_QIDENT)
+		return 0;
+	if (sqltok_is(&t, "if"))
+		return 0;
+	sqltok_name(&t, name, sizeof(name));
+	for (i = 0; i < s->cfg->n_schemas; i++) {
+		if (strcmp(name, s->cfg->schemas[i]) != 0)
+			continue;
+		free(s->fixed);
+		s->fixed = malloc(len + 32);
+		if (s->fixed == NULL)
+			return 0;
+		snprintf(s->fixed, len + 32, "CREATE SCHEMA IF NOT EXISTS%.*s", (int)(len - at),
+		         text + at);
+		if (s->cfg->rules->explain)
+			session_say(s, LOG_LEVEL_INFO, "explain: line %llu: pgsluice rewrote: CREATE "
+			            "SCHEMA %s becomes CREATE SCHEMA IF NOT EXISTS (--clear-target emptied "
+			            "it and kept it)", (unsigned long long)ev->line, name);
+		return 1;
+	}
+	return 0;
+}
+
+/*
  * Act on s->ev.  Returns 1 when it is done (its bytes may be dropped), 0
  * when it must be retried once the target drains, -1 when the import
  * failed.
@@ -1693,6 +1863,8 @@ session_handle(struct session *s)
 				return session_forward(s, ev, s->lock_set, strlen(s->lock_set), 0) < 0 ? -1
 				                                                                        : 1;
 			}
+			if (session_schema_exists_fix(s, ev, v.text, v.len))
+				return session_forward(s, ev, s->fixed, strlen(s->fixed), 0) < 0 ? -1 : 1;
 			return session_forward(s, ev, v.text, v.len, in_copy) < 0 ? -1 : 1;
 		}
 		return 1;
@@ -1786,8 +1958,10 @@ session_handle(struct session *s)
 		return 1;
 
 	case LEXER_TRAILER:
-		if (s->wire != NULL)
-			return 1; /* a comment in a Query: the protocol ends a wire import */
+		if (s->wire != NULL) {
+			s->wire_trailer = 1; /* pg_restore sends it; the client's COMMIT ends the import */
+			return 1;
+		}
 		s->trailer = 1;
 		log_info(s->who, "end-of-dump trailer at line %llu", (unsigned long long)ev->line);
 		return 1;
@@ -1810,6 +1984,15 @@ session_on_idle(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 
+	if (s->state == SESSION_PREDUMP) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "no dump within %d s of connecting (--idle-timeout)\n  "
+		         "nothing was changed in the target", s->cfg->idle_timeout);
+		target_close(&s->target);
+		session_refuse(s, LOG_LEVEL_INFO, msg);
+		return;
+	}
 	if (s->state != SESSION_STREAM || s->error != NULL || s->client_eof || s->ev_pending ||
 	    !target_ready(&s->target) || s->plain_start != s->plain_end ||
 	    session_input_pending(s) > 0)
@@ -1838,8 +2021,6 @@ session_wait_client(struct session *s)
 static void
 session_complete(struct session *s)
 {
-	if (s->wire != NULL && session_wire_hold(s))
-		return; /* pg_restore -j? wait a moment before committing */
 	if (s->ev_progress)
 		event_del(s->ev_progress);
 	if (s->jobs != NULL) {
@@ -1987,8 +2168,6 @@ session_start_stream(struct session *s)
 	s->pipeline_live = 1;
 	report_init(&s->rep);
 	session_set_state(s, SESSION_STREAM);
-	if (s->wire != NULL)
-		pgwire_ready(s->wire, bufferevent_get_output(s->bev), s->target.conn);
 	if (!s->cfg->quiet && s->cfg->progress_interval > 0) {
 		tv.tv_sec = (time_t)s->cfg->progress_interval;
 		tv.tv_usec = (suseconds_t)((s->cfg->progress_interval - (double)tv.tv_sec) * 1e6);
@@ -2073,6 +2252,7 @@ session_after_objects(struct session *s)
 	size_t n;
 
 	counts = preflight_objects_counts(&s->objects);
+	s->target_tables = preflight_objects_tables(&s->objects);
 	if (s->objects.n > 0 && !s->cfg->clear_target) {
 		list = preflight_objects_list(&s->objects, PREFLIGHT_LIST_MAX, "  ");
 		session_fail(s, "the target is not empty: schema%s %s of database %s hold%s %zu "
@@ -2393,6 +2573,25 @@ session_on_result(struct session *s, PGresult *res)
 	}
 }
 
+/* Preflight 1: the import lock, with --lock-timeout for the whole session. */
+static void
+session_preflight_start(struct session *s)
+{
+	/* standard_conforming_strings as the lexer begins to read the dump */
+	static const char scs_on[] = "SET standard_conforming_strings = on;\n";
+	char *sql = malloc(strlen(preflight_sql_lock()) + sizeof(s->lock_set) + sizeof(scs_on) + 2);
+
+	session_set_state(s, SESSION_LOCK);
+	if (sql == NULL) {
+		session_fail(s, "out of memory");
+		return;
+	}
+	/* the dump's own SET lock_timeout is rewritten */
+	sprintf(sql, "%s\n%s%s", s->lock_set, scs_on, preflight_sql_lock());
+	session_send(s, sql);
+	free(sql);
+}
+
 static void
 session_on_target(void *arg, enum target_event ev, PGresult *res)
 {
@@ -2408,22 +2607,13 @@ session_on_target(void *arg, enum target_event ev, PGresult *res)
 			session_wind_down(s);
 			return;
 		}
-		session_set_state(s, SESSION_LOCK);
-		{
-			/* --lock-timeout for the whole session (the dump's own SET is rewritten) */
-			/* and standard_conforming_strings as the lexer begins to read the dump */
-			static const char scs_on[] = "SET standard_conforming_strings = on;\n";
-			char *sql = malloc(strlen(preflight_sql_lock()) + sizeof(s->lock_set) +
-			                   sizeof(scs_on) + 2);
-
-			if (sql == NULL) {
-				session_fail(s, "out of memory");
-				return;
-			}
-			sprintf(sql, "%s\n%s%s", s->lock_set, scs_on, preflight_sql_lock());
-			session_send(s, sql);
-			free(sql);
+		if (s->state == SESSION_PREDUMP) {
+			/* a wire client: its startup is answered; the dump decides the rest */
+			pgwire_ready(s->wire, bufferevent_get_output(s->bev), s->target.conn);
+			session_predump(s);
+			return;
 		}
+		session_preflight_start(s);
 		return;
 	case TARGET_EV_RESULT:
 		session_on_result(s, res);
@@ -2490,6 +2680,12 @@ session_report(struct session *s)
 		                                               "committed statement by statement)",
 		            (unsigned long long)s->rep.statements, (unsigned long long)s->rep.rows,
 		            s->rep.n_tables, plain, report_elapsed(&s->rep));
+		if (s->wire != NULL && !s->wire_trailer)
+			session_say(s, lvl, "  the client's COMMIT ended the import: pg_dump's last line "
+			            "(\"-- PostgreSQL database dump complete\") does not come over this "
+			            "path (psql drops comments), so a file cut short at a statement "
+			            "boundary would not be noticed; compare the counts with the source, "
+			            "or send the file with pgsluice send, which checks it");
 	} else {
 		session_say(s, lvl, "ERROR %s", s->error);
 		if (!s->sent_any)
@@ -2520,6 +2716,8 @@ session_report(struct session *s)
 		verify_summary(&s->ver, &s->rep, session_emit, s);
 		report_summary(&s->rep, &s->rules, s->error == NULL, session_emit, s);
 	}
+	if (s->client_gone && s->admitted)
+		session_log_left(s, s->client_why);
 	if (!s->ended && s->admitted) {
 		s->ended = 1;
 		if (s->cfg->on_end)
@@ -2804,9 +3002,14 @@ session_wire_refill(struct session *s)
 		session_fail(s, "%s", pgwire_error(s->wire));
 		return -1;
 	}
-	if (r == PGWIRE_IN_END) {
-		log_info(s->who, "the client ended its session (Terminate): committing the import");
-		s->trailer = 1;
+	if (r == PGWIRE_IN_TERMINATE) {
+		session_fail(s, "the client ended its session (Terminate) with its transaction open, "
+		             "before its COMMIT: the import is rolled back, as PostgreSQL does%s",
+		             s->peer_refused ? "\n  a second connection was refused meanwhile: "
+		             "psql runs the \\connect of a dump made with pg_dump -C itself, and "
+		             "pgsluice takes one connection per import; make the dump without -C, "
+		             "or send it with pgsluice send" : "");
+		return -1;
 	}
 	return 0;
 }
@@ -2863,47 +3066,10 @@ session_wire_after(struct session *s)
 	return 0;
 }
 
-static void
-session_on_hold(evutil_socket_t fd, short what, void *arg)
+void
+session_note_refused_peer(struct session *running)
 {
-	struct session *s = arg;
-	(void)fd;
-	(void)what;
-
-	s->hold_done = 1;
-	if (s->state == SESSION_STREAM && s->error == NULL)
-		session_pump(s);
-}
-
-/*
- * pg_restore -j disconnects its first connection after the schema and
- * connects its workers at once: an import that pg_restore ends with
- * Terminate is committed SESSION_RESTORE_HOLD_MS later, so that a worker
- * arriving meanwhile is seen (the daemon's admission then stops this
- * import, session_parallel_restore).  1 while held.
- */
-static int
-session_wire_hold(struct session *s)
-{
-	struct timeval tv = { SESSION_RESTORE_HOLD_MS / 1000, (SESSION_RESTORE_HOLD_MS % 1000) * 1000 };
-
-	if (s->hold_done || !pgwire_restore_ended(s->wire))
-		return 0;
-	if (s->ev_hold != NULL)
-		return 1;
-	s->ev_hold = evtimer_new(s->cfg->base, session_on_hold, s);
-	if (s->ev_hold == NULL || evtimer_add(s->ev_hold, &tv) != 0)
-		return 0;
-	log_info(s->who, "pg_restore ended its session: committing in %d ms (unless its pg_restore "
-	         "-j workers connect meanwhile)", SESSION_RESTORE_HOLD_MS);
-	return 1;
-}
-
-int
-session_parallel_restore(const struct session *running, const struct session *newcomer)
-{
-	return pgwire_parallel_restore(running->wire, running->peer_host, newcomer->wire,
-	                               newcomer->peer_host);
+	running->peer_refused = 1;
 }
 
 /* ---- the handshake: TLS, the AUTH line, admission -------------------- */
@@ -2916,11 +3082,25 @@ session_parallel_restore(const struct session *running, const struct session *ne
 static void
 session_refuse(struct session *s, enum log_level level, const char *msg)
 {
+	session_refuse_code(s, level, SESSION_ADMIT, msg);
+}
+
+/* session_refuse, for an admission refusal: code says which (SESSION_ADMIT: none). */
+static void
+session_refuse_code(struct session *s, enum log_level level, enum session_admission code,
+                    const char *msg)
+{
+	enum pgwire_refusal why;
+
 	if (s->tls_pending)
 		s->client_gone = 1; /* no TLS channel yet to write on */
 	if (s->wire != NULL && !s->client_gone) {
 		log_msg(level, s->who, "ERROR %s", msg);
-		pgwire_refuse(s->wire, bufferevent_get_output(s->bev), msg);
+		why = code == SESSION_REFUSE_BUSY          ? PGWIRE_REFUSE_BUSY
+		      : code == SESSION_REFUSE_UNAVAILABLE ? PGWIRE_REFUSE_UNAVAILABLE
+		      : s->state == SESSION_PREDUMP        ? pgwire_refusal(s->wire)
+		                                           : PGWIRE_REFUSE_DEFAULT;
+		pgwire_refuse(s->wire, bufferevent_get_output(s->bev), why, msg);
 	} else {
 		session_say(s, level, "ERROR %s", msg);
 	}
@@ -3025,6 +3205,7 @@ session_auth(struct session *s)
 static void
 session_handshake(struct session *s)
 {
+	enum session_admission code;
 	char msg[512];
 
 	if (s->state != SESSION_HANDSHAKE || s->tls_pending)
@@ -3042,16 +3223,118 @@ session_handshake(struct session *s)
 		return;
 	if (s->ev_header)
 		event_del(s->ev_header);
-	if (s->cfg->admit && s->cfg->admit(s->cfg->arg, s, msg, sizeof(msg)) < 0) {
-		session_refuse(s, LOG_LEVEL_WARN, msg);
+	/* could an import start now?  (nothing is taken before a dump is seen) */
+	code = s->cfg->admit ? s->cfg->admit(s->cfg->arg, s, 0, msg, sizeof(msg)) : SESSION_ADMIT;
+	if (code != SESSION_ADMIT) {
+		session_refuse_code(s, LOG_LEVEL_WARN, code, msg);
+		return;
+	}
+	session_set_state(s, SESSION_PREDUMP);
+	if (s->cfg->idle_timeout > 0) {
+		struct timeval tv = { s->cfg->idle_timeout, 0 };
+
+		if (s->ev_idle == NULL)
+			s->ev_idle = evtimer_new(s->cfg->base, session_on_idle, s);
+		if (s->ev_idle != NULL)
+			evtimer_add(s->ev_idle, &tv);
+	}
+	if (s->wire != NULL) {
+		/* its startup is answered with the target's parameters: connect, run nothing */
+		if (target_connect(&s->target, s->cfg->base, s->cfg->conninfo,
+		                   s->cfg->connect_timeout, session_on_target, s, s->who) < 0)
+			session_fail(s, "%s\n  check --target, that the server runs, and its "
+			             "pg_hba.conf", target_error(&s->target));
+		return;
+	}
+	session_predump(s);
+}
+
+/*
+ * The first bytes are a dump's: take the daemon's slot (--once counts it),
+ * then the preflight on a target connection (a wire client's is open).
+ */
+static void
+session_begin_import(struct session *s)
+{
+	enum session_admission code;
+	char msg[512];
+
+	if (s->ev_idle != NULL)
+		event_del(s->ev_idle);
+	code = s->cfg->admit ? s->cfg->admit(s->cfg->arg, s, 1, msg, sizeof(msg)) : SESSION_ADMIT;
+	if (code != SESSION_ADMIT) {
+		target_close(&s->target);
+		session_refuse_code(s, LOG_LEVEL_WARN, code, msg);
 		return;
 	}
 	s->admitted = 1;
+	log_info(s->who, "a dump: the import starts");
 	session_set_state(s, SESSION_CONNECT);
+	if (s->wire != NULL) {
+		session_preflight_start(s);
+		return;
+	}
 	if (target_connect(&s->target, s->cfg->base, s->cfg->conninfo, s->cfg->connect_timeout,
 	                   session_on_target, s, s->who) < 0)
 		session_fail(s, "%s\n  check --target, that the server runs, and its pg_hba.conf",
 		             target_error(&s->target));
+}
+
+/*
+ * PREDUMP: is this a dump?  A raw stream's first decoded bytes go to
+ * dumpstart_classify (and stay in plain[] for the lexer); a wire client's
+ * messages to pgwire_predump.  Called on each client event until decided.
+ */
+static void
+session_predump(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	enum dumpstart_kind k;
+	char msg[700];
+	int eof;
+
+	if (s->state != SESSION_PREDUMP)
+		return;
+	if (s->wire != NULL) {
+		if (s->target.state == TARGET_CONNECTING)
+			return; /* ReadyForQuery comes with the target's parameters */
+		switch (pgwire_predump(s->wire, in, bufferevent_get_output(s->bev))) {
+		case PGWIRE_PRE_WAIT:
+			if (s->client_eof) {
+				log_info(s->who, "%s before sending a dump: nothing was done", s->client_why);
+				target_close(&s->target);
+				session_close_client(s);
+			}
+			return;
+		case PGWIRE_PRE_DUMP:
+			session_begin_import(s);
+			return;
+		case PGWIRE_PRE_CLOSE:
+			log_info(s->who, "the client ended its session (Terminate) before sending a dump: "
+			         "nothing was done");
+			target_close(&s->target);
+			s->client_eof = 1;
+			session_close_client(s);
+			return;
+		case PGWIRE_PRE_REFUSE:
+			target_close(&s->target);
+			session_refuse(s, LOG_LEVEL_WARN, pgwire_error(s->wire));
+			return;
+		}
+		return;
+	}
+	if (session_decode(s) < 0)
+		return;
+	eof = s->client_eof && evbuffer_get_length(in) == 0 && !decoder_pending(&s->dec);
+	k = dumpstart_classify(s->plain, s->plain_end, eof);
+	if (k == DUMPSTART_MORE)
+		return;
+	if (k == DUMPSTART_DUMP) {
+		session_begin_import(s);
+		return;
+	}
+	dumpstart_message(k, s->plain, s->plain_end, msg, sizeof(msg));
+	session_refuse(s, k == DUMPSTART_EMPTY ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, msg);
 }
 
 void

@@ -10,12 +10,19 @@
  *
  * States (session_set_state is the one place that changes them):
  *
- *   HANDSHAKE  before the dump: the TLS handshake (BEV_EVENT_CONNECTED),
- *              then the "AUTH <token>" line when a token is configured
- *              (auth.h: checked, or held by its address's penalty), both
- *              within --header-timeout; then the daemon's admit callback
- *              decides: admitted, or refused with a message (another
- *              import is running).  Nothing reaches the target before.
+ *   HANDSHAKE  the TLS handshake (BEV_EVENT_CONNECTED), then the
+ *              "AUTH <token>" line when a token is configured (auth.h:
+ *              checked, or held by its address's penalty), both within
+ *              --header-timeout; then the daemon's admit callback is asked
+ *              whether an import could start (another one runs: refused).
+ *   PREDUMP    the first bytes must be a dump's (dumpstart.h for a raw
+ *              stream; the first statements for a PostgreSQL client, for
+ *              which the target is connected first, running nothing, to
+ *              answer its startup with the target's parameters: see
+ *              pgwire.h).  A probe, a SELECT, an archive, a client that
+ *              sends nothing is told what pgsluice takes and closed: no
+ *              admission, no --once count, nothing reaches the target.
+ *              Recognised: the admit callback takes the daemon's slot.
  *   CONNECT    the target connection is being opened
  *   LOCK       preflight 1: the advisory import lock, current database
  *   SETTINGS   preflight 2: names in pg_settings, handed to the rules
@@ -60,6 +67,12 @@ struct auth;
 struct session;
 struct ssl_ctx_st;
 
+enum session_admission {
+	SESSION_ADMIT = 0,
+	SESSION_REFUSE_BUSY,        /* another import is running */
+	SESSION_REFUSE_UNAVAILABLE, /* shutting down, or --once has served its import */
+};
+
 struct session_config {
 	struct event_base *base;
 	const char *conninfo;          /* --target */
@@ -72,6 +85,7 @@ struct session_config {
 	int connect_timeout;           /* seconds for the target connection */
 	int synapse;                   /* enum synapse_mode: --synapse/--no-synapse */
 	int force_schema_version;      /* --force-schema-version */
+	int force_replace;             /* --force-replace: no "is it its replacement?" check */
 	int lock_timeout;              /* --lock-timeout: seconds a statement may wait
 	                                  for a lock (lock_timeout); 0: no limit */
 	int jobs;                      /* --jobs N: N > 1 hands the dump to jobs.h */
@@ -92,10 +106,14 @@ struct session_config {
 	                                * first statement (0: no limit) */
 
 	/*
-	 * Called when the handshake is done.  Return 0 to admit the import,
-	 * or -1 with a one-line refusal in msg (sent after "ERROR ").
+	 * Admission.  Called with take 0 when the handshake is done (may an
+	 * import start now? nothing is taken), and with take 1 once the first
+	 * bytes are recognised as a dump (the import takes the daemon's one
+	 * slot and counts for --once).  Returns SESSION_ADMIT, or a refusal
+	 * code with a one-line message in msg (sent after "ERROR ").
 	 */
-	int (*admit)(void *arg, struct session *s, char *msg, size_t size);
+	enum session_admission (*admit)(void *arg, struct session *s, int take, char *msg,
+	                                size_t size);
 	/* The import has ended (target closed); committed: 1 if it did. */
 	void (*on_end)(void *arg, struct session *s, int committed);
 	/* The session is about to be freed (client closed). */
@@ -128,12 +146,11 @@ int session_importing(const struct session *s);
 void session_describe(const struct session *s, char *buf, size_t size);
 
 /*
- * pg_restore -j: 1 if newcomer is a PostgreSQL-protocol connection of
- * pg_restore from the host whose pg_restore runs the import running (its
- * parallel workers).  pgsluice serves one connection per import: the
- * daemon refuses the newcomer and stops running's import.
+ * A connection that came while running's import ran was refused as busy:
+ * remembered, so that running's rollback at its client's Terminate can
+ * name the likely cause (psql's \\connect of a pg_dump -C dump).
  */
-int session_parallel_restore(const struct session *running, const struct session *newcomer);
+void session_note_refused_peer(struct session *running);
 
 /* "#3 10.0.0.5:51234", for logs */
 const char *session_who(const struct session *s);

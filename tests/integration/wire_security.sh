@@ -32,9 +32,9 @@ wire_same "psql over TLS: the target equals the source"
 check "the log names TLS for the PostgreSQL client" grep -q 'TLS: TLSv1.3' "$T/serve.log"
 check "the log says the client authenticated (SCRAM)" grep -q 'AUTH: token accepted' "$T/serve.log"
 
-# 2. verify-full against the daemon's certificate
+# 2. verify-full against the daemon's certificate (BEGIN: answered before any dump, nothing runs)
 sec_reset_target
-PGPASSWORD=$TOK PGSSLMODE=verify-full PGSSLROOTCERT=$CRT wire_psql -v ON_ERROR_STOP=1 -q -c 'SET search_path = public' >"$T/out2" 2>"$T/err2"
+PGPASSWORD=$TOK PGSSLMODE=verify-full PGSSLROOTCERT=$CRT wire_psql -v ON_ERROR_STOP=1 -q -c 'BEGIN' >"$T/out2" 2>"$T/err2"
 rc=$?
 [ "$rc" -eq 0 ] || sed 's/^/# /' "$T/err2"
 check "psql sslmode=verify-full (gen-cert certificate): connects" test "$rc" -eq 0
@@ -67,10 +67,10 @@ sec_reset_target
 serve_start --tls-cert "$CRT" --tls-key "$KEY" --tls-client-ca "$T/pki/ca.crt" --progress-interval 0 ||
 	{ not_ok "daemon starts with --tls-client-ca"; exit 1; }
 chmod 600 "$T/pki/client.key"
-PGSSLMODE=require PGSSLCERT=$T/pki/client.crt PGSSLKEY=$T/pki/client.key wire_psql -q -c 'SET search_path = public' >"$T/out6" 2>"$T/err6"
+PGSSLMODE=require PGSSLCERT=$T/pki/client.crt PGSSLKEY=$T/pki/client.key wire_psql -q -c 'BEGIN' >"$T/out6" 2>"$T/err6"
 rc=$?
 [ "$rc" -eq 0 ] || sed 's/^/# /' "$T/err6"
 check "mutual TLS: psql with the client certificate connects" test "$rc" -eq 0
-PGSSLMODE=require wire_psql -q -c 'SELECT 1' >"$T/out7" 2>"$T/err7"
+PGSSLMODE=require wire_psql -q -c 'BEGIN' >"$T/out7" 2>"$T/err7"
 check "mutual TLS: psql without a client certificate is refused" test $? -ne 0
 sec_alive "the daemon runs on"

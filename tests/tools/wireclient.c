@@ -13,11 +13,13 @@
  *	copydata    a CopyData outside COPY
  *	extended    a Parse message (the extended query protocol)
  *	startup-garbage   garbage in place of the StartupMessage
+ *	terminate   Terminate at once (a health probe)
  *
  * and reads what comes back until the daemon closes.  Prints one line per
  * message received ("E FATAL 08P01 message", "Z I", ...) and "closed" at
- * the end.  Exit status: 0 if an ErrorResponse came and the connection
- * was closed by the daemon within 10 s, 1 if not, 2 on usage.
+ * the end.  Exit status: 0 if an ErrorResponse came (terminate: if none
+ * came) and the connection was closed by the daemon within 10 s, 1 if
+ * not, 2 on usage.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -149,7 +151,7 @@ main(int argc, char **argv)
 
 	if (argc != 4) {
 		fprintf(stderr, "usage: wireclient HOST PORT garbage|oversize|copydata|extended|"
-		        "startup-garbage\n");
+		        "startup-garbage|terminate\n");
 		return 2;
 	}
 	mode = argv[3];
@@ -208,6 +210,11 @@ main(int argc, char **argv)
 			memcpy(buf + 5, "1\tabc\n", 6);
 			if (send_all(fd, buf, 11) < 0)
 				return 1;
+		} else if (strcmp(mode, "terminate") == 0) {
+			static const unsigned char x[] = { 'X', 0, 0, 0, 4 };
+
+			if (send_all(fd, x, sizeof(x)) < 0)
+				return 1;
 		} else if (strcmp(mode, "extended") == 0) {
 			/* Parse: unnamed statement "SELECT 1", no parameter types; then Sync */
 			static const unsigned char p[] = { 'P', 0, 0, 0, 15, 0, 'S', 'E', 'L', 'E', 'C',
@@ -237,5 +244,7 @@ main(int argc, char **argv)
 	}
 	printf("closed\n");
 	close(fd);
+	if (strcmp(mode, "terminate") == 0)
+		return saw_error ? 1 : 0;
 	return saw_error ? 0 : 1;
 }
