@@ -1427,16 +1427,6 @@ session_explain(struct session *s, const struct lexer_event *ev, const struct ru
 		            v->reason ? v->reason : "");
 }
 
-/*
- * standard_conforming_strings as the lexer reads the dump from here on
- * (after the statement it gave last).
- */
-static int
-session_lexer_scs(const struct session *s)
-{
-	return s->lx.std_strings;
-}
-
 /* Forward text (a statement, or a rewrite) as the statement in flight. */
 static int
 session_forward(struct session *s, const struct lexer_event *ev, const char *text, size_t len,
@@ -1480,10 +1470,10 @@ session_forward(struct session *s, const struct lexer_event *ev, const char *tex
 		if (is_copy) {
 			s->copy_open = 1;
 			return jobs_copy_begin(s->jobs, s->sql, len, s->lx.copy_table, s->cur_no,
-			                       s->cur_line, session_lexer_scs(s));
+			                       s->cur_line, lexer_standard_strings(&s->lx));
 		}
 		return jobs_statement(s->jobs, s->sql, len, s->cur_no, s->cur_line,
-		                      session_lexer_scs(s));
+		                      lexer_standard_strings(&s->lx));
 	}
 	return session_send_as(s, s->sql, 1);
 }
@@ -2336,12 +2326,12 @@ session_check_target(struct session *s)
 		             s->cur_excerpt);
 		return -1;
 	}
-	if (scs != NULL && (strcmp(scs, "on") == 0) != (session_lexer_scs(s) != 0)) {
+	if (scs != NULL && (strcmp(scs, "on") == 0) != (lexer_standard_strings(&s->lx) != 0)) {
 		session_fail(s, "statement %llu at line %llu left standard_conforming_strings %s on "
 		             "the target, but pgsluice reads the dump after it with it %s: the server "
 		             "would split the rest differently; the import is refused\n  statement: %s",
 		             (unsigned long long)s->cur_no, (unsigned long long)s->cur_line, scs,
-		             session_lexer_scs(s) ? "on" : "off", s->cur_excerpt);
+		             lexer_standard_strings(&s->lx) ? "on" : "off", s->cur_excerpt);
 		return -1;
 	}
 	return 0;
