@@ -237,6 +237,7 @@ static void session_pump(struct session *s);
 static void session_own_read_stop(struct session *s);
 static void session_handshake(struct session *s);
 static void session_wind_down(struct session *s);
+static int session_peer_state(struct session *s);
 static int session_sniff(struct session *s);
 static int session_tls_port(struct session *s);
 static void session_on_presniff(evutil_socket_t fd, short what, void *arg);
@@ -756,6 +757,18 @@ session_wind_down(struct session *s)
 	}
 
 	/* idle: the next step of the ending */
+	if (s->error == NULL && s->state < SESSION_FINISH && s->wire == NULL && s->bev != NULL &&
+	    session_peer_state(s) == 2) {
+		/*
+		 * The client reset the connection (Ctrl-C on pgsluice send, a
+		 * killed nc) while the end of the dump was already in our
+		 * buffers: it never hears the answer, so nothing is committed.
+		 */
+		s->client_eof = s->client_gone = 1;
+		snprintf(s->client_why, sizeof(s->client_why), "the client connection was lost (reset)");
+		session_fail(s, "%s before the answer: not committing", s->client_why);
+		return;
+	}
 	if (s->jobs != NULL && !s->jobs_ended && s->state < SESSION_FINISH) {
 		/* --jobs: keep (drop the aside schemas) or undo (jobs.h) */
 		s->jobs_ended = 1;

@@ -139,8 +139,9 @@ corrupt() { # FILE OFFSET OUT: a copy with one byte flipped
 corrupt "$T/dump.zst" $((size_z / 2)) "$T/bad.zst"
 corrupt "$T/dump.lz4" $((size_l / 3)) "$T/bad.lz4"
 check "the corrupted copies differ from the dumps" test "$(cmp -l "$T/dump.zst" "$T/bad.zst" | wc -l)$(cmp -l "$T/dump.lz4" "$T/bad.lz4" | wc -l)" = 11
-head -c 200M /dev/zero | zstd -q -c >"$T/bomb.zst"
-head -c 200M /dev/zero | lz4 -q -c >"$T/bomb.lz4"
+# pg_dump's header first, so that the stream is taken as a dump and the ratio limit is what stops it
+{ printf -- '--\n-- PostgreSQL database dump\n--\n\n'; head -c 200M /dev/zero; } | zstd -q -c >"$T/bomb.zst"
+{ printf -- '--\n-- PostgreSQL database dump\n--\n\n'; head -c 200M /dev/zero; } | lz4 -q -c >"$T/bomb.lz4"
 
 # refused NAME FILE PATTERN [early]: ERROR matching PATTERN, rolled back
 # (unless early: refused before the first statement), target unchanged

@@ -52,14 +52,14 @@ run e-continuation 1 $'SELECT E\'a\'\n\'\\\';DROP TABLE victim;--\' AS x;\n'
 run e-continuation-comment 1 $'SELECT E\'a\' -- c\n\'\\\';DROP TABLE victim;--\' AS x;\n'
 run function-begin 1 $'CREATE FUNCTION public.begin() RETURNS int LANGUAGE sql AS $$SELECT 1$$;\nDROP TABLE victim;\nSELECT 1 AS end;\n'
 run return-junk 1 $'CREATE FUNCTION public.f() RETURNS int LANGUAGE sql RETURN 1xbegin;\nDROP TABLE victim;\nSELECT 1 AS end;\n'
-run set-comment 0 $'/* c */ SET standard_conforming_strings = off;\nSELECT \'a\\\';DROP TABLE victim;--\';\nSELECT \'\\\'\';\n'
+run set-comment 0 $'/* c */ SET standard_conforming_strings = off;\nCOMMENT ON TABLE victim IS \'a\\\';DROP TABLE victim;--\';\nCOMMENT ON TABLE victim IS \'\\\'\';\n'
 if grep -q "LOG:  statement: DROP TABLE victim" "$LOG"; then
 	not_ok "desync: the server's log shows no DROP TABLE victim run ($(grep -m1 'LOG:  statement: DROP TABLE victim' "$LOG"))"
 else
 	ok "desync: the server's log shows no DROP TABLE victim run"
 fi
 check "desync: the server got the hidden text only inside a string" \
-	grep -q "statement: SELECT 'a\\\\';DROP TABLE victim;--';" "$LOG"
+	grep -q "statement: COMMENT ON TABLE victim IS 'a\\\\';DROP TABLE victim;--';" "$LOG"
 
 # a leading comment before COPY: the data lines are data, for the lexer and the server
 printf '/* c */ COPY public.victim (x) FROM stdin;\n2\n3\n\\.\n%s' "$TRAILER" >"$T/copy.sql"
