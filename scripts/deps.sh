@@ -8,13 +8,14 @@
 #	build  make, the C compiler and the libraries ./pgsluice links with
 #	demo   build + what `make demo` runs: PostgreSQL, nc (-N), gzip
 #	test   build + what `make test` runs (clusters, clients, the tools the
-#	       scenarios use, debootstrap for the other PostgreSQL versions)
+#	       scenarios use, debootstrap for the other PostgreSQL versions,
+#	       bzip2 for the PostgreSQL source that regress_roundtrip unpacks)
 #	fuzz   build + clang and its libFuzzer runtime
 set -eu
 build="make gcc libc6-dev pkg-config libevent-dev libpq-dev libisal-dev libzstd-dev liblz4-dev libssl-dev"
 demo_pkgs="$build postgresql netcat-openbsd gzip"
 fuzz_pkgs="$build clang libclang-rt-14-dev"
-test_pkgs="$build postgresql postgresql-server-dev-15 postgresql-client netcat-openbsd socat openssl clang libclang-rt-14-dev gzip zstd lz4 python3 procps time bc python3-yaml ncat tmux debootstrap systemd"
+test_pkgs="$build postgresql postgresql-server-dev-15 postgresql-client netcat-openbsd socat openssl clang libclang-rt-14-dev gzip bzip2 zstd lz4 python3 procps time bc python3-yaml ncat tmux debootstrap systemd"
 case "${1:-build}" in
 build) want=$build ;;
 demo) want=$demo_pkgs ;;
