@@ -1435,21 +1435,23 @@ pgwire_reads_tables(const struct lexer_event *ev, const char *w0)
 	return 0;
 }
 
-/*
- * 1 if a statement is libpq's lookup of the large-object functions
- * (lo_initialize, before the first lo_open), which reads pg_proc only.
- */
-static int
-pgwire_lo_lookup(const struct lexer_event *ev)
+int
+pgwire_client_query(const struct lexer_event *ev)
 {
-	static const char q[] = "select proname, oid from pg_catalog.pg_proc where proname in (";
-	size_t k = 0;
+	/* the text libpq's lo_initialize sends, the same since PostgreSQL 9.3 */
+	static const char q[] =
+		"select proname, oid from pg_catalog.pg_proc where proname in ('lo_open', "
+		"'lo_close', 'lo_creat', 'lo_create', 'lo_unlink', 'lo_lseek', 'lo_lseek64', "
+		"'lo_tell', 'lo_tell64', 'lo_truncate', 'lo_truncate64', 'loread', 'lowrite') and "
+		"pronamespace = (select oid from pg_catalog.pg_namespace where nspname = "
+		"'pg_catalog')";
+	size_t k = 0, n = ev->len;
 
-	while (k < ev->len && (ev->data[k] == ' ' || ev->data[k] == '\n' || ev->data[k] == '\t'))
+	while (k < n && (ev->data[k] == ' ' || ev->data[k] == '\n' || ev->data[k] == '\t'))
 		k++;
-	return ev->len - k > sizeof(q) && strncasecmp(ev->data + k, q, sizeof(q) - 1) == 0 &&
-	       strstr(ev->data, "pg_catalog.pg_namespace") != NULL &&
-	       memchr(ev->data, ';', ev->len - 1) == NULL;
+	while (n > k && (ev->data[n - 1] == ';' || ev->data[n - 1] == ' ' || ev->data[n - 1] == '\n'))
+		n--;
+	return n - k == sizeof(q) - 1 && memcmp(ev->data + k, q, sizeof(q) - 1) == 0;
 }
 
 /*
@@ -1533,7 +1535,7 @@ pgwire_statement(struct pgwire *w, struct evbuffer *out, const struct lexer_even
 		return PGWIRE_ST_REFUSE;
 	}
 	/* libpq's lookup of the lo_* functions is relayed; other reads are refused */
-	if (n > 0 && !pgwire_lo_lookup(ev) && pgwire_reads_tables(ev, words[0])) {
+	if (n > 0 && !pgwire_client_query(ev) && pgwire_reads_tables(ev, words[0])) {
 		snprintf(why, size, "pgsluice is an import gate, not a general proxy: %s that reads "
 		         "tables is not part of a dump and is not run", n > 0 ? words[0] : "a query");
 		if (strstr(ev->data, "pg_largeobject") != NULL || strstr(ev->data, "lo_open") != NULL)

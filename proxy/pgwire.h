@@ -217,6 +217,14 @@ uint64_t pgwire_bytes(const struct pgwire *w);
 /* 1 if the last PGWIRE_IN_FAIL or PGWIRE_ST_REFUSE was a protocol error. */
 int pgwire_fatal(const struct pgwire *w);
 
+/*
+ * 1 if a statement is the client library's own, not the dump's: libpq's
+ * lookup of the large-object functions (lo_initialize, before pg_restore's
+ * first lo_open), which reads pg_proc only.  The session relays it without
+ * the rules, which judge what a dump may do.
+ */
+int pgwire_client_query(const struct lexer_event *ev);
+
 enum pgwire_statement_result {
 	PGWIRE_ST_GO = 0,       /* go on as for a raw stream (forward, drop, ...) */
 	PGWIRE_ST_END,          /* the client's COMMIT that ends the import: commit

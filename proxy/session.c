@@ -1836,7 +1836,14 @@ session_handle(struct session *s)
 			return -1;
 		}
 		in_copy = lexer_in_copy(&s->lx);
-		rules_apply(&s->rules, ev, &v);
+		if (s->wire != NULL && pgwire_client_query(ev)) {
+			memset(&v, 0, sizeof(v));
+			v.action = RULES_FORWARD;
+			v.text = ev->data;
+			v.len = ev->len;
+		} else {
+			rules_apply(&s->rules, ev, &v);
+		}
 		if (s->wire != NULL && session_wire_statement(s, ev, &v, in_copy) <= 0)
 			return s->error != NULL ? -1 : 1;
 		switch (v.action) {

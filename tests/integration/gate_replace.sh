@@ -38,7 +38,7 @@ run_case() {
 	check "$name, --force-replace: --once exits 0" test "$rc" -eq 0
 }
 
-run_case "a dump without tables" "$T/empty.sql" 'the dump creates no table, and the target held 173 tables in schema public of database synapse'
+run_case "a dump without tables" "$T/empty.sql" 'the dump creates no table, and the target held [0-9]* tables in schema public of database synapse'
 check "a dump without tables, --force-replace: the target holds no table now" test "$(tgt_count)" -eq 0
 gate_fill
 run_case "a non-Synapse dump" "$T/shop.sql" 'the dump has no Synapse schema (no public.schema_version), and the target held one'
