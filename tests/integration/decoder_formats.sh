@@ -18,7 +18,7 @@ for tool in zstd pzstd lz4; do
 done
 
 serve_clusters || { not_ok "clusters start"; exit 1; }
-serve_start --progress-interval 0.2 || { not_ok "daemon starts"; exit 1; }
+serve_start --progress-interval 0.05 || { not_ok "daemon starts"; exit 1; }
 load_fixture "$FIXTURES/synapse/synapse-small.sql.gz"
 src_dump >"$T/src.sql"
 pg_dump -h 127.0.0.1 -p "$(pg_port src)" -U postgres -O synapse >"$T/dump.sql" || { not_ok "pg_dump of the source"; exit 1; }

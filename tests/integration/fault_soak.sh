@@ -107,9 +107,10 @@ rm -f "$T/state.sql"
 PGSLUICE=$ROOT/build/asan-pgsluice
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23 UBSAN_OPTIONS=print_stacktrace=1
 # --lock-timeout 2: a statement running for 1 s is watched from a side
-# connection (the slow dump's COPY), so that code runs under ASan too
+# connection (the slow dump's COPY), so that code runs under ASan too;
+# --force-replace: the slow dump is not Synapse's, the target is
 make_slow_dump "$T/slow.sql" 300 5 100
-serve_start --progress-interval 0.5 --clear-target --lock-timeout 2 || { not_ok "ASan daemon starts"; exit 1; }
+serve_start --progress-interval 0.5 --clear-target --lock-timeout 2 --force-replace || { not_ok "ASan daemon starts"; exit 1; }
 id=0
 for kind in complete-gzip truncated-gzip refused reset failing truncated-plain slow; do
 	id=$((id + 1))
@@ -119,7 +120,7 @@ for kind in complete-gzip truncated-gzip refused reset failing truncated-plain s
 		run_import "$kind"
 	fi
 	line=$(wait_summary "$id" 120) || { not_ok "ASan #$id $kind: a summary"; continue; }
-	case ${line#*] } in "$WANT "*) ok "ASan #$id $kind: $WANT" ;; *) not_ok "ASan #$id $kind: $WANT" ;; esac
+	case ${line#*] } in "$WANT "*) ok "ASan #$id $kind: $WANT" ;; *) not_ok "ASan #$id $kind: $WANT (got: ${line#*] })" ;; esac
 done
 # SIGTERM while the slow COPY runs: the statement is cancelled from a side
 # connection, then the daemon exits
