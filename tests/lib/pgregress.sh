@@ -15,12 +15,15 @@
 # run pg_regress's parallel schedule against a scratch cluster (about a
 # minute on 2 cores; some tests report differences, which do not matter
 # here: the database they leave is what is wanted), and pg_dump it.
-# Everything lives under $ROOT/.cache/pgregress-<version>/ (ignored by
-# git); the dump is made once per server version.  Logs go to
-# $ROOT/.cache/pgregress-<version>/build.log, which any failure names.
+# Everything lives under /var/tmp/pgsluice-pgregress-<version>/
+# (PGSLUICE_PGREGRESS_CACHE), readable by the server's user; the dump is
+# made once per server version.  Logs go to build.log there, which any
+# failure names.
 PGREGRESS_VERSION=$("$PGBIN/postgres" -V | sed 's/.* \([0-9][0-9.]*\).*/\1/')
 PGREGRESS_MAJOR=${PGREGRESS_VERSION%%.*}
-PGREGRESS_CACHE=$ROOT/.cache/pgregress-$PGREGRESS_VERSION
+# outside the checkout: the server (user postgres) must read the suite's
+# files and regress.so, and a clone in root's home (mode 700) is closed to it
+PGREGRESS_CACHE=${PGSLUICE_PGREGRESS_CACHE:-/var/tmp/pgsluice-pgregress-$PGREGRESS_VERSION}
 
 _pgregress_fail() {
 	echo "# pgregress: $* (log: $PGREGRESS_CACHE/build.log)" >&2
@@ -113,8 +116,8 @@ pgregress_dump() {
 			--outputdir="$T/regress-out" --bindir="$PGBIN" --dlpath=. --host=127.0.0.1 \
 			--port="$port" --user=postgres --schedule=parallel_schedule \
 			--max-concurrent-tests=20) >>"$PGREGRESS_CACHE/build.log" 2>&1
-		psql_as regress_build regression -c 'SELECT 1' >/dev/null 2>&1 ||
-			{ _pgregress_fail "pg_regress left no regression database"; exit 1; }
+		[ "$(psql_as regress_build regression -At -c "SELECT count(*) FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace" 2>/dev/null || echo 0)" -gt 100 ] ||
+			{ _pgregress_fail "pg_regress left no regression database (or an almost empty one)"; exit 1; }
 		pg_dump -h 127.0.0.1 -p "$port" -U postgres regression >"$REGRESS_DUMP.tmp" 2>>"$PGREGRESS_CACHE/build.log" &&
 			pg_dump -h 127.0.0.1 -p "$port" -U postgres -B regression >"$REGRESS_DUMP_NOBLOBS" 2>>"$PGREGRESS_CACHE/build.log" &&
 			pg_dumpall -h 127.0.0.1 -p "$port" -U postgres --globals-only >"$REGRESS_GLOBALS.tmp" 2>>"$PGREGRESS_CACHE/build.log" ||
