@@ -34,29 +34,6 @@ psql_as dst postgres -c "CREATE ROLE ees_owner LOGIN NOSUPERUSER NOCREATEDB NOCR
 	{ not_ok "roundtrip: create role ees_owner"; exit 1; }
 
 
-# Leave out the entries of objects the filter drops by design (see above).
-# pg_dump writes each entry as "--", "-- Name: ...; Type: ...", "--", body.
-without_superuser_only() {
-	awk '
-	function header(line) {
-		if (line ~ /^-- (Data for )?Name: .*; Type: (EVENT TRIGGER|PUBLICATION|PUBLICATION TABLE|PUBLICATION TABLES IN SCHEMA|SUBSCRIPTION);/)
-			return 1
-		if (line ~ /^-- Name: (EVENT TRIGGER|PUBLICATION|SUBSCRIPTION) .*; Type: COMMENT;/)
-			return 1
-		return 0
-	}
-	{
-		if (held) {
-			held = 0
-			if ($0 ~ /^-- (Data for )?Name: / || $0 ~ /^-- PostgreSQL database dump complete/)
-				skip = header($0)
-			if (!skip) print "--"
-		}
-		if ($0 == "--") { held = 1; next }
-		if (!skip) print
-	}
-	END { if (held && !skip) print "--" }'
-}
 
 # roundtrip NAME FILE [FILTER OPTIONS...]: the scenario for one dump.  With
 # $existing_src set, that database of the source cluster is the source (for
@@ -102,8 +79,8 @@ roundtrip() {
 	fi
 	ok "roundtrip $name: filter${*:+ $*} | psql -1 as non-superuser ees_owner"
 
-	pg_dump_of src "$sdb" -O -x | without_superuser_only >"$log/source.dump"
-	pg_dump_of dst "$tdb" -O -x | without_superuser_only >"$log/target.dump"
+	pg_dump_of src "$sdb" -O -x | dump_without_superuser_only >"$log/source.dump"
+	pg_dump_of dst "$tdb" -O -x | dump_without_superuser_only >"$log/target.dump"
 	if [ ! -s "$log/source.dump" ]; then
 		not_ok "roundtrip $name: pg_dump of the source"
 	elif diff -u "$log/source.dump" "$log/target.dump" >"$log/dump.diff"; then

@@ -130,6 +130,19 @@ start_daemon() {
 	return 1
 }
 
+# _pg_conf SOCKETDIR [lines]: the settings of every throwaway cluster
+_pg_conf() {
+	local dir=$1 line
+	shift
+	echo "listen_addresses = '127.0.0.1'"
+	echo "unix_socket_directories = '$dir'"
+	echo "fsync = off"
+	echo "synchronous_commit = off"
+	echo "full_page_writes = off"
+	echo "max_connections = 40"
+	for line in "$@"; do echo "$line"; done
+}
+
 pg_start() {
 	local name=$1; shift
 	local dir=$T/pg-$name port try line
@@ -137,15 +150,7 @@ pg_start() {
 	[ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
 	_as_postgres initdb -D "$dir" -U postgres --auth=trust -E UTF8 --locale=C >"$T/initdb-$name.log" 2>&1 ||
 		{ cat "$T/initdb-$name.log" >&2; return 1; }
-	{
-		echo "listen_addresses = '127.0.0.1'"
-		echo "unix_socket_directories = '$dir'"
-		echo "fsync = off"
-		echo "synchronous_commit = off"
-		echo "full_page_writes = off"
-		echo "max_connections = 40"
-		for line in "$@"; do echo "$line"; done
-	} >>"$dir/postgresql.conf"
+	_pg_conf "$dir" "$@" >>"$dir/postgresql.conf"
 	for try in 1 2 3 4 5; do
 		port=$(free_port)
 		sed -i "/^port = /d" "$dir/postgresql.conf"
@@ -383,15 +388,7 @@ pg_start_v() {
 	_pgv_version[$name]=$v
 	pgroot_run "$v" initdb -D "$dir" -U postgres --auth=trust -E UTF8 --locale=C >"$T/initdb-$name.log" 2>&1 ||
 		{ cat "$T/initdb-$name.log" >&2; return 1; }
-	{
-		echo "listen_addresses = '127.0.0.1'"
-		echo "unix_socket_directories = '$dir'"
-		echo "fsync = off"
-		echo "synchronous_commit = off"
-		echo "full_page_writes = off"
-		echo "max_connections = 40"
-		for line in "$@"; do echo "$line"; done
-	} >>"$root$dir/postgresql.conf"
+	_pg_conf "$dir" "$@" >>"$root$dir/postgresql.conf"
 	for try in 1 2 3 4 5; do
 		port=$(free_port)
 		sed -i "/^port = /d" "$root$dir/postgresql.conf"
