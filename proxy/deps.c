@@ -205,12 +205,12 @@ deps_learn_alter(struct deps *d, struct sqltok_iter *i, struct sqltok *t)
 }
 
 int
-deps_learn(struct deps *d, const char *text, size_t len)
+deps_learn(struct deps *d, const char *text, size_t len, int std_strings)
 {
 	struct sqltok_iter i;
 	struct sqltok t;
 
-	sqltok_init(&i, text, len, 1);
+	sqltok_init(&i, text, len, std_strings);
 	if (sqltok_next(&i, &t) != SQLTOK_WORD)
 		return 0;
 	if (sqltok_is(&t, "create"))
@@ -246,12 +246,12 @@ deps_touch_add(const struct deps *d, struct deps_touch *t, const char *table)
 }
 
 int
-deps_copy_table(const char *text, size_t len, char *key, size_t size)
+deps_copy_table(const char *text, size_t len, int std_strings, char *key, size_t size)
 {
 	struct sqltok_iter i;
 	struct sqltok t;
 
-	sqltok_init(&i, text, len, 1);
+	sqltok_init(&i, text, len, std_strings);
 	sqltok_next(&i, &t);
 	sqltok_next(&i, &t);
 	return deps_name(&i, &t, key, size);
@@ -265,10 +265,12 @@ deps_batch(const struct deps *d, struct deps_touch *t, const char *table)
 	deps_touch_add(d, t, table);
 }
 
-enum deps_what
-deps_classify(const struct deps *d, struct deps_touch *out, const char *text, size_t len)
+enum classify_kind
+deps_classify(const struct deps *d, struct deps_touch *out, const char *text, size_t len,
+              int std_strings)
 {
 	static const char *const idx_opts[] = { "concurrently", "if", "not", "exists", NULL };
+	enum classify_kind kind = classify_kind(text, len, std_strings);
 	struct sqltok_iter i;
 	struct sqltok t;
 	char key[DEPS_KEY];
@@ -276,38 +278,18 @@ deps_classify(const struct deps *d, struct deps_touch *out, const char *text, si
 	memset(out, 0, sizeof(*out));
 	out->barrier = 1;
 	out->cls = DEPS_CL_OTHER;
-	sqltok_init(&i, text, len, 1);
-	if (sqltok_next(&i, &t) != SQLTOK_WORD)
-		return DEPS_W_OTHER;
-	if (sqltok_is(&t, "set") || sqltok_is(&t, "reset"))
-		return DEPS_W_SET;
-	if (sqltok_is(&t, "begin") || sqltok_is(&t, "commit") || sqltok_is(&t, "start") ||
-	    sqltok_is(&t, "end") || sqltok_is(&t, "rollback") || sqltok_is(&t, "savepoint") ||
-	    sqltok_is(&t, "release") || sqltok_is(&t, "abort"))
-		return DEPS_W_TXN;
-	if (sqltok_is(&t, "select")) {
-		/* SELECT pg_catalog.set_config(...) / SELECT pg_catalog.setval(...) */
-		while (sqltok_next(&i, &t) != SQLTOK_END) {
-			if (sqltok_is(&t, "set_config"))
-				return DEPS_W_SET;
-			if (sqltok_is(&t, "setval"))
-				return DEPS_W_FREE;
-			if (t.type == SQLTOK_WORD && ((t.len > 3 && strncasecmp(t.p, "lo_", 3) == 0) ||
-			                              sqltok_is(&t, "lowrite")))
-				return DEPS_W_TXN; /* a large object: lo_open's descriptor lives in one transaction */
-			if (t.type == SQLTOK_OP && t.p[0] == '(')
-				break;
-		}
-		return DEPS_W_OTHER;
-	}
+	if (kind != CLASSIFY_OTHER)
+		return kind;
+	sqltok_init(&i, text, len, std_strings);
+	sqltok_next(&i, &t);
 	if (sqltok_is(&t, "alter")) {
 		sqltok_next(&i, &t);
 		if (!sqltok_is(&t, "table"))
-			return DEPS_W_OTHER;
+			return CLASSIFY_OTHER;
 		sqltok_next(&i, &t);
 		deps_skip(&i, &t, deps_only);
 		if (!deps_name(&i, &t, key, sizeof(key)))
-			return DEPS_W_OTHER;
+			return CLASSIFY_OTHER;
 		out->barrier = 0;
 		deps_touch_add(d, out, key);
 		/* the table it references, attaches or inherits from */
@@ -321,11 +303,11 @@ deps_classify(const struct deps *d, struct deps_touch *out, const char *text, si
 			}
 			if (!deps_name(&i, &t, key, sizeof(key))) {
 				out->barrier = 1;
-				return DEPS_W_OTHER;
+				return CLASSIFY_OTHER;
 			}
 			deps_touch_add(d, out, key);
 		}
-		return DEPS_W_OTHER;
+		return CLASSIFY_OTHER;
 	}
 	if (sqltok_is(&t, "create")) {
 		sqltok_next(&i, &t);
@@ -336,14 +318,14 @@ deps_classify(const struct deps *d, struct deps_touch *out, const char *text, si
 		if (sqltok_is(&t, "index"))
 			out->cls = DEPS_CL_INDEX;
 		else if (!sqltok_is(&t, "trigger"))
-			return DEPS_W_OTHER;
+			return CLASSIFY_OTHER;
 		sqltok_next(&i, &t);
 		if (out->cls == DEPS_CL_INDEX)
 			deps_skip(&i, &t, idx_opts);
 		/* to the ON at depth 0, then the table */
 		for (;;) {
 			if (t.type == SQLTOK_END)
-				return DEPS_W_OTHER;
+				return CLASSIFY_OTHER;
 			if (t.depth == 0 && sqltok_is(&t, "on"))
 				break;
 			sqltok_next(&i, &t);
@@ -351,12 +333,12 @@ deps_classify(const struct deps *d, struct deps_touch *out, const char *text, si
 		sqltok_next(&i, &t);
 		deps_skip(&i, &t, deps_only);
 		if (!deps_name(&i, &t, key, sizeof(key)))
-			return DEPS_W_OTHER;
+			return CLASSIFY_OTHER;
 		out->barrier = 0;
 		deps_touch_add(d, out, key);
-		return DEPS_W_OTHER;
+		return CLASSIFY_OTHER;
 	}
-	return DEPS_W_OTHER;
+	return CLASSIFY_OTHER;
 }
 
 /*

@@ -19,6 +19,8 @@
 
 #include <stddef.h>
 
+#include "classify.h"
+
 #define DEPS_KEY 160  /* a table name as the dump writes it */
 #define DEPS_TABLES 2 /* tables one statement names (its own, and one it references) */
 
@@ -27,13 +29,6 @@ enum deps_class {
 	DEPS_CL_OTHER, /* nothing: alone on its tables */
 	DEPS_CL_BATCH, /* COPY batches of the same table (or of leaf partitions of one hierarchy) */
 	DEPS_CL_INDEX, /* CREATE INDEX, likewise */
-};
-
-enum deps_what {
-	DEPS_W_OTHER, /* a statement on tables (touch filled) or a barrier */
-	DEPS_W_SET,   /* a session setting: SET, RESET, set_config */
-	DEPS_W_TXN,   /* transaction control or a large-object call */
-	DEPS_W_FREE,  /* touches no table (setval) */
 };
 
 /* One table of a hierarchy; `up` is its parent's index in the union, -1 at a root. */
@@ -63,21 +58,23 @@ struct deps_touch {
  * Learn the hierarchy relations a statement creates: CREATE [FOREIGN]
  * TABLE ... PARTITION OF p, ... INHERITS (p, ...), ALTER TABLE p ATTACH
  * PARTITION c, ALTER TABLE c INHERIT p.  Call for every statement, in dump
- * order, before deps_classify of the same statement.  Returns 0, or -1
- * when out of memory (d unchanged but incomplete: the caller fails).
+ * order, before deps_classify of the same statement; std_strings as the
+ * lexer read it.  Returns 0, or -1 when out of memory (d unchanged but
+ * incomplete: the caller fails).
  */
-int deps_learn(struct deps *d, const char *text, size_t len)
+int deps_learn(struct deps *d, const char *text, size_t len, int std_strings)
 	__attribute__((warn_unused_result));
 
 /*
- * Classify a statement: DEPS_W_OTHER fills *t (tables with their groups
- * as d knows them now, the class; barrier when the tables are not known).
+ * Classify a statement (classify_kind); CLASSIFY_OTHER fills *t (tables
+ * with their groups as d knows them now, the class; barrier when the
+ * tables are not known).
  */
-enum deps_what deps_classify(const struct deps *d, struct deps_touch *t, const char *text,
-                             size_t len);
+enum classify_kind deps_classify(const struct deps *d, struct deps_touch *t, const char *text,
+                                 size_t len, int std_strings);
 
 /* The table of `COPY name ...` as written, into key.  Returns 0 when there is none. */
-int deps_copy_table(const char *text, size_t len, char *key, size_t size);
+int deps_copy_table(const char *text, size_t len, int std_strings, char *key, size_t size);
 
 /* *t for a COPY batch of table (as written). */
 void deps_batch(const struct deps *d, struct deps_touch *t, const char *table);

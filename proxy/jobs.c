@@ -824,15 +824,15 @@ jobs_statement(struct jobs *j, const char *text, size_t len, uint64_t no, uint64
 	it.no = no;
 	it.line = line;
 	it.std_strings = std_strings;
-	if (deps_learn(&j->deps, text, len) < 0)
+	if (deps_learn(&j->deps, text, len, std_strings) < 0)
 		goto oom;
-	switch (deps_classify(&j->deps, &it.touch, text, len)) {
-	case DEPS_W_TXN:
+	switch (deps_classify(&j->deps, &it.touch, text, len, std_strings)) {
+	case CLASSIFY_TXN:
 		jobs_fail(j, "statement %llu at line %llu is transaction control or a large object, "
 		          "which --jobs cannot spread over connections; import this dump without "
 		          "--jobs", (unsigned long long)no, (unsigned long long)line);
 		return -1;
-	case DEPS_W_SET:
+	case CLASSIFY_SET:
 		/*
 		 * Every connection gets it before its next job: it joins the
 		 * prelude when it starts (jobs_kick), alone, after what came
@@ -841,11 +841,11 @@ jobs_statement(struct jobs *j, const char *text, size_t len, uint64_t no, uint64
 		it.is_set = 1;
 		it.touch.barrier = 1;
 		break;
-	case DEPS_W_FREE:
+	case CLASSIFY_FREE:
 		it.touch.barrier = 0;
 		it.touch.n = 0;
 		break;
-	case DEPS_W_OTHER:
+	case CLASSIFY_OTHER:
 		break;
 	}
 	if (jobs_buf_add(&it.text, text, len) < 0)
@@ -869,7 +869,7 @@ jobs_copy_begin(struct jobs *j, const char *text, size_t len, const char *table,
 	if (j->failed)
 		return -1;
 	/* the table as the dump writes it: "COPY public.events (...) FROM stdin;" */
-	if (!deps_copy_table(text, len, key, sizeof(key)))
+	if (!deps_copy_table(text, len, std_strings, key, sizeof(key)))
 		snprintf(key, sizeof(key), "%s", table);
 	if (j->n_tables == j->cap_tables) {
 		cap = j->cap_tables ? j->cap_tables * 2 : 64;

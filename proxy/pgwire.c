@@ -36,6 +36,7 @@
 
 #include <openssl/rand.h>
 
+#include "classify.h"
 #include "log.h"
 #include "pgwire.h"
 #include "scram.h"
@@ -1026,14 +1027,6 @@ pgwire_ready(struct pgwire *w, struct evbuffer *out, PGconn *conn)
 	w->phase = PW_READY;
 }
 
-/* What to feed the lexer to end the current Query's text. */
-static int
-pgwire_lexer_between(const struct lexer *lx)
-{
-	return lx->state == LX_START || lx->state == LX_START_DASH ||
-	       lx->state == LX_START_COMMENT;
-}
-
 /*
  * A FunctionCall of libpq's large-object API (binary arguments, as PQfn
  * sends them) as the SQL that does the same, into w->fcall.  The OIDs are
@@ -1309,14 +1302,14 @@ pgwire_refill(struct pgwire *w, struct evbuffer *in, struct evbuffer *out,
 			return PGWIRE_IN_DATA;
 		case PW_QTAIL1:
 			w->phase = PW_QTAIL2;
-			if (lx->state == LX_COPY_BOL || lx->state == LX_COPY_DATA)
+			if (lexer_in_copy_data(lx))
 				continue; /* the text ended with the COPY line's newline */
 			buf[0] = '\n';
 			*produced = 1;
 			return PGWIRE_IN_DATA;
 		case PW_QTAIL2:
 			w->phase = PW_QDONE;
-			if (!pgwire_lexer_between(lx) && !lexer_in_copy(lx)) {
+			if (!lexer_between_statements(lx) && !lexer_in_copy(lx)) {
 				buf[0] = ';';
 				*produced = 1;
 				return PGWIRE_IN_DATA;
@@ -1327,7 +1320,7 @@ pgwire_refill(struct pgwire *w, struct evbuffer *in, struct evbuffer *out,
 				w->phase = PW_COPY;
 				continue;
 			}
-			if (!pgwire_lexer_between(lx)) {
+			if (!lexer_between_statements(lx)) {
 				char where[200];
 
 				lexer_describe(lx, where, sizeof(where));
@@ -1366,75 +1359,6 @@ pgwire_refill(struct pgwire *w, struct evbuffer *in, struct evbuffer *out,
 	}
 }
 
-/* "create table" -> "CREATE TABLE"; the tag of a statement the target did not run. */
-static void
-pgwire_tag(char words[][32], int n, char *tag, size_t size)
-{
-	size_t i, o = 0;
-	int k, take = 1;
-
-	if (n == 0) {
-		snprintf(tag, size, "SELECT 0");
-		return;
-	}
-	if (strcmp(words[0], "select") == 0) {
-		snprintf(tag, size, "SELECT 1");
-		return;
-	}
-	if (strcmp(words[0], "create") == 0 || strcmp(words[0], "alter") == 0 ||
-	    strcmp(words[0], "drop") == 0 || strcmp(words[0], "security") == 0 ||
-	    strcmp(words[0], "start") == 0)
-		take = 2;
-	if (take == 2 && n >= 3 && strcmp(words[1], "or") == 0)
-		take = 0; /* CREATE OR REPLACE FUNCTION: the kind is later */
-	if (take == 2 && n >= 3 && (strcmp(words[1], "default") == 0 ||
-	                            strcmp(words[1], "unique") == 0 ||
-	                            strcmp(words[1], "materialized") == 0 ||
-	                            strcmp(words[1], "foreign") == 0))
-		take = 3;
-	if (take == 0) {
-		snprintf(tag, size, "%s", "CREATE");
-		return;
-	}
-	for (k = 0; k < take && k < n; k++) {
-		if (strcmp(words[k], "unique") == 0)
-			continue;
-		if (o > 0 && o + 1 < size)
-			tag[o++] = ' ';
-		for (i = 0; words[k][i] && o + 1 < size; i++)
-			tag[o++] = (char)(words[k][i] >= 'a' && words[k][i] <= 'z' ? words[k][i] - 32
-			                                                            : words[k][i]);
-	}
-	tag[o] = '\0';
-	if (strcmp(tag, "START TRANSACTION") == 0 || strcmp(tag, "BEGIN") == 0)
-		return;
-	if (strcmp(tag, "END") == 0)
-		snprintf(tag, size, "COMMIT");
-}
-
-/* 1 if a statement reads rows the client would get back: SELECT/TABLE/... with FROM. */
-static int
-pgwire_reads_tables(const struct lexer_event *ev, const char *w0)
-{
-	struct sqltok_iter it;
-	struct sqltok t;
-
-	if (strcmp(w0, "table") == 0)
-		return 1;
-	if (strcmp(w0, "select") != 0 && strcmp(w0, "with") != 0 && strcmp(w0, "values") != 0 &&
-	    strcmp(w0, "show") != 0 && strcmp(w0, "fetch") != 0 && strcmp(w0, "explain") != 0)
-		return 0;
-	if (strcmp(w0, "show") == 0 || strcmp(w0, "values") == 0)
-		return 0;
-	if (strcmp(w0, "fetch") == 0 || strcmp(w0, "explain") == 0)
-		return 1;
-	sqltok_init(&it, ev->data, ev->len, ev->std_strings);
-	while (sqltok_next(&it, &t) != SQLTOK_END)
-		if (sqltok_is(&t, "from") || sqltok_is(&t, "table"))
-			return 1;
-	return 0;
-}
-
 int
 pgwire_client_query(const struct lexer_event *ev)
 {
@@ -1454,19 +1378,6 @@ pgwire_client_query(const struct lexer_event *ev)
 	return n - k == sizeof(q) - 1 && memcmp(ev->data + k, q, sizeof(q) - 1) == 0;
 }
 
-/*
- * 1 if a statement only sets up or asks about the session (SET, RESET,
- * SHOW, a SELECT of functions such as set_config or pg_is_in_recovery:
- * one that reads tables is refused before this).  A BEGIN after such
- * statements only still wraps the whole import.
- */
-static int
-pgwire_is_setup(char words[][32], int n)
-{
-	return n == 0 || strcmp(words[0], "set") == 0 || strcmp(words[0], "reset") == 0 ||
-	       strcmp(words[0], "show") == 0 || strcmp(words[0], "select") == 0;
-}
-
 enum pgwire_statement_result
 pgwire_statement(struct pgwire *w, struct evbuffer *out, const struct lexer_event *ev,
                  const struct rules_verdict *v, int in_copy, char *why, size_t size)
@@ -1480,7 +1391,7 @@ pgwire_statement(struct pgwire *w, struct evbuffer *out, const struct lexer_even
 		snprintf(why, size, "%s", w->error);
 		return PGWIRE_ST_REFUSE;
 	}
-	if (v->action == RULES_DROP && v->rule != NULL && strcmp(v->rule, "empty") == 0)
+	if (v->action == RULES_DROP && v->id == RULES_R_EMPTY)
 		return PGWIRE_ST_GO; /* ";" alone: nothing to answer */
 	n = sqltok_leading_words(ev->data, ev->len, ev->std_strings, words, 3);
 	w->n_statements++;
@@ -1490,7 +1401,7 @@ pgwire_statement(struct pgwire *w, struct evbuffer *out, const struct lexer_even
 			         "skipped over the PostgreSQL protocol", v->rule ? v->rule : "?");
 			return PGWIRE_ST_REFUSE;
 		}
-		if (v->rule != NULL && strcmp(v->rule, "transaction") == 0 && n > 0) {
+		if (v->id == RULES_R_TRANSACTION && n > 0) {
 			if (strcmp(words[0], "begin") == 0 || strcmp(words[0], "start") == 0) {
 				/* the dump's own BEGIN (large objects) nests inside psql -1's */
 				if (w->depth == 0 && !w->data_seen)
@@ -1520,7 +1431,7 @@ pgwire_statement(struct pgwire *w, struct evbuffer *out, const struct lexer_even
 			              "by rule");
 		}
 		w->notices++;
-		pgwire_tag(words, n, tag, sizeof(tag));
+		classify_tag(ev->data, ev->len, ev->std_strings, tag, sizeof(tag));
 		pgwire_complete(w, out, tag);
 		return PGWIRE_ST_GO;
 	}
@@ -1535,17 +1446,18 @@ pgwire_statement(struct pgwire *w, struct evbuffer *out, const struct lexer_even
 		return PGWIRE_ST_REFUSE;
 	}
 	/* libpq's lookup of the lo_* functions is relayed; other reads are refused */
-	if (n > 0 && !pgwire_client_query(ev) && pgwire_reads_tables(ev, words[0])) {
+	if (n > 0 && !pgwire_client_query(ev) &&
+	    classify_reads_tables(ev->data, ev->len, ev->std_strings)) {
 		snprintf(why, size, "pgsluice is an import gate, not a general proxy: %s that reads "
 		         "tables is not part of a dump and is not run", n > 0 ? words[0] : "a query");
-		if (strstr(ev->data, "pg_largeobject") != NULL || strstr(ev->data, "lo_open") != NULL)
+		if (classify_large_objects(ev->data, ev->len, ev->std_strings))
 			snprintf(why, size, "large objects through libpq's large-object functions are "
 			         "not supported over the PostgreSQL protocol\n  restore a dump with "
 			         "large objects as SQL: pg_restore -f - DUMP | psql ... (or | pgsluice "
 			         "send)");
 		return PGWIRE_ST_REFUSE;
 	}
-	if (!pgwire_is_setup(words, n)) {
+	if (!classify_setup(ev->data, ev->len, ev->std_strings)) {
 		w->data_seen = 1;
 		if (!w->wrap) {
 			w->refusal = PGWIRE_REFUSE_NOT_SINGLE;
@@ -1636,13 +1548,13 @@ pgwire_copy_in(struct pgwire *w, struct evbuffer *out)
 }
 
 void
-pgwire_say(struct pgwire *w, struct evbuffer *out, const char *line)
+pgwire_say(struct pgwire *w, struct evbuffer *out, enum pgwire_say kind, const char *line)
 {
 	size_t n;
 
-	if (strncmp(line, "progress: ", 10) == 0)
+	if (kind == PGWIRE_SAY_PROGRESS)
 		return;
-	if (strncmp(line, "OK ", 3) == 0 || strncmp(line, "ERROR ", 6) == 0)
+	if (kind == PGWIRE_SAY_SUMMARY)
 		w->summary_on = 1;
 	if (w->summary_on) {
 		n = strlen(line);
@@ -1664,13 +1576,14 @@ pgwire_say(struct pgwire *w, struct evbuffer *out, const char *line)
 
 /* The ErrorResponse of a failed import. */
 static void
-pgwire_error_response(struct pgwire *w, struct evbuffer *out, const char *error)
+pgwire_error_response(struct pgwire *w, struct evbuffer *out, const char *error,
+                      enum pgwire_failure why)
 {
 	char *ctx;
 	const char *outcome = "pgsluice rolled the import back: the target is as it was before";
 	size_t n;
 
-	if (w->have_error && strncmp(error, "statement ", 10) == 0) {
+	if (w->have_error && why == PGWIRE_FAIL_STATEMENT) {
 		n = (w->field['W'] ? strlen(w->field['W']) : 0) + strlen(error) + strlen(outcome) + 32;
 		ctx = malloc(n);
 		if (ctx != NULL)
@@ -1687,7 +1600,8 @@ pgwire_error_response(struct pgwire *w, struct evbuffer *out, const char *error)
 }
 
 int
-pgwire_after(struct pgwire *w, struct evbuffer *out, int committed, const char *error)
+pgwire_after(struct pgwire *w, struct evbuffer *out, int committed, const char *error,
+             enum pgwire_failure why)
 {
 	enum pgwire_phase was = w->phase;
 
@@ -1727,7 +1641,7 @@ pgwire_after(struct pgwire *w, struct evbuffer *out, int committed, const char *
 	if (w->rolled_back) {
 		pgwire_complete(w, out, "ROLLBACK");
 	} else {
-		pgwire_error_response(w, out, error);
+		pgwire_error_response(w, out, error, why);
 		if (was == PW_ENDING && w->wrap_commit)
 			w->depth = 0; /* its COMMIT is answered: the transaction is over */
 	}

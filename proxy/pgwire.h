@@ -254,23 +254,41 @@ void pgwire_result(struct pgwire *w, struct evbuffer *out, const PGresult *res);
 /* The target took a COPY FROM STDIN: CopyInResponse. */
 void pgwire_copy_in(struct pgwire *w, struct evbuffer *out);
 
+/* What a line the session tells its client is. */
+enum pgwire_say {
+	PGWIRE_SAY_NOTE = 0,  /* a warning, an explain line: a NoticeResponse */
+	PGWIRE_SAY_PROGRESS,  /* a progress line: left to the log */
+	PGWIRE_SAY_SUMMARY,   /* a line of the summary: kept for pgwire_after */
+};
+
 /*
- * A line the session tells its client (session_say): warnings and
- * explain lines become NoticeResponses; the summary ("OK ...", "ERROR
- * ..." and the indented lines after it) is kept for pgwire_after;
- * progress lines are left to the log.
+ * A line the session tells its client (session_say), of kind kind.  Once
+ * a SUMMARY line came, every later line but progress joins the summary.
+ * NOTE lines before the client has a session (the preflight) are left to
+ * the log.
  */
-void pgwire_say(struct pgwire *w, struct evbuffer *out, const char *line);
+void pgwire_say(struct pgwire *w, struct evbuffer *out, enum pgwire_say kind,
+                const char *line);
 
 /* ---- the end --------------------------------------------------------- */
 
+/* What an import's failure was, for the ErrorResponse that reports it. */
+enum pgwire_failure {
+	PGWIRE_FAIL_OTHER = 0,  /* the session's own check, a lost connection, ... */
+	PGWIRE_FAIL_STATEMENT,  /* a statement of the dump failed or was refused: the
+	                         * server's error of it (pgwire_result), if one came,
+	                         * is the ErrorResponse, the session's text its context */
+};
+
 /*
  * The import has ended (target closed, summary said).  committed: it
- * committed; error: the failure, or NULL.  Writes the outcome to out.
- * Returns 1 when the client is to be answered on (pgwire_after_read until
- * it sends Terminate), 0 when the connection is to be closed now.
+ * committed; error: the failure, or NULL, and why what it was.  Writes
+ * the outcome to out.  Returns 1 when the client is to be answered on
+ * (pgwire_after_read until it sends Terminate), 0 when the connection is
+ * to be closed now.
  */
-int pgwire_after(struct pgwire *w, struct evbuffer *out, int committed, const char *error);
+int pgwire_after(struct pgwire *w, struct evbuffer *out, int committed, const char *error,
+                 enum pgwire_failure why);
 
 /*
  * After the import: answer what the client sends (errors, ReadyForQuery).

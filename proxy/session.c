@@ -39,6 +39,7 @@
 
 #include "audit.h"
 #include "auth.h"
+#include "classify.h"
 #include "decoder.h"
 #include "dumpstart.h"
 #include "jobs.h"
@@ -193,6 +194,7 @@ struct session {
 	struct session_srv_error srv;
 
 	char *error;               /* the first failure: the import fails */
+	enum pgwire_failure error_why; /* what it was */
 	int commit_unknown;        /* the target was lost while COMMIT was in flight */
 
 	/*
@@ -257,6 +259,8 @@ static void session_report(struct session *s);
 static void session_release(struct session *s);
 static void session_fail(struct session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+static void session_fail_stmt(struct session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 const char *
 session_who(const struct session *s)
@@ -276,7 +280,33 @@ session_set_state(struct session *s, enum session_state st)
 	s->state = st;
 }
 
-/* One line to the client (if it is still there) and to the log. */
+/*
+ * One line to the client (if it is still there) and to the log; kind says
+ * what it is to a client that sorts lines (the PostgreSQL protocol).
+ */
+static void
+session_vsay(struct session *s, enum pgwire_say kind, enum log_level level, const char *fmt,
+             va_list ap)
+{
+	va_list ap2;
+
+	va_copy(ap2, ap);
+	log_vmsg(level, s->who, fmt, ap2);
+	va_end(ap2);
+	if (s->client_gone)
+		return;
+	if (s->wire != NULL) {
+		char line[2048];
+
+		vsnprintf(line, sizeof(line), fmt, ap);
+		pgwire_say(s->wire, bufferevent_get_output(s->bev), kind, line);
+		return;
+	}
+	evbuffer_add_vprintf(bufferevent_get_output(s->bev), fmt, ap);
+	evbuffer_add(bufferevent_get_output(s->bev), "\n", 1);
+}
+
+/* A line of any kind but the summary's or progress. */
 static void
 session_say(struct session *s, enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -287,23 +317,37 @@ session_say(struct session *s, enum log_level level, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vmsg(level, s->who, fmt, ap);
+	session_vsay(s, PGWIRE_SAY_NOTE, level, fmt, ap);
 	va_end(ap);
-	if (s->client_gone)
-		return;
-	if (s->wire != NULL) {
-		char line[2048];
+}
 
-		va_start(ap, fmt);
-		vsnprintf(line, sizeof(line), fmt, ap);
-		va_end(ap);
-		pgwire_say(s->wire, bufferevent_get_output(s->bev), line);
-		return;
-	}
+/* A line of the summary (session_report). */
+static void
+session_sum(struct session *s, enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+session_sum(struct session *s, enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(bufferevent_get_output(s->bev), fmt, ap);
+	session_vsay(s, PGWIRE_SAY_SUMMARY, level, fmt, ap);
 	va_end(ap);
-	evbuffer_add(bufferevent_get_output(s->bev), "\n", 1);
+}
+
+/* A progress line. */
+static void
+session_progress(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+session_progress(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	session_vsay(s, PGWIRE_SAY_PROGRESS, LOG_LEVEL_INFO, fmt, ap);
+	va_end(ap);
 }
 
 static char *
@@ -425,25 +469,44 @@ session_excerpt(const char *text, size_t len, char *out, size_t size)
 }
 
 /*
- * The import failed: keep the first reason (a printf format), then wind the
- * target down.  Safe to call in any state, several times.
+ * The import failed: keep the first reason (a printf format) and what it
+ * was, then wind the target down.  Safe to call in any state, several
+ * times.
  */
 static void
-session_fail(struct session *s, const char *fmt, ...)
+session_vfail(struct session *s, enum pgwire_failure why, const char *fmt, va_list ap)
 {
-	va_list ap;
-
 	if (s->error == NULL) {
-		va_start(ap, fmt);
 		s->error = session_vstrdup(fmt, ap);
-		va_end(ap);
 		if (s->error == NULL)
 			s->error = strdup("out of memory");
+		s->error_why = why;
 		log_debug(s->who, "failing in state %s", session_state_names[s->state]);
 	}
 	if (s->state == SESSION_CLOSING)
 		return;
 	session_wind_down(s);
+}
+
+static void
+session_fail(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	session_vfail(s, PGWIRE_FAIL_OTHER, fmt, ap);
+	va_end(ap);
+}
+
+/* session_fail for a statement of the dump that failed or was refused. */
+static void
+session_fail_stmt(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	session_vfail(s, PGWIRE_FAIL_STATEMENT, fmt, ap);
+	va_end(ap);
 }
 
 /* ---- side connections: who blocks us, cancel ------------------------- */
@@ -649,7 +712,7 @@ session_on_stmt_timeout(evutil_socket_t fd, short what, void *arg)
 
 	if (s->state != SESSION_STREAM || s->error != NULL || s->target.state != TARGET_BUSY)
 		return; /* it ended; a COPY waiting for the client's data does not count */
-	session_fail(s, "statement %llu at line %llu ran longer than --statement-timeout %d s on "
+	session_fail_stmt(s, "statement %llu at line %llu ran longer than --statement-timeout %d s on "
 	             "the target: cancelled\n  statement: %s",
 	             (unsigned long long)s->cur_no, (unsigned long long)s->cur_line,
 	             s->cfg->statement_timeout, s->cur_excerpt);
@@ -677,7 +740,7 @@ session_fail_statement(struct session *s)
 	char *srv = session_srv_text(&s->srv), note[sizeof(s->blocker) + 200];
 
 	session_lock_note(s, note, sizeof(note));
-	session_fail(s, "statement %llu at line %llu failed: %s\n  statement: %s%s",
+	session_fail_stmt(s, "statement %llu at line %llu failed: %s\n  statement: %s%s",
 	             (unsigned long long)s->cur_no, (unsigned long long)s->cur_line,
 	             srv ? srv : "out of memory", s->cur_excerpt, note);
 	free(srv);
@@ -1129,7 +1192,7 @@ session_on_progress(evutil_socket_t fd, short what, void *arg)
 	if (s->state != SESSION_STREAM)
 		return;
 	report_progress(&s->rep, line, sizeof(line));
-	session_say(s, LOG_LEVEL_INFO, "%s", line);
+	session_progress(s, "%s", line);
 }
 
 /* ---- the data path ---------------------------------------------------- */
@@ -1263,7 +1326,7 @@ session_check_meta(struct session *s, const struct lexer_event *ev)
 	if (ev != NULL)
 		len = ev->type == LEXER_META ? ev->len : 0;
 	else
-		len = s->lx.state == LX_META ? s->lx.offset - s->lx.st_offset : 0;
+		len = lexer_meta_len(&s->lx);
 	if (len <= s->cfg->max_meta_line)
 		return 0;
 	session_fail(s, "the psql meta-command that begins at line %llu is longer than %zu "
@@ -1449,7 +1512,7 @@ session_forward(struct session *s, const struct lexer_event *ev, const char *tex
 	size_t cap;
 
 	if (memchr(text, '\0', len) != NULL) {
-		session_fail(s, "statement %llu at line %llu holds a NUL byte, which PostgreSQL "
+		session_fail_stmt(s, "statement %llu at line %llu holds a NUL byte, which PostgreSQL "
 		             "cannot take (is this a text dump?)",
 		             (unsigned long long)s->rep.statements, (unsigned long long)ev->line);
 		return -1;
@@ -1753,21 +1816,6 @@ session_synapse_step(struct session *s)
 	return 0;
 }
 
-/* 1 if a statement is "SET [SESSION|LOCAL] lock_timeout ...". */
-static int
-session_sets_lock_timeout(const char *text, size_t len)
-{
-	char w[3][32];
-	int n = sqltok_leading_words(text, len, 1, w, 3);
-
-	if (n < 2 || strcmp(w[0], "set") != 0)
-		return 0;
-	if (strcmp(w[1], "lock_timeout") == 0)
-		return 1;
-	return n == 3 && (strcmp(w[1], "session") == 0 || strcmp(w[1], "local") == 0) &&
-	       strcmp(w[2], "lock_timeout") == 0;
-}
-
 /*
  * --clear-target empties a --schema but keeps it: a dump that creates that
  * schema (pg_dump writes "CREATE SCHEMA extra;" for every schema but
@@ -1830,7 +1878,7 @@ session_handle(struct session *s)
 	case LEXER_STATEMENT:
 		s->rep.statements++;
 		if (s->trailer) {
-			session_fail(s, "statement %llu at line %llu comes after the dump's trailer "
+			session_fail_stmt(s, "statement %llu at line %llu comes after the dump's trailer "
 			             "(\"-- PostgreSQL database dump complete\"): two dumps in one stream?",
 			             (unsigned long long)s->rep.statements, (unsigned long long)ev->line);
 			return -1;
@@ -1854,7 +1902,7 @@ session_handle(struct session *s)
 			return 1;
 		case RULES_REFUSE:
 			session_excerpt(ev->data, ev->len, s->cur_excerpt, sizeof(s->cur_excerpt));
-			session_fail(s, "statement %llu at line %llu refused (rule %s): %s\n  statement: %s",
+			session_fail_stmt(s, "statement %llu at line %llu refused (rule %s): %s\n  statement: %s",
 			             (unsigned long long)s->rep.statements, (unsigned long long)ev->line,
 			             v.rule ? v.rule : "?", v.reason ? v.reason : "", s->cur_excerpt);
 			return -1;
@@ -1864,7 +1912,7 @@ session_handle(struct session *s)
 		case RULES_FORWARD:
 			if (session_inspect(s, ev, v.text, v.len) < 0)
 				return -1;
-			if (session_sets_lock_timeout(v.text, v.len)) {
+			if (classify_sets_lock_timeout(v.text, v.len, ev->std_strings)) {
 				/* pg_dump's "SET lock_timeout = 0" would undo --lock-timeout */
 				if (s->cfg->rules->explain)
 					session_say(s, LOG_LEVEL_INFO, "explain: line %llu: pgsluice rewrote: "
@@ -2336,7 +2384,7 @@ session_check_target(struct session *s)
 	if (s->in_txn && ts != PQTRANS_INTRANS) {
 		s->in_txn = 0; /* nothing of ours is open any more: no ROLLBACK */
 		s->txn_lost = 1;
-		session_fail(s, "statement %llu at line %llu ended the import's transaction (the "
+		session_fail_stmt(s, "statement %llu at line %llu ended the import's transaction (the "
 		             "target answered %s and says %s): an import runs in one transaction "
 		             "that only pgsluice ends\n  statement: %s",
 		             (unsigned long long)s->cur_no, (unsigned long long)s->cur_line,
@@ -2347,7 +2395,7 @@ session_check_target(struct session *s)
 		return -1;
 	}
 	if (scs != NULL && (strcmp(scs, "on") == 0) != (lexer_standard_strings(&s->lx) != 0)) {
-		session_fail(s, "statement %llu at line %llu left standard_conforming_strings %s on "
+		session_fail_stmt(s, "statement %llu at line %llu left standard_conforming_strings %s on "
 		             "the target, but pgsluice reads the dump after it with it %s: the server "
 		             "would split the rest differently; the import is refused\n  statement: %s",
 		             (unsigned long long)s->cur_no, (unsigned long long)s->cur_line, scs,
@@ -2465,7 +2513,7 @@ session_step_done(struct session *s)
 			return;
 		if (s->cur_is_copy && s->rep.in_copy) {
 			/* a COPY statement that ended without data: cannot happen */
-			session_fail(s, "statement %llu at line %llu: the target did not start the COPY",
+			session_fail_stmt(s, "statement %llu at line %llu: the target did not start the COPY",
 			             (unsigned long long)s->cur_no, (unsigned long long)s->cur_line);
 			return;
 		}
@@ -2664,7 +2712,7 @@ session_on_target(void *arg, enum target_event ev, PGresult *res)
 static void
 session_emit(void *arg, const char *line)
 {
-	session_say(arg, LOG_LEVEL_INFO, "%s", line);
+	session_sum(arg, LOG_LEVEL_INFO, "%s", line);
 }
 
 /* The target is closed: the summary, then close the client. */
@@ -2684,43 +2732,43 @@ session_report(struct session *s)
 		s->committed = 1; /* autocommit: what was sent is in */
 	lvl = s->error ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO;
 	if (s->error == NULL) {
-		session_say(s, lvl, "OK import into %s %s: %llu statements, %llu rows in %zu tables, "
+		session_sum(s, lvl, "OK import into %s %s: %llu statements, %llu rows in %zu tables, "
 		            "%s in %.1f s",
 		            s->dbname, single ? "committed" : "done (--no-single-transaction: "
 		                                               "committed statement by statement)",
 		            (unsigned long long)s->rep.statements, (unsigned long long)s->rep.rows,
 		            s->rep.n_tables, plain, report_elapsed(&s->rep));
 		if (s->wire != NULL && !s->wire_trailer)
-			session_say(s, lvl, "  the client's COMMIT ended the import: pg_dump's last line "
+			session_sum(s, lvl, "  the client's COMMIT ended the import: pg_dump's last line "
 			            "(\"-- PostgreSQL database dump complete\") does not come over this "
 			            "path (psql drops comments), so a file cut short at a statement "
 			            "boundary would not be noticed; compare the counts with the source, "
 			            "or send the file with pgsluice send, which checks it");
 	} else {
-		session_say(s, lvl, "ERROR %s", s->error);
+		session_sum(s, lvl, "ERROR %s", s->error);
 		if (!s->sent_any)
-			session_say(s, lvl, "  nothing was changed in the target");
+			session_sum(s, lvl, "  nothing was changed in the target");
 		else if (s->txn_lost)
-			session_say(s, lvl, "  %s", session_txn_lost_state(s));
+			session_sum(s, lvl, "  %s", session_txn_lost_state(s));
 		else if (s->jobs != NULL && jobs_state(s->jobs) != NULL)
-			session_say(s, lvl, "  %s", jobs_state(s->jobs));
+			session_sum(s, lvl, "  %s", jobs_state(s->jobs));
 		else if (s->commit_unknown)
-			session_say(s, lvl, "  the connection was lost while COMMIT was in flight: the "
+			session_sum(s, lvl, "  the connection was lost while COMMIT was in flight: the "
 			            "import may or may not have been committed; look at the target "
 			            "before sending the dump again");
 		else if (single)
-			session_say(s, lvl, "  rolled back: the target is as it was before the import%s",
+			session_sum(s, lvl, "  rolled back: the target is as it was before the import%s",
 			            s->cleared ? " (the --clear-target drops too)" : "");
 		else
-			session_say(s, lvl, "  --no-single-transaction: the statements before the failing "
+			session_sum(s, lvl, "  --no-single-transaction: the statements before the failing "
 			            "one were committed; the target holds a partial import");
 	}
 	if (s->super_allowed)
-		session_say(s, LOG_LEVEL_WARN, "  the target role %s is a superuser "
+		session_sum(s, LOG_LEVEL_WARN, "  the target role %s is a superuser "
 		            "(--allow-superuser-target)", s->super_allowed_user);
 	if (s->pipeline_live) {
 		if (s->cleared && !s->txn_lost)
-			session_say(s, LOG_LEVEL_INFO, "  cleared (--clear-target): %s %s", s->cleared,
+			session_sum(s, LOG_LEVEL_INFO, "  cleared (--clear-target): %s %s", s->cleared,
 			            s->committed ? "dropped" : "not dropped (rolled back)");
 		synapse_summary(&s->syn, session_emit, s);
 		verify_summary(&s->ver, &s->rep, session_emit, s);
@@ -3047,7 +3095,7 @@ session_wire_statement(struct session *s, const struct lexer_event *ev,
 		break;
 	}
 	session_excerpt(ev->data, ev->len, s->cur_excerpt, sizeof(s->cur_excerpt));
-	session_fail(s, "statement %llu at line %llu refused: %s\n  statement: %s",
+	session_fail_stmt(s, "statement %llu at line %llu refused: %s\n  statement: %s",
 	             (unsigned long long)s->rep.statements, (unsigned long long)ev->line, why,
 	             s->cur_excerpt);
 	return -1;
@@ -3064,7 +3112,7 @@ session_wire_after(struct session *s)
 	struct timeval tv = { s->cfg->idle_timeout, 0 };
 
 	if (pgwire_after(s->wire, bufferevent_get_output(s->bev), s->committed && s->error == NULL,
-	                 s->error) == 0)
+	                 s->error, s->error_why) == 0)
 		return 1;
 	session_set_state(s, SESSION_AFTER);
 	if (s->cfg->idle_timeout > 0)

@@ -125,6 +125,25 @@ lexer_in_copy(const struct lexer *lx)
 	    lx->state == LX_COPY_DATA;
 }
 
+int
+lexer_in_copy_data(const struct lexer *lx)
+{
+	return lx->state == LX_COPY_BOL || lx->state == LX_COPY_DATA;
+}
+
+int
+lexer_between_statements(const struct lexer *lx)
+{
+	return lx->state == LX_START || lx->state == LX_START_DASH ||
+	    lx->state == LX_START_COMMENT;
+}
+
+uint64_t
+lexer_meta_len(const struct lexer *lx)
+{
+	return lx->state == LX_META ? lx->offset - lx->st_offset : 0;
+}
+
 static int
 fail(struct lexer *lx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -229,6 +229,15 @@ void lexer_describe(const struct lexer *lx, char *buf, size_t size);
 /* True while the lexer is between COPY ... FROM stdin; and its "\." line. */
 int lexer_in_copy(const struct lexer *lx);
 
+/* True inside COPY data proper: past the newline that ends the COPY line. */
+int lexer_in_copy_data(const struct lexer *lx);
+
+/* True between statements: nothing is open but, perhaps, a "--" comment. */
+int lexer_between_statements(const struct lexer *lx);
+
+/* Bytes of the meta-command line read so far (0 when none is open). */
+uint64_t lexer_meta_len(const struct lexer *lx);
+
 /*
  * 1 if the lexer now reads '...' with standard_conforming_strings on, 0 if
  * it reads them with backslash escapes.  It starts at 1 and follows every

@@ -21,31 +21,14 @@
 #include "rules.h"
 #include "sqltok.h"
 
-/* Rule ids, in the order rules_stats() lists them. */
-enum rule_id {
-	R_EMPTY,
-	R_OWNER,
-	R_PRIVILEGES,
-	R_SUPERUSER,
-	R_META,
-	R_PUBLIC_SCHEMA,
-	R_TRANSACTION,
-	R_UNKNOWN_SETTING,
-	R_UNKNOWN_FUNCTION,
-	R_COLUMN_OPTION,
-	R_CLEAN,
-	R_REFUSE,
-	R_NRULES
-};
-
-static const char *const rule_names[R_NRULES] = {
-	"empty", "owner", "privileges", "superuser-only", "meta",
+static const char *const rule_names[RULES_R_NRULES] = {
+	NULL, "empty", "owner", "privileges", "superuser-only", "meta",
 	"public-schema", "transaction", "unknown-setting", "unknown-function",
 	"column-option", "clean", "refuse",
 };
 
 /* counts[] is indexed rule * 3 + (action - 1); RULES_MAX_STATS must fit. */
-typedef char rules_counts_fit[(R_NRULES * 3 <= RULES_MAX_STATS) ? 1 : -1];
+typedef char rules_counts_fit[(RULES_R_NRULES * 3 <= RULES_MAX_STATS) ? 1 : -1];
 
 /* ------------------------------------------------------------------ */
 /* A statement, tokenized once                                         */
@@ -67,7 +50,7 @@ struct stmt {
 
 /* What the matching row decided; rows preset it, matchers may change it. */
 struct hit {
-	int rule;
+	enum rules_id rule;
 	enum rules_action action;
 	enum rules_txn txn;
 	const char *reason;
@@ -533,7 +516,7 @@ m_database(struct rules *r, const struct stmt *st, struct hit *h)
 	else
 		return 0;
 	if (name == NULL || name >= st->t + st->n || !is_name_tok(name)) {
-		h->rule = R_REFUSE;
+		h->rule = RULES_R_REFUSE;
 		h->action = RULES_REFUSE;
 		h->reason = "a statement on a database pgsluice cannot read "
 		    "reaches outside the target database";
@@ -542,7 +525,7 @@ m_database(struct rules *r, const struct stmt *st, struct hit *h)
 	sqltok_name(name, h->name, sizeof(h->name));
 	same = r->dbname[0] != '\0' && strcmp(r->dbname, h->name) == 0;
 
-	h->rule = R_META;
+	h->rule = RULES_R_META;
 	h->action = RULES_DROP;
 	if (W(st, 0, "create")) {
 		if (preamble && (r->dbname[0] == '\0' || same)) {
@@ -584,7 +567,7 @@ m_database(struct rules *r, const struct stmt *st, struct hit *h)
 		h->reason = "ALTER ROLE changes a role, outside the target "
 		    "database; pg_dump never emits it";
 	}
-	h->rule = R_REFUSE;
+	h->rule = RULES_R_REFUSE;
 	h->action = RULES_REFUSE;
 	return 1;
 }
@@ -1249,7 +1232,7 @@ m_clean(struct rules *r, const struct stmt *st, struct hit *h)
 			h->action = RULES_FORWARD;
 			return 1;
 		case CF_LO:
-			h->rule = R_CLEAN;
+			h->rule = RULES_R_CLEAN;
 			rw_init(&w, r, lo_head);
 			rw_put(&w, lo_head, sizeof(lo_head) - 1);
 			rw_put(&w, st->t[5].p, st->t[5].len);
@@ -1259,7 +1242,7 @@ m_clean(struct rules *r, const struct stmt *st, struct hit *h)
 			    "pg_dump --clean: --clear-target keeps large "
 			    "objects, so the unlink runs only if it exists");
 		}
-		h->rule = R_CLEAN;
+		h->rule = RULES_R_CLEAN;
 		h->action = RULES_DROP;
 		h->reason = "pg_dump --clean: the target was cleared in this "
 		    "transaction (--clear-target)";
@@ -1353,7 +1336,7 @@ m_transaction(struct rules *r, const struct stmt *st, struct hit *h)
 	} else {
 		return 0;
 	}
-	h->rule = R_REFUSE;
+	h->rule = RULES_R_REFUSE;
 	h->action = RULES_REFUSE;
 	return 1;
 }
@@ -1777,65 +1760,65 @@ m_stats_function(struct rules *r, const struct stmt *st, struct hit *h)
 /* The table                                                           */
 
 struct rule_row {
-	int rule;
+	enum rules_id rule;
 	enum rules_action action;
 	int (*match)(struct rules *, const struct stmt *, struct hit *);
 	const char *reason; /* default; the matcher may give a sharper one */
 };
 
 static const struct rule_row rule_rows[] = {
-	{R_EMPTY, RULES_DROP, m_empty,
+	{RULES_R_EMPTY, RULES_DROP, m_empty,
 	    "empty statement (only comments and ';')"},
-	{R_META, RULES_DROP, m_database, ""},
-	{R_REFUSE, RULES_REFUSE, m_copy, ""},
-	{R_REFUSE, RULES_REFUSE, m_data_after_post, ""},
-	{R_REFUSE, RULES_REFUSE, m_insert,
+	{RULES_R_META, RULES_DROP, m_database, ""},
+	{RULES_R_REFUSE, RULES_REFUSE, m_copy, ""},
+	{RULES_R_REFUSE, RULES_REFUSE, m_data_after_post, ""},
+	{RULES_R_REFUSE, RULES_REFUSE, m_insert,
 	    "pg_dump --inserts writes only literal values (numbers, strings, "
 	    "NULL, true, false, DEFAULT); an expression, call or subquery "
 	    "there runs code on the target. No option allows it: remove it "
 	    "from the dump"},
-	{R_REFUSE, RULES_REFUSE, m_alter_system,
+	{RULES_R_REFUSE, RULES_REFUSE, m_alter_system,
 	    "ALTER SYSTEM changes the server's configuration; pg_dump never "
 	    "emits it"},
-	{R_REFUSE, RULES_REFUSE, m_role,
+	{RULES_R_REFUSE, RULES_REFUSE, m_role,
 	    "roles live outside the target database; pg_dump never emits "
 	    "CREATE/ALTER/DROP ROLE, USER or GROUP (pg_dumpall does)"},
-	{R_REFUSE, RULES_REFUSE, m_tablespace,
+	{RULES_R_REFUSE, RULES_REFUSE, m_tablespace,
 	    "tablespaces are directories on the database server; pg_dump "
 	    "never emits CREATE/ALTER/DROP TABLESPACE (pg_dumpall does)"},
-	{R_REFUSE, RULES_REFUSE, m_load,
+	{RULES_R_REFUSE, RULES_REFUSE, m_load,
 	    "LOAD loads a shared library into the server; pg_dump never "
 	    "emits it"},
-	{R_REFUSE, RULES_REFUSE, m_checkpoint,
+	{RULES_R_REFUSE, RULES_REFUSE, m_checkpoint,
 	    "CHECKPOINT acts on the whole server; pg_dump never emits it"},
-	{R_REFUSE, RULES_REFUSE, m_do,
+	{RULES_R_REFUSE, RULES_REFUSE, m_do,
 	    "DO runs an anonymous code block; pg_dump never emits it"},
-	{R_REFUSE, RULES_REFUSE, m_native_code, ""},
-	{R_REFUSE, RULES_REFUSE, m_clean, ""},
-	{R_REFUSE, RULES_REFUSE, m_select, ""},
-	{R_REFUSE, RULES_REFUSE, m_not_dump,
+	{RULES_R_REFUSE, RULES_REFUSE, m_native_code, ""},
+	{RULES_R_REFUSE, RULES_REFUSE, m_clean, ""},
+	{RULES_R_REFUSE, RULES_REFUSE, m_select, ""},
+	{RULES_R_REFUSE, RULES_REFUSE, m_not_dump,
 	    "pg_dump never writes this statement, and it runs code or "
 	    "queries on the target. No option allows it: remove it from the "
 	    "dump"},
-	{R_TRANSACTION, RULES_DROP, m_transaction,
+	{RULES_R_TRANSACTION, RULES_DROP, m_transaction,
 	    "the import runs as one transaction"},
-	{R_SUPERUSER, RULES_DROP, m_superuser, ""},
-	{R_OWNER, RULES_DROP, m_owner,
+	{RULES_R_SUPERUSER_ONLY, RULES_DROP, m_superuser, ""},
+	{RULES_R_OWNER, RULES_DROP, m_owner,
 	    "object owners and session roles of the source cluster "
 	    "(--keep-owners forwards them)"},
-	{R_PRIVILEGES, RULES_DROP, m_privileges,
+	{RULES_R_PRIVILEGES, RULES_DROP, m_privileges,
 	    "privileges name roles of the source cluster "
 	    "(--keep-privileges forwards them)"},
-	{R_PUBLIC_SCHEMA, RULES_REWRITE, m_public_schema,
+	{RULES_R_PUBLIC_SCHEMA, RULES_REWRITE, m_public_schema,
 	    "the target database already has a public schema"},
-	{R_UNKNOWN_SETTING, RULES_DROP, m_set,
+	{RULES_R_UNKNOWN_SETTING, RULES_DROP, m_set,
 	    "a parameter the target server does not know"},
-	{R_UNKNOWN_SETTING, RULES_DROP, m_set_config,
+	{RULES_R_UNKNOWN_SETTING, RULES_DROP, m_set_config,
 	    "a parameter the target server does not know"},
-	{R_COLUMN_OPTION, RULES_DROP, m_column_option,
+	{RULES_R_COLUMN_OPTION, RULES_DROP, m_column_option,
 	    "pg_attver, a value the source server assigned to the column by "
 	    "itself; targets that do not know it refuse it"},
-	{R_UNKNOWN_FUNCTION, RULES_DROP, m_stats_function,
+	{RULES_R_UNKNOWN_FUNCTION, RULES_DROP, m_stats_function,
 	    "planner statistics functions of PostgreSQL 18 (pg_dump 18); "
 	    "the target is older"},
 };
@@ -1859,7 +1842,7 @@ rules_free(struct rules *r)
 }
 
 static void
-count(struct rules *r, int rule, enum rules_action a)
+count(struct rules *r, enum rules_id rule, enum rules_action a)
 {
 	if (a != RULES_FORWARD)
 		r->counts[rule * 3 + (int)a - 1]++;
@@ -1913,13 +1896,14 @@ stmt_head(const struct stmt *st, char *out, size_t size)
  */
 static enum rules_action
 verdict(struct rules *r, const struct lexer_event *ev,
-        struct rules_verdict *v, int rule, enum rules_action a,
+        struct rules_verdict *v, enum rules_id rule, enum rules_action a,
         const char *reason, const char *head)
 {
 	char why[sizeof(r->reason)];
 
 	count(r, rule, a);
 	v->action = a;
+	v->id = rule;
 	v->rule = rule_names[rule];
 	v->reason = reason;
 	v->text = NULL;
@@ -2037,11 +2021,11 @@ meta_apply(struct rules *r, const struct lexer_event *ev,
 	clen = (size_t)(p - cmd);
 #define CMD(s) (clen == sizeof(s) - 1 && memcmp(cmd, s, clen) == 0)
 	if (CMD("restrict") || CMD("unrestrict"))
-		return verdict(r, ev, v, R_META, RULES_DROP,
+		return verdict(r, ev, v, RULES_R_META, RULES_DROP,
 		    "psql's \\restrict/\\unrestrict guard (pg_dump 15.14+), "
 		    "not SQL", NULL);
 	if (CMD("encoding") && (r->dbname[0] != '\0' || r->seen_connect))
-		return verdict(r, ev, v, R_META, RULES_DROP,
+		return verdict(r, ev, v, RULES_R_META, RULES_DROP,
 		    "pg_dump -C preamble: the SET client_encoding that follows "
 		    "sets the encoding", NULL);
 	if (CMD("connect") || CMD("c")) {
@@ -2063,32 +2047,32 @@ meta_apply(struct rules *r, const struct lexer_event *ev,
 			snprintf(r->reason, sizeof(r->reason),
 			    "\\connect without a database name pgsluice can "
 			    "read (line %llu)", (unsigned long long)ev->line);
-			return verdict(r, ev, v, R_META, RULES_REFUSE, r->reason, NULL);
+			return verdict(r, ev, v, RULES_R_META, RULES_REFUSE, r->reason, NULL);
 		}
 		strcpy(name, arg);
 		if (!r->seen_connect && (r->dbname[0] == '\0' ||
 		    strcmp(r->dbname, name) == 0)) {
 			r->seen_connect = 1;
 			strcpy(r->dbname, name);
-			return verdict(r, ev, v, R_META, RULES_DROP,
+			return verdict(r, ev, v, RULES_R_META, RULES_DROP,
 			    "pg_dump -C preamble: the import goes into the "
 			    "target database, whatever its name", NULL);
 		}
 		if (strcmp(r->dbname, name) == 0)
-			return verdict(r, ev, v, R_META, RULES_DROP,
+			return verdict(r, ev, v, RULES_R_META, RULES_DROP,
 			    "\\connect to the same database again (pg_dump -C)", NULL);
 		snprintf(r->reason, sizeof(r->reason),
 		    "\\connect to database \"%.60s\" after \"%.60s\": a dump of "
 		    "several databases (pg_dumpall?) (line %llu)", name,
 		    r->dbname, (unsigned long long)ev->line);
-		return verdict(r, ev, v, R_META, RULES_REFUSE, r->reason, NULL);
+		return verdict(r, ev, v, RULES_R_META, RULES_REFUSE, r->reason, NULL);
 	}
 #undef CMD
 	snprintf(r->reason, sizeof(r->reason),
 	    "psql meta-command \\%.*s: pg_dump emits none but \\connect, "
 	    "\\restrict and \\unrestrict (line %llu)",
 	    (int)(clen > 40 ? 40 : clen), cmd, (unsigned long long)ev->line);
-	return verdict(r, ev, v, R_META, RULES_REFUSE, r->reason, NULL);
+	return verdict(r, ev, v, RULES_R_META, RULES_REFUSE, r->reason, NULL);
 }
 
 /*
@@ -2169,7 +2153,7 @@ rules_stats(const struct rules *r, struct rules_stat *out, int max)
 	    "refused"};
 	int n = 0, rule, a;
 
-	for (rule = 0; rule < R_NRULES; rule++)
+	for (rule = RULES_R_EMPTY; rule < RULES_R_NRULES; rule++)
 		for (a = 0; a < 3; a++) {
 			uint64_t c = r->counts[rule * 3 + a];
 

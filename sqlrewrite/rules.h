@@ -82,10 +82,29 @@ enum rules_txn {
 	RULES_TXN_OTHER,    /* savepoints, two-phase, SET TRANSACTION, ... (refused) */
 };
 
+/* The rules of the table, in the order rules_stats() lists them. */
+enum rules_id {
+	RULES_R_NONE = 0,       /* no rule acted: a plain forward */
+	RULES_R_EMPTY,          /* "empty" */
+	RULES_R_OWNER,          /* "owner" */
+	RULES_R_PRIVILEGES,     /* "privileges" */
+	RULES_R_SUPERUSER_ONLY, /* "superuser-only" */
+	RULES_R_META,           /* "meta" */
+	RULES_R_PUBLIC_SCHEMA,  /* "public-schema" */
+	RULES_R_TRANSACTION,    /* "transaction" */
+	RULES_R_UNKNOWN_SETTING, /* "unknown-setting" */
+	RULES_R_UNKNOWN_FUNCTION, /* "unknown-function" */
+	RULES_R_COLUMN_OPTION,  /* "column-option" */
+	RULES_R_CLEAN,          /* "clean" */
+	RULES_R_REFUSE,         /* "refuse" */
+	RULES_R_NRULES
+};
+
 struct rules_verdict {
 	enum rules_action action;
+	enum rules_id id;   /* the rule that acted (RULES_R_NONE: a plain forward) */
 	enum rules_txn txn; /* set for transaction control, any action */
-	const char *rule;   /* rule id ("owner", ...); NULL for a plain forward */
+	const char *rule;   /* the rule's name ("owner", ...); NULL for a plain forward */
 	const char *reason; /* one line, for drop, rewrite and refuse */
 	const char *text;   /* FORWARD/REWRITE: the text to send; valid until the */
 	size_t len;         /* next rules call (points into ev->data for FORWARD) */

@@ -8,11 +8,13 @@
  * copy, under ASan).  A small statement cap is used on odd seeds so the
  * cap's error path is fuzzed too, and a PostgreSQL 15 target on seeds with
  * bit 1 set.  Every statement is then walked with sqltok, and every token
- * decoded with sqltok_value, each statement in a buffer of its exact size.
+ * decoded with sqltok_value, and classified (classify.h), each statement
+ * in a buffer of its exact size.
  */
 #include <stdint.h>
 
 #include "../unit/lexcollect.h"
+#include "classify.h"
 #include "sqltok.h"
 
 /* sqltok and sqltok_value over every statement of in[0..len) */
@@ -46,6 +48,12 @@ tokens(const char *in, size_t len, int server_version_num)
 				abort();
 			sqltok_value(&t, ev.std_strings, t.len > 1 ? t.p[1] : 0, out, sizeof(out));
 		}
+		(void)classify_kind(copy, ev.len, ev.std_strings);
+		classify_tag(copy, ev.len, ev.std_strings, out, sizeof(out));
+		(void)classify_reads_tables(copy, ev.len, ev.std_strings);
+		(void)classify_large_objects(copy, ev.len, ev.std_strings);
+		(void)classify_sets_lock_timeout(copy, ev.len, ev.std_strings);
+		(void)classify_setup(copy, ev.len, ev.std_strings);
 		free(copy);
 	}
 	lexer_free(&lx);

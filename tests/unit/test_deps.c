@@ -88,14 +88,14 @@ test_matrix(void)
 
 	memset(&d, 0, sizeof(d));
 	for (i = 0; i < sizeof(pre_data) / sizeof(pre_data[0]); i++)
-		if (deps_learn(&d, pre_data[i], strlen(pre_data[i])) < 0)
+		if (deps_learn(&d, pre_data[i], strlen(pre_data[i]), 1) < 0)
 			learnt = 0;
 	T_OK(learnt, "pre-data learnt");
 	for (i = 0; i < N_POST; i++) {
-		T_OK(deps_learn(&d, post_data[i].sql, strlen(post_data[i].sql)) == 0,
+		T_OK(deps_learn(&d, post_data[i].sql, strlen(post_data[i].sql), 1) == 0,
 		     "post-data %zu learnt", i);
-		T_OK(deps_classify(&d, &t[i], post_data[i].sql, strlen(post_data[i].sql)) ==
-		             DEPS_W_OTHER && t[i].barrier == post_data[i].barrier,
+		T_OK(deps_classify(&d, &t[i], post_data[i].sql, strlen(post_data[i].sql), 1) ==
+		             CLASSIFY_OTHER && t[i].barrier == post_data[i].barrier,
 		     "post-data %zu classified (barrier %d)", i, post_data[i].barrier);
 	}
 	for (i = 0; i < N_POST; i++)
@@ -138,18 +138,18 @@ test_batches(void)
 
 	memset(&d, 0, sizeof(d));
 	for (i = 0; i < 3; i++)
-		ok &= deps_learn(&d, pre[i], strlen(pre[i])) == 0;
+		ok &= deps_learn(&d, pre[i], strlen(pre[i]), 1) == 0;
 	T_OK(ok, "batches: pre-data learnt");
 	deps_batch(&d, &b1, "public.p1");
 	deps_batch(&d, &b1b, "public.p1");
 	deps_batch(&d, &b2, "public.p2");
 	deps_batch(&d, &bp, "public.p");
-	deps_classify(&d, &ix, idx, strlen(idx));
+	deps_classify(&d, &ix, idx, strlen(idx), 1);
 	T_OK(!deps_conflict(&b1, &b1b), "two batches of one table run at once");
 	T_OK(!deps_conflict(&b1, &b2), "batches of two leaf partitions run at once");
 	T_OK(deps_conflict(&b1, &bp), "a batch into the parent waits for a partition's batch");
 	T_OK(deps_conflict(&b2, &ix), "an index build waits for a batch of its hierarchy");
-	T_OK(deps_copy_table("COPY public.p1 (a) FROM stdin;", 30, key, sizeof(key)) &&
+	T_OK(deps_copy_table("COPY public.p1 (a) FROM stdin;", 30, 1, key, sizeof(key)) &&
 	             strcmp(key, "public.p1") == 0,
 	     "the table of a COPY statement");
 	deps_free(&d);
