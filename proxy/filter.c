@@ -24,6 +24,7 @@
 #include "decoder.h"
 #include "lexer.h"
 #include "rules.h"
+#include "text.h"
 
 #define FILTER_CHUNK (256 * 1024)
 
@@ -103,21 +104,6 @@ out_write(struct filter *f, const char *s, size_t n)
 	return 0;
 }
 
-/* One line excerpt of a statement, for messages. */
-static void
-excerpt(const char *s, size_t n, char *out, size_t size)
-{
-	size_t i, k = 0;
-
-	for (i = 0; i < n && k + 4 < size; i++)
-		out[k++] = (s[i] == '\n' || s[i] == '\r' || s[i] == '\t') ? ' ' : s[i];
-	if (i < n) {
-		memcpy(out + k, "...", 3);
-		k += 3;
-	}
-	out[k] = '\0';
-}
-
 static void
 explain(struct filter *f, const struct lexer_event *ev, const struct rules_verdict *v)
 {
@@ -126,7 +112,7 @@ explain(struct filter *f, const struct lexer_event *ev, const struct rules_verdi
 
 	if (!f->cr.explain || v->action == RULES_FORWARD)
 		return;
-	excerpt(ev->data, ev->len, ex, sizeof(ex));
+	text_excerpt(ev->data, ev->len, sizeof(ex), ex, sizeof(ex));
 	fprintf(stderr, "line %llu: %s (%s): %s: %s\n", (unsigned long long)ev->line,
 	    verb[v->action], v->rule ? v->rule : "-", v->reason ? v->reason : "", ex);
 }
@@ -144,7 +130,7 @@ on_event(struct filter *f, const struct lexer_event *ev)
 		rules_apply(&f->rules, ev, &v);
 		explain(f, ev, &v);
 		if (v.action == RULES_REFUSE) {
-			excerpt(ev->data, ev->len, ex, sizeof(ex));
+			text_excerpt(ev->data, ev->len, sizeof(ex), ex, sizeof(ex));
 			snprintf(f->error, sizeof(f->error),
 			    "line %llu: refused by rule %s: %s\n  statement: %s",
 			    (unsigned long long)ev->line, v.rule ? v.rule : "-",
@@ -152,7 +138,7 @@ on_event(struct filter *f, const struct lexer_event *ev)
 			return -1;
 		}
 		if (ev->type == LEXER_STATEMENT && ev->psql_cut_differs && v.action != RULES_DROP) {
-			excerpt(ev->data, ev->len, ex, sizeof(ex));
+			text_excerpt(ev->data, ev->len, sizeof(ex), ex, sizeof(ex));
 			snprintf(f->error, sizeof(f->error),
 			    "line %llu: psql would cut this statement where the server does not "
 			    "(a string continued on a new line, or CASE/END as a label in a "
@@ -205,7 +191,7 @@ poison_output(struct filter *f, const char *msg)
 	char ex[300];
 	size_t i;
 
-	excerpt(msg, strlen(msg), ex, sizeof(ex));
+	text_excerpt(msg, strlen(msg), sizeof(ex), ex, sizeof(ex));
 	for (i = 0; ex[i]; i++)
 		if (ex[i] == '$')
 			ex[i] = '?';

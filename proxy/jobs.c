@@ -17,9 +17,11 @@
 
 #include "deps.h"
 #include "jobs.h"
-#include "preflight.h"
 #include "log.h"
+#include "pgerr.h"
+#include "preflight.h"
 #include "target.h"
+#include "text.h"
 
 #define JOBS_BATCH (4 * 1024 * 1024) /* a batch is cut at the last line end before this */
 #define JOBS_PUT (256 * 1024)        /* COPY data handed to libpq at once */
@@ -88,8 +90,7 @@ struct jobs_conn {
 	struct event *ev_timeout; /* --statement-timeout of the dump's statement in flight */
 	char tag[40];             /* the command tag of the last result */
 	char who[160];
-	int srv_failed;
-	char srv[700];
+	struct pgerr srv;         /* the server's error for the item in flight */
 };
 
 struct jobs {
@@ -218,41 +219,6 @@ jobs_fail(struct jobs *j, const char *fmt, ...)
 	va_end(ap);
 	j->notify_failed = 1;
 	event_active(j->ev_notify, EV_TIMEOUT, 0);
-}
-
-/* "message (SQLSTATE x)" and DETAIL of an error result */
-static void
-jobs_srv_text(const PGresult *res, char *out, size_t size)
-{
-	const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-	const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	const char *d = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-
-	snprintf(out, size, "%s (SQLSTATE %s)%s%s", m ? m : PQresultErrorMessage(res),
-	         st ? st : "?????", d ? "\n  DETAIL: " : "", d ? d : "");
-}
-
-static void
-jobs_excerpt(const char *text, char *out, size_t size)
-{
-	size_t o = 0;
-	int space = 0;
-
-	for (; *text != '\0' && o + 4 < size; text++) {
-		unsigned char ch = (unsigned char)*text;
-
-		if (ch == '\n' || ch == '\r' || ch == '\t' || ch == ' ') {
-			if (!space && o > 0)
-				out[o++] = ' ';
-			space = 1;
-			continue;
-		}
-		space = 0;
-		out[o++] = ch < 0x20 ? '?' : (char)ch;
-	}
-	if (*text != '\0')
-		memcpy(out + o, "...", 3), o += 3;
-	out[o] = '\0';
 }
 
 /* ---- scheduling ---------------------------------------------------------- */
@@ -461,7 +427,7 @@ jobs_start_item(struct jobs_conn *c)
 	struct jobs *j = c->j;
 
 	c->put = 0;
-	c->srv_failed = 0;
+	pgerr_clear(&c->srv);
 	if (c->prelude_gen != j->prelude_gen && c->it.kind != JOBS_COMMIT) {
 		c->stage = JOBS_ST_PRELUDE;
 		c->prelude_pos = 0;
@@ -523,20 +489,23 @@ static void
 jobs_item_done(struct jobs_conn *c)
 {
 	struct jobs *j = c->j;
-	char ex[JOBS_EXCERPT + 8];
+	char ex[JOBS_EXCERPT * 4 + 8], *srv;
 
-	if (c->srv_failed) {
-		jobs_excerpt(c->it.text.p, ex, sizeof(ex));
+	if (c->srv.set) {
+		text_excerpt(c->it.text.p, c->it.text.len, JOBS_EXCERPT, ex, sizeof(ex));
+		srv = pgerr_text(&c->srv);
 		if (c->it.kind == JOBS_BATCH_ITEM)
 			jobs_fail(j, "COPY at line %llu failed (a batch of %s on connection %d): %s\n"
 			          "  statement: %s", (unsigned long long)c->it.line,
-			          j->tables[c->it.table].name, c->idx, c->srv, ex);
+			          j->tables[c->it.table].name, c->idx, srv ? srv : "out of memory", ex);
 		else if (c->stage == JOBS_ST_PRELUDE)
-			jobs_fail(j, "the session settings failed on connection %d: %s", c->idx, c->srv);
+			jobs_fail(j, "the session settings failed on connection %d: %s", c->idx,
+			          srv ? srv : "out of memory");
 		else
 			jobs_fail(j, "statement %llu at line %llu failed: %s\n  statement: %s",
-			          (unsigned long long)c->it.no, (unsigned long long)c->it.line, c->srv,
-			          ex);
+			          (unsigned long long)c->it.no, (unsigned long long)c->it.line,
+			          srv ? srv : "out of memory", ex);
+		free(srv);
 		return;
 	}
 	if (jobs_check_conn(c) < 0)
@@ -587,9 +556,7 @@ jobs_on_target(void *arg, enum target_event ev, PGresult *res)
 		st = PQresultStatus(res);
 		snprintf(c->tag, sizeof(c->tag), "%s", PQcmdStatus(res));
 		if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE) {
-			if (!c->srv_failed)
-				jobs_srv_text(res, c->srv, sizeof(c->srv));
-			c->srv_failed = 1;
+			pgerr_save(&c->srv, res);
 		} else if (c->it.kind == JOBS_BATCH_ITEM && c->stage == JOBS_ST_END &&
 		           strncmp(PQcmdStatus(res), "COPY", 4) == 0) {
 			j->tables[c->it.table].tagged += strtoull(PQcmdTuples(res), NULL, 10);
@@ -1081,6 +1048,7 @@ jobs_free(struct jobs *j)
 	for (i = 0; i < JOBS_MAX; i++) {
 		target_close(&j->conns[i].t);
 		jobs_item_free(&j->conns[i].it);
+		pgerr_clear(&j->conns[i].srv);
 		if (j->conns[i].ev_timeout)
 			event_free(j->conns[i].ev_timeout);
 	}

@@ -45,6 +45,7 @@
 #include "jobs.h"
 #include "lexer.h"
 #include "log.h"
+#include "pgerr.h"
 #include "pgwire.h"
 #include "preflight.h"
 #include "probe.h"
@@ -54,6 +55,7 @@
 #include "sqltok.h"
 #include "synapse.h"
 #include "target.h"
+#include "text.h"
 #include "tls.h"
 #include "verify.h"
 
@@ -97,13 +99,6 @@ enum session_state {
 static const char *const session_state_names[] = {
 	"handshake", "predump", "connect", "lock", "settings", "role", "synapse", "objects", "begin",
 	"stream", "verify", "finish", "unlock", "after", "closing",
-};
-
-/* The server's answer to the command in flight, when it was an error. */
-struct session_srv_error {
-	int set;
-	char sqlstate[8];
-	char *message, *detail, *hint, *context;
 };
 
 struct session {
@@ -191,7 +186,7 @@ struct session {
 	char cur_excerpt[SESSION_EXCERPT * 4 + 8];
 	char cur_tag[40];          /* the command tag of its last result */
 	int txn_lost;              /* a dump statement ended the import's transaction */
-	struct session_srv_error srv;
+	struct pgerr srv;          /* the server's error for the command in flight */
 
 	char *error;               /* the first failure: the import fails */
 	enum pgwire_failure error_why; /* what it was */
@@ -366,106 +361,6 @@ session_vstrdup(const char *fmt, va_list ap)
 	if (p != NULL)
 		vsnprintf(p, (size_t)n + 1, fmt, ap);
 	return p;
-}
-
-static void
-session_srv_clear(struct session_srv_error *e)
-{
-	free(e->message);
-	free(e->detail);
-	free(e->hint);
-	free(e->context);
-	memset(e, 0, sizeof(*e));
-}
-
-static char *
-session_field(const PGresult *res, int code)
-{
-	const char *v = PQresultErrorField(res, code);
-	char *p;
-	size_t n;
-
-	if (v == NULL || *v == '\0')
-		return NULL;
-	p = strdup(v);
-	if (p == NULL)
-		return NULL;
-	n = strlen(p);
-	while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == ' '))
-		p[--n] = '\0';
-	return p;
-}
-
-/* Keep the first server error of the command in flight. */
-static void
-session_srv_save(struct session *s, const PGresult *res)
-{
-	const char *state;
-
-	if (s->srv.set)
-		return;
-	s->srv.set = 1;
-	s->srv.message = session_field(res, PG_DIAG_MESSAGE_PRIMARY);
-	if (s->srv.message == NULL)
-		s->srv.message = strdup(PQresultErrorMessage(res));
-	s->srv.detail = session_field(res, PG_DIAG_MESSAGE_DETAIL);
-	s->srv.hint = session_field(res, PG_DIAG_MESSAGE_HINT);
-	s->srv.context = session_field(res, PG_DIAG_CONTEXT);
-	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	snprintf(s->srv.sqlstate, sizeof(s->srv.sqlstate), "%s", state ? state : "?????");
-}
-
-/* "message (SQLSTATE x)" plus DETAIL/HINT/CONTEXT lines, malloc'd */
-static char *
-session_srv_text(const struct session_srv_error *e)
-{
-	const char *msg = e->message ? e->message : "unknown error";
-	char *p;
-	size_t n;
-
-	n = strlen(msg) + 64 + (e->detail ? strlen(e->detail) + 16 : 0) +
-	    (e->hint ? strlen(e->hint) + 16 : 0) + (e->context ? strlen(e->context) + 16 : 0);
-	p = malloc(n);
-	if (p == NULL)
-		return NULL;
-	snprintf(p, n, "%s (SQLSTATE %s)%s%s%s%s%s%s", msg, e->sqlstate,
-	         e->detail ? "\n  DETAIL: " : "", e->detail ? e->detail : "",
-	         e->hint ? "\n  HINT: " : "", e->hint ? e->hint : "",
-	         e->context ? "\n  CONTEXT: " : "", e->context ? e->context : "");
-	return p;
-}
-
-/* First SESSION_EXCERPT characters of a statement, on one line. */
-static void
-session_excerpt(const char *text, size_t len, char *out, size_t size)
-{
-	size_t i, o = 0, chars = 0;
-	int space = 0;
-
-	for (i = 0; i < len && o + 8 < size; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		if (c == '\n' || c == '\r' || c == '\t' || c == ' ') {
-			if (!space && o > 0) {
-				out[o++] = ' ';
-				chars++;
-			}
-			space = 1;
-			continue;
-		}
-		space = 0;
-		if ((c & 0xC0) != 0x80) { /* a character starts here */
-			if (chars == SESSION_EXCERPT)
-				break;
-			chars++;
-		}
-		out[o++] = c < 0x20 ? '?' : (char)c;
-	}
-	if (i < len) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o] = '\0';
 }
 
 /*
@@ -737,7 +632,7 @@ session_stmt_timer(struct session *s)
 static void
 session_fail_statement(struct session *s)
 {
-	char *srv = session_srv_text(&s->srv), note[sizeof(s->blocker) + 200];
+	char *srv = pgerr_text(&s->srv), note[sizeof(s->blocker) + 200];
 
 	session_lock_note(s, note, sizeof(note));
 	session_fail_stmt(s, "statement %llu at line %llu failed: %s\n  statement: %s%s",
@@ -754,7 +649,7 @@ session_fail_statement(struct session *s)
 static int
 session_send_as(struct session *s, const char *sql, int dump)
 {
-	session_srv_clear(&s->srv);
+	pgerr_clear(&s->srv);
 	if ((dump ? target_send(&s->target, sql) : target_send_script(&s->target, sql)) < 0) {
 		session_fail(s, "%s", target_error(&s->target));
 		return -1;
@@ -903,7 +798,7 @@ session_free_now(evutil_socket_t fd, short what, void *arg)
 	report_free(&s->rep);
 	verify_free(&s->ver);
 	audit_free(&s->audit);
-	session_srv_clear(&s->srv);
+	pgerr_clear(&s->srv);
 	if (s->ev_progress)
 		event_free(s->ev_progress);
 	if (s->ev_linger)
@@ -1537,7 +1432,7 @@ session_forward(struct session *s, const struct lexer_event *ev, const char *tex
 	s->cur_line = ev->line;
 	s->cur_is_copy = is_copy;
 	s->cur_tag[0] = '\0';
-	session_excerpt(text, len, s->cur_excerpt, sizeof(s->cur_excerpt));
+	text_excerpt(text, len, SESSION_EXCERPT, s->cur_excerpt, sizeof(s->cur_excerpt));
 	if (is_copy)
 		report_copy_start(&s->rep, s->lx.copy_table);
 	s->rep.sent++;
@@ -1755,7 +1650,7 @@ session_role_done(struct session *s)
 	char msg[768], *srv;
 
 	if (s->srv.set || !s->audit.taken) {
-		srv = session_srv_text(&s->srv);
+		srv = pgerr_text(&s->srv);
 		session_fail(s, "cannot read the target role's standing: %s", srv ? srv : "?");
 		free(srv);
 		return -1;
@@ -1791,7 +1686,7 @@ session_synapse_step(struct session *s)
 	int r;
 
 	if (s->srv.set) {
-		srv = session_srv_text(&s->srv);
+		srv = pgerr_text(&s->srv);
 		session_fail(s, "cannot read the target's Synapse schema version: %s\n  (pgsluice "
 		             "serve --no-synapse skips the Synapse checks)", srv ? srv : "?");
 		free(srv);
@@ -1901,7 +1796,7 @@ session_handle(struct session *s)
 				s->skip_copy = 1;
 			return 1;
 		case RULES_REFUSE:
-			session_excerpt(ev->data, ev->len, s->cur_excerpt, sizeof(s->cur_excerpt));
+			text_excerpt(ev->data, ev->len, SESSION_EXCERPT, s->cur_excerpt, sizeof(s->cur_excerpt));
 			session_fail_stmt(s, "statement %llu at line %llu refused (rule %s): %s\n  statement: %s",
 			             (unsigned long long)s->rep.statements, (unsigned long long)ev->line,
 			             v.rule ? v.rule : "?", v.reason ? v.reason : "", s->cur_excerpt);
@@ -2005,7 +1900,7 @@ session_handle(struct session *s)
 			return session_forward(s, ev, v.text, v.len, 0) < 0 ? -1 : 1;
 		case RULES_REFUSE:
 		case RULES_FORWARD:
-			session_excerpt(ev->data, ev->len, s->cur_excerpt, sizeof(s->cur_excerpt));
+			text_excerpt(ev->data, ev->len, SESSION_EXCERPT, s->cur_excerpt, sizeof(s->cur_excerpt));
 			session_fail(s, "psql meta-command at line %llu refused (rule %s): %s\n  line: %s",
 			             (unsigned long long)ev->line, v.rule ? v.rule : "meta",
 			             v.action == RULES_REFUSE && v.reason ? v.reason
@@ -2435,7 +2330,7 @@ session_step_done(struct session *s)
 	switch (s->state) {
 	case SESSION_LOCK:
 		if (s->srv.set) {
-			srv = session_srv_text(&s->srv);
+			srv = pgerr_text(&s->srv);
 			session_fail(s, "the preflight query on the target failed: %s", srv ? srv : "?");
 			free(srv);
 			return;
@@ -2452,7 +2347,7 @@ session_step_done(struct session *s)
 		return;
 	case SESSION_SETTINGS:
 		if (s->srv.set || s->settings.names == NULL) {
-			srv = session_srv_text(&s->srv);
+			srv = pgerr_text(&s->srv);
 			session_fail(s, "cannot read pg_settings on the target: %s", srv ? srv : "?");
 			free(srv);
 			return;
@@ -2479,7 +2374,7 @@ session_step_done(struct session *s)
 		return;
 	case SESSION_OBJECTS:
 		if (s->srv.set) {
-			srv = session_srv_text(&s->srv);
+			srv = pgerr_text(&s->srv);
 			session_fail(s, "cannot list the objects in the target schemas: %s", srv ? srv : "?");
 			free(srv);
 			return;
@@ -2490,7 +2385,7 @@ session_step_done(struct session *s)
 		if (s->srv.set) {
 			char note[sizeof(s->blocker) + 200];
 
-			srv = session_srv_text(&s->srv);
+			srv = pgerr_text(&s->srv);
 			session_lock_note(s, note, sizeof(note));
 			session_fail(s, "%s on the target failed: %s%s",
 			             s->cleared ? "clearing the target schemas (--clear-target)" : "BEGIN",
@@ -2521,7 +2416,7 @@ session_step_done(struct session *s)
 		return;
 	case SESSION_VERIFY:
 		if (s->srv.set) {
-			srv = session_srv_text(&s->srv);
+			srv = pgerr_text(&s->srv);
 			session_fail(s, "verification query failed: %s", srv ? srv : "?");
 			free(srv);
 			return;
@@ -2530,13 +2425,13 @@ session_step_done(struct session *s)
 		return;
 	case SESSION_FINISH:
 		if (s->srv.set && s->finish_commit) {
-			srv = session_srv_text(&s->srv);
+			srv = pgerr_text(&s->srv);
 			session_fail(s, "COMMIT failed: %s", srv ? srv : "?");
 			free(srv);
 		} else if (s->finish_commit) {
 			s->committed = 1;
 		} else if (s->srv.set && s->jobs != NULL) {
-			srv = session_srv_text(&s->srv);
+			srv = pgerr_text(&s->srv);
 			session_say(s, LOG_LEVEL_ERROR, "  --jobs: undoing the import failed: %s\n  the "
 			            "target holds a partial import; pgsluice_aside_N schemas hold what "
 			            "--clear-target moved aside", srv ? srv : "?");
@@ -2565,7 +2460,7 @@ session_on_result(struct session *s, PGresult *res)
 	if (s->wire != NULL && s->state == SESSION_STREAM && s->error == NULL)
 		pgwire_result(s->wire, bufferevent_get_output(s->bev), res);
 	if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR) {
-		session_srv_save(s, res);
+		pgerr_save(&s->srv, res);
 		return;
 	}
 	switch (s->state) {
@@ -3094,7 +2989,7 @@ session_wire_statement(struct session *s, const struct lexer_event *ev,
 	case PGWIRE_ST_REFUSE:
 		break;
 	}
-	session_excerpt(ev->data, ev->len, s->cur_excerpt, sizeof(s->cur_excerpt));
+	text_excerpt(ev->data, ev->len, SESSION_EXCERPT, s->cur_excerpt, sizeof(s->cur_excerpt));
 	session_fail_stmt(s, "statement %llu at line %llu refused: %s\n  statement: %s",
 	             (unsigned long long)s->rep.statements, (unsigned long long)ev->line, why,
 	             s->cur_excerpt);

@@ -44,3 +44,37 @@ text_take(struct text *t)
 	t->failed = 0;
 	return p;
 }
+
+void
+text_excerpt(const char *s, size_t len, size_t max_chars, char *out, size_t size)
+{
+	size_t i, o = 0, chars = 0;
+	int space = 0;
+
+	for (i = 0; i < len && o + 8 < size; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '\n' || c == '\r' || c == '\t' || c == ' ') {
+			if (!space && o > 0) {
+				if (chars >= max_chars)
+					break;
+				out[o++] = ' ';
+				chars++;
+			}
+			space = 1;
+			continue;
+		}
+		space = 0;
+		if ((c & 0xC0) != 0x80) { /* a character starts here */
+			if (chars >= max_chars)
+				break;
+			chars++;
+		}
+		out[o++] = c < 0x20 ? '?' : (char)c;
+	}
+	if (i < len) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+}

@@ -1,6 +1,6 @@
 /*
  * text.h - a string built piece by piece (SQL for the target, lists for
- * messages).
+ * messages), and the one excerpt of a statement for messages.
  *
  * One helper for the modules that build text (preflight, verify), so that
  * none of them grows buffers by hand: the bytes go into a libevent evbuffer,
@@ -29,5 +29,13 @@ void text_cat(struct text *t, const char *s);
  * either way (ready for reuse); the caller frees the string.
  */
 char *text_take(struct text *t);
+
+/*
+ * An excerpt of s[0..len) for a message, on one line: at most max_chars
+ * characters (UTF-8), each run of white space as one space, any other
+ * control character as '?', and "..." when it is cut.  out is always
+ * NUL-terminated; it holds at most size - 1 bytes (size >= 8).
+ */
+void text_excerpt(const char *s, size_t len, size_t max_chars, char *out, size_t size);
 
 #endif
