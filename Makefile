@@ -175,7 +175,7 @@ test: test-deps all $(UNIT_BIN) $(TOOL_BIN) build/asan-pgsluice
 test-long: test-deps all $(UNIT_BIN) $(TOOL_BIN) build/asan-pgsluice
 	@PGSLUICE_TEST_LONG=1 tests/run.sh
 
-build/fuzz_lexer: tests/fuzz/fuzz_lexer.c $(SQLREWRITE_SRC) $(wildcard sqlrewrite/*.h)
+build/fuzz_lexer: tests/fuzz/fuzz_lexer.c $(SQLREWRITE_SRC) $(wildcard sqlrewrite/*.h tests/unit/*.h)
 	@mkdir -p build
 	clang $(STD) $(WARN) -g -O1 -Isqlrewrite -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=all -o $@ tests/fuzz/fuzz_lexer.c $(SQLREWRITE_SRC)
@@ -186,7 +186,17 @@ build/fuzz_decoder: tests/fuzz/fuzz_decoder.c proxy/decoder.c proxy/decoder.h
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ \
 		tests/fuzz/fuzz_decoder.c proxy/decoder.c $$($(PKG_CONFIG) --libs libisal libzstd liblz4)
 
-fuzz: fuzz-deps build/fuzz_lexer build/fuzz_decoder
+# pgwire's parser with what it calls: scram, log, and the lexer and sqltok
+FUZZ_PGWIRE_SRC := tests/fuzz/fuzz_pgwire.c proxy/pgwire.c proxy/scram.c proxy/log.c $(SQLREWRITE_SRC)
+# (several sources in one clang run: the headers as prerequisites, not -MMD)
+build/fuzz_pgwire: $(FUZZ_PGWIRE_SRC) $(wildcard sqlrewrite/*.h proxy/*.h tests/unit/*.h)
+	@mkdir -p build
+	clang $(STD) $(WARN) -g -O1 -Iproxy -Isqlrewrite $$($(PKG_CONFIG) --cflags libevent libpq openssl) \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ \
+		$(FUZZ_PGWIRE_SRC) $$($(PKG_CONFIG) --libs libevent libpq openssl)
+
+# the pgwire seeds: every input of test_pgwire's case table
+fuzz: fuzz-deps build/fuzz_lexer build/fuzz_decoder build/fuzz_pgwire build/asan/test_pgwire
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 build/lexer_bench: tests/bench/lexer_bench.c build/libsqlrewrite.a
@@ -223,4 +233,4 @@ clean:
 
 # the -MMD dependency files of whatever was built before
 -include $(wildcard $(patsubst %.o,%.d,$(SQLREWRITE_OBJ) $(PROXY_OBJ) $(ASAN_SQLREWRITE_OBJ) \
-	$(ASAN_PROXY_OBJ) $(UNIT_SRC:%.c=build/asan/%.o)) $(TOOL_BIN:%=%.d) build/*.d)
+	$(ASAN_PROXY_OBJ) $(UNIT_SRC:%.c=build/asan/%.o)) $(TOOL_BIN:%=%.d) build/lexer_bench.d)

@@ -127,6 +127,29 @@ static int n_runs;
 static size_t must_cut;
 
 /*
+ * With PGSLUICE_PGWIRE_SEEDS=DIR, each case's input is also written to
+ * DIR as a seed of the fuzz target (tests/fuzz/fuzz_pgwire.c: a byte for
+ * the configuration, one for the chunking, then the input).
+ */
+static void
+seed(enum cfg_kind k, const struct bld *b)
+{
+	const char *dir = getenv("PGSLUICE_PGWIRE_SEEDS");
+	char path[4096];
+	FILE *f;
+
+	if (dir == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/case-%03d", dir, n_runs);
+	f = fopen(path, "wb");
+	if (f == NULL || fputc((int)k, f) == EOF || fputc(7, f) == EOF ||
+	    fwrite(b->b, 1, b->n, f) != b->n || fclose(f) != 0) {
+		printf("not ok - write the seed %s\n", path);
+		exit(1);
+	}
+}
+
+/*
  * Run b whole, byte by byte and split at every offset (at 97 offsets for
  * a long input); wants: pieces the whole run's text holds, in order
  * ("!piece": one it must not hold), NULL-terminated.
@@ -143,6 +166,7 @@ check(const char *name, enum cfg_kind k, const struct bld *b, int split, ...)
 
 	if (every == NULL)
 		abort();
+	seed(k, b);
 	whole = wd_run(&cfg, b->b, b->n, &must_cut, must_cut > 0);
 	n_runs++;
 	va_start(ap, split);

@@ -21,7 +21,15 @@
  * "K<key>", SASLContinue's body as "R<server-first>"), and the lexer's
  * events as "{S text}", "{D data}" (consecutive pieces merged), "{E rows}".
  * After the last chunk, a stage that still waits gets eof (startup) or
- * ends as "[wait]".  Each chunk is copied into a buffer of its exact size
+ * ends as "[wait]".
+ *
+ * A Query or CopyData streams to the lexer as it comes, so when the stream
+ * fails inside one (a NUL in a Query's text, an unterminated string), how
+ * many of its statements were lexed before depends on the chunking (the
+ * session has sent them to the target, whose transaction the failure rolls
+ * back), and so is which of two faults in it is found first.  With
+ * wd_settle set, such a failure drops what came after the last
+ * ReadyForQuery and shows as "~[failed]".  Each chunk is copied into a buffer of its exact size
  * before it goes into the evbuffer, so that ASan sees a read past it.
  */
 #ifndef PGSLUICE_WIREDRIVE_H
@@ -40,7 +48,10 @@ struct wd_text {
 	char *p;
 	size_t len, cap;
 	int in_data;
+	size_t settled; /* len after the last ReadyForQuery */
 };
+
+static int wd_settle;
 
 static void
 wd_put(struct wd_text *t, const char *s, size_t n)
@@ -114,6 +125,8 @@ wd_output(struct wd_text *t, struct evbuffer *out, int messages)
 			wd_put(t, "R<server-first>", 15);
 		} else {
 			wd_bytes(t, p + o, 1 + len);
+			if (p[o] == 'Z')
+				t->settled = t->len;
 		}
 		o += 1 + len;
 	}
@@ -161,6 +174,22 @@ wd_result(struct wd_text *t, const char *what, const char *detail)
 		wd_bytes(t, (const unsigned char *)detail, strlen(detail));
 	}
 	wd_puts(t, "]");
+}
+
+/*
+ * A failure inside a streamed message: with wd_settle, back to the last
+ * ReadyForQuery, "~[failed]", and 1; else 0 (the caller says what failed).
+ */
+static int
+wd_unsettled(struct wd_text *t)
+{
+	if (!wd_settle)
+		return 0;
+	t->len = t->settled;
+	t->p[t->len] = '\0';
+	t->in_data = 0;
+	wd_put(t, "~[failed]", 9);
+	return 1;
 }
 
 enum wd_stage { WD_STARTUP, WD_AUTH, WD_PREDUMP, WD_STREAM, WD_END };
@@ -256,7 +285,8 @@ wd_step(struct pgwire *w, enum wd_stage *stage, struct evbuffer *in, struct evbu
 		case PGWIRE_IN_WAIT:
 			return evbuffer_get_length(in) != before;
 		case PGWIRE_IN_FAIL:
-			wd_result(t, pgwire_fatal(w) ? "fatal" : "error", pgwire_error(w));
+			if (!wd_unsettled(t))
+				wd_result(t, pgwire_fatal(w) ? "fatal" : "error", pgwire_error(w));
 			*stage = WD_END;
 			return 1;
 		case PGWIRE_IN_TERMINATE:
@@ -269,7 +299,8 @@ wd_step(struct pgwire *w, enum wd_stage *stage, struct evbuffer *in, struct evbu
 		for (k = 0; k < produced; k += used) {
 			r = lexer_scan(lx, buf + k, produced - k, &used, &ev);
 			if (r == LEXER_ERROR) {
-				wd_result(t, "lexer", lexer_error(lx));
+				if (!wd_unsettled(t))
+					wd_result(t, "lexer", lexer_error(lx));
 				*stage = WD_END;
 				return 1;
 			}
@@ -298,7 +329,7 @@ wd_run(const struct pgwire_config *cfg, const unsigned char *in, size_t len, con
 {
 	struct pgwire *w = pgwire_new(cfg);
 	struct evbuffer *ein = evbuffer_new(), *eout = evbuffer_new();
-	struct wd_text t = { NULL, 0, 0, 0 };
+	struct wd_text t = { NULL, 0, 0, 0, 0 };
 	enum wd_stage stage = WD_STARTUP;
 	struct lexer lx;
 	size_t start = 0, k = 0, end, n;
