@@ -129,6 +129,14 @@ on_event(struct filter *f, const struct lexer_event *ev)
 	case LEXER_STATEMENT:
 	case LEXER_META:
 		f->st_in++;
+		if (ev->type == LEXER_STATEMENT && f->trailer) {
+			/* as serve: a dump ends at its trailer */
+			snprintf(f->error, sizeof(f->error),
+			    "line %llu: a statement comes after the dump's trailer (\"-- PostgreSQL "
+			    "database dump complete\"): two dumps in one stream?",
+			    (unsigned long long)ev->line);
+			return -1;
+		}
 		rules_apply(&f->rules, ev, &v);
 		explain(f, ev, &v);
 		if (v.action == RULES_REFUSE) {

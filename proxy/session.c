@@ -4,9 +4,9 @@
  *
  * The data path, one lexer event at a time:
  *
- *   bufferevent input (read high mark SESSION_INPUT_HIGH: the kernel holds
- *   the rest, the client's TCP window closes); on a plain socket in STREAM
- *   the session's own reads into raw[] instead (session_read_client)
+ *   the client's input (client.h: a bufferevent with a read high mark, so
+ *   that the kernel holds the rest and the client's TCP window closes; on
+ *   a plain socket in STREAM, bulk reads instead)
  *     -> decoder_run into plain[] (SESSION_PLAIN_CAP; refilled only when
  *        used up)
  *     -> lexer_scan: one event
@@ -40,15 +40,16 @@
 #include "audit.h"
 #include "auth.h"
 #include "classify.h"
+#include "client.h"
 #include "decoder.h"
 #include "dumpstart.h"
 #include "jobs.h"
 #include "lexer.h"
+#include "lockwatch.h"
 #include "log.h"
 #include "pgerr.h"
 #include "pgwire.h"
 #include "preflight.h"
-#include "probe.h"
 #include "report.h"
 #include "rules.h"
 #include "session.h"
@@ -59,20 +60,12 @@
 #include "tls.h"
 #include "verify.h"
 
-#define SESSION_INPUT_HIGH (256 * 1024) /* client bytes buffered before we stop reading */
 #define SESSION_PLAIN_CAP (128 * 1024)  /* decoded bytes handed to the lexer at once */
-#define SESSION_BULK_READ (128 * 1024)  /* client bytes taken per read on a plain socket */
-#define SESSION_COALESCE_MIN (32 * 1024) /* a read below this: let more arrive before the next */
-#define SESSION_COALESCE_US 1000         /* ... for this long (microseconds) */
 #define SESSION_EXCERPT 200             /* characters of a statement in an error */
-#define SESSION_LINGER_S 5              /* wait for the client to close after the summary */
-#define SESSION_LEFT_CHECK_MS 250       /* a client that had closed: did it reset on the summary? */
 #define SESSION_WRITE_TIMEOUT_S 60      /* a client that does not read its summary */
 #define SESSION_GZIP_SLACK (1024 * 1024) /* plain bytes --max-gzip-ratio lets pass */
 #define SESSION_AUTH_HOLD_MAX_S 5       /* a penalty up to this holds an AUTH attempt;
                                          * a longer one refuses it */
-#define SESSION_CANCEL_AFTER_MS 500     /* a failed import's statement still running: cancel */
-#define SESSION_WATCH_MAX_S 15.0        /* a statement running this long: who blocks it? */
 #define SESSION_SNIFF_GRACE_MS 300      /* wait this long for a first byte (wire or raw?) */
 #define SESSION_ALIVE_MS 250            /* the dump is all in and a statement runs: look
                                          * this often whether the client is still there, */
@@ -110,7 +103,6 @@ struct session {
 	time_t started;
 	enum session_state state;
 	int admitted;
-	int plain_socket;          /* bev reads a socket itself (no TLS, no filter) */
 	/* the PostgreSQL protocol (pgwire.h): NULL for a raw stream */
 	struct pgwire *wire;
 	int sniffed;               /* the first byte said: raw stream or wire client */
@@ -123,15 +115,8 @@ struct session {
 	int ended;                 /* on_end was called */
 	int released;              /* freeing is scheduled */
 
-	struct bufferevent *bev;
-	int client_eof;            /* no more bytes will come from the client */
-	int client_gone;           /* nor can we write to it */
-	char client_why[128];
-	int lingering;
-	int left_logged;           /* "client left before the answer" was logged */
-	struct event *ev_left;     /* SESSION_LEFT_CHECK_MS after the summary went out */
-	/* the handshake (TLS, AUTH line) and the client limits: issue 4 */
-	int tls_pending;           /* the TLS handshake is not done yet */
+	struct client cl;          /* the client's connection (client.h) */
+	/* the handshake (TLS, AUTH line) and the client limits */
 	int auth_pending;          /* the AUTH line is not checked yet */
 	struct event *ev_header;   /* --header-timeout, while in HANDSHAKE */
 	struct event *ev_auth;     /* an AUTH attempt held by its address's penalty */
@@ -192,37 +177,14 @@ struct session {
 	enum pgwire_failure error_why; /* what it was */
 	int commit_unknown;        /* the target was lost while COMMIT was in flight */
 
-	/*
-	 * Side connections (probe.c) while a statement runs: who holds the lock
-	 * it waits for (named when lock_timeout strikes), and the cancel of a
-	 * statement still running when the import has already failed.
-	 */
-	struct probe *probe_blocker, *probe_cancel;
-	struct event *ev_watch, *ev_cancel;
+	struct lockwatch lw;       /* who blocks the statement in flight; its cancel */
 	struct event *ev_stmt_timeout; /* --statement-timeout, re-armed by each dump statement */
 	struct event *ev_alive;    /* SESSION_ALIVE_MS while STREAM */
 	double alive_said;         /* when the last "running:" line was written */
-	uint64_t busy_gen;         /* statements sent so far (our own and the dump's) */
-	double busy_since;         /* when the last one was sent (monotonic seconds) */
-	uint64_t blocker_gen;      /* the statement blocker[] was seen for */
-	char blocker[640];         /* "pid 123 (user ..., ...): query" */
-	int cancel_armed;
 	char lock_set[48];         /* "SET lock_timeout = '30s';" (--lock-timeout) */
 
-	struct event *ev_progress, *ev_free, *ev_linger;
+	struct event *ev_progress, *ev_free;
 	int in_pump, pump_again;
-
-	/*
-	 * STREAM on a plain socket: the session reads the client itself
-	 * (session_read_client), not the bufferevent, so that one read takes
-	 * what the kernel holds, not 4 KiB.
-	 */
-	int own_read;              /* the bufferevent does not read; ev_read/ev_coalesce do */
-	struct event *ev_read;     /* the client socket is readable (one shot) */
-	struct event *ev_coalesce; /* a short read: wait a moment for more (one shot) */
-	ssize_t last_read;         /* bytes the last read took; 0: none were there */
-	char *raw;                 /* SESSION_BULK_READ client bytes read, not yet decoded */
-	size_t raw_start, raw_end;
 
 	/* --jobs N: the dump's statements and COPY data go to the engine (jobs.h) */
 	struct jobs *jobs;
@@ -231,12 +193,10 @@ struct session {
 };
 
 static void session_pump(struct session *s);
-static void session_own_read_stop(struct session *s);
 static void session_handshake(struct session *s);
 static void session_wind_down(struct session *s);
 static int session_peer_state(struct session *s);
 static int session_sniff(struct session *s);
-static int session_tls_port(struct session *s);
 static void session_on_presniff(evutil_socket_t fd, short what, void *arg);
 static int session_wire_startup(struct session *s);
 static int session_wire_refill(struct session *s);
@@ -271,7 +231,7 @@ session_set_state(struct session *s, enum session_state st)
 	log_debug(s->who, "state %s -> %s", session_state_names[s->state],
 	          session_state_names[st]);
 	if (s->state == SESSION_STREAM)
-		session_own_read_stop(s);
+		client_bulk_stop(&s->cl);
 	s->state = st;
 }
 
@@ -288,17 +248,17 @@ session_vsay(struct session *s, enum pgwire_say kind, enum log_level level, cons
 	va_copy(ap2, ap);
 	log_vmsg(level, s->who, fmt, ap2);
 	va_end(ap2);
-	if (s->client_gone)
+	if (s->cl.gone)
 		return;
 	if (s->wire != NULL) {
 		char line[2048];
 
 		vsnprintf(line, sizeof(line), fmt, ap);
-		pgwire_say(s->wire, bufferevent_get_output(s->bev), kind, line);
+		pgwire_say(s->wire, client_out(&s->cl), kind, line);
 		return;
 	}
-	evbuffer_add_vprintf(bufferevent_get_output(s->bev), fmt, ap);
-	evbuffer_add(bufferevent_get_output(s->bev), "\n", 1);
+	evbuffer_add_vprintf(client_out(&s->cl), fmt, ap);
+	evbuffer_add(client_out(&s->cl), "\n", 1);
 }
 
 /* A line of any kind but the summary's or progress. */
@@ -404,197 +364,44 @@ session_fail_stmt(struct session *s, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* ---- side connections: who blocks us, cancel ------------------------- */
-
-static struct timeval
-session_tv(double secs)
-{
-	struct timeval tv;
-
-	tv.tv_sec = (time_t)secs;
-	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
-	return tv;
-}
-
-/*
- * How long a statement runs before we ask who blocks it: half the lock
- * timeout, so that the answer is in before lock_timeout strikes.
- */
-static double
-session_watch_period(const struct session *s)
-{
-	double p = s->cfg->lock_timeout > 0 ? s->cfg->lock_timeout / 2.0 : SESSION_WATCH_MAX_S;
-
-	if (p < 0.25)
-		p = 0.25;
-	return p > SESSION_WATCH_MAX_S ? SESSION_WATCH_MAX_S : p;
-}
+/* ---- side connections: who blocks us, cancel (lockwatch.h) ----------- */
 
 static void
-session_on_blocker(void *arg, const PGresult *res, const char *error)
+session_on_blocked(void *arg, const char *blocker, double waited)
 {
 	struct session *s = arg;
-	char text[sizeof(s->blocker)], more[48] = "";
-	const char *query;
-	int n;
 
-	s->probe_blocker = NULL;
-	if (error != NULL) {
-		log_debug(s->who, "cannot ask the target who blocks the statement: %s", error);
-		return;
-	}
-	if (PQntuples(res) < 1 || PQnfields(res) < 8 || s->state == SESSION_CLOSING)
-		return; /* running, not waiting for a lock */
-	query = PQgetvalue(res, 0, 7);
-	n = atoi(PQgetvalue(res, 0, 6));
-	if (n > 1)
-		snprintf(more, sizeof(more), " (and %d more session%s)", n - 1, n > 2 ? "s" : "");
-	snprintf(text, sizeof(text),
-	         "pid %s (user %s, application %s, from %s, %s, transaction open %s s)%s: %s%s",
-	         PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
-	         PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5), more,
-	         query[0] ? query : "(no query)",
-	         strcmp(query, "<insufficient privilege>") == 0
-	             ? " (the query of another role's session is hidden: grant pgsluice's role "
-	               "pg_read_all_stats to see it)"
-	             : "");
-	if (s->blocker_gen == s->busy_gen && strcmp(text, s->blocker) == 0)
-		return;
-	snprintf(s->blocker, sizeof(s->blocker), "%s", text);
-	s->blocker_gen = s->busy_gen;
 	if (s->state == SESSION_STREAM)
 		session_say(s, LOG_LEVEL_WARN, "waiting: statement %llu at line %llu has waited %.0f s "
 		            "for a lock held by %s",
-		            (unsigned long long)s->cur_no, (unsigned long long)s->cur_line,
-		            report_now() - s->busy_since, s->blocker);
+		            (unsigned long long)s->cur_no, (unsigned long long)s->cur_line, waited,
+		            blocker);
 	else
 		session_say(s, LOG_LEVEL_WARN, "waiting: %s has waited %.0f s for a lock held by %s",
-		            session_state_names[s->state], report_now() - s->busy_since, s->blocker);
+		            session_state_names[s->state], waited, blocker);
 }
 
-/* A statement has run for a watch period: ask who blocks it, if anyone. */
-static void
-session_on_watch(evutil_socket_t fd, short what, void *arg)
+static int
+session_may_cancel(void *arg)
 {
-	struct session *s = arg;
-	struct timeval tv = session_tv(session_watch_period(s));
-	char sql[900];
-	(void)fd;
-	(void)what;
+	const struct session *s = arg;
 
-	if (s->state == SESSION_CLOSING || s->target.conn == NULL ||
-	    s->target.state != TARGET_BUSY)
-		return; /* the next statement sent arms the watch again */
-	if (s->probe_blocker == NULL) {
-		snprintf(sql, sizeof(sql),
-		         "SELECT a.pid, COALESCE(a.usename, '?'),"
-		         " COALESCE(NULLIF(a.application_name, ''), '-'),"
-		         " COALESCE(pg_catalog.host(a.client_addr), 'local'), COALESCE(a.state, '?'),"
-		         " COALESCE(pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.now() -"
-		         " a.xact_start))::int, 0), pg_catalog.count(*) OVER (),"
-		         " pg_catalog.left(pg_catalog.regexp_replace(COALESCE(a.query, ''),"
-		         " '\\s+', ' ', 'g'), 300)"
-		         " FROM pg_catalog.pg_stat_activity a"
-		         " WHERE a.pid = ANY (pg_catalog.pg_blocking_pids(%d))"
-		         " ORDER BY a.xact_start NULLS LAST LIMIT 1",
-		         PQbackendPID(s->target.conn));
-		s->probe_blocker = probe_start(s->cfg->base, s->cfg->conninfo, "pgsluice (lock watch)",
-		                               s->cfg->connect_timeout, sql, session_on_blocker, s,
-		                               s->who);
-	}
-	evtimer_add(s->ev_watch, &tv);
+	return s->state < SESSION_FINISH;
 }
 
-/* A statement went out: note when, and watch it. */
-static void
-session_watch(struct session *s)
+static int
+session_may_watch(void *arg)
 {
-	struct timeval tv = session_tv(session_watch_period(s));
+	const struct session *s = arg;
 
-	s->busy_gen++;
-	s->busy_since = report_now();
-	if (s->ev_watch == NULL)
-		s->ev_watch = evtimer_new(s->cfg->base, session_on_watch, s);
-	if (s->ev_watch != NULL)
-		evtimer_add(s->ev_watch, &tv);
+	return s->state != SESSION_CLOSING;
 }
 
 /* "\n  it waited ... held by pid 123 (...): query" after a lock timeout, or "" */
 static void
 session_lock_note(const struct session *s, char *buf, size_t size)
 {
-	buf[0] = '\0';
-	if (!s->srv.set || strcmp(s->srv.sqlstate, "55P03") != 0)
-		return;
-	if (s->blocker[0] != '\0' && s->blocker_gen == s->busy_gen)
-		snprintf(buf, size, "\n  it waited --lock-timeout %d s for a lock held by %s"
-		         "\n  end that session or let it finish, then send the dump again",
-		         s->cfg->lock_timeout, s->blocker);
-	else
-		snprintf(buf, size, "\n  it waited --lock-timeout %d s for a lock that another session "
-		         "holds (pg_locks on the target shows which)", s->cfg->lock_timeout);
-}
-
-static void
-session_on_cancelled(void *arg, const PGresult *res, const char *error)
-{
-	struct session *s = arg;
-
-	s->probe_cancel = NULL;
-	if (error != NULL)
-		log_warn(s->who, "cannot cancel the statement running on the target: %s", error);
-	else if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") != 0)
-		log_warn(s->who, "the target did not cancel the statement (pg_cancel_backend said no)");
-}
-
-static void
-session_on_cancel_timer(evutil_socket_t fd, short what, void *arg)
-{
-	struct session *s = arg;
-	struct target *t = &s->target;
-	char sql[96];
-	(void)fd;
-	(void)what;
-
-	if (s->state >= SESSION_FINISH || t->conn == NULL || s->probe_cancel != NULL)
-		return;
-	if (t->state != TARGET_BUSY && !(t->state == TARGET_COPY_IN && t->flushing))
-		return;
-	log_info(s->who, "the import has failed; cancelling the statement still running on the "
-	         "target (backend pid %d)", PQbackendPID(t->conn));
-	snprintf(sql, sizeof(sql), "SELECT pg_catalog.pg_cancel_backend(%d)", PQbackendPID(t->conn));
-	s->probe_cancel = probe_start(s->cfg->base, s->cfg->conninfo, "pgsluice (cancel)",
-	                              s->cfg->connect_timeout, sql, session_on_cancelled, s, s->who);
-}
-
-/*
- * The import has failed while a statement (or COPY data) is still in
- * flight: what it does is rolled back anyway, so do not wait for it to end
- * by itself.  If it still runs a moment later, cancel it from a side
- * connection (PQcancel would block the loop; PostgreSQL 15's libpq has no
- * non-blocking cancel).
- */
-static void
-session_cancel_later(struct session *s)
-{
-	struct timeval tv = { 0, SESSION_CANCEL_AFTER_MS * 1000 };
-
-	if (s->cancel_armed || s->state >= SESSION_FINISH)
-		return;
-	s->cancel_armed = 1;
-	s->ev_cancel = evtimer_new(s->cfg->base, session_on_cancel_timer, s);
-	if (s->ev_cancel != NULL)
-		evtimer_add(s->ev_cancel, &tv);
-}
-
-/*
- * The import has failed because of the statement still running (it ran
- * too long, or the client is gone): cancel it at once.
- */
-static void
-session_cancel_now(struct session *s)
-{
-	session_on_cancel_timer(-1, 0, s);
+	lockwatch_note(&s->lw, s->srv.set ? s->srv.sqlstate : NULL, buf, size);
 }
 
 /* --statement-timeout: the dump statement sent last has run that long. */
@@ -611,7 +418,7 @@ session_on_stmt_timeout(evutil_socket_t fd, short what, void *arg)
 	             "the target: cancelled\n  statement: %s",
 	             (unsigned long long)s->cur_no, (unsigned long long)s->cur_line,
 	             s->cfg->statement_timeout, s->cur_excerpt);
-	session_cancel_now(s);
+	lockwatch_cancel_now(&s->lw);
 }
 
 /* A dump statement (or a COPY's end) went out: its time starts. */
@@ -632,7 +439,7 @@ session_stmt_timer(struct session *s)
 static void
 session_fail_statement(struct session *s)
 {
-	char *srv = pgerr_text(&s->srv), note[sizeof(s->blocker) + 200];
+	char *srv = pgerr_text(&s->srv), note[sizeof(s->lw.blocker) + 200];
 
 	session_lock_note(s, note, sizeof(note));
 	session_fail_stmt(s, "statement %llu at line %llu failed: %s\n  statement: %s%s",
@@ -654,7 +461,7 @@ session_send_as(struct session *s, const char *sql, int dump)
 		session_fail(s, "%s", target_error(&s->target));
 		return -1;
 	}
-	session_watch(s);
+	lockwatch_sent(&s->lw);
 	if (dump)
 		session_stmt_timer(s);
 	return 0;
@@ -688,11 +495,11 @@ session_wind_down(struct session *s)
 		session_report(s);
 		return;
 	case TARGET_BUSY:
-		session_cancel_later(s);
+		lockwatch_cancel_later(&s->lw);
 		return; /* TARGET_EV_IDLE brings us back */
 	case TARGET_COPY_IN:
 		if (t->flushing) {
-			session_cancel_later(s);
+			lockwatch_cancel_later(&s->lw);
 			return; /* TARGET_EV_DRAINED brings us back */
 		}
 		r = target_end_copy(t, "pgsluice: the import was aborted");
@@ -706,7 +513,7 @@ session_wind_down(struct session *s)
 		 * still works through the COPY data it has (a slow trigger, say)
 		 * before it reads the end: cancel that if it takes long.
 		 */
-		session_cancel_later(s);
+		lockwatch_cancel_later(&s->lw);
 		return;
 	case TARGET_IDLE:
 		if (t->flushing)
@@ -715,16 +522,16 @@ session_wind_down(struct session *s)
 	}
 
 	/* idle: the next step of the ending */
-	if (s->error == NULL && s->state < SESSION_FINISH && s->wire == NULL && s->bev != NULL &&
+	if (s->error == NULL && s->state < SESSION_FINISH && s->wire == NULL && s->cl.bev != NULL &&
 	    session_peer_state(s) == 2) {
 		/*
 		 * The client reset the connection (Ctrl-C on pgsluice send, a
 		 * killed nc) while the end of the dump was already in our
 		 * buffers: it never hears the answer, so nothing is committed.
 		 */
-		s->client_eof = s->client_gone = 1;
-		snprintf(s->client_why, sizeof(s->client_why), "the client connection was lost (reset)");
-		session_fail(s, "%s before the answer: not committing", s->client_why);
+		s->cl.eof = s->cl.gone = 1;
+		snprintf(s->cl.why, sizeof(s->cl.why), "the client connection was lost (reset)");
+		session_fail(s, "%s before the answer: not committing", s->cl.why);
 		return;
 	}
 	if (s->jobs != NULL && !s->jobs_ended && s->state < SESSION_FINISH) {
@@ -786,8 +593,7 @@ session_free_now(evutil_socket_t fd, short what, void *arg)
 	if (s->cfg->on_free)
 		s->cfg->on_free(s->cfg->arg, s);
 	target_close(&s->target);
-	if (s->bev)
-		bufferevent_free(s->bev);
+	client_free(&s->cl);
 	if (s->pipeline_live) {
 		lexer_free(&s->lx);
 		rules_free(&s->rules);
@@ -801,30 +607,17 @@ session_free_now(evutil_socket_t fd, short what, void *arg)
 	pgerr_clear(&s->srv);
 	if (s->ev_progress)
 		event_free(s->ev_progress);
-	if (s->ev_linger)
-		event_free(s->ev_linger);
-	if (s->ev_left)
-		event_free(s->ev_left);
 	if (s->ev_header)
 		event_free(s->ev_header);
 	if (s->ev_auth)
 		event_free(s->ev_auth);
 	if (s->ev_idle)
 		event_free(s->ev_idle);
-	probe_cancel(s->probe_blocker);
-	probe_cancel(s->probe_cancel);
-	if (s->ev_watch)
-		event_free(s->ev_watch);
-	if (s->ev_cancel)
-		event_free(s->ev_cancel);
+	lockwatch_free(&s->lw);
 	if (s->ev_stmt_timeout)
 		event_free(s->ev_stmt_timeout);
 	if (s->ev_alive)
 		event_free(s->ev_alive);
-	if (s->ev_read)
-		event_free(s->ev_read);
-	if (s->ev_coalesce)
-		event_free(s->ev_coalesce);
 	if (s->ev_sniff)
 		event_free(s->ev_sniff);
 	pgwire_free(s->wire);
@@ -832,7 +625,6 @@ session_free_now(evutil_socket_t fd, short what, void *arg)
 	free(s->cleared);
 	jobs_free(s->jobs);
 	free(s->plain);
-	free(s->raw);
 	free(s->sql);
 	free(s->fixed);
 	free(s->error);
@@ -846,124 +638,33 @@ session_release(struct session *s)
 	if (s->released)
 		return;
 	s->released = 1;
-	if (s->bev) {
-		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
-		bufferevent_setcb(s->bev, NULL, NULL, NULL, NULL);
-	}
+	client_stop(&s->cl);
 	event_active(s->ev_free, EV_TIMEOUT, 0);
-}
-
-static void
-session_on_linger(evutil_socket_t fd, short what, void *arg)
-{
-	struct session *s = arg;
-	(void)fd;
-	(void)what;
-
-	log_debug(s->who, "client did not close within %d s after the summary", SESSION_LINGER_S);
-	session_release(s);
-}
-
-/* The client is gone at the end: say so, once, in the log (it cannot read it). */
-static void
-session_log_left(struct session *s, const char *why)
-{
-	if (s->left_logged)
-		return;
-	s->left_logged = 1;
-	log_warn(s->who, "client left before the answer (%s): it did not get the summary above",
-	         why);
-}
-
-/*
- * A client that had closed its side before the summary: a peer that had
- * closed its socket wholly (socat -t 0.5 after its input ended, a killed
- * sender) answers the summary with a reset, which shows as SO_ERROR
- * EPIPE/ECONNRESET a moment later.  Then release.
- */
-static void
-session_on_left_check(evutil_socket_t fd, short what, void *arg)
-{
-	struct session *s = arg;
-	int err = 0;
-	socklen_t len = sizeof(err);
-	(void)fd;
-	(void)what;
-
-	if (getsockopt(bufferevent_getfd(s->bev), SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
-	    (err == EPIPE || err == ECONNRESET))
-		session_log_left(s, "its connection was reset when the summary came");
-	session_release(s);
-}
-
-/*
- * The summary has left our buffer.  Close our side; if the client may still
- * be sending (an aborted import), read and discard until it closes, so that
- * closing with unread input does not reset the connection before the
- * client has read the summary.  With TLS a close_notify goes first
- * (tls_shutdown_write), then the FIN.
- */
-static void
-session_client_drained(struct session *s)
-{
-	struct timeval tv = { SESSION_LINGER_S, 0 };
-	struct timeval check = { 0, SESSION_LEFT_CHECK_MS * 1000 };
-
-	if (s->client_gone) {
-		session_release(s);
-		return;
-	}
-	if (s->client_eof) {
-		if (s->ev_left != NULL)
-			return;
-		s->ev_left = evtimer_new(s->cfg->base, session_on_left_check, s);
-		if (s->ev_left == NULL || evtimer_add(s->ev_left, &check) != 0)
-			session_release(s);
-		return;
-	}
-	if (s->lingering)
-		return;
-	s->lingering = 1;
-	tls_shutdown_write(s->bev);
-	evbuffer_drain(bufferevent_get_input(s->bev),
-	               evbuffer_get_length(bufferevent_get_input(s->bev)));
-	bufferevent_enable(s->bev, EV_READ);
-	s->ev_linger = evtimer_new(s->cfg->base, session_on_linger, s);
-	if (s->ev_linger == NULL || evtimer_add(s->ev_linger, &tv) != 0)
-		session_release(s);
 }
 
 /* Summary written (or refusal): let the output drain, then close. */
 static void
 session_close_client(struct session *s)
 {
-	struct timeval tv = { SESSION_WRITE_TIMEOUT_S, 0 };
-
 	session_set_state(s, SESSION_CLOSING);
 	if (s->ev_progress)
 		event_del(s->ev_progress);
-	if (s->client_gone) {
-		session_release(s);
-		return;
-	}
-	bufferevent_set_timeouts(s->bev, NULL, &tv);
-	bufferevent_enable(s->bev, EV_WRITE);
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
-		session_client_drained(s);
+	client_close(&s->cl, SESSION_WRITE_TIMEOUT_S);
 }
 
 static void
-session_on_read(struct bufferevent *bev, void *arg)
+session_on_closed(void *arg)
+{
+	session_release(arg);
+}
+
+static void
+session_on_input(void *arg)
 {
 	struct session *s = arg;
 
-	if (s->state == SESSION_CLOSING) {
-		evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
-		return;
-	}
 	if (s->state == SESSION_AFTER) {
-		if (pgwire_after_read(s->wire, bufferevent_get_input(bev),
-		                      bufferevent_get_output(bev)) == 0)
+		if (pgwire_after_read(s->wire, client_in(&s->cl), client_out(&s->cl)) == 0)
 			session_close_client(s);
 		return;
 	}
@@ -977,71 +678,34 @@ session_on_read(struct bufferevent *bev, void *arg)
 }
 
 static void
-session_on_write(struct bufferevent *bev, void *arg)
+session_on_tls(void *arg)
 {
 	struct session *s = arg;
 
-	if (s->state == SESSION_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		session_client_drained(s);
+	if (s->state == SESSION_HANDSHAKE)
+		session_handshake(s);
 }
 
+/* The client ended (client.h: eof, gone, why). */
 static void
-session_on_client_event(struct bufferevent *bev, short what, void *arg)
+session_on_end(void *arg)
 {
 	struct session *s = arg;
-	int err = EVUTIL_SOCKET_ERROR();
-	char tls[256];
-
-	if (what & BEV_EVENT_CONNECTED) {
-		/* the TLS handshake is done (a plain socket never says so) */
-		tls_describe(bev, tls, sizeof(tls));
-		log_info(s->who, "TLS: %s", tls);
-		s->tls_pending = 0;
-		if (s->state == SESSION_HANDSHAKE)
-			session_handshake(s);
-		return;
-	}
-	if (what & BEV_EVENT_EOF) {
-		s->client_eof = 1;
-		snprintf(s->client_why, sizeof(s->client_why), "the client closed the connection");
-	} else if (what & BEV_EVENT_ERROR) {
-		s->client_eof = 1;
-		s->client_gone = 1;
-		if (tls_active(bev))
-			tls_error(bev, tls, sizeof(tls));
-		else
-			snprintf(tls, sizeof(tls), "%s", evutil_socket_error_to_string(err));
-		snprintf(s->client_why, sizeof(s->client_why), "the client connection was lost (%.90s)",
-		         tls);
-		if (s->tls_pending)
-			log_warn(s->who, "TLS handshake failed: %s", tls);
-	} else if (what & BEV_EVENT_TIMEOUT) {
-		s->client_eof = 1;
-		s->client_gone = 1;
-		snprintf(s->client_why, sizeof(s->client_why), "the client stopped reading (timeout)");
-	} else {
-		return;
-	}
-	log_debug(s->who, "%s", s->client_why);
 
 	switch (s->state) {
 	case SESSION_CLOSING:
-		if (s->client_gone &&
-		    (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0 || s->ev_left != NULL))
-			session_log_left(s, s->client_why);
-		session_release(s);
-		return;
+		return; /* the client closes itself (on_closed) */
 	case SESSION_AFTER:
 		session_close_client(s);
 		return;
 	case SESSION_STREAM:
 		if (s->error == NULL && !target_ready(&s->target) && s->target.state == TARGET_BUSY &&
-		    (s->client_gone || s->wire != NULL)) {
+		    (s->cl.gone || s->wire != NULL)) {
 			/* nobody is left to tell the outcome: do not let the statement run on */
 			session_fail(s, "%s while statement %llu at line %llu was running on the target",
-			             s->client_why, (unsigned long long)s->cur_no,
+			             s->cl.why, (unsigned long long)s->cur_no,
 			             (unsigned long long)s->cur_line);
-			session_cancel_now(s);
+			lockwatch_cancel_now(&s->lw);
 			return;
 		}
 		session_pump(s);
@@ -1051,14 +715,14 @@ session_on_client_event(struct bufferevent *bev, short what, void *arg)
 	case SESSION_UNLOCK:
 		return; /* the ending goes on; the summary is logged */
 	case SESSION_HANDSHAKE:
-		if (s->client_gone || s->tls_pending)
+		if (s->cl.gone || s->cl.tls_pending)
 			session_close_client(s);
 		else
 			session_handshake(s); /* decides on what came before the EOF */
 		return;
 	case SESSION_PREDUMP:
-		if (s->client_gone) {
-			log_info(s->who, "%s before sending a dump: nothing was done", s->client_why);
+		if (s->cl.gone) {
+			log_info(s->who, "%s before sending a dump: nothing was done", s->cl.why);
 			target_close(&s->target);
 			session_close_client(s);
 		} else {
@@ -1070,11 +734,15 @@ session_on_client_event(struct bufferevent *bev, short what, void *arg)
 		 * the preflight: the dump's first bytes are in (PREDUMP saw them);
 		 * a client that closed its side is read to the end in STREAM
 		 */
-		if (s->client_gone)
-			session_fail(s, "%s during the preflight, before the import began", s->client_why);
+		if (s->cl.gone)
+			session_fail(s, "%s during the preflight, before the import began", s->cl.why);
 		return;
 	}
 }
+
+static const struct client_events session_client_events = {
+	session_on_input, session_on_tls, session_on_end, session_on_closed,
+};
 
 static void
 session_on_progress(evutil_socket_t fd, short what, void *arg)
@@ -1091,100 +759,6 @@ session_on_progress(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ---- the data path ---------------------------------------------------- */
-
-/*
- * libevent 2.1 reads a socket 4 KiB at a time (EVBUFFER_MAX_READ; the knob
- * to raise it came in 2.2), and each read would cost a whole
- * decode/lex/forward round and a send to the target.  In STREAM on a plain
- * socket the session reads the client itself (own_read; the bufferevent's
- * reading is disabled): one recv of up to SESSION_BULK_READ into raw[]
- * (decoded after what the bufferevent had read before STREAM), only when
- * the pump has used up what it had, so reading stays bounded as before.  recv never takes more than the kernel holds; 0
- * is the client's EOF and -1 (but EAGAIN) a lost connection, noted as
- * session_on_client_event would.  s->last_read: bytes taken, 0 if none.
- */
-static void
-session_read_client(struct session *s)
-{
-	evutil_socket_t fd = bufferevent_getfd(s->bev);
-	ssize_t n;
-	int err;
-
-	s->last_read = 0;
-	if (!s->own_read || s->client_eof || s->raw_start < s->raw_end || fd < 0)
-		return;
-	s->raw_start = s->raw_end = 0;
-	do
-		n = recv(fd, s->raw, SESSION_BULK_READ, MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	err = errno;
-	if (n > 0) {
-		s->raw_end = (size_t)n;
-		s->last_read = n;
-		return;
-	}
-	if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK))
-		return;
-	s->client_eof = 1;
-	if (n == 0) {
-		snprintf(s->client_why, sizeof(s->client_why), "the client closed the connection");
-	} else {
-		s->client_gone = 1;
-		snprintf(s->client_why, sizeof(s->client_why), "the client connection was lost (%.90s)",
-		         evutil_socket_error_to_string(err));
-	}
-	log_debug(s->who, "%s", s->client_why);
-}
-
-/* Client bytes taken in but not decoded yet. */
-static size_t
-session_input_pending(struct session *s)
-{
-	return evbuffer_get_length(bufferevent_get_input(s->bev)) + (s->raw_end - s->raw_start);
-}
-
-static void
-session_on_client_ready(evutil_socket_t fd, short what, void *arg)
-{
-	struct session *s = arg;
-	(void)fd;
-	(void)what;
-
-	if (s->state == SESSION_STREAM)
-		session_pump(s);
-}
-
-/*
- * own_read: the pump used up all the client sent.  After a short read the
- * sender is slower than we are: wait SESSION_COALESCE_US so that the next
- * read takes tens of KiB rather than one segment (the kernel's buffers
- * hold that much; the target still has what was sent).  After an empty
- * read, or a long one, wait for the socket: an empty one wakes us at the
- * next byte, which is then taken at once (a trailer is never held back).
- */
-static void
-session_own_read_wait(struct session *s)
-{
-	struct timeval tv = { 0, SESSION_COALESCE_US };
-
-	if (s->last_read > 0 && s->last_read < SESSION_COALESCE_MIN)
-		evtimer_add(s->ev_coalesce, &tv);
-	else
-		event_add(s->ev_read, NULL);
-}
-
-/* Leaving STREAM: the bufferevent reads again (lingering, EOF), unless the client is done. */
-static void
-session_own_read_stop(struct session *s)
-{
-	if (!s->own_read)
-		return;
-	s->own_read = 0;
-	event_del(s->ev_read);
-	event_del(s->ev_coalesce);
-	if (!s->client_eof)
-		bufferevent_enable(s->bev, EV_READ);
-}
 
 /*
  * --max-gzip-ratio (gzip, zstd and lz4 alike): before the first statement,
@@ -1234,7 +808,7 @@ session_check_meta(struct session *s, const struct lexer_event *ev)
 static int
 session_decode(struct session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer *in = client_in(&s->cl);
 	struct evbuffer_iovec v;
 	size_t used, produced;
 	int r, from_raw, tried = 0;
@@ -1245,20 +819,20 @@ session_decode(struct session *s)
 			if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
 				break;
 		} else {
-			if (s->raw_start == s->raw_end && s->own_read && !tried) {
+			v.iov_base = (void *)client_bulk_data(&s->cl, &v.iov_len);
+			if (v.iov_len == 0 && !tried) {
 				tried = 1; /* one read per refill */
-				session_read_client(s);
+				client_bulk_read(&s->cl);
+				v.iov_base = (void *)client_bulk_data(&s->cl, &v.iov_len);
 			}
 			/* no bytes left: only what the inflater holds (decoder_pending) */
-			if (s->raw_start == s->raw_end && !decoder_pending(&s->dec))
+			if (v.iov_len == 0 && !decoder_pending(&s->dec))
 				break;
-			v.iov_base = s->raw + s->raw_start;
-			v.iov_len = s->raw_end - s->raw_start;
 		}
 		r = decoder_run(&s->dec, v.iov_base, v.iov_len, &used, s->plain + s->plain_end,
 		                SESSION_PLAIN_CAP - s->plain_end, &produced);
 		if (from_raw)
-			s->raw_start += used;
+			client_bulk_used(&s->cl, used);
 		else
 			evbuffer_drain(in, used);
 		s->plain_end += produced;
@@ -1300,7 +874,7 @@ session_truncated(struct session *s, const char *where, const char *why)
 
 	if (s->wire != NULL) {
 		session_fail(s, "the PostgreSQL client's connection ended without a Terminate "
-		             "message (%s, %s): the import is incomplete", s->client_why, where);
+		             "message (%s, %s): the import is incomplete", s->cl.why, where);
 		return;
 	}
 	snprintf(bytes, sizeof(bytes), "%llu bytes", (unsigned long long)s->dec.out_total);
@@ -1310,7 +884,7 @@ session_truncated(struct session *s, const char *where, const char *why)
 	             "\"-- PostgreSQL database dump complete\"%s%s\n"
 	             "  (%llu bytes received%s%s%s%s%s; was pg_dump or the connection cut? send the "
 	             "whole dump again)",
-	             (unsigned long long)line, where, s->client_why, why ? "; " : "",
+	             (unsigned long long)line, where, s->cl.why, why ? "; " : "",
 	             why ? why : "", (unsigned long long)s->dec.in_total,
 	             decoder_compressed(&s->dec) ? " (" : "",
 	             decoder_compressed(&s->dec) ? decoder_format_name(s->dec.kind) : "",
@@ -1350,7 +924,7 @@ session_next_event(struct session *s)
 			if (session_refill(s) < 0)
 				return -1;
 			if (s->plain_start == s->plain_end) {
-				if (!s->client_eof || (s->trailer && decoder_clean_end(&s->dec)))
+				if (!s->cl.eof || (s->trailer && decoder_clean_end(&s->dec)))
 					return 0;
 				/* end of input: is it a clean end? */
 				lexer_describe(&s->lx, s->eof_where, sizeof(s->eof_where));
@@ -1946,9 +1520,9 @@ session_on_idle(evutil_socket_t fd, short what, void *arg)
 		session_refuse(s, LOG_LEVEL_INFO, msg);
 		return;
 	}
-	if (s->state != SESSION_STREAM || s->error != NULL || s->client_eof || s->ev_pending ||
+	if (s->state != SESSION_STREAM || s->error != NULL || s->cl.eof || s->ev_pending ||
 	    !target_ready(&s->target) || s->plain_start != s->plain_end ||
-	    session_input_pending(s) > 0)
+	    client_pending(&s->cl) > 0)
 		return; /* not waiting for the client: the pump re-arms when it is */
 	session_fail(s, "no data from the client for %d s in the middle of the dump, after line "
 	             "%llu (--idle-timeout): is the sender stuck?",
@@ -1960,9 +1534,8 @@ session_wait_client(struct session *s)
 {
 	struct timeval tv = { s->cfg->idle_timeout, 0 };
 
-	if (s->own_read && !s->client_eof)
-		session_own_read_wait(s);
-	if (s->cfg->idle_timeout <= 0 || s->client_eof)
+	client_wait(&s->cl);
+	if (s->cfg->idle_timeout <= 0 || s->cl.eof)
 		return;
 	if (s->ev_idle == NULL)
 		s->ev_idle = evtimer_new(s->cfg->base, session_on_idle, s);
@@ -2002,7 +1575,7 @@ session_pump_once(struct session *s)
 			if (r == 0) {
 				/* a compressed stream ends (and is checked) after the trailer */
 				if (s->trailer && (s->lexer_done || s->wire != NULL ||
-				                   (session_input_pending(s) == 0 &&
+				                   (client_pending(&s->cl) == 0 &&
 				                    decoder_clean_end(&s->dec))))
 					session_complete(s);
 				else
@@ -2058,20 +1631,20 @@ static void session_on_alive(evutil_socket_t fd, short what, void *arg);
 static int
 session_peer_state(struct session *s)
 {
-	evutil_socket_t fd = bufferevent_getfd(s->bev);
+	evutil_socket_t fd = bufferevent_getfd(s->cl.bev);
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
 	char c;
 
 	if (fd < 0)
-		return s->client_eof;
+		return s->cl.eof;
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
 		if (ti.tcpi_state == TCP_CLOSE)
 			return 2;
-		return s->client_eof || ti.tcpi_state == TCP_CLOSE_WAIT;
+		return s->cl.eof || ti.tcpi_state == TCP_CLOSE_WAIT;
 	}
 	/* a Unix socket: EOF only shows when nothing is buffered before it */
-	return s->client_eof || recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+	return s->cl.eof || recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
 static void
@@ -2082,22 +1655,22 @@ session_on_alive(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 
-	if (s->state != SESSION_STREAM || s->error != NULL || s->client_gone || s->wire != NULL ||
+	if (s->state != SESSION_STREAM || s->error != NULL || s->cl.gone || s->wire != NULL ||
 	    s->target.state != TARGET_BUSY)
 		return;
 	switch (session_peer_state(s)) {
 	case 0:
 		return;
 	case 2:
-		s->client_eof = s->client_gone = 1;
-		snprintf(s->client_why, sizeof(s->client_why), "the client connection was lost (reset)");
+		s->cl.eof = s->cl.gone = 1;
+		snprintf(s->cl.why, sizeof(s->cl.why), "the client connection was lost (reset)");
 		session_fail(s, "%s while statement %llu at line %llu was running on the target",
-		             s->client_why, (unsigned long long)s->cur_no,
+		             s->cl.why, (unsigned long long)s->cur_no,
 		             (unsigned long long)s->cur_line);
-		session_cancel_now(s);
+		lockwatch_cancel_now(&s->lw);
 		return;
 	}
-	ran = report_now() - s->busy_since;
+	ran = lockwatch_running(&s->lw);
 	if (ran >= SESSION_ALIVE_SAY_S && report_now() - s->alive_said >= SESSION_ALIVE_SAY_S) {
 		s->alive_said = report_now();
 		session_say(s, LOG_LEVEL_DEBUG, "running: statement %llu at line %llu, %.0f s on the "
@@ -2128,19 +1701,13 @@ session_start_stream(struct session *s)
 		if (s->ev_progress != NULL)
 			event_add(s->ev_progress, &tv);
 	}
-	if (s->plain_socket && s->wire == NULL && (s->raw = malloc(SESSION_BULK_READ)) != NULL) {
-		s->ev_read = event_new(s->cfg->base, bufferevent_getfd(s->bev), EV_READ,
-		                       session_on_client_ready, s);
-		s->ev_coalesce = evtimer_new(s->cfg->base, session_on_client_ready, s);
-		s->own_read = s->ev_read != NULL && s->ev_coalesce != NULL;
-	}
 	s->ev_alive = event_new(s->cfg->base, -1, EV_PERSIST, session_on_alive, s);
 	if (s->ev_alive != NULL)
 		event_add(s->ev_alive, &alive);
-	if (s->own_read)
-		bufferevent_disable(s->bev, EV_READ);
-	else
-		bufferevent_enable(s->bev, EV_READ);
+	if (s->wire == NULL)
+		client_bulk_start(&s->cl);
+	if (!s->cl.bulk)
+		bufferevent_enable(s->cl.bev, EV_READ);
 	session_pump(s);
 }
 
@@ -2383,7 +1950,7 @@ session_step_done(struct session *s)
 		return;
 	case SESSION_BEGIN:
 		if (s->srv.set) {
-			char note[sizeof(s->blocker) + 200];
+			char note[sizeof(s->lw.blocker) + 200];
 
 			srv = pgerr_text(&s->srv);
 			session_lock_note(s, note, sizeof(note));
@@ -2458,7 +2025,7 @@ session_on_result(struct session *s, PGresult *res)
 	const char *tag;
 
 	if (s->wire != NULL && s->state == SESSION_STREAM && s->error == NULL)
-		pgwire_result(s->wire, bufferevent_get_output(s->bev), res);
+		pgwire_result(s->wire, client_out(&s->cl), res);
 	if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR) {
 		pgerr_save(&s->srv, res);
 		return;
@@ -2562,7 +2129,7 @@ session_on_target(void *arg, enum target_event ev, PGresult *res)
 		}
 		if (s->state == SESSION_PREDUMP) {
 			/* a wire client: its startup is answered; the dump decides the rest */
-			pgwire_ready(s->wire, bufferevent_get_output(s->bev), s->target.conn);
+			pgwire_ready(s->wire, client_out(&s->cl), s->target.conn);
 			session_predump(s);
 			return;
 		}
@@ -2577,7 +2144,7 @@ session_on_target(void *arg, enum target_event ev, PGresult *res)
 	case TARGET_EV_COPY:
 		s->copy_open = 1;
 		if (s->wire != NULL && s->error == NULL)
-			pgwire_copy_in(s->wire, bufferevent_get_output(s->bev));
+			pgwire_copy_in(s->wire, client_out(&s->cl));
 		if (s->error != NULL)
 			session_wind_down(s);
 		else
@@ -2669,14 +2236,14 @@ session_report(struct session *s)
 		verify_summary(&s->ver, &s->rep, session_emit, s);
 		report_summary(&s->rep, &s->rules, s->error == NULL, session_emit, s);
 	}
-	if (s->client_gone && s->admitted)
-		session_log_left(s, s->client_why);
+	if (s->cl.gone && s->admitted)
+		client_log_left(&s->cl, s->cl.why);
 	if (!s->ended && s->admitted) {
 		s->ended = 1;
 		if (s->cfg->on_end)
 			s->cfg->on_end(s->cfg->arg, s, s->committed && s->error == NULL);
 	}
-	if (s->wire != NULL && !s->client_gone && session_wire_after(s) == 0)
+	if (s->wire != NULL && !s->cl.gone && session_wire_after(s) == 0)
 		return;
 	session_close_client(s);
 }
@@ -2687,6 +2254,7 @@ struct session *
 session_new(const struct session_config *cfg, struct bufferevent *bev, const char *peer,
             uint64_t id)
 {
+	struct lockwatch_config lc;
 	struct session *s;
 	char *colon;
 
@@ -2707,7 +2275,6 @@ session_new(const struct session_config *cfg, struct bufferevent *bev, const cha
 	}
 	s->cfg = cfg;
 	s->id = id;
-	s->bev = bev;
 	s->started = time(NULL);
 	snprintf(s->peer, sizeof(s->peer), "%s", peer);
 	/* "10.0.0.5:51234" -> "10.0.0.5", "[::1]:51234" -> "::1", "unix" as is */
@@ -2728,73 +2295,49 @@ session_new(const struct session_config *cfg, struct bufferevent *bev, const cha
 	             cfg->schemas != NULL && cfg->n_schemas > 0 ? cfg->schemas[0] : "public");
 	verify_init(&s->ver);
 	audit_init(&s->audit);
-	bufferevent_setcb(bev, session_on_read, session_on_write, session_on_client_event, s);
-	bufferevent_setwatermark(bev, EV_READ, 0, SESSION_INPUT_HIGH);
-	s->plain_socket = bufferevent_openssl_get_ssl(bev) == NULL &&
-	                  bufferevent_get_underlying(bev) == NULL;
+	memset(&lc, 0, sizeof(lc));
+	lc.base = cfg->base;
+	lc.conninfo = cfg->conninfo;
+	lc.connect_timeout = cfg->connect_timeout;
+	lc.lock_timeout = cfg->lock_timeout;
+	lc.who = s->who;
+	lc.target = &s->target;
+	lc.blocked = session_on_blocked;
+	lc.may_cancel = session_may_cancel;
+	lc.may_watch = session_may_watch;
+	lc.arg = s;
+	lockwatch_init(&s->lw, &lc);
+	if (client_init(&s->cl, cfg->base, bev, s->who, &session_client_events, s) < 0) {
+		client_free(&s->cl);
+		free(s->plain);
+		event_free(s->ev_free);
+		free(s);
+		return NULL;
+	}
 	return s;
 }
 
 /* ---- the PostgreSQL protocol (pgwire.h) ------------------------------ */
 
 /*
- * A TCP connection of a daemon with TLS: the session reads nothing until
- * the first byte is known (peeked, not taken), since a PostgreSQL client
- * asks for TLS in plaintext (SSLRequest) and a raw client starts TLS at
- * once.
- */
-static int
-session_tls_port(struct session *s)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	if (s->cfg->tls_ctx == NULL || tls_active(s->bev))
-		return 0;
-	if (getsockname(bufferevent_getfd(s->bev), (struct sockaddr *)&ss, &len) < 0)
-		return 1;
-	return ss.ss_family != AF_UNIX;
-}
-
-/*
- * Go on over TLS on the same socket: a bufferevent_openssl in the
- * accepting state takes a duplicate of the descriptor (the plain one is
- * freed and closes its own).  answer_s: write the 'S' that accepts an
- * SSLRequest first.  Nothing must be buffered on the plain side.
+ * Go on over TLS on the same socket (client_take_tls).  answer_s: write
+ * the 'S' that accepts an SSLRequest first.
  */
 static void
 session_take_tls(struct session *s, int answer_s)
 {
-	evutil_socket_t fd = bufferevent_getfd(s->bev), nfd;
-	struct bufferevent *tb;
-
-	if (answer_s && send(fd, "S", 1, MSG_NOSIGNAL) != 1) {
-		s->client_gone = 1;
-		session_refuse(s, LOG_LEVEL_INFO, "the client left during the SSLRequest");
+	switch (client_take_tls(&s->cl, s->cfg->tls_ctx, answer_s)) {
+	case CLIENT_TLS_OK:
+		break;
+	case CLIENT_TLS_LEFT:
+		session_refuse(s, LOG_LEVEL_INFO, s->cl.why);
+		return;
+	case CLIENT_TLS_FAILED:
+		session_refuse(s, LOG_LEVEL_ERROR, s->cl.why);
 		return;
 	}
-	nfd = dup(fd);
-	if (nfd < 0) {
-		s->client_gone = 1;
-		session_refuse(s, LOG_LEVEL_ERROR, "cannot start TLS: out of file descriptors");
-		return;
-	}
-	evutil_make_socket_closeonexec(nfd);
-	tb = tls_accept(s->cfg->base, s->cfg->tls_ctx, nfd); /* closes nfd on failure */
-	if (tb == NULL) {
-		s->client_gone = 1;
-		session_refuse(s, LOG_LEVEL_ERROR, "cannot set up TLS for the connection");
-		return;
-	}
-	bufferevent_free(s->bev);
-	s->bev = tb;
-	bufferevent_setcb(tb, session_on_read, session_on_write, session_on_client_event, s);
-	bufferevent_setwatermark(tb, EV_READ, 0, SESSION_INPUT_HIGH);
-	s->plain_socket = 0;
-	s->tls_pending = 1;
 	if (s->wire != NULL)
 		pgwire_tls_started(s->wire);
-	bufferevent_enable(tb, EV_READ | EV_WRITE);
 }
 
 /* A wire client: its front end, and the handshake's time limit. */
@@ -2817,7 +2360,7 @@ session_wire_begin(struct session *s)
 		return -1;
 	}
 	log_info(s->who, "a PostgreSQL-protocol client");
-	s->plain_socket = 0; /* the bufferevent reads: messages, not a bulk stream */
+	s->cl.plain_socket = 0; /* the bufferevent reads: messages, not a bulk stream */
 	if (s->ev_header == NULL && s->cfg->header_timeout > 0) {
 		s->ev_header = evtimer_new(s->cfg->base, session_on_header_timeout, s);
 		if (s->ev_header == NULL || evtimer_add(s->ev_header, &tv) != 0) {
@@ -2850,17 +2393,17 @@ session_on_presniff(evutil_socket_t fd, short what, void *arg)
 	}
 	s->sniffed = 1;
 	if (n == 1 && c == 0x00) {
-		s->tls_pending = 0;
+		s->cl.tls_pending = 0;
 		if (session_wire_begin(s) < 0)
 			return;
-		bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+		bufferevent_enable(s->cl.bev, EV_READ | EV_WRITE);
 		session_handshake(s);
 		return;
 	}
 	if (n == 1 && c != 0x16) {
 		/* not a TLS handshake record: a plaintext raw client (nc, send without --tls) */
-		s->tls_pending = 0;
-		bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+		s->cl.tls_pending = 0;
+		bufferevent_enable(s->cl.bev, EV_READ | EV_WRITE);
 		session_refuse(s, LOG_LEVEL_WARN, "this port speaks TLS: use pgsluice send --ca "
 		               "pgsluice.crt HOST:PORT (or socat ... OPENSSL:HOST:PORT,cafile=pgsluice.crt)");
 		return;
@@ -2895,8 +2438,8 @@ session_sniff(struct session *s)
 	struct timeval tv = { 0, SESSION_SNIFF_GRACE_MS * 1000 };
 	unsigned char c;
 
-	if (evbuffer_copyout(bufferevent_get_input(s->bev), &c, 1) < 1) {
-		if (s->client_eof) {
+	if (evbuffer_copyout(client_in(&s->cl), &c, 1) < 1) {
+		if (s->cl.eof) {
 			s->sniffed = 1;
 			return 1;
 		}
@@ -2919,9 +2462,9 @@ session_sniff(struct session *s)
 static int
 session_wire_startup(struct session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer *in = client_in(&s->cl);
 
-	switch (pgwire_startup(s->wire, in, bufferevent_get_output(s->bev), s->client_eof)) {
+	switch (pgwire_startup(s->wire, in, client_out(&s->cl), s->cl.eof)) {
 	case PGWIRE_START_WAIT:
 		return 0;
 	case PGWIRE_START_DONE:
@@ -2947,7 +2490,7 @@ session_wire_refill(struct session *s)
 	enum pgwire_input r;
 
 	s->plain_start = s->plain_end = 0;
-	r = pgwire_refill(s->wire, bufferevent_get_input(s->bev), bufferevent_get_output(s->bev),
+	r = pgwire_refill(s->wire, client_in(&s->cl), client_out(&s->cl),
 	                  &s->lx, s->plain, SESSION_PLAIN_CAP, &produced);
 	s->plain_end = produced;
 	s->rep.bytes_in = s->rep.bytes_plain = pgwire_bytes(s->wire);
@@ -2978,7 +2521,7 @@ session_wire_statement(struct session *s, const struct lexer_event *ev,
 {
 	char why[640];
 
-	switch (pgwire_statement(s->wire, bufferevent_get_output(s->bev), ev, v, in_copy, why,
+	switch (pgwire_statement(s->wire, client_out(&s->cl), ev, v, in_copy, why,
 	                         sizeof(why))) {
 	case PGWIRE_ST_GO:
 		return 1;
@@ -3006,15 +2549,15 @@ session_wire_after(struct session *s)
 {
 	struct timeval tv = { s->cfg->idle_timeout, 0 };
 
-	if (pgwire_after(s->wire, bufferevent_get_output(s->bev), s->committed && s->error == NULL,
+	if (pgwire_after(s->wire, client_out(&s->cl), s->committed && s->error == NULL,
 	                 s->error, s->error_why) == 0)
 		return 1;
 	session_set_state(s, SESSION_AFTER);
 	if (s->cfg->idle_timeout > 0)
-		bufferevent_set_timeouts(s->bev, &tv, NULL);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-	if (pgwire_after_read(s->wire, bufferevent_get_input(s->bev),
-	                      bufferevent_get_output(s->bev)) == 0)
+		bufferevent_set_timeouts(s->cl.bev, &tv, NULL);
+	bufferevent_enable(s->cl.bev, EV_READ | EV_WRITE);
+	if (pgwire_after_read(s->wire, client_in(&s->cl),
+	                      client_out(&s->cl)) == 0)
 		session_close_client(s);
 	return 0;
 }
@@ -3045,15 +2588,15 @@ session_refuse_code(struct session *s, enum log_level level, enum session_admiss
 {
 	enum pgwire_refusal why;
 
-	if (s->tls_pending)
-		s->client_gone = 1; /* no TLS channel yet to write on */
-	if (s->wire != NULL && !s->client_gone) {
+	if (s->cl.tls_pending)
+		s->cl.gone = 1; /* no TLS channel yet to write on */
+	if (s->wire != NULL && !s->cl.gone) {
 		log_msg(level, s->who, "ERROR %s", msg);
 		why = code == SESSION_REFUSE_BUSY          ? PGWIRE_REFUSE_BUSY
 		      : code == SESSION_REFUSE_UNAVAILABLE ? PGWIRE_REFUSE_UNAVAILABLE
 		      : s->state == SESSION_PREDUMP        ? pgwire_refusal(s->wire)
 		                                           : PGWIRE_REFUSE_DEFAULT;
-		pgwire_refuse(s->wire, bufferevent_get_output(s->bev), why, msg);
+		pgwire_refuse(s->wire, client_out(&s->cl), why, msg);
 	} else {
 		session_say(s, level, "ERROR %s", msg);
 	}
@@ -3071,7 +2614,7 @@ session_on_header_timeout(evutil_socket_t fd, short what, void *arg)
 	if (s->state != SESSION_HANDSHAKE)
 		return;
 	snprintf(msg, sizeof(msg), "%s within %d s of connecting (--header-timeout)",
-	         s->tls_pending ? "no TLS handshake"
+	         s->cl.tls_pending ? "no TLS handshake"
 	         : s->wire != NULL ? "no complete PostgreSQL startup and authentication"
 	                           : "no complete AUTH line",
 	         s->cfg->header_timeout);
@@ -3096,7 +2639,7 @@ session_on_auth_hold(evutil_socket_t fd, short what, void *arg)
 static int
 session_auth(struct session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer *in = client_in(&s->cl);
 	struct timeval tv = { 0, 0 };
 	char why[600];
 	int wait, n;
@@ -3128,9 +2671,9 @@ session_auth(struct session *s)
 			return 0;
 		}
 	}
-	switch (s->wire != NULL ? pgwire_auth(s->wire, in, bufferevent_get_output(s->bev), why,
+	switch (s->wire != NULL ? pgwire_auth(s->wire, in, client_out(&s->cl), why,
 	                                      sizeof(why))
-	                        : auth_check(s->cfg->auth, in, s->client_eof, why, sizeof(why))) {
+	                        : auth_check(s->cfg->auth, in, s->cl.eof, why, sizeof(why))) {
 	case AUTH_MORE:
 		return 0;
 	case AUTH_OK:
@@ -3161,13 +2704,13 @@ session_handshake(struct session *s)
 	enum session_admission code;
 	char msg[512];
 
-	if (s->state != SESSION_HANDSHAKE || s->tls_pending)
+	if (s->state != SESSION_HANDSHAKE || s->cl.tls_pending)
 		return;
 	if (!s->sniffed && session_sniff(s) <= 0)
 		return;
 	if (s->wire != NULL && session_wire_startup(s) <= 0)
 		return;
-	if (s->client_eof && evbuffer_get_length(bufferevent_get_input(s->bev)) == 0) {
+	if (s->cl.eof && evbuffer_get_length(client_in(&s->cl)) == 0) {
 		session_refuse(s, LOG_LEVEL_INFO, "the client closed the connection before "
 		               "sending a dump\n  nothing was changed in the target");
 		return;
@@ -3241,7 +2784,7 @@ session_begin_import(struct session *s)
 static void
 session_predump(struct session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer *in = client_in(&s->cl);
 	enum dumpstart_kind k;
 	char msg[700];
 	int eof;
@@ -3251,10 +2794,10 @@ session_predump(struct session *s)
 	if (s->wire != NULL) {
 		if (s->target.state == TARGET_CONNECTING)
 			return; /* ReadyForQuery comes with the target's parameters */
-		switch (pgwire_predump(s->wire, in, bufferevent_get_output(s->bev))) {
+		switch (pgwire_predump(s->wire, in, client_out(&s->cl))) {
 		case PGWIRE_PRE_WAIT:
-			if (s->client_eof) {
-				log_info(s->who, "%s before sending a dump: nothing was done", s->client_why);
+			if (s->cl.eof) {
+				log_info(s->who, "%s before sending a dump: nothing was done", s->cl.why);
 				target_close(&s->target);
 				session_close_client(s);
 			}
@@ -3266,7 +2809,7 @@ session_predump(struct session *s)
 			log_info(s->who, "the client ended its session (Terminate) before sending a dump: "
 			         "nothing was done");
 			target_close(&s->target);
-			s->client_eof = 1;
+			s->cl.eof = 1;
 			session_close_client(s);
 			return;
 		case PGWIRE_PRE_REFUSE:
@@ -3278,7 +2821,7 @@ session_predump(struct session *s)
 	}
 	if (session_decode(s) < 0)
 		return;
-	eof = s->client_eof && evbuffer_get_length(in) == 0 && !decoder_pending(&s->dec);
+	eof = s->cl.eof && evbuffer_get_length(in) == 0 && !decoder_pending(&s->dec);
 	k = dumpstart_classify(s->plain, s->plain_end, eof);
 	if (k == DUMPSTART_MORE)
 		return;
@@ -3296,14 +2839,14 @@ session_start(struct session *s)
 	struct timeval tv = { s->cfg->header_timeout, 0 };
 
 	log_info(s->who, "client connected");
-	s->tls_pending = tls_active(s->bev);
-	s->tls_port = session_tls_port(s);
+	s->cl.tls_pending = tls_active(s->cl.bev);
+	s->tls_port = client_tls_port(&s->cl, s->cfg->tls_ctx);
 	if (s->tls_port)
-		s->tls_pending = 1; /* the first byte says: TLS, or a PostgreSQL client */
+		s->cl.tls_pending = 1; /* the first byte says: TLS, or a PostgreSQL client */
 	s->auth_pending = s->cfg->auth != NULL;
 	if (!s->tls_port)
-		bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-	if ((s->tls_pending || s->auth_pending) && s->cfg->header_timeout > 0) {
+		bufferevent_enable(s->cl.bev, EV_READ | EV_WRITE);
+	if ((s->cl.tls_pending || s->auth_pending) && s->cfg->header_timeout > 0) {
 		s->ev_header = evtimer_new(s->cfg->base, session_on_header_timeout, s);
 		if (s->ev_header == NULL || evtimer_add(s->ev_header, &tv) != 0) {
 			session_refuse(s, LOG_LEVEL_ERROR, "out of memory");
@@ -3311,7 +2854,7 @@ session_start(struct session *s)
 		}
 	}
 	if (s->tls_port) {
-		s->ev_sniff = event_new(s->cfg->base, bufferevent_getfd(s->bev), EV_READ,
+		s->ev_sniff = event_new(s->cfg->base, bufferevent_getfd(s->cl.bev), EV_READ,
 		                        session_on_presniff, s);
 		if (s->ev_sniff == NULL || event_add(s->ev_sniff, NULL) != 0)
 			session_refuse(s, LOG_LEVEL_ERROR, "out of memory");

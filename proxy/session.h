@@ -94,7 +94,7 @@ struct session_config {
 	int statement_timeout;         /* --statement-timeout: seconds one dump
 	                                  statement may run on the target; 0: no limit */
 
-	/* the handshake and the limits on what a client may send (issue 4) */
+	/* the handshake and the limits on what a client may send */
 	struct auth *auth;             /* --token-file: the AUTH line; NULL: none */
 	struct ssl_ctx_st *tls_ctx;    /* --tls-cert: TCP clients speak TLS, raw at once or
 	                                * after a PostgreSQL SSLRequest; NULL: none */

@@ -2,7 +2,9 @@
 # serve_truncate.sh - a dump cut at five points (inside a statement, inside
 # a quoted string, inside COPY data, inside the gzip stream, just before the
 # trailer) ends in ERROR naming the line, leaves the target as it was, and
-# the daemon (not --once) then serves a complete import.
+# the daemon (not --once) then serves a complete import.  Two dumps in one
+# stream are refused at the second one's first statement, by serve and by
+# filter alike.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/serve_common.bash"
 need_fixtures || exit 0
@@ -54,6 +56,19 @@ truncate_case "inside the gzip stream" "$T/cut4.sql.gz" "^ERROR dump truncated a
 l=$(grep -n -m1 '^-- PostgreSQL database dump complete' "$T/full.sql" | cut -d: -f1)
 head -n $((l - 1)) "$T/full.sql" >"$T/cut5.sql"
 truncate_case "just before the trailer" "$T/cut5.sql" "^ERROR dump truncated at line $((l - 1)), between statements"
+
+# 6. two dumps in one stream: serve and filter both refuse what follows the first trailer
+cat "$T/full.sql" "$T/full.sql" >"$T/two.sql"
+l=$(grep -n -m1 '^SET ' "$T/full.sql" | cut -d: -f1)
+lines=$(wc -l <"$T/full.sql")
+send_nc "$T/two.sql" "$T/out"
+check "two dumps: serve refuses the second" grep -q "^ERROR statement [0-9]* at line $((lines + l)) comes after the dump's trailer" "$T/out"
+tgt_dump >"$T/after.sql"
+check "two dumps: target unchanged" cmp -s "$T/before.sql" "$T/after.sql"
+"$PGSLUICE" filter <"$T/two.sql" >"$T/two.out" 2>"$T/two.err"
+check "two dumps: filter fails too (exit 1)" test $? -eq 1
+check "two dumps: filter names the line" grep -q "error: line $((lines + l)): a statement comes after the dump's trailer" "$T/two.err"
+check "two dumps: filter's output fails in psql" grep -q "^DO \$pgsluice\$BEGIN RAISE EXCEPTION" "$T/two.out"
 
 # a vanished client: nc without -N keeps the connection open after its
 # input; it is killed in the middle of the dump
