@@ -24,12 +24,12 @@
 static struct {
 	unsigned char *sent; /* every byte PQputCopyData took, in order */
 	size_t len, cap;
-	int calls;           /* PQputCopyData calls so far */
-	int block_at[8];     /* calls (1-based) that answer 0 */
-	int fail_at;         /* a call that answers -1 */
-	int pending;         /* PQflush: 1 while unsent bytes are "held" */
-	int end_block;       /* PQputCopyEnd answers 0 this many times */
-	int ends;            /* PQputCopyEnd calls that queued the end */
+	int calls;       /* PQputCopyData calls so far */
+	int block_at[8]; /* calls (1-based) that answer 0 */
+	int fail_at;     /* a call that answers -1 */
+	int pending;     /* PQflush: 1 while unsent bytes are "held" */
+	int end_block;   /* PQputCopyEnd answers 0 this many times */
+	int ends;        /* PQputCopyEnd calls that queued the end */
 } lp;
 
 int
@@ -112,6 +112,8 @@ on_io(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 }
 
+#define PIECE (200 * 1024) /* five of target.c's 48 KiB chunks */
+
 static struct event_base *base;
 static int pipefd[2];
 
@@ -156,7 +158,6 @@ drained(struct target *t)
 int
 main(void)
 {
-	enum { PIECE = 200 * 1024 }; /* five of target.c's 48 KiB chunks */
 	struct target t;
 	char *piece = malloc(PIECE), *other = malloc(PIECE);
 	size_t i;
@@ -179,12 +180,14 @@ main(void)
 	r = target_put_copy(&t, piece, PIECE);
 	T_OK(r == 0 && t.flushing && t.state == TARGET_COPY_IN && lp.len == 2 * 48 * 1024,
 	     "a piece of 200 KiB whose third chunk would block: 0 (not now), two chunks "
-	     "queued, waiting for the drain (r %d, %zu bytes, flushing %d)", r, lp.len, t.flushing);
+	     "queued, waiting for the drain (r %d, %zu bytes, flushing %d)",
+	     r, lp.len, t.flushing);
 	drained(&t);
 	r = target_put_copy(&t, piece, PIECE);
 	T_OK(r == 1 && lp.len == PIECE && memcmp(lp.sent, piece, PIECE) == 0,
 	     "called again with the same piece: 1, and libpq got every byte once, in order "
-	     "(%zu bytes of %d)", lp.len, PIECE);
+	     "(%zu bytes of %d)",
+	     lp.len, PIECE);
 	r = target_put_copy(&t, "x\n", 2);
 	T_OK(r == 1 && lp.len == PIECE + 2 && memcmp(lp.sent + PIECE, "x\n", 2) == 0,
 	     "the next piece goes on from there");
@@ -226,7 +229,7 @@ main(void)
 	drained(&t);
 	r2 = target_put_copy(&t, other, PIECE);
 	T_OK(r == 0 && r2 == -1 && t.state == TARGET_BROKEN && lp.len == 48 * 1024 &&
-	     strstr(target_error(&t), "not the rest of that piece") != NULL,
+	             strstr(target_error(&t), "not the rest of that piece") != NULL,
 	     "another piece after a 0: -1, the connection is given up (%s)", target_error(&t));
 	done(&t);
 
@@ -235,7 +238,8 @@ main(void)
 	lp.block_at[0] = 1;
 	lp.pending = 0;
 	r = target_put_copy(&t, piece, 100);
-	T_OK(r == -1 && t.state == TARGET_BROKEN && strstr(target_error(&t), "out of memory") != NULL,
+	T_OK(r == -1 && t.state == TARGET_BROKEN &&
+	             strstr(target_error(&t), "out of memory") != NULL,
 	     "a refusal with an empty output buffer: -1, not a wait that never ends (%s)",
 	     target_error(&t));
 	done(&t);
