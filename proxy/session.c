@@ -61,6 +61,7 @@
 #define SESSION_BULK_READ (128 * 1024)  /* client bytes taken per read on a plain socket */
 #define SESSION_COALESCE_MIN (32 * 1024) /* a read below this: let more arrive before the next */
 #define SESSION_COALESCE_US 1000         /* ... for this long (microseconds) */
+#define SESSION_STMT_KEEP (1024 * 1024) /* statement buffers kept between statements */
 #define SESSION_EXCERPT 200             /* characters of a statement in an error */
 #define SESSION_LINGER_S 5              /* wait for the client to close after the summary */
 #define SESSION_LEFT_CHECK_MS 250       /* a client that had closed: did it reset on the summary? */
@@ -1458,20 +1459,13 @@ session_explain(struct session *s, const struct lexer_event *ev, const struct ru
 		            v->reason ? v->reason : "");
 }
 
-/* Forward text (a statement, or a rewrite) as the statement in flight. */
+/* text as a NUL-terminated copy in s->sql (a rewrite, a wire query).  -1: failed. */
 static int
-session_forward(struct session *s, const struct lexer_event *ev, const char *text, size_t len,
-                int is_copy)
+session_sql_copy(struct session *s, const struct lexer_event *ev, const char *text, size_t len)
 {
 	char *p;
 	size_t cap;
 
-	if (memchr(text, '\0', len) != NULL) {
-		session_fail(s, "statement %llu at line %llu holds a NUL byte, which PostgreSQL "
-		             "cannot take (is this a text dump?)",
-		             (unsigned long long)s->rep.statements, (unsigned long long)ev->line);
-		return -1;
-	}
 	if (len + 1 > s->sql_cap) {
 		cap = s->sql_cap ? s->sql_cap : 4096;
 		while (cap < len + 1)
@@ -1488,6 +1482,33 @@ session_forward(struct session *s, const struct lexer_event *ev, const char *tex
 	}
 	memcpy(s->sql, text, len);
 	s->sql[len] = '\0';
+	return 0;
+}
+
+/*
+ * Forward text (a statement, or a rewrite) as the statement in flight.
+ * libpq (or jobs.h) takes its own copy before this returns.
+ */
+static int
+session_forward(struct session *s, const struct lexer_event *ev, const char *text, size_t len,
+                int is_copy)
+{
+	const char *sql;
+
+	if (memchr(text, '\0', len) != NULL) {
+		session_fail(s, "statement %llu at line %llu holds a NUL byte, which PostgreSQL "
+		             "cannot take (is this a text dump?)",
+		             (unsigned long long)s->rep.statements, (unsigned long long)ev->line);
+		return -1;
+	}
+	if (text == s->ev.data && s->wire == NULL) {
+		/* the lexer's own buffer, NUL-terminated (lexer.h): sent from there */
+		sql = text;
+	} else if (session_sql_copy(s, ev, text, len) < 0) {
+		return -1;
+	} else {
+		sql = s->sql;
+	}
 	s->cur_no = s->rep.statements;
 	s->cur_line = ev->line;
 	s->cur_is_copy = is_copy;
@@ -1500,13 +1521,13 @@ session_forward(struct session *s, const struct lexer_event *ev, const char *tex
 	if (s->jobs != NULL) {
 		if (is_copy) {
 			s->copy_open = 1;
-			return jobs_copy_begin(s->jobs, s->sql, len, s->lx.copy_table, s->cur_no,
+			return jobs_copy_begin(s->jobs, sql, len, s->lx.copy_table, s->cur_no,
 			                       s->cur_line, lexer_standard_strings(&s->lx));
 		}
-		return jobs_statement(s->jobs, s->sql, len, s->cur_no, s->cur_line,
+		return jobs_statement(s->jobs, sql, len, s->cur_no, s->cur_line,
 		                      lexer_standard_strings(&s->lx));
 	}
-	return session_send_as(s, s->sql, 1);
+	return session_send_as(s, sql, 1);
 }
 
 /* ---- Synapse checks and verification (synapse.h, verify.h) ---------- */
@@ -2090,6 +2111,13 @@ session_pump_once(struct session *s)
 			return;
 		s->plain_start += s->ev_used;
 		s->ev_pending = 0;
+		/* a large statement has been passed on: not held until the next one */
+		lexer_trim(&s->lx, SESSION_STMT_KEEP);
+		if (s->sql_cap > SESSION_STMT_KEEP) {
+			free(s->sql);
+			s->sql = NULL;
+			s->sql_cap = 0;
+		}
 	}
 }
 
