@@ -134,12 +134,6 @@ connlimits_remove(struct connlimits *l, void *conn)
 }
 
 int
-connlimits_pending(const struct connlimits *l)
-{
-	return l->n;
-}
-
-int
 connlimits_pending_from(const struct connlimits *l, const void *conn)
 {
 	int i;
@@ -172,15 +166,6 @@ connlimits_key_text(const unsigned char key[CONNLIMITS_KEY_LEN], char *buf, size
 	} else {
 		snprintf(buf, size, "?");
 	}
-}
-
-void
-connlimits_addr_text(const struct sockaddr *sa, char *buf, size_t size)
-{
-	unsigned char key[CONNLIMITS_KEY_LEN];
-
-	connlimits_key(sa, key);
-	connlimits_key_text(key, buf, size);
 }
 
 void

@@ -54,13 +54,13 @@ void *connlimits_add(struct connlimits *l, void *conn, const struct sockaddr *sa
 /* conn leaves the pool (authenticated, or closed).  Not in it: nothing. */
 void connlimits_remove(struct connlimits *l, void *conn);
 
-/* Connections in the pool now, and from conn's address (conn in the pool). */
-int connlimits_pending(const struct connlimits *l);
+/* Connections in the pool from conn's address (0: conn is not in the pool). */
 int connlimits_pending_from(const struct connlimits *l, const void *conn);
 
-/* The address as the caps count it, for messages: "127.0.0.1", "2001:db8:1:2::/64". */
-void connlimits_addr_text(const struct sockaddr *sa, char *buf, size_t size);
-/* The same for conn, a member of the pool ("?" if it is not). */
+/*
+ * conn's address as the caps count it, for messages: "127.0.0.1",
+ * "2001:db8:1:2::/64", "the Unix socket" ("?": conn is not in the pool).
+ */
 void connlimits_conn_addr(const struct connlimits *l, const void *conn, char *buf, size_t size);
 
 #endif

@@ -55,7 +55,8 @@ main(void)
 	v = connlimits_add(l, &conn[2], (struct sockaddr *)&a);
 	T_OK(v == &conn[0], "third from A: A's oldest makes room");
 	connlimits_remove(l, v);
-	T_OK(connlimits_pending(l) == 2, "2 in the pool after the removal");
+	T_OK(connlimits_pending_from(l, &conn[1]) == 2 && connlimits_pending_from(l, &conn[0]) == 0,
+	     "after the removal A holds 2, the removed one is gone");
 	T_OK(connlimits_add(l, &conn[3], (struct sockaddr *)&b) == NULL, "B: room");
 	T_OK(connlimits_add(l, &conn[4], (struct sockaddr *)&b) == NULL, "B again: room (pool full)");
 	v = connlimits_add(l, &conn[5], (struct sockaddr *)&c);
@@ -67,7 +68,8 @@ main(void)
 	connlimits_remove(l, v);
 	connlimits_remove(l, &conn[6]);
 	connlimits_remove(l, &conn[6]);
-	T_OK(connlimits_pending(l) == 3, "removing twice removes once (3 left)");
+	T_OK(connlimits_pending_from(l, &conn[6]) == 0 && connlimits_pending_from(l, &conn[5]) == 1,
+	     "removing twice removes once (C holds 1)");
 	connlimits_free(l);
 
 	/* a newcomer is never the one closed */
@@ -95,10 +97,13 @@ main(void)
 	     "Y in X's /64 counts as X: X makes room");
 	connlimits_remove(l, &conn[0]);
 	T_OK(connlimits_add(l, &conn[2], (struct sockaddr *)&z) == NULL, "Z in the next /64: room");
-	connlimits_addr_text((struct sockaddr *)&y, buf, sizeof(buf));
+	connlimits_conn_addr(l, &conn[1], buf, sizeof(buf));
 	T_OK(strcmp(buf, "2001:db8:1:2::/64") == 0, "IPv6 text is the /64 (%s)", buf);
-	connlimits_addr_text((struct sockaddr *)&a, buf, sizeof(buf));
+	T_OK(connlimits_add(l, &conn[3], (struct sockaddr *)&a) == NULL, "IPv4 A: room");
+	connlimits_conn_addr(l, &conn[3], buf, sizeof(buf));
 	T_OK(strcmp(buf, "10.0.0.1") == 0, "IPv4 text is the address (%s)", buf);
+	connlimits_conn_addr(l, &conn[9], buf, sizeof(buf));
+	T_OK(strcmp(buf, "?") == 0, "not in the pool: ?");
 	connlimits_free(l);
 	T_DONE();
 }
