@@ -40,9 +40,9 @@ main(void)
 {
 	struct connlimits *l = connlimits_new(4, 2);
 	struct sockaddr_in a = v4("10.0.0.1", 1), a2 = v4("10.0.0.1", 2), b = v4("10.0.0.2", 1),
-	                   c = v4("10.0.0.3", 1);
+			   c = v4("10.0.0.3", 1);
 	struct sockaddr_in6 x = v6("2001:db8:1:2::1"), y = v6("2001:db8:1:2:ffff::9"),
-	                    z = v6("2001:db8:1:3::1");
+			    z = v6("2001:db8:1:3::1");
 	int conn[16], i, all_null = 1;
 	char buf[64];
 	void *v;
@@ -58,10 +58,11 @@ main(void)
 	T_OK(connlimits_pending_from(l, &conn[1]) == 2 && connlimits_pending_from(l, &conn[0]) == 0,
 	     "after the removal A holds 2, the removed one is gone");
 	T_OK(connlimits_add(l, &conn[3], (struct sockaddr *)&b) == NULL, "B: room");
-	T_OK(connlimits_add(l, &conn[4], (struct sockaddr *)&b) == NULL, "B again: room (pool full)");
+	T_OK(connlimits_add(l, &conn[4], (struct sockaddr *)&b) == NULL,
+	     "B again: room (pool full)");
 	v = connlimits_add(l, &conn[5], (struct sockaddr *)&c);
 	T_OK(v == &conn[1], "C on a full pool: the oldest of the address holding the most "
-	     "(A and B hold 2; A's came first)");
+	                    "(A and B hold 2; A's came first)");
 	connlimits_remove(l, v);
 	v = connlimits_add(l, &conn[6], (struct sockaddr *)&c);
 	T_OK(v == &conn[3], "C again: now B holds the most: B's oldest");
