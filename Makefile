@@ -88,10 +88,11 @@ build/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $<
 
-# lexdiff needs the lexer and libpq
-build/tools/lexdiff: tests/tools/lexdiff.c build/libsqlrewrite.a
+# lexdiff needs the lexer and libpq; it runs the lexer under ASan+UBSan, as
+# the unit tests do, over the large real corpora the tests feed it
+build/tools/lexdiff: tests/tools/lexdiff.c $(SQLREWRITE_OBJ:build/%=build/asan/%)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $$($(PKG_CONFIG) --cflags libpq) -o $@ $< build/libsqlrewrite.a $$($(PKG_CONFIG) --libs libpq)
+	$(CC) $(ALL_CFLAGS) $(SAN) $$($(PKG_CONFIG) --cflags libpq) -o $@ $^ $$($(PKG_CONFIG) --libs libpq)
 
 unit: deps $(UNIT_BIN)
 

@@ -121,7 +121,8 @@ lexer_standard_strings(const struct lexer *lx)
 int
 lexer_in_copy(const struct lexer *lx)
 {
-	return lx->state == LX_COPY_EOL || lx->state == LX_COPY_BOL ||
+	return lx->state == LX_COPY_EOL || lx->state == LX_COPY_EOL_DASH ||
+	    lx->state == LX_COPY_EOL_COMMENT || lx->state == LX_COPY_BOL ||
 	    lx->state == LX_COPY_DATA;
 }
 
@@ -1070,6 +1071,11 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 				lx->state = LX_DOLLAR_BODY;
 			}
 			break;
+		/*
+		 * The rest of the COPY's line: psql reads it after the data, where
+		 * whitespace and a "--" comment (to the newline, as psql reads it)
+		 * are nothing; anything else would run after the data.
+		 */
 		case LX_COPY_EOL:
 			if (c == '\n') {
 				ADVANCE();
@@ -1077,13 +1083,30 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 				lx->state = LX_COPY_BOL;
 			} else if (is_space(c, vt)) {
 				i++;
+			} else if (c == '-') {
+				lx->state = LX_COPY_EOL_DASH;
+				i++;
 			} else {
-				fail(lx, "line %llu: text after COPY ... FROM stdin on the "
-				    "same line; COPY data must start on the next line",
-				    (unsigned long long)lx->line);
-				goto error;
+				goto copy_line_text;
 			}
 			break;
+		case LX_COPY_EOL_DASH:
+			if (c != '-')
+				goto copy_line_text;
+			lx->state = LX_COPY_EOL_COMMENT;
+			i++;
+			break;
+		case LX_COPY_EOL_COMMENT:
+			while (i < len && p[i] != '\n')
+				i++;
+			if (i < len)
+				lx->state = LX_COPY_EOL;
+			break;
+		copy_line_text:
+			fail(lx, "line %llu: text after COPY ... FROM stdin on the "
+			    "same line (only a -- comment may follow); COPY data must "
+			    "start on the next line", (unsigned long long)lx->line);
+			goto error;
 		case LX_COPY_BOL:
 			if (lx->held_len > 0) {
 				m = copy_marker_byte(lx, c);
@@ -1180,6 +1203,8 @@ lexer_describe(const struct lexer *lx, char *buf, size_t size)
 		    lx->tag, op, st);
 		break;
 	case LX_COPY_EOL:
+	case LX_COPY_EOL_DASH:
+	case LX_COPY_EOL_COMMENT:
 	case LX_COPY_BOL:
 	case LX_COPY_DATA:
 		snprintf(buf, size, "inside COPY %s (data began at line %llu, %llu "

@@ -124,6 +124,8 @@ enum lexer_state {
 	LX_DOLLAR_BODY,   /* inside a dollar-quoted string */
 	LX_DOLLAR_CLOSE,  /* inside a dollar quote, matching the closing tag */
 	LX_COPY_EOL,      /* after "COPY ... FROM stdin;", rest of that line */
+	LX_COPY_EOL_DASH, /* that rest, saw '-' */
+	LX_COPY_EOL_COMMENT, /* that rest, in a '--' comment */
 	LX_COPY_BOL,      /* COPY data, at a line start (matching "\.") */
 	LX_COPY_DATA,     /* COPY data, inside a line */
 	LX_FAILED,        /* an error was reported */
