@@ -22,25 +22,26 @@
 # any text, since psql sends the value).  The scripts are full of psql
 # meta-commands, which the lexer passes over as lines and psql runs; so a
 # stretch where the two differ is allowed only when a rule of
-# tests/integration/lexer_regress_cuts.expected explains it (see there:
-# the server's statements a meta-command sends, the branches \if skips,
-# psql's backslash commands inside a statement, psql running the data of a
-# COPY FROM stdin that failed, ...); every other stretch fails the test,
-# and so does a rule that explained nothing (the list stays short and true).
+# tests/integration/lexer_regress_cuts.expected (tests/tools/regresscuts.py)
+# explains it: the queries a meta-command sends, the branches \if skips,
+# psql's backslash commands inside a statement (which the lexer refuses),
+# variables holding statements, psql's own savepoints and cursors, a \c the
+# server refused.  Every other stretch fails the test, and so does a rule
+# that explained nothing (the list stays short and true).  What the
+# comparison means, then: every statement psql sent to the server is one
+# lexer statement with the same text, except where a meta-command made
+# psql send something the script does not hold as a statement.
 #
-# Also: no crash and no hang of lexdiff, and of `asan-pgsluice filter` (the
-# rules refuse the suite's SELECTs, so filter stops early there; it must stop
-# with exit 1 and a message, never a sanitizer report).  Every run has a
-# timeout.
+# Also: no crash, no hang and no sanitizer report from lexdiff, which links
+# the same ASan+UBSan build of sqlrewrite as build/asan-pgsluice (filter
+# itself would stop at a script's first SELECT, which its rules refuse).
+# Every run has a timeout.
 . "$(dirname "$0")/../lib/common.sh"
 . "$ROOT/tests/lib/pgregress.sh"
 
 LEXDIFF=$ROOT/build/tools/lexdiff
-ASAN_PGSLUICE=$ROOT/build/asan-pgsluice
 EXPECTED=$ROOT/tests/integration/lexer_regress_cuts.expected
-for b in "$LEXDIFF" "$ASAN_PGSLUICE"; do
-	[ -x "$b" ] || { not_ok "regress cuts: $b not built (make build/tools/lexdiff build/asan-pgsluice)"; exit 1; }
-done
+[ -x "$LEXDIFF" ] || { not_ok "regress cuts: $LEXDIFF not built (make build/tools/lexdiff)"; exit 1; }
 pgregress_scripts || { not_ok "regress cuts: the regression suite's scripts (see the pgregress lines above)"; exit 1; }
 
 pg_start rcut "log_statement = all" "log_duration = on" "log_min_error_statement = error" \
@@ -51,11 +52,45 @@ port=$(pg_port rcut)
 
 version=$(psql -X -At -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "SHOW server_version_num")
 
+# The scripts pg_regress does not run (not in its schedule), and those of
+# the modules and languages: psql -a per script, as pg_regress runs it, one
+# database per folder, the folders three at a time, while pg_regress runs
+# the schedule.  run_scripts DB FILE...: the files in order, in DB.
+run_scripts() {
+	local db=$1 f rc
+	shift
+	psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "CREATE DATABASE $db" >/dev/null 2>&1
+	for f in "$@"; do
+		# statement_timeout: worker_spi waits for a background worker that is not loaded
+		PGAPPNAME="m/$db/$(basename "$f" .sql)" PGOPTIONS="-c statement_timeout=10s" \
+			timeout -k 5 60 psql -X -a -q -h 127.0.0.1 -p "$port" -U postgres -d "$db" \
+			<"$f" >/dev/null 2>&1
+		rc=$?
+		[ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && echo "$f: stopped by its 60 s timeout"
+	done
+	return 0
+}
+export -f run_scripts
+export port
+: >"$T/jobs"
+for f in "$PGREGRESS_SRC"/sql/*.sql; do
+	grep -q -E "^test:.*[[:space:]]$(basename "$f" .sql)([[:space:]]|\$)" "$PGREGRESS_SRC/parallel_schedule" ||
+		echo "m_unscheduled $f" >>"$T/jobs"
+done
+for dir in $(find "$PGREGRESS_MODULES" -type d -name sql | sed 's,/sql$,,' | sort); do
+	db=m_$(basename "$dir")
+	[ "$db" = m_src ] && db=m_$(basename "$(dirname "$dir")") # src/pl/plpgsql/src
+	echo "$db" "$dir"/sql/*.sql >>"$T/jobs"
+done
+start=$SECONDS
+# one line a job; the second field on are its files
+tr '\n' '\0' <"$T/jobs" | xargs -0 -P 3 -I{} bash -c 'run_scripts {}' >"$T/modules.log" 2>&1 &
+modules=$!
+
 # pg_regress, as pgregress.sh runs it (application_name pg_regress/TEST)
 regress=$PGBIN/../lib/pgxs/src/test/regress/pg_regress
 [ -x "$regress" ] || regress=/usr/lib/postgresql/$PGREGRESS_MAJOR/lib/pgxs/src/test/regress/pg_regress
 mkdir -p "$T/regress-out" && chmod 777 "$T/regress-out"
-start=$SECONDS
 (cd "$PGREGRESS_SRC" && timeout -k 5 300 runuser -u postgres -- "$regress" --inputdir=. \
 	--outputdir="$T/regress-out" --bindir="$PGBIN" --dlpath=. --host=127.0.0.1 \
 	--port="$port" --user=postgres --schedule=parallel_schedule \
@@ -63,45 +98,22 @@ start=$SECONDS
 rc=$?
 check "regress cuts: pg_regress ran the schedule within 300 s (exit $rc, $((SECONDS - start)) s; failed tests do not matter)" \
 	test "$rc" -ne 124 -a "$rc" -ne 137
-: >"$T/scripts.map"
-for f in "$PGREGRESS_SRC"/sql/*.sql; do
-	printf 'pg_regress/%s\t%s\n' "$(basename "$f" .sql)" "$f" >>"$T/scripts.map"
-done
-
-# the modules' and languages' scripts: one database per folder, its
-# scripts in order, the folders side by side
-start=$SECONDS
-# run_folder DIR: every DIR/sql/*.sql through psql -a, as pg_regress would
-run_folder() {
-	local dir=$1 db f name rc
-	db=m_$(basename "$dir")
-	[ "$db" = m_src ] && db=m_$(basename "$(dirname "$dir")")
-	psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "CREATE DATABASE $db" >/dev/null 2>&1
-	for f in "$dir"/sql/*.sql; do
-		name=${f#"$PGREGRESS_MODULES"/}
-		# worker_spi waits for a background worker that is not loaded
-		PGAPPNAME="m/$db/$(basename "$f" .sql)" PGOPTIONS="-c statement_timeout=10s" timeout -k 5 60 \
-			psql -X -a -q -h 127.0.0.1 -p "$port" -U postgres -d "$db" <"$f" >/dev/null 2>&1
-		rc=$?
-		[ "$rc" -eq 124 ] && echo "hang $name"
-	done
-}
-export -f run_folder
-export PGREGRESS_MODULES port
-folders=$(find "$PGREGRESS_MODULES" -type d -name sql | sed 's,/sql$,,' | sort)
-printf '%s\n' $folders | xargs -P 3 -I{} bash -c 'run_folder {}' >"$T/modules.log" 2>&1
+wait_pid "$modules" 300 "$T/modules.log"
 sed 's/^/# /' "$T/modules.log" | head -5
-check "regress cuts: the modules' and languages' scripts ran, none stopped by its 60 s timeout ($((SECONDS - start)) s)" \
+check "regress cuts: the other scripts ran (modules, languages, unscheduled), none stopped by its 60 s timeout ($((SECONDS - start)) s)" \
 	test ! -s "$T/modules.log"
-for dir in $folders; do
-	db=m_$(basename "$dir")
-	[ "$db" = m_src ] && db=m_$(basename "$(dirname "$dir")")
-	for f in "$dir"/sql/*.sql; do
+pg_stop rcut # the log is complete
+
+: >"$T/scripts.map"
+for name in $(sed -n 's/^test: *//p' "$PGREGRESS_SRC/parallel_schedule"); do
+	printf 'pg_regress/%s\t%s\n' "$name" "$PGREGRESS_SRC/sql/$name.sql" >>"$T/scripts.map"
+done
+while read -r db files; do
+	for f in $files; do
 		printf 'm/%s/%s\t%s\n' "$db" "$(basename "$f" .sql)" "$f" >>"$T/scripts.map"
 	done
-done
+done <"$T/jobs"
 nscripts=$(wc -l <"$T/scripts.map")
-pg_stop rcut # the log is complete
 
 # the lexer's cuts, under ASan+UBSan
 start=$SECONDS
@@ -110,20 +122,6 @@ rc=$?
 check "regress cuts: lexdiff --cuts over $nscripts scripts: no crash, no hang, no sanitizer report (exit $rc, $((SECONDS - start)) s)" \
 	test "$rc" -eq 0 -a ! -s "$T/cuts.err"
 head -5 "$T/cuts.err" | sed 's/^/# /'
-
-start=$SECONDS
-# filter under ASan+UBSan over every script: ends with exit 0 or 1 and no
-# sanitizer report (two at a time, each with a timeout)
-cut -f2 "$T/scripts.map" | xargs -P 2 -I{} sh -c '
-	timeout -k 5 60 "$1" filter -q --target-version "$2" <"$3" >/dev/null 2>"$4/f.$$.err"
-	rc=$?
-	if [ "$rc" -gt 1 ] || grep -q -E "runtime error|Sanitizer" "$4/f.$$.err"; then
-		echo "$3: exit $rc: $(grep -m1 -E "runtime error|Sanitizer|error" "$4/f.$$.err")"
-	fi
-	rm -f "$4/f.$$.err"' sh "$ASAN_PGSLUICE" "$version" {} "$T" >"$T/filter.bad" 2>&1
-head -5 "$T/filter.bad" | sed 's/^/# /'
-check "regress cuts: asan-pgsluice filter over $nscripts scripts: every run ends, with exit 0 or 1, no sanitizer report ($((SECONDS - start)) s)" \
-	test ! -s "$T/filter.bad"
 
 logs=("$T"/pg-rcut/log/*.json)
 timeout -k 5 120 python3 "$ROOT/tests/tools/regresscuts.py" "${logs[0]}" "$T/cuts.out" \
