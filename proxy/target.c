@@ -6,6 +6,7 @@
  * only sees "connected", "a result", "done", "may send more".
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -183,15 +184,79 @@ target_connect(struct target *t, struct event_base *base, const char *conninfo,
 	return target_connect_as(t, base, conninfo, "pgsluice", timeout_s, fn, arg, who);
 }
 
+static const char *target_role;
+
+void
+target_set_role(const char *role)
+{
+	target_role = role;
+}
+
+const char *
+target_role_name(void)
+{
+	return target_role;
+}
+
+/* The options the connection would have without us: the string's, or PGOPTIONS. */
+static const char *
+target_own_options(const char *conninfo, PQconninfoOption **parsed)
+{
+	PQconninfoOption *o;
+
+	*parsed = PQconninfoParse(conninfo, NULL);
+	for (o = *parsed; o != NULL && o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "options") == 0 && o->val != NULL)
+			return o->val;
+	return getenv("PGOPTIONS");
+}
+
+int
+target_params(const char *conninfo, const char *appname, const char *keys[4],
+              const char *vals[4], char *opts, size_t optsz)
+{
+	PQconninfoOption *parsed;
+	const char *own, *r;
+	size_t o = 0;
+	int n = 0, len;
+
+	/* dbname first, so that expand_dbname lets the string set everything;
+	 * application_name (and the role) after it, so that they are ours */
+	keys[n] = "dbname";
+	vals[n++] = conninfo;
+	keys[n] = "application_name";
+	vals[n++] = appname;
+	if (target_role != NULL) {
+		own = target_own_options(conninfo, &parsed);
+		len = snprintf(opts, optsz, "%s%s-c role=", own ? own : "", own && *own ? " " : "");
+		o = len < 0 ? optsz : (size_t)len;
+		/* the server splits options at spaces; a backslash escapes one */
+		for (r = target_role; *r != '\0' && o + 3 < optsz; r++) {
+			if (*r == ' ' || *r == '\\')
+				opts[o++] = '\\';
+			opts[o++] = *r;
+		}
+		PQconninfoFree(parsed);
+		if (*r != '\0' || o >= optsz) {
+			snprintf(opts, optsz, "--role %s: the role name and the connection's options "
+			         "are too long", target_role);
+			return -1;
+		}
+		opts[o] = '\0';
+		keys[n] = "options";
+		vals[n++] = opts;
+	}
+	keys[n] = vals[n] = NULL;
+	return 0;
+}
+
 int
 target_connect_as(struct target *t, struct event_base *base, const char *conninfo,
                   const char *appname, int timeout_s, target_event_fn fn, void *arg,
                   const char *who)
 {
-	/* dbname first, so that expand_dbname lets the string set everything;
-	 * application_name after it, so that it is always ours */
-	const char *const keys[] = { "dbname", "application_name", NULL };
-	const char *const vals[] = { conninfo, appname, NULL };
+	const char *keys[4], *vals[4];
+	char opts[1024];
 	struct timeval tv;
 
 	memset(t, 0, sizeof(*t));
@@ -200,6 +265,11 @@ target_connect_as(struct target *t, struct event_base *base, const char *conninf
 	t->arg = arg;
 	t->who = who;
 	t->state = TARGET_CONNECTING;
+	if (target_params(conninfo, appname, keys, vals, opts, sizeof(opts)) < 0) {
+		snprintf(t->error, sizeof(t->error), "%.500s", opts);
+		t->state = TARGET_BROKEN;
+		return -1;
+	}
 	t->conn = PQconnectStartParams(keys, vals, 1);
 	if (t->conn == NULL) {
 		snprintf(t->error, sizeof(t->error), "cannot connect to the target: out of memory");

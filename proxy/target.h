@@ -79,6 +79,30 @@ int target_connect_as(struct target *t, struct event_base *base, const char *con
                       const char *who) __attribute__((warn_unused_result));
 
 /*
+ * Every connection this process opens from now on (imports, side
+ * connections, check) acts as role (SET ROLE after connecting, as
+ * pg_restore --role): it is given as the startup option "-c role=ROLE",
+ * after the connection string's own options (or PGOPTIONS), so the
+ * server refuses the connection when the login role may not become it.
+ * NULL: none.  role must live as long as the process (an argv string).
+ */
+void target_set_role(const char *role);
+
+/* The role set by target_set_role(), or NULL. */
+const char *target_role_name(void);
+
+/*
+ * The keyword/value arrays that target_connect_as() gives to
+ * PQconnectStartParams (expand_dbname 1), for a blocking PQconnectdbParams
+ * with the same meaning.  opts (optsz bytes) holds the options value when
+ * a role is set.  The arrays end with NULL; 0, or -1 if the options do not
+ * fit (message in opts).
+ */
+int target_params(const char *conninfo, const char *appname, const char *keys[4],
+                  const char *vals[4], char *opts, size_t optsz)
+	__attribute__((warn_unused_result));
+
+/*
  * Send one statement (NUL-terminated) in state IDLE, with the extended
  * query protocol (PQsendQueryParams, no parameters): the server parses the
  * string as one prepared statement and refuses it ("cannot insert multiple
