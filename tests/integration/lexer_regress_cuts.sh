@@ -129,3 +129,70 @@ timeout -k 5 120 python3 "$ROOT/tests/tools/regresscuts.py" "${logs[0]}" "$T/cut
 rc=$?
 grep '^#' "$T/compare.out" | head -60
 check "regress cuts: $(grep -v '^#' "$T/compare.out" | tail -1)" test "$rc" -eq 0
+
+# make test-long: the same comparison over the fuzzer's corpus
+# (build/fuzz-corpus, left by make fuzz), each input without its two seed
+# bytes and cut at its first NUL byte or invalid UTF-8 (psql drops the rest
+# of a line after a NUL, the server refuses invalid UTF-8 before it logs
+# anything).  Only the inputs without a backslash: psql would run a mangled
+# meta-command (\! runs a shell command, \o and \w write files, \g |cmd
+# pipes), which a test must not do; the lexer refuses a backslash outside
+# quotes inside a statement anyway.  psql runs them as a non-superuser owner
+# of its database, with standard_conforming_strings pinned by the
+# connection (a mangled ALTER ROLE ... SET cannot change it for the next
+# input) and a 2 s statement_timeout; each input is compared up to the
+# lexer's first refusal (regresscuts.py --corpus).
+if [ -n "${PGSLUICE_TEST_LONG:-}" ]; then
+	if [ -d "$ROOT/build/fuzz-corpus" ] && [ -n "$(ls "$ROOT/build/fuzz-corpus")" ]; then
+		mkdir -p "$T/fuzz"
+		python3 - "$ROOT/build/fuzz-corpus" "$T/fuzz" >"$T/fuzz.map" <<'PY'
+import os, sys
+src, dst = sys.argv[1:]
+for name in sorted(os.listdir(src)):
+    with open(os.path.join(src, name), "rb") as f:
+        data = f.read()[2:]
+    if b"\\" in data:
+        continue
+    data = data.split(b"\0", 1)[0]
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        data = data[:e.start]
+    path = os.path.join(dst, name[:50] + ".sql")
+    with open(path, "wb") as f:
+        f.write(data)
+    print("f/%s\t%s" % (name[:50], path))
+PY
+		pg_start fcut "log_statement = all" "log_duration = on" "log_min_error_statement = error" \
+			"logging_collector = on" "log_destination = 'jsonlog'" "log_directory = 'log'" \
+			"log_filename = 'server.log'" "log_rotation_size = 0" ||
+			{ not_ok "regress cuts: fuzz corpus: start a cluster"; exit 1; }
+		export fport=$(pg_port fcut)
+		psql_as fcut postgres -c "CREATE ROLE fuzz_owner LOGIN" -c "CREATE DATABASE fuzz OWNER fuzz_owner" >/dev/null
+		start=$SECONDS
+		tr '\n' '\0' <"$T/fuzz.map" | xargs -0 -P 2 -I{} sh -c '
+			app=${1%%	*}; f=${1#*	}
+			PGAPPNAME=$app PGOPTIONS="-c statement_timeout=2s -c standard_conforming_strings=on" \
+				timeout -k 5 30 psql -X -q -h 127.0.0.1 -p "$fport" -U fuzz_owner -d fuzz <"$f" >/dev/null 2>&1
+			[ $? -eq 124 ] && echo "$f: stopped by its 30 s timeout"; exit 0' sh {} >"$T/fuzz-psql.log" 2>&1
+		n=$(wc -l <"$T/fuzz.map")
+		head -5 "$T/fuzz-psql.log" | sed 's/^/# /'
+		check "regress cuts: fuzz corpus: psql ran $n inputs without a backslash, none stopped by its timeout ($((SECONDS - start)) s)" \
+			test ! -s "$T/fuzz-psql.log"
+		pg_stop fcut
+		cut -f2 "$T/fuzz.map" | xargs timeout -k 5 300 "$LEXDIFF" --cuts "$version" >"$T/fuzz-cuts.out" 2>"$T/fuzz-cuts.err"
+		rc=$?
+		head -5 "$T/fuzz-cuts.err" | sed 's/^/# /'
+		check "regress cuts: fuzz corpus: lexdiff --cuts: no crash, no hang, no sanitizer report (exit $rc)" \
+			test "$rc" -eq 0 -a ! -s "$T/fuzz-cuts.err"
+		logs=("$T"/pg-fcut/log/*.json)
+		timeout -k 5 300 python3 "$ROOT/tests/tools/regresscuts.py" --corpus "${logs[0]}" \
+			"$T/fuzz-cuts.out" "$T/fuzz.map" "$EXPECTED" >"$T/fuzz-compare.out" 2>&1
+		rc=$?
+		grep '^# DIFFERENT' "$T/fuzz-compare.out" | head -20
+		grep '^# rule' "$T/fuzz-compare.out"
+		check "regress cuts: fuzz corpus: $(grep -v '^#' "$T/fuzz-compare.out" | tail -1)" test "$rc" -eq 0
+	else
+		not_ok "regress cuts: no fuzz corpus in build/fuzz-corpus (run make fuzz first)"
+	fi
+fi

@@ -21,7 +21,9 @@
  * record per lexer event, for a comparison with the statements psql sent
  * (tests/integration/lexer_regress_cuts.sh): "S <line> <len>" and "M
  * <line> <len>", each followed by the statement's or meta-command's <len>
- * bytes and a newline; "C <line> <rows>" at the end of a COPY block.  A
+ * bytes and a newline ("P" instead of "S" for a statement the lexer says
+ * psql would cut elsewhere, lexer_event.psql_cut_differs); "C <line>
+ * <rows>" at the end of a COPY block.  A
  * lexer error gives "E <line> <len>" and the bytes of the statement it
  * stopped (from its first byte up to the byte that failed), then "X <msg>";
  * the cutting goes on with a new lexer at the next line, so one refused
@@ -233,7 +235,7 @@ cuts_file(const char *file, int server_version_num)
 			if (r != LEXER_EVENT)
 				continue;
 			if (ev.type == LEXER_STATEMENT)
-				record('S', ev.line, ev.data, ev.len);
+				record(ev.psql_cut_differs ? 'P' : 'S', ev.line, ev.data, ev.len);
 			else if (ev.type == LEXER_META)
 				record('M', ev.line, ev.data, ev.len);
 			else if (ev.type == LEXER_COPY_END)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """regresscuts.py - the lexer's statement cuts against psql's, per script.
 
-    regresscuts.py SERVER_JSONLOG CUTS SCRIPTS_MAP EXPECTED
+    regresscuts.py [--corpus] SERVER_JSONLOG CUTS SCRIPTS_MAP EXPECTED
 
 SERVER_JSONLOG: the server's jsonlog (log_statement = all, log_duration,
 log_min_error_statement = error) while psql ran the scripts, each with its
@@ -38,10 +38,21 @@ where they differ is a difference, which one of the rules must explain:
   connect-failed  the lexer's statements at the end of the script after a
                   \\c, where psql stopped: the server refused that connection
 
+With --corpus (mangled inputs, the fuzzer's): each script is compared only
+up to where the lexer refuses it (its first error, or a statement it marks
+as one psql cuts elsewhere, which filter refuses), since filter and serve
+stop there; the stretch from there to the end is explained by
+
+  lexer-stops     the lexer refused the input there; what psql does after
+                  does not reach pgsluice's target
+
+and a rule that explains nothing is no failure (the corpus changes;
+lexer-stops never applies without --corpus).
+
 Prints "# " lines for each difference, explained or not, a count per rule,
 and a last line "N scripts, N statements, N pairs, N differences (N
-explained)".  Exit 1 on an unexplained difference, on a rule of EXPECTED
-that explained nothing, or on a script psql never ran.
+explained)".  Exit 1 on an unexplained difference or on a rule of EXPECTED
+that explained nothing.
 """
 import json
 import re
@@ -49,7 +60,8 @@ import sys
 from collections import Counter, defaultdict
 
 RULES = ("meta-queries", "if-branch", "backslash", "copy-failed", "fetch-count",
-         "on-error-rollback", "comment-at-end", "variable-statements", "connect-failed")
+         "on-error-rollback", "comment-at-end", "variable-statements", "connect-failed",
+         "lexer-stops")
 VAR = re.compile(r"(?<![:\w]):(?:'[A-Za-z_]\w*'|\"[A-Za-z_]\w*\"|[A-Za-z_]\w*)")
 SAVEPOINT = re.compile(r"(SAVEPOINT|RELEASE|ROLLBACK TO) pg_psql_temporary_savepoint\Z")
 COMMENT_ONLY = re.compile(r"(?s)\s*(/\*.*\*/\s*)+\Z")
@@ -77,11 +89,12 @@ def read_cuts(path):
         kind, rest = head[0], head[2:]
         if kind == "F":
             cur = out.setdefault(rest, [])
-        elif kind in "SME":
+        elif kind in "SPME":
             line, n = (int(x) for x in rest.split(" "))
             text = data[i:i + n].decode("utf-8", "surrogateescape")
             i += n + 1
-            cur.append({"kind": kind, "line": line, "text": text})
+            cur.append({"kind": "S" if kind == "P" else kind, "line": line, "text": text,
+                        "psql_differs": kind == "P"})
         elif kind == "X":
             cur[-1]["msg"] = rest
         elif kind == "C":
@@ -210,6 +223,9 @@ def classify(items, lex_idx, psq, hunk, refused):
     else:  # the metas and COPY ends before the next lexer statement count
         first = lex_idx[i - 1] + 1 if i > 0 else 0
         last = lex_idx[i] - 1 if i < len(lex_idx) else len(items) - 1
+    if (li and items[lex_idx[li[-1]]].get("stops")) or \
+            (not li and i == len(lex_idx) and lex_idx and items[lex_idx[-1]].get("stops")):
+        return "lexer-stops"
     if any(items[k]["kind"] == "E" for k in range(first, last + 1)):
         return "backslash"
     k = first - 1  # the lexer statement before the stretch
@@ -253,7 +269,9 @@ def classify(items, lex_idx, psq, hunk, refused):
 
 
 def main():
-    logfile, cutsfile, mapfile, expfile = sys.argv[1:]
+    args = sys.argv[1:]
+    corpus = args[:1] == ["--corpus"]
+    logfile, cutsfile, mapfile, expfile = args[1:] if corpus else args
     allowed = {}
     with open(expfile, encoding="utf-8") as f:
         for line in f:
@@ -276,17 +294,25 @@ def main():
     bad = total = explained = nstat = npairs = 0
     for app, path in scripts:
         items = cuts.get(path)
-        psq = log.get(app)
-        if items is None or psq is None:
-            print("# %s: no %s" % (path, "lexer cuts" if items is None else "statements in the server's log (psql did not run it?)"))
+        psq = log.get(app, [])  # none: psql sent nothing
+        if items is None:
+            print("# %s: no lexer cuts" % path)
             bad += 1
             continue
+        if corpus:  # up to the lexer's first refusal
+            stop = next((k for k, x in enumerate(items) if x["kind"] == "E" or
+                         x.get("psql_differs")), None)
+            if stop is not None:
+                items = items[:stop + 1]
+                items[stop]["stops"] = True
         lex_idx = [k for k, x in enumerate(items) if x["kind"] in "SE"]
         lex = [items[k] for k in lex_idx]
         nstat += len(lex)
         hunks, pairs = align(lex, psq)
         npairs += pairs
-        name = path.rsplit("/sql/", 1)[0].rsplit("/", 1)[-1] + "/" + path.rsplit("/", 1)[-1]
+        name = path.rsplit("/", 1)[-1]
+        if "/sql/" in path:
+            name = path.rsplit("/sql/", 1)[0].rsplit("/", 1)[-1] + "/" + name
         for hunk in hunks:
             li, pj, i, j = hunk
             total += 1
@@ -306,7 +332,7 @@ def main():
                                                    name, line, desc))
     for rule in allowed:
         print("# rule %-13s %5d  %s" % (rule, used[rule], allowed[rule]))
-        if used[rule] == 0:
+        if used[rule] == 0 and not corpus and rule != "lexer-stops":
             print("# rule %s explained nothing: take it off %s" % (rule, expfile))
             bad += 1
     print("%d scripts, %d lexer statements, %d pairs, %d differences (%d explained)"
