@@ -167,7 +167,7 @@ build/tools/lexdiff: tests/tools/lexdiff.c build/asan/libsqlrewrite.a
 	$(CC) $(PROXY_CFLAGS) $(SAN) $$($(PKG_CONFIG) --cflags libpq) -MMD -MP -MF $@.d -o $@ $< \
 		build/asan/libsqlrewrite.a $$($(PKG_CONFIG) --libs libpq)
 
-unit: test-deps $(UNIT_BIN)
+unit: deps $(UNIT_BIN)
 
 test: test-deps all $(UNIT_BIN) $(TOOL_BIN) build/asan-pgsluice
 	@tests/run.sh
@@ -196,8 +196,16 @@ build/fuzz_pgwire: $(FUZZ_PGWIRE_SRC) $(wildcard sqlrewrite/*.h proxy/*.h tests/
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ \
 		$(FUZZ_PGWIRE_SRC) $$($(PKG_CONFIG) --libs libevent libpq openssl)
 
-# the pgwire seeds: every input of test_pgwire's case table
-fuzz: fuzz-deps build/fuzz_lexer build/fuzz_decoder build/fuzz_pgwire build/asan/test_pgwire
+# test_pgwire without the sanitizers, to write the pgwire target's seeds
+# (every input of its case table) without the ASan build of every module
+build/fuzz_pgwire_seeds: tests/unit/test_pgwire.c $(filter-out tests/fuzz/%,$(FUZZ_PGWIRE_SRC)) \
+		$(wildcard sqlrewrite/*.h proxy/*.h tests/unit/*.h)
+	@mkdir -p build
+	$(CC) $(PROXY_CFLAGS) -Itests/unit $$($(PKG_CONFIG) --cflags libevent libpq openssl) -o $@ \
+		tests/unit/test_pgwire.c $(filter-out tests/fuzz/%,$(FUZZ_PGWIRE_SRC)) \
+		$$($(PKG_CONFIG) --libs libevent libpq openssl)
+
+fuzz: fuzz-deps build/fuzz_lexer build/fuzz_decoder build/fuzz_pgwire build/fuzz_pgwire_seeds
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 build/lexer_bench: tests/bench/lexer_bench.c build/libsqlrewrite.a

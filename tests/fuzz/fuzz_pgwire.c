@@ -61,8 +61,9 @@ fuzz_scram(const uint8_t *data, size_t size)
 		return;
 	n = data[0] < size - 1 ? data[0] : size - 1;
 	scram_begin(&sc, &rfc_secret);
-	if (scram_client_first_nonce(&sc, (const char *)data + 1, n, "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0",
-	                             &reply, why, sizeof(why)) == 0) {
+	if (scram_client_first_nonce(&sc, (const char *)data + 1, n,
+	                             "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0", &reply, why,
+	                             sizeof(why)) == 0) {
 		if (strlen(reply) > sizeof(sc.server_first))
 			abort();
 		/* the rest in a buffer of its exact size */

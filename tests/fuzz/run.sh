@@ -93,12 +93,13 @@ grep -E '^(stat::number_of_executed_units|#[0-9]+ +DONE)' build/fuzz-decoder.log
 echo "fuzz: decoder: no crash, leak or property violation in ${dsecs}s"
 
 # the PostgreSQL protocol before authentication: the inputs of test_pgwire's
-# cases (it writes them with PGSLUICE_PGWIRE_SEEDS), and RFC 7677's SCRAM
+# cases (build/fuzz_pgwire_seeds, test_pgwire without the sanitizers, writes
+# them with PGSLUICE_PGWIRE_SEEDS), and RFC 7677's SCRAM
 # messages for the target's SCRAM mode (first byte 8: a length byte, the
 # client-first, the client-final)
 pwork=build/fuzz-corpus-pgwire
 mkdir -p "$pwork"
-PGSLUICE_PGWIRE_SEEDS=$pwork ./build/asan/test_pgwire >build/fuzz-pgwire-seeds.log 2>&1 || {
+PGSLUICE_PGWIRE_SEEDS=$pwork ./build/fuzz_pgwire_seeds >build/fuzz-pgwire-seeds.log 2>&1 || {
 	tail -20 build/fuzz-pgwire-seeds.log
 	echo "fuzz: test_pgwire could not write the seeds"
 	exit 1

@@ -104,7 +104,13 @@ b_to_stream(struct bld *b)
 
 static struct scram_secret secret;
 
-enum cfg_kind { C_PLAIN, C_TLS, C_TLS_ONLY, C_SCRAM, C_SMALL_QUERY };
+enum cfg_kind {
+	C_PLAIN,
+	C_TLS,
+	C_TLS_ONLY,
+	C_SCRAM,
+	C_SMALL_QUERY
+};
 
 static struct pgwire_config
 cfg_of(enum cfg_kind k)
@@ -206,7 +212,7 @@ check(const char *name, enum cfg_kind k, const struct bld *b, int split, ...)
 			          cut < must_cut || must_cut == 0 ? must_cut : cut };
 
 		other = must_cut == 0 || must_cut == cut ? wd_run(&cfg, b->b, b->n, &cut, 1)
-		                                          : wd_run(&cfg, b->b, b->n, two, 2);
+		                                         : wd_run(&cfg, b->b, b->n, two, 2);
 		n_runs++;
 		if (strcmp(other, whole) != 0) {
 			same = 0;
@@ -238,12 +244,13 @@ test_startup(void)
 	b_32(&b, 8);
 	b_32(&b, 80877103);
 	b_hello(&b);
-	check("SSLRequest without TLS: 'N', then the StartupMessage", C_PLAIN, &b, 1, "N" AUTH_OK_MSG "[startup u]",
-	      NULL);
+	check("SSLRequest without TLS: 'N', then the StartupMessage", C_PLAIN, &b, 1,
+	      "N" AUTH_OK_MSG "[startup u]", NULL);
 	must_cut = 8;
 	check("SSLRequest with TLS: 'S', then the StartupMessage inside TLS", C_TLS, &b, 1,
 	      "[tls]S" AUTH_OK_MSG "[startup u]", NULL);
-	check("SSLRequest on a TLS-only port", C_TLS_ONLY, &b, 1, "[tls]S" AUTH_OK_MSG "[startup u]", NULL);
+	check("SSLRequest on a TLS-only port", C_TLS_ONLY, &b, 1,
+	      "[tls]S" AUTH_OK_MSG "[startup u]", NULL);
 	must_cut = 0;
 
 	b.n = 0;
@@ -253,7 +260,8 @@ test_startup(void)
 	b_32(&b, 80877103);
 	b_hello(&b);
 	must_cut = 8;
-	check("a second SSLRequest inside TLS: 'N'", C_TLS, &b, 1, "[tls]SN" AUTH_OK_MSG "[startup u]", NULL);
+	check("a second SSLRequest inside TLS: 'N'", C_TLS, &b, 1,
+	      "[tls]SN" AUTH_OK_MSG "[startup u]", NULL);
 	must_cut = 0;
 	check("two SSLRequests without TLS", C_PLAIN, &b, 1, "NN" AUTH_OK_MSG "[startup u]", NULL);
 
@@ -303,12 +311,15 @@ test_startup(void)
 	b.n = 0;
 	b_startup(&b, 3u << 16 | 2, "user", "u", NULL);
 	check("protocol 3.2: NegotiateProtocolVersion 3.0", C_PLAIN, &b, 1,
-	      "v\\x00\\x00\\x00\\x0c\\x00\\x03\\x00\\x00\\x00\\x00\\x00\\x00" AUTH_OK_MSG "[startup u]", NULL);
+	      "v\\x00\\x00\\x00\\x0c\\x00\\x03\\x00\\x00\\x00\\x00\\x00\\x00" AUTH_OK_MSG
+	      "[startup u]",
+	      NULL);
 	b.n = 0;
 	b_startup(&b, 3u << 16, "user", "u", "_pq_.compression", "on", NULL);
 	check("a _pq_ option: named in NegotiateProtocolVersion", C_PLAIN, &b, 1,
-	      "v\\x00\\x00\\x00\\x1d\\x00\\x03\\x00\\x00\\x00\\x00\\x00\\x01_pq_.compression\\x00"
-	      AUTH_OK_MSG "[startup u]", NULL);
+	      "v\\x00\\x00\\x00\\x1d\\x00\\x03\\x00\\x00\\x00\\x00\\x00\\x01_pq_.compression\\x00" AUTH_OK_MSG
+	      "[startup u]",
+	      NULL);
 
 	b.n = 0;
 	b_startup(&b, 3u << 16, "user", "u", "replication", "database", NULL);
@@ -327,8 +338,8 @@ test_startup(void)
 	b.n = 0;
 	b_32(&b, 4);
 	b_32(&b, 3u << 16);
-	check("a length under 8", C_PLAIN, &b, 1, "[fail invalid length of startup packet (4 bytes)]",
-	      NULL);
+	check("a length under 8", C_PLAIN, &b, 1,
+	      "[fail invalid length of startup packet (4 bytes)]", NULL);
 	b.n = 0;
 	b_32(&b, 0xffffffffu);
 	b_32(&b, 3u << 16);
@@ -357,7 +368,8 @@ test_startup(void)
 	      "[fail invalid startup packet layout", NULL);
 	b.n = 0;
 	b_add(&b, "\0\0\0", 3);
-	check("three bytes, then the end", C_PLAIN, &b, 1, "[fail incomplete startup packet]", NULL);
+	check("three bytes, then the end", C_PLAIN, &b, 1, "[fail incomplete startup packet]",
+	      NULL);
 	b.n = 0;
 	check("nothing, then the end", C_PLAIN, &b, 1, "[fail incomplete startup packet]", NULL);
 	b.n = 0;
@@ -537,8 +549,8 @@ scram_exchange(const char *password, int want, int cut_first, int cut_final, cha
 	/* AuthenticationSASLFinal "v=" + 44 bytes of base64, AuthenticationOk */
 	k = want ? (r == AUTH_OK && n == 55 + 9 && o[0] == 'R' && wd_get32(o + 5) == 12 &&
 	            memcmp(o + 9, "v=", 2) == 0 && o[55] == 'R' && wd_get32(o + 60) == 0)
-	         : (r == AUTH_FAIL && strstr(why, "password authentication failed for user") != NULL &&
-	            n == 0);
+	         : (r == AUTH_FAIL &&
+	            strstr(why, "password authentication failed for user") != NULL && n == 0);
 	pgwire_free(w);
 	evbuffer_free(in);
 	evbuffer_free(out);
@@ -555,14 +567,18 @@ test_auth_exchange(void)
 	b_hello(&b);
 	for (cut = 1; cut <= (int)b.n + 5 + 14 + 4 + 19; cut++, total++)
 		bad += scram_exchange("tok", 1, cut, 1, last, sizeof(last));
-	T_OK(bad == 0, "SCRAM over the protocol, the right token, the startup and the "
+	T_OK(bad == 0,
+	     "SCRAM over the protocol, the right token, the startup and the "
 	     "SASLInitialResponse split at each of %d offsets: AuthenticationSASLFinal, "
-	     "AuthenticationOk (%d wrong; last: %s)", total, bad, last);
+	     "AuthenticationOk (%d wrong; last: %s)",
+	     total, bad, last);
 	bad = 0;
 	for (cut = 1, total = 0; cut < 100; cut++, total++)
 		bad += scram_exchange("tok", 1, (int)b.n, cut, last, sizeof(last));
-	T_OK(bad == 0, "the SASLResponse split at each of %d offsets: accepted (%d wrong; last: "
-	     "%s)", total, bad, last);
+	T_OK(bad == 0,
+	     "the SASLResponse split at each of %d offsets: accepted (%d wrong; last: "
+	     "%s)",
+	     total, bad, last);
 	bad = scram_exchange("tok2", 0, (int)b.n, 5, last, sizeof(last));
 	T_OK(bad == 0, "the wrong token: refused as a wrong password, nothing written (%s)", last);
 }
@@ -579,29 +595,31 @@ test_predump(void)
 	b_query(&b, "-- a comment\n");
 	b_query(&b, "SELECT pg_catalog.set_config('search_path', '', false);");
 	b_msg(&b, 'X', "", 0);
-	check("BEGIN, a comment, pg_restore's search_path, Terminate", C_PLAIN, &b, 1,
-	      "[auth-ok]", "C\\x00\\x00\\x00\\x0aBEGIN\\x00", RFQ_TXN, "I\\x00\\x00\\x00\\x04",
-	      RFQ_TXN, "set_config", "SELECT 1", RFQ_TXN, "[terminate]", NULL);
+	check("BEGIN, a comment, pg_restore's search_path, Terminate", C_PLAIN, &b, 1, "[auth-ok]",
+	      "C\\x00\\x00\\x00\\x0aBEGIN\\x00", RFQ_TXN, "I\\x00\\x00\\x00\\x04", RFQ_TXN,
+	      "set_config", "SELECT 1", RFQ_TXN, "[terminate]", NULL);
 
 	b.n = 0;
 	b_hello(&b);
 	b_query(&b, "SELECT 1");
 	b_query(&b, "PGDMP\x01\x0e");
-	check("a query that is not a dump, then a custom archive's bytes", C_PLAIN, &b, 1,
-	      "0A000", "is not the start of a dump", RFQ_IDLE, "custom-format archive", RFQ_IDLE,
-	      "[wait]", NULL);
+	check("a query that is not a dump, then a custom archive's bytes", C_PLAIN, &b, 1, "0A000",
+	      "is not the start of a dump", RFQ_IDLE, "custom-format archive", RFQ_IDLE, "[wait]",
+	      NULL);
 
 	b.n = 0;
 	b_hello(&b);
 	b_query(&b, "SET statement_timeout = 0;");
-	check("a dump outside BEGIN", C_PLAIN, &b, 1, "[refuse 4 the dump's statements come "
-	      "outside a transaction", NULL);
+	check("a dump outside BEGIN", C_PLAIN, &b, 1,
+	      "[refuse 4 the dump's statements come "
+	      "outside a transaction",
+	      NULL);
 
 	b.n = 0;
 	b_to_stream(&b);
 	check("BEGIN, then a dump's first Query", C_PLAIN, &b, 1, RFQ_TXN, "[dump]",
-	      "{S SET statement_timeout = 0;}{S SET client_encoding = 'UTF8';}", RFQ_TXN,
-	      "[wait]", NULL);
+	      "{S SET statement_timeout = 0;}{S SET client_encoding = 'UTF8';}", RFQ_TXN, "[wait]",
+	      NULL);
 
 	b.n = 0;
 	b_hello(&b);
@@ -611,8 +629,8 @@ test_predump(void)
 	b_msg(&b, 'S', "", 0);
 	b_msg(&b, 'F', "\0\0\3\270\0\0\0\0\0\0", 10);
 	check("the extended protocol up to Sync, a FunctionCall", C_PLAIN, &b, 1,
-	      "the extended query protocol", RFQ_IDLE, "function calls are not supported",
-	      RFQ_IDLE, "[wait]", NULL);
+	      "the extended query protocol", RFQ_IDLE, "function calls are not supported", RFQ_IDLE,
+	      "[wait]", NULL);
 
 	b.n = 0;
 	b_hello(&b);
@@ -627,7 +645,8 @@ test_predump(void)
 	b.n = 0;
 	b_hello(&b);
 	b_add(&b, "Q\0\0\0\2", 5);
-	check("a Query length under 4", C_PLAIN, &b, 1, "[refuse 1 invalid message length 2]", NULL);
+	check("a Query length under 4", C_PLAIN, &b, 1, "[refuse 1 invalid message length 2]",
+	      NULL);
 	b.n = 0;
 	b_hello(&b);
 	memset(big, 'x', sizeof(big));
@@ -671,8 +690,10 @@ test_stream(void)
 	b_query(&b, "COPY t (a) FROM stdin;\n");
 	b_msg(&b, 'd', "1\n", 2);
 	b_msg(&b, 'f', "no more", 8);
-	check("CopyFail", C_PLAIN, &b, 1, "{D 1\\x0a}", "[error the client aborted the COPY "
-	      "(CopyFail): no more]", NULL);
+	check("CopyFail", C_PLAIN, &b, 1, "{D 1\\x0a}",
+	      "[error the client aborted the COPY "
+	      "(CopyFail): no more]",
+	      NULL);
 
 	b.n = 0;
 	b_to_stream(&b);
@@ -704,7 +725,8 @@ test_stream(void)
 	b.n = 0;
 	b_to_stream(&b);
 	b_msg(&b, 'Q', "", 0);
-	check("a Query with no text", C_PLAIN, &b, 1, "[fatal invalid Query message: no text]", NULL);
+	check("a Query with no text", C_PLAIN, &b, 1, "[fatal invalid Query message: no text]",
+	      NULL);
 	b.n = 0;
 	b_to_stream(&b);
 	b_query(&b, "SELECT 'abc");
@@ -773,7 +795,8 @@ test_stream(void)
 		f.b[3] = 0x99; /* another function */
 		b_msg(&b, 'F', f.b, f.n);
 		check("a FunctionCall of another function", C_PLAIN, &b, 1,
-		      "[error function calls other than libpq's lo_open, lowrite and lo_close", NULL);
+		      "[error function calls other than libpq's lo_open, lowrite and lo_close",
+		      NULL);
 		b.n -= 1 + 4 + f.n;
 		f.b[3] = 952 & 0xff;
 		b_msg(&b, 'F', f.b, f.n - 2); /* its last argument cut */

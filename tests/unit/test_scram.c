@@ -50,7 +50,8 @@ test_rfc7677(void)
 
 	n = unb64(RFC_SALT, salt);
 	T_OK(n == SCRAM_SALT_LEN, "RFC 7677: its salt is %d bytes (%zu)", SCRAM_SALT_LEN, n);
-	T_OK(scram_secret_salted(&sec, "pencil", 6, salt, 4096) == 0, "RFC 7677: the secret of \"pencil\"");
+	T_OK(scram_secret_salted(&sec, "pencil", 6, salt, 4096) == 0,
+	     "RFC 7677: the secret of \"pencil\"");
 
 	scram_begin(&sc, &sec);
 	r = scram_client_first_nonce(&sc, RFC_CLIENT_FIRST, strlen(RFC_CLIENT_FIRST),
@@ -77,12 +78,15 @@ test_rfc7677(void)
 	msg[strlen(msg) - 3] ^= 1; /* "V" -> "W" */
 	reply = NULL;
 	r = final(&sc, msg, &reply, why, sizeof(why));
-	T_OK(r == 0 && reply == NULL, "RFC 7677 with one proof bit changed: refused as a wrong "
-	     "password (%d)", r);
+	T_OK(r == 0 && reply == NULL,
+	     "RFC 7677 with one proof bit changed: refused as a wrong "
+	     "password (%d)",
+	     r);
 	scram_end(&sc);
 
 	/* the RFC's messages against the secret of another password */
-	T_OK(scram_secret_salted(&wrong, "pencil2", 7, salt, 4096) == 0, "the secret of \"pencil2\"");
+	T_OK(scram_secret_salted(&wrong, "pencil2", 7, salt, 4096) == 0,
+	     "the secret of \"pencil2\"");
 	scram_begin(&sc, &wrong);
 	r = scram_client_first_nonce(&sc, RFC_CLIENT_FIRST, strlen(RFC_CLIENT_FIRST),
 	                             RFC_SERVER_NONCE, &reply, why, sizeof(why));
@@ -137,19 +141,22 @@ test_exchanges(void)
 	int r, r2;
 
 	T_OK(scram_secret_make(&a, "0123456789abcdef", 16) == 0 &&
-	     scram_secret_make(&b, "0123456789abcdef", 16) == 0, "two secrets of one token");
+	             scram_secret_make(&b, "0123456789abcdef", 16) == 0,
+	     "two secrets of one token");
 	T_OK(a.iterations == SCRAM_ITERATIONS && memcmp(a.salt, b.salt, SCRAM_SALT_LEN) != 0 &&
-	     memcmp(a.stored_key, b.stored_key, SCRAM_KEY_LEN) != 0,
+	             memcmp(a.stored_key, b.stored_key, SCRAM_KEY_LEN) != 0,
 	     "each secret has its own random salt, so its own keys");
 
 	r = exchange(&a, "0123456789abcdef", "n,,n=,r=abcDEF123+/", "biws", why, sizeof(why));
-	T_OK(r == 1, "libpq's client-first (empty user name), the right token: accepted (%d %s)",
-	     r, why);
+	T_OK(r == 1, "libpq's client-first (empty user name), the right token: accepted (%d %s)", r,
+	     why);
 	r = exchange(&a, "0123456789abcdeF", "n,,n=,r=abcDEF123+/", "biws", why, sizeof(why));
 	T_OK(r == 0, "the wrong token: refused as a wrong password (%d %s)", r, why);
 	r = exchange(&a, "0123456789abcdef", "y,,n=user,r=xyz,ext=1", "eSws", why, sizeof(why));
-	T_OK(r == 1, "\"y\" (the client could bind, the server does not offer it), an extension "
-	     "after the nonce: accepted (%d %s)", r, why);
+	T_OK(r == 1,
+	     "\"y\" (the client could bind, the server does not offer it), an extension "
+	     "after the nonce: accepted (%d %s)",
+	     r, why);
 	r = exchange(&a, "0123456789abcdef", "y,,n=user,r=xyz", "biws", why, sizeof(why));
 	T_OK(r == -1 && strstr(why, "channel binding") != NULL,
 	     "c= that is not the gs2 header sent (y vs n): malformed (%s)", why);
@@ -162,7 +169,7 @@ test_exchanges(void)
 	scram_begin(&sc, &a);
 	r2 = first(&sc, "n,,n=,r=abc", &reply, why, sizeof(why));
 	T_OK(r == 0 && r2 == 0 && strcmp(why2, reply) != 0 && strncmp(reply, "r=abc", 5) == 0 &&
-	     strlen(reply) == strlen(why2),
+	             strlen(reply) == strlen(why2),
 	     "each exchange draws its own server nonce after the client's (%s / %s)", why2, reply);
 	scram_end(&sc);
 }
@@ -219,7 +226,8 @@ test_malformed_first(void)
 		strcat(msg, "a");
 	scram_begin(&sc, &sec);
 	r = first(&sc, msg, &reply, why, sizeof(why));
-	T_OK(r == 0, "a client nonce of %d bytes: taken (%s)", SCRAM_CLIENT_NONCE_MAX, r ? why : reply);
+	T_OK(r == 0, "a client nonce of %d bytes: taken (%s)", SCRAM_CLIENT_NONCE_MAX,
+	     r ? why : reply);
 	scram_end(&sc);
 	strcat(msg, "a");
 	scram_begin(&sc, &sec);
@@ -252,8 +260,10 @@ test_malformed_first(void)
 			bad++;
 		scram_end(&sc);
 	}
-	T_OK(bad == 0, "every prefix of RFC 7677's client-first: refused before the nonce, taken "
-	     "with the nonce as far as it goes (%d wrong)", bad);
+	T_OK(bad == 0,
+	     "every prefix of RFC 7677's client-first: refused before the nonce, taken "
+	     "with the nonce as far as it goes (%d wrong)",
+	     bad);
 
 	/* out of order */
 	scram_begin(&sc, &sec);
@@ -275,10 +285,10 @@ test_malformed_final(void)
 		"c=biws",
 		"p=" RFC_PROOF,
 		"c=biws,p=" RFC_PROOF,
-		"c=eSws,r=" RFC_NONCE ",p=" RFC_PROOF,      /* y,, after n,, */
-		"c=bix3,r=" RFC_NONCE ",p=" RFC_PROOF,      /* not the gs2 header */
-		"c=biw,r=" RFC_NONCE ",p=" RFC_PROOF,       /* not base64 */
-		"c=biws,r=" RFC_NONCE "x,p=" RFC_PROOF,     /* another nonce */
+		"c=eSws,r=" RFC_NONCE ",p=" RFC_PROOF,        /* y,, after n,, */
+		"c=bix3,r=" RFC_NONCE ",p=" RFC_PROOF,        /* not the gs2 header */
+		"c=biw,r=" RFC_NONCE ",p=" RFC_PROOF,         /* not base64 */
+		"c=biws,r=" RFC_NONCE "x,p=" RFC_PROOF,       /* another nonce */
 		"c=biws,r=rOprNGfwEbeRWgbNEkqO,p=" RFC_PROOF, /* the client's part only */
 		"c=biws,r=" RFC_NONCE,
 		"c=biws,r=" RFC_NONCE ",",
@@ -308,8 +318,8 @@ test_malformed_final(void)
 		why[0] = '\0';
 		reply = NULL;
 		r = r == 0 ? final(&sc, cases[i], &reply, why, sizeof(why)) : -2;
-		T_OK(r == -1 && reply == NULL && why[0] != '\0', "client-final \"%s\": malformed (%s)",
-		     cases[i], why);
+		T_OK(r == -1 && reply == NULL && why[0] != '\0',
+		     "client-final \"%s\": malformed (%s)", cases[i], why);
 		scram_end(&sc);
 	}
 	/* every cut of the RFC's good message, and a NUL at every place */
@@ -319,7 +329,8 @@ test_malformed_final(void)
 		scram_begin(&sc, &sec);
 		r = scram_client_first_nonce(&sc, RFC_CLIENT_FIRST, strlen(RFC_CLIENT_FIRST),
 		                             RFC_SERVER_NONCE, &reply, why, sizeof(why));
-		if (r == 0 && scram_client_final(&sc, RFC_CLIENT_FINAL, k, &reply, why, sizeof(why)) == 1)
+		if (r == 0 &&
+		    scram_client_final(&sc, RFC_CLIENT_FINAL, k, &reply, why, sizeof(why)) == 1)
 			accepted++;
 		scram_end(&sc);
 		memcpy(msg, RFC_CLIENT_FINAL, sizeof(msg));
@@ -331,8 +342,10 @@ test_malformed_final(void)
 			accepted++;
 		scram_end(&sc);
 	}
-	T_OK(accepted == 0, "each of the %zu cuts of RFC 7677's client-final, and a NUL at each "
-	     "place: none accepted (%d were)", len, accepted);
+	T_OK(accepted == 0,
+	     "each of the %zu cuts of RFC 7677's client-final, and a NUL at each "
+	     "place: none accepted (%d were)",
+	     len, accepted);
 
 	/* one exchange answers one client-final */
 	scram_begin(&sc, &sec);

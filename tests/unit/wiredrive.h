@@ -192,7 +192,13 @@ wd_unsettled(struct wd_text *t)
 	return 1;
 }
 
-enum wd_stage { WD_STARTUP, WD_AUTH, WD_PREDUMP, WD_STREAM, WD_END };
+enum wd_stage {
+	WD_STARTUP,
+	WD_AUTH,
+	WD_PREDUMP,
+	WD_STREAM,
+	WD_END
+};
 
 /*
  * One step of the current stage.  Returns 1 when it got somewhere (a
@@ -273,7 +279,8 @@ wd_step(struct pgwire *w, enum wd_stage *stage, struct evbuffer *in, struct evbu
 			*stage = WD_END;
 			return 1;
 		default:
-			snprintf(why, sizeof(why), "%d %s", (int)pgwire_refusal(w), pgwire_error(w));
+			snprintf(why, sizeof(why), "%d %s", (int)pgwire_refusal(w),
+			         pgwire_error(w));
 			wd_result(t, "refuse", why);
 			*stage = WD_END;
 			return 1;
