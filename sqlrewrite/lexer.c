@@ -255,6 +255,16 @@ count_identifier(struct lexer *lx)
 	     (lx->identifiers[1] == 'o' && lx->identifiers[2] == 'r' &&
 	      (lx->identifiers[3] == 'f' || lx->identifiers[3] == 'p'))) &&
 	    lx->paren_depth == 0) {
+		/*
+		 * psql's count (psqlscan.l): every BEGIN, not only BEGIN ATOMIC, and
+		 * CASE and END inside one, labels or not; see the ';' in LX_NORMAL
+		 */
+		if (word_is(lx, "begin"))
+			lx->psql_depth++;
+		else if (word_is(lx, "case") && lx->psql_depth > 0)
+			lx->psql_depth++;
+		else if (word_is(lx, "end") && lx->psql_depth > 0)
+			lx->psql_depth--;
 		if (lx->begin_depth == 0) {
 			if (prev == PT_BEGIN && word_is(lx, "atomic"))
 				lx->begin_depth = 1;
@@ -469,6 +479,7 @@ begin_statement(struct lexer *lx, uint64_t line, uint64_t offset)
 	lx->has_token = 0;
 	lx->paren_depth = 0;
 	lx->begin_depth = 0;
+	lx->psql_depth = 0;
 	lx->identifier_count = 0;
 	lx->first_kw = FK_NONE;
 	lx->prev_tok = PT_OTHER;
@@ -744,6 +755,9 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 				i++;
 			} else if (c == ';') {
 				i++;
+				/* psql ends the statement here iff its own count is 0 */
+				if (lx->paren_depth == 0 && (lx->psql_depth == 0) != (lx->begin_depth == 0))
+					lx->psql_differs = 1;
 				if (lx->paren_depth == 0 && lx->begin_depth == 0) {
 					FLUSH_RUN(i);
 					end_statement(lx, ev);

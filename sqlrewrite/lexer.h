@@ -77,9 +77,11 @@ struct lexer_event {
 	 * LEXER_STATEMENT: psql, which reads its input a line at a time, would
 	 * cut this statement elsewhere than the server reads it: a string goes
 	 * on across a newline with rules that change how the rest is read
-	 * (psql never sees a continuation), or CASE or END stands as a label in
-	 * a BEGIN ATOMIC body (psql counts it).  A program whose output psql
-	 * runs must refuse such a statement.
+	 * (psql never sees a continuation), CASE or END stands as a label in
+	 * a BEGIN ATOMIC body (psql counts it), or a routine's statement holds
+	 * the word BEGIN without ATOMIC (a function named begin: psql counts
+	 * it and runs on past the ';', reading any COPY data after it as SQL).
+	 * A program whose output psql runs must refuse such a statement.
 	 */
 	int psql_cut_differs;
 };
@@ -152,6 +154,7 @@ struct lexer {
 
 	/* BEGIN ATOMIC bodies (psql's CREATE ... FUNCTION|PROCEDURE test) */
 	int paren_depth, begin_depth;
+	int psql_depth;          /* psql's BEGIN count, which also counts a bare BEGIN */
 	unsigned identifier_count;
 	char identifiers[4];
 	int prev_tok;            /* what the last token was, for BEGIN ATOMIC and labels */

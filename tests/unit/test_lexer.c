@@ -158,9 +158,26 @@ static const struct lcase cases[] = {
 
 	/* BEGIN ATOMIC only as the keyword pair in a routine */
 	{ "function named begin", "CREATE FUNCTION public.begin() RETURNS int LANGUAGE sql AS $$SELECT 1$$;\nSELECT 2;",
-	  "S1 CREATE FUNCTION public.begin() RETURNS int LANGUAGE sql AS $$SELECT 1$$;\nS2 SELECT 2;\n", 0, 0 },
+	  "s1 CREATE FUNCTION public.begin() RETURNS int LANGUAGE sql AS $$SELECT 1$$;\nS2 SELECT 2;\n", 0, 0 },
+	{ "function named begin, then COPY data psql would read as SQL",
+	  "CREATE FUNCTION public.begin() RETURNS int LANGUAGE sql AS $$SELECT 1$$;\nCOPY t FROM stdin;\nend; x\n\\.\n",
+	  "s1 CREATE FUNCTION public.begin() RETURNS int LANGUAGE sql AS $$SELECT 1$$;\nS2 COPY t FROM stdin;\n"
+	  "D end; x\n\nE4 1\n", 0, 0 },
+	{ "procedure named Begin, quoted begin not counted",
+	  "CREATE OR REPLACE PROCEDURE s.Begin() LANGUAGE sql AS 'SELECT 1';\nCREATE FUNCTION \"begin\"() RETURNS int LANGUAGE sql AS 'SELECT 1';\n",
+	  "s1 CREATE OR REPLACE PROCEDURE s.Begin() LANGUAGE sql AS 'SELECT 1';\n"
+	  "S2 CREATE FUNCTION \"begin\"() RETURNS int LANGUAGE sql AS 'SELECT 1';\n", 0, 0 },
+	{ "begin inside parentheses is not counted",
+	  "CREATE FUNCTION f(begin int) RETURNS int LANGUAGE sql RETURN begin;\n",
+	  "s1 CREATE FUNCTION f(begin int) RETURNS int LANGUAGE sql RETURN begin;\n", 0, 0 },
+	{ "bare begin then end: psql's count is back to 0",
+	  "CREATE FUNCTION f() RETURNS int LANGUAGE sql RETURN begin + end;\nSELECT 2;",
+	  "S1 CREATE FUNCTION f() RETURNS int LANGUAGE sql RETURN begin + end;\nS2 SELECT 2;\n", 0, 0 },
+	{ "BEGIN ATOMIC with an end label psql would cut inside",
+	  "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1 AS x; SELECT t.end FROM t; SELECT 2; END;\n",
+	  "s1 CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1 AS x; SELECT t.end FROM t; SELECT 2; END;\n", 0, 0 },
 	{ "begin as a setting value", "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1' SET search_path = begin;\nSELECT 2;",
-	  "S1 CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1' SET search_path = begin;\nS2 SELECT 2;\n", 0, 0 },
+	  "s1 CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1' SET search_path = begin;\nS2 SELECT 2;\n", 0, 0 },
 	{ "BEGIN and ATOMIC apart", "CREATE PROCEDURE p() LANGUAGE sql BEGIN /* x */ -- y\n ATOMIC SELECT 1; END;\nSELECT 2;",
 	  "S1 CREATE PROCEDURE p() LANGUAGE sql BEGIN /* x */ -- y\n ATOMIC SELECT 1; END;\nS3 SELECT 2;\n", 0, 0 },
 	{ "CASE and END as labels in a body",
