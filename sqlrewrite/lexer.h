@@ -79,9 +79,11 @@ struct lexer_event {
 	 * LEXER_STATEMENT: psql, which reads its input a line at a time, would
 	 * cut this statement elsewhere than the server reads it: a string goes
 	 * on across a newline with rules that change how the rest is read
-	 * (psql never sees a continuation), or CASE or END stands as a label in
-	 * a BEGIN ATOMIC body (psql counts it).  A program whose output psql
-	 * runs must refuse such a statement.
+	 * (psql never sees a continuation), CASE or END stands as a label in
+	 * a BEGIN ATOMIC body (psql counts it), or a routine's statement holds
+	 * the word BEGIN without ATOMIC (a function named begin: psql counts
+	 * it and runs on past the ';', reading any COPY data after it as SQL).
+	 * A program whose output psql runs must refuse such a statement.
 	 */
 	int psql_cut_differs;
 };
@@ -126,6 +128,8 @@ enum lexer_state {
 	LX_DOLLAR_BODY,   /* inside a dollar-quoted string */
 	LX_DOLLAR_CLOSE,  /* inside a dollar quote, matching the closing tag */
 	LX_COPY_EOL,      /* after "COPY ... FROM stdin;", rest of that line */
+	LX_COPY_EOL_DASH, /* that rest, saw '-' */
+	LX_COPY_EOL_COMMENT, /* that rest, in a '--' comment */
 	LX_COPY_BOL,      /* COPY data, at a line start (matching "\.") */
 	LX_COPY_DATA,     /* COPY data, inside a line */
 	LX_FAILED,        /* an error was reported */
@@ -152,6 +156,7 @@ struct lexer {
 
 	/* BEGIN ATOMIC bodies (psql's CREATE ... FUNCTION|PROCEDURE test) */
 	int paren_depth, begin_depth;
+	int psql_depth;          /* psql's BEGIN count, which also counts a bare BEGIN */
 	unsigned identifier_count;
 	char identifiers[4];
 	int prev_tok;            /* what the last token was, for BEGIN ATOMIC and labels */
