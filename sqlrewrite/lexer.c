@@ -106,6 +106,13 @@ lexer_free(struct lexer *lx)
 	lx->len = lx->cap = 0;
 }
 
+void
+lexer_trim(struct lexer *lx, size_t keep)
+{
+	if (lx->cap > keep)
+		lexer_free(lx);
+}
+
 const char *
 lexer_error(const struct lexer *lx)
 {

@@ -67,7 +67,9 @@ enum lexer_event_type {
 
 struct lexer_event {
 	enum lexer_event_type type;
-	const char *data; /* valid until the next lexer call; not NUL-terminated */
+	const char *data; /* valid until the next lexer call (or lexer_trim); a
+	                   * LEXER_STATEMENT's or LEXER_META's is followed by a
+	                   * NUL byte (data[len] == '\0'), the others' are not */
 	size_t len;
 	uint64_t line;    /* 1-based input line where the event starts */
 	uint64_t offset;  /* byte offset in the whole input where it starts */
@@ -199,6 +201,14 @@ void lexer_init(struct lexer *lx, size_t max_statement);
 
 /* Release the statement buffer.  *lx may be lexer_init'ed again after. */
 void lexer_free(struct lexer *lx);
+
+/*
+ * Between events: release the statement buffer if its capacity passed
+ * keep bytes (the next statement starts a new one), so that one large
+ * statement is not held after it has been passed on.  The last event's
+ * data is invalid after this.
+ */
+void lexer_trim(struct lexer *lx, size_t keep);
 
 /*
  * Scan buf[0..len).  *used is set to the bytes consumed (always, also on
