@@ -5,10 +5,10 @@
 # sub-partitioned one), an inheritance child.  Single transaction: every
 # COPY into a table the dump created is rewritten to COPY FREEZE (never the
 # partitioned root of --load-via-partition-root, never a table the dump did
-# not create: the server would refuse both), every plain table has
-# rows in every plain table are counted in relallvisible and pg_visibility finds
-# all-frozen, and every table is analyzed (last_analyze); --no-analyze
-# leaves them unanalyzed (and, with --jobs, unvacuumed); --jobs 2 runs the vacuum phase, with the same
+# not create: the server would refuse both), every page with rows is
+# counted in relallvisible and all-frozen in pg_visibility, and every table
+# is analyzed (last_analyze); --no-analyze leaves them unanalyzed (and,
+# with --jobs, unvacuumed); --jobs 2 runs the vacuum phase, with the same
 # result; the imported data equals the source each time.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/serve_common.bash"
