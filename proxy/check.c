@@ -11,6 +11,7 @@
  * Exit status: 0 the schemas are cleared, 1 they are not, 2 cannot connect
  * (or a query failed).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,26 +23,39 @@
 #include "connhint.h"
 #include "preflight.h"
 #include "synapse.h"
+#include "target.h"
 
 enum {
 	OPT_TARGET = CLI_OPT_FIRST_FREE,
 	OPT_SCHEMA,
-	OPT_HELP,
+	OPT_ROLE,
 };
+
+/* objects listed without --verbose */
+#define CHECK_LIST_MAX 40
+
+/* where the details go: stdout, or nowhere with --quiet (the verdict is stdout's) */
+static FILE *check_out;
 
 static void
 check_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: pgsluice check --target CONNINFO [--schema NAME]...\n"
+	    "usage: pgsluice check --target CONNINFO [options]\n"
 	    "\n"
 	    "The preflight of `pgsluice serve`, alone and read-only: server version,\n"
 	    "the role's standing, what the target schemas hold, and what --clear-target\n"
 	    "would drop.  Exit 0 if the schemas are cleared, 1 if not, 2 if the target\n"
 	    "cannot be reached.\n"
 	    "\n"
-	    "  --target CONNINFO   libpq connection string or URI (PG* variables apply)\n"
-	    "  --schema NAME       schema to inspect (repeatable; default public)\n");
+	    "  -d, --target CONNINFO  libpq connection string or URI (also --dbname;\n"
+	    "                      default: $PGSLUICE_TARGET; PG* variables apply)\n"
+	    "  --schema NAME       schema to inspect (repeatable; default public)\n"
+	    "  --role ROLE         SET ROLE ROLE after connecting, as serve --role\n"
+	    "  -v, --verbose       list every object (default: the first %d)\n"
+	    "  -q, --quiet         the verdict line alone\n"
+	    "  --version           print the version and exit\n"
+	    "  -h, --help          this text\n", CHECK_LIST_MAX);
 }
 
 static PGresult *
@@ -87,10 +101,10 @@ check_synapse(PGconn *conn, const char *schema)
 		return -1;
 	}
 	if (synapse_target_line(&sy, msg, sizeof(msg)))
-		printf("%s\n", msg);
+		fprintf(check_out, "%s\n", msg);
 	if (synapse_locale_refusal(&sy, "pgsluice serve refuses a Synapse dump into it", msg,
 	                           sizeof(msg)) < 0)
-		printf("synapse: warning: %s\n", msg);
+		fprintf(check_out, "synapse: warning: %s\n", msg);
 	return 0;
 }
 
@@ -115,13 +129,13 @@ check_role(PGconn *conn)
 	PQclear(res);
 	switch (preflight_role_judge(&role, PQuser(conn), 0, msg, sizeof(msg))) {
 	case PREFLIGHT_ROLE_REFUSE:
-		printf("role check: serve refuses this target: %s\n", msg);
+		fprintf(check_out, "role check: serve refuses this target: %s\n", msg);
 		break;
 	case PREFLIGHT_ROLE_WARN:
-		printf("role check: serve warns: %s\n", msg);
+		fprintf(check_out, "role check: serve warns: %s\n", msg);
 		break;
 	default:
-		printf("role check: no superuser, CREATEROLE, BYPASSRLS or server-file roles: "
+		fprintf(check_out, "role check: no superuser, CREATEROLE, BYPASSRLS or server-file roles: "
 		       "serve accepts the role\n");
 		break;
 	}
@@ -139,24 +153,36 @@ check_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "target", required_argument, NULL, OPT_TARGET },
+		{ "dbname", required_argument, NULL, OPT_TARGET },
 		{ "schema", required_argument, NULL, OPT_SCHEMA },
-		{ "help", no_argument, NULL, OPT_HELP },
+		{ "role", required_argument, NULL, OPT_ROLE },
+		CLI_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *schemas[PREFLIGHT_MAX_SCHEMAS];
-	const char *conninfo = NULL, *keys[3], *vals[3];
+	const char *conninfo = NULL, *keys[4], *vals[4];
 	struct preflight_objects objs;
 	PGconn *conn;
 	PGresult *res;
 	char err[256], *sql, *counts, *list, *drops;
-	char shown[1024], why[2048], advice[512];
-	int c, n_schemas = 0, i, code = 2;
+	char shown[1024], why[2048], advice[512], options[1024];
+	int c, n_schemas = 0, i, code = 2, verbose = 0, quiet = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "d:" CLI_COMMON_SHORTOPTS, opts, "pgsluice check")) != -1) {
 		switch (c) {
 		case OPT_TARGET:
+		case 'd':
 			conninfo = optarg;
+			break;
+		case OPT_ROLE:
+			target_set_role(optarg);
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'q':
+			quiet = 1;
 			break;
 		case OPT_SCHEMA:
 			if (n_schemas == PREFLIGHT_MAX_SCHEMAS) {
@@ -167,31 +193,32 @@ check_main(int argc, char **argv)
 			schemas[n_schemas++] = optarg;
 			break;
 		case 'h':
-		case OPT_HELP:
 			check_usage(stdout);
 			return 0;
 		default:
-			check_usage(stderr);
 			return 2;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "pgsluice check: unexpected argument \"%s\"\n", argv[optind]);
-		return 2;
-	}
-	if (conninfo == NULL) {
-		fprintf(stderr, "pgsluice check: --target is required, e.g. --target "
-		        "\"dbname=synapse user=synapse_user\"\n");
-		return 2;
-	}
+	if (optind < argc)
+		return cli_usage_error("pgsluice check", "unexpected argument \"%s\" (every "
+		                       "option starts with - or --)", argv[optind]);
+	conninfo = cli_target(conninfo);
+	if (conninfo == NULL)
+		return cli_usage_error("pgsluice check", "--target is required (or "
+		                       "PGSLUICE_TARGET), e.g. --target \"dbname=synapse "
+		                       "user=synapse_user\"");
 	if (n_schemas == 0)
 		schemas[n_schemas++] = "public";
+	check_out = quiet ? fopen("/dev/null", "w") : stdout;
+	if (check_out == NULL) {
+		fprintf(stderr, "pgsluice check: cannot open /dev/null: %s\n", strerror(errno));
+		return 2;
+	}
 
-	keys[0] = "dbname";
-	vals[0] = conninfo;
-	keys[1] = "application_name";
-	vals[1] = "pgsluice check";
-	keys[2] = vals[2] = NULL;
+	if (target_params(conninfo, "pgsluice check", keys, vals, options, sizeof(options)) < 0) {
+		fprintf(stderr, "pgsluice check: %s\n", options);
+		return 2;
+	}
 	conn = PQconnectdbParams(keys, vals, 1);
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
 		connhint_mask(conninfo, shown, sizeof(shown));
@@ -208,24 +235,24 @@ check_main(int argc, char **argv)
 	res = check_query(conn, preflight_sql_standing(), "the role's standing");
 	if (res == NULL)
 		goto out;
-	printf("target: database %s on %s:%s as %s\n", PQgetvalue(res, 0, 7),
+	fprintf(check_out, "target: database %s on %s:%s as %s\n", PQgetvalue(res, 0, 7),
 	       PQhost(conn) ? PQhost(conn) : "?", PQport(conn) ? PQport(conn) : "?",
 	       PQgetvalue(res, 0, 8));
-	printf("server: PostgreSQL %s (server_version_num %d)\n", PQgetvalue(res, 0, 0),
+	fprintf(check_out, "server: PostgreSQL %s (server_version_num %d)\n", PQgetvalue(res, 0, 0),
 	       PQserverVersion(conn));
-	printf("role %s: superuser: %s; owns the database: %s (owner %s); may CREATE in the "
+	fprintf(check_out, "role %s: superuser: %s; owns the database: %s (owner %s); may CREATE in the "
 	       "database: %s\n",
 	       PQgetvalue(res, 0, 8), yes_no(PQgetvalue(res, 0, 1)), yes_no(PQgetvalue(res, 0, 3)),
 	       PQgetvalue(res, 0, 2), yes_no(PQgetvalue(res, 0, 4)));
 	if (PQgetvalue(res, 0, 1)[0] == 't')
-		printf("extensions: may create any available extension (superuser)\n");
+		fprintf(check_out, "extensions: may create any available extension (superuser)\n");
 	else if (PQgetvalue(res, 0, 4)[0] == 't')
-		printf("extensions: may create trusted extensions only (CREATE on the database): %s\n",
+		fprintf(check_out, "extensions: may create trusted extensions only (CREATE on the database): %s\n",
 		       PQgetisnull(res, 0, 5) ? "none available" : PQgetvalue(res, 0, 5));
 	else
-		printf("extensions: may create none (no CREATE privilege on the database); a dump "
+		fprintf(check_out, "extensions: may create none (no CREATE privilege on the database); a dump "
 		       "with CREATE EXTENSION will fail\n");
-	printf("extensions installed: %s\n",
+	fprintf(check_out, "extensions installed: %s\n",
 	       PQgetisnull(res, 0, 6) ? "none" : PQgetvalue(res, 0, 6));
 	PQclear(res);
 	if (check_role(conn) < 0)
@@ -244,9 +271,9 @@ check_main(int argc, char **argv)
 		goto out;
 	for (i = 0; i < PQntuples(res); i++) {
 		if (PQgetvalue(res, i, 1)[0] != 't')
-			printf("schema %s: does not exist (the dump may create it)\n", PQgetvalue(res, i, 0));
+			fprintf(check_out, "schema %s: does not exist (the dump may create it)\n", PQgetvalue(res, i, 0));
 		else
-			printf("schema %s: owner %s; the role has its rights: %s; may CREATE in it: %s\n",
+			fprintf(check_out, "schema %s: owner %s; the role has its rights: %s; may CREATE in it: %s\n",
 			       PQgetvalue(res, i, 0), PQgetvalue(res, i, 2), yes_no(PQgetvalue(res, i, 3)),
 			       yes_no(PQgetvalue(res, i, 4)));
 	}
@@ -269,18 +296,18 @@ check_main(int argc, char **argv)
 	PQclear(res);
 
 	if (objs.n == 0) {
-		printf("objects: none\n");
+		fprintf(check_out, "objects: none\n");
 		printf("verdict: cleared: ready for an import\n");
 		code = 0;
 	} else {
 		counts = preflight_objects_counts(&objs);
-		list = preflight_objects_list(&objs, objs.n, "  ");
+		list = preflight_objects_list(&objs, verbose ? objs.n : CHECK_LIST_MAX, "  ");
 		drops = preflight_drop_sql(&objs);
-		printf("objects: %zu (%s)\n%s", objs.n, counts ? counts : "?", list ? list : "");
-		printf("--clear-target would run, inside the import's transaction:\n%s",
+		fprintf(check_out, "objects: %zu (%s)\n%s", objs.n, counts ? counts : "?", list ? list : "");
+		fprintf(check_out, "--clear-target would run, inside the import's transaction:\n%s",
 		       drops ? drops : "?\n");
 		if (preflight_objects_foreign(&objs) != NULL)
-			printf("warning: objects marked \"owned by\" belong to another role: "
+			fprintf(check_out, "warning: objects marked \"owned by\" belong to another role: "
 			       "--clear-target cannot drop them as %s\n", PQuser(conn));
 		printf("verdict: not cleared: pgsluice serve refuses an import unless started with "
 		       "--clear-target\n");
@@ -292,5 +319,7 @@ check_main(int argc, char **argv)
 	preflight_objects_free(&objs);
 out:
 	PQfinish(conn);
+	if (check_out != stdout)
+		fclose(check_out);
 	return code;
 }

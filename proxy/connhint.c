@@ -128,3 +128,41 @@ connhint_mask(const char *conninfo, char *buf, size_t size)
 	}
 	PQconninfoFree(opts);
 }
+
+/* keyword's value in the parsed string, else the variable's, else NULL */
+static const char *
+connhint_value(const PQconninfoOption *opts, const char *keyword, const char *env)
+{
+	const PQconninfoOption *o;
+	const char *v;
+
+	for (o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, keyword) == 0 && o->val != NULL && o->val[0] != '\0')
+			return o->val;
+	v = getenv(env);
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+void
+connhint_describe(const char *conninfo, char *buf, size_t size)
+{
+	static const char dflt[] = "(libpq's default)";
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+	const char *host, *port, *db, *user, *svc;
+
+	if (opts == NULL) {
+		snprintf(buf, size, "a target libpq cannot parse (check --target)");
+		return;
+	}
+	host = connhint_value(opts, "host", "PGHOST");
+	if (host == NULL)
+		host = connhint_value(opts, "hostaddr", "PGHOSTADDR");
+	port = connhint_value(opts, "port", "PGPORT");
+	db = connhint_value(opts, "dbname", "PGDATABASE");
+	user = connhint_value(opts, "user", "PGUSER");
+	svc = connhint_value(opts, "service", "PGSERVICE");
+	snprintf(buf, size, "database %s on host %s port %s as user %s%s%s", db ? db : dflt,
+	         host ? host : dflt, port ? port : dflt, user ? user : dflt,
+	         svc ? ", service " : "", svc ? svc : "");
+	PQconninfoFree(opts);
+}

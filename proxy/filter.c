@@ -70,6 +70,8 @@ filter_usage(FILE *f)
 	    "  --no-single-transaction  keep BEGIN/COMMIT found in the dump (default:\n"
 	    "                         drop them, for psql -1)\n"
 	    "  -q, --quiet            no summary on stderr\n"
+	    "  -v, --verbose          the same as --explain\n"
+	    "  --version              print the version and exit\n"
 	    "  -h, --help             this text\n");
 }
 
@@ -327,15 +329,15 @@ filter_main(int argc, char **argv)
 		CLI_RULE_LONGOPTS,
 		{ "target-version", required_argument, NULL, OPT_TARGET_VERSION },
 		{ "no-single-transaction", no_argument, NULL, OPT_NO_SINGLE_TRANSACTION },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
+		CLI_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct filter f;
 	int c, rc;
 
 	cli_rules_init(&f.cr);
-	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, CLI_RULE_SHORTOPTS CLI_COMMON_SHORTOPTS, longopts,
+	                       "pgsluice filter")) != -1) {
 		switch (cli_rules_option(&f.cr, c, optarg)) {
 		case 1: continue;
 		case -1: return 2;
@@ -355,19 +357,19 @@ filter_main(int argc, char **argv)
 		case 'q':
 			f.quiet = 1;
 			break;
+		case 'v':
+			f.cr.explain = 1;
+			break;
 		case 'h':
 			filter_usage(stdout);
 			return 0;
 		default:
-			filter_usage(stderr);
 			return 2;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "pgsluice filter: unexpected argument %s (the dump is read on stdin)\n",
-		    argv[optind]);
-		return 2;
-	}
+	if (optind < argc)
+		return cli_usage_error("pgsluice filter", "unexpected argument %s (the dump is read "
+		                       "on stdin)", argv[optind]);
 	if (cli_rules_check(&f.cr, "pgsluice filter") < 0)
 		return 2;
 	if (isatty(STDIN_FILENO)) {

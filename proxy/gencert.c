@@ -39,7 +39,6 @@ enum {
 	GENCERT_OPT_OUT,
 	GENCERT_OPT_DAYS,
 	GENCERT_OPT_FORCE,
-	GENCERT_OPT_HELP,
 };
 
 static void
@@ -57,6 +56,10 @@ gencert_usage(FILE *f)
 	    "                 created, mode 700, if missing (its parent must exist)\n"
 	    "  --days N       validity in days (default %d)\n"
 	    "  --force        overwrite existing files\n"
+	    "  -q, --quiet    print nothing (errors still go to stderr)\n"
+	    "  -v, --verbose  print the certificate's fields too\n"
+	    "  --version      print the version and exit\n"
+	    "  -h, --help     this text\n"
 	    "\n"
 	    "Then:\n"
 	    "  pgsluice serve --tls-cert DIR/pgsluice.crt --tls-key DIR/pgsluice.key ...\n"
@@ -271,7 +274,7 @@ gencert_main(int argc, char **argv)
 		{ "out", required_argument, NULL, GENCERT_OPT_OUT },
 		{ "days", required_argument, NULL, GENCERT_OPT_DAYS },
 		{ "force", no_argument, NULL, GENCERT_OPT_FORCE },
-		{ "help", no_argument, NULL, GENCERT_OPT_HELP },
+		CLI_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	char *hosts[GENCERT_MAX_HOSTS], crt_path[4096], key_path[4096], *end;
@@ -281,11 +284,11 @@ gencert_main(int argc, char **argv)
 	EVP_PKEY *key = NULL;
 	X509 *x = NULL;
 	FILE *fk = NULL, *fc = NULL;
-	int c, n = 0, force = 0, rc = 1;
+	int c, n = 0, force = 0, rc = 1, quiet = 0, verbose = 0;
 	long days = GENCERT_DEFAULT_DAYS;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, CLI_COMMON_SHORTOPTS, opts, "pgsluice gen-cert")) != -1) {
 		switch (c) {
 		case GENCERT_OPT_HOST:
 			if (n == GENCERT_MAX_HOSTS) {
@@ -308,24 +311,26 @@ gencert_main(int argc, char **argv)
 		case GENCERT_OPT_FORCE:
 			force = 1;
 			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
 		case 'h':
-		case GENCERT_OPT_HELP:
 			gencert_usage(stdout);
 			return 0;
 		default:
-			gencert_usage(stderr);
 			return 2;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "pgsluice gen-cert: unexpected argument \"%s\"\n", argv[optind]);
-		return 2;
-	}
-	if (n == 0) {
-		fprintf(stderr, "pgsluice gen-cert: --host is required: the name or address the "
-		        "clients connect to, e.g. --host ees.example.org\n");
-		return 2;
-	}
+	if (optind < argc)
+		return cli_usage_error("pgsluice gen-cert", "unexpected argument \"%s\"",
+		                       argv[optind]);
+	if (n == 0)
+		return cli_usage_error("pgsluice gen-cert", "--host is required: the name or "
+		                       "address the clients connect to, e.g. --host "
+		                       "ees.example.org");
 	if (gencert_out_dir(out) < 0)
 		return 1;
 	snprintf(crt_path, sizeof(crt_path), "%s/pgsluice.crt", out);
@@ -365,6 +370,11 @@ gencert_main(int argc, char **argv)
 		goto done;
 	}
 	fc = NULL;
+	rc = 0;
+	if (quiet)
+		goto done;
+	if (verbose)
+		X509_print_fp(stdout, x);
 	X509_digest(x, EVP_sha256(), md, &mdlen);
 	printf("wrote %s (the certificate, valid %ld days, for", crt_path, days);
 	for (c = 0; c < n; c++)
@@ -377,7 +387,6 @@ gencert_main(int argc, char **argv)
 	       "client:  copy %s (not the key) to the sending host, then\n"
 	       "         pg_dump -O db | gzip | pgsluice send --ca pgsluice.crt %s:5480\n",
 	       crt_path, key_path, crt_path, hosts[0]);
-	rc = 0;
 done:
 	if (fk)
 		fclose(fk);

@@ -31,7 +31,8 @@ int
 main(int argc, char **argv)
 {
 	if (argc < 2) {
-		usage(stderr);
+		fprintf(stderr, "pgsluice: a command is missing (serve, send, check, filter, "
+		        "gen-cert)\nTry 'pgsluice --help' for more information.\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "filter") == 0)
@@ -53,7 +54,7 @@ main(int argc, char **argv)
 		printf("pgsluice %s\n", PGSLUICE_VERSION);
 		return 0;
 	}
-	fprintf(stderr, "pgsluice: unknown command \"%s\"\n\n", argv[1]);
-	usage(stderr);
+	fprintf(stderr, "pgsluice: unknown command \"%s\" (serve, send, check, filter, "
+	        "gen-cert)\nTry 'pgsluice --help' for more information.\n", argv[1]);
 	return 2;
 }

@@ -58,6 +58,7 @@
 #include <openssl/x509v3.h>
 
 #include "auth.h"
+#include "cli.h"
 #include "report.h"
 #include "send.h"
 #include "sendzstd.h"
@@ -97,7 +98,7 @@ struct send_sample {
 
 struct sender {
 	/* options */
-	int tls, quiet;
+	int tls, quiet, verbose;
 	const char *ca, *cert, *key, *token_file;
 	const char *addr, *path;
 	char host[256], port[32];
@@ -185,6 +186,9 @@ send_usage(FILE *f)
 	    "  --threads N            zstd worker threads (default: the CPUs online;\n"
 	    "                         0: compress in send's own thread)\n"
 	    "  -q, --quiet            no progress (the answer is still printed)\n"
+	    "  -v, --verbose          the daemon's progress lines as they come, also on\n"
+	    "                         a terminal (instead of the bar)\n"
+	    "  --version              print the version and exit\n"
 	    "  -h, --help             this text\n"
 	    "\n"
 	    "Progress goes to stderr: a bar redrawn in place on a terminal (bytes\n"
@@ -1289,8 +1293,7 @@ send_main(int argc, char **argv)
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "compress", required_argument, NULL, OPT_COMPRESS },
 		{ "threads", required_argument, NULL, OPT_THREADS },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
+		CLI_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sender *s;
@@ -1307,7 +1310,7 @@ send_main(int argc, char **argv)
 	s->in_fd = -1;
 	s->threads = -1;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, CLI_COMMON_SHORTOPTS, longopts, "pgsluice send")) != -1) {
 		switch (c) {
 		case OPT_TLS:
 			s->tls = 1;
@@ -1344,19 +1347,26 @@ send_main(int argc, char **argv)
 		case 'q':
 			s->quiet = 1;
 			break;
+		case 'v':
+			s->verbose = 1;
+			break;
 		case 'h':
 			send_usage(stdout);
 			free(s);
 			return SEND_EXIT_OK;
 		default:
-			send_usage(stderr);
 			free(s);
 			return SEND_EXIT_LOCAL;
 		}
 	}
 	if (optind >= argc || argc - optind > 2) {
-		send_usage(stderr);
 		free(s);
+		if (optind >= argc)
+			(void)cli_usage_error("pgsluice send", "the daemon's HOST:PORT is missing, "
+			                      "e.g. pgsluice send ees-host:5480 dump.sql.gz");
+		else
+			(void)cli_usage_error("pgsluice send", "unexpected argument \"%s\" after "
+			                      "HOST:PORT FILE", argv[argc - 1]);
 		return SEND_EXIT_LOCAL;
 	}
 	if (s->key != NULL && s->cert == NULL) {
@@ -1366,7 +1376,7 @@ send_main(int argc, char **argv)
 	}
 	s->addr = argv[optind];
 	s->path = optind + 1 < argc ? argv[optind + 1] : NULL;
-	s->tty = !s->quiet && isatty(STDERR_FILENO);
+	s->tty = !s->quiet && !s->verbose && isatty(STDERR_FILENO);
 
 	signal(SIGPIPE, SIG_IGN);
 	if (send_parse_addr(s) < 0 || send_open_input(s) < 0 || send_compressor(s) < 0 ||

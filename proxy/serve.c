@@ -31,12 +31,14 @@
 
 #include "auth.h"
 #include "cli.h"
+#include "connhint.h"
 #include "log.h"
 #include "preflight.h"
 #include "priv.h"
 #include "jobs.h"
 #include "session.h"
 #include "synapse.h"
+#include "target.h"
 #include "tls.h"
 
 #define SERVE_MAX_LISTEN 16
@@ -56,6 +58,7 @@
 
 enum {
 	OPT_TARGET = CLI_OPT_FIRST_FREE,
+	OPT_ROLE,
 	OPT_LISTEN,
 	OPT_UNIX,
 	OPT_SCHEMA,
@@ -63,17 +66,14 @@ enum {
 	OPT_ONCE,
 	OPT_NO_SINGLE_TRANSACTION,
 	OPT_PROGRESS_INTERVAL,
-	OPT_QUIET,
 	OPT_CONNECT_TIMEOUT,
 	OPT_LOCK_TIMEOUT,
 	OPT_STATEMENT_TIMEOUT,
-	OPT_VERBOSE,
 	OPT_SYNAPSE,
 	OPT_NO_SYNAPSE,
 	OPT_FORCE_SCHEMA_VERSION,
 	OPT_FORCE_REPLACE,
 	OPT_NO_ANALYZE,
-	OPT_JOBS,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_TLS_CLIENT_CA,
@@ -85,7 +85,6 @@ enum {
 	OPT_IDLE_TIMEOUT,
 	OPT_MAX_META_LINE,
 	OPT_MAX_GZIP_RATIO,
-	OPT_HELP,
 };
 
 struct serve {
@@ -126,8 +125,11 @@ serve_usage(FILE *f)
 	    "\n"
 	    "  pg_dump -O synapse | gzip | nc -N HOST 5480     (or plain, zstd, lz4)\n"
 	    "\n"
-	    "  --target CONNINFO      libpq connection string or URI of the target database\n"
-	    "                         (PGHOST, PGUSER, PGPASSWORD, PGSERVICE, .pgpass apply)\n"
+	    "  -d, --target CONNINFO  libpq connection string or URI of the target database\n"
+	    "                         (also --dbname; default: $PGSLUICE_TARGET; PGHOST,\n"
+	    "                         PGUSER, PGPASSWORD, PGSERVICE, .pgpass apply)\n"
+	    "  --role ROLE            SET ROLE ROLE after connecting (as pg_restore --role):\n"
+	    "                         the import creates and owns as ROLE\n"
 	    "  --listen HOST:PORT     TCP address to listen on (repeatable; default "
 	    SERVE_DEFAULT_LISTEN ")\n"
 	    "  --unix PATH            also (or only) listen on a Unix socket\n"
@@ -143,8 +145,8 @@ serve_usage(FILE *f)
 	    "                         (default: ANALYZE them before COMMIT; with --jobs,\n"
 	    "                         VACUUM (FREEZE, ANALYZE) each after post-data)\n"
 	    "  --progress-interval S  seconds between progress lines (default 2; 0: none)\n"
-	    "  --quiet                no progress lines\n"
-	    "  --jobs N               import over N connections (README: Parallel import):\n"
+	    "  -q, --quiet            no progress lines\n"
+	    "  -j, --jobs N           import over N connections (README: Parallel import):\n"
 	    "                         pre-data committed first, COPY batches and post-data\n"
 	    "                         in parallel; a failure undoes it all, but others see\n"
 	    "                         the partial state while it runs (default 1)\n"
@@ -158,7 +160,9 @@ serve_usage(FILE *f)
 	    "                         own timer: the dump's SET statement_timeout cannot\n"
 	    "                         undo it; COPY data from the client does not count;\n"
 	    "                         default 0: no limit)\n"
-	    "  --verbose              debug lines in the log\n"
+	    "  -v, --verbose          debug lines in the log\n"
+	    "  --version              print the version and exit\n"
+	    "  -h, --help             this text\n"
 	    "\n"
 	    "Synapse (README: Synapse checks; on when the dump has public.schema_version):\n"
 	    "  --synapse              the target is for Synapse: refuse a database that is not\n"
@@ -372,10 +376,6 @@ serve_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *s
 	 * the SSLRequest for a PostgreSQL client (pgwire.h).
 	 */
 	bev = bufferevent_socket_new(sv->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL && sv->ssl_ctx != NULL && sa->sa_family != AF_UNIX) {
-		log_error(NULL, "cannot set up TLS for the connection from %s", peer);
-		return;
-	}
 	if (bev == NULL) {
 		log_error(NULL, "cannot set up the connection from %s (libevent)", peer);
 		evutil_closesocket(fd);
@@ -745,6 +745,8 @@ serve_parse(struct serve *sv, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "target", required_argument, NULL, OPT_TARGET },
+		{ "dbname", required_argument, NULL, OPT_TARGET },
+		{ "role", required_argument, NULL, OPT_ROLE },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "unix", required_argument, NULL, OPT_UNIX },
 		{ "schema", required_argument, NULL, OPT_SCHEMA },
@@ -752,11 +754,9 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "no-single-transaction", no_argument, NULL, OPT_NO_SINGLE_TRANSACTION },
 		{ "progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL },
-		{ "quiet", no_argument, NULL, OPT_QUIET },
 		{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 		{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
 		{ "statement-timeout", required_argument, NULL, OPT_STATEMENT_TIMEOUT },
-		{ "verbose", no_argument, NULL, OPT_VERBOSE },
 		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
 		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 		{ "tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA },
@@ -773,9 +773,9 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		{ "force-schema-version", no_argument, NULL, OPT_FORCE_SCHEMA_VERSION },
 		{ "force-replace", no_argument, NULL, OPT_FORCE_REPLACE },
 		{ "no-analyze", no_argument, NULL, OPT_NO_ANALYZE },
-		{ "jobs", required_argument, NULL, OPT_JOBS },
-		{ "help", no_argument, NULL, OPT_HELP },
+		{ "jobs", required_argument, NULL, 'j' },
 		CLI_RULE_LONGOPTS,
+		CLI_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
@@ -792,7 +792,8 @@ serve_parse(struct serve *sv, int argc, char **argv)
 	sv->cfg.max_gzip_ratio = SERVE_DEFAULT_MAX_GZIP_RATIO;
 	sv->cfg.lock_timeout = 30;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "j:d:" CLI_RULE_SHORTOPTS CLI_COMMON_SHORTOPTS, opts,
+	                       "pgsluice serve")) != -1) {
 		r = cli_rules_option(&sv->cr, c, optarg);
 		if (r < 0)
 			return 2;
@@ -800,7 +801,11 @@ serve_parse(struct serve *sv, int argc, char **argv)
 			continue;
 		switch (c) {
 		case OPT_TARGET:
+		case 'd':
 			sv->cfg.conninfo = optarg;
+			break;
+		case OPT_ROLE:
+			target_set_role(optarg);
 			break;
 		case OPT_LISTEN:
 			if (sv->n_listen == SERVE_MAX_LISTEN) {
@@ -854,7 +859,7 @@ serve_parse(struct serve *sv, int argc, char **argv)
 			}
 			sv->cfg.progress_interval = d;
 			break;
-		case OPT_QUIET:
+		case 'q':
 			sv->cfg.quiet = 1;
 			break;
 		case OPT_CONNECT_TIMEOUT:
@@ -884,7 +889,7 @@ serve_parse(struct serve *sv, int argc, char **argv)
 			}
 			sv->cfg.statement_timeout = (int)v;
 			break;
-		case OPT_VERBOSE:
+		case 'v':
 			log_set_level(LOG_LEVEL_DEBUG);
 			break;
 		case OPT_SYNAPSE:
@@ -902,7 +907,7 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		case OPT_FORCE_REPLACE:
 			sv->cfg.force_replace = 1;
 			break;
-		case OPT_JOBS:
+		case 'j':
 			v = strtol(optarg, &end, 10);
 			if (end == optarg || *end != '\0' || v < 1 || v > JOBS_MAX) {
 				fprintf(stderr, "pgsluice serve: --jobs %s: want 1 to %d connections\n",
@@ -912,26 +917,23 @@ serve_parse(struct serve *sv, int argc, char **argv)
 			sv->cfg.jobs = (int)v;
 			break;
 		case 'h':
-		case OPT_HELP:
 			serve_usage(stdout);
 			return 0;
 		default:
-			serve_usage(stderr);
 			return 2;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "pgsluice serve: unexpected argument \"%s\"\n", argv[optind]);
-		return 2;
-	}
+	if (optind < argc)
+		return cli_usage_error("pgsluice serve", "unexpected argument \"%s\" (every "
+		                       "option starts with - or --)", argv[optind]);
 	sv->cfg.allow_superuser_target = sv->cr.opt.allow_superuser_target;
 	if (cli_rules_check(&sv->cr, "pgsluice serve") < 0)
 		return 2;
-	if (sv->cfg.conninfo == NULL) {
-		fprintf(stderr, "pgsluice serve: --target is required, e.g. --target "
-		        "\"dbname=synapse user=synapse_user\"\n");
-		return 2;
-	}
+	sv->cfg.conninfo = cli_target(sv->cfg.conninfo);
+	if (sv->cfg.conninfo == NULL)
+		return cli_usage_error("pgsluice serve", "--target is required (or "
+		                       "PGSLUICE_TARGET), e.g. --target \"dbname=synapse "
+		                       "user=synapse_user\"");
 	if (sv->cfg.n_schemas == 0)
 		sv->schemas[sv->cfg.n_schemas++] = "public";
 	if (sv->n_listen == 0 && sv->unix_path == NULL)
@@ -943,6 +945,7 @@ int
 serve_main(int argc, char **argv)
 {
 	struct serve sv;
+	char where[768], mode[160];
 	int r, i, code = 2;
 
 	memset(&sv, 0, sizeof(sv));
@@ -983,8 +986,16 @@ serve_main(int argc, char **argv)
 	}
 	if (serve_security_started(&sv) < 0)
 		goto out;
-	log_info(NULL, "pgsluice %s serving imports into the target (%s%s%s)", PGSLUICE_VERSION,
-	         sv.cr.opt.single_transaction ? "single transaction" : "--no-single-transaction",
+	connhint_describe(sv.cfg.conninfo, where, sizeof(where));
+	if (sv.cfg.jobs > 1)
+		snprintf(mode, sizeof(mode), "--jobs %d: pre-data committed first, data and "
+		         "post-data over %d connections, undone on failure", sv.cfg.jobs, sv.cfg.jobs);
+	else
+		snprintf(mode, sizeof(mode), "%s", sv.cr.opt.single_transaction ?
+		         "single transaction" : "--no-single-transaction: committed statement by statement");
+	log_info(NULL, "pgsluice %s serving imports into %s%s%s (%s%s%s)", PGSLUICE_VERSION, where,
+	         target_role_name() ? " with --role " : "",
+	         target_role_name() ? target_role_name() : "", mode,
 	         sv.cfg.clear_target ? ", --clear-target" : "", sv.once ? ", --once" : "");
 
 	event_base_dispatch(sv.base);

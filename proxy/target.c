@@ -6,6 +6,7 @@
  * only sees "connected", "a result", "done", "may send more".
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -183,15 +184,79 @@ target_connect(struct target *t, struct event_base *base, const char *conninfo,
 	return target_connect_as(t, base, conninfo, "pgsluice", timeout_s, fn, arg, who);
 }
 
+static const char *target_role;
+
+void
+target_set_role(const char *role)
+{
+	target_role = role;
+}
+
+const char *
+target_role_name(void)
+{
+	return target_role;
+}
+
+/* The options the connection would have without us: the string's, or PGOPTIONS. */
+static const char *
+target_own_options(const char *conninfo, PQconninfoOption **parsed)
+{
+	PQconninfoOption *o;
+
+	*parsed = PQconninfoParse(conninfo, NULL);
+	for (o = *parsed; o != NULL && o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "options") == 0 && o->val != NULL)
+			return o->val;
+	return getenv("PGOPTIONS");
+}
+
+int
+target_params(const char *conninfo, const char *appname, const char *keys[4],
+              const char *vals[4], char *opts, size_t optsz)
+{
+	PQconninfoOption *parsed;
+	const char *own, *r;
+	size_t o = 0;
+	int n = 0, len;
+
+	/* dbname first, so that expand_dbname lets the string set everything;
+	 * application_name (and the role) after it, so that they are ours */
+	keys[n] = "dbname";
+	vals[n++] = conninfo;
+	keys[n] = "application_name";
+	vals[n++] = appname;
+	if (target_role != NULL) {
+		own = target_own_options(conninfo, &parsed);
+		len = snprintf(opts, optsz, "%s%s-c role=", own ? own : "", own && *own ? " " : "");
+		o = len < 0 ? optsz : (size_t)len;
+		/* the server splits options at spaces; a backslash escapes one */
+		for (r = target_role; *r != '\0' && o + 3 < optsz; r++) {
+			if (*r == ' ' || *r == '\\')
+				opts[o++] = '\\';
+			opts[o++] = *r;
+		}
+		PQconninfoFree(parsed);
+		if (*r != '\0' || o >= optsz) {
+			snprintf(opts, optsz, "--role %s: the role name and the connection's options "
+			         "are too long", target_role);
+			return -1;
+		}
+		opts[o] = '\0';
+		keys[n] = "options";
+		vals[n++] = opts;
+	}
+	keys[n] = vals[n] = NULL;
+	return 0;
+}
+
 int
 target_connect_as(struct target *t, struct event_base *base, const char *conninfo,
                   const char *appname, int timeout_s, target_event_fn fn, void *arg,
                   const char *who)
 {
-	/* dbname first, so that expand_dbname lets the string set everything;
-	 * application_name after it, so that it is always ours */
-	const char *const keys[] = { "dbname", "application_name", NULL };
-	const char *const vals[] = { conninfo, appname, NULL };
+	const char *keys[4], *vals[4];
+	char opts[1024];
 	struct timeval tv;
 
 	memset(t, 0, sizeof(*t));
@@ -200,6 +265,11 @@ target_connect_as(struct target *t, struct event_base *base, const char *conninf
 	t->arg = arg;
 	t->who = who;
 	t->state = TARGET_CONNECTING;
+	if (target_params(conninfo, appname, keys, vals, opts, sizeof(opts)) < 0) {
+		snprintf(t->error, sizeof(t->error), "%.500s", opts);
+		t->state = TARGET_BROKEN;
+		return -1;
+	}
 	t->conn = PQconnectStartParams(keys, vals, 1);
 	if (t->conn == NULL) {
 		snprintf(t->error, sizeof(t->error), "cannot connect to the target: out of memory");
@@ -352,20 +422,47 @@ target_send_script(struct target *t, const char *sql)
 	return target_send_as(t, sql, 1);
 }
 
+/*
+ * libpq could not take more now.  It holds unsent bytes, or it could not
+ * grow its buffer for nothing: flush, so that TARGET_EV_DRAINED comes, or
+ * fail when it will not.  Returns 0 or -1.
+ */
+static int
+target_would_block(struct target *t, const char *what)
+{
+	if (target_flush(t) < 0)
+		return -1;
+	if (!t->flushing) {
+		target_break(t, what, 0);
+		return -1;
+	}
+	return 0;
+}
+
 int
 target_put_copy(struct target *t, const char *data, size_t len)
 {
+	size_t n;
 	int r;
 
 	if (t->state != TARGET_COPY_IN)
 		return -1;
-	while (len > 0) {
-		size_t n = len > TARGET_PUT_CHUNK ? TARGET_PUT_CHUNK : len;
-
-		r = PQputCopyData(t->conn, data, (int)n);
-		if (r == 0)
-			return 0;
+	if (t->put_done > 0 && (data != t->put_data || len != t->put_len)) {
+		t->put_done = 0;
+		target_break(t, "internal error: COPY data given after a partial piece is not the "
+		             "rest of that piece", 0);
+		return -1;
+	}
+	while (t->put_done < len) {
+		n = len - t->put_done > TARGET_PUT_CHUNK ? TARGET_PUT_CHUNK : len - t->put_done;
+		r = PQputCopyData(t->conn, data + t->put_done, (int)n);
+		if (r == 0) {
+			t->put_data = data;
+			t->put_len = len;
+			return target_would_block(t, "out of memory queueing COPY data for the target");
+		}
 		if (r < 0) {
+			t->put_done = 0;
 			if (PQstatus(t->conn) == CONNECTION_BAD) {
 				target_break(t, "lost the target connection during COPY", 0);
 				return -1;
@@ -375,9 +472,10 @@ target_put_copy(struct target *t, const char *data, size_t len)
 			target_collect(t);
 			return -1;
 		}
-		data += n;
-		len -= n;
+		t->put_done += n;
 	}
+	t->put_done = 0;
+	t->put_data = NULL;
 	return target_flush(t) < 0 ? -1 : 1;
 }
 
@@ -388,9 +486,11 @@ target_end_copy(struct target *t, const char *errmsg)
 
 	if (t->state != TARGET_COPY_IN)
 		return -1;
+	t->put_done = 0;
+	t->put_data = NULL;
 	r = PQputCopyEnd(t->conn, errmsg);
 	if (r == 0)
-		return 1;
+		return target_would_block(t, "out of memory queueing the end of COPY for the target");
 	if (r < 0) {
 		target_break(t, "cannot end the COPY on the target", 0);
 		return -1;
@@ -399,7 +499,7 @@ target_end_copy(struct target *t, const char *errmsg)
 	if (target_flush(t) < 0)
 		return -1;
 	/* results may already be buffered */
-	return 0;
+	return 1;
 }
 
 int
