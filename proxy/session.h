@@ -140,6 +140,16 @@ void session_start(struct session *s);
  */
 void session_abort(struct session *s, const char *reason);
 
+/*
+ * Close a client that has not authenticated (HANDSHAKE, or PREDUMP before
+ * its dump begins) at once, without lingering: the daemon needs its place
+ * (connlimits.h).  A raw client gets "ERROR reason" if the socket takes it
+ * now.  The session is freed (on_free called) before this returns, so it
+ * must not be called from a callback of s's own (serve calls it from the
+ * accept callback).  Any other state: nothing.
+ */
+void session_evict(struct session *s, const char *reason);
+
 /* 1 while the session is an admitted import that has not ended. */
 int session_importing(const struct session *s);
 
