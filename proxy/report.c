@@ -1,6 +1,7 @@
 /*
  * report.c - progress line and summary of an import (report.h).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,22 @@ report_progress(const struct report *r, char *buf, size_t size)
 }
 
 void
+report_phase(struct report *r, const char *name, double secs, const char *fmt, ...)
+{
+	struct report_phase *p;
+	va_list ap;
+
+	if (r->n_phases >= REPORT_PHASES)
+		return;
+	p = &r->phases[r->n_phases++];
+	p->name = name;
+	p->secs = secs;
+	va_start(ap, fmt);
+	vsnprintf(p->note, sizeof(p->note), fmt, ap);
+	va_end(ap);
+}
+
+void
 report_summary(const struct report *r, const struct rules *rules, int per_table,
                report_emit_fn emit, void *arg)
 {
@@ -164,6 +181,11 @@ report_summary(const struct report *r, const struct rules *rules, int per_table,
 			         st[k].count == 1 ? "" : "s");
 			emit(arg, line);
 		}
+	}
+	for (k = 0; k < r->n_phases; k++) {
+		snprintf(line, sizeof(line), "  %s: %.1f s (%s)", r->phases[k].name,
+		         r->phases[k].secs, r->phases[k].note);
+		emit(arg, line);
 	}
 	report_size(r->bytes_plain, plain, sizeof(plain));
 	report_size(r->bytes_in, in, sizeof(in));

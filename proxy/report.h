@@ -19,6 +19,15 @@ struct report_table {
 	uint64_t rows;  /* from the COPY command tag */
 };
 
+/* A phase that ran after the data (ANALYZE, VACUUM), for the summary. */
+struct report_phase {
+	const char *name; /* "analyze", "vacuum" */
+	double secs;
+	char note[120];   /* "112 tables, inside the import's transaction" */
+};
+
+#define REPORT_PHASES 4
+
 struct report {
 	double start;              /* report_now() at report_init */
 	uint64_t statements;       /* statements read from the dump */
@@ -33,6 +42,8 @@ struct report {
 	struct report_table *tables;
 	size_t n_tables, cap_tables;
 	uint64_t rows;             /* all COPY rows */
+	struct report_phase phases[REPORT_PHASES];
+	int n_phases;
 };
 
 typedef void (*report_emit_fn)(void *arg, const char *line);
@@ -50,6 +61,13 @@ double report_now(void);
 void report_copy_start(struct report *r, const char *table);
 void report_copy_data(struct report *r, const char *data, size_t len);
 void report_copy_done(struct report *r, uint64_t rows);
+
+/*
+ * A phase ran for secs (the summary shows "  analyze: 0.4 s (note)").
+ * Beyond REPORT_PHASES, ignored.
+ */
+void report_phase(struct report *r, const char *name, double secs, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /*
  * The progress line, without newline:

@@ -76,6 +76,7 @@ enum {
 	OPT_NO_SYNAPSE,
 	OPT_FORCE_SCHEMA_VERSION,
 	OPT_FORCE_REPLACE,
+	OPT_NO_ANALYZE,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_TLS_CLIENT_CA,
@@ -151,6 +152,9 @@ serve_usage(FILE *f)
 	    "  --once                 serve one import, then exit 0 if it committed, 1 if not\n"
 	    "  --no-single-transaction  commit statement by statement (a failure leaves a\n"
 	    "                         partial import)\n"
+	    "  --no-analyze           leave the imported tables without planner statistics\n"
+	    "                         (default: ANALYZE them before COMMIT; with --jobs,\n"
+	    "                         VACUUM (FREEZE, ANALYZE) each after post-data)\n"
 	    "  --progress-interval S  seconds between progress lines (default 2; 0: none)\n"
 	    "  -q, --quiet            no progress lines\n"
 	    "  -j, --jobs N           import over N connections (README: Parallel import):\n"
@@ -867,6 +871,7 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		{ "no-synapse", no_argument, NULL, OPT_NO_SYNAPSE },
 		{ "force-schema-version", no_argument, NULL, OPT_FORCE_SCHEMA_VERSION },
 		{ "force-replace", no_argument, NULL, OPT_FORCE_REPLACE },
+		{ "no-analyze", no_argument, NULL, OPT_NO_ANALYZE },
 		{ "jobs", required_argument, NULL, 'j' },
 		CLI_RULE_LONGOPTS,
 		CLI_COMMON_LONGOPTS,
@@ -998,6 +1003,9 @@ serve_parse(struct serve *sv, int argc, char **argv)
 			break;
 		case OPT_FORCE_SCHEMA_VERSION:
 			sv->cfg.force_schema_version = 1;
+			break;
+		case OPT_NO_ANALYZE:
+			sv->cfg.no_analyze = 1;
 			break;
 		case OPT_FORCE_REPLACE:
 			sv->cfg.force_replace = 1;

@@ -37,6 +37,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
+#include "analyze.h"
 #include "audit.h"
 #include "auth.h"
 #include "classify.h"
@@ -194,6 +195,11 @@ struct session {
 	struct jobs *jobs;
 	int jobs_complete;         /* the trailer came: verify when the engine is idle */
 	int jobs_ended;            /* jobs_end's SQL was sent */
+	/* statistics after the data (analyze.h): 0 not yet, 1 running, 2 done */
+	int analyze_step;
+	int vacuum_fed;            /* --jobs: every VACUUM was handed to the engine */
+	size_t vacuum_next;        /* ... the next table of the rules' list */
+	double analyze_t0;
 };
 
 static void session_pump(struct session *s);
@@ -1157,6 +1163,130 @@ session_replacement_check(struct session *s)
 	return 0;
 }
 
+/* Why the tables get no ANALYZE of ours, or NULL. */
+static const char *
+session_no_analyze(const struct session *s)
+{
+	if (s->cfg->no_analyze)
+		return "--no-analyze";
+	if (rules_stats_calls(&s->rules) > 0)
+		return "the dump's pg_dump 18 statistics were applied";
+	return NULL;
+}
+
+/*
+ * After verification, before the audit: ANALYZE of the tables the import
+ * created (analyze.h), inside its transaction; with --jobs, the VACUUM
+ * phase did it.  Returns 1 while it runs.
+ */
+static int
+session_analyze(struct session *s)
+{
+	const char *why = session_no_analyze(s);
+	char *sql;
+	int oom;
+
+	if (s->analyze_step == 1) {
+		s->analyze_step = 2;
+		report_phase(&s->rep, "analyze", report_now() - s->analyze_t0, "%zu tables, %s",
+		             analyze_count(&s->rules),
+		             s->in_txn ? "inside the import's transaction" : "after the import");
+	}
+	if (s->analyze_step == 2 || s->jobs != NULL)
+		return 0;
+	s->analyze_step = 2;
+	if (why != NULL) {
+		report_phase(&s->rep, "analyze", 0, "none: %s", why);
+		return 0;
+	}
+	if ((sql = analyze_sql(&s->rules, &oom)) == NULL) {
+		if (oom)
+			session_fail(s, "out of memory");
+		return oom;
+	}
+	s->analyze_step = 1;
+	s->analyze_t0 = report_now();
+	session_send(s, sql);
+	free(sql);
+	return 1;
+}
+
+/*
+ * The batches committed with synchronous_commit off, and VACUUM marks a
+ * page all-visible only once the commits of its rows are flushed.  A
+ * synchronous commit that wrote WAL flushes them all: the ANALYZE of the
+ * first table, alone (the engine runs a statement it cannot place alone),
+ * with synchronous_commit on for what follows.  Without ANALYZE (the
+ * dump's statistics) there is none: the walwriter flushes within a
+ * fraction of a second, and pages it had not reached stay for autovacuum.
+ */
+static int
+session_vacuum_flush(struct session *s, int analyze)
+{
+	static const char sync[] = "SET synchronous_commit = on";
+	char sql[600], name[300];
+	size_t i;
+	int f;
+
+	if (jobs_statement(s->jobs, sync, sizeof(sync) - 1, s->rep.statements, 0,
+	                   lexer_standard_strings(&s->lx)) < 0)
+		return -1;
+	for (i = 0; analyze && i < rules_tables(&s->rules); i++) {
+		f = rules_table_sql(&s->rules, i, name, sizeof(name));
+		if (f < 0 || (f & RULES_TABLE_PARTITION))
+			continue;
+		snprintf(sql, sizeof(sql), "ANALYZE %s", name);
+		return jobs_statement(s->jobs, sql, strlen(sql), s->rep.statements, 0,
+		                      lexer_standard_strings(&s->lx));
+	}
+	return 0;
+}
+
+/*
+ * --jobs, the dump is all in and the engine idle: VACUUM (FREEZE, ANALYZE)
+ * of each table the import created, in parallel on the engine's
+ * connections (the batches committed elsewhere: no COPY FREEZE).  Returns
+ * 1 while it runs (JOBS_EV_READY calls again).
+ */
+static int
+session_vacuum(struct session *s)
+{
+	const char *why = session_no_analyze(s);
+	char sql[600];
+
+	if (s->analyze_step == 2)
+		return 0;
+	if (s->analyze_step == 0) {
+		s->analyze_step = 1;
+		s->analyze_t0 = report_now();
+		if (s->cfg->no_analyze) {
+			s->analyze_step = 2;
+			report_phase(&s->rep, "vacuum", 0, "none: --no-analyze");
+			return 0;
+		}
+		if (session_vacuum_flush(s, why == NULL) < 0)
+			return 1;
+	}
+	while (!s->vacuum_fed && jobs_ready(s->jobs)) {
+		if (!analyze_vacuum_sql(&s->rules, &s->vacuum_next, why == NULL,
+		                        sql, sizeof(sql))) {
+			s->vacuum_fed = 1;
+			break;
+		}
+		if (jobs_statement(s->jobs, sql, strlen(sql), s->rep.statements, 0,
+		                   lexer_standard_strings(&s->lx)) < 0)
+			return 1; /* JOBS_EV_FAILED follows */
+	}
+	if (!s->vacuum_fed || !jobs_idle(s->jobs))
+		return 1;
+	s->analyze_step = 2;
+	report_phase(&s->rep, "vacuum", report_now() - s->analyze_t0,
+	             "VACUUM (FREEZE%s) of %zu tables on %d connections%s%s", why ? "" : ", ANALYZE",
+	             analyze_count(&s->rules), s->cfg->jobs, why ? ", no ANALYZE: " : "",
+	             why ? why : "");
+	return 0;
+}
+
 /*
  * After the trailer (and after each verification query): the next query
  * of verify.h, or, when all passed, the ending (COMMIT).
@@ -1179,6 +1309,8 @@ session_verify_next(struct session *s)
 		session_fail(s, "%s", err);
 		return;
 	}
+	if (r == 0 && session_analyze(s))
+		return;
 	if (r == 0 && !s->audited && !s->auditing) {
 		/* last: has the dump changed the role or the database? (audit.h) */
 		s->auditing = 1;
@@ -1592,7 +1724,7 @@ session_complete(struct session *s)
 		/* --jobs: everything the engine runs ends first (JOBS_EV_READY) */
 		s->jobs_complete = 1;
 		jobs_finish(s->jobs);
-		if (!jobs_idle(s->jobs))
+		if (!jobs_idle(s->jobs) || session_vacuum(s))
 			return;
 	}
 	/* the checks of verify.h, then session_wind_down commits */
@@ -1734,6 +1866,8 @@ session_start_stream(struct session *s)
 	s->ropt.target_version = PQserverVersion(s->target.conn);
 	s->ropt.known_setting = preflight_setting_known;
 	s->ropt.known_arg = &s->settings;
+	/* one transaction on this connection: the tables the dump creates take COPY FREEZE */
+	s->ropt.copy_freeze = s->ropt.single_transaction && s->jobs == NULL;
 	lexer_init(&s->lx, s->cfg->rules->max_statement);
 	s->lx.server_version_num = s->ropt.target_version;
 	rules_init(&s->rules, &s->ropt);
@@ -2030,7 +2164,10 @@ session_step_done(struct session *s)
 	case SESSION_VERIFY:
 		if (s->srv.set) {
 			srv = pgerr_text(&s->srv);
-			session_fail(s, "verification query failed: %s", srv ? srv : "?");
+			session_fail(s, "%s failed: %s",
+			             s->analyze_step == 1 ? "ANALYZE of the imported tables (--no-analyze "
+			                                    "skips it)" : "verification query",
+			             srv ? srv : "?");
 			free(srv);
 			return;
 		}
@@ -2127,6 +2264,8 @@ session_on_result(struct session *s, PGresult *res)
 			session_audit_result(s, res);
 			return;
 		}
+		if (s->analyze_step == 1)
+			return; /* ANALYZE */
 		if (verify_result(&s->ver, res, verr, sizeof(verr)) < 0)
 			session_fail(s, "%s", verr);
 		return;

@@ -86,6 +86,7 @@ struct session_config {
 	int synapse;                   /* enum synapse_mode: --synapse/--no-synapse */
 	int force_schema_version;      /* --force-schema-version */
 	int force_replace;             /* --force-replace: no "is it its replacement?" check */
+	int no_analyze;                /* --no-analyze: no ANALYZE (nor VACUUM's) of the tables */
 	int lock_timeout;              /* --lock-timeout: seconds a statement may wait
 	                                  for a lock (lock_timeout); 0: no limit */
 	int jobs;                      /* --jobs N: N > 1 hands the dump to jobs.h */
