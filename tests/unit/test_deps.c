@@ -167,14 +167,14 @@ test_vacuum(void)
 	struct deps_touch a, b, c, e;
 
 	memset(&d, 0, sizeof(d));
-	T_OK(deps_classify(&d, &a, v1, strlen(v1)) == DEPS_W_OTHER && !a.barrier && a.n == 1 &&
+	T_OK(deps_classify(&d, &a, v1, strlen(v1), 1) == CLASSIFY_OTHER && !a.barrier && a.n == 1 &&
 	         strcmp(a.table[0], "\"public\".\"events\"") == 0,
 	     "VACUUM (FREEZE, ANALYZE) t touches t");
-	deps_classify(&d, &b, v2, strlen(v2));
+	deps_classify(&d, &b, v2, strlen(v2), 1);
 	T_OK(!b.barrier && b.n == 1 && !deps_conflict(&a, &b), "VACUUMs of two tables run at once");
-	deps_classify(&d, &c, all, strlen(all));
+	deps_classify(&d, &c, all, strlen(all), 1);
 	T_OK(c.barrier, "a VACUUM without a table runs alone");
-	deps_classify(&d, &e, an, strlen(an));
+	deps_classify(&d, &e, an, strlen(an), 1);
 	T_OK(e.barrier, "an ANALYZE runs alone (the flush before the VACUUMs)");
 	deps_free(&d);
 }
