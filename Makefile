@@ -22,7 +22,7 @@ CC ?= cc
 PKG_CONFIG ?= pkg-config
 FUZZ_SECONDS ?= 60
 
-PKGS := libevent libevent_openssl libpq libisal libzstd liblz4 openssl
+PKGS := libevent libevent_openssl libpq libisal libzstd liblz4 openssl jansson
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 STD := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 CFLAGS ?= -O2 -g

@@ -59,6 +59,8 @@
 enum {
 	OPT_TARGET = CLI_OPT_FIRST_FREE,
 	OPT_ROLE,
+	OPT_LOG_FORMAT,
+	OPT_SYSLOG,
 	OPT_LISTEN,
 	OPT_UNIX,
 	OPT_SCHEMA,
@@ -157,6 +159,10 @@ serve_usage(FILE *f)
 	    "                         undo it; COPY data from the client does not count;\n"
 	    "                         default 0: no limit)\n"
 	    "  -v, --verbose          debug lines in the log\n"
+	    "  --log-format F         text (default), json (one object per line) or\n"
+	    "                         journal (text behind <3>-style syslog priorities;\n"
+	    "                         the default when stderr is the journal)\n"
+	    "  --syslog               the same as --log-format journal\n"
 	    "  --version              print the version and exit\n"
 	    "  -h, --help             this text\n"
 	    "\n"
@@ -747,6 +753,8 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		{ "target", required_argument, NULL, OPT_TARGET },
 		{ "dbname", required_argument, NULL, OPT_TARGET },
 		{ "role", required_argument, NULL, OPT_ROLE },
+		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+		{ "syslog", no_argument, NULL, OPT_SYSLOG },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "unix", required_argument, NULL, OPT_UNIX },
 		{ "schema", required_argument, NULL, OPT_SCHEMA },
@@ -805,6 +813,20 @@ serve_parse(struct serve *sv, int argc, char **argv)
 			break;
 		case OPT_ROLE:
 			target_set_role(optarg);
+			break;
+		case OPT_LOG_FORMAT:
+			if (strcmp(optarg, "text") == 0)
+				log_set_format(LOG_FORMAT_TEXT);
+			else if (strcmp(optarg, "json") == 0)
+				log_set_format(LOG_FORMAT_JSON);
+			else if (strcmp(optarg, "journal") == 0)
+				log_set_format(LOG_FORMAT_JOURNAL);
+			else
+				return cli_usage_error("pgsluice serve", "--log-format %s: want text, "
+				                       "json or journal", optarg);
+			break;
+		case OPT_SYSLOG:
+			log_set_format(LOG_FORMAT_JOURNAL);
 			break;
 		case OPT_LISTEN:
 			if (sv->n_listen == SERVE_MAX_LISTEN) {

@@ -2679,6 +2679,7 @@ session_report(struct session *s)
 		return;
 	if (s->ev_progress)
 		event_del(s->ev_progress);
+	log_group_begin(); /* the summary is one log record */
 	report_size(s->rep.bytes_plain, plain, sizeof(plain));
 	if (s->error == NULL && s->committed == 0 && !single)
 		s->committed = 1; /* autocommit: what was sent is in */
@@ -2726,6 +2727,7 @@ session_report(struct session *s)
 		verify_summary(&s->ver, &s->rep, session_emit, s);
 		report_summary(&s->rep, &s->rules, s->error == NULL, session_emit, s);
 	}
+	log_group_end();
 	if (s->client_gone && s->admitted)
 		session_log_left(s, s->client_why);
 	if (!s->ended && s->admitted) {
