@@ -29,12 +29,15 @@ psql_as tgt synapse -c "INSERT INTO public.users (name, creation_ts) VALUES ('@e
 tgt_dump >"$T/before.sql"
 n_before=$(tgt_count)
 
-"$PGSLUICE" check --target "$TARGET" >"$T/check1" 2>&1
+"$PGSLUICE" check --verbose --target "$TARGET" >"$T/check1" 2>&1
 rc=$?
 check "check on an initialized schema exits 1" test "$rc" -eq 1
 check "check lists the tables" grep -q '^  table public.events$' "$T/check1"
 check "check shows what --clear-target would drop" grep -q '^DROP TABLE IF EXISTS public.access_tokens, ' "$T/check1"
 check "check lists the functions with their arguments" grep -q '^  function public.check_event_stream_ordering()$' "$T/check1"
+"$PGSLUICE" check --target "$TARGET" >"$T/check1s" 2>&1
+check "check without --verbose: 40 objects and how many more" \
+	sh -c "test \"\$(grep -c '^  [a-z]* public\.' '$T/check1s')\" -eq 40 && grep -q '^  \.\.\. and [0-9]* more\$' '$T/check1s'"
 "$PGSLUICE" check --target "host=127.0.0.1 port=1 user=nobody dbname=nothing" >"$T/check2" 2>&1
 rc=$?
 check "check exits 2 when it cannot connect" test "$rc" -eq 2
