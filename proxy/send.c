@@ -57,14 +57,17 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <jansson.h>
+
 #include "auth.h"
 #include "cli.h"
 #include "report.h"
 #include "send.h"
+#include "session.h"
 
 #define SEND_DEFAULT_PORT "5480"
 #define SEND_CHUNK (128 * 1024)       /* input read and sent at a time */
-#define SEND_LINE_MAX 8192            /* longest server line kept whole */
+#define SEND_LINE_MAX (1 << 18)       /* longest server line kept whole (RESULT) */
 #define SEND_CONNECT_TIMEOUT_MS 15000 /* TCP connect, and the TLS handshake */
 #define SEND_DRAW_MS 250              /* progress bar redraw period */
 #define SEND_RATE_SAMPLES 8           /* rate over the last ~8 redraw seconds */
@@ -80,6 +83,7 @@ enum {
 	OPT_CERT,
 	OPT_KEY,
 	OPT_TOKEN_FILE,
+	OPT_JSON,
 };
 
 enum send_answer {
@@ -95,7 +99,7 @@ struct send_sample {
 
 struct sender {
 	/* options */
-	int tls, quiet, verbose;
+	int tls, quiet, verbose, json;
 	const char *ca, *cert, *key, *token_file;
 	const char *addr, *path;
 	char host[256], port[32];
@@ -133,6 +137,7 @@ struct sender {
 	char line[SEND_LINE_MAX];
 	size_t line_len;
 	enum send_answer answer;
+	json_t *result;       /* --json: the daemon's RESULT object */
 	char doing[256];      /* from the last progress line: "COPY public.events 1520 rows" */
 
 	/* progress display */
@@ -174,6 +179,9 @@ send_usage(FILE *f)
 	    "                         first line; FILE must not be accessible by group\n"
 	    "                         or others (chmod 600)\n"
 	    "  -q, --quiet            no progress (the answer is still printed)\n"
+	    "  --json                 print the import's result on stdout as one JSON\n"
+	    "                         object (README: Machine-readable results); the\n"
+	    "                         daemon's text answer goes to stderr\n"
 	    "  -v, --verbose          the daemon's progress lines as they come, also on\n"
 	    "                         a terminal (instead of the bar)\n"
 	    "  --version              print the version and exit\n"
@@ -880,8 +888,41 @@ send_line(struct sender *s, char *line)
 		}
 		send_bar_clear(s);
 	}
-	fprintf(stdout, "%s\n", line);
-	fflush(stdout);
+	if (s->json && strncmp(line, "RESULT ", 7) == 0 && s->result == NULL) {
+		s->result = json_loads(line + 7, 0, NULL);
+		if (s->result != NULL)
+			return;
+	}
+	/* with --json, stdout has the object alone: the text answer goes to stderr */
+	fprintf(s->json ? stderr : stdout, "%s\n", line);
+	fflush(s->json ? stderr : stdout);
+}
+
+/*
+ * --json: one object on stdout: the daemon's result (jsonout.h), or, when
+ * none came, {"verdict": "no answer"}, with what send saw added as
+ * "client": bytes sent, seconds, exit status.
+ */
+static void
+send_print_json(struct sender *s, int rc)
+{
+	json_t *o = s->result != NULL ? json_incref(s->result) :
+	    json_pack("{s:s, s:b}", "verdict", rc == SEND_EXIT_INTERRUPTED ? "interrupted" :
+	              "no answer", "committed", 0);
+	char *text;
+
+	if (o == NULL)
+		return;
+	json_object_set_new(o, "client", json_pack("{s:I, s:I, s:f, s:i}", "bytes_sent",
+	                    (json_int_t)s->sent, "bytes_received", (json_int_t)s->got,
+	                    "seconds", report_now() - s->start, "exit_status", rc));
+	text = json_dumps(o, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+	if (text != NULL) {
+		printf("%s\n", text);
+		fflush(stdout);
+		free(text);
+	}
+	json_decref(o);
 }
 
 static void
@@ -1117,6 +1158,7 @@ send_free(struct sender *s)
 	if (s->in_fd > STDIN_FILENO)
 		close(s->in_fd);
 	explicit_bzero(s->out, sizeof(s->out));
+	json_decref(s->result);
 	free(s);
 }
 
@@ -1231,6 +1273,7 @@ send_main(int argc, char **argv)
 		{ "cert", required_argument, NULL, OPT_CERT },
 		{ "key", required_argument, NULL, OPT_KEY },
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+		{ "json", no_argument, NULL, OPT_JSON },
 		CLI_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1272,6 +1315,9 @@ send_main(int argc, char **argv)
 		case 'v':
 			s->verbose = 1;
 			break;
+		case OPT_JSON:
+			s->json = 1;
+			break;
 		case 'h':
 			send_usage(stdout);
 			free(s);
@@ -1306,8 +1352,17 @@ send_main(int argc, char **argv)
 		send_free(s);
 		return SEND_EXIT_LOCAL;
 	}
+	if (s->json) {
+		/* after the AUTH line: ask for the RESULT line (session.h) */
+		memcpy(s->out + s->out_len, SESSION_RESULT_REQUEST, strlen(SESSION_RESULT_REQUEST));
+		s->out_len += strlen(SESSION_RESULT_REQUEST);
+		s->auth_left += strlen(SESSION_RESULT_REQUEST);
+	}
+	s->start = report_now();
 	if (send_connect(s) < 0 || (s->tls && send_tls(s) < 0)) {
 		rc = send_signal ? send_interrupted(s) : SEND_EXIT_LOCAL;
+		if (s->json)
+			send_print_json(s, rc);
 		send_free(s);
 		return rc;
 	}
@@ -1318,6 +1373,8 @@ send_main(int argc, char **argv)
 		rc = send_interrupted(s);
 	else
 		rc = send_result(s);
+	if (s->json)
+		send_print_json(s, rc);
 	if (!s->quiet && rc == SEND_EXIT_OK) {
 		secs = report_now() - s->start;
 		report_size(s->sent, a, sizeof(a));

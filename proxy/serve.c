@@ -32,6 +32,7 @@
 #include "auth.h"
 #include "cli.h"
 #include "connhint.h"
+#include "jsonout.h"
 #include "log.h"
 #include "preflight.h"
 #include "priv.h"
@@ -61,6 +62,7 @@ enum {
 	OPT_ROLE,
 	OPT_LOG_FORMAT,
 	OPT_SYSLOG,
+	OPT_SUMMARY_JSON,
 	OPT_LISTEN,
 	OPT_UNIX,
 	OPT_SCHEMA,
@@ -100,6 +102,8 @@ struct serve {
 	struct evconnlistener *listeners[SERVE_MAX_LISTEN * 4 + 1];
 	int n_listeners;
 	struct event *ev_term, *ev_int, *ev_hup;
+	const char *summary_json;  /* --summary-json FILE */
+	char target_desc[768];
 	struct session **sessions;
 	size_t n_sessions, cap_sessions;
 	struct session *active;   /* the import in progress */
@@ -158,7 +162,10 @@ serve_usage(FILE *f)
 	    "                         own timer: the dump's SET statement_timeout cannot\n"
 	    "                         undo it; COPY data from the client does not count;\n"
 	    "                         default 0: no limit)\n"
-	    "  -v, --verbose          debug lines in the log\n"
+	    "  -v, --verbose          debug lines in the log; the summary lists the rows of\n"
+	    "                         every table\n"
+	    "  --summary-json FILE    write each import's result to FILE as one JSON object\n"
+	    "                         (replaced atomically; README: Machine-readable results)\n"
 	    "  --log-format F         text (default), json (one object per line) or\n"
 	    "                         journal (text behind <3>-style syslog priorities;\n"
 	    "                         the default when stderr is the journal)\n"
@@ -252,6 +259,21 @@ serve_maybe_exit(struct serve *sv)
 {
 	if ((sv->stopping || sv->once_done) && sv->n_sessions == 0)
 		event_base_loopexit(sv->base, NULL);
+}
+
+/* An import's result: --summary-json FILE holds the last one. */
+static void
+serve_on_result(void *arg, struct session *s, const struct jsonout_import *res,
+                const struct json_t *obj)
+{
+	struct serve *sv = arg;
+
+	(void)s;
+	(void)res;
+	if (sv->summary_json != NULL && jsonout_write_file(obj, sv->summary_json) < 0)
+		log_error(NULL, "--summary-json %s: cannot write the result: %s (is the folder "
+		          "there and writable by the daemon's user?)", sv->summary_json,
+		          strerror(errno));
 }
 
 static void
@@ -755,6 +777,7 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		{ "role", required_argument, NULL, OPT_ROLE },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "syslog", no_argument, NULL, OPT_SYSLOG },
+		{ "summary-json", required_argument, NULL, OPT_SUMMARY_JSON },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "unix", required_argument, NULL, OPT_UNIX },
 		{ "schema", required_argument, NULL, OPT_SCHEMA },
@@ -827,6 +850,9 @@ serve_parse(struct serve *sv, int argc, char **argv)
 			break;
 		case OPT_SYSLOG:
 			log_set_format(LOG_FORMAT_JOURNAL);
+			break;
+		case OPT_SUMMARY_JSON:
+			sv->summary_json = optarg;
 			break;
 		case OPT_LISTEN:
 			if (sv->n_listen == SERVE_MAX_LISTEN) {
@@ -912,6 +938,7 @@ serve_parse(struct serve *sv, int argc, char **argv)
 			break;
 		case 'v':
 			log_set_level(LOG_LEVEL_DEBUG);
+			sv->cfg.verbose = 1;
 			break;
 		case OPT_SYNAPSE:
 			sv->cfg.synapse = SYNAPSE_ON;
@@ -983,6 +1010,7 @@ serve_main(int argc, char **argv)
 	sv.cfg.rules = &sv.cr;
 	sv.cfg.admit = serve_admit;
 	sv.cfg.on_end = serve_on_end;
+	sv.cfg.on_result = serve_on_result;
 	sv.cfg.on_free = serve_on_free;
 	sv.cfg.arg = &sv;
 
@@ -1004,7 +1032,9 @@ serve_main(int argc, char **argv)
 	}
 	if (serve_security_started(&sv) < 0)
 		goto out;
-	connhint_describe(sv.cfg.conninfo, where, sizeof(where));
+	connhint_describe(sv.cfg.conninfo, sv.target_desc, sizeof(sv.target_desc));
+	sv.cfg.target_desc = sv.target_desc;
+	snprintf(where, sizeof(where), "%s", sv.target_desc);
 	if (sv.cfg.jobs > 1)
 		snprintf(mode, sizeof(mode), "--jobs %d: pre-data committed first, data and "
 		         "post-data over %d connections, undone on failure", sv.cfg.jobs, sv.cfg.jobs);

@@ -41,6 +41,7 @@
 #include "auth.h"
 #include "decoder.h"
 #include "dumpstart.h"
+#include "jsonout.h"
 #include "jobs.h"
 #include "lexer.h"
 #include "log.h"
@@ -137,6 +138,9 @@ struct session {
 	/* the handshake (TLS, AUTH line) and the client limits: issue 4 */
 	int tls_pending;           /* the TLS handshake is not done yet */
 	int auth_pending;          /* the AUTH line is not checked yet */
+	int want_result;           /* the client asked for the RESULT line (session.h) */
+	char fail_sqlstate[8];     /* the failing dump statement's SQLSTATE ("": none) */
+	uint64_t fail_no, fail_line; /* and its number and line (0: no statement failed) */
 	struct event *ev_header;   /* --header-timeout, while in HANDSHAKE */
 	struct event *ev_auth;     /* an AUTH attempt held by its address's penalty */
 	struct event *ev_idle;     /* --idle-timeout, while STREAM waits for the client */
@@ -677,6 +681,11 @@ session_fail_statement(struct session *s)
 	char *srv = session_srv_text(&s->srv), note[sizeof(s->blocker) + 200];
 
 	session_lock_note(s, note, sizeof(note));
+	if (s->error == NULL) {
+		snprintf(s->fail_sqlstate, sizeof(s->fail_sqlstate), "%s", s->srv.sqlstate);
+		s->fail_no = s->cur_no;
+		s->fail_line = s->cur_line;
+	}
 	session_fail(s, "statement %llu at line %llu failed: %s\n  statement: %s%s",
 	             (unsigned long long)s->cur_no, (unsigned long long)s->cur_line,
 	             srv ? srv : "out of memory", s->cur_excerpt, note);
@@ -773,6 +782,8 @@ session_wind_down(struct session *s)
 		/* --jobs: keep (drop the aside schemas) or undo (jobs.h) */
 		s->jobs_ended = 1;
 		s->finish_commit = s->error == NULL;
+		if (s->finish_commit)
+			report_phase_begin(&s->rep, REPORT_PHASE_COMMIT);
 		sql = jobs_end(s->jobs, s->finish_commit, PQserverVersion(t->conn));
 		session_set_state(s, SESSION_FINISH);
 		if (sql == NULL) {
@@ -793,6 +804,8 @@ session_wind_down(struct session *s)
 		if (s->in_txn) {
 			s->finish_commit = s->error == NULL;
 			session_set_state(s, SESSION_FINISH);
+			if (s->finish_commit)
+				report_phase_begin(&s->rep, REPORT_PHASE_COMMIT);
 			if (session_send(s, s->finish_commit ? "COMMIT" : "ROLLBACK") == 0)
 				return;
 			target_close(t);
@@ -1477,7 +1490,7 @@ session_forward(struct session *s, const struct lexer_event *ev, const char *tex
 	session_excerpt(text, len, s->cur_excerpt, sizeof(s->cur_excerpt));
 	if (is_copy)
 		report_copy_start(&s->rep, s->lx.copy_table);
-	s->rep.sent++;
+	report_sent(&s->rep, text, len, is_copy);
 	s->sent_any = 1;
 	if (s->jobs != NULL) {
 		if (is_copy) {
@@ -1602,6 +1615,7 @@ session_verify_next(struct session *s)
 		if (synapse_dump_end(&s->syn, err, sizeof(err)) == SYNAPSE_NOTE_WARN)
 			session_say(s, LOG_LEVEL_WARN, "warning: synapse: %s", err);
 		session_set_state(s, SESSION_VERIFY);
+		report_phase_begin(&s->rep, REPORT_PHASE_VERIFY);
 	}
 	r = verify_next(&s->ver, s->target.conn, &sql, err, sizeof(err));
 	if (r < 0) {
@@ -2293,6 +2307,7 @@ session_after_objects(struct session *s)
 		s->cleared = counts;
 		counts = NULL;
 		log_info(s->who, "--clear-target: dropping %s", s->cleared);
+		report_phase_begin(&s->rep, REPORT_PHASE_CLEAR);
 	}
 	free(counts);
 	if (s->cfg->jobs > 1 && s->wire == NULL) {
@@ -2667,18 +2682,91 @@ session_emit(void *arg, const char *line)
 	session_say(arg, LOG_LEVEL_INFO, "%s", line);
 }
 
-/* The target is closed: the summary, then close the client. */
+/* What state the target is in after a failed import (the summary's last word). */
+static const char *
+session_end_state(const struct session *s, char *buf, size_t size)
+{
+	if (!s->sent_any)
+		return "nothing was changed in the target";
+	if (s->txn_lost)
+		return session_txn_lost_state(s);
+	if (s->jobs != NULL && jobs_state(s->jobs) != NULL)
+		return jobs_state(s->jobs);
+	if (s->commit_unknown)
+		return "the connection was lost while COMMIT was in flight: the import may or may "
+		       "not have been committed; look at the target before sending the dump again";
+	if (s->cfg->rules->opt.single_transaction) {
+		snprintf(buf, size, "rolled back: the target is as it was before the import%s",
+		         s->cleared ? " (the --clear-target drops too)" : "");
+		return buf;
+	}
+	return "--no-single-transaction: the statements before the failing one were committed; "
+	       "the target holds a partial import";
+}
+
+/* The result as data: to the daemon (on_result), and to a client that asked. */
+static void
+session_result(struct session *s, const char *state)
+{
+	struct jsonout_import res;
+	char msg[1024], *line;
+	json_t *obj;
+	size_t n;
+
+	memset(&res, 0, sizeof(res));
+	res.ok = s->error == NULL;
+	res.committed = s->committed && s->error == NULL;
+	n = s->error ? strcspn(s->error, "\n") : 0;
+	if (s->error)
+		snprintf(msg, sizeof(msg), "%.*s", (int)n, s->error);
+	else
+		snprintf(msg, sizeof(msg), "import into %s committed", s->dbname);
+	res.message = msg;
+	res.target = s->cfg->target_desc;
+	res.database = s->dbname[0] ? s->dbname : NULL;
+	res.jobs = s->cfg->jobs > 1 ? s->cfg->jobs : 1;
+	res.mode = s->cfg->jobs > 1 ? "jobs" : s->cfg->rules->opt.single_transaction ?
+	           "single transaction" : "no single transaction";
+	res.state = state;
+	if (s->error != NULL && s->fail_no > 0) {
+		res.sqlstate = s->fail_sqlstate[0] ? s->fail_sqlstate : NULL;
+		res.statement = s->fail_no;
+		res.line = s->fail_line;
+	}
+	res.rep = &s->rep;
+	res.rules = s->pipeline_live ? &s->rules : NULL;
+	res.ver = s->pipeline_live ? &s->ver : NULL;
+	obj = jsonout_import(&res);
+	if (obj == NULL)
+		return;
+	if (s->cfg->on_result)
+		s->cfg->on_result(s->cfg->arg, s, &res, obj);
+	if (s->want_result && s->wire == NULL && !s->client_gone &&
+	    (line = jsonout_line(obj)) != NULL) {
+		evbuffer_add_printf(bufferevent_get_output(s->bev), "RESULT %s\n", line);
+		free(line);
+	}
+	json_decref(obj);
+}
+
+/*
+ * The target is closed: the summary, then close the client.  It opens
+ * with the verdict, then the phases, the checks and the rules, and ends
+ * with the verdict again (so a terminal shows it last).
+ */
 static void
 session_report(struct session *s)
 {
 	int single = s->cfg->rules->opt.single_transaction;
+	const char *state = NULL;
 	enum log_level lvl;
-	char plain[32];
+	char plain[32], sbuf[160];
 
 	if (s->state == SESSION_CLOSING || s->state == SESSION_AFTER)
 		return;
 	if (s->ev_progress)
 		event_del(s->ev_progress);
+	report_phase_end(&s->rep);
 	log_group_begin(); /* the summary is one log record */
 	report_size(s->rep.bytes_plain, plain, sizeof(plain));
 	if (s->error == NULL && s->committed == 0 && !single)
@@ -2698,36 +2786,30 @@ session_report(struct session *s)
 			            "boundary would not be noticed; compare the counts with the source, "
 			            "or send the file with pgsluice send, which checks it");
 	} else {
+		state = session_end_state(s, sbuf, sizeof(sbuf));
 		session_say(s, lvl, "ERROR %s", s->error);
-		if (!s->sent_any)
-			session_say(s, lvl, "  nothing was changed in the target");
-		else if (s->txn_lost)
-			session_say(s, lvl, "  %s", session_txn_lost_state(s));
-		else if (s->jobs != NULL && jobs_state(s->jobs) != NULL)
-			session_say(s, lvl, "  %s", jobs_state(s->jobs));
-		else if (s->commit_unknown)
-			session_say(s, lvl, "  the connection was lost while COMMIT was in flight: the "
-			            "import may or may not have been committed; look at the target "
-			            "before sending the dump again");
-		else if (single)
-			session_say(s, lvl, "  rolled back: the target is as it was before the import%s",
-			            s->cleared ? " (the --clear-target drops too)" : "");
-		else
-			session_say(s, lvl, "  --no-single-transaction: the statements before the failing "
-			            "one were committed; the target holds a partial import");
+		session_say(s, lvl, "  %s", state);
 	}
 	if (s->super_allowed)
 		session_say(s, LOG_LEVEL_WARN, "  the target role %s is a superuser "
 		            "(--allow-superuser-target)", s->super_allowed_user);
 	if (s->pipeline_live) {
+		report_phases(&s->rep, session_emit, s);
 		if (s->cleared && !s->txn_lost)
 			session_say(s, LOG_LEVEL_INFO, "  cleared (--clear-target): %s %s", s->cleared,
 			            s->committed ? "dropped" : "not dropped (rolled back)");
 		synapse_summary(&s->syn, session_emit, s);
 		verify_summary(&s->ver, &s->rep, session_emit, s);
-		report_summary(&s->rep, &s->rules, s->error == NULL, session_emit, s);
+		report_summary(&s->rep, &s->rules, s->error == NULL && s->cfg->verbose, session_emit,
+		               s);
+		if (s->error == NULL)
+			session_say(s, lvl, "OK import into %s %s", s->dbname,
+			            single ? "committed" : "done (--no-single-transaction)");
+		else
+			session_say(s, lvl, "ERROR import into %s failed: %s", s->dbname, state);
 	}
 	log_group_end();
+	session_result(s, state);
 	if (s->client_gone && s->admitted)
 		session_log_left(s, s->client_why);
 	if (!s->ended && s->admitted) {
@@ -3209,6 +3291,29 @@ session_auth(struct session *s)
 }
 
 /*
+ * After the AUTH step: a raw client's "RESULT json" line (session.h).
+ * 1: taken or absent, 0: wait for the rest of it.
+ */
+static int
+session_result_request(struct session *s)
+{
+	static const char req[] = SESSION_RESULT_REQUEST;
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	char buf[sizeof(req) - 1];
+	size_t n = evbuffer_get_length(in);
+
+	if (n > sizeof(buf))
+		n = sizeof(buf);
+	if (evbuffer_copyout(in, buf, n) != (ev_ssize_t)n || memcmp(buf, req, n) != 0)
+		return 1;
+	if (n < sizeof(buf))
+		return s->client_eof ? 1 : 0;
+	evbuffer_drain(in, sizeof(buf));
+	s->want_result = 1;
+	return 1;
+}
+
+/*
  * HANDSHAKE: TLS (bufferevent_openssl runs it; BEV_EVENT_CONNECTED ends
  * it), then the AUTH line when a token is configured, then the daemon's
  * admission, then the target connection.  Called again on each step's
@@ -3232,6 +3337,8 @@ session_handshake(struct session *s)
 		return;
 	}
 	if (s->auth_pending && session_auth(s) <= 0)
+		return;
+	if (s->wire == NULL && session_result_request(s) == 0)
 		return;
 	if (s->ev_header)
 		event_del(s->ev_header);
