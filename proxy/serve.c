@@ -33,6 +33,7 @@
 #include "cli.h"
 #include "connhint.h"
 #include "jsonout.h"
+#include "metrics.h"
 #include "log.h"
 #include "preflight.h"
 #include "priv.h"
@@ -63,6 +64,7 @@ enum {
 	OPT_LOG_FORMAT,
 	OPT_SYSLOG,
 	OPT_SUMMARY_JSON,
+	OPT_METRICS_LISTEN,
 	OPT_LISTEN,
 	OPT_UNIX,
 	OPT_SCHEMA,
@@ -103,6 +105,7 @@ struct serve {
 	int n_listeners;
 	struct event *ev_term, *ev_int, *ev_hup;
 	const char *summary_json;  /* --summary-json FILE */
+	const char *metrics_listen; /* --metrics-listen HOST:PORT */
 	char target_desc[768];
 	struct session **sessions;
 	size_t n_sessions, cap_sessions;
@@ -164,6 +167,8 @@ serve_usage(FILE *f)
 	    "                         default 0: no limit)\n"
 	    "  -v, --verbose          debug lines in the log; the summary lists the rows of\n"
 	    "                         every table\n"
+	    "  --metrics-listen HOST:PORT  serve Prometheus /metrics and /healthz over HTTP\n"
+	    "                         there (README: Metrics and health)\n"
 	    "  --summary-json FILE    write each import's result to FILE as one JSON object\n"
 	    "                         (replaced atomically; README: Machine-readable results)\n"
 	    "  --log-format F         text (default), json (one object per line) or\n"
@@ -222,10 +227,12 @@ serve_admit(void *arg, struct session *s, int take, char *msg, size_t size)
 
 	if (sv->stopping) {
 		snprintf(msg, size, "pgsluice is shutting down; no new import is accepted");
+		metrics_refused("shutting_down");
 		return SESSION_REFUSE_UNAVAILABLE;
 	}
 	if (sv->once && sv->once_done) {
 		snprintf(msg, size, "pgsluice runs with --once and has served its import");
+		metrics_refused("once_done");
 		return SESSION_REFUSE_UNAVAILABLE;
 	}
 	if (sv->active != NULL && sv->active != s && session_importing(sv->active)) {
@@ -233,10 +240,13 @@ serve_admit(void *arg, struct session *s, int take, char *msg, size_t size)
 		snprintf(msg, size, "%s; try again when it has finished", what);
 		log_info(session_who(s), "refused: %s", what);
 		session_note_refused_peer(sv->active);
+		metrics_refused("busy");
 		return SESSION_REFUSE_BUSY;
 	}
-	if (take)
+	if (take) {
 		sv->active = s;
+		metrics_import_started();
+	}
 	return SESSION_ADMIT;
 }
 
@@ -261,7 +271,17 @@ serve_maybe_exit(struct serve *sv)
 		event_base_loopexit(sv->base, NULL);
 }
 
-/* An import's result: --summary-json FILE holds the last one. */
+/* The running import's figures, for /metrics. */
+static const struct report *
+serve_live(void *arg)
+{
+	struct serve *sv = arg;
+
+	return sv->active != NULL && session_importing(sv->active) ?
+	       session_progress(sv->active) : NULL;
+}
+
+/* An import's result: --summary-json FILE holds the last one; /metrics counts it. */
 static void
 serve_on_result(void *arg, struct session *s, const struct jsonout_import *res,
                 const struct json_t *obj)
@@ -269,7 +289,7 @@ serve_on_result(void *arg, struct session *s, const struct jsonout_import *res,
 	struct serve *sv = arg;
 
 	(void)s;
-	(void)res;
+	metrics_import_ended(res);
 	if (sv->summary_json != NULL && jsonout_write_file(obj, sv->summary_json) < 0)
 		log_error(NULL, "--summary-json %s: cannot write the result: %s (is the folder "
 		          "there and writable by the daemon's user?)", sv->summary_json,
@@ -340,6 +360,7 @@ serve_turn_away(struct serve *sv, evutil_socket_t fd, const struct sockaddr *sa,
 	int i, n;
 
 	sv->n_refused_busy++;
+	metrics_refused("max_connections");
 	if (sv->n_refused_busy == 1 || sv->n_refused_busy % 100 == 0)
 		log_warn(NULL, "refused the connection from %s: %d clients are connected "
 		         "(--max-connections); %llu refused so far", peer, sv->max_connections,
@@ -778,6 +799,7 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "syslog", no_argument, NULL, OPT_SYSLOG },
 		{ "summary-json", required_argument, NULL, OPT_SUMMARY_JSON },
+		{ "metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "unix", required_argument, NULL, OPT_UNIX },
 		{ "schema", required_argument, NULL, OPT_SCHEMA },
@@ -853,6 +875,9 @@ serve_parse(struct serve *sv, int argc, char **argv)
 			break;
 		case OPT_SUMMARY_JSON:
 			sv->summary_json = optarg;
+			break;
+		case OPT_METRICS_LISTEN:
+			sv->metrics_listen = optarg;
 			break;
 		case OPT_LISTEN:
 			if (sv->n_listen == SERVE_MAX_LISTEN) {
@@ -990,7 +1015,7 @@ int
 serve_main(int argc, char **argv)
 {
 	struct serve sv;
-	char where[768], mode[160];
+	char where[768], mode[160], merr[256];
 	int r, i, code = 2;
 
 	memset(&sv, 0, sizeof(sv));
@@ -1021,6 +1046,13 @@ serve_main(int argc, char **argv)
 			goto out;
 	if (sv.unix_path != NULL && serve_listen_unix(&sv, sv.unix_path) < 0)
 		goto out;
+	if (sv.metrics_listen != NULL) {
+		if (metrics_start(sv.base, sv.metrics_listen, serve_live, &sv, merr, sizeof(merr)) < 0) {
+			fprintf(stderr, "pgsluice serve: %s\n", merr);
+			goto out;
+		}
+		log_info(NULL, "metrics on http://%s/metrics, health on /healthz", sv.metrics_listen);
+	}
 	sv.ev_term = evsignal_new(sv.base, SIGTERM, serve_on_signal, &sv);
 	sv.ev_int = evsignal_new(sv.base, SIGINT, serve_on_signal, &sv);
 	sv.ev_hup = evsignal_new(sv.base, SIGHUP, serve_on_hup, &sv);
@@ -1054,6 +1086,7 @@ serve_main(int argc, char **argv)
 		code = 0;
 	log_info(NULL, "exiting (status %d)", code);
 out:
+	metrics_stop();
 	serve_close_listeners(&sv);
 	if (sv.ev_term)
 		event_free(sv.ev_term);

@@ -45,6 +45,7 @@
 #include "jobs.h"
 #include "lexer.h"
 #include "log.h"
+#include "metrics.h"
 #include "pgwire.h"
 #include "preflight.h"
 #include "probe.h"
@@ -261,6 +262,12 @@ static void session_report(struct session *s);
 static void session_release(struct session *s);
 static void session_fail(struct session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+const struct report *
+session_progress(const struct session *s)
+{
+	return &s->rep;
+}
 
 const char *
 session_who(const struct session *s)
@@ -3283,6 +3290,7 @@ session_auth(struct session *s)
 		break;
 	}
 	n = auth_record(s->cfg->auth, s->peer_host, 0);
+	metrics_auth_failed();
 	log_warn(s->who, "AUTH failed from %s: %s (failure %d from this address; its next "
 	         "attempt waits %d s)", s->peer_host, why, n, auth_penalty(s->cfg->auth,
 	                                                                   s->peer_host));

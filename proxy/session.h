@@ -173,4 +173,7 @@ void session_note_refused_peer(struct session *running);
 /* "#3 10.0.0.5:51234", for logs */
 const char *session_who(const struct session *s);
 
+/* The import's figures so far (report.h), for the daemon's status surface. */
+const struct report *session_progress(const struct session *s);
+
 #endif
