@@ -329,8 +329,9 @@ report_rate(const struct report *r, char *buf, size_t size)
 void
 report_progress(const struct report *r, char *buf, size_t size)
 {
-	char plain[32], in[32], rate[48];
-	int n;
+	char plain[32], in[32], rate[48], part[96], builds[48];
+	double secs;
+	int n, m;
 
 	report_size(r->bytes_plain, plain, sizeof(plain));
 	report_size(r->bytes_in, in, sizeof(in));
@@ -344,11 +345,39 @@ report_progress(const struct report *r, char *buf, size_t size)
 	if (n < 0 || (size_t)n >= size)
 		return;
 	if (r->in_copy)
-		snprintf(buf + n, size - (size_t)n, ", COPY %s %llu rows", r->copy_table,
-		         (unsigned long long)r->copy_rows);
+		m = snprintf(buf + n, size - (size_t)n, ", COPY %s %llu rows", r->copy_table,
+		             (unsigned long long)r->copy_rows);
 	else
-		snprintf(buf + n, size - (size_t)n, ", %llu rows in %zu tables",
-		         (unsigned long long)r->rows, r->n_tables);
+		m = snprintf(buf + n, size - (size_t)n, ", %llu rows in %zu tables",
+		             (unsigned long long)r->rows, r->n_tables);
+	if (m < 0 || (size_t)(n + m) >= size || r->in_copy)
+		return;
+	n += m;
+	secs = report_now() - r->running_since;
+	if (r->phase_now != REPORT_PHASE_POST_DATA || r->running[0] == '\0' || secs < 1.0)
+		return;
+	m = snprintf(buf + n, size - (size_t)n, ", running %s %.1f s", r->running, secs);
+	if (m < 0 || (size_t)(n + m) >= size || r->index_phase[0] == '\0')
+		return;
+	n += m;
+	if (r->index_blocks_total > 0)
+		snprintf(part, sizeof(part), "; blocks %llu/%llu %d%%",
+		         (unsigned long long)r->index_blocks_done,
+		         (unsigned long long)r->index_blocks_total,
+		         (int)(100.0 * (double)r->index_blocks_done / (double)r->index_blocks_total));
+	else if (r->index_tuples_total > 0)
+		snprintf(part, sizeof(part), "; tuples %llu/%llu %d%%",
+		         (unsigned long long)r->index_tuples_done,
+		         (unsigned long long)r->index_tuples_total,
+		         (int)(100.0 * (double)r->index_tuples_done / (double)r->index_tuples_total));
+	else
+		part[0] = '\0';
+	if (r->index_builds > 1)
+		snprintf(builds, sizeof(builds), "; %llu index builds at once",
+		         (unsigned long long)r->index_builds);
+	else
+		builds[0] = '\0';
+	snprintf(buf + n, size - (size_t)n, " (%s%s%s)", r->index_phase, part, builds);
 }
 
 void

@@ -73,6 +73,10 @@ struct report {
 	                            * "ADD CONSTRAINT x_pkey ON public.x", "COPY public.x";
 	                            * "" once the checks before COMMIT begin */
 	double running_since;      /* report_now() when it was sent */
+	/* the server's figures of an index build in progress (progwatch.h) */
+	char index_phase[64];      /* pg_stat_progress_create_index.phase; "": none */
+	uint64_t index_blocks_done, index_blocks_total, index_tuples_done, index_tuples_total;
+	uint64_t index_builds;     /* builds running at once (--jobs) */
 };
 
 typedef void (*report_emit_fn)(void *arg, const char *line);
@@ -120,7 +124,12 @@ void report_copy_done(struct report *r, uint64_t rows);
 /*
  * The progress line, without newline:
  * "progress: 10.1 MB received (2.7 MB gzip), 3.1 MB/s, 1234 statements,
- *  COPY public.events 1520 rows"
+ *  COPY public.events 1520 rows"; in post-data, a statement that has run a
+ * second or more is named last, with its time and the server's figures:
+ * "..., running CREATE INDEX events_ts ON public.events 4.1 s (scanning
+ *  table; blocks 1200/5000 24%)", the phase as pg_stat_progress_create_index
+ * says it, without its "building index: ".  The last comma-separated
+ * part is what is going on (pgsluice send shows it).
  */
 void report_progress(const struct report *r, char *buf, size_t size);
 

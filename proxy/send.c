@@ -70,6 +70,7 @@
 #define SEND_LINE_MAX (1 << 18)       /* longest server line kept whole (RESULT) */
 #define SEND_CONNECT_TIMEOUT_MS 15000 /* TCP connect, and the TLS handshake */
 #define SEND_DRAW_MS 250              /* progress bar redraw period */
+#define SEND_BAR_MAX 1024             /* bytes of the bar's line */
 #define SEND_RATE_SAMPLES 8           /* rate over the last ~8 redraw seconds */
 #define SEND_LINGER_S 10              /* wait for the close after the answer */
 
@@ -84,6 +85,7 @@ enum {
 	OPT_KEY,
 	OPT_TOKEN_FILE,
 	OPT_JSON,
+	OPT_SIZE,
 };
 
 enum send_answer {
@@ -179,6 +181,8 @@ send_usage(FILE *f)
 	    "                         first line; FILE must not be accessible by group\n"
 	    "                         or others (chmod 600)\n"
 	    "  -q, --quiet            no progress (the answer is still printed)\n"
+	    "  --size BYTES           the dump's size when it comes on a pipe (as pv -s:\n"
+	    "                         42M, 3G), for the bar's %% and time left\n"
 	    "  --json                 print the import's result on stdout as one JSON\n"
 	    "                         object (README: Machine-readable results); the\n"
 	    "                         daemon's text answer goes to stderr\n"
@@ -776,10 +780,23 @@ send_sample(struct sender *s, double now)
  * unless force:
  *   [#######.............]  35%  94.1 MB of 267.0 MB, 12.1 MB/s, 0:14 left, COPY public.events 1520 rows
  */
+/* Draw line (n bytes, "\r" first) cut to the terminal's width, and clear the rest. */
+static void
+send_write_line(struct sender *s, char *line, int n, int cols)
+{
+	if (n > cols) /* "\r" plus cols - 1 characters: no wrap */
+		n = cols;
+	if (n > SEND_BAR_MAX - 4) /* room for "\033[K" */
+		n = SEND_BAR_MAX - 4;
+	memcpy(line + n, "\033[K", 3);
+	send_write_stderr(line, (size_t)n + 3);
+	s->bar_shown = 1;
+}
+
 static void
 send_draw(struct sender *s, int force)
 {
-	char line[1024], a[32], b[32], r[32], t[32];
+	char line[SEND_BAR_MAX], a[32], b[32], r[32], t[32];
 	double now = report_now(), rate, pct;
 	int n = 0, cols, fill, i;
 
@@ -794,7 +811,12 @@ send_draw(struct sender *s, int force)
 	report_size(s->sent, a, sizeof(a));
 	report_size((uint64_t)rate, r, sizeof(r));
 	n = snprintf(line, sizeof(line), "\r");
-	if (s->in_eof && s->out_len == 0) {
+	if (s->in_eof && s->out_len == 0 && strncmp(s->doing, "running ", 8) == 0) {
+		/* the daemon's slow half: what runs there matters, not the bytes */
+		n += snprintf(line + n, sizeof(line) - (size_t)n, "%s sent; %s", a, s->doing + 8);
+		send_write_line(s, line, n, cols);
+		return;
+	} else if (s->in_eof && s->out_len == 0) {
 		send_duration(s->input_done_at - s->start, t, sizeof(t));
 		n += snprintf(line + n, sizeof(line) - (size_t)n, "%s sent in %s, waiting for the daemon", a, t);
 	} else if (s->in_total > 0) {
@@ -820,13 +842,7 @@ send_draw(struct sender *s, int force)
 	}
 	if (s->doing[0] != '\0' && n < (int)sizeof(line))
 		n += snprintf(line + n, sizeof(line) - (size_t)n, ", %s", s->doing);
-	if (n > cols) /* "\r" plus cols - 1 characters: no wrap */
-		n = cols;
-	if (n > (int)sizeof(line) - 4) /* room for "\033[K" */
-		n = (int)sizeof(line) - 4;
-	memcpy(line + n, "\033[K", 3);
-	send_write_stderr(line, (size_t)n + 3);
-	s->bar_shown = 1;
+	send_write_line(s, line, n, cols);
 }
 
 /* ---- the daemon's lines --------------------------------------------------- */
@@ -1274,12 +1290,14 @@ send_main(int argc, char **argv)
 		{ "key", required_argument, NULL, OPT_KEY },
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "size", required_argument, NULL, OPT_SIZE },
 		CLI_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sender *s;
 	char a[32], t[32];
 	double secs;
+	long long size = 0;
 	int c, rc;
 
 	s = calloc(1, sizeof(*s));
@@ -1318,6 +1336,15 @@ send_main(int argc, char **argv)
 		case OPT_JSON:
 			s->json = 1;
 			break;
+		case OPT_SIZE:
+			size = cli_parse_size(optarg);
+			if (size <= 0) {
+				free(s);
+				(void)cli_usage_error("pgsluice send", "--size %s: want the dump's size in "
+				                      "bytes, e.g. 7541318, 900M or 12G", optarg);
+				return SEND_EXIT_LOCAL;
+			}
+			break;
 		case 'h':
 			send_usage(stdout);
 			free(s);
@@ -1352,6 +1379,8 @@ send_main(int argc, char **argv)
 		send_free(s);
 		return SEND_EXIT_LOCAL;
 	}
+	if (size > 0)
+		s->in_total = (uint64_t)size; /* as pv -s: a pipe's size, for % and time left */
 	if (s->json) {
 		/* after the AUTH line: ask for the RESULT line (session.h) */
 		memcpy(s->out + s->out_len, SESSION_RESULT_REQUEST, strlen(SESSION_RESULT_REQUEST));

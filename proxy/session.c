@@ -49,6 +49,7 @@
 #include "pgwire.h"
 #include "preflight.h"
 #include "probe.h"
+#include "progwatch.h"
 #include "report.h"
 #include "rules.h"
 #include "session.h"
@@ -206,6 +207,7 @@ struct session {
 	 * statement still running when the import has already failed.
 	 */
 	struct probe *probe_blocker, *probe_cancel;
+	struct progwatch progress; /* index builds seen by the server (progwatch.h) */
 	struct event *ev_watch, *ev_cancel;
 	struct event *ev_stmt_timeout; /* --statement-timeout, re-armed by each dump statement */
 	struct event *ev_alive;    /* SESSION_ALIVE_MS while STREAM */
@@ -875,6 +877,7 @@ session_free_now(evutil_socket_t fd, short what, void *arg)
 		event_free(s->ev_idle);
 	probe_cancel(s->probe_blocker);
 	probe_cancel(s->probe_cancel);
+	progwatch_close(&s->progress);
 	if (s->ev_watch)
 		event_free(s->ev_watch);
 	if (s->ev_cancel)
@@ -1148,6 +1151,8 @@ session_on_progress(evutil_socket_t fd, short what, void *arg)
 
 	if (s->state != SESSION_STREAM)
 		return;
+	progwatch_tick(&s->progress, s->cfg->base, s->cfg->conninfo, s->cfg->connect_timeout,
+	               &s->rep, s->who);
 	report_progress(&s->rep, line, sizeof(line));
 	session_say(s, LOG_LEVEL_INFO, "%s", line);
 }
@@ -2774,6 +2779,7 @@ session_report(struct session *s)
 	if (s->ev_progress)
 		event_del(s->ev_progress);
 	report_phase_end(&s->rep);
+	progwatch_close(&s->progress);
 	log_group_begin(); /* the summary is one log record */
 	report_size(s->rep.bytes_plain, plain, sizeof(plain));
 	if (s->error == NULL && s->committed == 0 && !single)
