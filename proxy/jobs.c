@@ -486,7 +486,7 @@ jobs_put(struct jobs_conn *c)
 			n = JOBS_PUT;
 		r = target_put_copy(&c->t, c->it.data.p + c->put, n);
 		if (r == 0)
-			return;
+			return; /* TARGET_EV_DRAINED: the same piece again, and only its rest is sent */
 		if (r < 0) {
 			if (c->t.state == TARGET_BROKEN)
 				jobs_fail(c->j, "--jobs connection %d: %s", c->idx, target_error(&c->t));
@@ -498,8 +498,8 @@ jobs_put(struct jobs_conn *c)
 	if (c->t.flushing)
 		return;
 	r = target_end_copy(&c->t, NULL);
-	if (r == 1)
-		return;
+	if (r == 0)
+		return; /* TARGET_EV_DRAINED */
 	if (r < 0) {
 		jobs_fail(c->j, "--jobs connection %d: %s", c->idx, target_error(&c->t));
 		return;

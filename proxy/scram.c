@@ -47,13 +47,26 @@ scram_sha256(const void *data, size_t len, unsigned char out[SCRAM_KEY_LEN])
 int
 scram_secret_make(struct scram_secret *sec, const char *password, size_t len)
 {
+	unsigned char salt[SCRAM_SALT_LEN];
+
+	memset(sec, 0, sizeof(*sec));
+	if (RAND_bytes(salt, sizeof(salt)) != 1)
+		return -1;
+	return scram_secret_salted(sec, password, len, salt, SCRAM_ITERATIONS);
+}
+
+int
+scram_secret_salted(struct scram_secret *sec, const char *password, size_t len,
+                    const unsigned char salt[SCRAM_SALT_LEN], int iterations)
+{
 	unsigned char salted[SCRAM_KEY_LEN], client_key[SCRAM_KEY_LEN];
 	int r = -1;
 
 	memset(sec, 0, sizeof(*sec));
-	sec->iterations = SCRAM_ITERATIONS;
-	if (RAND_bytes(sec->salt, sizeof(sec->salt)) != 1)
-		goto out;
+	if (iterations < 1)
+		return -1;
+	sec->iterations = iterations;
+	memcpy(sec->salt, salt, SCRAM_SALT_LEN);
 	if (PKCS5_PBKDF2_HMAC(password, (int)len, sec->salt, sizeof(sec->salt), sec->iterations,
 	                      EVP_sha256(), sizeof(salted), salted) != 1)
 		goto out;
@@ -128,9 +141,28 @@ scram_client_first(struct scram *sc, const char *msg, size_t len, const char **r
                    char *why, size_t size)
 {
 	unsigned char rnd[SCRAM_NONCE_LEN];
-	char srv_nonce[64], salt[64];
+	char srv_nonce[4 * ((SCRAM_NONCE_LEN + 2) / 3) + 1];
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1 ||
+	    scram_b64(rnd, sizeof(rnd), srv_nonce, sizeof(srv_nonce)) < 0) {
+		snprintf(why, size, "cannot make a SCRAM nonce (OpenSSL)");
+		return -1;
+	}
+	return scram_client_first_nonce(sc, msg, len, srv_nonce, reply, why, size);
+}
+
+int
+scram_client_first_nonce(struct scram *sc, const char *msg, size_t len,
+                         const char *srv_nonce, const char **reply, char *why, size_t size)
+{
+	char salt[64];
 	const char *p = msg, *end = msg + len, *bare, *r, *rend;
 
+	if (strlen(srv_nonce) > SCRAM_SERVER_NONCE_MAX ||
+	    !scram_nonce_ok(srv_nonce, strlen(srv_nonce))) {
+		snprintf(why, size, "internal error: a SCRAM server nonce that is not one");
+		return -1;
+	}
 	if (sc->step != 0 || len > SCRAM_MESSAGE_MAX || memchr(msg, '\0', len) != NULL) {
 		snprintf(why, size, "malformed SCRAM client-first-message");
 		return -1;
@@ -170,17 +202,15 @@ scram_client_first(struct scram *sc, const char *msg, size_t len, const char **r
 	rend = memchr(r, ',', (size_t)(end - r));
 	if (rend == NULL)
 		rend = end;
-	if (!scram_nonce_ok(r, (size_t)(rend - r)) || (size_t)(rend - r) > 100) {
+	if (!scram_nonce_ok(r, (size_t)(rend - r)) || (size_t)(rend - r) > SCRAM_CLIENT_NONCE_MAX) {
 		snprintf(why, size, "malformed SCRAM client nonce");
 		return -1;
 	}
 	memcpy(sc->client_first_bare, bare, (size_t)(end - bare));
 	sc->client_first_bare[end - bare] = '\0';
 
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1 ||
-	    scram_b64(rnd, sizeof(rnd), srv_nonce, sizeof(srv_nonce)) < 0 ||
-	    scram_b64(sc->sec->salt, sizeof(sc->sec->salt), salt, sizeof(salt)) < 0) {
-		snprintf(why, size, "cannot make a SCRAM nonce (OpenSSL)");
+	if (scram_b64(sc->sec->salt, sizeof(sc->sec->salt), salt, sizeof(salt)) < 0) {
+		snprintf(why, size, "cannot encode the SCRAM salt");
 		return -1;
 	}
 	snprintf(sc->nonce, sizeof(sc->nonce), "%.*s%s", (int)(rend - r), r, srv_nonce);

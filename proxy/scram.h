@@ -33,6 +33,9 @@
 #define SCRAM_ITERATIONS 4096
 #define SCRAM_NONCE_LEN 18           /* random bytes of the server's nonce */
 #define SCRAM_MESSAGE_MAX 1024       /* bytes of a client message we accept */
+#define SCRAM_CLIENT_NONCE_MAX 100   /* bytes of the client's nonce we accept */
+#define SCRAM_SERVER_NONCE_MAX 56    /* bytes of the server's nonce (base64 of the random
+                                      * bytes: 24) */
 
 struct scram_secret {
 	unsigned char salt[SCRAM_SALT_LEN];
@@ -43,6 +46,15 @@ struct scram_secret {
 
 /* Make the secret of password (random salt).  Returns 0, or -1 (OpenSSL failed). */
 int scram_secret_make(struct scram_secret *sec, const char *password, size_t len)
+	__attribute__((warn_unused_result));
+
+/*
+ * The same with the salt and the rounds given (scram_secret_make draws the
+ * salt; RFC 7677's test vector gives one).  Returns 0, or -1 (OpenSSL
+ * failed, or iterations < 1).
+ */
+int scram_secret_salted(struct scram_secret *sec, const char *password, size_t len,
+                        const unsigned char salt[SCRAM_SALT_LEN], int iterations)
 	__attribute__((warn_unused_result));
 
 struct scram {
@@ -65,6 +77,16 @@ void scram_begin(struct scram *sc, const struct scram_secret *sec);
  */
 int scram_client_first(struct scram *sc, const char *msg, size_t len, const char **reply,
                        char *why, size_t size) __attribute__((warn_unused_result));
+
+/*
+ * The same with the server's part of the nonce given (NUL-terminated,
+ * printable ASCII without ',', at most SCRAM_SERVER_NONCE_MAX bytes):
+ * scram_client_first passes SCRAM_NONCE_LEN random bytes in base64;
+ * RFC 7677's test vector gives one.
+ */
+int scram_client_first_nonce(struct scram *sc, const char *msg, size_t len,
+                             const char *server_nonce, const char **reply, char *why,
+                             size_t size) __attribute__((warn_unused_result));
 
 /*
  * The client-final-message.  Returns 1 when the proof is right, with the

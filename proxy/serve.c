@@ -421,10 +421,6 @@ serve_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *s
 	 * the SSLRequest for a PostgreSQL client (pgwire.h).
 	 */
 	bev = bufferevent_socket_new(sv->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL && sv->ssl_ctx != NULL && sa->sa_family != AF_UNIX) {
-		log_error(NULL, "cannot set up TLS for the connection from %s", peer);
-		return;
-	}
 	if (bev == NULL) {
 		log_error(NULL, "cannot set up the connection from %s (libevent)", peer);
 		evutil_closesocket(fd);

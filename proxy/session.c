@@ -762,7 +762,7 @@ session_wind_down(struct session *s)
 			return;
 		}
 		/*
-		 * r == 1: retried on TARGET_EV_DRAINED.  Either way the server
+		 * r == 0: retried on TARGET_EV_DRAINED.  Either way the server
 		 * still works through the COPY data it has (a slow trigger, say)
 		 * before it reads the end: cancel that if it takes long.
 		 */
@@ -1961,7 +1961,7 @@ session_handle(struct session *s)
 		if (session_copy_ending(s, ev) < 0)
 			return -1;
 		r = target_end_copy(&s->target, NULL);
-		if (r == 1)
+		if (r == 0)
 			return 0;
 		if (r < 0) {
 			session_fail(s, "%s", target_error(&s->target));

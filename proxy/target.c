@@ -422,20 +422,47 @@ target_send_script(struct target *t, const char *sql)
 	return target_send_as(t, sql, 1);
 }
 
+/*
+ * libpq could not take more now.  It holds unsent bytes, or it could not
+ * grow its buffer for nothing: flush, so that TARGET_EV_DRAINED comes, or
+ * fail when it will not.  Returns 0 or -1.
+ */
+static int
+target_would_block(struct target *t, const char *what)
+{
+	if (target_flush(t) < 0)
+		return -1;
+	if (!t->flushing) {
+		target_break(t, what, 0);
+		return -1;
+	}
+	return 0;
+}
+
 int
 target_put_copy(struct target *t, const char *data, size_t len)
 {
+	size_t n;
 	int r;
 
 	if (t->state != TARGET_COPY_IN)
 		return -1;
-	while (len > 0) {
-		size_t n = len > TARGET_PUT_CHUNK ? TARGET_PUT_CHUNK : len;
-
-		r = PQputCopyData(t->conn, data, (int)n);
-		if (r == 0)
-			return 0;
+	if (t->put_done > 0 && (data != t->put_data || len != t->put_len)) {
+		t->put_done = 0;
+		target_break(t, "internal error: COPY data given after a partial piece is not the "
+		             "rest of that piece", 0);
+		return -1;
+	}
+	while (t->put_done < len) {
+		n = len - t->put_done > TARGET_PUT_CHUNK ? TARGET_PUT_CHUNK : len - t->put_done;
+		r = PQputCopyData(t->conn, data + t->put_done, (int)n);
+		if (r == 0) {
+			t->put_data = data;
+			t->put_len = len;
+			return target_would_block(t, "out of memory queueing COPY data for the target");
+		}
 		if (r < 0) {
+			t->put_done = 0;
 			if (PQstatus(t->conn) == CONNECTION_BAD) {
 				target_break(t, "lost the target connection during COPY", 0);
 				return -1;
@@ -445,9 +472,10 @@ target_put_copy(struct target *t, const char *data, size_t len)
 			target_collect(t);
 			return -1;
 		}
-		data += n;
-		len -= n;
+		t->put_done += n;
 	}
+	t->put_done = 0;
+	t->put_data = NULL;
 	return target_flush(t) < 0 ? -1 : 1;
 }
 
@@ -458,9 +486,11 @@ target_end_copy(struct target *t, const char *errmsg)
 
 	if (t->state != TARGET_COPY_IN)
 		return -1;
+	t->put_done = 0;
+	t->put_data = NULL;
 	r = PQputCopyEnd(t->conn, errmsg);
 	if (r == 0)
-		return 1;
+		return target_would_block(t, "out of memory queueing the end of COPY for the target");
 	if (r < 0) {
 		target_break(t, "cannot end the COPY on the target", 0);
 		return -1;
@@ -469,7 +499,7 @@ target_end_copy(struct target *t, const char *errmsg)
 	if (target_flush(t) < 0)
 		return -1;
 	/* results may already be buffered */
-	return 0;
+	return 1;
 }
 
 int

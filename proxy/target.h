@@ -56,6 +56,8 @@ struct target {
 	struct event *ev_timeout; /* connect timeout */
 	struct event *ev_read;    /* persistent, once connected */
 	struct event *ev_write;   /* added while flushing */
+	const char *put_data;     /* target_put_copy: the piece libpq took part of, */
+	size_t put_len, put_done; /* its length and the bytes already queued */
 	target_event_fn fn;
 	void *arg;
 	const char *who;          /* log prefix, owned by the caller */
@@ -127,20 +129,29 @@ int target_send(struct target *t, const char *sql) __attribute__((warn_unused_re
 int target_send_script(struct target *t, const char *sql) __attribute__((warn_unused_result));
 
 /*
- * Queue a piece of COPY data in state COPY_IN.  Returns 1 when queued, 0
- * when libpq could not take it now (call again with the same piece after
- * TARGET_EV_DRAINED), -1 when the COPY is no longer in progress or the
- * connection failed: the state is then BUSY (the server's error follows as
- * results) or BROKEN.
+ * The COPY calls return as libpq's PQputCopyData and PQputCopyEnd do:
+ * 1 done, 0 not now (libpq's buffer is full: call again after
+ * TARGET_EV_DRAINED, which is sure to come), -1 failed.
+ */
+
+/*
+ * Queue a piece of COPY data in state COPY_IN.  Returns 1 when all of it
+ * is queued.  0: libpq took only part of it, or none; call again with the
+ * same piece (the same data and len) after TARGET_EV_DRAINED, and only
+ * the rest is queued then: no byte is ever sent twice.  -1 when the COPY
+ * is no longer in progress or the connection failed: the state is then
+ * BUSY (the server's error follows as results) or BROKEN (also when the
+ * call after a 0 gives another piece).
  */
 int target_put_copy(struct target *t, const char *data, size_t len)
 	__attribute__((warn_unused_result));
 
 /*
- * End the COPY in state COPY_IN; errmsg non-NULL makes the server fail it
- * with that message.  The state becomes BUSY; the COPY's result follows.
- * Returns 0, -1 (BROKEN), or 1 if libpq could not queue the end message
- * yet (call again after TARGET_EV_DRAINED).
+ * End the COPY in state COPY_IN (a piece that got 0 is abandoned: the
+ * bytes libpq took are sent); errmsg non-NULL makes the server fail it
+ * with that message.  Returns 1 when the end is queued: the state is BUSY
+ * and the COPY's result follows; 0 when libpq could not queue it yet (call
+ * again after TARGET_EV_DRAINED); -1 (BROKEN).
  */
 int target_end_copy(struct target *t, const char *errmsg) __attribute__((warn_unused_result));
 

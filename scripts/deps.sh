@@ -1,5 +1,5 @@
 #!/bin/sh
-# deps.sh build|demo|test|fuzz - make sure the Debian packages that pgsluice's
+# deps.sh build|demo|test|fuzz|format - make sure the Debian packages that pgsluice's
 # make target needs are here.  As root, installs what is missing with
 # apt-get install --no-install-recommends (running apt-get update first when
 # the package lists are missing or out of date), its output in build/apt.log,
@@ -11,17 +11,20 @@
 #	       scenarios use, debootstrap for the other PostgreSQL versions,
 #	       bzip2 for the PostgreSQL source that regress_roundtrip unpacks)
 #	fuzz   build + clang and its libFuzzer runtime
+#	format clang-format (make format-check)
 set -eu
 build="make gcc libc6-dev pkg-config libevent-dev libpq-dev libisal-dev libzstd-dev liblz4-dev libssl-dev libjansson-dev"
 demo_pkgs="$build postgresql netcat-openbsd gzip"
 fuzz_pkgs="$build clang libclang-rt-14-dev"
+format_pkgs="clang-format"
 test_pkgs="$build postgresql postgresql-server-dev-15 postgresql-client netcat-openbsd socat openssl clang libclang-rt-14-dev gzip bzip2 zstd lz4 python3 procps time bc python3-yaml ncat tmux debootstrap systemd curl man-db groff-base"
 case "${1:-build}" in
 build) want=$build ;;
 demo) want=$demo_pkgs ;;
 test) want=$test_pkgs ;;
 fuzz) want=$fuzz_pkgs ;;
-*) echo "usage: $0 build|demo|test|fuzz" >&2; exit 2 ;;
+format) want=$format_pkgs ;;
+*) echo "usage: $0 build|demo|test|fuzz|format" >&2; exit 2 ;;
 esac
 missing=""
 for p in $want; do

@@ -1,9 +1,12 @@
 #!/bin/bash
 # run.sh SECONDS - run the lexer's libFuzzer target for SECONDS, seeded from
-# the project's own cases and the fixtures under ../shared/fixtures, then
-# the decoder's for a third of SECONDS, seeded with gzip, zstd and lz4
-# streams (whole, cut, concatenated, with skippable frames) and with inputs
-# the target compresses itself.
+# the project's own cases, its fixtures (tests/fixtures/*.sql) and, when
+# they are there, those under ../shared/fixtures; then the decoder's for a
+# third of SECONDS, seeded with gzip, zstd and lz4 streams (whole, cut,
+# concatenated, with skippable frames) and with inputs the target
+# compresses itself; then the PostgreSQL protocol's pre-authentication
+# parser (fuzz_pgwire) for SECONDS, seeded with every input of
+# test_pgwire's case table and RFC 7677's SCRAM exchange.
 # Fails on any crash, leak, sanitizer report or property violation.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,7 +17,16 @@ seed_file() { # name, content from stdin; two seed bytes in front
 	{ printf '\x12\x34'; cat; } >"$work/$1"
 }
 # the lexer case table's inputs are in tests/unit/test_lexer.c; a few whole
-# dumps cut into pieces give realistic seeds
+# dumps cut into pieces give realistic seeds: the project's fixtures, and
+# ../shared's when they are there
+for f in tests/fixtures/*.sql; do
+	n=$(basename "$f" .sql)
+	head -c 60000 "$f" | split -b 4000 - "$work/own-$n-"
+done
+for f in "$work"/own-*; do
+	case $f in *.seed) continue ;; esac
+	{ printf '\x01\x02'; cat "$f"; } >"$f.seed" && rm -f "$f"
+done
 fx=../shared/fixtures/synapse
 if [ -d "$fx" ]; then
 	head -c 60000 "$fx/synapse-schema.sql" | split -b 4000 - "$work/schema-"
@@ -79,3 +91,30 @@ echo "fuzzing the decoder (gzip, zstd, lz4) for ${dsecs}s" >&2
 }
 grep -E '^(stat::number_of_executed_units|#[0-9]+ +DONE)' build/fuzz-decoder.log | tail -2
 echo "fuzz: decoder: no crash, leak or property violation in ${dsecs}s"
+
+# the PostgreSQL protocol before authentication: the inputs of test_pgwire's
+# cases (build/fuzz_pgwire_seeds, test_pgwire without the sanitizers, writes
+# them with PGSLUICE_PGWIRE_SEEDS), and RFC 7677's SCRAM
+# messages for the target's SCRAM mode (first byte 8: a length byte, the
+# client-first, the client-final)
+pwork=build/fuzz-corpus-pgwire
+mkdir -p "$pwork"
+PGSLUICE_PGWIRE_SEEDS=$pwork ./build/fuzz_pgwire_seeds >build/fuzz-pgwire-seeds.log 2>&1 || {
+	tail -20 build/fuzz-pgwire-seeds.log
+	echo "fuzz: test_pgwire could not write the seeds"
+	exit 1
+}
+first='n,,n=user,r=rOprNGfwEbeRWgbNEkqO'
+final='c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ='
+{ printf '\x08\x00'; printf "$(printf '\\x%02x' "${#first}")"; printf '%s%s' "$first" "$final"; } >"$pwork/rfc7677"
+{ printf '\x08\x00'; printf "$(printf '\\x%02x' "${#first}")"; printf '%s%s' "$first" "${final%=}"; } >"$pwork/rfc7677-cut"
+echo "fuzzing the PostgreSQL protocol's startup and authentication for ${secs}s ($(ls "$pwork" | wc -l) seeds)" >&2
+./build/fuzz_pgwire -max_total_time="$secs" -max_len=4096 -timeout=10 \
+	-dict=tests/fuzz/pgwire.dict -artifact_prefix=build/fuzz-artifacts/ \
+	-print_final_stats=1 "$pwork" 2>build/fuzz-pgwire.log || {
+	tail -60 build/fuzz-pgwire.log
+	echo "fuzz: pgwire FAILED (artifacts in build/fuzz-artifacts/)"
+	exit 1
+}
+grep -E '^(stat::number_of_executed_units|#[0-9]+ +DONE)' build/fuzz-pgwire.log | tail -2
+echo "fuzz: pgwire: no crash, leak or property violation in ${secs}s"
