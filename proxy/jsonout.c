@@ -43,14 +43,16 @@ jsonout_phases(const struct report *r)
 	for (k = 0; a != NULL && k < REPORT_PHASES; k++) {
 		if (!r->phase[k].seen)
 			continue;
-		secs = r->phase[k].secs + (r->phase_now == k ? report_now() - r->phase[k].start : 0);
+		secs = r->phase[k].secs +
+		       (r->phase_now == k ? report_now() - r->phase[k].start : 0);
 		bytes = r->phase[k].bytes +
 		        (r->phase_now == k ? r->bytes_plain - r->phase[k].bytes_mark : 0);
-		json_array_append_new(a, json_pack("{s:s, s:f, s:I, s:I}", "name",
-		                                   report_phase_name((enum report_phase)k), "seconds",
-		                                   secs, "statements",
+		json_array_append_new(a, json_pack("{s:s, s:f, s:I, s:I, s:s?}", "name",
+		                                   report_phase_name((enum report_phase)k),
+		                                   "seconds", secs, "statements",
 		                                   (json_int_t)r->phase[k].statements, "bytes",
-		                                   (json_int_t)bytes));
+		                                   (json_int_t)bytes, "note",
+		                                   r->phase[k].note[0] ? r->phase[k].note : NULL));
 	}
 	return a;
 }
@@ -64,8 +66,9 @@ jsonout_tables(const struct report *r, json_int_t *empty)
 	*empty = 0;
 	for (i = 0; a != NULL && i < r->n_tables; i++) {
 		*empty += r->tables[i].rows == 0;
-		json_array_append_new(a, json_pack("{s:o, s:I}", "name", jsonout_str(r->tables[i].name),
-		                                   "rows", (json_int_t)r->tables[i].rows));
+		json_array_append_new(a, json_pack("{s:o, s:I}", "name",
+		                                   jsonout_str(r->tables[i].name), "rows",
+		                                   (json_int_t)r->tables[i].rows));
 	}
 	return a;
 }
@@ -95,8 +98,7 @@ jsonout_verify(const struct verify *v)
 	                 "tables_ok", (json_int_t)v->tables_ok, "rows_ok", (json_int_t)v->rows_ok,
 	                 "tables_unchecked", (json_int_t)v->tables_unchecked, "sequences",
 	                 (json_int_t)v->n_seqs, "sequences_ok", (json_int_t)v->seqs_ok,
-	                 "database_size",
-	                 v->db_size >= 0 ? json_integer(v->db_size) : json_null());
+	                 "database_size", v->db_size >= 0 ? json_integer(v->db_size) : json_null());
 }
 
 json_t *
@@ -107,26 +109,41 @@ jsonout_import(const struct jsonout_import *in)
 	json_int_t empty;
 
 	if (!in->ok)
-		error = json_pack("{s:o, s:o, s:o, s:o}", "message", jsonout_str(in->message),
-		                  "sqlstate", jsonout_str(in->sqlstate), "statement",
-		                  in->statement ? json_integer((json_int_t)in->statement) : json_null(),
-		                  "line", in->line ? json_integer((json_int_t)in->line) : json_null());
+		error = json_pack(
+			"{s:o, s:o, s:o, s:o}", "message", jsonout_str(in->message), "sqlstate",
+			jsonout_str(in->sqlstate), "statement",
+			in->statement ? json_integer((json_int_t)in->statement) : json_null(),
+			"line", in->line ? json_integer((json_int_t)in->line) : json_null());
 	tables = jsonout_tables(r, &empty);
-	o = json_pack("{s:s, s:b, s:o, s:{s:o, s:o}, s:s, s:i, s:o, s:o, s:o,"
-	              " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:f},"
-	              " s:o, s:o, s:o}",
-	              "verdict", in->ok ? "ok" : "error", "committed", in->committed, "message",
-	              jsonout_str(in->message), "target", "description", jsonout_str(in->target),
-	              "database", jsonout_str(in->database), "mode", in->mode, "jobs", in->jobs,
-	              "state", jsonout_str(in->state), "error", error, "phases", jsonout_phases(r),
-	              "counts", "statements", (json_int_t)r->statements, "sent", (json_int_t)r->sent,
-	              "rows", (json_int_t)r->rows, "tables", (json_int_t)r->n_tables,
-	              "empty_tables", empty, "bytes_in", (json_int_t)r->bytes_in, "bytes_plain",
-	              (json_int_t)r->bytes_plain, "compression", jsonout_str(r->compression),
-	              "indexes", (json_int_t)r->indexes, "constraints", (json_int_t)r->constraints,
-	              "seconds", report_elapsed(r), "tables", tables, "rules",
-	              jsonout_rules(in->rules), "verification", jsonout_verify(in->ver));
+	o = json_pack(
+		"{s:s, s:b, s:o, s:{s:o, s:o}, s:s, s:i, s:o, s:o, s:o,"
+		" s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:f},"
+		" s:o, s:o, s:o}",
+		"verdict", in->ok ? "ok" : "error", "committed", in->committed, "message",
+		jsonout_str(in->message), "target", "description", jsonout_str(in->target),
+		"database", jsonout_str(in->database), "mode", in->mode, "jobs", in->jobs, "state",
+		jsonout_str(in->state), "error", error, "phases", jsonout_phases(r), "counts",
+		"statements", (json_int_t)r->statements, "sent", (json_int_t)r->sent, "rows",
+		(json_int_t)r->rows, "tables", (json_int_t)r->n_tables, "empty_tables", empty,
+		"bytes_in", (json_int_t)r->bytes_in, "bytes_plain", (json_int_t)r->bytes_plain,
+		"compression", jsonout_str(r->compression), "indexes", (json_int_t)r->indexes,
+		"constraints", (json_int_t)r->constraints, "seconds", report_elapsed(r), "tables",
+		tables, "rules", jsonout_rules(in->rules), "verification", jsonout_verify(in->ver));
 	return o;
+}
+
+char *
+jsonout_refusal(const char *reason, const char *message)
+{
+	json_t *o = json_pack("{s:s, s:s, s:o}", "verdict", "refused", "reason", reason, "message",
+	                      jsonout_str(message));
+	char *line;
+
+	if (o == NULL)
+		return NULL;
+	line = jsonout_line(o);
+	json_decref(o);
+	return line;
 }
 
 char *

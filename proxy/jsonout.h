@@ -13,7 +13,7 @@
  *	 "target": {"description", "database"}, "mode", "jobs",
  *	 "state": what state the target is in (on failure),
  *	 "error": {"message", "sqlstate", "statement", "line"} or null,
- *	 "phases": [{"name", "seconds", "statements", "bytes"}...],
+ *	 "phases": [{"name", "seconds", "statements", "bytes", "note"?}...],
  *	 "counts": {"statements", "sent", "rows", "tables", "empty_tables",
  *	            "bytes_in", "bytes_plain", "compression", "indexes",
  *	            "constraints", "seconds"},
@@ -34,21 +34,27 @@
 
 struct jsonout_import {
 	int ok, committed;
-	const char *message;   /* the summary's first line, without "OK "/"ERROR " */
-	const char *target;    /* connhint_describe's text */
-	const char *database;  /* the target database's name */
-	const char *mode;      /* "single transaction", "jobs", "no single transaction" */
+	const char *message;  /* the summary's first line, without "OK "/"ERROR " */
+	const char *target;   /* connhint_describe's text */
+	const char *database; /* the target database's name */
+	const char *mode;     /* "single transaction", "jobs", "no single transaction" */
 	int jobs;
-	const char *state;     /* what state the target is in, or NULL */
-	const char *sqlstate;  /* of the server's error, or NULL */
+	const char *state;        /* what state the target is in, or NULL */
+	const char *sqlstate;     /* of the server's error, or NULL */
 	uint64_t statement, line; /* of the failing statement; 0: none */
 	const struct report *rep;
-	const struct rules *rules;    /* may be NULL (the import ended before the rules) */
-	const struct verify *ver;     /* likewise */
+	const struct rules *rules; /* may be NULL (the import ended before the rules) */
+	const struct verify *ver;  /* likewise */
 };
 
 /* The object (a new reference), or NULL when out of memory. */
 json_t *jsonout_import(const struct jsonout_import *in);
+
+/*
+ * A refusal before any import as one line (malloc'd), or NULL:
+ * {"verdict": "refused", "reason": reason, "message": message}.
+ */
+char *jsonout_refusal(const char *reason, const char *message);
 
 /* json_dumps(o) on one line (malloc'd), or NULL. */
 char *jsonout_line(const json_t *o);

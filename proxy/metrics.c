@@ -23,10 +23,10 @@ static struct {
 	metrics_live_fn live;
 	void *arg;
 	uint64_t started, committed, bytes_in, bytes_plain, rows, statements, auth_failures;
-	struct metrics_count failed[METRICS_MAX_LABELS];   /* reason, sqlstate */
-	struct metrics_count rules[METRICS_MAX_LABELS];    /* rule, action */
-	struct metrics_count refused[METRICS_MAX_LABELS];  /* reason */
-	struct metrics_count phase_secs[REPORT_PHASES];    /* seconds * 1000, by phase */
+	struct metrics_count failed[METRICS_MAX_LABELS];  /* reason, sqlstate */
+	struct metrics_count rules[METRICS_MAX_LABELS];   /* rule, action */
+	struct metrics_count refused[METRICS_MAX_LABELS]; /* reason */
+	struct metrics_count phase_secs[REPORT_PHASES];   /* seconds * 1000, by phase */
 } metrics;
 
 /* Add n to the count of (a, b) in table t; when t is full, to an "other" slot. */
@@ -115,8 +115,7 @@ metrics_head(struct evbuffer *b, const char *name, const char *type, const char 
 }
 
 static void
-metrics_one(struct evbuffer *b, const char *name, const char *type, const char *help,
-            uint64_t v)
+metrics_one(struct evbuffer *b, const char *name, const char *type, const char *help, uint64_t v)
 {
 	metrics_head(b, name, type, help);
 	evbuffer_add_printf(b, "%s %llu\n", name, (unsigned long long)v);
@@ -261,7 +260,8 @@ metrics_start(struct event_base *base, const char *hostport, metrics_live_fn liv
 	port = strtol(colon + 1, &end, 10);
 	hl = (size_t)(colon - hostport);
 	if (*end != '\0' || port < 1 || port > 65535 || hl >= sizeof(host)) {
-		snprintf(err, size, "--metrics-listen %s: want HOST:PORT with a port from 1 to 65535",
+		snprintf(err, size,
+		         "--metrics-listen %s: want HOST:PORT with a port from 1 to 65535",
 		         hostport);
 		return -1;
 	}
@@ -288,8 +288,10 @@ metrics_start(struct event_base *base, const char *hostport, metrics_live_fn liv
 	evhttp_set_gencb(metrics.http, metrics_on_other, NULL);
 	if (evhttp_bind_socket_with_handle(metrics.http, host[0] ? host : "0.0.0.0",
 	                                   (ev_uint16_t)port) == NULL) {
-		snprintf(err, size, "--metrics-listen %s: cannot listen there (in use, or not an "
-		         "address of this host?)", hostport);
+		snprintf(err, size,
+		         "--metrics-listen %s: cannot listen there (in use, or not an "
+		         "address of this host?)",
+		         hostport);
 		metrics_stop();
 		return -1;
 	}

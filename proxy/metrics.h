@@ -36,8 +36,8 @@ typedef const struct report *(*metrics_live_fn)(void *arg);
  * addresses) on base.  live tells the running import.  0, or -1 with a
  * one-line reason in err.
  */
-int metrics_start(struct event_base *base, const char *hostport, metrics_live_fn live,
-                  void *arg, char *err, size_t size) __attribute__((warn_unused_result));
+int metrics_start(struct event_base *base, const char *hostport, metrics_live_fn live, void *arg,
+                  char *err, size_t size) __attribute__((warn_unused_result));
 
 /* Close the listener (at exit). */
 void metrics_stop(void);

@@ -9,8 +9,9 @@
 #include "log.h"
 #include "progwatch.h"
 
-/* seconds a post-data statement runs before the server is asked */
-#define PROGWATCH_AFTER_S 1.0
+/* seconds a post-data statement runs before the server is asked (the line names
+ * it from 1 s on: the first answer is there by then) */
+#define PROGWATCH_AFTER_S 0.5
 
 /* the index builds of pgsluice's connections to this database, biggest first */
 static const char progwatch_sql[] =
@@ -55,8 +56,10 @@ progwatch_on_target(void *arg, enum target_event ev, PGresult *res)
 		return;
 	case TARGET_EV_RESULT:
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-			progwatch_give_up(w, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ?
-			                  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : "query failed");
+			progwatch_give_up(w,
+			                  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+			                          ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+			                          : "query failed");
 			return;
 		}
 		if (r == NULL)
@@ -89,8 +92,8 @@ progwatch_on_target(void *arg, enum target_event ev, PGresult *res)
 }
 
 void
-progwatch_tick(struct progwatch *w, struct event_base *base, const char *conninfo,
-               int timeout_s, struct report *rep, const char *who)
+progwatch_tick(struct progwatch *w, struct event_base *base, const char *conninfo, int timeout_s,
+               struct report *rep, const char *who)
 {
 	w->rep = rep;
 	w->who = who;

@@ -25,16 +25,16 @@
 
 struct progwatch {
 	struct target t;
-	int open;     /* t was connected (or is connecting) */
-	int busy;     /* a query is in flight */
-	int failed;   /* given up: no more figures for this import */
+	int open;   /* t was connected (or is connecting) */
+	int busy;   /* a query is in flight */
+	int failed; /* given up: no more figures for this import */
 	struct report *rep;
 	const char *who;
 };
 
 /*
  * A progress tick of the import whose report is rep: when an index build
- * or constraint has run for a second or more, ask (connecting first, on
+ * or constraint has run for half a second or more, ask (connecting first, on
  * base, with conninfo and timeout_s, if needed); otherwise clear the
  * figures.  who (a log prefix) and rep must outlive the watcher.
  */

@@ -2,6 +2,7 @@
  * report.c - progress line and summary of an import (report.h).
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,18 @@ report_phase_end(struct report *r)
 	p->secs += report_now() - p->start;
 	p->bytes += r->bytes_plain - p->bytes_mark;
 	r->phase_now = -1;
+}
+
+void
+report_phase_note(struct report *r, enum report_phase k, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (k < 0 || k >= REPORT_PHASES)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(r->phase[k].note, sizeof(r->phase[k].note), fmt, ap);
+	va_end(ap);
 }
 
 void
@@ -236,7 +249,7 @@ report_phases(const struct report *r, report_emit_fn emit, void *arg)
 			         (unsigned long long)r->phase[k].statements);
 			break;
 		default:
-			what[0] = '\0';
+			snprintf(what, sizeof(what), "%s", r->phase[k].note);
 		}
 		snprintf(line, sizeof(line), "  %-10s %6.1f s%s%s", report_phase_names[k],
 		         report_phase_secs(r, k), what[0] ? "  " : "", what);

@@ -47,6 +47,8 @@ struct report_phase_time {
 	uint64_t statements; /* statements of the dump sent in it */
 	uint64_t bytes;      /* bytes of the dump (after the decoder) read in it */
 	uint64_t bytes_mark; /* bytes_plain when it last began */
+	char note[96];       /* what it did, for a phase the report cannot count itself
+	                      * (analyze: "173 tables"): report_phase_note */
 };
 
 struct report {
@@ -96,6 +98,14 @@ double report_now(void);
  */
 void report_phase_begin(struct report *r, enum report_phase k);
 void report_phase_end(struct report *r);
+
+/*
+ * What phase k did, in the summary's phase table and the JSON ("173
+ * tables analyzed"), for the phases whose figures the report does not
+ * keep itself (clear, verify, analyze, vacuum, commit).
+ */
+void report_phase_note(struct report *r, enum report_phase k, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* "pre-data", "post-data", ... */
 const char *report_phase_name(enum report_phase k);

@@ -73,6 +73,8 @@
 #define SEND_BAR_MAX 1024             /* bytes of the bar's line */
 #define SEND_RATE_SAMPLES 8           /* rate over the last ~8 redraw seconds */
 #define SEND_LINGER_S 10              /* wait for the close after the answer */
+#define SEND_WAIT_DEFAULT_S 3600      /* --wait without a number */
+#define SEND_WAIT_PAUSE_MS 2000       /* between two tries of --wait */
 
 /* the signal that interrupted send (0: none), and the pipe that tells poll */
 static volatile sig_atomic_t send_signal;
@@ -86,6 +88,7 @@ enum {
 	OPT_TOKEN_FILE,
 	OPT_JSON,
 	OPT_SIZE,
+	OPT_WAIT,
 };
 
 enum send_answer {
@@ -102,6 +105,7 @@ struct send_sample {
 struct sender {
 	/* options */
 	int tls, quiet, verbose, json;
+	double wait;          /* --wait: seconds to retry while the daemon is busy; 0: no */
 	const char *ca, *cert, *key, *token_file;
 	const char *addr, *path;
 	char host[256], port[32];
@@ -140,6 +144,9 @@ struct sender {
 	size_t line_len;
 	enum send_answer answer;
 	json_t *result;       /* --json: the daemon's RESULT object */
+	int await_ready;      /* --wait: the dump waits for the daemon's READY line */
+	int refused_busy;     /* the daemon's RESULT said: refused, busy */
+	char held[1024];      /* --wait: a refusal's ERROR line, printed if no retry */
 	char doing[256];      /* from the last progress line: "COPY public.events 1520 rows" */
 
 	/* progress display */
@@ -183,6 +190,9 @@ send_usage(FILE *f)
 	    "  -q, --quiet            no progress (the answer is still printed)\n"
 	    "  --size BYTES           the dump's size when it comes on a pipe (as pv -s:\n"
 	    "                         42M, 3G), for the bar's %% and time left\n"
+	    "  --wait[=SECONDS]       while the daemon is busy with another import, wait\n"
+	    "                         and try again, for SECONDS (default 3600); the dump\n"
+	    "                         is sent only once the daemon is ready for it\n"
 	    "  --json                 print the import's result on stdout as one JSON\n"
 	    "                         object (README: Machine-readable results); the\n"
 	    "                         daemon's text answer goes to stderr\n"
@@ -871,6 +881,27 @@ send_progress_line(struct sender *s, const char *line)
 	}
 }
 
+/* A RESULT line (session.h): kept for --json; a busy refusal noted for --wait. 1 if taken. */
+static int
+send_result_line(struct sender *s, const char *text)
+{
+	json_t *o = json_loads(text, 0, NULL);
+	const char *verdict, *reason;
+
+	if (o == NULL)
+		return 0;
+	verdict = json_string_value(json_object_get(o, "verdict"));
+	reason = json_string_value(json_object_get(o, "reason"));
+	if (verdict != NULL && reason != NULL && strcmp(verdict, "refused") == 0 &&
+	    strcmp(reason, "busy") == 0)
+		s->refused_busy = 1;
+	if (s->result == NULL)
+		s->result = o;
+	else
+		json_decref(o);
+	return 1;
+}
+
 static void
 send_line(struct sender *s, char *line)
 {
@@ -878,6 +909,16 @@ send_line(struct sender *s, char *line)
 
 	if (len > 0 && line[len - 1] == '\r')
 		line[--len] = '\0';
+	if ((s->json || s->wait > 0) && s->answer == SEND_ANSWER_NONE && strcmp(line, "READY") == 0) {
+		s->await_ready = 0; /* the dump may go */
+		return;
+	}
+	if (s->await_ready && s->answer == SEND_ANSWER_NONE && send_starts_word(line, "ERROR")) {
+		/* a refusal: printed as the answer unless --wait tries again */
+		snprintf(s->held, sizeof(s->held), "%s", line);
+		s->answer = SEND_ANSWER_ERROR;
+		return;
+	}
 	if (s->answer == SEND_ANSWER_NONE) {
 		if (strncmp(line, "progress:", 9) == 0) {
 			send_progress_line(s, line);
@@ -904,11 +945,8 @@ send_line(struct sender *s, char *line)
 		}
 		send_bar_clear(s);
 	}
-	if (s->json && strncmp(line, "RESULT ", 7) == 0 && s->result == NULL) {
-		s->result = json_loads(line + 7, 0, NULL);
-		if (s->result != NULL)
-			return;
-	}
+	if ((s->json || s->wait > 0) && strncmp(line, "RESULT ", 7) == 0 && send_result_line(s, line + 7))
+		return;
 	/* with --json, stdout has the object alone: the text answer goes to stderr */
 	fprintf(s->json ? stderr : stdout, "%s\n", line);
 	fflush(s->json ? stderr : stdout);
@@ -1095,6 +1133,12 @@ send_loop(struct sender *s)
 	int nfd, timeout, r, want_input;
 
 	while (!s->server_eof && !send_signal) {
+		if (s->await_ready && s->answer == SEND_ANSWER_NONE &&
+		    report_now() - s->start > SEND_CONNECT_TIMEOUT_MS / 1000.0) {
+			send_warn(s, "the daemon did not say READY within %d s: --wait needs a daemon "
+			             "that knows it (as new as this send)", SEND_CONNECT_TIMEOUT_MS / 1000);
+			break;
+		}
 		if (s->write_dead || s->answer != SEND_ANSWER_NONE) {
 			/* no point reading more of the dump: stop sending it */
 			if (!s->in_eof)
@@ -1103,7 +1147,7 @@ send_loop(struct sender *s)
 			if (!s->write_shut && (s->write_dead || s->out_len == 0))
 				send_shut_write(s);
 		}
-		if (s->out_len == 0 && !s->in_eof && s->in_regular)
+		if (s->out_len == 0 && !s->in_eof && s->in_regular && !s->await_ready)
 			send_fill(s);
 		if (s->out_len > 0)
 			send_flush(s);
@@ -1114,7 +1158,7 @@ send_loop(struct sender *s)
 			continue;
 		}
 
-		want_input = s->out_len == 0 && !s->in_eof && !s->write_dead;
+		want_input = s->out_len == 0 && !s->in_eof && !s->write_dead && !s->await_ready;
 		pfd[0].fd = s->fd;
 		pfd[0].events = POLLIN;
 		if ((s->out_len > 0 && !s->write_dead) || s->read_wants_write || s->shut_wants_write)
@@ -1136,6 +1180,8 @@ send_loop(struct sender *s)
 			timeout = SEND_DRAW_MS;
 		else
 			timeout = -1;
+		if (s->await_ready && (timeout < 0 || timeout > SEND_DRAW_MS))
+			timeout = SEND_DRAW_MS;
 		if (s->answer != SEND_ANSWER_NONE) {
 			/* the daemon closes right after the summary; don't hang if not */
 			if (report_now() - s->last_rx > SEND_LINGER_S)
@@ -1280,6 +1326,63 @@ send_result(struct sender *s)
 	return s->in_failed ? SEND_EXIT_LOCAL : SEND_EXIT_NO_ANSWER;
 }
 
+/* After the AUTH line: ask for the RESULT line (--json) and READY (--wait); session.h. */
+static void
+send_request(struct sender *s)
+{
+	size_t n = strlen(SESSION_RESULT_REQUEST);
+
+	if (!s->json && s->wait <= 0)
+		return;
+	memcpy(s->out + s->out_len, SESSION_RESULT_REQUEST, n);
+	s->out_len += n;
+	s->auth_left += n;
+	s->await_ready = s->wait > 0;
+}
+
+/* Sleep ms, woken early by SIGINT/SIGTERM: 0, or -1 when interrupted. */
+static int
+send_pause(int ms)
+{
+	struct pollfd p = { .fd = send_wake[0], .events = POLLIN };
+
+	(void)poll(&p, 1, ms);
+	return send_signal ? -1 : 0;
+}
+
+/* --wait: forget the refused connection; the next try starts as the first. */
+static int
+send_again(struct sender *s)
+{
+	if (s->ssl != NULL)
+		SSL_free(s->ssl);
+	if (s->ctx != NULL)
+		SSL_CTX_free(s->ctx);
+	if (s->fd >= 0)
+		close(s->fd);
+	s->ssl = NULL;
+	s->ctx = NULL;
+	s->fd = -1;
+	s->read_wants_write = s->write_shut = s->shut_wants_write = s->write_dead = 0;
+	s->write_errno = s->server_eof = s->server_reset = s->read_errno = 0;
+	s->got = 0;
+	s->tls_error[0] = '\0';
+	s->out_off = s->out_len = s->auth_left = 0;
+	s->line_len = 0;
+	s->answer = SEND_ANSWER_NONE;
+	json_decref(s->result);
+	s->result = NULL;
+	s->doing[0] = s->held[0] = '\0';
+	s->refused_busy = 0;
+	/* the refusal stopped the input (in_eof) before any of it was read */
+	s->in_eof = 0;
+	s->input_done_at = 0;
+	if (s->token_file != NULL && send_load_token(s) < 0)
+		return -1;
+	send_request(s);
+	return 0;
+}
+
 int
 send_main(int argc, char **argv)
 {
@@ -1291,6 +1394,7 @@ send_main(int argc, char **argv)
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "size", required_argument, NULL, OPT_SIZE },
+		{ "wait", optional_argument, NULL, OPT_WAIT },
 		CLI_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1298,6 +1402,7 @@ send_main(int argc, char **argv)
 	char a[32], t[32];
 	double secs;
 	long long size = 0;
+	double deadline;
 	int c, rc;
 
 	s = calloc(1, sizeof(*s));
@@ -1335,6 +1440,21 @@ send_main(int argc, char **argv)
 			break;
 		case OPT_JSON:
 			s->json = 1;
+			break;
+		case OPT_WAIT:
+			s->wait = SEND_WAIT_DEFAULT_S;
+			if (optarg != NULL) {
+				char *end;
+
+				s->wait = strtod(optarg, &end);
+				if (end == optarg || *end != '\0' || s->wait <= 0 || s->wait > 7 * 86400) {
+					(void)cli_usage_error("pgsluice send", "--wait=%s: want seconds, e.g. "
+					                      "--wait=600 (--wait alone: %d)", optarg,
+					                      SEND_WAIT_DEFAULT_S);
+					free(s);
+					return SEND_EXIT_LOCAL;
+				}
+			}
 			break;
 		case OPT_SIZE:
 			size = cli_parse_size(optarg);
@@ -1381,23 +1501,34 @@ send_main(int argc, char **argv)
 	}
 	if (size > 0)
 		s->in_total = (uint64_t)size; /* as pv -s: a pipe's size, for % and time left */
-	if (s->json) {
-		/* after the AUTH line: ask for the RESULT line (session.h) */
-		memcpy(s->out + s->out_len, SESSION_RESULT_REQUEST, strlen(SESSION_RESULT_REQUEST));
-		s->out_len += strlen(SESSION_RESULT_REQUEST);
-		s->auth_left += strlen(SESSION_RESULT_REQUEST);
+	send_request(s);
+	deadline = report_now() + s->wait;
+	for (;;) {
+		s->start = report_now();
+		if (send_connect(s) < 0 || (s->tls && send_tls(s) < 0)) {
+			rc = send_signal ? send_interrupted(s) : SEND_EXIT_LOCAL;
+			if (s->json)
+				send_print_json(s, rc);
+			send_free(s);
+			return rc;
+		}
+		s->start = s->last_draw = report_now();
+		send_draw(s, 1);
+		send_loop(s);
+		if (!s->refused_busy || send_signal || report_now() + 2 > deadline)
+			break;
+		/* --wait: the daemon is busy; the dump was not touched: try again */
+		send_bar_clear(s);
+		if (!s->quiet)
+			fprintf(stderr, "pgsluice send: %s\npgsluice send: waiting for it (--wait: %.0f s "
+			        "left)\n", s->held, deadline - report_now());
+		if (send_pause(SEND_WAIT_PAUSE_MS) < 0 || send_again(s) < 0)
+			break;
 	}
-	s->start = report_now();
-	if (send_connect(s) < 0 || (s->tls && send_tls(s) < 0)) {
-		rc = send_signal ? send_interrupted(s) : SEND_EXIT_LOCAL;
-		if (s->json)
-			send_print_json(s, rc);
-		send_free(s);
-		return rc;
+	if (s->held[0] != '\0') {
+		printf("%s\n", s->held); /* the refusal is the answer */
+		fflush(stdout);
 	}
-	s->start = s->last_draw = report_now();
-	send_draw(s, 1);
-	send_loop(s);
 	if (send_signal && s->answer == SEND_ANSWER_NONE)
 		rc = send_interrupted(s);
 	else

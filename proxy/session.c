@@ -3192,6 +3192,20 @@ session_refuse(struct session *s, enum log_level level, const char *msg)
 	session_refuse_code(s, level, SESSION_ADMIT, msg);
 }
 
+/* The RESULT line of a refusal before any import (session.h), when asked for. */
+static void
+session_result_refused(struct session *s, enum session_admission code, const char *msg)
+{
+	char *line = jsonout_refusal(code == SESSION_REFUSE_BUSY          ? "busy"
+	                             : code == SESSION_REFUSE_UNAVAILABLE ? "unavailable"
+	                                                                  : "refused",
+	                             msg);
+
+	if (line != NULL)
+		evbuffer_add_printf(bufferevent_get_output(s->bev), "RESULT %s\n", line);
+	free(line);
+}
+
 /* session_refuse, for an admission refusal: code says which (SESSION_ADMIT: none). */
 static void
 session_refuse_code(struct session *s, enum log_level level, enum session_admission code,
@@ -3210,6 +3224,8 @@ session_refuse_code(struct session *s, enum log_level level, enum session_admiss
 		pgwire_refuse(s->wire, bufferevent_get_output(s->bev), why, msg);
 	} else {
 		session_say(s, level, "ERROR %s", msg);
+		if (s->want_result && !s->client_gone)
+			session_result_refused(s, code, msg);
 	}
 	session_close_client(s);
 }
@@ -3363,6 +3379,9 @@ session_handshake(struct session *s)
 		return;
 	}
 	session_set_state(s, SESSION_PREDUMP);
+	if (s->want_result && s->wire == NULL)
+		evbuffer_add(bufferevent_get_output(s->bev), SESSION_RESULT_READY,
+		             strlen(SESSION_RESULT_READY));
 	if (s->cfg->idle_timeout > 0) {
 		struct timeval tv = { s->cfg->idle_timeout, 0 };
 

@@ -76,9 +76,15 @@ enum session_admission {
 /*
  * A raw client may send this line first (after its AUTH line, if any):
  * the answer then ends with one more line, "RESULT " and the import's
- * result as one JSON object (jsonout.h).  pgsluice send --json does.
+ * result as one JSON object (jsonout.h).  pgsluice send --json and --wait
+ * do.  Such a client is also told when it may send its dump: the line
+ * "READY" once the daemon would admit an import (another client can still
+ * take the slot first), or, when it is refused before any import, the
+ * ERROR line and "RESULT {"verdict": "refused", "reason": "busy" |
+ * "unavailable", "message": ...}".
  */
 #define SESSION_RESULT_REQUEST "RESULT json\n"
+#define SESSION_RESULT_READY "READY\n"
 
 struct jsonout_import;
 struct json_t;

@@ -65,6 +65,7 @@ check_py "send --json: stdout is one object: ok, phases, counts" "$T/send.json" 
 check_py "send --json: what send saw (bytes sent, exit status)" "$T/send.json" \
 	"o['client']['exit_status'] == 0 and o['client']['bytes_sent'] == $(stat -c %s "$F")"
 check "send --json: the text answer on stderr" grep -q '^OK import into synapse committed' "$T/send.err"
+check "send --json: the daemon's READY line is not shown" sh -c "! grep -q '^READY' '$T/send.err' '$T/send.json'"
 check "--verbose: per-table rows" grep -q "^  rows public.events: $FX_EVENTS\$" "$T/send.err"
 serve_stop
 
