@@ -288,7 +288,8 @@ serve_on_result(void *arg, struct session *s, const struct jsonout_import *res,
 {
 	struct serve *sv = arg;
 
-	(void)s;
+	if (sv->active != s)
+		return; /* no import began (not a dump): nothing to count or write */
 	metrics_import_ended(res);
 	if (sv->summary_json != NULL && jsonout_write_file(obj, sv->summary_json) < 0)
 		log_error(NULL, "--summary-json %s: cannot write the result: %s (is the folder "
