@@ -161,11 +161,12 @@ build/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(PROXY_CFLAGS) -MMD -MP -MF $@.d -o $@ $<
 
-# lexdiff needs the lexer and libpq
-build/tools/lexdiff: tests/tools/lexdiff.c build/libsqlrewrite.a
+# lexdiff needs the lexer and libpq; it runs the lexer under ASan+UBSan, as
+# the unit tests do, over the large real corpora the tests feed it
+build/tools/lexdiff: tests/tools/lexdiff.c build/asan/libsqlrewrite.a
 	@mkdir -p $(dir $@)
-	$(CC) $(PROXY_CFLAGS) $$($(PKG_CONFIG) --cflags libpq) -MMD -MP -MF $@.d -o $@ $< \
-		build/libsqlrewrite.a $$($(PKG_CONFIG) --libs libpq)
+	$(CC) $(PROXY_CFLAGS) $(SAN) $$($(PKG_CONFIG) --cflags libpq) -MMD -MP -MF $@.d -o $@ $< \
+		build/asan/libsqlrewrite.a $$($(PKG_CONFIG) --libs libpq)
 
 unit: deps $(UNIT_BIN)
 

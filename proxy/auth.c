@@ -1,5 +1,5 @@
 /*
- * auth.c - the token, the AUTH line and the per-address penalties (auth.h).
+ * auth.c - the token, the AUTH line and the failure credits (auth.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,16 +21,23 @@
 #include "report.h"
 #include "scram.h"
 
+/* A bucket of credits: at most cap, refilled at rate per second. */
+struct auth_bucket {
+	double credits;
+	double stamp;            /* monotonic seconds of the last refill */
+};
+
 struct auth_entry {
 	char host[64];           /* "" : free slot */
 	unsigned failures;
-	double last_failure;     /* monotonic seconds */
-	double until;            /* next attempt looked at from then on */
+	struct auth_bucket b;
 };
 
 struct auth {
 	unsigned char digest[SHA256_DIGEST_LENGTH]; /* SHA-256 of the token */
 	struct scram_secret scram;  /* the token as a SCRAM password (PostgreSQL clients) */
+	double rate;                /* the daemon's failures per second */
+	struct auth_bucket all;     /* the daemon's credits: at most max(1, rate) */
 	struct auth_entry table[AUTH_TABLE_SIZE];
 };
 
@@ -130,6 +137,7 @@ auth_load(const char *path, char *err, size_t size)
 		snprintf(err, size, "out of memory");
 		goto out;
 	}
+	auth_set_failure_rate(a, AUTH_DEFAULT_FAILURE_RATE);
 	if (auth_sha256(tok, len, a->digest) < 0 || scram_secret_make(&a->scram, tok, len) < 0) {
 		snprintf(err, size, "--token-file %s: SHA-256 is not available (OpenSSL)", path);
 		free(a);
@@ -160,21 +168,19 @@ auth_free(struct auth *a)
 }
 
 enum auth_result
-auth_check(const struct auth *a, struct evbuffer *in, int eof, char *why, size_t size)
+auth_line(struct evbuffer *in, int eof, char *why, size_t size)
 {
-	char line[AUTH_LINE_MAX + 1];
-	unsigned char digest[SHA256_DIGEST_LENGTH];
+	char head[5];
 	struct evbuffer_ptr eol;
 	size_t have = evbuffer_get_length(in), n, len;
-	int good;
 
 	/* the first bytes already tell a stream that does not begin with AUTH */
 	n = have < 5 ? have : 5;
-	if (evbuffer_copyout(in, line, n) != (ev_ssize_t)n) {
+	if (evbuffer_copyout(in, head, n) != (ev_ssize_t)n) {
 		snprintf(why, size, "cannot read the AUTH line");
 		return AUTH_FAIL;
 	}
-	if (memcmp(line, "AUTH ", n) != 0) {
+	if (memcmp(head, "AUTH ", n) != 0) {
 		snprintf(why, size, "the stream does not begin with the line \"AUTH <token>\" "
 		         "(this daemon runs with --token-file: send the token first: "
 		         "pgsluice send --token-file FILE ..., or with nc "
@@ -193,11 +199,27 @@ auth_check(const struct auth *a, struct evbuffer *in, int eof, char *why, size_t
 		}
 		return AUTH_MORE;
 	}
-	n = (size_t)eol.pos;
-	if (n > AUTH_LINE_MAX) {
+	if ((size_t)eol.pos > AUTH_LINE_MAX) {
 		snprintf(why, size, "the AUTH line is longer than %d bytes", AUTH_LINE_MAX);
 		return AUTH_FAIL;
 	}
+	return AUTH_OK;
+}
+
+enum auth_result
+auth_check(const struct auth *a, struct evbuffer *in, int eof, char *why, size_t size)
+{
+	char line[AUTH_LINE_MAX + 1];
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	struct evbuffer_ptr eol;
+	enum auth_result r = auth_line(in, eof, why, size);
+	size_t n, len;
+	int good;
+
+	if (r != AUTH_OK)
+		return r;
+	eol = evbuffer_search_eol(in, NULL, &len, EVBUFFER_EOL_LF);
+	n = (size_t)eol.pos;
 	evbuffer_remove(in, line, n + len);
 	if (n > 5 && line[n - 1] == '\r')
 		n--;
@@ -211,68 +233,101 @@ auth_check(const struct auth *a, struct evbuffer *in, int eof, char *why, size_t
 	return AUTH_OK;
 }
 
+static void
+auth_refill(struct auth_bucket *b, double cap, double rate, double now)
+{
+	if (now > b->stamp) {
+		b->credits += (now - b->stamp) * rate;
+		b->stamp = now;
+	}
+	if (b->credits > cap)
+		b->credits = cap;
+}
+
+static double
+auth_all_cap(const struct auth *a)
+{
+	return a->rate > 1 ? a->rate : 1;
+}
+
+/* Seconds until b holds one credit. */
+static double
+auth_bucket_wait(const struct auth_bucket *b, double rate)
+{
+	return b->credits >= 1 ? 0 : (1 - b->credits) / rate;
+}
+
+void
+auth_set_failure_rate(struct auth *a, double per_second)
+{
+	a->rate = per_second;
+	a->all.credits = auth_all_cap(a);
+	a->all.stamp = report_now();
+}
+
+/* host's entry, refilled; an entry full again is forgotten.  NULL: none. */
 static struct auth_entry *
 auth_find(struct auth *a, const char *host, double now)
 {
-	struct auth_entry *e;
+	struct auth_entry *e, *found = NULL;
 	size_t i;
 
 	for (i = 0; i < AUTH_TABLE_SIZE; i++) {
 		e = &a->table[i];
 		if (e->host[0] == '\0')
 			continue;
-		if (now - e->last_failure > AUTH_FORGET_S) {
+		auth_refill(&e->b, AUTH_ADDR_BURST, 1.0 / AUTH_ADDR_EVERY_S, now);
+		if (e->b.credits >= AUTH_ADDR_BURST) {
 			e->host[0] = '\0'; /* forgotten */
 			continue;
 		}
 		if (strcmp(e->host, host) == 0)
-			return e;
+			found = e;
 	}
-	return NULL;
+	return found;
 }
 
-int
-auth_penalty(struct auth *a, const char *host)
+double
+auth_wait(struct auth *a, const char *host)
 {
-	double now = report_now();
+	double now = report_now(), w_all, w_host;
 	struct auth_entry *e = auth_find(a, host, now);
 
-	if (e == NULL || e->until <= now)
-		return 0;
-	return (int)(e->until - now) + 1;
+	auth_refill(&a->all, auth_all_cap(a), a->rate, now);
+	w_all = auth_bucket_wait(&a->all, a->rate);
+	w_host = e != NULL ? auth_bucket_wait(&e->b, 1.0 / AUTH_ADDR_EVERY_S) : 0;
+	return w_all > w_host ? w_all : w_host;
 }
 
 int
 auth_record(struct auth *a, const char *host, int ok)
 {
 	double now = report_now();
-	struct auth_entry *e = auth_find(a, host, now), *oldest;
-	unsigned shift;
+	struct auth_entry *e, *fullest;
 	size_t i;
 
-	if (ok) {
-		if (e != NULL)
-			e->host[0] = '\0';
+	if (ok)
 		return 0;
-	}
+	e = auth_find(a, host, now);
+	auth_refill(&a->all, auth_all_cap(a), a->rate, now);
+	a->all.credits -= 1;
 	if (e == NULL) {
-		oldest = &a->table[0];
+		fullest = &a->table[0];
 		for (i = 0; i < AUTH_TABLE_SIZE; i++) {
 			if (a->table[i].host[0] == '\0') {
-				oldest = &a->table[i];
+				fullest = &a->table[i];
 				break;
 			}
-			if (a->table[i].last_failure < oldest->last_failure)
-				oldest = &a->table[i];
+			if (a->table[i].b.credits > fullest->b.credits)
+				fullest = &a->table[i];
 		}
-		e = oldest;
+		e = fullest;
 		memset(e, 0, sizeof(*e));
 		snprintf(e->host, sizeof(e->host), "%s", host);
+		e->b.credits = AUTH_ADDR_BURST;
+		e->b.stamp = now;
 	}
 	e->failures++;
-	e->last_failure = now;
-	shift = e->failures - 1 < 9 ? e->failures - 1 : 9;
-	e->until = now + ((1u << shift) < AUTH_PENALTY_MAX_S ? (double)(1u << shift)
-	                                                     : (double)AUTH_PENALTY_MAX_S);
+	e->b.credits -= 1;
 	return (int)e->failures;
 }

@@ -15,12 +15,19 @@
  *   - The comparison is constant-time in the token's content and length:
  *     both sides are hashed with SHA-256 and the digests compared with
  *     CRYPTO_memcmp.
- *   - Penalties: each failure from an address doubles the time during
- *     which that address's next attempt is not even looked at (1 s, 2 s,
- *     4 s ... up to AUTH_PENALTY_MAX_S); a success clears it, and an
- *     address with no failure for AUTH_FORGET_S is forgotten.  The table
- *     holds at most AUTH_TABLE_SIZE addresses; when full, the one whose
- *     last failure is oldest is replaced.
+ *   - Rate: a wrong token costs its address one credit and the daemon
+ *     one.  An address holds AUTH_ADDR_BURST credits and gets one back
+ *     every AUTH_ADDR_EVERY_S; the daemon holds one second's worth of
+ *     --auth-failure-rate.  An AUTH line is read whole, then waits until
+ *     both its address and the daemon have a credit, and only then is it
+ *     compared: a right token costs nothing and is let in at its turn, so
+ *     failures from the sender's own address (NAT, a port-forward) slow
+ *     the sender down but never refuse its token unread, while guesses
+ *     from any number of addresses together get --auth-failure-rate
+ *     answers a second.  The table holds at most AUTH_TABLE_SIZE
+ *     addresses; an address whose credits are full again is forgotten,
+ *     and when the table is full the one closest to full is replaced (the
+ *     daemon's credit still counts its failures).
  */
 #ifndef PGSLUICE_AUTH_H
 #define PGSLUICE_AUTH_H
@@ -32,8 +39,9 @@
 #define AUTH_TOKEN_MAX 4096          /* bytes of a token (pgsluice send's limit too) */
 #define AUTH_LINE_MAX (AUTH_TOKEN_MAX + 8) /* "AUTH " + token + CRLF */
 #define AUTH_TABLE_SIZE 256
-#define AUTH_PENALTY_MAX_S 300
-#define AUTH_FORGET_S 900
+#define AUTH_ADDR_BURST 5      /* wrong tokens an address may send at once */
+#define AUTH_ADDR_EVERY_S 1.0  /* ... and one more per this many seconds */
+#define AUTH_DEFAULT_FAILURE_RATE 10.0 /* wrong tokens a second, all addresses */
 
 struct auth;
 struct scram_secret;
@@ -70,6 +78,13 @@ enum auth_result {
 const struct scram_secret *auth_scram(const struct auth *a);
 
 /*
+ * Is the AUTH line complete at the head of in?  AUTH_OK: yes (nothing is
+ * drained or compared); AUTH_MORE: not yet; AUTH_FAIL: it cannot be one
+ * (not "AUTH ", too long, the stream ended), why says so.
+ */
+enum auth_result auth_line(struct evbuffer *in, int eof, char *why, size_t size);
+
+/*
  * Look at the head of in for the AUTH line and check it.  Decides as soon
  * as it can: the first bytes are not "AUTH " (AUTH_FAIL at once), the line
  * passes AUTH_LINE_MAX without a newline (AUTH_FAIL), or the line is
@@ -79,13 +94,23 @@ enum auth_result auth_check(const struct auth *a, struct evbuffer *in, int eof, 
                             size_t size);
 
 /*
- * Seconds (rounded up) before an attempt from host is looked at; 0: now.
+ * Wrong tokens looked at per second, all addresses together (serve's
+ * --auth-failure-rate; > 0).  The daemon's credits start full.
  */
-int auth_penalty(struct auth *a, const char *host);
+void auth_set_failure_rate(struct auth *a, double per_second);
 
 /*
- * Record the outcome of an attempt from host.  A failure returns how many
- * failures host has now (for the log), a success 0.
+ * Seconds before an AUTH attempt from host may be compared (0: now):
+ * until host and the daemon each have a credit.  The caller compares only
+ * at 0, and records the outcome with auth_record at once.
+ */
+double auth_wait(struct auth *a, const char *host);
+
+/*
+ * Record the outcome of an attempt from host.  A failure takes a credit
+ * from host and one from the daemon, and returns how many failures host
+ * has had since it was last forgotten (for the log); a success takes
+ * nothing and returns 0.
  */
 int auth_record(struct auth *a, const char *host, int ok);
 

@@ -327,6 +327,21 @@ deps_classify(const struct deps *d, struct deps_touch *out, const char *text, si
 		}
 		return DEPS_W_OTHER;
 	}
+	if (sqltok_is(&t, "vacuum")) {
+		/* VACUUM (FREEZE, ANALYZE) t: pgsluice's own, one table each */
+		sqltok_next(&i, &t);
+		if (t.type == SQLTOK_OP && t.p[0] == '(')
+			while (sqltok_next(&i, &t) != SQLTOK_END && t.depth > 0)
+				;
+		if (t.type == SQLTOK_OP && t.p[0] == ')')
+			sqltok_next(&i, &t);
+		if (!deps_name(&i, &t, key, sizeof(key)) ||
+		    (sqltok_next(&i, &t) != SQLTOK_END && !(t.type == SQLTOK_OP && t.p[0] == ';')))
+			return DEPS_W_OTHER;
+		out->barrier = 0;
+		deps_touch_add(d, out, key);
+		return DEPS_W_OTHER;
+	}
 	if (sqltok_is(&t, "create")) {
 		sqltok_next(&i, &t);
 		if (sqltok_is(&t, "unique"))

@@ -157,10 +157,11 @@ on_event(struct filter *f, const struct lexer_event *ev)
 			excerpt(ev->data, ev->len, ex, sizeof(ex));
 			snprintf(f->error, sizeof(f->error),
 			    "line %llu: psql would cut this statement where the server does not "
-			    "(a string continued on a new line, or CASE/END as a label in a "
-			    "BEGIN ATOMIC body), so part of it could run as a statement of its "
-			    "own; pg_dump never writes that: import the dump with pgsluice "
-			    "serve, which sends each statement to the server itself\n  statement: %s",
+			    "(a string continued on a new line, CASE/END as a label in a BEGIN "
+			    "ATOMIC body, or a routine named begin, which psql takes for a body "
+			    "and runs past its ';', reading COPY data after it as SQL); import "
+			    "the dump with pgsluice serve, which sends each statement to the "
+			    "server itself\n  statement: %s",
 			    (unsigned long long)ev->line, ex);
 			return -1;
 		}

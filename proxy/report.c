@@ -57,6 +57,7 @@ report_phase_note(struct report *r, enum report_phase k, const char *fmt, ...)
 
 	if (k < 0 || k >= REPORT_PHASES)
 		return;
+	r->phase[k].seen = 1; /* "none: --no-analyze" is worth a line too */
 	va_start(ap, fmt);
 	vsnprintf(r->phase[k].note, sizeof(r->phase[k].note), fmt, ap);
 	va_end(ap);

@@ -64,6 +64,7 @@
 #include "report.h"
 #include "send.h"
 #include "session.h"
+#include "sendzstd.h"
 
 #define SEND_DEFAULT_PORT "5480"
 #define SEND_CHUNK (128 * 1024)       /* input read and sent at a time */
@@ -89,6 +90,8 @@ enum {
 	OPT_JSON,
 	OPT_SIZE,
 	OPT_WAIT,
+	OPT_COMPRESS,
+	OPT_THREADS,
 };
 
 enum send_answer {
@@ -116,6 +119,10 @@ struct sender {
 	int in_eof;
 	int in_failed;        /* a read error: the dump was cut short here */
 	uint64_t in_total;    /* size when in_regular, else 0 */
+	struct sendzstd *zs;  /* --compress zstd: read through it (sendzstd.h) */
+	const char *compress;
+	int threads;          /* --threads, -1: the CPUs online */
+	int passthrough_told;
 
 	/* connection */
 	int fd;
@@ -187,6 +194,11 @@ send_usage(FILE *f)
 	    "  --token-file FILE      send \"AUTH <token>\" first, the token being FILE's\n"
 	    "                         first line; FILE must not be accessible by group\n"
 	    "                         or others (chmod 600)\n"
+	    "  --compress zstd[:LEVEL]  compress a plain dump with zstd (LEVEL 1-19,\n"
+	    "                         default 3) on its way out, on --threads workers; input\n"
+	    "                         that is already gzip, zstd or lz4 goes as it is\n"
+	    "  --threads N            zstd worker threads (default: the CPUs online;\n"
+	    "                         0: compress in send's own thread)\n"
 	    "  -q, --quiet            no progress (the answer is still printed)\n"
 	    "  --size BYTES           the dump's size when it comes on a pipe (as pv -s:\n"
 	    "                         42M, 3G), for the bar's %% and time left\n"
@@ -358,6 +370,41 @@ send_open_input(struct sender *s)
 			pos = 0;
 		s->in_total = st.st_size > pos ? (uint64_t)(st.st_size - pos) : 0;
 	}
+	return 0;
+}
+
+/*
+ * --compress: the input is read through the compressor (sendzstd.h).  The
+ * bar then counts compressed bytes sent, which a plain file's size does
+ * not bound: no percentage.
+ */
+static int
+send_compressor(struct sender *s)
+{
+	char err[256];
+	int level;
+	long cpus;
+
+	if (s->compress == NULL) {
+		if (s->threads >= 0) {
+			send_warn(NULL, "--threads needs --compress zstd");
+			return -1;
+		}
+		return 0;
+	}
+	if (sendzstd_parse(s->compress, &level, err, sizeof(err)) < 0) {
+		send_warn(NULL, "%s", err);
+		return -1;
+	}
+	if (s->threads < 0) {
+		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		s->threads = cpus > 0 ? (int)cpus : 1;
+	}
+	if ((s->zs = sendzstd_new(level, s->threads, err, sizeof(err))) == NULL) {
+		send_warn(NULL, "%s", err);
+		return -1;
+	}
+	s->in_total = 0;
 	return 0;
 }
 
@@ -1047,14 +1094,26 @@ send_fill(struct sender *s)
 	ssize_t n;
 
 	for (;;) {
-		n = read(s->in_fd, s->out, sizeof(s->out));
+		if (s->zs != NULL)
+			n = sendzstd_fill(s->zs, s->in_fd, s->in_regular, s->out, sizeof(s->out));
+		else
+			n = read(s->in_fd, s->out, sizeof(s->out));
 		if (n < 0 && errno == EINTR)
 			continue;
 		break;
 	}
+	if (s->zs != NULL && !s->passthrough_told && sendzstd_passthrough(s->zs) != NULL) {
+		s->passthrough_told = 1;
+		if (!s->quiet)
+			send_warn(s, "%s is %s already: sent as it is, not compressed again",
+			          s->path, sendzstd_passthrough(s->zs));
+	}
+	if (n == -2)
+		return; /* the compressor holds what it read: more input first */
 	if (n < 0) {
 		send_warn(s, "reading %s: %s (the dump is cut short: the daemon will "
-		             "roll back)", s->path, strerror(errno));
+		             "roll back)", s->path,
+		          s->zs != NULL && errno == EIO ? sendzstd_error(s->zs) : strerror(errno));
 		s->in_failed = 1;
 		s->in_eof = 1;
 	} else if (n == 0) {
@@ -1219,6 +1278,7 @@ send_free(struct sender *s)
 		close(s->fd);
 	if (s->in_fd > STDIN_FILENO)
 		close(s->in_fd);
+	sendzstd_free(s->zs);
 	explicit_bzero(s->out, sizeof(s->out));
 	json_decref(s->result);
 	free(s);
@@ -1395,6 +1455,8 @@ send_main(int argc, char **argv)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "size", required_argument, NULL, OPT_SIZE },
 		{ "wait", optional_argument, NULL, OPT_WAIT },
+		{ "compress", required_argument, NULL, OPT_COMPRESS },
+		{ "threads", required_argument, NULL, OPT_THREADS },
 		CLI_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1412,6 +1474,7 @@ send_main(int argc, char **argv)
 	}
 	s->fd = -1;
 	s->in_fd = -1;
+	s->threads = -1;
 	optind = 1;
 	while ((c = cli_getopt(argc, argv, CLI_COMMON_SHORTOPTS, longopts, "pgsluice send")) != -1) {
 		switch (c) {
@@ -1432,6 +1495,21 @@ send_main(int argc, char **argv)
 		case OPT_TOKEN_FILE:
 			s->token_file = optarg;
 			break;
+		case OPT_COMPRESS:
+			s->compress = optarg;
+			break;
+		case OPT_THREADS: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (end == optarg || *end != '\0' || v < 0 || v > 200) {
+				send_warn(NULL, "--threads %s: want a number of threads, 0 to 200", optarg);
+				free(s);
+				return SEND_EXIT_LOCAL;
+			}
+			s->threads = (int)v;
+			break;
+		}
 		case 'q':
 			s->quiet = 1;
 			break;
@@ -1494,12 +1572,12 @@ send_main(int argc, char **argv)
 	s->tty = !s->quiet && !s->verbose && isatty(STDERR_FILENO);
 
 	signal(SIGPIPE, SIG_IGN);
-	if (send_parse_addr(s) < 0 || send_open_input(s) < 0 ||
+	if (send_parse_addr(s) < 0 || send_open_input(s) < 0 || send_compressor(s) < 0 ||
 	    (s->token_file != NULL && send_load_token(s) < 0) || send_catch_signals() < 0) {
 		send_free(s);
 		return SEND_EXIT_LOCAL;
 	}
-	if (size > 0)
+	if (size > 0 && s->zs == NULL)
 		s->in_total = (uint64_t)size; /* as pv -s: a pipe's size, for % and time left */
 	send_request(s);
 	deadline = report_now() + s->wait;

@@ -32,6 +32,7 @@
 #include "auth.h"
 #include "cli.h"
 #include "connhint.h"
+#include "connlimits.h"
 #include "jsonout.h"
 #include "metrics.h"
 #include "log.h"
@@ -57,6 +58,8 @@
 #define SERVE_DEFAULT_IDLE_TIMEOUT 300
 #define SERVE_DEFAULT_MAX_META_LINE (16 * 1024)
 #define SERVE_DEFAULT_MAX_GZIP_RATIO 100.0
+/* connections that have not authenticated, from one address (connlimits.h) */
+#define SERVE_DEFAULT_MAX_UNAUTH_PER_ADDR 4
 
 enum {
 	OPT_TARGET = CLI_OPT_FIRST_FREE,
@@ -79,6 +82,7 @@ enum {
 	OPT_NO_SYNAPSE,
 	OPT_FORCE_SCHEMA_VERSION,
 	OPT_FORCE_REPLACE,
+	OPT_NO_ANALYZE,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_TLS_CLIENT_CA,
@@ -90,6 +94,9 @@ enum {
 	OPT_IDLE_TIMEOUT,
 	OPT_MAX_META_LINE,
 	OPT_MAX_GZIP_RATIO,
+	OPT_MAX_UNAUTH,
+	OPT_MAX_UNAUTH_PER_ADDR,
+	OPT_AUTH_FAILURE_RATE,
 };
 
 struct serve {
@@ -119,6 +126,11 @@ struct serve {
 	int max_connections;
 	SSL_CTX *ssl_ctx;
 	uint64_t n_refused_busy;   /* connections turned away by --max-connections */
+	/* the connections that have not authenticated (connlimits.h) */
+	int max_unauth, max_unauth_per_addr; /* 0: the default */
+	double auth_failure_rate;
+	struct connlimits *pool;
+	uint64_t n_evicted;        /* pool members closed to make room */
 };
 
 static void
@@ -149,6 +161,9 @@ serve_usage(FILE *f)
 	    "  --once                 serve one import, then exit 0 if it committed, 1 if not\n"
 	    "  --no-single-transaction  commit statement by statement (a failure leaves a\n"
 	    "                         partial import)\n"
+	    "  --no-analyze           leave the imported tables without planner statistics\n"
+	    "                         (default: ANALYZE them before COMMIT; with --jobs,\n"
+	    "                         VACUUM (FREEZE, ANALYZE) each after post-data)\n"
 	    "  --progress-interval S  seconds between progress lines (default 2; 0: none)\n"
 	    "  -q, --quiet            no progress lines\n"
 	    "  -j, --jobs N           import over N connections (README: Parallel import):\n"
@@ -201,14 +216,26 @@ serve_usage(FILE *f)
 	    "  --user NAME            when started as root, become NAME after binding\n"
 	    "  --max-connections N    clients connected at once, importing or not\n"
 	    "                         (default 64); more are refused\n"
+	    "  --max-unauthenticated N  of those, clients that have not authenticated yet\n"
+	    "                         (no AUTH line, client certificate or dump yet; default\n"
+	    "                         half of --max-connections); past it, the one that\n"
+	    "                         waited longest from the address holding the most is\n"
+	    "                         closed\n"
+	    "  --max-unauthenticated-per-address N  the same from one address (an IPv6 /64;\n"
+	    "                         default 4): its own oldest is closed\n"
+	    "  --auth-failure-rate R  wrong tokens looked at per second, all addresses\n"
+	    "                         together (default 10; one address: 1 per second after\n"
+	    "                         5); an AUTH line waits its turn, and a right token is\n"
+	    "                         let in when its turn comes\n"
 	    "  --header-timeout S     seconds for the TLS handshake and the AUTH line\n"
 	    "                         (default 10; 0: none)\n"
 	    "  --idle-timeout S       roll back an import when the client sends nothing for\n"
 	    "                         S seconds while it is awaited (default 300; 0: none)\n"
 	    "  --max-meta-line SIZE   longest psql meta-command line (default 16K)\n"
 	    "  --max-gzip-ratio R     compressed input (gzip, zstd or lz4) may expand to at\n"
-	    "                         most R times its size (+1 MB) before the first\n"
-	    "                         statement (default 100; 0: no limit)\n"
+	    "                         most R times its size: +1 MB before the first\n"
+	    "                         statement, +64 MB over the whole stream (default\n"
+	    "                         100; 0: no limit)\n"
 	    CLI_RULE_HELP);
 }
 
@@ -247,6 +274,9 @@ serve_admit(void *arg, struct session *s, int take, char *msg, size_t size)
 		sv->active = s;
 		metrics_import_started();
 	}
+	/* authenticated now: the AUTH line or a client certificate; without either, a dump */
+	if (take || sv->cfg.auth != NULL || sv->tls_client_ca != NULL)
+		connlimits_remove(sv->pool, s);
 	return SESSION_ADMIT;
 }
 
@@ -319,6 +349,7 @@ serve_on_free(void *arg, struct session *s)
 
 	if (sv->active == s)
 		sv->active = NULL;
+	connlimits_remove(sv->pool, s);
 	for (i = 0; i < sv->n_sessions; i++) {
 		if (sv->sessions[i] == s) {
 			sv->sessions[i] = sv->sessions[--sv->n_sessions];
@@ -379,6 +410,44 @@ serve_turn_away(struct serve *sv, evutil_socket_t fd, const struct sockaddr *sa,
 	evutil_closesocket(fd);
 }
 
+/*
+ * s enters the pool of connections that have not authenticated; the one
+ * connlimits picks makes room (closed at once, with a line).  -1: s
+ * itself was refused (out of memory).
+ */
+static int
+serve_pool_add(struct serve *sv, struct session *s, const struct sockaddr *sa)
+{
+	struct session *victim = connlimits_add(sv->pool, s, sa);
+	char addr[80], msg[400];
+	int per_addr;
+
+	if (victim == NULL)
+		return 0;
+	if (victim == s) {
+		connlimits_remove(sv->pool, s);
+		session_evict(s, "out of memory in the daemon; try again later");
+		return -1;
+	}
+	per_addr = connlimits_pending_from(sv->pool, victim) > sv->max_unauth_per_addr;
+	connlimits_conn_addr(sv->pool, victim, addr, sizeof(addr));
+	snprintf(msg, sizeof(msg), "closed to make room: too many connections that have not "
+	         "authenticated %s%s (%d, the daemon's --max-unauthenticated%s), and this one "
+	         "waited longest; send the AUTH line (or the dump) at once after connecting",
+	         per_addr ? "from " : "", per_addr ? addr : "in all",
+	         per_addr ? sv->max_unauth_per_addr : sv->max_unauth,
+	         per_addr ? "-per-address" : "");
+	connlimits_remove(sv->pool, victim);
+	sv->n_evicted++;
+	if (sv->n_evicted == 1 || sv->n_evicted % 100 == 0)
+		log_warn(session_who(victim), "%s; %llu closed so far", msg,
+		         (unsigned long long)sv->n_evicted);
+	else
+		log_debug(session_who(victim), "%s", msg);
+	session_evict(victim, msg);
+	return 0;
+}
+
 static void
 serve_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int socklen,
                 void *arg)
@@ -433,6 +502,8 @@ serve_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *s
 		return;
 	}
 	sv->sessions[sv->n_sessions++] = s;
+	if (serve_pool_add(sv, s, sa) < 0)
+		return;
 	session_start(s);
 }
 
@@ -684,6 +755,21 @@ serve_security_option(struct serve *sv, int c, const char *arg)
 		}
 		sv->cfg.max_gzip_ratio = d;
 		return 0;
+	case OPT_MAX_UNAUTH:
+		if (serve_number("max-unauthenticated", arg, 1, 9999, "a count", &d) < 0)
+			return -1;
+		sv->max_unauth = (int)d;
+		return 0;
+	case OPT_MAX_UNAUTH_PER_ADDR:
+		if (serve_number("max-unauthenticated-per-address", arg, 1, 9999, "a count", &d) < 0)
+			return -1;
+		sv->max_unauth_per_addr = (int)d;
+		return 0;
+	case OPT_AUTH_FAILURE_RATE:
+		if (serve_number("auth-failure-rate", arg, 0.01, 1e6, "failures per second", &d) < 0)
+			return -1;
+		sv->auth_failure_rate = d;
+		return 0;
 	}
 	return -1;
 }
@@ -763,6 +849,17 @@ serve_security_started(struct serve *sv)
 	char err[512];
 
 	serve_fd_budget(sv);
+	if (sv->max_unauth == 0 || sv->max_unauth >= sv->max_connections)
+		sv->max_unauth = sv->max_connections > 1 ? sv->max_connections / 2 : 1;
+	if (sv->max_unauth_per_addr == 0)
+		sv->max_unauth_per_addr = SERVE_DEFAULT_MAX_UNAUTH_PER_ADDR;
+	sv->pool = connlimits_new(sv->max_unauth, sv->max_unauth_per_addr);
+	if (sv->pool == NULL) {
+		fprintf(stderr, "pgsluice serve: out of memory\n");
+		return -1;
+	}
+	if (sv->cfg.auth != NULL)
+		auth_set_failure_rate(sv->cfg.auth, sv->auth_failure_rate);
 	if (sv->user != NULL) {
 		if (priv_drop(sv->user, err, sizeof(err)) < 0) {
 			fprintf(stderr, "pgsluice serve: %s\n", err);
@@ -773,11 +870,13 @@ serve_security_started(struct serve *sv)
 	} else if (geteuid() == 0) {
 		log_warn(NULL, "running as root; --user NAME drops root once the ports are bound");
 	}
-	log_info(NULL, "security: %s%s, %s; limits: %d connections, header %d s, idle %d s, "
-	         "meta-command line %zu bytes, gzip/zstd/lz4 ratio %g before the first statement",
+	log_info(NULL, "security: %s%s, %s; limits: %d connections (%d not authenticated, %d "
+	         "from one address), %g AUTH failures/s, header %d s, idle %d s, meta-command "
+	         "line %zu bytes, gzip/zstd/lz4 ratio %g",
 	         sv->ssl_ctx ? "TLS" : "no TLS",
 	         sv->tls_client_ca ? " with client certificates" : "",
 	         sv->cfg.auth ? "AUTH token required" : "no token", sv->max_connections,
+	         sv->max_unauth, sv->max_unauth_per_addr, sv->auth_failure_rate,
 	         sv->cfg.header_timeout, sv->cfg.idle_timeout, sv->cfg.max_meta_line,
 	         sv->cfg.max_gzip_ratio);
 	if (sv->cfg.auth == NULL && sv->tls_client_ca == NULL && sv->insecure_plaintext)
@@ -818,10 +917,15 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 		{ "max-meta-line", required_argument, NULL, OPT_MAX_META_LINE },
 		{ "max-gzip-ratio", required_argument, NULL, OPT_MAX_GZIP_RATIO },
+		{ "max-unauthenticated", required_argument, NULL, OPT_MAX_UNAUTH },
+		{ "max-unauthenticated-per-address", required_argument, NULL,
+		  OPT_MAX_UNAUTH_PER_ADDR },
+		{ "auth-failure-rate", required_argument, NULL, OPT_AUTH_FAILURE_RATE },
 		{ "synapse", no_argument, NULL, OPT_SYNAPSE },
 		{ "no-synapse", no_argument, NULL, OPT_NO_SYNAPSE },
 		{ "force-schema-version", no_argument, NULL, OPT_FORCE_SCHEMA_VERSION },
 		{ "force-replace", no_argument, NULL, OPT_FORCE_REPLACE },
+		{ "no-analyze", no_argument, NULL, OPT_NO_ANALYZE },
 		{ "jobs", required_argument, NULL, 'j' },
 		CLI_RULE_LONGOPTS,
 		CLI_COMMON_LONGOPTS,
@@ -840,6 +944,7 @@ serve_parse(struct serve *sv, int argc, char **argv)
 	sv->cfg.max_meta_line = SERVE_DEFAULT_MAX_META_LINE;
 	sv->cfg.max_gzip_ratio = SERVE_DEFAULT_MAX_GZIP_RATIO;
 	sv->cfg.lock_timeout = 30;
+	sv->auth_failure_rate = AUTH_DEFAULT_FAILURE_RATE;
 	optind = 1;
 	while ((c = cli_getopt(argc, argv, "j:d:" CLI_RULE_SHORTOPTS CLI_COMMON_SHORTOPTS, opts,
 	                       "pgsluice serve")) != -1) {
@@ -898,6 +1003,9 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		case OPT_IDLE_TIMEOUT:
 		case OPT_MAX_META_LINE:
 		case OPT_MAX_GZIP_RATIO:
+		case OPT_MAX_UNAUTH:
+		case OPT_MAX_UNAUTH_PER_ADDR:
+		case OPT_AUTH_FAILURE_RATE:
 			if (serve_security_option(sv, c, optarg) < 0)
 				return 2;
 			break;
@@ -971,6 +1079,9 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		case OPT_FORCE_SCHEMA_VERSION:
 			sv->cfg.force_schema_version = 1;
 			break;
+		case OPT_NO_ANALYZE:
+			sv->cfg.no_analyze = 1;
+			break;
 		case OPT_FORCE_REPLACE:
 			sv->cfg.force_replace = 1;
 			break;
@@ -996,6 +1107,11 @@ serve_parse(struct serve *sv, int argc, char **argv)
 	sv->cfg.allow_superuser_target = sv->cr.opt.allow_superuser_target;
 	if (cli_rules_check(&sv->cr, "pgsluice serve") < 0)
 		return 2;
+	if (sv->max_unauth > 0 && sv->max_unauth >= sv->max_connections)
+		return cli_usage_error("pgsluice serve", "--max-unauthenticated %d: want fewer than "
+		                       "--max-connections (%d), so that clients that have not "
+		                       "authenticated never take every place", sv->max_unauth,
+		                       sv->max_connections);
 	sv->cfg.conninfo = cli_target(sv->cfg.conninfo);
 	if (sv->cfg.conninfo == NULL)
 		return cli_usage_error("pgsluice serve", "--target is required (or "
@@ -1096,5 +1212,6 @@ out:
 	if (sv.ssl_ctx)
 		SSL_CTX_free(sv.ssl_ctx);
 	auth_free(sv.cfg.auth);
+	connlimits_free(sv.pool);
 	return code;
 }

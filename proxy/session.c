@@ -37,6 +37,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
+#include "analyze.h"
 #include "audit.h"
 #include "auth.h"
 #include "decoder.h"
@@ -64,13 +65,16 @@
 #define SESSION_BULK_READ (128 * 1024)  /* client bytes taken per read on a plain socket */
 #define SESSION_COALESCE_MIN (32 * 1024) /* a read below this: let more arrive before the next */
 #define SESSION_COALESCE_US 1000         /* ... for this long (microseconds) */
+#define SESSION_STMT_KEEP (1024 * 1024) /* statement buffers kept between statements */
 #define SESSION_EXCERPT 200             /* characters of a statement in an error */
 #define SESSION_LINGER_S 5              /* wait for the client to close after the summary */
 #define SESSION_LEFT_CHECK_MS 250       /* a client that had closed: did it reset on the summary? */
 #define SESSION_WRITE_TIMEOUT_S 60      /* a client that does not read its summary */
-#define SESSION_GZIP_SLACK (1024 * 1024) /* plain bytes --max-gzip-ratio lets pass */
-#define SESSION_AUTH_HOLD_MAX_S 5       /* a penalty up to this holds an AUTH attempt;
-                                         * a longer one refuses it */
+#define SESSION_GZIP_SLACK (1024 * 1024) /* plain bytes --max-gzip-ratio lets pass
+                                          * before the first statement, */
+#define SESSION_GZIP_ALLOWANCE (64.0 * 1024 * 1024) /* ... and in all after it */
+#define SESSION_AUTH_HOLD_MAX_S 30      /* an AUTH attempt waits its turn (auth_wait)
+                                         * at most this long in all */
 #define SESSION_CANCEL_AFTER_MS 500     /* a failed import's statement still running: cancel */
 #define SESSION_WATCH_MAX_S 15.0        /* a statement running this long: who blocks it? */
 #define SESSION_SNIFF_GRACE_MS 300      /* wait this long for a first byte (wire or raw?) */
@@ -144,7 +148,8 @@ struct session {
 	char fail_sqlstate[8];     /* the failing dump statement's SQLSTATE ("": none) */
 	uint64_t fail_no, fail_line; /* and its number and line (0: no statement failed) */
 	struct event *ev_header;   /* --header-timeout, while in HANDSHAKE */
-	struct event *ev_auth;     /* an AUTH attempt held by its address's penalty */
+	struct event *ev_auth;     /* an AUTH attempt waiting its turn (auth_wait) */
+	double auth_held;          /* seconds it has waited so far */
 	struct event *ev_idle;     /* --idle-timeout, while STREAM waits for the client */
 
 	struct target target;
@@ -238,6 +243,10 @@ struct session {
 	struct jobs *jobs;
 	int jobs_complete;         /* the trailer came: verify when the engine is idle */
 	int jobs_ended;            /* jobs_end's SQL was sent */
+	/* statistics after the data (analyze.h): 0 not yet, 1 running, 2 done */
+	int analyze_step;
+	int vacuum_fed;            /* --jobs: every VACUUM was handed to the engine */
+	size_t vacuum_next;        /* ... the next table of the rules' list */
 };
 
 static void session_pump(struct session *s);
@@ -1254,26 +1263,41 @@ session_own_read_stop(struct session *s)
 }
 
 /*
- * --max-gzip-ratio (gzip, zstd and lz4 alike): before the first statement,
- * the plain bytes may not pass ratio x compressed bytes + SESSION_GZIP_SLACK.
- * A dump's first statement comes in its first few hundred bytes; a bomb of
- * zeros (about 1000:1 in gzip, far more in zstd) is stopped after a few MB
- * of decompressing.  -1: failed.
+ * --max-gzip-ratio (gzip, zstd and lz4 alike), over the whole stream: the
+ * plain bytes may not pass ratio x compressed bytes + an allowance.
+ * Before the first statement the allowance is SESSION_GZIP_SLACK: a
+ * dump's first statement comes in its first few hundred bytes, so a bomb
+ * of zeros (about 1000:1 in gzip, far more in zstd) is stopped after a few
+ * MB.  After it, SESSION_GZIP_ALLOWANCE: the bytes that pass freely before
+ * the ratio counts (a dump's repetitive first tables), so that a bomb
+ * later in the stream (blank lines or comments, which the lexer skips
+ * without holding them; rows of COPY data) is stopped too.  -1: failed.
  */
 static int
 session_check_ratio(struct session *s)
 {
 	double ratio = s->cfg->max_gzip_ratio;
+	double allowance = s->rep.statements > 0 ? SESSION_GZIP_ALLOWANCE : SESSION_GZIP_SLACK;
 
-	if (ratio <= 0 || !decoder_compressed(&s->dec) || s->rep.statements > 0)
+	if (ratio <= 0 || !decoder_compressed(&s->dec))
 		return 0;
-	if ((double)s->dec.out_total <= ratio * (double)s->dec.in_total + SESSION_GZIP_SLACK)
+	if ((double)s->dec.out_total <= ratio * (double)s->dec.in_total + allowance)
 		return 0;
-	session_fail(s, "the input is not a dump: %llu compressed bytes inflate to more than "
-	             "%llu bytes without a single complete SQL statement (%s %s bomb? "
-	             "--max-gzip-ratio %g)",
-	             (unsigned long long)s->dec.in_total, (unsigned long long)s->dec.out_total,
-	             s->dec.kind == DECODER_LZ4 ? "an" : "a", decoder_format_name(s->dec.kind), ratio);
+	if (s->rep.statements > 0)
+		session_fail(s, "the compressed input inflates more than %g times: %llu compressed "
+		             "bytes gave %llu bytes by line %llu (%s %s bomb? a dump compresses far "
+		             "less; --max-gzip-ratio %g, 0: no limit)",
+		             ratio, (unsigned long long)s->dec.in_total,
+		             (unsigned long long)s->dec.out_total, (unsigned long long)s->lx.line,
+		             s->dec.kind == DECODER_LZ4 ? "an" : "a",
+		             decoder_format_name(s->dec.kind), ratio);
+	else
+		session_fail(s, "the input is not a dump: %llu compressed bytes inflate to more than "
+		             "%llu bytes without a single complete SQL statement (%s %s bomb? "
+		             "--max-gzip-ratio %g)",
+		             (unsigned long long)s->dec.in_total, (unsigned long long)s->dec.out_total,
+		             s->dec.kind == DECODER_LZ4 ? "an" : "a", decoder_format_name(s->dec.kind),
+		             ratio);
 	return -1;
 }
 
@@ -1465,20 +1489,13 @@ session_explain(struct session *s, const struct lexer_event *ev, const struct ru
 		            v->reason ? v->reason : "");
 }
 
-/* Forward text (a statement, or a rewrite) as the statement in flight. */
+/* text as a NUL-terminated copy in s->sql (a rewrite, a wire query).  -1: failed. */
 static int
-session_forward(struct session *s, const struct lexer_event *ev, const char *text, size_t len,
-                int is_copy)
+session_sql_copy(struct session *s, const struct lexer_event *ev, const char *text, size_t len)
 {
 	char *p;
 	size_t cap;
 
-	if (memchr(text, '\0', len) != NULL) {
-		session_fail(s, "statement %llu at line %llu holds a NUL byte, which PostgreSQL "
-		             "cannot take (is this a text dump?)",
-		             (unsigned long long)s->rep.statements, (unsigned long long)ev->line);
-		return -1;
-	}
 	if (len + 1 > s->sql_cap) {
 		cap = s->sql_cap ? s->sql_cap : 4096;
 		while (cap < len + 1)
@@ -1495,6 +1512,33 @@ session_forward(struct session *s, const struct lexer_event *ev, const char *tex
 	}
 	memcpy(s->sql, text, len);
 	s->sql[len] = '\0';
+	return 0;
+}
+
+/*
+ * Forward text (a statement, or a rewrite) as the statement in flight.
+ * libpq (or jobs.h) takes its own copy before this returns.
+ */
+static int
+session_forward(struct session *s, const struct lexer_event *ev, const char *text, size_t len,
+                int is_copy)
+{
+	const char *sql;
+
+	if (memchr(text, '\0', len) != NULL) {
+		session_fail(s, "statement %llu at line %llu holds a NUL byte, which PostgreSQL "
+		             "cannot take (is this a text dump?)",
+		             (unsigned long long)s->rep.statements, (unsigned long long)ev->line);
+		return -1;
+	}
+	if (text == s->ev.data && s->wire == NULL) {
+		/* the lexer's own buffer, NUL-terminated (lexer.h): sent from there */
+		sql = text;
+	} else if (session_sql_copy(s, ev, text, len) < 0) {
+		return -1;
+	} else {
+		sql = s->sql;
+	}
 	s->cur_no = s->rep.statements;
 	s->cur_line = ev->line;
 	s->cur_is_copy = is_copy;
@@ -1507,13 +1551,13 @@ session_forward(struct session *s, const struct lexer_event *ev, const char *tex
 	if (s->jobs != NULL) {
 		if (is_copy) {
 			s->copy_open = 1;
-			return jobs_copy_begin(s->jobs, s->sql, len, s->lx.copy_table, s->cur_no,
+			return jobs_copy_begin(s->jobs, sql, len, s->lx.copy_table, s->cur_no,
 			                       s->cur_line, lexer_standard_strings(&s->lx));
 		}
-		return jobs_statement(s->jobs, s->sql, len, s->cur_no, s->cur_line,
+		return jobs_statement(s->jobs, sql, len, s->cur_no, s->cur_line,
 		                      lexer_standard_strings(&s->lx));
 	}
-	return session_send_as(s, s->sql, 1);
+	return session_send_as(s, sql, 1);
 }
 
 /* ---- Synapse checks and verification (synapse.h, verify.h) ---------- */
@@ -1611,6 +1655,131 @@ session_replacement_check(struct session *s)
 	return 0;
 }
 
+/* Why the tables get no ANALYZE of ours, or NULL. */
+static const char *
+session_no_analyze(const struct session *s)
+{
+	if (s->cfg->no_analyze)
+		return "--no-analyze";
+	if (rules_stats_calls(&s->rules) > 0)
+		return "the dump's pg_dump 18 statistics were applied";
+	return NULL;
+}
+
+/*
+ * After verification, before the audit: ANALYZE of the tables the import
+ * created (analyze.h), inside its transaction; with --jobs, the VACUUM
+ * phase did it.  Returns 1 while it runs.
+ */
+static int
+session_analyze(struct session *s)
+{
+	const char *why = session_no_analyze(s);
+	char *sql;
+	int oom;
+
+	if (s->analyze_step == 1) {
+		s->analyze_step = 2;
+		report_phase_note(&s->rep, REPORT_PHASE_ANALYZE, "%zu tables, %s",
+		                  analyze_count(&s->rules),
+		                  s->in_txn ? "inside the import's transaction" : "after the import");
+		report_phase_begin(&s->rep, REPORT_PHASE_VERIFY); /* the audit is a check too */
+	}
+	if (s->analyze_step == 2 || s->jobs != NULL)
+		return 0;
+	s->analyze_step = 2;
+	if (why != NULL) {
+		report_phase_note(&s->rep, REPORT_PHASE_ANALYZE, "none: %s", why);
+		return 0;
+	}
+	if ((sql = analyze_sql(&s->rules, &oom)) == NULL) {
+		if (oom)
+			session_fail(s, "out of memory");
+		return oom;
+	}
+	s->analyze_step = 1;
+	report_phase_begin(&s->rep, REPORT_PHASE_ANALYZE);
+	session_send(s, sql);
+	free(sql);
+	return 1;
+}
+
+/*
+ * The batches committed with synchronous_commit off, and VACUUM marks a
+ * page all-visible only once the commits of its rows are flushed.  A
+ * synchronous commit that wrote WAL flushes them all: the ANALYZE of the
+ * first table, alone (the engine runs a statement it cannot place alone),
+ * with synchronous_commit on for what follows.  Without ANALYZE (the
+ * dump's statistics) there is none: the walwriter flushes within a
+ * fraction of a second, and pages it had not reached stay for autovacuum.
+ */
+static int
+session_vacuum_flush(struct session *s, int analyze)
+{
+	static const char sync[] = "SET synchronous_commit = on";
+	char sql[600], name[300];
+	size_t i;
+	int f;
+
+	if (jobs_statement(s->jobs, sync, sizeof(sync) - 1, s->rep.statements, 0,
+	                   lexer_standard_strings(&s->lx)) < 0)
+		return -1;
+	for (i = 0; analyze && i < rules_tables(&s->rules); i++) {
+		f = rules_table_sql(&s->rules, i, name, sizeof(name));
+		if (f < 0 || (f & RULES_TABLE_PARTITION))
+			continue;
+		snprintf(sql, sizeof(sql), "ANALYZE %s", name);
+		return jobs_statement(s->jobs, sql, strlen(sql), s->rep.statements, 0,
+		                      lexer_standard_strings(&s->lx));
+	}
+	return 0;
+}
+
+/*
+ * --jobs, the dump is all in and the engine idle: VACUUM (FREEZE, ANALYZE)
+ * of each table the import created, in parallel on the engine's
+ * connections (the batches committed elsewhere: no COPY FREEZE).  Returns
+ * 1 while it runs (JOBS_EV_READY calls again).
+ */
+static int
+session_vacuum(struct session *s)
+{
+	const char *why = session_no_analyze(s);
+	char sql[600];
+
+	if (s->analyze_step == 2)
+		return 0;
+	if (s->analyze_step == 0) {
+		s->analyze_step = 1;
+		if (s->cfg->no_analyze) {
+			s->analyze_step = 2;
+			report_phase_note(&s->rep, REPORT_PHASE_VACUUM, "none: --no-analyze");
+			return 0;
+		}
+		report_phase_begin(&s->rep, REPORT_PHASE_VACUUM);
+		if (session_vacuum_flush(s, why == NULL) < 0)
+			return 1;
+	}
+	while (!s->vacuum_fed && jobs_ready(s->jobs)) {
+		if (!analyze_vacuum_sql(&s->rules, &s->vacuum_next, why == NULL,
+		                        sql, sizeof(sql))) {
+			s->vacuum_fed = 1;
+			break;
+		}
+		if (jobs_statement(s->jobs, sql, strlen(sql), s->rep.statements, 0,
+		                   lexer_standard_strings(&s->lx)) < 0)
+			return 1; /* JOBS_EV_FAILED follows */
+	}
+	if (!s->vacuum_fed || !jobs_idle(s->jobs))
+		return 1;
+	s->analyze_step = 2;
+	report_phase_note(&s->rep, REPORT_PHASE_VACUUM,
+	             "VACUUM (FREEZE%s) of %zu tables on %d connections%s%s", why ? "" : ", ANALYZE",
+	             analyze_count(&s->rules), s->cfg->jobs, why ? ", no ANALYZE: " : "",
+	             why ? why : "");
+	return 0;
+}
+
 /*
  * After the trailer (and after each verification query): the next query
  * of verify.h, or, when all passed, the ending (COMMIT).
@@ -1634,6 +1803,8 @@ session_verify_next(struct session *s)
 		session_fail(s, "%s", err);
 		return;
 	}
+	if (r == 0 && session_analyze(s))
+		return;
 	if (r == 0 && !s->audited && !s->auditing) {
 		/* last: has the dump changed the role or the database? (audit.h) */
 		s->auditing = 1;
@@ -2063,7 +2234,7 @@ session_complete(struct session *s)
 		/* --jobs: everything the engine runs ends first (JOBS_EV_READY) */
 		s->jobs_complete = 1;
 		jobs_finish(s->jobs);
-		if (!jobs_idle(s->jobs))
+		if (!jobs_idle(s->jobs) || session_vacuum(s))
 			return;
 	}
 	/* the checks of verify.h, then session_wind_down commits */
@@ -2098,6 +2269,13 @@ session_pump_once(struct session *s)
 			return;
 		s->plain_start += s->ev_used;
 		s->ev_pending = 0;
+		/* a large statement has been passed on: not held until the next one */
+		lexer_trim(&s->lx, SESSION_STMT_KEEP);
+		if (s->sql_cap > SESSION_STMT_KEEP) {
+			free(s->sql);
+			s->sql = NULL;
+			s->sql_cap = 0;
+		}
 	}
 }
 
@@ -2198,6 +2376,8 @@ session_start_stream(struct session *s)
 	s->ropt.target_version = PQserverVersion(s->target.conn);
 	s->ropt.known_setting = preflight_setting_known;
 	s->ropt.known_arg = &s->settings;
+	/* one transaction on this connection: the tables the dump creates take COPY FREEZE */
+	s->ropt.copy_freeze = s->ropt.single_transaction && s->jobs == NULL;
 	lexer_init(&s->lx, s->cfg->rules->max_statement);
 	s->lx.server_version_num = s->ropt.target_version;
 	rules_init(&s->rules, &s->ropt);
@@ -2501,7 +2681,10 @@ session_step_done(struct session *s)
 	case SESSION_VERIFY:
 		if (s->srv.set) {
 			srv = session_srv_text(&s->srv);
-			session_fail(s, "verification query failed: %s", srv ? srv : "?");
+			session_fail(s, "%s failed: %s",
+			             s->analyze_step == 1 ? "ANALYZE of the imported tables (--no-analyze "
+			                                    "skips it)" : "verification query",
+			             srv ? srv : "?");
 			free(srv);
 			return;
 		}
@@ -2598,6 +2781,8 @@ session_on_result(struct session *s, PGresult *res)
 			session_audit_result(s, res);
 			return;
 		}
+		if (s->analyze_step == 1)
+			return; /* ANALYZE */
 		if (verify_result(&s->ver, res, verr, sizeof(verr)) < 0)
 			session_fail(s, "%s", verr);
 		return;
@@ -3257,44 +3442,67 @@ session_on_auth_hold(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * The AUTH step: 1 passed, 0 wait (more bytes, or a penalty), -1 refused.
- * An address with earlier failures waits its penalty before its line is
- * even read; a long penalty refuses at once.  Attempts from one address
- * are so looked at one per penalty period, however many connections it
- * opens.
+ * The AUTH step: 1 passed, 0 wait (more bytes, or its turn), -1 refused.
+ * A complete AUTH line (a PostgreSQL client: each SCRAM message) waits
+ * until auth_wait lets it be compared, then the outcome is recorded at
+ * once; a right token is never refused unread.  The wait does not count
+ * against --header-timeout; past SESSION_AUTH_HOLD_MAX_S in all it is
+ * refused.
  */
 static int
 session_auth(struct session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	struct timeval tv = { 0, 0 };
+	enum auth_result r;
 	char why[600];
-	int wait, n;
+	double wait;
+	int n;
 
 	if (s->ev_auth != NULL && evtimer_pending(s->ev_auth, NULL))
 		return 0; /* held */
-	wait = auth_penalty(s->cfg->auth, s->peer_host);
-	if (wait > SESSION_AUTH_HOLD_MAX_S) {
-		log_warn(s->who, "AUTH attempt from %s refused unread: it failed repeatedly, its "
-		         "next attempt is looked at in %d s", s->peer_host, wait);
-		snprintf(why, sizeof(why), "too many failed AUTH attempts from %s; try again in %d s",
-		         s->peer_host, wait);
-		session_refuse(s, LOG_LEVEL_DEBUG, why);
-		return -1;
+	if (s->wire == NULL) {
+		r = auth_line(in, s->client_eof, why, sizeof(why));
+		if (r == AUTH_MORE)
+			return 0;
+		if (r == AUTH_FAIL) {
+			/* no token to guess: answered at once, costs no credit */
+			log_warn(s->who, "AUTH failed from %s: %s", s->peer_host, why);
+			session_refuse(s, LOG_LEVEL_DEBUG, why);
+			return -1;
+		}
 	}
+	wait = auth_wait(s->cfg->auth, s->peer_host);
 	if (wait > 0) {
+		if (s->auth_held + wait > SESSION_AUTH_HOLD_MAX_S) {
+			log_warn(s->who, "AUTH attempt from %s refused after waiting %.0f s for its turn: "
+			         "failed attempts keep arriving (--auth-failure-rate)", s->peer_host,
+			         s->auth_held);
+			snprintf(why, sizeof(why), "too many failed AUTH attempts (from %s or in all); "
+			         "try again later", s->peer_host);
+			session_refuse(s, LOG_LEVEL_DEBUG, why);
+			return -1;
+		}
 		if (s->ev_auth == NULL)
 			s->ev_auth = evtimer_new(s->cfg->base, session_on_auth_hold, s);
-		tv.tv_sec = wait;
+		/*
+		 * Those waiting for the same credit wake in the order they came:
+		 * the longer one has waited, the less is added to its wait.
+		 */
+		wait += 0.001 + 0.02 / (1 + 10 * s->auth_held);
+		tv.tv_sec = (time_t)wait;
+		tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6);
 		if (s->ev_auth != NULL && evtimer_add(s->ev_auth, &tv) == 0) {
-			/* the hold is ours: it does not count against --header-timeout */
+			/* the wait is ours: it does not count against --header-timeout */
 			if (s->ev_header != NULL) {
-				tv.tv_sec = wait + s->cfg->header_timeout;
-				evtimer_add(s->ev_header, &tv);
-				tv.tv_sec = wait;
+				struct timeval th = { tv.tv_sec + s->cfg->header_timeout, tv.tv_usec };
+
+				evtimer_add(s->ev_header, &th);
 			}
-			log_info(s->who, "AUTH attempt from %s held %d s (earlier failures)",
-			         s->peer_host, wait);
+			if (s->auth_held == 0)
+				log_info(s->who, "AUTH attempt from %s waits its turn (%.2f s; earlier "
+				         "failures)", s->peer_host, wait);
+			s->auth_held += wait;
 			return 0;
 		}
 	}
@@ -3314,8 +3522,8 @@ session_auth(struct session *s)
 	n = auth_record(s->cfg->auth, s->peer_host, 0);
 	metrics_auth_failed();
 	log_warn(s->who, "AUTH failed from %s: %s (failure %d from this address; its next "
-	         "attempt waits %d s)", s->peer_host, why, n, auth_penalty(s->cfg->auth,
-	                                                                   s->peer_host));
+	         "attempt waits %.2f s)", s->peer_host, why, n,
+	         auth_wait(s->cfg->auth, s->peer_host));
 	session_refuse(s, LOG_LEVEL_DEBUG, why);
 	return -1;
 }
@@ -3539,6 +3747,28 @@ session_abort(struct session *s, const char *reason)
 	if (s->state == SESSION_FINISH || s->state == SESSION_UNLOCK)
 		return;
 	session_fail(s, "%s", reason);
+}
+
+void
+session_evict(struct session *s, const char *reason)
+{
+	char line[600];
+	int n;
+
+	if ((s->state != SESSION_HANDSHAKE && s->state != SESSION_PREDUMP) || s->admitted)
+		return;
+	if (s->state == SESSION_PREDUMP)
+		target_close(&s->target);
+	if (s->wire == NULL && !s->tls_pending && !tls_active(s->bev)) {
+		n = snprintf(line, sizeof(line), "ERROR %s\n", reason);
+		if (n > 0 && (size_t)n < sizeof(line))
+			(void)!send(bufferevent_getfd(s->bev), line, (size_t)n,
+			            MSG_DONTWAIT | MSG_NOSIGNAL);
+	}
+	/* freed now, not from the loop: a burst of accepts must find its place free */
+	session_set_state(s, SESSION_CLOSING);
+	s->released = 1;
+	session_free_now(-1, 0, s);
 }
 
 int

@@ -102,6 +102,7 @@ struct session_config {
 	int synapse;                   /* enum synapse_mode: --synapse/--no-synapse */
 	int force_schema_version;      /* --force-schema-version */
 	int force_replace;             /* --force-replace: no "is it its replacement?" check */
+	int no_analyze;                /* --no-analyze: no ANALYZE (nor VACUUM's) of the tables */
 	int lock_timeout;              /* --lock-timeout: seconds a statement may wait
 	                                  for a lock (lock_timeout); 0: no limit */
 	int jobs;                      /* --jobs N: N > 1 hands the dump to jobs.h */
@@ -162,6 +163,16 @@ void session_start(struct session *s);
  * finish closing.
  */
 void session_abort(struct session *s, const char *reason);
+
+/*
+ * Close a client that has not authenticated (HANDSHAKE, or PREDUMP before
+ * its dump begins) at once, without lingering: the daemon needs its place
+ * (connlimits.h).  A raw client gets "ERROR reason" if the socket takes it
+ * now.  The session is freed (on_free called) before this returns, so it
+ * must not be called from a callback of s's own (serve calls it from the
+ * accept callback).  Any other state: nothing.
+ */
+void session_evict(struct session *s, const char *reason);
 
 /* 1 while the session is an admitted import that has not ended. */
 int session_importing(const struct session *s);

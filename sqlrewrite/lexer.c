@@ -106,6 +106,13 @@ lexer_free(struct lexer *lx)
 	lx->len = lx->cap = 0;
 }
 
+void
+lexer_trim(struct lexer *lx, size_t keep)
+{
+	if (lx->cap > keep)
+		lexer_free(lx);
+}
+
 const char *
 lexer_error(const struct lexer *lx)
 {
@@ -121,7 +128,8 @@ lexer_standard_strings(const struct lexer *lx)
 int
 lexer_in_copy(const struct lexer *lx)
 {
-	return lx->state == LX_COPY_EOL || lx->state == LX_COPY_BOL ||
+	return lx->state == LX_COPY_EOL || lx->state == LX_COPY_EOL_DASH ||
+	    lx->state == LX_COPY_EOL_COMMENT || lx->state == LX_COPY_BOL ||
 	    lx->state == LX_COPY_DATA;
 }
 
@@ -254,6 +262,16 @@ count_identifier(struct lexer *lx)
 	     (lx->identifiers[1] == 'o' && lx->identifiers[2] == 'r' &&
 	      (lx->identifiers[3] == 'f' || lx->identifiers[3] == 'p'))) &&
 	    lx->paren_depth == 0) {
+		/*
+		 * psql's count (psqlscan.l): every BEGIN, not only BEGIN ATOMIC, and
+		 * CASE and END inside one, labels or not; see the ';' in LX_NORMAL
+		 */
+		if (word_is(lx, "begin"))
+			lx->psql_depth++;
+		else if (word_is(lx, "case") && lx->psql_depth > 0)
+			lx->psql_depth++;
+		else if (word_is(lx, "end") && lx->psql_depth > 0)
+			lx->psql_depth--;
 		if (lx->begin_depth == 0) {
 			if (prev == PT_BEGIN && word_is(lx, "atomic"))
 				lx->begin_depth = 1;
@@ -468,6 +486,7 @@ begin_statement(struct lexer *lx, uint64_t line, uint64_t offset)
 	lx->has_token = 0;
 	lx->paren_depth = 0;
 	lx->begin_depth = 0;
+	lx->psql_depth = 0;
 	lx->identifier_count = 0;
 	lx->first_kw = FK_NONE;
 	lx->prev_tok = PT_OTHER;
@@ -743,6 +762,9 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 				i++;
 			} else if (c == ';') {
 				i++;
+				/* psql ends the statement here iff its own count is 0 */
+				if (lx->paren_depth == 0 && (lx->psql_depth == 0) != (lx->begin_depth == 0))
+					lx->psql_differs = 1;
 				if (lx->paren_depth == 0 && lx->begin_depth == 0) {
 					FLUSH_RUN(i);
 					end_statement(lx, ev);
@@ -1070,6 +1092,11 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 				lx->state = LX_DOLLAR_BODY;
 			}
 			break;
+		/*
+		 * The rest of the COPY's line: psql reads it after the data, where
+		 * whitespace and a "--" comment (to the newline, as psql reads it)
+		 * are nothing; anything else would run after the data.
+		 */
 		case LX_COPY_EOL:
 			if (c == '\n') {
 				ADVANCE();
@@ -1077,13 +1104,30 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 				lx->state = LX_COPY_BOL;
 			} else if (is_space(c, vt)) {
 				i++;
+			} else if (c == '-') {
+				lx->state = LX_COPY_EOL_DASH;
+				i++;
 			} else {
-				fail(lx, "line %llu: text after COPY ... FROM stdin on the "
-				    "same line; COPY data must start on the next line",
-				    (unsigned long long)lx->line);
-				goto error;
+				goto copy_line_text;
 			}
 			break;
+		case LX_COPY_EOL_DASH:
+			if (c != '-')
+				goto copy_line_text;
+			lx->state = LX_COPY_EOL_COMMENT;
+			i++;
+			break;
+		case LX_COPY_EOL_COMMENT:
+			while (i < len && p[i] != '\n')
+				i++;
+			if (i < len)
+				lx->state = LX_COPY_EOL;
+			break;
+		copy_line_text:
+			fail(lx, "line %llu: text after COPY ... FROM stdin on the "
+			    "same line (only a -- comment may follow); COPY data must "
+			    "start on the next line", (unsigned long long)lx->line);
+			goto error;
 		case LX_COPY_BOL:
 			if (lx->held_len > 0) {
 				m = copy_marker_byte(lx, c);
@@ -1180,6 +1224,8 @@ lexer_describe(const struct lexer *lx, char *buf, size_t size)
 		    lx->tag, op, st);
 		break;
 	case LX_COPY_EOL:
+	case LX_COPY_EOL_DASH:
+	case LX_COPY_EOL_COMMENT:
 	case LX_COPY_BOL:
 	case LX_COPY_DATA:
 		snprintf(buf, size, "inside COPY %s (data began at line %llu, %llu "

@@ -67,7 +67,9 @@ enum lexer_event_type {
 
 struct lexer_event {
 	enum lexer_event_type type;
-	const char *data; /* valid until the next lexer call; not NUL-terminated */
+	const char *data; /* valid until the next lexer call (or lexer_trim); a
+	                   * LEXER_STATEMENT's or LEXER_META's is followed by a
+	                   * NUL byte (data[len] == '\0'), the others' are not */
 	size_t len;
 	uint64_t line;    /* 1-based input line where the event starts */
 	uint64_t offset;  /* byte offset in the whole input where it starts */
@@ -77,9 +79,11 @@ struct lexer_event {
 	 * LEXER_STATEMENT: psql, which reads its input a line at a time, would
 	 * cut this statement elsewhere than the server reads it: a string goes
 	 * on across a newline with rules that change how the rest is read
-	 * (psql never sees a continuation), or CASE or END stands as a label in
-	 * a BEGIN ATOMIC body (psql counts it).  A program whose output psql
-	 * runs must refuse such a statement.
+	 * (psql never sees a continuation), CASE or END stands as a label in
+	 * a BEGIN ATOMIC body (psql counts it), or a routine's statement holds
+	 * the word BEGIN without ATOMIC (a function named begin: psql counts
+	 * it and runs on past the ';', reading any COPY data after it as SQL).
+	 * A program whose output psql runs must refuse such a statement.
 	 */
 	int psql_cut_differs;
 };
@@ -124,6 +128,8 @@ enum lexer_state {
 	LX_DOLLAR_BODY,   /* inside a dollar-quoted string */
 	LX_DOLLAR_CLOSE,  /* inside a dollar quote, matching the closing tag */
 	LX_COPY_EOL,      /* after "COPY ... FROM stdin;", rest of that line */
+	LX_COPY_EOL_DASH, /* that rest, saw '-' */
+	LX_COPY_EOL_COMMENT, /* that rest, in a '--' comment */
 	LX_COPY_BOL,      /* COPY data, at a line start (matching "\.") */
 	LX_COPY_DATA,     /* COPY data, inside a line */
 	LX_FAILED,        /* an error was reported */
@@ -150,6 +156,7 @@ struct lexer {
 
 	/* BEGIN ATOMIC bodies (psql's CREATE ... FUNCTION|PROCEDURE test) */
 	int paren_depth, begin_depth;
+	int psql_depth;          /* psql's BEGIN count, which also counts a bare BEGIN */
 	unsigned identifier_count;
 	char identifiers[4];
 	int prev_tok;            /* what the last token was, for BEGIN ATOMIC and labels */
@@ -194,6 +201,14 @@ void lexer_init(struct lexer *lx, size_t max_statement);
 
 /* Release the statement buffer.  *lx may be lexer_init'ed again after. */
 void lexer_free(struct lexer *lx);
+
+/*
+ * Between events: release the statement buffer if its capacity passed
+ * keep bytes (the next statement starts a new one), so that one large
+ * statement is not held after it has been passed on.  The last event's
+ * data is invalid after this.
+ */
+void lexer_trim(struct lexer *lx, size_t keep);
 
 /*
  * Scan buf[0..len).  *used is set to the bytes consumed (always, also on

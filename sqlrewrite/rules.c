@@ -11,8 +11,9 @@
  * meaningful: whether --clean's drops may still come (past_clean) and where
  * post-data began (post_data_line).
  *
- * Pure: libc only, no I/O.  The only allocation is r->buf, the rewrite
- * buffer, grown as needed and kept for the next rewrite.
+ * Pure: libc only, no I/O.  The allocations are r->buf, the rewrite
+ * buffer, grown as needed and kept for the next rewrite, and the set of
+ * tables the stream created (r->created), grown by doubling.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,13 +36,14 @@ enum rule_id {
 	R_COLUMN_OPTION,
 	R_CLEAN,
 	R_REFUSE,
+	R_COPY_FREEZE,
 	R_NRULES
 };
 
 static const char *const rule_names[R_NRULES] = {
 	"empty", "owner", "privileges", "superuser-only", "meta",
 	"public-schema", "transaction", "unknown-setting", "unknown-function",
-	"column-option", "clean", "refuse",
+	"column-option", "clean", "refuse", "copy-freeze",
 };
 
 /* counts[] is indexed rule * 3 + (action - 1); RULES_MAX_STATS must fit. */
@@ -1774,6 +1776,233 @@ m_stats_function(struct rules *r, const struct stmt *st, struct hit *h)
 }
 
 /* ------------------------------------------------------------------ */
+/* The tables the stream created, and COPY FREEZE                      */
+
+#define KEY_PART 64 /* NAMEDATALEN: a longer name is not kept */
+#define KEY_MAX (3 * KEY_PART)
+
+/*
+ * A name at token *t (a, s.a or d.s.a; words or plain "quoted"
+ * identifiers) as a key: its decoded parts joined by NUL.  Returns the
+ * key's length, 0 when it is not such a name (U&"" spellings and parts of
+ * 64 bytes or more are not kept: no key, no FREEZE); *t is left on the
+ * token after the name.
+ */
+static size_t
+qname_key(struct sqltok_iter *it, struct sqltok *t, char *key)
+{
+	size_t n = 0, k;
+	int parts = 0;
+
+	for (;;) {
+		if (t->type != SQLTOK_WORD &&
+		    !(t->type == SQLTOK_QIDENT && t->p[0] == '"'))
+			return 0;
+		k = sqltok_name(t, key + n, KEY_PART);
+		if (k == 0 || k >= KEY_PART)
+			return 0;
+		n += k;
+		parts++;
+		sqltok_next(it, t);
+		if (!is_op(t, '.'))
+			return n;
+		if (parts == 3)
+			return 0;
+		key[n++] = '\0';
+		sqltok_next(it, t);
+	}
+}
+
+static size_t
+key_hash(const char *key, size_t n)
+{
+	size_t h = 2166136261u, i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)key[i]) * 16777619u;
+	return h;
+}
+
+/* Index of the created table with that key, or -1. */
+static long
+created_find(const struct rules_created *c, const char *key, size_t n)
+{
+	size_t h, e;
+
+	if (c->n_slot == 0)
+		return -1;
+	for (h = key_hash(key, n) & (c->n_slot - 1); (e = c->slot[h]) != 0;
+	    h = (h + 1) & (c->n_slot - 1)) {
+		const struct rules_created_ent *x = &c->ent[e - 1];
+
+		if (x->klen == n && memcmp(c->names + x->off, key, n) == 0)
+			return (long)(e - 1);
+	}
+	return -1;
+}
+
+static void
+created_slot(struct rules_created *c, size_t i)
+{
+	const struct rules_created_ent *x = &c->ent[i];
+	size_t h = key_hash(c->names + x->off, x->klen) & (c->n_slot - 1);
+
+	while (c->slot[h] != 0)
+		h = (h + 1) & (c->n_slot - 1);
+	c->slot[h] = i + 1;
+}
+
+/* Keep a created table (or add flags to one kept).  Returns 0, -1 out of memory. */
+static int
+created_add(struct rules_created *c, const char *key, size_t n, unsigned flags)
+{
+	long f = created_find(c, key, n);
+	size_t i;
+
+	if (f >= 0) {
+		c->ent[f].flags |= (unsigned char)flags;
+		return 0;
+	}
+	if (c->len + n > c->cap) {
+		size_t cap = c->cap ? c->cap : 4096;
+		char *nb;
+
+		while (cap < c->len + n)
+			cap *= 2;
+		if ((nb = realloc(c->names, cap)) == NULL)
+			return -1;
+		c->names = nb;
+		c->cap = cap;
+	}
+	if (c->n == c->cap_ent) {
+		size_t cap = c->cap_ent ? c->cap_ent * 2 : 64;
+		struct rules_created_ent *ne = realloc(c->ent, cap * sizeof(*ne));
+
+		if (ne == NULL)
+			return -1;
+		c->ent = ne;
+		c->cap_ent = cap;
+	}
+	if ((c->n + 1) * 2 > c->n_slot) {
+		size_t ns = c->n_slot ? c->n_slot * 2 : 128;
+		size_t *nsl = calloc(ns, sizeof(*nsl));
+
+		if (nsl == NULL)
+			return -1;
+		free(c->slot);
+		c->slot = nsl;
+		c->n_slot = ns;
+		for (i = 0; i < c->n; i++)
+			created_slot(c, i);
+	}
+	memcpy(c->names + c->len, key, n);
+	c->ent[c->n].off = c->len;
+	c->ent[c->n].klen = (unsigned short)n;
+	c->ent[c->n].flags = (unsigned char)flags;
+	c->len += n;
+	created_slot(c, c->n);
+	c->n++;
+	return 0;
+}
+
+/*
+ * After a forwarded statement: CREATE [UNLOGGED] TABLE name ... (not IF
+ * NOT EXISTS, which may not create it) is kept, PARTITION OF and PARTITION
+ * BY noted; ALTER TABLE ... ATTACH PARTITION c marks c a partition.
+ */
+static void
+created_learn(struct rules *r, const struct stmt *st)
+{
+	struct sqltok_iter it;
+	struct sqltok t;
+	char key[KEY_MAX];
+	size_t n;
+	unsigned flags = 0;
+	int k, prev_partition = 0;
+
+	if (W(st, 0, "create")) {
+		int i = W(st, 1, "unlogged") ? 2 : 1;
+
+		if (!W(st, i, "table") || W(st, i + 1, "if"))
+			return;
+		sqltok_init(&it, st->s, st->len, st->std);
+		for (k = 0; k <= i + 1; k++)
+			sqltok_next(&it, &t);
+		if ((n = qname_key(&it, &t, key)) == 0)
+			return;
+		if (sqltok_is(&t, "partition"))
+			flags |= RULES_TABLE_PARTITION; /* PARTITION OF parent */
+		for (; t.type != SQLTOK_END; sqltok_next(&it, &t)) {
+			if (t.depth == 0 && prev_partition && sqltok_is(&t, "by"))
+				flags |= RULES_TABLE_PARTITIONED;
+			prev_partition = t.depth == 0 && sqltok_is(&t, "partition");
+		}
+	} else if (W(st, 0, "alter") && W(st, 1, "table")) {
+		sqltok_init(&it, st->s, st->len, st->std);
+		while (sqltok_next(&it, &t) != SQLTOK_END)
+			if (t.depth == 0 && sqltok_is(&t, "attach")) {
+				sqltok_next(&it, &t);
+				if (!sqltok_is(&t, "partition"))
+					return;
+				sqltok_next(&it, &t);
+				if ((n = qname_key(&it, &t, key)) == 0 ||
+				    created_find(&r->created, key, n) < 0)
+					return;
+				flags = RULES_TABLE_PARTITION;
+				break;
+			}
+		if (flags == 0)
+			return;
+	} else {
+		return;
+	}
+	if (created_add(&r->created, key, n, flags) < 0)
+		r->created_oom = 1;
+}
+
+/*
+ * COPY name [(columns)] FROM stdin[;] into a table the stream created,
+ * in one transaction (copy_freeze): add WITH (FREEZE), so that the rows
+ * are written frozen and, from PostgreSQL 14 on, the visibility map set.
+ * Not on a partitioned table (the server refuses FREEZE there).
+ */
+static int
+m_copy_freeze(struct rules *r, const struct stmt *st, struct hit *h)
+{
+	static const char with[] = " WITH (FREEZE)";
+	struct sqltok_iter it;
+	struct sqltok t;
+	const struct sqltok *stdin_tok;
+	char key[KEY_MAX];
+	size_t n, at;
+	long f;
+	int last;
+	struct rw w;
+
+	if (!r->opt.copy_freeze || !W(st, 0, "copy"))
+		return 0;
+	last = st->ntail - 1;
+	if (last >= 0 && is_op(&st->tail[last], ';'))
+		last--;
+	if (last < 1 || !sqltok_is(&st->tail[last], "stdin") ||
+	    !sqltok_is(&st->tail[last - 1], "from") || st->tail[last - 1].depth != 0)
+		return 0;
+	stdin_tok = &st->tail[last];
+	sqltok_init(&it, st->s, st->len, st->std);
+	sqltok_next(&it, &t);
+	sqltok_next(&it, &t);
+	if ((n = qname_key(&it, &t, key)) == 0 || (f = created_find(&r->created, key, n)) < 0 ||
+	    r->created.ent[f].flags & RULES_TABLE_PARTITIONED)
+		return 0;
+	at = (size_t)(stdin_tok->p + stdin_tok->len - st->s);
+	rw_init(&w, r, st->s);
+	rw_put(&w, st->s, at);
+	rw_put(&w, with, sizeof(with) - 1);
+	w.done = at;
+	return rw_verdict(&w, st->len, h, h->reason);
+}
+
+/* ------------------------------------------------------------------ */
 /* The table                                                           */
 
 struct rule_row {
@@ -1838,6 +2067,9 @@ static const struct rule_row rule_rows[] = {
 	{R_UNKNOWN_FUNCTION, RULES_DROP, m_stats_function,
 	    "planner statistics functions of PostgreSQL 18 (pg_dump 18); "
 	    "the target is older"},
+	{R_COPY_FREEZE, RULES_REWRITE, m_copy_freeze,
+	    "the import created the table in its transaction: its rows are "
+	    "written frozen and all-visible"},
 };
 
 /* ------------------------------------------------------------------ */
@@ -1853,6 +2085,10 @@ rules_init(struct rules *r, const struct rules_options *opt)
 void
 rules_free(struct rules *r)
 {
+	free(r->created.names);
+	free(r->created.ent);
+	free(r->created.slot);
+	memset(&r->created, 0, sizeof(r->created));
 	free(r->buf);
 	r->buf = NULL;
 	r->cap = 0;
@@ -2099,8 +2335,17 @@ meta_apply(struct rules *r, const struct lexer_event *ev,
 static void
 rules_after(struct rules *r, const struct stmt *st, enum rules_action a)
 {
+	const struct sqltok *fn;
+	const struct dump_call *c;
+
 	if (a == RULES_REFUSE)
 		return;
+	if (a != RULES_DROP) {
+		created_learn(r, st);
+		if (catalog_call(st, &fn) >= 0 && (c = dump_call_find(fn)) != NULL &&
+		    strncmp(c->name, "pg_restore_", 11) == 0)
+			r->stats_calls++;
+	}
 	if (st->clean == CF_NONE && !is_setup(st) && !m_empty(r, st, NULL))
 		r->past_clean = 1;
 	if (r->post_data_line == 0 && post_data_object(st)) {
@@ -2181,4 +2426,49 @@ rules_stats(const struct rules *r, struct rules_stat *out, int max)
 			n++;
 		}
 	return n;
+}
+
+size_t
+rules_tables(const struct rules *r)
+{
+	return r->created.n;
+}
+
+int
+rules_tables_complete(const struct rules *r)
+{
+	return !r->created_oom;
+}
+
+int
+rules_table_sql(const struct rules *r, size_t i, char *out, size_t size)
+{
+	const struct rules_created_ent *x = &r->created.ent[i];
+	const char *p = r->created.names + x->off, *end = p + x->klen;
+	size_t o = 0;
+
+	if (size < 3)
+		return -1;
+	out[o++] = '"';
+	for (; p < end; p++) {
+		if (o + 4 > size)
+			return -1;
+		if (*p == '\0') {
+			memcpy(out + o, "\".\"", 3);
+			o += 3;
+			continue;
+		}
+		if (*p == '"')
+			out[o++] = '"';
+		out[o++] = *p;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+	return x->flags;
+}
+
+uint64_t
+rules_stats_calls(const struct rules *r)
+{
+	return r->stats_calls;
 }

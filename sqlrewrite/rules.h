@@ -56,6 +56,13 @@ struct rules_options {
 	int allow_native_code;  /* --allow-native-code: LANGUAGE c / internal */
 	int allow_publications; /* --allow-publications: forward publications */
 	int single_transaction; /* import is one transaction: drop BEGIN/COMMIT */
+	/*
+	 * The statements run in one transaction on one connection (serve's
+	 * single-transaction mode without --jobs): a COPY ... FROM stdin into
+	 * a table whose CREATE TABLE this stream forwarded is rewritten to
+	 * COPY ... FROM stdin WITH (FREEZE) (rule copy-freeze).
+	 */
+	int copy_freeze;
 	const struct rules_role_map *role_map; /* --map-role OLD=NEW */
 	size_t n_role_map;
 	/*
@@ -100,6 +107,28 @@ struct rules_stat {
 
 #define RULES_MAX_STATS 48
 
+/*
+ * The tables this stream created (CREATE [UNLOGGED] TABLE forwarded), for
+ * COPY FREEZE and for the ANALYZE or VACUUM after the data.  A name is
+ * kept decoded, component by component ("schema\0table"), so that any
+ * spelling of it matches.  Storage grows by doubling; none per byte.
+ */
+struct rules_created {
+	char *names;            /* the keys, back to back */
+	size_t len, cap;
+	struct rules_created_ent {
+		size_t off;         /* in names */
+		unsigned short klen;
+		unsigned char flags; /* RULES_TABLE_* */
+	} *ent;
+	size_t n, cap_ent;
+	size_t *slot;           /* open addressing: entry index + 1, 0 empty */
+	size_t n_slot;          /* a power of two, or 0 */
+};
+
+#define RULES_TABLE_PARTITIONED 1 /* PARTITION BY: COPY FREEZE is refused there */
+#define RULES_TABLE_PARTITION 2   /* PARTITION OF, or ATTACH PARTITION'd: its root covers it */
+
 struct rules {
 	struct rules_options opt;
 	uint64_t counts[RULES_MAX_STATS];
@@ -110,6 +139,9 @@ struct rules {
 	uint64_t post_data_line; /* line of the first post-data object, 0: none */
 	char post_data[64];      /* its first words */
 	char dbname[64];        /* the database a -C preamble created */
+	struct rules_created created;
+	int created_oom;        /* a name could not be kept: created is incomplete */
+	uint64_t stats_calls;   /* pg_dump 18 statistics calls forwarded */
 	char *buf;              /* rewrite buffer */
 	size_t cap;
 	char reason[640];       /* reasons built at run time */
@@ -131,6 +163,21 @@ enum rules_action rules_apply(struct rules *r, const struct lexer_event *ev,
  * many were written to out (at most max).
  */
 int rules_stats(const struct rules *r, struct rules_stat *out, int max);
+
+/*
+ * The tables this stream created, in dump order: how many, and the i-th
+ * (i < rules_tables) as SQL ("\"public\".\"events\"") into out; returns
+ * its RULES_TABLE_* flags, or -1 when out is too small.  Partitions come
+ * with RULES_TABLE_PARTITION: ANALYZE or VACUUM of their root reaches them.
+ * A name that could not be kept (out of memory) makes rules_tables_complete
+ * 0: the caller should then analyze without a list.
+ */
+size_t rules_tables(const struct rules *r);
+int rules_table_sql(const struct rules *r, size_t i, char *out, size_t size);
+int rules_tables_complete(const struct rules *r);
+
+/* pg_dump 18 statistics calls (pg_restore_relation_stats, ...) forwarded. */
+uint64_t rules_stats_calls(const struct rules *r);
 
 /* Built-in knowledge: the server version (server_version_num) that first
  * knew a parameter pg_dump emits, or 0 if the table does not list it. */

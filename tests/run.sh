@@ -59,7 +59,7 @@ for t in build/asan/test_*; do
 	[ -n "$pattern" ] && [[ $n != *$pattern* ]] && continue
 	run_one "unit/$n" "$t"
 done
-version_scenarios=" serve_roundtrip synapse_import wire_psql wire_restore jobs_roundtrip "
+version_scenarios=" serve_roundtrip synapse_import wire_psql wire_restore jobs_roundtrip serve_freeze "
 versions=${PGSLUICE_TARGET_VERSIONS:-15 17}
 runs=()
 for t in tests/integration/*.sh; do

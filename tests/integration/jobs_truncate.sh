@@ -8,6 +8,8 @@
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/serve_common.bash"
 need_fixtures || exit 0
+CUT=$ROOT/build/tools/cutclient
+[ -x "$CUT" ] || make -s -C "$ROOT" build/tools/cutclient >&2 || { not_ok "build cutclient"; exit 1; }
 
 serve_clusters || { not_ok "clusters start"; exit 1; }
 gunzip -c "$FIXTURES/synapse/synapse-small.sql.gz" >"$T/full.sql"
@@ -48,7 +50,7 @@ tgt_dump >"$T/after5.sql"
 check "--clear-target, cut in pre-data: the earlier import is back" cmp -s "$T/before.sql" "$T/after5.sql"
 
 # the client resets its connection in the middle of the data
-"$ROOT/build/tools/cutclient" -m reset 127.0.0.1 "$SPORT" "$T/cut-data.sql" >"$T/out6" 2>&1
+"$CUT" -m reset 127.0.0.1 "$SPORT" "$T/cut-data.sql" >"$T/out6" 2>&1
 check "--clear-target, client reset in the data: the daemon rolls back (import #3)" \
 	wait_log '\[#3 .*rolled back: the target is as it was before the import' 20
 tgt_dump >"$T/after6.sql"
@@ -57,12 +59,23 @@ check "the daemon goes on" kill -0 "$SPID"
 
 # SIGTERM while the data loads: undone, the client told, exit 0
 l=$(grep -n -m1 '^COPY public.events ' "$T/full.sql" | cut -d: -f1)
-{ head -n $((l + 50)) "$T/full.sql"; sleep 4; } | timeout 30 nc -N 127.0.0.1 "$SPORT" >"$T/out7" &
+# (the client holds its connection open until the daemon has exited)
+{
+	head -n $((l + 50)) "$T/full.sql"
+	for ((i = 0; i < 900; i++)); do [ -e "$T/release" ] && break; sleep 0.1; done
+} | timeout 120 nc -N 127.0.0.1 "$SPORT" >"$T/out7" &
 client=$!
-wait_log 'COPY public.events' 10 || sleep 1
+# the data loads: a connection of the import has run a COPY (the client
+# stops in public.events, whose rows wait for a full batch)
+for ((i = 0; i < 600; i++)); do
+	[ "$(psql_as tgt postgres -At -c "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY public.%'")" -gt 0 ] && break
+	sleep 0.1
+done
+[ "$i" -lt 600 ] || { not_ok "SIGTERM during the data: a COPY of the import reaches the target within 60 s"; _log_tail "$T/serve.log"; }
 kill -TERM "$SPID"
 wait_pid "$SPID"
 rc=$?
+touch "$T/release"
 wait_pid "$client"
 check "SIGTERM during the data: the daemon exits 0" test "$rc" -eq 0
 check "SIGTERM during the data: the client is told it was rolled back" grep -q 'rolled back: the target is as it was before the import' "$T/out7"

@@ -8,7 +8,8 @@
 # and the server disagree: a "--" comment ended by a carriage return, an
 # E'' string continued on the next line (psql, reading a line at a time,
 # never continues a string, the server does), a function named "begin"
-# (not a BEGIN ATOMIC body), RETURN 1xbegin (one token), a leading comment
+# (not a BEGIN ATOMIC body for the server, but one for psql, which then
+# reads a COPY's data after it as SQL), RETURN 1xbegin (one token), a leading comment
 # before COPY and before SET standard_conforming_strings.  For each:
 # `filter | psql -v ON_ERROR_STOP=1 -1` as a non-superuser owner, then the
 # table must still be there, the server's log must show no DROP TABLE
@@ -51,6 +52,7 @@ run cr-comment 1 $'SELECT 1 AS a -- x\r; DROP TABLE victim; -- y\n;\n'
 run e-continuation 1 $'SELECT E\'a\'\n\'\\\';DROP TABLE victim;--\' AS x;\n'
 run e-continuation-comment 1 $'SELECT E\'a\' -- c\n\'\\\';DROP TABLE victim;--\' AS x;\n'
 run function-begin 1 $'CREATE FUNCTION public.begin() RETURNS int LANGUAGE sql AS $$SELECT 1$$;\nDROP TABLE victim;\nSELECT 1 AS end;\n'
+run function-begin-copy 1 $'CREATE FUNCTION public.begin() RETURNS int LANGUAGE sql AS $$SELECT 1$$;\nCOPY public.victim (x) FROM stdin;\nend; DROP TABLE victim;\n\\.\n'
 run return-junk 1 $'CREATE FUNCTION public.f() RETURNS int LANGUAGE sql RETURN 1xbegin;\nDROP TABLE victim;\nSELECT 1 AS end;\n'
 run set-comment 0 $'/* c */ SET standard_conforming_strings = off;\nCOMMENT ON TABLE victim IS \'a\\\';DROP TABLE victim;--\';\nCOMMENT ON TABLE victim IS \'\\\'\';\n'
 if grep -q "LOG:  statement: DROP TABLE victim" "$LOG"; then

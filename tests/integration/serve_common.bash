@@ -14,6 +14,7 @@
 #	tgt_count                 number of relations in tgt's public schema
 #	tgt_aside_count           number of --jobs aside schemas (pgsluice_aside_*) in tgt
 #	wait_log PATTERN [SECS]   wait until the daemon's log matches
+#	wait_log_more PATTERN N [SECS]  wait until more than N lines of the log match
 TARGET_USER=ees_owner
 # PGSLUICE_BIN: run another build (e.g. with sanitizers) of the binary
 PGSLUICE=${PGSLUICE_BIN:-$PGSLUICE}
@@ -38,6 +39,17 @@ wait_log() {
 		sleep 0.1
 	done
 	echo "# timed out waiting for '$pat' in the daemon's log" >&2
+	tail -20 "$T/serve.log" >&2
+	return 1
+}
+
+wait_log_more() {
+	local pat=$1 n=$2 secs=${3:-20} i
+	for ((i = 0; i < secs * 10; i++)); do
+		[ "$(grep -c -- "$pat" "$T/serve.log" 2>/dev/null)" -gt "$n" ] && return 0
+		sleep 0.1
+	done
+	echo "# timed out waiting for line $((n + 1)) matching '$pat' in the daemon's log" >&2
 	tail -20 "$T/serve.log" >&2
 	return 1
 }

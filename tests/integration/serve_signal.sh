@@ -10,15 +10,20 @@ gunzip -c "$FIXTURES/synapse/synapse-small-noowner.sql.gz" >"$T/full.sql"
 serve_start --progress-interval 0 || { not_ok "daemon starts"; exit 1; }
 tgt_dump >"$T/before.sql"
 
-# an import that stalls in the middle of a COPY
+# an import that stalls in the middle of a COPY until the daemon has
+# exited ($T/release), at most 90 s
 l=$(grep -n -m1 '^COPY public.events ' "$T/full.sql" | cut -d: -f1)
-{ head -n $((l + 50)) "$T/full.sql"; sleep 4; } | timeout 30 nc -N 127.0.0.1 "$SPORT" >"$T/out" &
+{
+	head -n $((l + 50)) "$T/full.sql"
+	for ((i = 0; i < 900; i++)); do [ -e "$T/release" ] && break; sleep 0.1; done
+} | timeout 120 nc -N 127.0.0.1 "$SPORT" >"$T/out" &
 client=$!
-wait_log '\[#1 .*connected to the target' 10
+wait_log '\[#1 .*connected to the target' 60 || not_ok "the import connects to the target"
 sleep 1
 kill -TERM "$SPID"
 wait_pid "$SPID"
 rc=$?
+touch "$T/release"
 check "SIGTERM: the daemon exits 0" test "$rc" -eq 0
 wait_pid "$client"
 check "SIGTERM: the client is told" grep -q '^ERROR pgsluice is shutting down (SIGTERM): the import was stopped' "$T/out"

@@ -56,19 +56,17 @@ head -n $((l - 1)) "$T/full.sql" >"$T/cut5.sql"
 truncate_case "just before the trailer" "$T/cut5.sql" "^ERROR dump truncated at line $((l - 1)), between statements"
 
 # a vanished client: nc without -N keeps the connection open after its
-# input; it is killed in the middle of the dump
+# input; it is killed in the middle of the dump, once the daemon has its
+# first bytes (the import's target connection is made)
 n_err=$(grep -c 'ERROR dump truncated' "$T/serve.log")
+n_conn=$(grep -c 'connected to the target' "$T/serve.log")
 head -n $((l / 2)) "$T/full.sql" >"$T/cut6.sql"
 nc 127.0.0.1 "$SPORT" <"$T/cut6.sql" >/dev/null &
 ncpid=$!
-sleep 1
+wait_log_more 'connected to the target' "$n_conn" 60
 kill -9 "$ncpid" 2>/dev/null
 wait_pid "$ncpid" 2>/dev/null
-for i in $(seq 50); do
-	[ "$(grep -c 'ERROR dump truncated' "$T/serve.log")" -gt "$n_err" ] && break
-	sleep 0.1
-done
-check "killed client: logged as truncated" test "$(grep -c 'ERROR dump truncated' "$T/serve.log")" -gt "$n_err"
+check "killed client: logged as truncated" wait_log_more 'ERROR dump truncated' "$n_err" 60
 tgt_dump >"$T/after.sql"
 grep "ERROR" "$T/serve.log" | sed "s/^/# /"
 check "killed client: target unchanged" cmp -s "$T/before.sql" "$T/after.sql"

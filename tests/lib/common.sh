@@ -28,6 +28,9 @@ T=$(mktemp -d /tmp/pgsluice-test.XXXXXX)
 chmod 755 "$T"
 _clusters=()
 _pids=()
+# the scenario's stdout and stderr, for the TERM trap: a trap runs where
+# the shell is, maybe in a function whose output goes to a file
+exec {_stdout}>&1 {_stderr}>&2
 
 ok() { echo "ok - $*"; }
 not_ok() { echo "not ok - $*"; }
@@ -57,8 +60,10 @@ trap 'exit 130' INT
 trap '_on_term; exit 143' TERM
 _on_term() {
 	[ "$BASHPID" = "$$" ] || return 0
-	not_ok "$(basename "$0" .sh): stopped by SIGTERM (the scenario's timeout in tests/run.sh?)"
-	_log_tail "$T/serve.log"
+	{
+		not_ok "$(basename "$0" .sh): stopped by SIGTERM (the scenario's timeout in tests/run.sh?)"
+		_log_tail "$T/serve.log"
+	} >&"$_stdout" 2>&"$_stderr"
 }
 
 # _log_tail FILE: its last 20 lines as "#" comments, when it exists

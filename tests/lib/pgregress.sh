@@ -126,3 +126,23 @@ pgregress_dump() {
 		mv "$REGRESS_DUMP.tmp" "$REGRESS_DUMP"
 	) 9>"$PGREGRESS_CACHE/.lock"
 }
+
+pgregress_scripts() {
+	PGREGRESS_SRC=$PGREGRESS_CACHE/src/test/regress
+	PGREGRESS_MODULES=$PGREGRESS_CACHE/modules
+	[ -f "$PGREGRESS_SRC/regress.so" ] && [ -f "$PGREGRESS_MODULES/.done" ] && return 0
+	mkdir -p "$PGREGRESS_CACHE"
+	(
+		flock -w 600 9 || exit 1
+		_pgregress_source || exit 1
+		[ -f "$PGREGRESS_MODULES/.done" ] && exit 0
+		local pkg
+		pkg=$(ls "$PGREGRESS_CACHE"/dl/postgresql-"$PGREGRESS_MAJOR"_*.orig.tar.* 2>/dev/null | head -1)
+		rm -rf "$PGREGRESS_MODULES" && mkdir -p "$PGREGRESS_MODULES" &&
+			tar -xf "$pkg" -C "$PGREGRESS_MODULES" --strip-components=1 --wildcards \
+				'*/src/test/modules/*/sql/*.sql' '*/src/pl/*/sql/*.sql' >>"$PGREGRESS_CACHE/build.log" 2>&1 ||
+			{ _pgregress_fail "could not unpack the modules' and languages' scripts from $pkg"; exit 1; }
+		chmod -R a+rX "$PGREGRESS_MODULES"
+		touch "$PGREGRESS_MODULES/.done"
+	) 9>"$PGREGRESS_CACHE/.lock"
+}

@@ -13,13 +13,18 @@
  *	connected 200          connect() succeeded
  *	connect_failed 0       connect() failed (refused, timeout)
  *	too_many 136           got "ERROR too many connections ..."
+ *	evicted 0              got "ERROR closed to make room: ..." (connlimits.h)
  *	busy 63                got "ERROR an import ... is running ..."
  *	other_error 0          got another ERROR line
  *	closed_silent 1        closed by the daemon without a line
  *	open_at_end 0          still open when HOLD_S ran out
  *	max_open 200           the most connections open at once (our side)
  *
- * Used by tests/integration/security_flood.sh.  Exit status 0, 2 on usage.
+ * With FLOOD_SOURCES=K in the environment, connection i comes from one of
+ * K loopback addresses (i modulo K): 127.0.0.2 to 127.0.0.251 for K up to
+ * 250, else 127.1.X.Y (never 127.0.0.1, the tests' real sender).
+ *
+ * Used by tests/integration/security_flood.sh and security_unauth.sh.  Exit status 0, 2 on usage.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -73,7 +78,8 @@ main(int argc, char **argv)
 	struct conn *c;
 	struct pollfd *pfd;
 	int n, i, open_now = 0, max_open = 0, connected = 0, failed = 0;
-	int too_many = 0, busy = 0, other = 0, silent = 0, open_end = 0;
+	int too_many = 0, evicted = 0, busy = 0, other = 0, silent = 0, open_end = 0;
+	int sources = getenv("FLOOD_SOURCES") ? atoi(getenv("FLOOD_SOURCES")) : 0;
 	double hold, end;
 	char *send_str = NULL, buf[4096];
 	ssize_t r;
@@ -112,6 +118,22 @@ main(int argc, char **argv)
 			continue;
 		}
 		fcntl(c[i].fd, F_SETFL, O_NONBLOCK);
+		if (sources > 0) {
+			struct sockaddr_in src;
+			int j = i % sources;
+
+			memset(&src, 0, sizeof(src));
+			src.sin_family = AF_INET;
+			src.sin_addr.s_addr = htonl(sources <= 250
+			                                ? (127u << 24) | (unsigned)(2 + j)
+			                                : (127u << 24) | (1u << 16) |
+			                                      ((unsigned)(j / 250) << 8) |
+			                                      (unsigned)(1 + j % 250));
+			if (bind(c[i].fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
+				perror("flood: bind");
+				return 2;
+			}
+		}
 		if (connect(c[i].fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 ||
 		    errno == EINPROGRESS) {
 			c[i].connecting = 1;
@@ -189,6 +211,8 @@ main(int argc, char **argv)
 		}
 		if (strncmp(c[i].first, "ERROR too many connections", 26) == 0)
 			too_many++;
+		else if (strncmp(c[i].first, "ERROR closed to make room: ", 27) == 0)
+			evicted++;
 		else if (strncmp(c[i].first, "ERROR an import ", 16) == 0 &&
 		         strstr(c[i].first, " is running since ") != NULL)
 			busy++;
@@ -197,9 +221,9 @@ main(int argc, char **argv)
 		else if (c[i].done)
 			silent++;
 	}
-	printf("connected %d\nconnect_failed %d\ntoo_many %d\nbusy %d\nother_error %d\n"
+	printf("connected %d\nconnect_failed %d\ntoo_many %d\nevicted %d\nbusy %d\nother_error %d\n"
 	       "closed_silent %d\nopen_at_end %d\nmax_open %d\n",
-	       connected, failed, too_many, busy, other, silent, open_end, max_open);
+	       connected, failed, too_many, evicted, busy, other, silent, open_end, max_open);
 	free(c);
 	free(pfd);
 	return 0;

@@ -15,6 +15,21 @@
  * server's reported value must equal lexer_standard_strings().  COPY data
  * and meta-commands are skipped; nothing else is executed.
  *
+ *	lexdiff --cuts SERVER_VERSION_NUM FILE...
+ *
+ * Only cuts, no server: writes for each FILE a record "F <path>", then one
+ * record per lexer event, for a comparison with the statements psql sent
+ * (tests/integration/lexer_regress_cuts.sh): "S <line> <len>" and "M
+ * <line> <len>", each followed by the statement's or meta-command's <len>
+ * bytes and a newline ("P" instead of "S" for a statement the lexer says
+ * psql would cut elsewhere, lexer_event.psql_cut_differs); "C <line>
+ * <rows>" at the end of a COPY block.  A
+ * lexer error gives "E <line> <len>" and the bytes of the statement it
+ * stopped (from its first byte up to the byte that failed), then "X <msg>";
+ * the cutting goes on with a new lexer at the next line, so one refused
+ * construct does not hide the rest of the file.  Exit status 0, or 2 on a
+ * usage or file error.
+ *
  * Prints one line per problem ("FILE:LINE: multiple commands: ...",
  * "FILE:LINE: syntax error: ...", "FILE:LINE: standard_conforming_strings
  * ...") and a last line "N statements, M multiple, S syntax errors, D
@@ -27,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stdint.h>
 
 #include <libpq-fe.h>
 
@@ -168,12 +184,100 @@ one_file(PGconn *conn, const char *file, struct counts *c)
 	return 0;
 }
 
+static void
+record(char kind, uint64_t line, const char *s, size_t n)
+{
+	printf("%c %llu %zu\n", kind, (unsigned long long)line, n);
+	fwrite(s, 1, n, stdout);
+	putchar('\n');
+}
+
+/* One file for --cuts: read whole, cut, restart after each error's line. */
+static int
+cuts_file(const char *file, int server_version_num)
+{
+	struct lexer lx;
+	struct lexer_event ev;
+	FILE *f = fopen(file, "rb");
+	char *buf = NULL;
+	size_t n = 0, cap = 0, off = 0, used, got;
+	uint64_t line = 1;
+	int r;
+
+	if (f == NULL) {
+		perror(file);
+		return -1;
+	}
+	do {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 1 << 16;
+			if ((buf = realloc(buf, cap)) == NULL) {
+				fprintf(stderr, "lexdiff: out of memory\n");
+				exit(2);
+			}
+		}
+		got = fread(buf + n, 1, cap - n, f);
+		n += got;
+	} while (got > 0);
+	fclose(f);
+	printf("F %s\n", file);
+	while (off <= n) {
+		lexer_init(&lx, 0);
+		lx.server_version_num = server_version_num;
+		lx.line = line;
+		lx.offset = off;
+		r = LEXER_MORE;
+		while (off < n) {
+			r = lexer_scan(&lx, buf + off, n - off, &used, &ev);
+			off += used;
+			if (r == LEXER_ERROR)
+				break;
+			if (r != LEXER_EVENT)
+				continue;
+			if (ev.type == LEXER_STATEMENT)
+				record(ev.psql_cut_differs ? 'P' : 'S', ev.line, ev.data, ev.len);
+			else if (ev.type == LEXER_META)
+				record('M', ev.line, ev.data, ev.len);
+			else if (ev.type == LEXER_COPY_END)
+				printf("C %llu %llu\n", (unsigned long long)ev.line,
+				    (unsigned long long)ev.rows);
+		}
+		while (r != LEXER_ERROR && (r = lexer_finish(&lx, &ev)) == LEXER_EVENT)
+			if (ev.type == LEXER_META)
+				record('M', ev.line, ev.data, ev.len);
+		if (r != LEXER_ERROR) {
+			lexer_free(&lx);
+			break;
+		}
+		/* the stopped statement's bytes, then on after the failing line */
+		record('E', lx.st_line, buf + lx.st_offset,
+		    off > lx.st_offset ? off - lx.st_offset : 0);
+		printf("X %s\n", lexer_error(&lx));
+		while (off < n && buf[off] != '\n')
+			off++;
+		off++;
+		line = 1;
+		for (got = 0; got < off && got < n; got++)
+			line += buf[got] == '\n';
+		lexer_free(&lx);
+	}
+	free(buf);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct counts c = { 0, 0, 0, 0 };
 	PGconn *conn;
 	int i;
+
+	if (argc >= 3 && strcmp(argv[1], "--cuts") == 0) {
+		for (i = 3; i < argc; i++)
+			if (cuts_file(argv[i], atoi(argv[2])) < 0)
+				return 2;
+		return fflush(stdout) == 0 ? 0 : 2;
+	}
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: lexdiff CONNINFO FILE...\n");

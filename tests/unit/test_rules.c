@@ -29,6 +29,7 @@ enum profile {
 	P_NATIVE_ONLY, /* --allow-native-code without a superuser target */
 	P_PUB,         /* --allow-superuser-target --allow-publications */
 	P_PUB_ONLY,    /* --allow-publications without a superuser target */
+	P_FREEZE,      /* single transaction on one connection: copy_freeze */
 };
 
 static const struct rules_role_map role_map[] = {
@@ -77,6 +78,7 @@ profile(enum profile p, struct rules_options *o)
 	case P_NATIVE_ONLY: o->allow_native_code = 1; break;
 	case P_PUB: o->allow_superuser_target = o->allow_publications = 1; break;
 	case P_PUB_ONLY: o->allow_publications = 1; break;
+	case P_FREEZE: o->single_transaction = o->copy_freeze = 1; break;
 	default:
 		if ((size_t)p < sizeof(versions) / sizeof(versions[0]))
 			o->target_version = versions[p];
@@ -778,6 +780,156 @@ test_stats(void)
 	rules_free(&r);
 }
 
+/*
+ * COPY FREEZE: a sequence of statements, each with the text expected to be
+ * sent ("=" the statement as it is), and the tables kept for ANALYZE.
+ */
+static void
+test_freeze(void)
+{
+	static const struct {
+		const char *in, *out;
+	} s[] = {
+	    {"CREATE TABLE public.events (a int);", "="},
+	    {"CREATE UNLOGGED TABLE \"Odd\".\"We\"\"ird\" (a int);", "="},
+	    {"CREATE TABLE public.m (a int) PARTITION BY RANGE (a);", "="},
+	    {"CREATE TABLE public.m_1 PARTITION OF public.m FOR VALUES FROM (1) TO (2);", "="},
+	    {"CREATE TABLE public.m_2 (a int);", "="},
+	    {"ALTER TABLE ONLY public.m ATTACH PARTITION public.m_2 FOR VALUES FROM (2) TO (3);", "="},
+	    {"CREATE TABLE IF NOT EXISTS public.maybe (a int);", "="},
+	    {"CREATE TABLE public.\"partition\" (by int, \"partition\" int);", "="},
+	    {"CREATE TABLE public.sub (a int) PARTITION BY LIST (a);", "="},
+	    {"COPY public.events (a) FROM stdin;", "COPY public.events (a) FROM stdin WITH (FREEZE);"},
+	    {"COPY Public.\"events\" FROM STDIN;", "COPY Public.\"events\" FROM STDIN WITH (FREEZE);"},
+	    {"COPY \"Odd\".\"We\"\"ird\" (a) FROM stdin;", "COPY \"Odd\".\"We\"\"ird\" (a) FROM stdin WITH (FREEZE);"},
+	    {"COPY public.m_1 (a) FROM stdin;", "COPY public.m_1 (a) FROM stdin WITH (FREEZE);"},
+	    {"COPY public.m_2 (a) FROM stdin;", "COPY public.m_2 (a) FROM stdin WITH (FREEZE);"},
+	    {"COPY public.\"partition\" (by) FROM stdin;", "COPY public.\"partition\" (by) FROM stdin WITH (FREEZE);"},
+	    {"COPY public.m (a) FROM stdin;", "="},          /* partitioned: refused by the server */
+	    {"COPY public.sub (a) FROM stdin;", "="},
+	    {"COPY public.maybe (a) FROM stdin;", "="},      /* IF NOT EXISTS may not have created it */
+	    {"COPY public.other (a) FROM stdin;", "="},      /* not created by the stream */
+	    {"COPY events (a) FROM stdin;", "="},            /* another spelling may be another table */
+	    {"COPY \"odd\".\"We\"\"ird\" (a) FROM stdin;", "="},
+	    {"COPY public.events (a) FROM stdin WITH (FORMAT csv);", "="},
+	};
+	static const char *const analyze[] = {
+	    "\"public\".\"events\"", "\"Odd\".\"We\"\"ird\"", "\"public\".\"m\"",
+	    "\"public\".\"partition\"", "\"public\".\"sub\"",
+	};
+	struct rules_options o;
+	struct rules r;
+	struct rules_verdict v;
+	struct lexer_event ev;
+	char name[256];
+	size_t i, k = 0;
+	int ok = 1, f, parts = 0;
+
+	profile(P_FREEZE, &o);
+	rules_init(&r, &o);
+	for (i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
+		const char *want = strcmp(s[i].out, "=") == 0 ? s[i].in : s[i].out;
+
+		memset(&ev, 0, sizeof(ev));
+		ev.type = LEXER_STATEMENT;
+		ev.data = s[i].in;
+		ev.len = strlen(s[i].in);
+		ev.line = i + 1;
+		ev.std_strings = 1;
+		rules_apply(&r, &ev, &v);
+		if (v.action == RULES_REFUSE || v.len != strlen(want) || memcmp(v.text, want, v.len) != 0 ||
+		    (want != s[i].in) != (v.action == RULES_REWRITE &&
+		                          strcmp(v.rule, "copy-freeze") == 0)) {
+			printf("# freeze: step %zu (%s) got %d %.*s\n", i, s[i].in, (int)v.action,
+			       (int)v.len, v.text);
+			ok = 0;
+		}
+	}
+	T_OK(ok, "COPY FREEZE only into tables the stream created, never a partitioned one");
+	for (i = 0; i < rules_tables(&r); i++) {
+		f = rules_table_sql(&r, i, name, sizeof(name));
+		if (f & RULES_TABLE_PARTITION) {
+			parts++;
+			continue;
+		}
+		if (k >= sizeof(analyze) / sizeof(analyze[0]) || strcmp(name, analyze[k++]) != 0) {
+			printf("# freeze: table %zu is %s\n", i, name);
+			ok = 0;
+		}
+	}
+	T_OK(ok && k == sizeof(analyze) / sizeof(analyze[0]) && parts == 2 &&
+	     rules_tables_complete(&r),
+	     "the tables to analyze: created ones, partitions covered by their root");
+	T_OK(rules_table_sql(&r, 1, name, 8) == -1, "rules_table_sql says when out is too small");
+	rules_free(&r);
+
+	/* off (--jobs, filter): the COPY is left alone, the tables are still kept */
+	profile(P_SINGLE, &o);
+	rules_init(&r, &o);
+	for (i = 0; i < 2; i++) {
+		memset(&ev, 0, sizeof(ev));
+		ev.type = LEXER_STATEMENT;
+		ev.data = i == 0 ? s[0].in : s[9].in;
+		ev.len = strlen(ev.data);
+		ev.std_strings = 1;
+		rules_apply(&r, &ev, &v);
+	}
+	T_OK(v.action == RULES_FORWARD && rules_tables(&r) == 1,
+	     "without copy_freeze the COPY is forwarded as it is");
+	rules_free(&r);
+
+	/* many tables: the set grows */
+	profile(P_FREEZE, &o);
+	rules_init(&r, &o);
+	ok = 1;
+	for (i = 0; i < 6000; i++) {
+		char sql[96];
+		size_t t = i < 3000 ? i : i - 3000;
+
+		snprintf(sql, sizeof(sql), i < 3000 ? "CREATE TABLE s.t%zu (a int);" : "COPY s.t%zu FROM stdin;", t);
+		memset(&ev, 0, sizeof(ev));
+		ev.type = LEXER_STATEMENT;
+		ev.data = sql;
+		ev.len = strlen(sql);
+		ev.std_strings = 1;
+		rules_apply(&r, &ev, &v);
+		if (i >= 3000 && v.action != RULES_REWRITE)
+			ok = 0;
+	}
+	T_OK(ok && rules_tables(&r) == 3000, "3000 created tables are all found again");
+	rules_free(&r);
+}
+
+/* pg_dump 18's statistics calls are counted when forwarded, not when dropped. */
+static void
+test_stats_calls(void)
+{
+	static const char sql[] = "SELECT * FROM pg_catalog.pg_restore_relation_stats('version', "
+	                          "'180000'::integer, 'schemaname', 'public', 'relname', 't');";
+	struct rules_options o;
+	struct rules r;
+	struct rules_verdict v;
+	struct lexer_event ev;
+	int n;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = LEXER_STATEMENT;
+	ev.data = sql;
+	ev.len = strlen(sql);
+	ev.std_strings = 1;
+	profile(P_V18, &o);
+	rules_init(&r, &o);
+	rules_apply(&r, &ev, &v);
+	n = (int)rules_stats_calls(&r);
+	rules_free(&r);
+	profile(P_V17, &o);
+	rules_init(&r, &o);
+	rules_apply(&r, &ev, &v);
+	T_OK(n == 1 && rules_stats_calls(&r) == 0 && v.action == RULES_DROP,
+	     "statistics calls: counted on an 18 target, not when dropped for a 17 one");
+	rules_free(&r);
+}
+
 static void
 test_misc(void)
 {
@@ -1080,6 +1232,8 @@ main(void)
 	test_messages();
 	test_stats();
 	test_misc();
+	test_freeze();
+	test_stats_calls();
 	test_prefixes();
 	T_DONE();
 }
