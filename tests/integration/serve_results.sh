@@ -32,7 +32,7 @@ send_nc "$F" "$T/out"
 check "the verdict opens the summary: the phase table follows it" sh -c "grep -A1 '^OK import into synapse committed: ' '$T/out' | tail -1 | grep -q '^  phase  *time  what'"
 check "the summary's last line is the verdict again" sh -c "tail -1 '$T/out' | grep -qx 'OK import into synapse committed'"
 check "a phase table" grep -q '^  phase  *time  what$' "$T/out"
-for ph in pre-data data post-data verify commit; do
+for ph in pre-data data post-data verify analyze commit; do
 	check "phase $ph with its wall time" grep -qE "^  $ph +[0-9]+\.[0-9] s" "$T/out"
 done
 check "data: rows, bytes, tables" grep -qE "^  data +[0-9.]+ s  $FX_ROWS rows, [0-9.]+ [kMG]?B, $FX_COPIES tables\$" "$T/out"
@@ -42,7 +42,7 @@ check "rows in all still there" grep -q "^  rows in all: $FX_ROWS in" "$T/out"
 for i in $(seq 50); do [ -s "$T/result.json" ] && break; sleep 0.1; done
 check_py "--summary-json: verdict ok, committed" "$T/result.json" 'o["verdict"] == "ok" and o["committed"] is True and o["error"] is None'
 check_py "--summary-json: the phases in order, each with seconds" "$T/result.json" \
-	'[p["name"] for p in o["phases"]] == ["pre-data", "data", "post-data", "verify", "commit"] and all(p["seconds"] >= 0 for p in o["phases"])'
+	'[p["name"] for p in o["phases"]] == ["pre-data", "data", "post-data", "verify", "analyze", "commit"] and all(p["seconds"] >= 0 for p in o["phases"])'
 check_py "--summary-json: counts match the dump ($FX_ROWS rows, $FX_COPIES tables)" "$T/result.json" \
 	"o['counts']['rows'] == $FX_ROWS and o['counts']['tables'] == $FX_COPIES and sum(t['rows'] for t in o['tables']) == $FX_ROWS"
 check_py "--summary-json: per-table rows (public.events $FX_EVENTS)" "$T/result.json" \
