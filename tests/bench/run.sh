@@ -161,7 +161,7 @@ contender() { # VERSION NAME
 		add psql.wall "$t"
 		add psql.vis "$(visible_pct "$v")"
 		t0=$(now)
-		vacuumdb -q --analyze-only --schema=public -h 127.0.0.1 -p "$(pg_port "t$v")" -U ees_owner -d bench_target
+		vacuumdb -q --analyze-only -h 127.0.0.1 -p "$(pg_port "t$v")" -U ees_owner -d bench_target 2>/dev/null
 		psql_as "t$v" bench_target -c "VACUUM (FREEZE)" >/dev/null 2>&1
 		add psql.ready "$(echo "$t + $(since "$t0")" | bc)"
 		add psql.scan "$(first_scan "$v")" # after VACUUM: hint bits are set

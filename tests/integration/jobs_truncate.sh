@@ -52,7 +52,7 @@ check "--clear-target, cut in pre-data: the earlier import is back" cmp -s "$T/b
 # the client resets its connection in the middle of the data
 "$CUT" -m reset 127.0.0.1 "$SPORT" "$T/cut-data.sql" >"$T/out6" 2>&1
 check "--clear-target, client reset in the data: the daemon rolls back (import #3)" \
-	wait_log '\[#3 .*rolled back: the target is as it was before the import' 20
+	wait_log '\[#3 .*rolled back: the target is as it was before the import' 60
 tgt_dump >"$T/after6.sql"
 check "--clear-target, client reset in the data: the earlier import is back" cmp -s "$T/before.sql" "$T/after6.sql"
 check "the daemon goes on" kill -0 "$SPID"

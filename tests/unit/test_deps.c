@@ -155,10 +155,35 @@ test_batches(void)
 	deps_free(&d);
 }
 
+/* pgsluice's own VACUUM (FREEZE, ANALYZE) after post-data, one table each. */
+static void
+test_vacuum(void)
+{
+	static const char *const v1 = "VACUUM (FREEZE, ANALYZE) \"public\".\"events\"";
+	static const char *const v2 = "VACUUM (FREEZE) \"public\".\"Odd \"\"x\"\"\"";
+	static const char *const all = "VACUUM (FREEZE)";
+	static const char *const an = "ANALYZE \"public\".\"events\"";
+	struct deps d;
+	struct deps_touch a, b, c, e;
+
+	memset(&d, 0, sizeof(d));
+	T_OK(deps_classify(&d, &a, v1, strlen(v1)) == DEPS_W_OTHER && !a.barrier && a.n == 1 &&
+	         strcmp(a.table[0], "\"public\".\"events\"") == 0,
+	     "VACUUM (FREEZE, ANALYZE) t touches t");
+	deps_classify(&d, &b, v2, strlen(v2));
+	T_OK(!b.barrier && b.n == 1 && !deps_conflict(&a, &b), "VACUUMs of two tables run at once");
+	deps_classify(&d, &c, all, strlen(all));
+	T_OK(c.barrier, "a VACUUM without a table runs alone");
+	deps_classify(&d, &e, an, strlen(an));
+	T_OK(e.barrier, "an ANALYZE runs alone (the flush before the VACUUMs)");
+	deps_free(&d);
+}
+
 int
 main(void)
 {
 	test_matrix();
 	test_batches();
+	test_vacuum();
 	T_DONE();
 }
