@@ -30,7 +30,7 @@
 FROM debian:12 AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-        gcc libc6-dev make pkg-config libevent-dev libpq-dev libisal-dev libzstd-dev liblz4-dev libssl-dev \
+        gcc libc6-dev make pkg-config libevent-dev libpq-dev libisal-dev libzstd-dev liblz4-dev libssl-dev libjansson-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
@@ -45,7 +45,7 @@ RUN make pgsluice CFLAGS="-O2 -g" \
 FROM debian:12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-        libevent-2.1-7 libevent-openssl-2.1-7 libpq5 libisal2 libzstd1 liblz4-1 libssl3 \
+        libevent-2.1-7 libevent-openssl-2.1-7 libpq5 libisal2 libzstd1 liblz4-1 libssl3 libjansson4 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 5480 pgsluice \
  && useradd --system --uid 5480 --gid 5480 --no-create-home --home-dir /nonexistent \

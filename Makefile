@@ -15,7 +15,8 @@
 #   make test-fresh README's quick start in a new debootstrap Debian 12 root, as CI
 #                   runs it (scripts/test-fresh.sh; root, network to the mirror)
 #   make format-check  clang-format --dry-run -Werror over every .c and .h
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (binary, man pages, README and
+#                   deployment examples under share/doc/pgsluice)
 #
 # `make demo`, `make test` and `make fuzz` install the missing Debian packages
 # they need when run as root (scripts/deps.sh), or say what to install; a
@@ -35,7 +36,7 @@ PKG_CONFIG ?= pkg-config
 CLANG_FORMAT ?= clang-format
 FUZZ_SECONDS ?= 60
 
-PKGS := libevent libevent_openssl libpq libisal libzstd liblz4 openssl
+PKGS := libevent libevent_openssl libpq libisal libzstd liblz4 openssl jansson
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 STD := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 CFLAGS ?= -O2 -g
@@ -220,9 +221,19 @@ demo: demo-deps all
 test-fresh:
 	@scripts/test-fresh.sh
 
+MAN_PAGES := $(sort $(wildcard man/*.1))
+DOC_DIR = $(DESTDIR)$(PREFIX)/share/doc/pgsluice
+
+# the binary, the manual pages (man/*.1, mdoc), and under share/doc/pgsluice
+# the README (the systemd unit's Documentation=) and the deployment examples
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 pgsluice $(DESTDIR)$(PREFIX)/bin/pgsluice
+	install -m 644 $(MAN_PAGES) $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -d $(DOC_DIR)/deploy/systemd $(DOC_DIR)/deploy/k8s
+	install -m 644 README.md $(DOC_DIR)/README.md
+	install -m 644 deploy/systemd/* $(DOC_DIR)/deploy/systemd/
+	install -m 644 deploy/k8s/* $(DOC_DIR)/deploy/k8s/
 
 # every C file of the project, against .clang-format
 FORMAT_SRC = $(sort $(wildcard sqlrewrite/*.[ch] proxy/*.[ch] tests/*/*.[ch]))

@@ -13,10 +13,12 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "cli.h"
@@ -29,13 +31,45 @@ enum {
 	OPT_TARGET = CLI_OPT_FIRST_FREE,
 	OPT_SCHEMA,
 	OPT_ROLE,
+	OPT_JSON,
 };
 
 /* objects listed without --verbose */
 #define CHECK_LIST_MAX 40
 
-/* where the details go: stdout, or nowhere with --quiet (the verdict is stdout's) */
+/* where the details go: stdout, or nowhere with --quiet or --json */
 static FILE *check_out;
+
+/* --json: the object being filled, and the first error */
+static json_t *check_json;
+static char check_err[2048];
+
+/* An error: on stderr, and kept for --json. */
+static void __attribute__((format(printf, 1, 2)))
+check_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (check_err[0] == '\0')
+		vsnprintf(check_err, sizeof(check_err), fmt, ap);
+	va_end(ap);
+	check_err[strcspn(check_err, "\n")] = '\0';
+	va_start(ap, fmt);
+	fprintf(stderr, "pgsluice check: ");
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}
+
+/* --json: o[key] = v (stolen); nothing without --json */
+static void
+check_set(const char *key, json_t *v)
+{
+	if (check_json != NULL && v != NULL)
+		json_object_set_new(check_json, key, v);
+	else
+		json_decref(v);
+}
 
 static void
 check_usage(FILE *f)
@@ -54,6 +88,8 @@ check_usage(FILE *f)
 	    "  --role ROLE         SET ROLE ROLE after connecting, as serve --role\n"
 	    "  -v, --verbose       list every object (default: the first %d)\n"
 	    "  -q, --quiet         the verdict line alone\n"
+	    "  --json              print one JSON object instead (README: Machine-readable\n"
+	    "                      results)\n"
 	    "  --version           print the version and exit\n"
 	    "  -h, --help          this text\n", CHECK_LIST_MAX);
 }
@@ -64,7 +100,7 @@ check_query(PGconn *conn, const char *sql, const char *what)
 	PGresult *res = PQexec(conn, sql);
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		fprintf(stderr, "pgsluice check: cannot read %s: %s", what, PQerrorMessage(conn));
+		check_fail("cannot read %s: %s", what, PQerrorMessage(conn));
 		PQclear(res);
 		return NULL;
 	}
@@ -97,7 +133,7 @@ check_synapse(PGconn *conn, const char *schema)
 			break;
 	}
 	if (r < 0) {
-		fprintf(stderr, "pgsluice check: %s\n", err);
+		check_fail("%s\n", err);
 		return -1;
 	}
 	if (synapse_target_line(&sy, msg, sizeof(msg)))
@@ -122,7 +158,7 @@ check_role(PGconn *conn)
 	if (res == NULL)
 		return -1;
 	if (preflight_role_load(&role, res, err, sizeof(err)) < 0) {
-		fprintf(stderr, "pgsluice check: %s\n", err);
+		check_fail("%s\n", err);
 		PQclear(res);
 		return -1;
 	}
@@ -156,6 +192,7 @@ check_main(int argc, char **argv)
 		{ "dbname", required_argument, NULL, OPT_TARGET },
 		{ "schema", required_argument, NULL, OPT_SCHEMA },
 		{ "role", required_argument, NULL, OPT_ROLE },
+		{ "json", no_argument, NULL, OPT_JSON },
 		CLI_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -166,7 +203,7 @@ check_main(int argc, char **argv)
 	PGresult *res;
 	char err[256], *sql, *counts, *list, *drops;
 	char shown[1024], why[2048], advice[512], options[1024];
-	int c, n_schemas = 0, i, code = 2, verbose = 0, quiet = 0;
+	int c, n_schemas = 0, i, code = 2, verbose = 0, quiet = 0, json = 0;
 
 	optind = 1;
 	while ((c = cli_getopt(argc, argv, "d:" CLI_COMMON_SHORTOPTS, opts, "pgsluice check")) != -1) {
@@ -183,6 +220,9 @@ check_main(int argc, char **argv)
 			break;
 		case 'q':
 			quiet = 1;
+			break;
+		case OPT_JSON:
+			json = 1;
 			break;
 		case OPT_SCHEMA:
 			if (n_schemas == PREFLIGHT_MAX_SCHEMAS) {
@@ -209,25 +249,31 @@ check_main(int argc, char **argv)
 		                       "user=synapse_user\"");
 	if (n_schemas == 0)
 		schemas[n_schemas++] = "public";
-	check_out = quiet ? fopen("/dev/null", "w") : stdout;
+	check_out = quiet || json ? fopen("/dev/null", "w") : stdout;
+	if (json && (check_json = json_object()) == NULL) {
+		fprintf(stderr, "pgsluice check: out of memory\n");
+		return 2;
+	}
 	if (check_out == NULL) {
 		fprintf(stderr, "pgsluice check: cannot open /dev/null: %s\n", strerror(errno));
 		return 2;
 	}
 
+	connhint_describe(conninfo, shown, sizeof(shown));
+	check_set("target", json_pack("{s:s}", "description", shown));
 	if (target_params(conninfo, "pgsluice check", keys, vals, options, sizeof(options)) < 0) {
-		fprintf(stderr, "pgsluice check: %s\n", options);
-		return 2;
+		check_fail("%s\n", options);
+		goto done;
 	}
 	conn = PQconnectdbParams(keys, vals, 1);
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
 		connhint_mask(conninfo, shown, sizeof(shown));
 		connhint_error(conn, why, sizeof(why));
 		connhint_advice(conn, advice, sizeof(advice));
-		fprintf(stderr, "pgsluice check: cannot connect to the target (--target %s): %s\n"
-		        "pgsluice check: %s\n", shown, why, advice);
+		check_fail("cannot connect to the target (--target %s): %s\n", shown, why);
+		fprintf(stderr, "pgsluice check: %s\n", advice);
 		PQfinish(conn);
-		return 2;
+		goto done;
 	}
 	/* read-only, whatever the role's defaults */
 	PQclear(PQexec(conn, "SET default_transaction_read_only = on"));
@@ -235,6 +281,18 @@ check_main(int argc, char **argv)
 	res = check_query(conn, preflight_sql_standing(), "the role's standing");
 	if (res == NULL)
 		goto out;
+	check_set("target", json_pack("{s:s, s:s, s:s, s:s, s:s}", "description", shown,
+	                              "database", PQgetvalue(res, 0, 7), "host",
+	                              PQhost(conn) ? PQhost(conn) : "", "port",
+	                              PQport(conn) ? PQport(conn) : "", "user",
+	                              PQgetvalue(res, 0, 8)));
+	check_set("server", json_pack("{s:s, s:i}", "version", PQgetvalue(res, 0, 0),
+	                              "version_num", PQserverVersion(conn)));
+	check_set("role", json_pack("{s:s, s:b, s:b, s:s, s:b}", "name", PQgetvalue(res, 0, 8),
+	                            "superuser", PQgetvalue(res, 0, 1)[0] == 't', "owns_database",
+	                            PQgetvalue(res, 0, 3)[0] == 't', "database_owner",
+	                            PQgetvalue(res, 0, 2), "may_create",
+	                            PQgetvalue(res, 0, 4)[0] == 't'));
 	fprintf(check_out, "target: database %s on %s:%s as %s\n", PQgetvalue(res, 0, 7),
 	       PQhost(conn) ? PQhost(conn) : "?", PQport(conn) ? PQport(conn) : "?",
 	       PQgetvalue(res, 0, 8));
@@ -262,7 +320,7 @@ check_main(int argc, char **argv)
 
 	sql = preflight_sql_schemas(conn, schemas, n_schemas, err, sizeof(err));
 	if (sql == NULL) {
-		fprintf(stderr, "pgsluice check: %s\n", err);
+		check_fail("%s\n", err);
 		goto out;
 	}
 	res = check_query(conn, sql, "the target schemas");
@@ -281,7 +339,7 @@ check_main(int argc, char **argv)
 
 	sql = preflight_sql_objects(conn, schemas, n_schemas, err, sizeof(err));
 	if (sql == NULL) {
-		fprintf(stderr, "pgsluice check: %s\n", err);
+		check_fail("%s\n", err);
 		goto out;
 	}
 	res = check_query(conn, sql, "the objects in the target schemas");
@@ -289,15 +347,27 @@ check_main(int argc, char **argv)
 	if (res == NULL)
 		goto out;
 	if (preflight_objects_load(&objs, res, err, sizeof(err)) < 0) {
-		fprintf(stderr, "pgsluice check: %s\n", err);
+		check_fail("%s\n", err);
 		PQclear(res);
 		goto out;
 	}
 	PQclear(res);
 
+	if (check_json != NULL) {
+		json_t *arr = json_array();
+		size_t k;
+
+		for (k = 0; arr != NULL && k < objs.n; k++)
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:b}", "kind",
+			                                      objs.v[k].kind, "name", objs.v[k].ident,
+			                                      "owner", objs.v[k].owner, "droppable",
+			                                      objs.v[k].mine));
+		check_set("objects", arr);
+	}
 	if (objs.n == 0) {
 		fprintf(check_out, "objects: none\n");
-		printf("verdict: cleared: ready for an import\n");
+		fprintf(check_json ? stderr : stdout, "verdict: cleared: ready for an import\n");
+		check_set("verdict", json_string("cleared"));
 		code = 0;
 	} else {
 		counts = preflight_objects_counts(&objs);
@@ -309,7 +379,9 @@ check_main(int argc, char **argv)
 		if (preflight_objects_foreign(&objs) != NULL)
 			fprintf(check_out, "warning: objects marked \"owned by\" belong to another role: "
 			       "--clear-target cannot drop them as %s\n", PQuser(conn));
-		printf("verdict: not cleared: pgsluice serve refuses an import unless started with "
+		check_set("verdict", json_string("not cleared"));
+		check_set("clear_target_sql", drops ? json_string(drops) : NULL);
+		fprintf(check_json ? stderr : stdout, "verdict: not cleared: pgsluice serve refuses an import unless started with "
 		       "--clear-target\n");
 		free(counts);
 		free(list);
@@ -319,7 +391,22 @@ check_main(int argc, char **argv)
 	preflight_objects_free(&objs);
 out:
 	PQfinish(conn);
+done:
 	if (check_out != stdout)
 		fclose(check_out);
+	if (check_json != NULL) {
+		char *text;
+
+		if (code == 2) {
+			check_set("verdict", json_string("error"));
+			check_set("error", json_string(check_err[0] ? check_err : "a query failed"));
+		}
+		check_set("exit_status", json_integer(code));
+		text = json_dumps(check_json, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+		if (text != NULL)
+			printf("%s\n", text);
+		free(text);
+		json_decref(check_json);
+	}
 	return code;
 }

@@ -129,40 +129,51 @@ connhint_mask(const char *conninfo, char *buf, size_t size)
 	PQconninfoFree(opts);
 }
 
-/* keyword's value in the parsed string, else the variable's, else NULL */
+/* keyword's value in opts, or NULL */
 static const char *
-connhint_value(const PQconninfoOption *opts, const char *keyword, const char *env)
+connhint_value(const PQconninfoOption *opts, const char *keyword)
 {
 	const PQconninfoOption *o;
-	const char *v;
 
-	for (o = opts; o->keyword != NULL; o++)
+	for (o = opts; o != NULL && o->keyword != NULL; o++)
 		if (strcmp(o->keyword, keyword) == 0 && o->val != NULL && o->val[0] != '\0')
 			return o->val;
-	v = getenv(env);
-	return v != NULL && v[0] != '\0' ? v : NULL;
+	return NULL;
+}
+
+/* from the string, else libpq's default (its PG* variable, or built in) */
+static const char *
+connhint_either(const PQconninfoOption *given, const PQconninfoOption *dflt, const char *kw)
+{
+	const char *v = connhint_value(given, kw);
+
+	return v != NULL ? v : connhint_value(dflt, kw);
 }
 
 void
 connhint_describe(const char *conninfo, char *buf, size_t size)
 {
-	static const char dflt[] = "(libpq's default)";
 	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+	PQconninfoOption *dflt = PQconndefaults();
 	const char *host, *port, *db, *user, *svc;
 
 	if (opts == NULL) {
 		snprintf(buf, size, "a target libpq cannot parse (check --target)");
+		PQconninfoFree(dflt);
 		return;
 	}
-	host = connhint_value(opts, "host", "PGHOST");
+	host = connhint_either(opts, dflt, "host");
 	if (host == NULL)
-		host = connhint_value(opts, "hostaddr", "PGHOSTADDR");
-	port = connhint_value(opts, "port", "PGPORT");
-	db = connhint_value(opts, "dbname", "PGDATABASE");
-	user = connhint_value(opts, "user", "PGUSER");
-	svc = connhint_value(opts, "service", "PGSERVICE");
-	snprintf(buf, size, "database %s on host %s port %s as user %s%s%s", db ? db : dflt,
-	         host ? host : dflt, port ? port : dflt, user ? user : dflt,
+		host = connhint_either(opts, dflt, "hostaddr");
+	port = connhint_either(opts, dflt, "port");
+	user = connhint_either(opts, dflt, "user");
+	db = connhint_either(opts, dflt, "dbname");
+	if (db == NULL)
+		db = user; /* libpq's rule */
+	svc = connhint_either(opts, dflt, "service");
+	snprintf(buf, size, "database %s on host %s port %s as user %s%s%s", db ? db : "?",
+	         host ? host : "(the default socket)", port ? port : "5432", user ? user : "?",
 	         svc ? ", service " : "", svc ? svc : "");
 	PQconninfoFree(opts);
+	PQconninfoFree(dflt);
 }

@@ -40,8 +40,8 @@ void connhint_mask(const char *conninfo, char *buf, size_t size);
 
 /*
  * Into buf: where conninfo leads, for the log: "database D on host H port
- * P as user U", each from the string, else from the PG* variable that
- * libpq reads, else "(libpq's default)".  Never a password.  A string
+ * P as user U", each from the string, else libpq's default (the PG*
+ * variable, or libpq's built-in value).  Never a password.  A string
  * libpq cannot parse gives a note saying so.
  */
 void connhint_describe(const char *conninfo, char *buf, size_t size);

@@ -57,19 +57,25 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <jansson.h>
+
 #include "auth.h"
 #include "cli.h"
 #include "report.h"
 #include "send.h"
+#include "session.h"
 #include "sendzstd.h"
 
 #define SEND_DEFAULT_PORT "5480"
 #define SEND_CHUNK (128 * 1024)       /* input read and sent at a time */
-#define SEND_LINE_MAX 8192            /* longest server line kept whole */
+#define SEND_LINE_MAX (1 << 18)       /* longest server line kept whole (RESULT) */
 #define SEND_CONNECT_TIMEOUT_MS 15000 /* TCP connect, and the TLS handshake */
 #define SEND_DRAW_MS 250              /* progress bar redraw period */
+#define SEND_BAR_MAX 1024             /* bytes of the bar's line */
 #define SEND_RATE_SAMPLES 8           /* rate over the last ~8 redraw seconds */
 #define SEND_LINGER_S 10              /* wait for the close after the answer */
+#define SEND_WAIT_DEFAULT_S 3600      /* --wait without a number */
+#define SEND_WAIT_PAUSE_MS 2000       /* between two tries of --wait */
 
 /* the signal that interrupted send (0: none), and the pipe that tells poll */
 static volatile sig_atomic_t send_signal;
@@ -81,6 +87,9 @@ enum {
 	OPT_CERT,
 	OPT_KEY,
 	OPT_TOKEN_FILE,
+	OPT_JSON,
+	OPT_SIZE,
+	OPT_WAIT,
 	OPT_COMPRESS,
 	OPT_THREADS,
 };
@@ -98,7 +107,8 @@ struct send_sample {
 
 struct sender {
 	/* options */
-	int tls, quiet, verbose;
+	int tls, quiet, verbose, json;
+	double wait;          /* --wait: seconds to retry while the daemon is busy; 0: no */
 	const char *ca, *cert, *key, *token_file;
 	const char *addr, *path;
 	char host[256], port[32];
@@ -140,6 +150,10 @@ struct sender {
 	char line[SEND_LINE_MAX];
 	size_t line_len;
 	enum send_answer answer;
+	json_t *result;       /* --json: the daemon's RESULT object */
+	int await_ready;      /* --wait: the dump waits for the daemon's READY line */
+	int refused_busy;     /* the daemon's RESULT said: refused, busy */
+	char held[1024];      /* --wait: a refusal's ERROR line, printed if no retry */
 	char doing[256];      /* from the last progress line: "COPY public.events 1520 rows" */
 
 	/* progress display */
@@ -186,6 +200,14 @@ send_usage(FILE *f)
 	    "  --threads N            zstd worker threads (default: the CPUs online;\n"
 	    "                         0: compress in send's own thread)\n"
 	    "  -q, --quiet            no progress (the answer is still printed)\n"
+	    "  --size BYTES           the dump's size when it comes on a pipe (as pv -s:\n"
+	    "                         42M, 3G), for the bar's %% and time left\n"
+	    "  --wait[=SECONDS]       while the daemon is busy with another import, wait\n"
+	    "                         and try again, for SECONDS (default 3600); the dump\n"
+	    "                         is sent only once the daemon is ready for it\n"
+	    "  --json                 print the import's result on stdout as one JSON\n"
+	    "                         object (README: Machine-readable results); the\n"
+	    "                         daemon's text answer goes to stderr\n"
 	    "  -v, --verbose          the daemon's progress lines as they come, also on\n"
 	    "                         a terminal (instead of the bar)\n"
 	    "  --version              print the version and exit\n"
@@ -815,10 +837,23 @@ send_sample(struct sender *s, double now)
  * unless force:
  *   [#######.............]  35%  94.1 MB of 267.0 MB, 12.1 MB/s, 0:14 left, COPY public.events 1520 rows
  */
+/* Draw line (n bytes, "\r" first) cut to the terminal's width, and clear the rest. */
+static void
+send_write_line(struct sender *s, char *line, int n, int cols)
+{
+	if (n > cols) /* "\r" plus cols - 1 characters: no wrap */
+		n = cols;
+	if (n > SEND_BAR_MAX - 4) /* room for "\033[K" */
+		n = SEND_BAR_MAX - 4;
+	memcpy(line + n, "\033[K", 3);
+	send_write_stderr(line, (size_t)n + 3);
+	s->bar_shown = 1;
+}
+
 static void
 send_draw(struct sender *s, int force)
 {
-	char line[1024], a[32], b[32], r[32], t[32];
+	char line[SEND_BAR_MAX], a[32], b[32], r[32], t[32];
 	double now = report_now(), rate, pct;
 	int n = 0, cols, fill, i;
 
@@ -833,7 +868,12 @@ send_draw(struct sender *s, int force)
 	report_size(s->sent, a, sizeof(a));
 	report_size((uint64_t)rate, r, sizeof(r));
 	n = snprintf(line, sizeof(line), "\r");
-	if (s->in_eof && s->out_len == 0) {
+	if (s->in_eof && s->out_len == 0 && strncmp(s->doing, "running ", 8) == 0) {
+		/* the daemon's slow half: what runs there matters, not the bytes */
+		n += snprintf(line + n, sizeof(line) - (size_t)n, "%s sent; %s", a, s->doing + 8);
+		send_write_line(s, line, n, cols);
+		return;
+	} else if (s->in_eof && s->out_len == 0) {
 		send_duration(s->input_done_at - s->start, t, sizeof(t));
 		n += snprintf(line + n, sizeof(line) - (size_t)n, "%s sent in %s, waiting for the daemon", a, t);
 	} else if (s->in_total > 0) {
@@ -859,13 +899,7 @@ send_draw(struct sender *s, int force)
 	}
 	if (s->doing[0] != '\0' && n < (int)sizeof(line))
 		n += snprintf(line + n, sizeof(line) - (size_t)n, ", %s", s->doing);
-	if (n > cols) /* "\r" plus cols - 1 characters: no wrap */
-		n = cols;
-	if (n > (int)sizeof(line) - 4) /* room for "\033[K" */
-		n = (int)sizeof(line) - 4;
-	memcpy(line + n, "\033[K", 3);
-	send_write_stderr(line, (size_t)n + 3);
-	s->bar_shown = 1;
+	send_write_line(s, line, n, cols);
 }
 
 /* ---- the daemon's lines --------------------------------------------------- */
@@ -894,6 +928,27 @@ send_progress_line(struct sender *s, const char *line)
 	}
 }
 
+/* A RESULT line (session.h): kept for --json; a busy refusal noted for --wait. 1 if taken. */
+static int
+send_result_line(struct sender *s, const char *text)
+{
+	json_t *o = json_loads(text, 0, NULL);
+	const char *verdict, *reason;
+
+	if (o == NULL)
+		return 0;
+	verdict = json_string_value(json_object_get(o, "verdict"));
+	reason = json_string_value(json_object_get(o, "reason"));
+	if (verdict != NULL && reason != NULL && strcmp(verdict, "refused") == 0 &&
+	    strcmp(reason, "busy") == 0)
+		s->refused_busy = 1;
+	if (s->result == NULL)
+		s->result = o;
+	else
+		json_decref(o);
+	return 1;
+}
+
 static void
 send_line(struct sender *s, char *line)
 {
@@ -901,6 +956,16 @@ send_line(struct sender *s, char *line)
 
 	if (len > 0 && line[len - 1] == '\r')
 		line[--len] = '\0';
+	if ((s->json || s->wait > 0) && s->answer == SEND_ANSWER_NONE && strcmp(line, "READY") == 0) {
+		s->await_ready = 0; /* the dump may go */
+		return;
+	}
+	if (s->await_ready && s->answer == SEND_ANSWER_NONE && send_starts_word(line, "ERROR")) {
+		/* a refusal: printed as the answer unless --wait tries again */
+		snprintf(s->held, sizeof(s->held), "%s", line);
+		s->answer = SEND_ANSWER_ERROR;
+		return;
+	}
 	if (s->answer == SEND_ANSWER_NONE) {
 		if (strncmp(line, "progress:", 9) == 0) {
 			send_progress_line(s, line);
@@ -927,8 +992,38 @@ send_line(struct sender *s, char *line)
 		}
 		send_bar_clear(s);
 	}
-	fprintf(stdout, "%s\n", line);
-	fflush(stdout);
+	if ((s->json || s->wait > 0) && strncmp(line, "RESULT ", 7) == 0 && send_result_line(s, line + 7))
+		return;
+	/* with --json, stdout has the object alone: the text answer goes to stderr */
+	fprintf(s->json ? stderr : stdout, "%s\n", line);
+	fflush(s->json ? stderr : stdout);
+}
+
+/*
+ * --json: one object on stdout: the daemon's result (jsonout.h), or, when
+ * none came, {"verdict": "no answer"}, with what send saw added as
+ * "client": bytes sent, seconds, exit status.
+ */
+static void
+send_print_json(struct sender *s, int rc)
+{
+	json_t *o = s->result != NULL ? json_incref(s->result) :
+	    json_pack("{s:s, s:b}", "verdict", rc == SEND_EXIT_INTERRUPTED ? "interrupted" :
+	              "no answer", "committed", 0);
+	char *text;
+
+	if (o == NULL)
+		return;
+	json_object_set_new(o, "client", json_pack("{s:I, s:I, s:f, s:i}", "bytes_sent",
+	                    (json_int_t)s->sent, "bytes_received", (json_int_t)s->got,
+	                    "seconds", report_now() - s->start, "exit_status", rc));
+	text = json_dumps(o, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+	if (text != NULL) {
+		printf("%s\n", text);
+		fflush(stdout);
+		free(text);
+	}
+	json_decref(o);
 }
 
 static void
@@ -1097,6 +1192,12 @@ send_loop(struct sender *s)
 	int nfd, timeout, r, want_input;
 
 	while (!s->server_eof && !send_signal) {
+		if (s->await_ready && s->answer == SEND_ANSWER_NONE &&
+		    report_now() - s->start > SEND_CONNECT_TIMEOUT_MS / 1000.0) {
+			send_warn(s, "the daemon did not say READY within %d s: --wait needs a daemon "
+			             "that knows it (as new as this send)", SEND_CONNECT_TIMEOUT_MS / 1000);
+			break;
+		}
 		if (s->write_dead || s->answer != SEND_ANSWER_NONE) {
 			/* no point reading more of the dump: stop sending it */
 			if (!s->in_eof)
@@ -1105,7 +1206,7 @@ send_loop(struct sender *s)
 			if (!s->write_shut && (s->write_dead || s->out_len == 0))
 				send_shut_write(s);
 		}
-		if (s->out_len == 0 && !s->in_eof && s->in_regular)
+		if (s->out_len == 0 && !s->in_eof && s->in_regular && !s->await_ready)
 			send_fill(s);
 		if (s->out_len > 0)
 			send_flush(s);
@@ -1116,7 +1217,7 @@ send_loop(struct sender *s)
 			continue;
 		}
 
-		want_input = s->out_len == 0 && !s->in_eof && !s->write_dead;
+		want_input = s->out_len == 0 && !s->in_eof && !s->write_dead && !s->await_ready;
 		pfd[0].fd = s->fd;
 		pfd[0].events = POLLIN;
 		if ((s->out_len > 0 && !s->write_dead) || s->read_wants_write || s->shut_wants_write)
@@ -1138,6 +1239,8 @@ send_loop(struct sender *s)
 			timeout = SEND_DRAW_MS;
 		else
 			timeout = -1;
+		if (s->await_ready && (timeout < 0 || timeout > SEND_DRAW_MS))
+			timeout = SEND_DRAW_MS;
 		if (s->answer != SEND_ANSWER_NONE) {
 			/* the daemon closes right after the summary; don't hang if not */
 			if (report_now() - s->last_rx > SEND_LINGER_S)
@@ -1177,6 +1280,7 @@ send_free(struct sender *s)
 		close(s->in_fd);
 	sendzstd_free(s->zs);
 	explicit_bzero(s->out, sizeof(s->out));
+	json_decref(s->result);
 	free(s);
 }
 
@@ -1282,6 +1386,63 @@ send_result(struct sender *s)
 	return s->in_failed ? SEND_EXIT_LOCAL : SEND_EXIT_NO_ANSWER;
 }
 
+/* After the AUTH line: ask for the RESULT line (--json) and READY (--wait); session.h. */
+static void
+send_request(struct sender *s)
+{
+	size_t n = strlen(SESSION_RESULT_REQUEST);
+
+	if (!s->json && s->wait <= 0)
+		return;
+	memcpy(s->out + s->out_len, SESSION_RESULT_REQUEST, n);
+	s->out_len += n;
+	s->auth_left += n;
+	s->await_ready = s->wait > 0;
+}
+
+/* Sleep ms, woken early by SIGINT/SIGTERM: 0, or -1 when interrupted. */
+static int
+send_pause(int ms)
+{
+	struct pollfd p = { .fd = send_wake[0], .events = POLLIN };
+
+	(void)poll(&p, 1, ms);
+	return send_signal ? -1 : 0;
+}
+
+/* --wait: forget the refused connection; the next try starts as the first. */
+static int
+send_again(struct sender *s)
+{
+	if (s->ssl != NULL)
+		SSL_free(s->ssl);
+	if (s->ctx != NULL)
+		SSL_CTX_free(s->ctx);
+	if (s->fd >= 0)
+		close(s->fd);
+	s->ssl = NULL;
+	s->ctx = NULL;
+	s->fd = -1;
+	s->read_wants_write = s->write_shut = s->shut_wants_write = s->write_dead = 0;
+	s->write_errno = s->server_eof = s->server_reset = s->read_errno = 0;
+	s->got = 0;
+	s->tls_error[0] = '\0';
+	s->out_off = s->out_len = s->auth_left = 0;
+	s->line_len = 0;
+	s->answer = SEND_ANSWER_NONE;
+	json_decref(s->result);
+	s->result = NULL;
+	s->doing[0] = s->held[0] = '\0';
+	s->refused_busy = 0;
+	/* the refusal stopped the input (in_eof) before any of it was read */
+	s->in_eof = 0;
+	s->input_done_at = 0;
+	if (s->token_file != NULL && send_load_token(s) < 0)
+		return -1;
+	send_request(s);
+	return 0;
+}
+
 int
 send_main(int argc, char **argv)
 {
@@ -1291,6 +1452,9 @@ send_main(int argc, char **argv)
 		{ "cert", required_argument, NULL, OPT_CERT },
 		{ "key", required_argument, NULL, OPT_KEY },
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "size", required_argument, NULL, OPT_SIZE },
+		{ "wait", optional_argument, NULL, OPT_WAIT },
 		{ "compress", required_argument, NULL, OPT_COMPRESS },
 		{ "threads", required_argument, NULL, OPT_THREADS },
 		CLI_COMMON_LONGOPTS,
@@ -1299,6 +1463,8 @@ send_main(int argc, char **argv)
 	struct sender *s;
 	char a[32], t[32];
 	double secs;
+	long long size = 0;
+	double deadline;
 	int c, rc;
 
 	s = calloc(1, sizeof(*s));
@@ -1350,6 +1516,33 @@ send_main(int argc, char **argv)
 		case 'v':
 			s->verbose = 1;
 			break;
+		case OPT_JSON:
+			s->json = 1;
+			break;
+		case OPT_WAIT:
+			s->wait = SEND_WAIT_DEFAULT_S;
+			if (optarg != NULL) {
+				char *end;
+
+				s->wait = strtod(optarg, &end);
+				if (end == optarg || *end != '\0' || s->wait <= 0 || s->wait > 7 * 86400) {
+					(void)cli_usage_error("pgsluice send", "--wait=%s: want seconds, e.g. "
+					                      "--wait=600 (--wait alone: %d)", optarg,
+					                      SEND_WAIT_DEFAULT_S);
+					free(s);
+					return SEND_EXIT_LOCAL;
+				}
+			}
+			break;
+		case OPT_SIZE:
+			size = cli_parse_size(optarg);
+			if (size <= 0) {
+				free(s);
+				(void)cli_usage_error("pgsluice send", "--size %s: want the dump's size in "
+				                      "bytes, e.g. 7541318, 900M or 12G", optarg);
+				return SEND_EXIT_LOCAL;
+			}
+			break;
 		case 'h':
 			send_usage(stdout);
 			free(s);
@@ -1384,18 +1577,42 @@ send_main(int argc, char **argv)
 		send_free(s);
 		return SEND_EXIT_LOCAL;
 	}
-	if (send_connect(s) < 0 || (s->tls && send_tls(s) < 0)) {
-		rc = send_signal ? send_interrupted(s) : SEND_EXIT_LOCAL;
-		send_free(s);
-		return rc;
+	if (size > 0 && s->zs == NULL)
+		s->in_total = (uint64_t)size; /* as pv -s: a pipe's size, for % and time left */
+	send_request(s);
+	deadline = report_now() + s->wait;
+	for (;;) {
+		s->start = report_now();
+		if (send_connect(s) < 0 || (s->tls && send_tls(s) < 0)) {
+			rc = send_signal ? send_interrupted(s) : SEND_EXIT_LOCAL;
+			if (s->json)
+				send_print_json(s, rc);
+			send_free(s);
+			return rc;
+		}
+		s->start = s->last_draw = report_now();
+		send_draw(s, 1);
+		send_loop(s);
+		if (!s->refused_busy || send_signal || report_now() + 2 > deadline)
+			break;
+		/* --wait: the daemon is busy; the dump was not touched: try again */
+		send_bar_clear(s);
+		if (!s->quiet)
+			fprintf(stderr, "pgsluice send: %s\npgsluice send: waiting for it (--wait: %.0f s "
+			        "left)\n", s->held, deadline - report_now());
+		if (send_pause(SEND_WAIT_PAUSE_MS) < 0 || send_again(s) < 0)
+			break;
 	}
-	s->start = s->last_draw = report_now();
-	send_draw(s, 1);
-	send_loop(s);
+	if (s->held[0] != '\0') {
+		printf("%s\n", s->held); /* the refusal is the answer */
+		fflush(stdout);
+	}
 	if (send_signal && s->answer == SEND_ANSWER_NONE)
 		rc = send_interrupted(s);
 	else
 		rc = send_result(s);
+	if (s->json)
+		send_print_json(s, rc);
 	if (!s->quiet && rc == SEND_EXIT_OK) {
 		secs = report_now() - s->start;
 		report_size(s->sent, a, sizeof(a));

@@ -33,6 +33,8 @@
 #include "cli.h"
 #include "connhint.h"
 #include "connlimits.h"
+#include "jsonout.h"
+#include "metrics.h"
 #include "log.h"
 #include "preflight.h"
 #include "priv.h"
@@ -62,6 +64,10 @@
 enum {
 	OPT_TARGET = CLI_OPT_FIRST_FREE,
 	OPT_ROLE,
+	OPT_LOG_FORMAT,
+	OPT_SYSLOG,
+	OPT_SUMMARY_JSON,
+	OPT_METRICS_LISTEN,
 	OPT_LISTEN,
 	OPT_UNIX,
 	OPT_SCHEMA,
@@ -105,6 +111,9 @@ struct serve {
 	struct evconnlistener *listeners[SERVE_MAX_LISTEN * 4 + 1];
 	int n_listeners;
 	struct event *ev_term, *ev_int, *ev_hup;
+	const char *summary_json;  /* --summary-json FILE */
+	const char *metrics_listen; /* --metrics-listen HOST:PORT */
+	char target_desc[768];
 	struct session **sessions;
 	size_t n_sessions, cap_sessions;
 	struct session *active;   /* the import in progress */
@@ -171,7 +180,16 @@ serve_usage(FILE *f)
 	    "                         own timer: the dump's SET statement_timeout cannot\n"
 	    "                         undo it; COPY data from the client does not count;\n"
 	    "                         default 0: no limit)\n"
-	    "  -v, --verbose          debug lines in the log\n"
+	    "  -v, --verbose          debug lines in the log; the summary lists the rows of\n"
+	    "                         every table\n"
+	    "  --metrics-listen HOST:PORT  serve Prometheus /metrics and /healthz over HTTP\n"
+	    "                         there (README: Metrics and health)\n"
+	    "  --summary-json FILE    write each import's result to FILE as one JSON object\n"
+	    "                         (replaced atomically; README: Machine-readable results)\n"
+	    "  --log-format F         text (default), json (one object per line) or\n"
+	    "                         journal (text behind <3>-style syslog priorities;\n"
+	    "                         the default when stderr is the journal)\n"
+	    "  --syslog               the same as --log-format journal\n"
 	    "  --version              print the version and exit\n"
 	    "  -h, --help             this text\n"
 	    "\n"
@@ -236,10 +254,12 @@ serve_admit(void *arg, struct session *s, int take, char *msg, size_t size)
 
 	if (sv->stopping) {
 		snprintf(msg, size, "pgsluice is shutting down; no new import is accepted");
+		metrics_refused("shutting_down");
 		return SESSION_REFUSE_UNAVAILABLE;
 	}
 	if (sv->once && sv->once_done) {
 		snprintf(msg, size, "pgsluice runs with --once and has served its import");
+		metrics_refused("once_done");
 		return SESSION_REFUSE_UNAVAILABLE;
 	}
 	if (sv->active != NULL && sv->active != s && session_importing(sv->active)) {
@@ -247,10 +267,13 @@ serve_admit(void *arg, struct session *s, int take, char *msg, size_t size)
 		snprintf(msg, size, "%s; try again when it has finished", what);
 		log_info(session_who(s), "refused: %s", what);
 		session_note_refused_peer(sv->active);
+		metrics_refused("busy");
 		return SESSION_REFUSE_BUSY;
 	}
-	if (take)
+	if (take) {
 		sv->active = s;
+		metrics_import_started();
+	}
 	/* authenticated now: the AUTH line or a client certificate; without either, a dump */
 	if (take || sv->cfg.auth != NULL || sv->tls_client_ca != NULL)
 		connlimits_remove(sv->pool, s);
@@ -276,6 +299,32 @@ serve_maybe_exit(struct serve *sv)
 {
 	if ((sv->stopping || sv->once_done) && sv->n_sessions == 0)
 		event_base_loopexit(sv->base, NULL);
+}
+
+/* The running import's figures, for /metrics. */
+static const struct report *
+serve_live(void *arg)
+{
+	struct serve *sv = arg;
+
+	return sv->active != NULL && session_importing(sv->active) ?
+	       session_progress(sv->active) : NULL;
+}
+
+/* An import's result: --summary-json FILE holds the last one; /metrics counts it. */
+static void
+serve_on_result(void *arg, struct session *s, const struct jsonout_import *res,
+                const struct json_t *obj)
+{
+	struct serve *sv = arg;
+
+	if (sv->active != s)
+		return; /* no import began (not a dump): nothing to count or write */
+	metrics_import_ended(res);
+	if (sv->summary_json != NULL && jsonout_write_file(obj, sv->summary_json) < 0)
+		log_error(NULL, "--summary-json %s: cannot write the result: %s (is the folder "
+		          "there and writable by the daemon's user?)", sv->summary_json,
+		          strerror(errno));
 }
 
 static void
@@ -343,6 +392,7 @@ serve_turn_away(struct serve *sv, evutil_socket_t fd, const struct sockaddr *sa,
 	int i, n;
 
 	sv->n_refused_busy++;
+	metrics_refused("max_connections");
 	if (sv->n_refused_busy == 1 || sv->n_refused_busy % 100 == 0)
 		log_warn(NULL, "refused the connection from %s: %d clients are connected "
 		         "(--max-connections); %llu refused so far", peer, sv->max_connections,
@@ -842,6 +892,10 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		{ "target", required_argument, NULL, OPT_TARGET },
 		{ "dbname", required_argument, NULL, OPT_TARGET },
 		{ "role", required_argument, NULL, OPT_ROLE },
+		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+		{ "syslog", no_argument, NULL, OPT_SYSLOG },
+		{ "summary-json", required_argument, NULL, OPT_SUMMARY_JSON },
+		{ "metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "unix", required_argument, NULL, OPT_UNIX },
 		{ "schema", required_argument, NULL, OPT_SCHEMA },
@@ -906,6 +960,26 @@ serve_parse(struct serve *sv, int argc, char **argv)
 			break;
 		case OPT_ROLE:
 			target_set_role(optarg);
+			break;
+		case OPT_LOG_FORMAT:
+			if (strcmp(optarg, "text") == 0)
+				log_set_format(LOG_FORMAT_TEXT);
+			else if (strcmp(optarg, "json") == 0)
+				log_set_format(LOG_FORMAT_JSON);
+			else if (strcmp(optarg, "journal") == 0)
+				log_set_format(LOG_FORMAT_JOURNAL);
+			else
+				return cli_usage_error("pgsluice serve", "--log-format %s: want text, "
+				                       "json or journal", optarg);
+			break;
+		case OPT_SYSLOG:
+			log_set_format(LOG_FORMAT_JOURNAL);
+			break;
+		case OPT_SUMMARY_JSON:
+			sv->summary_json = optarg;
+			break;
+		case OPT_METRICS_LISTEN:
+			sv->metrics_listen = optarg;
 			break;
 		case OPT_LISTEN:
 			if (sv->n_listen == SERVE_MAX_LISTEN) {
@@ -994,6 +1068,7 @@ serve_parse(struct serve *sv, int argc, char **argv)
 			break;
 		case 'v':
 			log_set_level(LOG_LEVEL_DEBUG);
+			sv->cfg.verbose = 1;
 			break;
 		case OPT_SYNAPSE:
 			sv->cfg.synapse = SYNAPSE_ON;
@@ -1053,7 +1128,7 @@ int
 serve_main(int argc, char **argv)
 {
 	struct serve sv;
-	char where[768], mode[160];
+	char where[768], mode[160], merr[256];
 	int r, i, code = 2;
 
 	memset(&sv, 0, sizeof(sv));
@@ -1073,6 +1148,7 @@ serve_main(int argc, char **argv)
 	sv.cfg.rules = &sv.cr;
 	sv.cfg.admit = serve_admit;
 	sv.cfg.on_end = serve_on_end;
+	sv.cfg.on_result = serve_on_result;
 	sv.cfg.on_free = serve_on_free;
 	sv.cfg.arg = &sv;
 
@@ -1083,6 +1159,13 @@ serve_main(int argc, char **argv)
 			goto out;
 	if (sv.unix_path != NULL && serve_listen_unix(&sv, sv.unix_path) < 0)
 		goto out;
+	if (sv.metrics_listen != NULL) {
+		if (metrics_start(sv.base, sv.metrics_listen, serve_live, &sv, merr, sizeof(merr)) < 0) {
+			fprintf(stderr, "pgsluice serve: %s\n", merr);
+			goto out;
+		}
+		log_info(NULL, "metrics on http://%s/metrics, health on /healthz", sv.metrics_listen);
+	}
 	sv.ev_term = evsignal_new(sv.base, SIGTERM, serve_on_signal, &sv);
 	sv.ev_int = evsignal_new(sv.base, SIGINT, serve_on_signal, &sv);
 	sv.ev_hup = evsignal_new(sv.base, SIGHUP, serve_on_hup, &sv);
@@ -1094,7 +1177,9 @@ serve_main(int argc, char **argv)
 	}
 	if (serve_security_started(&sv) < 0)
 		goto out;
-	connhint_describe(sv.cfg.conninfo, where, sizeof(where));
+	connhint_describe(sv.cfg.conninfo, sv.target_desc, sizeof(sv.target_desc));
+	sv.cfg.target_desc = sv.target_desc;
+	snprintf(where, sizeof(where), "%s", sv.target_desc);
 	if (sv.cfg.jobs > 1)
 		snprintf(mode, sizeof(mode), "--jobs %d: pre-data committed first, data and "
 		         "post-data over %d connections, undone on failure", sv.cfg.jobs, sv.cfg.jobs);
@@ -1114,6 +1199,7 @@ serve_main(int argc, char **argv)
 		code = 0;
 	log_info(NULL, "exiting (status %d)", code);
 out:
+	metrics_stop();
 	serve_close_listeners(&sv);
 	if (sv.ev_term)
 		event_free(sv.ev_term);

@@ -42,12 +42,15 @@
 #include "auth.h"
 #include "decoder.h"
 #include "dumpstart.h"
+#include "jsonout.h"
 #include "jobs.h"
 #include "lexer.h"
 #include "log.h"
+#include "metrics.h"
 #include "pgwire.h"
 #include "preflight.h"
 #include "probe.h"
+#include "progwatch.h"
 #include "report.h"
 #include "rules.h"
 #include "session.h"
@@ -141,6 +144,9 @@ struct session {
 	/* the handshake (TLS, AUTH line) and the client limits: issue 4 */
 	int tls_pending;           /* the TLS handshake is not done yet */
 	int auth_pending;          /* the AUTH line is not checked yet */
+	int want_result;           /* the client asked for the RESULT line (session.h) */
+	char fail_sqlstate[8];     /* the failing dump statement's SQLSTATE ("": none) */
+	uint64_t fail_no, fail_line; /* and its number and line (0: no statement failed) */
 	struct event *ev_header;   /* --header-timeout, while in HANDSHAKE */
 	struct event *ev_auth;     /* an AUTH attempt waiting its turn (auth_wait) */
 	double auth_held;          /* seconds it has waited so far */
@@ -206,6 +212,7 @@ struct session {
 	 * statement still running when the import has already failed.
 	 */
 	struct probe *probe_blocker, *probe_cancel;
+	struct progwatch progress; /* index builds seen by the server (progwatch.h) */
 	struct event *ev_watch, *ev_cancel;
 	struct event *ev_stmt_timeout; /* --statement-timeout, re-armed by each dump statement */
 	struct event *ev_alive;    /* SESSION_ALIVE_MS while STREAM */
@@ -240,7 +247,6 @@ struct session {
 	int analyze_step;
 	int vacuum_fed;            /* --jobs: every VACUUM was handed to the engine */
 	size_t vacuum_next;        /* ... the next table of the rules' list */
-	double analyze_t0;
 };
 
 static void session_pump(struct session *s);
@@ -267,6 +273,12 @@ static void session_report(struct session *s);
 static void session_release(struct session *s);
 static void session_fail(struct session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+const struct report *
+session_progress(const struct session *s)
+{
+	return &s->rep;
+}
 
 const char *
 session_who(const struct session *s)
@@ -687,6 +699,11 @@ session_fail_statement(struct session *s)
 	char *srv = session_srv_text(&s->srv), note[sizeof(s->blocker) + 200];
 
 	session_lock_note(s, note, sizeof(note));
+	if (s->error == NULL) {
+		snprintf(s->fail_sqlstate, sizeof(s->fail_sqlstate), "%s", s->srv.sqlstate);
+		s->fail_no = s->cur_no;
+		s->fail_line = s->cur_line;
+	}
 	session_fail(s, "statement %llu at line %llu failed: %s\n  statement: %s%s",
 	             (unsigned long long)s->cur_no, (unsigned long long)s->cur_line,
 	             srv ? srv : "out of memory", s->cur_excerpt, note);
@@ -783,6 +800,8 @@ session_wind_down(struct session *s)
 		/* --jobs: keep (drop the aside schemas) or undo (jobs.h) */
 		s->jobs_ended = 1;
 		s->finish_commit = s->error == NULL;
+		if (s->finish_commit)
+			report_phase_begin(&s->rep, REPORT_PHASE_COMMIT);
 		sql = jobs_end(s->jobs, s->finish_commit, PQserverVersion(t->conn));
 		session_set_state(s, SESSION_FINISH);
 		if (sql == NULL) {
@@ -803,6 +822,8 @@ session_wind_down(struct session *s)
 		if (s->in_txn) {
 			s->finish_commit = s->error == NULL;
 			session_set_state(s, SESSION_FINISH);
+			if (s->finish_commit)
+				report_phase_begin(&s->rep, REPORT_PHASE_COMMIT);
 			if (session_send(s, s->finish_commit ? "COMMIT" : "ROLLBACK") == 0)
 				return;
 			target_close(t);
@@ -865,6 +886,7 @@ session_free_now(evutil_socket_t fd, short what, void *arg)
 		event_free(s->ev_idle);
 	probe_cancel(s->probe_blocker);
 	probe_cancel(s->probe_cancel);
+	progwatch_close(&s->progress);
 	if (s->ev_watch)
 		event_free(s->ev_watch);
 	if (s->ev_cancel)
@@ -1138,6 +1160,8 @@ session_on_progress(evutil_socket_t fd, short what, void *arg)
 
 	if (s->state != SESSION_STREAM)
 		return;
+	progwatch_tick(&s->progress, s->cfg->base, s->cfg->conninfo, s->cfg->connect_timeout,
+	               &s->rep, s->who);
 	report_progress(&s->rep, line, sizeof(line));
 	session_say(s, LOG_LEVEL_INFO, "%s", line);
 }
@@ -1522,7 +1546,7 @@ session_forward(struct session *s, const struct lexer_event *ev, const char *tex
 	session_excerpt(text, len, s->cur_excerpt, sizeof(s->cur_excerpt));
 	if (is_copy)
 		report_copy_start(&s->rep, s->lx.copy_table);
-	s->rep.sent++;
+	report_sent(&s->rep, text, len, is_copy);
 	s->sent_any = 1;
 	if (s->jobs != NULL) {
 		if (is_copy) {
@@ -1656,15 +1680,16 @@ session_analyze(struct session *s)
 
 	if (s->analyze_step == 1) {
 		s->analyze_step = 2;
-		report_phase(&s->rep, "analyze", report_now() - s->analyze_t0, "%zu tables, %s",
-		             analyze_count(&s->rules),
-		             s->in_txn ? "inside the import's transaction" : "after the import");
+		report_phase_note(&s->rep, REPORT_PHASE_ANALYZE, "%zu tables, %s",
+		                  analyze_count(&s->rules),
+		                  s->in_txn ? "inside the import's transaction" : "after the import");
+		report_phase_begin(&s->rep, REPORT_PHASE_VERIFY); /* the audit is a check too */
 	}
 	if (s->analyze_step == 2 || s->jobs != NULL)
 		return 0;
 	s->analyze_step = 2;
 	if (why != NULL) {
-		report_phase(&s->rep, "analyze", 0, "none: %s", why);
+		report_phase_note(&s->rep, REPORT_PHASE_ANALYZE, "none: %s", why);
 		return 0;
 	}
 	if ((sql = analyze_sql(&s->rules, &oom)) == NULL) {
@@ -1673,7 +1698,7 @@ session_analyze(struct session *s)
 		return oom;
 	}
 	s->analyze_step = 1;
-	s->analyze_t0 = report_now();
+	report_phase_begin(&s->rep, REPORT_PHASE_ANALYZE);
 	session_send(s, sql);
 	free(sql);
 	return 1;
@@ -1726,12 +1751,12 @@ session_vacuum(struct session *s)
 		return 0;
 	if (s->analyze_step == 0) {
 		s->analyze_step = 1;
-		s->analyze_t0 = report_now();
 		if (s->cfg->no_analyze) {
 			s->analyze_step = 2;
-			report_phase(&s->rep, "vacuum", 0, "none: --no-analyze");
+			report_phase_note(&s->rep, REPORT_PHASE_VACUUM, "none: --no-analyze");
 			return 0;
 		}
+		report_phase_begin(&s->rep, REPORT_PHASE_VACUUM);
 		if (session_vacuum_flush(s, why == NULL) < 0)
 			return 1;
 	}
@@ -1748,7 +1773,7 @@ session_vacuum(struct session *s)
 	if (!s->vacuum_fed || !jobs_idle(s->jobs))
 		return 1;
 	s->analyze_step = 2;
-	report_phase(&s->rep, "vacuum", report_now() - s->analyze_t0,
+	report_phase_note(&s->rep, REPORT_PHASE_VACUUM,
 	             "VACUUM (FREEZE%s) of %zu tables on %d connections%s%s", why ? "" : ", ANALYZE",
 	             analyze_count(&s->rules), s->cfg->jobs, why ? ", no ANALYZE: " : "",
 	             why ? why : "");
@@ -1771,6 +1796,7 @@ session_verify_next(struct session *s)
 		if (synapse_dump_end(&s->syn, err, sizeof(err)) == SYNAPSE_NOTE_WARN)
 			session_say(s, LOG_LEVEL_WARN, "warning: synapse: %s", err);
 		session_set_state(s, SESSION_VERIFY);
+		report_phase_begin(&s->rep, REPORT_PHASE_VERIFY);
 	}
 	r = verify_next(&s->ver, s->target.conn, &sql, err, sizeof(err));
 	if (r < 0) {
@@ -2473,6 +2499,7 @@ session_after_objects(struct session *s)
 		s->cleared = counts;
 		counts = NULL;
 		log_info(s->who, "--clear-target: dropping %s", s->cleared);
+		report_phase_begin(&s->rep, REPORT_PHASE_CLEAR);
 	}
 	free(counts);
 	if (s->cfg->jobs > 1 && s->wire == NULL) {
@@ -2852,18 +2879,93 @@ session_emit(void *arg, const char *line)
 	session_say(arg, LOG_LEVEL_INFO, "%s", line);
 }
 
-/* The target is closed: the summary, then close the client. */
+/* What state the target is in after a failed import (the summary's last word). */
+static const char *
+session_end_state(const struct session *s, char *buf, size_t size)
+{
+	if (!s->sent_any)
+		return "nothing was changed in the target";
+	if (s->txn_lost)
+		return session_txn_lost_state(s);
+	if (s->jobs != NULL && jobs_state(s->jobs) != NULL)
+		return jobs_state(s->jobs);
+	if (s->commit_unknown)
+		return "the connection was lost while COMMIT was in flight: the import may or may "
+		       "not have been committed; look at the target before sending the dump again";
+	if (s->cfg->rules->opt.single_transaction) {
+		snprintf(buf, size, "rolled back: the target is as it was before the import%s",
+		         s->cleared ? " (the --clear-target drops too)" : "");
+		return buf;
+	}
+	return "--no-single-transaction: the statements before the failing one were committed; "
+	       "the target holds a partial import";
+}
+
+/* The result as data: to the daemon (on_result), and to a client that asked. */
+static void
+session_result(struct session *s, const char *state)
+{
+	struct jsonout_import res;
+	char msg[1024], *line;
+	json_t *obj;
+	size_t n;
+
+	memset(&res, 0, sizeof(res));
+	res.ok = s->error == NULL;
+	res.committed = s->committed && s->error == NULL;
+	n = s->error ? strcspn(s->error, "\n") : 0;
+	if (s->error)
+		snprintf(msg, sizeof(msg), "%.*s", (int)n, s->error);
+	else
+		snprintf(msg, sizeof(msg), "import into %s committed", s->dbname);
+	res.message = msg;
+	res.target = s->cfg->target_desc;
+	res.database = s->dbname[0] ? s->dbname : NULL;
+	res.jobs = s->cfg->jobs > 1 ? s->cfg->jobs : 1;
+	res.mode = s->cfg->jobs > 1 ? "jobs" : s->cfg->rules->opt.single_transaction ?
+	           "single transaction" : "no single transaction";
+	res.state = state;
+	if (s->error != NULL && s->fail_no > 0) {
+		res.sqlstate = s->fail_sqlstate[0] ? s->fail_sqlstate : NULL;
+		res.statement = s->fail_no;
+		res.line = s->fail_line;
+	}
+	res.rep = &s->rep;
+	res.rules = s->pipeline_live ? &s->rules : NULL;
+	res.ver = s->pipeline_live ? &s->ver : NULL;
+	obj = jsonout_import(&res);
+	if (obj == NULL)
+		return;
+	if (s->cfg->on_result)
+		s->cfg->on_result(s->cfg->arg, s, &res, obj);
+	if (s->want_result && s->wire == NULL && !s->client_gone &&
+	    (line = jsonout_line(obj)) != NULL) {
+		evbuffer_add_printf(bufferevent_get_output(s->bev), "RESULT %s\n", line);
+		free(line);
+	}
+	json_decref(obj);
+}
+
+/*
+ * The target is closed: the summary, then close the client.  It opens
+ * with the verdict, then the phases, the checks and the rules, and ends
+ * with the verdict again (so a terminal shows it last).
+ */
 static void
 session_report(struct session *s)
 {
 	int single = s->cfg->rules->opt.single_transaction;
+	const char *state = NULL;
 	enum log_level lvl;
-	char plain[32];
+	char plain[32], sbuf[160];
 
 	if (s->state == SESSION_CLOSING || s->state == SESSION_AFTER)
 		return;
 	if (s->ev_progress)
 		event_del(s->ev_progress);
+	report_phase_end(&s->rep);
+	progwatch_close(&s->progress);
+	log_group_begin(); /* the summary is one log record */
 	report_size(s->rep.bytes_plain, plain, sizeof(plain));
 	if (s->error == NULL && s->committed == 0 && !single)
 		s->committed = 1; /* autocommit: what was sent is in */
@@ -2882,35 +2984,30 @@ session_report(struct session *s)
 			            "boundary would not be noticed; compare the counts with the source, "
 			            "or send the file with pgsluice send, which checks it");
 	} else {
+		state = session_end_state(s, sbuf, sizeof(sbuf));
 		session_say(s, lvl, "ERROR %s", s->error);
-		if (!s->sent_any)
-			session_say(s, lvl, "  nothing was changed in the target");
-		else if (s->txn_lost)
-			session_say(s, lvl, "  %s", session_txn_lost_state(s));
-		else if (s->jobs != NULL && jobs_state(s->jobs) != NULL)
-			session_say(s, lvl, "  %s", jobs_state(s->jobs));
-		else if (s->commit_unknown)
-			session_say(s, lvl, "  the connection was lost while COMMIT was in flight: the "
-			            "import may or may not have been committed; look at the target "
-			            "before sending the dump again");
-		else if (single)
-			session_say(s, lvl, "  rolled back: the target is as it was before the import%s",
-			            s->cleared ? " (the --clear-target drops too)" : "");
-		else
-			session_say(s, lvl, "  --no-single-transaction: the statements before the failing "
-			            "one were committed; the target holds a partial import");
+		session_say(s, lvl, "  %s", state);
 	}
 	if (s->super_allowed)
 		session_say(s, LOG_LEVEL_WARN, "  the target role %s is a superuser "
 		            "(--allow-superuser-target)", s->super_allowed_user);
 	if (s->pipeline_live) {
+		report_phases(&s->rep, session_emit, s);
 		if (s->cleared && !s->txn_lost)
 			session_say(s, LOG_LEVEL_INFO, "  cleared (--clear-target): %s %s", s->cleared,
 			            s->committed ? "dropped" : "not dropped (rolled back)");
 		synapse_summary(&s->syn, session_emit, s);
 		verify_summary(&s->ver, &s->rep, session_emit, s);
-		report_summary(&s->rep, &s->rules, s->error == NULL, session_emit, s);
+		report_summary(&s->rep, &s->rules, s->error == NULL && s->cfg->verbose, session_emit,
+		               s);
+		if (s->error == NULL)
+			session_say(s, lvl, "OK import into %s %s", s->dbname,
+			            single ? "committed" : "done (--no-single-transaction)");
+		else
+			session_say(s, lvl, "ERROR import into %s failed: %s", s->dbname, state);
 	}
+	log_group_end();
+	session_result(s, state);
 	if (s->client_gone && s->admitted)
 		session_log_left(s, s->client_why);
 	if (!s->ended && s->admitted) {
@@ -3280,6 +3377,20 @@ session_refuse(struct session *s, enum log_level level, const char *msg)
 	session_refuse_code(s, level, SESSION_ADMIT, msg);
 }
 
+/* The RESULT line of a refusal before any import (session.h), when asked for. */
+static void
+session_result_refused(struct session *s, enum session_admission code, const char *msg)
+{
+	char *line = jsonout_refusal(code == SESSION_REFUSE_BUSY          ? "busy"
+	                             : code == SESSION_REFUSE_UNAVAILABLE ? "unavailable"
+	                                                                  : "refused",
+	                             msg);
+
+	if (line != NULL)
+		evbuffer_add_printf(bufferevent_get_output(s->bev), "RESULT %s\n", line);
+	free(line);
+}
+
 /* session_refuse, for an admission refusal: code says which (SESSION_ADMIT: none). */
 static void
 session_refuse_code(struct session *s, enum log_level level, enum session_admission code,
@@ -3298,6 +3409,8 @@ session_refuse_code(struct session *s, enum log_level level, enum session_admiss
 		pgwire_refuse(s->wire, bufferevent_get_output(s->bev), why, msg);
 	} else {
 		session_say(s, level, "ERROR %s", msg);
+		if (s->want_result && !s->client_gone)
+			session_result_refused(s, code, msg);
 	}
 	session_close_client(s);
 }
@@ -3407,11 +3520,35 @@ session_auth(struct session *s)
 		break;
 	}
 	n = auth_record(s->cfg->auth, s->peer_host, 0);
+	metrics_auth_failed();
 	log_warn(s->who, "AUTH failed from %s: %s (failure %d from this address; its next "
 	         "attempt waits %.2f s)", s->peer_host, why, n,
 	         auth_wait(s->cfg->auth, s->peer_host));
 	session_refuse(s, LOG_LEVEL_DEBUG, why);
 	return -1;
+}
+
+/*
+ * After the AUTH step: a raw client's "RESULT json" line (session.h).
+ * 1: taken or absent, 0: wait for the rest of it.
+ */
+static int
+session_result_request(struct session *s)
+{
+	static const char req[] = SESSION_RESULT_REQUEST;
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	char buf[sizeof(req) - 1];
+	size_t n = evbuffer_get_length(in);
+
+	if (n > sizeof(buf))
+		n = sizeof(buf);
+	if (evbuffer_copyout(in, buf, n) != (ev_ssize_t)n || memcmp(buf, req, n) != 0)
+		return 1;
+	if (n < sizeof(buf))
+		return s->client_eof ? 1 : 0;
+	evbuffer_drain(in, sizeof(buf));
+	s->want_result = 1;
+	return 1;
 }
 
 /*
@@ -3439,6 +3576,8 @@ session_handshake(struct session *s)
 	}
 	if (s->auth_pending && session_auth(s) <= 0)
 		return;
+	if (s->wire == NULL && session_result_request(s) == 0)
+		return;
 	if (s->ev_header)
 		event_del(s->ev_header);
 	/* could an import start now?  (nothing is taken before a dump is seen) */
@@ -3448,6 +3587,9 @@ session_handshake(struct session *s)
 		return;
 	}
 	session_set_state(s, SESSION_PREDUMP);
+	if (s->want_result && s->wire == NULL)
+		evbuffer_add(bufferevent_get_output(s->bev), SESSION_RESULT_READY,
+		             strlen(SESSION_RESULT_READY));
 	if (s->cfg->idle_timeout > 0) {
 		struct timeval tv = { s->cfg->idle_timeout, 0 };
 

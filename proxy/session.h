@@ -73,6 +73,22 @@ enum session_admission {
 	SESSION_REFUSE_UNAVAILABLE, /* shutting down, or --once has served its import */
 };
 
+/*
+ * A raw client may send this line first (after its AUTH line, if any):
+ * the answer then ends with one more line, "RESULT " and the import's
+ * result as one JSON object (jsonout.h).  pgsluice send --json and --wait
+ * do.  Such a client is also told when it may send its dump: the line
+ * "READY" once the daemon would admit an import (another client can still
+ * take the slot first), or, when it is refused before any import, the
+ * ERROR line and "RESULT {"verdict": "refused", "reason": "busy" |
+ * "unavailable", "message": ...}".
+ */
+#define SESSION_RESULT_REQUEST "RESULT json\n"
+#define SESSION_RESULT_READY "READY\n"
+
+struct jsonout_import;
+struct json_t;
+
 struct session_config {
 	struct event_base *base;
 	const char *conninfo;          /* --target */
@@ -94,6 +110,8 @@ struct session_config {
 	                                  target is refused at preflight */
 	int statement_timeout;         /* --statement-timeout: seconds one dump
 	                                  statement may run on the target; 0: no limit */
+	int verbose;                   /* --verbose: the summary lists every table's rows */
+	const char *target_desc;       /* where --target leads (connhint_describe) */
 
 	/* the handshake and the limits on what a client may send (issue 4) */
 	struct auth *auth;             /* --token-file: the AUTH line; NULL: none */
@@ -117,6 +135,12 @@ struct session_config {
 	                                size_t size);
 	/* The import has ended (target closed); committed: 1 if it did. */
 	void (*on_end)(void *arg, struct session *s, int committed);
+	/*
+	 * The import's result, after its summary (before on_end): res and its
+	 * JSON form obj (jsonout.h) are valid during the call only.  May be NULL.
+	 */
+	void (*on_result)(void *arg, struct session *s, const struct jsonout_import *res,
+	                  const struct json_t *obj);
 	/* The session is about to be freed (client closed). */
 	void (*on_free)(void *arg, struct session *s);
 	void *arg;
@@ -165,5 +189,8 @@ void session_note_refused_peer(struct session *running);
 
 /* "#3 10.0.0.5:51234", for logs */
 const char *session_who(const struct session *s);
+
+/* The import's figures so far (report.h), for the daemon's status surface. */
+const struct report *session_progress(const struct session *s);
 
 #endif

@@ -156,7 +156,7 @@ SQL
 
 PORT=$(free_port)
 say "pgsluice serve --once --clear-target on 127.0.0.1:$PORT"
-"$PGSLUICE" serve --once --clear-target --progress-interval 0.5 \
+"$PGSLUICE" serve --once --clear-target --verbose --progress-interval 0.5 \
 	--target "host=127.0.0.1 port=$PORT_ees dbname=target user=synapse_user" \
 	--listen "127.0.0.1:$PORT" 2>"$DEMO/serve.log" &
 SERVE_PID=$!

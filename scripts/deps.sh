@@ -13,11 +13,11 @@
 #	fuzz   build + clang and its libFuzzer runtime
 #	format clang-format (make format-check)
 set -eu
-build="make gcc libc6-dev pkg-config libevent-dev libpq-dev libisal-dev libzstd-dev liblz4-dev libssl-dev"
+build="make gcc libc6-dev pkg-config libevent-dev libpq-dev libisal-dev libzstd-dev liblz4-dev libssl-dev libjansson-dev"
 demo_pkgs="$build postgresql netcat-openbsd gzip"
 fuzz_pkgs="$build clang libclang-rt-14-dev"
 format_pkgs="clang-format"
-test_pkgs="$build postgresql postgresql-server-dev-15 postgresql-client netcat-openbsd socat openssl clang libclang-rt-14-dev gzip bzip2 zstd lz4 python3 procps time bc python3-yaml ncat tmux debootstrap systemd"
+test_pkgs="$build postgresql postgresql-server-dev-15 postgresql-client netcat-openbsd socat openssl clang libclang-rt-14-dev gzip bzip2 zstd lz4 python3 procps time bc python3-yaml ncat tmux debootstrap systemd curl man-db groff-base"
 case "${1:-build}" in
 build) want=$build ;;
 demo) want=$demo_pkgs ;;

@@ -200,7 +200,7 @@ else
 	not_ok "Dockerfile: runtime stage USER is \"$user\" (want a non-root user)"
 fi
 check "Dockerfile: runtime stage installs no -dev package" bash -c "! grep -Eq -- '-dev\b' '$T/runtime-stage'"
-for lib in libevent-2.1-7 libevent-openssl-2.1-7 libpq5 libisal2 libzstd1 liblz4-1 libssl3; do
+for lib in libevent-2.1-7 libevent-openssl-2.1-7 libpq5 libisal2 libzstd1 liblz4-1 libssl3 libjansson4; do
 	check "Dockerfile: runtime stage installs $lib" grep -q -- "$lib" "$T/runtime-stage"
 done
 check "Dockerfile: binary copied from the build stage" grep -q '^COPY --from=build ' "$T/runtime-stage"

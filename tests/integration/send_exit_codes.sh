@@ -57,7 +57,7 @@ target_intact() {
 	fi
 }
 
-start_serve main --progress-interval 0.3 || { not_ok "send: start pgsluice serve"; exit 1; }
+start_serve main --verbose --progress-interval 0.3 || { not_ok "send: start pgsluice serve"; exit 1; }
 
 # ---- exit 0: OK -------------------------------------------------------------
 

@@ -10,7 +10,7 @@
 need_fixtures || exit 0
 
 serve_clusters || { not_ok "clusters start"; exit 1; }
-serve_start --progress-interval 0.05 --unix "$T/pgsluice.sock" || { not_ok "daemon starts"; exit 1; }
+serve_start --verbose --progress-interval 0.05 --unix "$T/pgsluice.sock" || { not_ok "daemon starts"; exit 1; }
 
 reset_target() {
 	psql_as tgt postgres -c "DROP DATABASE synapse" -c "CREATE DATABASE synapse OWNER $TARGET_USER TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'" >/dev/null

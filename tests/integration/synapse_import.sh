@@ -22,7 +22,7 @@ check "the target holds Synapse schema version 94" \
 	test "$(psql_as tgt synapse -At -c 'SELECT version FROM schema_version')" = 94
 
 # 1. the migration: same schema version
-serve_once_send "$FIX" "$T/out1" --clear-target || exit 1
+serve_once_send "$FIX" "$T/out1" --clear-target --verbose || exit 1
 check "import: OK" grep -q '^OK import into synapse committed' "$T/out1"
 check "import: --once exits 0" test "$rc" -eq 0
 tgt_dump >"$T/after1.sql"
