@@ -111,10 +111,12 @@ serve_import() {
 	/usr/bin/time -f '%M %U %S' -o "$T/time" "$PGSLUICE" serve --once --quiet \
 		--target "$(target_conninfo "$v")" --listen "127.0.0.1:$lport" "$@" 2>"$T/serve.log" &
 	pid=$!
-	for _ in $(seq 200); do grep -q "listening on" "$T/serve.log" 2>/dev/null && break; sleep 0.05; done
+	for _ in $(seq 600); do grep -q "listening on" "$T/serve.log" 2>/dev/null && break; sleep 0.05; done
 	b0=$(machine_busy)
 	t0=$(now)
 	$input "$lport" >"$T/client.out" 2>"$T/client.err"
+	# a client that could not connect leaves the --once daemon waiting
+	[ -s "$T/client.out" ] || kill "$pid" 2>/dev/null
 	wait "$pid"
 	w=$(since "$t0")
 	b1=$(machine_busy)
