@@ -64,6 +64,7 @@ struct jobs_item {
 	int table;                /* a batch's table (index in tables) */
 	struct deps_touch touch;  /* the tables it touches */
 	int is_set;               /* a session setting: joins the prelude when it starts */
+	int own;                  /* pgsluice's own script (simple protocol), not the dump's */
 	int std_strings;          /* standard_conforming_strings the lexer assumes after it */
 	uint64_t no, line;
 };
@@ -355,11 +356,11 @@ jobs_send_prelude(struct jobs_conn *c)
 	jobs_send(c, c->j->prelude.p + c->prelude_pos, c->prelude_pos == 0);
 }
 
-/* The item's own text: pgsluice's BEGIN or COMMIT, or the dump's. */
+/* The item's own text: pgsluice's (BEGIN, COMMIT, jobs_own), or the dump's. */
 static void
 jobs_send_item(struct jobs_conn *c)
 {
-	jobs_send(c, c->it.text.p, c->it.kind == JOBS_BEGIN || c->it.kind == JOBS_COMMIT);
+	jobs_send(c, c->it.text.p, c->it.kind == JOBS_BEGIN || c->it.kind == JOBS_COMMIT || c->it.own);
 }
 
 /*
@@ -822,6 +823,34 @@ oom:
 	jobs_item_free(&it);
 	jobs_fail(j, "out of memory");
 	return -1;
+}
+
+int
+jobs_own(struct jobs *j, const char *sql, int alone, uint64_t no, int std_strings)
+{
+	struct jobs_item it;
+	size_t len = strlen(sql);
+
+	if (j->failed)
+		return -1;
+	memset(&it, 0, sizeof(it));
+	it.kind = JOBS_STMT;
+	it.own = 1;
+	it.no = no;
+	it.std_strings = std_strings;
+	if (alone) {
+		it.touch.barrier = 1;
+		it.touch.n = 0;
+	} else if (deps_classify(&j->deps, &it.touch, sql, len, std_strings) != CLASSIFY_OTHER) {
+		jobs_fail(j, "internal error: pgsluice's own statement \"%s\" is not one the engine can place", sql);
+		return -1;
+	}
+	if (jobs_buf_add(&it.text, sql, len) < 0) {
+		jobs_item_free(&it);
+		jobs_fail(j, "out of memory");
+		return -1;
+	}
+	return jobs_queue(j, &it);
 }
 
 int

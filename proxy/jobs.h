@@ -99,6 +99,17 @@ int jobs_ready(const struct jobs *j);
 int jobs_statement(struct jobs *j, const char *text, size_t len, uint64_t no, uint64_t line,
                    int std_strings) __attribute__((warn_unused_result));
 
+/*
+ * A statement of pgsluice's own (ANALYZE, VACUUM), sent as a script with
+ * the simple protocol like BEGIN and COMMIT, never counted as the dump's.
+ * alone: it runs after everything queued before it and before anything
+ * after (as a barrier); else the engine places it by the tables it names.
+ * no: the statement count it follows, for its error.  Returns as
+ * jobs_statement.
+ */
+int jobs_own(struct jobs *j, const char *sql, int alone, uint64_t no, int std_strings)
+	__attribute__((warn_unused_result));
+
 /* A COPY ... FROM stdin statement: its data follows.  Same arguments and returns. */
 int jobs_copy_begin(struct jobs *j, const char *text, size_t len, const char *table,
                     uint64_t no, uint64_t line, int std_strings)

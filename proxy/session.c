@@ -1240,29 +1240,24 @@ session_analyze(struct session *s)
  * The batches committed with synchronous_commit off, and VACUUM marks a
  * page all-visible only once the commits of its rows are flushed.  A
  * synchronous commit that wrote WAL flushes them all: the ANALYZE of the
- * first table, alone (the engine runs a statement it cannot place alone),
- * with synchronous_commit on for what follows.  Without ANALYZE (the
+ * first table, alone, in one script with SET synchronous_commit = on (its
+ * connection keeps it for the VACUUMs it runs next).  Without ANALYZE (the
  * dump's statistics) there is none: the walwriter flushes within a
  * fraction of a second, and pages it had not reached stay for autovacuum.
  */
 static int
 session_vacuum_flush(struct session *s, int analyze)
 {
-	static const char sync[] = "SET synchronous_commit = on";
 	char sql[600], name[300];
 	size_t i;
 	int f;
 
-	if (jobs_statement(s->jobs, sync, sizeof(sync) - 1, s->rep.statements, 0,
-	                   lexer_standard_strings(&s->lx)) < 0)
-		return -1;
 	for (i = 0; analyze && i < rules_tables(&s->rules); i++) {
 		f = rules_table_sql(&s->rules, i, name, sizeof(name));
 		if (f < 0 || (f & RULES_TABLE_PARTITION))
 			continue;
-		snprintf(sql, sizeof(sql), "ANALYZE %s", name);
-		return jobs_statement(s->jobs, sql, strlen(sql), s->rep.statements, 0,
-		                      lexer_standard_strings(&s->lx));
+		snprintf(sql, sizeof(sql), "SET synchronous_commit = on; ANALYZE %s", name);
+		return jobs_own(s->jobs, sql, 1, s->rep.statements, lexer_standard_strings(&s->lx));
 	}
 	return 0;
 }
@@ -1298,8 +1293,7 @@ session_vacuum(struct session *s)
 			s->vacuum_fed = 1;
 			break;
 		}
-		if (jobs_statement(s->jobs, sql, strlen(sql), s->rep.statements, 0,
-		                   lexer_standard_strings(&s->lx)) < 0)
+		if (jobs_own(s->jobs, sql, 0, s->rep.statements, lexer_standard_strings(&s->lx)) < 0)
 			return 1; /* JOBS_EV_FAILED follows */
 	}
 	if (!s->vacuum_fed || !jobs_idle(s->jobs))
