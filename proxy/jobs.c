@@ -410,7 +410,9 @@ jobs_check_conn(struct jobs_conn *c)
 		          (unsigned long long)c->it.no, (unsigned long long)c->it.line, c->idx);
 		return -1;
 	}
-	if (main_stage && c->it.kind != JOBS_BEGIN && c->it.kind != JOBS_COMMIT && scs != NULL &&
+	/* pgsluice's own scripts hold no string the setting changes: only the dump's are checked */
+	if (main_stage && c->it.kind != JOBS_BEGIN && c->it.kind != JOBS_COMMIT && !c->it.own &&
+	    scs != NULL &&
 	    (strcmp(scs, "on") == 0) != (c->it.std_strings != 0)) {
 		jobs_fail(j, "statement %llu at line %llu left standard_conforming_strings %s on "
 		          "--jobs connection %d, but pgsluice reads the dump after it with it %s: the "
