@@ -30,8 +30,7 @@ char *analyze_sql(const struct rules *r, int *oom);
  * The next "VACUUM (FREEZE[, ANALYZE]) t" from table *i on (*i advances
  * past it) into buf.  Returns 1, or 0 when no table is left.
  */
-int analyze_vacuum_sql(const struct rules *r, size_t *i, int with_analyze, char *buf,
-                       size_t size);
+int analyze_vacuum_sql(const struct rules *r, size_t *i, int with_analyze, char *buf, size_t size);
 
 /* How many statements analyze_sql lists or analyze_vacuum_sql gives (roots and plain tables). */
 size_t analyze_count(const struct rules *r);

@@ -76,7 +76,9 @@ static int
 audit_shape(const PGresult *res)
 {
 	return PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-	       PQnfields(res) == AUDIT_ITEMS ? 0 : -1;
+	                       PQnfields(res) == AUDIT_ITEMS
+	               ? 0
+	               : -1;
 }
 
 int
@@ -133,7 +135,8 @@ audit_compare(const struct audit *a, const PGresult *res, char *msg, size_t size
 		audit_show(a->item[i], was, sizeof(was));
 		audit_show(v, now, sizeof(now));
 		if (o < size)
-			o += (size_t)snprintf(msg + o, size - o, "%s  %s changed: it was %s, it is now %s",
+			o += (size_t)snprintf(msg + o, size - o,
+			                      "%s  %s changed: it was %s, it is now %s",
 			                      changed ? "\n" : "", audit_names[i], was, now);
 		changed = 1;
 	}

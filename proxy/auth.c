@@ -24,20 +24,20 @@
 /* A bucket of credits: at most cap, refilled at rate per second. */
 struct auth_bucket {
 	double credits;
-	double stamp;            /* monotonic seconds of the last refill */
+	double stamp; /* monotonic seconds of the last refill */
 };
 
 struct auth_entry {
-	char host[64];           /* "" : free slot */
+	char host[64]; /* "" : free slot */
 	unsigned failures;
 	struct auth_bucket b;
 };
 
 struct auth {
 	unsigned char digest[SHA256_DIGEST_LENGTH]; /* SHA-256 of the token */
-	struct scram_secret scram;  /* the token as a SCRAM password (PostgreSQL clients) */
-	double rate;                /* the daemon's failures per second */
-	struct auth_bucket all;     /* the daemon's credits: at most max(1, rate) */
+	struct scram_secret scram; /* the token as a SCRAM password (PostgreSQL clients) */
+	double rate;               /* the daemon's failures per second */
+	struct auth_bucket all;    /* the daemon's credits: at most max(1, rate) */
 	struct auth_entry table[AUTH_TABLE_SIZE];
 };
 
@@ -46,10 +46,9 @@ auth_sha256(const void *data, size_t len, unsigned char out[SHA256_DIGEST_LENGTH
 {
 	unsigned int n = 0;
 
-	return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 &&
-	               n == SHA256_DIGEST_LENGTH
-	           ? 0
-	           : -1;
+	return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 && n == SHA256_DIGEST_LENGTH
+	               ? 0
+	               : -1;
 }
 
 int
@@ -75,8 +74,10 @@ auth_read_token(const char *path, char *tok, size_t *len_out, char *err, size_t 
 		goto out;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		snprintf(err, size, "--token-file %s is accessible by group or others (mode %04o); "
-		         "run: chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
+		snprintf(err, size,
+		         "--token-file %s is accessible by group or others (mode %04o); "
+		         "run: chmod 600 %s",
+		         path, (unsigned)(st.st_mode & 07777), path);
 		goto out;
 	}
 	while (len < sizeof(buf) - 1) {
@@ -104,13 +105,16 @@ auth_read_token(const char *path, char *tok, size_t *len_out, char *err, size_t 
 	if (len > 0 && buf[len - 1] == '\r')
 		len--;
 	if (len == 0) {
-		snprintf(err, size, "--token-file %s: the first line (the token) is empty; make one "
-		         "with: openssl rand -hex 32 > %s", path, path);
+		snprintf(err, size,
+		         "--token-file %s: the first line (the token) is empty; make one "
+		         "with: openssl rand -hex 32 > %s",
+		         path, path);
 		goto out;
 	}
 	for (i = 0; i < len; i++) {
 		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) {
-			snprintf(err, size, "--token-file %s: control character in the token", path);
+			snprintf(err, size, "--token-file %s: control character in the token",
+			         path);
 			goto out;
 		}
 	}
@@ -145,8 +149,10 @@ auth_load(const char *path, char *err, size_t size)
 		goto out;
 	}
 	if (len < 16)
-		log_warn(NULL, "the token in %s is only %zu characters; use a long random one "
-		         "(openssl rand -hex 32)", path, len);
+		log_warn(NULL,
+		         "the token in %s is only %zu characters; use a long random one "
+		         "(openssl rand -hex 32)",
+		         path, len);
 out:
 	OPENSSL_cleanse(tok, sizeof(tok));
 	return a;
@@ -181,7 +187,8 @@ auth_line(struct evbuffer *in, int eof, char *why, size_t size)
 		return AUTH_FAIL;
 	}
 	if (memcmp(head, "AUTH ", n) != 0) {
-		snprintf(why, size, "the stream does not begin with the line \"AUTH <token>\" "
+		snprintf(why, size,
+		         "the stream does not begin with the line \"AUTH <token>\" "
 		         "(this daemon runs with --token-file: send the token first: "
 		         "pgsluice send --token-file FILE ..., or with nc "
 		         "{ echo \"AUTH $(cat token)\"; pg_dump ...; } | nc ...)");

@@ -36,11 +36,11 @@
 
 #include <event2/buffer.h>
 
-#define AUTH_TOKEN_MAX 4096          /* bytes of a token (pgsluice send's limit too) */
+#define AUTH_TOKEN_MAX 4096                /* bytes of a token (pgsluice send's limit too) */
 #define AUTH_LINE_MAX (AUTH_TOKEN_MAX + 8) /* "AUTH " + token + CRLF */
 #define AUTH_TABLE_SIZE 256
-#define AUTH_ADDR_BURST 5      /* wrong tokens an address may send at once */
-#define AUTH_ADDR_EVERY_S 1.0  /* ... and one more per this many seconds */
+#define AUTH_ADDR_BURST 5              /* wrong tokens an address may send at once */
+#define AUTH_ADDR_EVERY_S 1.0          /* ... and one more per this many seconds */
 #define AUTH_DEFAULT_FAILURE_RATE 10.0 /* wrong tokens a second, all addresses */
 
 struct auth;

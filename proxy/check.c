@@ -45,8 +45,7 @@ static json_t *check_json;
 static char check_err[2048];
 
 /* An error: on stderr, and kept for --json. */
-static void __attribute__((format(printf, 1, 2)))
-check_fail(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2))) check_fail(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -75,23 +74,24 @@ static void
 check_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: pgsluice check --target CONNINFO [options]\n"
-	    "\n"
-	    "The preflight of `pgsluice serve`, alone and read-only: server version,\n"
-	    "the role's standing, what the target schemas hold, and what --clear-target\n"
-	    "would drop.  Exit 0 if the schemas are cleared, 1 if not, 2 if the target\n"
-	    "cannot be reached.\n"
-	    "\n"
-	    "  -d, --target CONNINFO  libpq connection string or URI (also --dbname;\n"
-	    "                      default: $PGSLUICE_TARGET; PG* variables apply)\n"
-	    "  --schema NAME       schema to inspect (repeatable; default public)\n"
-	    "  --role ROLE         SET ROLE ROLE after connecting, as serve --role\n"
-	    "  -v, --verbose       list every object (default: the first %d)\n"
-	    "  -q, --quiet         the verdict line alone\n"
-	    "  --json              print one JSON object instead (README: Machine-readable\n"
-	    "                      results)\n"
-	    "  --version           print the version and exit\n"
-	    "  -h, --help          this text\n", CHECK_LIST_MAX);
+	        "usage: pgsluice check --target CONNINFO [options]\n"
+	        "\n"
+	        "The preflight of `pgsluice serve`, alone and read-only: server version,\n"
+	        "the role's standing, what the target schemas hold, and what --clear-target\n"
+	        "would drop.  Exit 0 if the schemas are cleared, 1 if not, 2 if the target\n"
+	        "cannot be reached.\n"
+	        "\n"
+	        "  -d, --target CONNINFO  libpq connection string or URI (also --dbname;\n"
+	        "                      default: $PGSLUICE_TARGET; PG* variables apply)\n"
+	        "  --schema NAME       schema to inspect (repeatable; default public)\n"
+	        "  --role ROLE         SET ROLE ROLE after connecting, as serve --role\n"
+	        "  -v, --verbose       list every object (default: the first %d)\n"
+	        "  -q, --quiet         the verdict line alone\n"
+	        "  --json              print one JSON object instead (README: Machine-readable\n"
+	        "                      results)\n"
+	        "  --version           print the version and exit\n"
+	        "  -h, --help          this text\n",
+	        CHECK_LIST_MAX);
 }
 
 static PGresult *
@@ -171,8 +171,9 @@ check_role(PGconn *conn)
 		fprintf(check_out, "role check: serve warns: %s\n", msg);
 		break;
 	default:
-		fprintf(check_out, "role check: no superuser, CREATEROLE, BYPASSRLS or server-file roles: "
-		       "serve accepts the role\n");
+		fprintf(check_out,
+		        "role check: no superuser, CREATEROLE, BYPASSRLS or server-file roles: "
+		        "serve accepts the role\n");
 		break;
 	}
 	return 0;
@@ -206,7 +207,8 @@ check_main(int argc, char **argv)
 	int c, n_schemas = 0, i, code = 2, verbose = 0, quiet = 0, json = 0;
 
 	optind = 1;
-	while ((c = cli_getopt(argc, argv, "d:" CLI_COMMON_SHORTOPTS, opts, "pgsluice check")) != -1) {
+	while ((c = cli_getopt(argc, argv, "d:" CLI_COMMON_SHORTOPTS, opts, "pgsluice check")) !=
+	       -1) {
 		switch (c) {
 		case OPT_TARGET:
 		case 'd':
@@ -240,11 +242,14 @@ check_main(int argc, char **argv)
 		}
 	}
 	if (optind < argc)
-		return cli_usage_error("pgsluice check", "unexpected argument \"%s\" (every "
-		                       "option starts with - or --)", argv[optind]);
+		return cli_usage_error("pgsluice check",
+		                       "unexpected argument \"%s\" (every "
+		                       "option starts with - or --)",
+		                       argv[optind]);
 	conninfo = cli_target(conninfo);
 	if (conninfo == NULL)
-		return cli_usage_error("pgsluice check", "--target is required (or "
+		return cli_usage_error("pgsluice check",
+		                       "--target is required (or "
 		                       "PGSLUICE_TARGET), e.g. --target \"dbname=synapse "
 		                       "user=synapse_user\"");
 	if (n_schemas == 0)
@@ -281,37 +286,39 @@ check_main(int argc, char **argv)
 	res = check_query(conn, preflight_sql_standing(), "the role's standing");
 	if (res == NULL)
 		goto out;
-	check_set("target", json_pack("{s:s, s:s, s:s, s:s, s:s}", "description", shown,
-	                              "database", PQgetvalue(res, 0, 7), "host",
-	                              PQhost(conn) ? PQhost(conn) : "", "port",
-	                              PQport(conn) ? PQport(conn) : "", "user",
-	                              PQgetvalue(res, 0, 8)));
-	check_set("server", json_pack("{s:s, s:i}", "version", PQgetvalue(res, 0, 0),
-	                              "version_num", PQserverVersion(conn)));
-	check_set("role", json_pack("{s:s, s:b, s:b, s:s, s:b}", "name", PQgetvalue(res, 0, 8),
-	                            "superuser", PQgetvalue(res, 0, 1)[0] == 't', "owns_database",
-	                            PQgetvalue(res, 0, 3)[0] == 't', "database_owner",
-	                            PQgetvalue(res, 0, 2), "may_create",
-	                            PQgetvalue(res, 0, 4)[0] == 't'));
+	check_set("target",
+	          json_pack("{s:s, s:s, s:s, s:s, s:s}", "description", shown, "database",
+	                    PQgetvalue(res, 0, 7), "host", PQhost(conn) ? PQhost(conn) : "", "port",
+	                    PQport(conn) ? PQport(conn) : "", "user", PQgetvalue(res, 0, 8)));
+	check_set("server", json_pack("{s:s, s:i}", "version", PQgetvalue(res, 0, 0), "version_num",
+	                              PQserverVersion(conn)));
+	check_set("role",
+	          json_pack("{s:s, s:b, s:b, s:s, s:b}", "name", PQgetvalue(res, 0, 8), "superuser",
+	                    PQgetvalue(res, 0, 1)[0] == 't', "owns_database",
+	                    PQgetvalue(res, 0, 3)[0] == 't', "database_owner",
+	                    PQgetvalue(res, 0, 2), "may_create", PQgetvalue(res, 0, 4)[0] == 't'));
 	fprintf(check_out, "target: database %s on %s:%s as %s\n", PQgetvalue(res, 0, 7),
-	       PQhost(conn) ? PQhost(conn) : "?", PQport(conn) ? PQport(conn) : "?",
-	       PQgetvalue(res, 0, 8));
+	        PQhost(conn) ? PQhost(conn) : "?", PQport(conn) ? PQport(conn) : "?",
+	        PQgetvalue(res, 0, 8));
 	fprintf(check_out, "server: PostgreSQL %s (server_version_num %d)\n", PQgetvalue(res, 0, 0),
-	       PQserverVersion(conn));
-	fprintf(check_out, "role %s: superuser: %s; owns the database: %s (owner %s); may CREATE in the "
-	       "database: %s\n",
-	       PQgetvalue(res, 0, 8), yes_no(PQgetvalue(res, 0, 1)), yes_no(PQgetvalue(res, 0, 3)),
-	       PQgetvalue(res, 0, 2), yes_no(PQgetvalue(res, 0, 4)));
+	        PQserverVersion(conn));
+	fprintf(check_out,
+	        "role %s: superuser: %s; owns the database: %s (owner %s); may CREATE in the "
+	        "database: %s\n",
+	        PQgetvalue(res, 0, 8), yes_no(PQgetvalue(res, 0, 1)), yes_no(PQgetvalue(res, 0, 3)),
+	        PQgetvalue(res, 0, 2), yes_no(PQgetvalue(res, 0, 4)));
 	if (PQgetvalue(res, 0, 1)[0] == 't')
 		fprintf(check_out, "extensions: may create any available extension (superuser)\n");
 	else if (PQgetvalue(res, 0, 4)[0] == 't')
-		fprintf(check_out, "extensions: may create trusted extensions only (CREATE on the database): %s\n",
-		       PQgetisnull(res, 0, 5) ? "none available" : PQgetvalue(res, 0, 5));
+		fprintf(check_out,
+		        "extensions: may create trusted extensions only (CREATE on the database): %s\n",
+		        PQgetisnull(res, 0, 5) ? "none available" : PQgetvalue(res, 0, 5));
 	else
-		fprintf(check_out, "extensions: may create none (no CREATE privilege on the database); a dump "
-		       "with CREATE EXTENSION will fail\n");
+		fprintf(check_out,
+		        "extensions: may create none (no CREATE privilege on the database); a dump "
+		        "with CREATE EXTENSION will fail\n");
 	fprintf(check_out, "extensions installed: %s\n",
-	       PQgetisnull(res, 0, 6) ? "none" : PQgetvalue(res, 0, 6));
+	        PQgetisnull(res, 0, 6) ? "none" : PQgetvalue(res, 0, 6));
 	PQclear(res);
 	if (check_role(conn) < 0)
 		goto out;
@@ -329,11 +336,13 @@ check_main(int argc, char **argv)
 		goto out;
 	for (i = 0; i < PQntuples(res); i++) {
 		if (PQgetvalue(res, i, 1)[0] != 't')
-			fprintf(check_out, "schema %s: does not exist (the dump may create it)\n", PQgetvalue(res, i, 0));
+			fprintf(check_out, "schema %s: does not exist (the dump may create it)\n",
+			        PQgetvalue(res, i, 0));
 		else
-			fprintf(check_out, "schema %s: owner %s; the role has its rights: %s; may CREATE in it: %s\n",
-			       PQgetvalue(res, i, 0), PQgetvalue(res, i, 2), yes_no(PQgetvalue(res, i, 3)),
-			       yes_no(PQgetvalue(res, i, 4)));
+			fprintf(check_out,
+			        "schema %s: owner %s; the role has its rights: %s; may CREATE in it: %s\n",
+			        PQgetvalue(res, i, 0), PQgetvalue(res, i, 2),
+			        yes_no(PQgetvalue(res, i, 3)), yes_no(PQgetvalue(res, i, 4)));
 	}
 	PQclear(res);
 
@@ -358,10 +367,10 @@ check_main(int argc, char **argv)
 		size_t k;
 
 		for (k = 0; arr != NULL && k < objs.n; k++)
-			json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:b}", "kind",
-			                                      objs.v[k].kind, "name", objs.v[k].ident,
-			                                      "owner", objs.v[k].owner, "droppable",
-			                                      objs.v[k].mine));
+			json_array_append_new(
+				arr, json_pack("{s:s, s:s, s:s, s:b}", "kind", objs.v[k].kind,
+			                       "name", objs.v[k].ident, "owner", objs.v[k].owner,
+			                       "droppable", objs.v[k].mine));
 		check_set("objects", arr);
 	}
 	if (objs.n == 0) {
@@ -373,16 +382,20 @@ check_main(int argc, char **argv)
 		counts = preflight_objects_counts(&objs);
 		list = preflight_objects_list(&objs, verbose ? objs.n : CHECK_LIST_MAX, "  ");
 		drops = preflight_drop_sql(&objs);
-		fprintf(check_out, "objects: %zu (%s)\n%s", objs.n, counts ? counts : "?", list ? list : "");
+		fprintf(check_out, "objects: %zu (%s)\n%s", objs.n, counts ? counts : "?",
+		        list ? list : "");
 		fprintf(check_out, "--clear-target would run, inside the import's transaction:\n%s",
-		       drops ? drops : "?\n");
+		        drops ? drops : "?\n");
 		if (preflight_objects_foreign(&objs) != NULL)
-			fprintf(check_out, "warning: objects marked \"owned by\" belong to another role: "
-			       "--clear-target cannot drop them as %s\n", PQuser(conn));
+			fprintf(check_out,
+			        "warning: objects marked \"owned by\" belong to another role: "
+			        "--clear-target cannot drop them as %s\n",
+			        PQuser(conn));
 		check_set("verdict", json_string("not cleared"));
 		check_set("clear_target_sql", drops ? json_string(drops) : NULL);
-		fprintf(check_json ? stderr : stdout, "verdict: not cleared: pgsluice serve refuses an import unless started with "
-		       "--clear-target\n");
+		fprintf(check_json ? stderr : stdout,
+		        "verdict: not cleared: pgsluice serve refuses an import unless started with "
+		        "--clear-target\n");
 		free(counts);
 		free(list);
 		free(drops);
@@ -399,7 +412,8 @@ done:
 
 		if (code == 2) {
 			check_set("verdict", json_string("error"));
-			check_set("error", json_string(check_err[0] ? check_err : "a query failed"));
+			check_set("error",
+			          json_string(check_err[0] ? check_err : "a query failed"));
 		}
 		check_set("exit_status", json_integer(code));
 		text = json_dumps(check_json, JSON_INDENT(2) | JSON_ENSURE_ASCII);

@@ -29,11 +29,19 @@ cli_parse_size(const char *s)
 	if (errno != 0 || end == s || v < 0)
 		return -1;
 	switch (toupper((unsigned char)*end)) {
-	case '\0': return v;
-	case 'K': v <<= 10; break;
-	case 'M': v <<= 20; break;
-	case 'G': v <<= 30; break;
-	default: return -1;
+	case '\0':
+		return v;
+	case 'K':
+		v <<= 10;
+		break;
+	case 'M':
+		v <<= 20;
+		break;
+	case 'G':
+		v <<= 30;
+		break;
+	default:
+		return -1;
 	}
 	if (end[1] != '\0' && !(toupper((unsigned char)end[1]) == 'B' && end[2] == '\0'))
 		return -1;
@@ -80,7 +88,9 @@ cli_rules_option(struct cli_rules *cr, int c, const char *arg)
 	case CLI_OPT_MAX_STATEMENT:
 		v = cli_parse_size(arg);
 		if (v < 1024) {
-			fprintf(stderr, "pgsluice: --max-statement %s: want a size of at least 1K, like 256M\n", arg);
+			fprintf(stderr,
+			        "pgsluice: --max-statement %s: want a size of at least 1K, like 256M\n",
+			        arg);
 			return -1;
 		}
 		cr->max_statement = (size_t)v;
@@ -88,11 +98,14 @@ cli_rules_option(struct cli_rules *cr, int c, const char *arg)
 	case CLI_OPT_MAP_ROLE:
 		eq = strchr(arg, '=');
 		if (eq == NULL || eq == arg || eq[1] == '\0') {
-			fprintf(stderr, "pgsluice: --map-role %s: want OLD=NEW, e.g. --map-role synapse=synapse_user\n", arg);
+			fprintf(stderr,
+			        "pgsluice: --map-role %s: want OLD=NEW, e.g. --map-role synapse=synapse_user\n",
+			        arg);
 			return -1;
 		}
 		if (cr->opt.n_role_map == CLI_MAX_ROLE_MAPS) {
-			fprintf(stderr, "pgsluice: more than %d --map-role options\n", CLI_MAX_ROLE_MAPS);
+			fprintf(stderr, "pgsluice: more than %d --map-role options\n",
+			        CLI_MAX_ROLE_MAPS);
 			return -1;
 		}
 		/* argv strings live as long as the process: split in place */
@@ -108,26 +121,29 @@ cli_rules_option(struct cli_rules *cr, int c, const char *arg)
 int
 cli_rules_check(const struct cli_rules *cr, const char *prog)
 {
-	const char *clash = cr->no_owner && cr->opt.keep_owners ?
-	        "-O/--no-owner and --keep-owners" :
-	    cr->no_privileges && cr->opt.keep_privileges ?
-	        "-x/--no-privileges and --keep-privileges" :
-	    cr->single_given && !cr->opt.single_transaction ?
-	        "-1/--single-transaction and --no-single-transaction" : NULL;
+	const char *clash = cr->no_owner && cr->opt.keep_owners ? "-O/--no-owner and --keep-owners"
+	                    : cr->no_privileges && cr->opt.keep_privileges
+	                            ? "-x/--no-privileges and --keep-privileges"
+	                    : cr->single_given && !cr->opt.single_transaction
+	                            ? "-1/--single-transaction and --no-single-transaction"
+	                            : NULL;
 	const char *opt;
 
 	if (clash != NULL) {
 		(void)cli_usage_error(prog, "%s contradict each other: choose one", clash);
 		return -1;
 	}
-	opt = cr->opt.allow_native_code ? "--allow-native-code" :
-	    cr->opt.allow_publications ? "--allow-publications" : NULL;
+	opt = cr->opt.allow_native_code    ? "--allow-native-code"
+	      : cr->opt.allow_publications ? "--allow-publications"
+	                                   : NULL;
 
 	if (opt == NULL || cr->opt.allow_superuser_target)
 		return 0;
-	fprintf(stderr, "%s: %s needs --allow-superuser-target: only a superuser "
-	    "target can create what it lets through, and pgsluice refuses a "
-	    "superuser target unless told\n", prog, opt);
+	fprintf(stderr,
+	        "%s: %s needs --allow-superuser-target: only a superuser "
+	        "target can create what it lets through, and pgsluice refuses a "
+	        "superuser target unless told\n",
+	        prog, opt);
 	return -1;
 }
 
@@ -138,9 +154,16 @@ cli_rules_check(const struct cli_rules *cr, const char *prog)
  * only accepted written in full.
  */
 static const char *const cli_exact_only[] = {
-	"clear-target", "force-replace", "force-schema-version", "allow-drop",
-	"allow-superuser-target", "allow-native-code", "allow-publications",
-	"insecure-plaintext", "force", "no-single-transaction",
+	"clear-target",
+	"force-replace",
+	"force-schema-version",
+	"allow-drop",
+	"allow-superuser-target",
+	"allow-native-code",
+	"allow-publications",
+	"insecure-plaintext",
+	"force",
+	"no-single-transaction",
 };
 
 static void
@@ -178,8 +201,10 @@ cli_getopt(int argc, char **argv, const char *shortopts, const struct option *op
 		if (strcmp(opts[idx].name, cli_exact_only[i]) != 0)
 			continue;
 		if (strncmp(arg, "--", 2) == 0 && strcmp(arg + 2, opts[idx].name) != 0) {
-			fprintf(stderr, "%s: %s: write --%s in full (options that change what the "
-			        "target holds are never abbreviated)\n", prog, arg, opts[idx].name);
+			fprintf(stderr,
+			        "%s: %s: write --%s in full (options that change what the "
+			        "target holds are never abbreviated)\n",
+			        prog, arg, opts[idx].name);
 			cli_try(prog);
 			return '?';
 		}

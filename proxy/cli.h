@@ -39,56 +39,57 @@ enum {
 };
 
 /* Put these entries in a subcommand's struct option table. */
-#define CLI_RULE_LONGOPTS                                                    \
-	{ "keep-owners", no_argument, NULL, CLI_OPT_KEEP_OWNERS },           \
-	{ "keep-privileges", no_argument, NULL, CLI_OPT_KEEP_PRIVILEGES },   \
-	{ "allow-drop", no_argument, NULL, CLI_OPT_ALLOW_DROP },             \
-	{ "map-role", required_argument, NULL, CLI_OPT_MAP_ROLE },           \
-	{ "explain", no_argument, NULL, CLI_OPT_EXPLAIN },                   \
-	{ "max-statement", required_argument, NULL, CLI_OPT_MAX_STATEMENT },  \
-	{ "allow-superuser-target", no_argument, NULL,                       \
-	  CLI_OPT_ALLOW_SUPERUSER_TARGET },                                  \
-	{ "allow-native-code", no_argument, NULL, CLI_OPT_ALLOW_NATIVE_CODE }, \
-	{ "allow-publications", no_argument, NULL, CLI_OPT_ALLOW_PUBLICATIONS }, \
-	{ "no-owner", no_argument, NULL, 'O' },                              \
-	{ "no-privileges", no_argument, NULL, 'x' },                         \
-	{ "no-acl", no_argument, NULL, 'x' },                                \
-	{ "single-transaction", no_argument, NULL, '1' }
+#define CLI_RULE_LONGOPTS                                                                          \
+	{ "keep-owners", no_argument, NULL, CLI_OPT_KEEP_OWNERS },                                 \
+		{ "keep-privileges", no_argument, NULL, CLI_OPT_KEEP_PRIVILEGES },                 \
+		{ "allow-drop", no_argument, NULL, CLI_OPT_ALLOW_DROP },                           \
+		{ "map-role", required_argument, NULL, CLI_OPT_MAP_ROLE },                         \
+		{ "explain", no_argument, NULL, CLI_OPT_EXPLAIN },                                 \
+		{ "max-statement", required_argument, NULL, CLI_OPT_MAX_STATEMENT },               \
+		{ "allow-superuser-target", no_argument, NULL, CLI_OPT_ALLOW_SUPERUSER_TARGET },   \
+		{ "allow-native-code", no_argument, NULL, CLI_OPT_ALLOW_NATIVE_CODE },             \
+		{ "allow-publications", no_argument, NULL, CLI_OPT_ALLOW_PUBLICATIONS },           \
+		{ "no-owner", no_argument, NULL, 'O' },                                            \
+		{ "no-privileges", no_argument, NULL, 'x' }, { "no-acl", no_argument, NULL, 'x' }, \
+	{                                                                                          \
+		"single-transaction", no_argument, NULL, '1'                                       \
+	}
 
 /* The short options of those entries, for getopt_long's optstring. */
 #define CLI_RULE_SHORTOPTS "Ox1"
 
 /* Every command's table ends with these (before the NULL entry). */
-#define CLI_COMMON_LONGOPTS                                                  \
-	{ "version", no_argument, NULL, CLI_OPT_VERSION },                   \
-	{ "verbose", no_argument, NULL, 'v' },                               \
-	{ "quiet", no_argument, NULL, 'q' },                                 \
-	{ "help", no_argument, NULL, 'h' }
+#define CLI_COMMON_LONGOPTS                                                                       \
+	{ "version", no_argument, NULL, CLI_OPT_VERSION }, { "verbose", no_argument, NULL, 'v' }, \
+		{ "quiet", no_argument, NULL, 'q' },                                              \
+	{                                                                                         \
+		"help", no_argument, NULL, 'h'                                                    \
+	}
 
 /* The short options of those entries. */
 #define CLI_COMMON_SHORTOPTS "vqh"
 
 /* Help text for those entries, to print in a subcommand's --help. */
-#define CLI_RULE_HELP                                                              \
+#define CLI_RULE_HELP                                                                      \
 	"  -O, --no-owner         drop ALTER ... OWNER TO and SET ROLE (the default, as\n" \
 	"                         pg_restore -O; the objects belong to the target role)\n" \
 	"  -x, --no-privileges    drop GRANT and REVOKE (the default, as pg_restore -x)\n" \
-	"  -1, --single-transaction  one transaction for the whole dump (the default)\n" \
-	"  --keep-owners          forward ALTER ... OWNER TO, SET ROLE and SET SESSION\n" \
-	"                         AUTHORIZATION (default: drop them)\n"                  \
+	"  -1, --single-transaction  one transaction for the whole dump (the default)\n"   \
+	"  --keep-owners          forward ALTER ... OWNER TO, SET ROLE and SET SESSION\n"  \
+	"                         AUTHORIZATION (default: drop them)\n"                    \
 	"  --map-role OLD=NEW     rewrite role OLD to NEW in what is kept (repeatable);\n" \
-	"                         implies --keep-owners for OLD's OWNER TO\n"            \
-	"  --keep-privileges      forward GRANT, REVOKE, ALTER DEFAULT PRIVILEGES\n"     \
-	"  --allow-drop           forward DROP statements (pg_dump --clean dumps);\n"    \
-	"                         default: refuse them\n"                                \
-	"  --explain              list every dropped, rewritten or refused statement\n"  \
-	"                         with its input line\n"                                  \
-	"  --max-statement SIZE   largest statement accepted (default 256M; K, M, G)\n" \
-	"  --allow-superuser-target  the target role may be a superuser (serve refuses\n" \
-	"                         one otherwise); needed by the two options below\n"   \
-	"  --allow-native-code    forward LANGUAGE c and internal functions (native\n"  \
-	"                         code; needs --allow-superuser-target)\n"             \
-	"  --allow-publications   forward CREATE/ALTER PUBLICATION (needs\n"           \
+	"                         implies --keep-owners for OLD's OWNER TO\n"              \
+	"  --keep-privileges      forward GRANT, REVOKE, ALTER DEFAULT PRIVILEGES\n"       \
+	"  --allow-drop           forward DROP statements (pg_dump --clean dumps);\n"      \
+	"                         default: refuse them\n"                                  \
+	"  --explain              list every dropped, rewritten or refused statement\n"    \
+	"                         with its input line\n"                                   \
+	"  --max-statement SIZE   largest statement accepted (default 256M; K, M, G)\n"    \
+	"  --allow-superuser-target  the target role may be a superuser (serve refuses\n"  \
+	"                         one otherwise); needed by the two options below\n"       \
+	"  --allow-native-code    forward LANGUAGE c and internal functions (native\n"     \
+	"                         code; needs --allow-superuser-target)\n"                 \
+	"  --allow-publications   forward CREATE/ALTER PUBLICATION (needs\n"               \
 	"                         --allow-superuser-target)\n"
 
 struct cli_rules {
@@ -96,7 +97,7 @@ struct cli_rules {
 	struct rules_role_map maps[CLI_MAX_ROLE_MAPS];
 	int explain;
 	int no_owner, no_privileges, single_given; /* -O, -x, -1: the defaults, stated */
-	size_t max_statement; /* 0: the lexer's default */
+	size_t max_statement;                      /* 0: the lexer's default */
 };
 
 /* Zero *cr and set the defaults (single transaction on). */
@@ -129,8 +130,7 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
  * A usage error after the options: "PROG: MESSAGE" and the Try line on
  * stderr.  Returns 2, the exit status of a usage error.
  */
-int cli_usage_error(const char *prog, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int cli_usage_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
  * The target's connection string: --target/--dbname if given, else the

@@ -34,8 +34,8 @@ client_setup(struct client *c)
 }
 
 int
-client_init(struct client *c, struct event_base *base, struct bufferevent *bev,
-            const char *who, const struct client_events *cb, void *arg)
+client_init(struct client *c, struct event_base *base, struct bufferevent *bev, const char *who,
+            const struct client_events *cb, void *arg)
 {
 	memset(c, 0, sizeof(*c));
 	c->base = base;
@@ -43,8 +43,8 @@ client_init(struct client *c, struct event_base *base, struct bufferevent *bev,
 	c->cb = cb;
 	c->arg = arg;
 	c->bev = bev;
-	c->plain_socket = bufferevent_openssl_get_ssl(bev) == NULL &&
-	                  bufferevent_get_underlying(bev) == NULL;
+	c->plain_socket =
+		bufferevent_openssl_get_ssl(bev) == NULL && bufferevent_get_underlying(bev) == NULL;
 	client_setup(c);
 	return 0;
 }
@@ -207,7 +207,8 @@ client_on_read(struct bufferevent *bev, void *arg)
 	struct client *c = arg;
 
 	if (c->closing) {
-		evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+		evbuffer_drain(bufferevent_get_input(bev),
+		               evbuffer_get_length(bufferevent_get_input(bev)));
 		return;
 	}
 	c->cb->on_input(c->arg);

@@ -43,34 +43,33 @@ struct client_events {
 
 struct client {
 	struct event_base *base;
-	const char *who;            /* log prefix, owned by the caller */
+	const char *who; /* log prefix, owned by the caller */
 	const struct client_events *cb;
 	void *arg;
 	struct bufferevent *bev;
-	int plain_socket;           /* bev reads a socket itself (no TLS, no filter) */
-	int tls_pending;            /* a TLS handshake is under way (or the first byte will say) */
-	int eof;                    /* no more bytes will come */
-	int gone;                   /* nor can we write to it */
-	char why[128];              /* how it ended, for messages */
+	int plain_socket; /* bev reads a socket itself (no TLS, no filter) */
+	int tls_pending;  /* a TLS handshake is under way (or the first byte will say) */
+	int eof;          /* no more bytes will come */
+	int gone;         /* nor can we write to it */
+	char why[128];    /* how it ended, for messages */
 
-	int closing;                /* client_close was called */
+	int closing; /* client_close was called */
 	int lingering;
-	int left_logged;            /* "client left before the answer" was logged */
+	int left_logged; /* "client left before the answer" was logged */
 	struct event *ev_left, *ev_linger;
 
 	/* bulk mode: the client's socket read here, not by the bufferevent */
 	int bulk;
-	struct event *ev_read;      /* the socket is readable (one shot) */
-	struct event *ev_coalesce;  /* a short read: wait a moment for more (one shot) */
-	ssize_t last_read;          /* bytes the last read took; 0: none were there */
-	char *raw;                  /* CLIENT_BULK_READ bytes read, not yet taken */
+	struct event *ev_read;     /* the socket is readable (one shot) */
+	struct event *ev_coalesce; /* a short read: wait a moment for more (one shot) */
+	ssize_t last_read;         /* bytes the last read took; 0: none were there */
+	char *raw;                 /* CLIENT_BULK_READ bytes read, not yet taken */
 	size_t raw_start, raw_end;
 };
 
 /* Take bev (freed with the client, also when this fails).  -1: out of memory. */
-int client_init(struct client *c, struct event_base *base, struct bufferevent *bev,
-                const char *who, const struct client_events *cb, void *arg)
-	__attribute__((warn_unused_result));
+int client_init(struct client *c, struct event_base *base, struct bufferevent *bev, const char *who,
+                const struct client_events *cb, void *arg) __attribute__((warn_unused_result));
 
 /* Free what the client holds (the bufferevent closes the socket). */
 void client_free(struct client *c);
@@ -88,9 +87,9 @@ evutil_socket_t client_fd(const struct client *c);
 int client_tls_port(const struct client *c, SSL_CTX *ctx);
 
 enum client_tls {
-	CLIENT_TLS_OK = 0,  /* the TLS handshake is under way (tls_pending) */
-	CLIENT_TLS_LEFT,    /* the client left before its 'S' was written */
-	CLIENT_TLS_FAILED,  /* TLS could not be set up here (descriptors, memory) */
+	CLIENT_TLS_OK = 0, /* the TLS handshake is under way (tls_pending) */
+	CLIENT_TLS_LEFT,   /* the client left before its 'S' was written */
+	CLIENT_TLS_FAILED, /* TLS could not be set up here (descriptors, memory) */
 };
 
 /*

@@ -18,13 +18,17 @@ connhint_advice(const PGconn *conn, char *buf, size_t size)
 	if (user == NULL || *user == '\0')
 		user = "the --target user";
 	if (conn != NULL && PQconnectionNeedsPassword(conn))
-		snprintf(buf, size, "the server wants a password for %s and none was given: put it "
-		         "in PGPASSWORD, or in ~/.pgpass of the user pgsluice runs as "
-		         "(host:port:dbname:user:password, mode 600; PGPASSFILE names another file)",
-		         user);
+		snprintf(
+			buf, size,
+			"the server wants a password for %s and none was given: put it "
+			"in PGPASSWORD, or in ~/.pgpass of the user pgsluice runs as "
+			"(host:port:dbname:user:password, mode 600; PGPASSFILE names another file)",
+			user);
 	else if (conn != NULL && PQconnectionUsedPassword(conn))
-		snprintf(buf, size, "a password for %s was sent (from --target, PGPASSWORD or "
-		         ".pgpass): if the server refused it, correct it where it came from", user);
+		snprintf(buf, size,
+		         "a password for %s was sent (from --target, PGPASSWORD or "
+		         ".pgpass): if the server refused it, correct it where it came from",
+		         user);
 	else
 		snprintf(buf, size, "check --target, that the server runs, and its pg_hba.conf");
 }
@@ -109,8 +113,8 @@ connhint_mask(const char *conninfo, char *buf, size_t size)
 	opts = PQconninfoParse(conninfo, &err);
 	if (opts == NULL) {
 		n = err != NULL ? strcspn(err, "\n") : 0;
-		snprintf(buf, size, "(not shown: libpq cannot parse it%s%.*s)", n ? ": " : "", (int)n,
-		         err != NULL ? err : "");
+		snprintf(buf, size, "(not shown: libpq cannot parse it%s%.*s)", n ? ": " : "",
+		         (int)n, err != NULL ? err : "");
 		PQfreemem(err);
 		return;
 	}
@@ -124,7 +128,8 @@ connhint_mask(const char *conninfo, char *buf, size_t size)
 		for (o = opts; o->keyword != NULL; o++)
 			if (o->val != NULL)
 				n = connhint_put(buf, size, n, o->keyword,
-				                 strcmp(o->keyword, "password") == 0 ? "***" : o->val);
+				                 strcmp(o->keyword, "password") == 0 ? "***"
+				                                                     : o->val);
 	}
 	PQconninfoFree(opts);
 }

@@ -75,9 +75,9 @@ static int
 corrupt(struct decoder *d, const char *what, const char *lib_reason)
 {
 	snprintf(d->error, sizeof(d->error),
-	    "%s input is corrupt at compressed byte %llu: %s%s%s%s",
-	    decoder_format_name(d->kind), (unsigned long long)d->in_total, what,
-	    lib_reason ? " (" : "", lib_reason ? lib_reason : "", lib_reason ? ")" : "");
+	         "%s input is corrupt at compressed byte %llu: %s%s%s%s",
+	         decoder_format_name(d->kind), (unsigned long long)d->in_total, what,
+	         lib_reason ? " (" : "", lib_reason ? lib_reason : "", lib_reason ? ")" : "");
 	return -1;
 }
 
@@ -121,8 +121,8 @@ gz_member(struct decoder *d)
 
 /* Inflate from in into out; the sniffed bytes are already part of in. */
 static int
-run_gzip(struct decoder *d, const unsigned char *in, size_t inlen,
-         size_t *used, unsigned char *out, size_t outcap, size_t *produced)
+run_gzip(struct decoder *d, const unsigned char *in, size_t inlen, size_t *used, unsigned char *out,
+         size_t outcap, size_t *produced)
 {
 	struct inflate_state *st = d->st;
 	int r;
@@ -139,7 +139,9 @@ run_gzip(struct decoder *d, const unsigned char *in, size_t inlen,
 			if (st->next_in[0] != 0x1f) {
 				*used = (size_t)(st->next_in - in);
 				d->in_total += *used;
-				return gz_fail(d, "bytes after the end of the gzip stream are not another gzip member");
+				return gz_fail(
+					d,
+					"bytes after the end of the gzip stream are not another gzip member");
 			}
 			{
 				uint8_t *next_in = st->next_in, *next_out = st->next_out;
@@ -165,7 +167,8 @@ run_gzip(struct decoder *d, const unsigned char *in, size_t inlen,
 				d->in_member = 0;
 				continue;
 			}
-			if (st->avail_in == 0 || (st->avail_in == in_before && st->avail_out == out_before))
+			if (st->avail_in == 0 ||
+			    (st->avail_in == in_before && st->avail_out == out_before))
 				break; /* all input taken, or no progress possible */
 		}
 	}
@@ -200,8 +203,8 @@ zs_reason(size_t r, int between)
 
 /* Decompress from in into out, frame after frame, until either is used up. */
 static int
-run_zstd(struct decoder *d, const unsigned char *in, size_t inlen, size_t *used,
-         unsigned char *out, size_t outcap, size_t *produced)
+run_zstd(struct decoder *d, const unsigned char *in, size_t inlen, size_t *used, unsigned char *out,
+         size_t outcap, size_t *produced)
 {
 	ZSTD_inBuffer ib = { in, inlen, 0 };
 	ZSTD_outBuffer ob = { out, outcap, 0 };
@@ -262,8 +265,8 @@ lz_reason(size_t r, int between)
 }
 
 static int
-run_lz4(struct decoder *d, const unsigned char *in, size_t inlen, size_t *used,
-        unsigned char *out, size_t outcap, size_t *produced)
+run_lz4(struct decoder *d, const unsigned char *in, size_t inlen, size_t *used, unsigned char *out,
+        size_t outcap, size_t *produced)
 {
 	size_t ipos = 0, opos = 0, isz, osz, r;
 
@@ -370,9 +373,11 @@ sniff(struct decoder *d, const unsigned char *in, size_t inlen, size_t *u)
 		}
 	}
 	if (d->skipped && (d->kind == DECODER_PLAIN || d->kind == DECODER_GZIP)) {
-		snprintf(d->error, sizeof(d->error),
-		    "the input starts with a skippable frame (zstd or lz4), but the frame after it, "
-		    "at byte %llu, is neither zstd nor lz4", (unsigned long long)d->in_total);
+		snprintf(
+			d->error, sizeof(d->error),
+			"the input starts with a skippable frame (zstd or lz4), but the frame after it, "
+			"at byte %llu, is neither zstd nor lz4",
+			(unsigned long long)d->in_total);
 		d->kind = DECODER_UNKNOWN;
 		return -1;
 	}
@@ -429,7 +434,7 @@ start_codec(struct decoder *d, unsigned char *out, size_t outcap)
 		return -1;
 	if (n != d->sniff_len || p != 0) {
 		snprintf(d->error, sizeof(d->error), "decoder: the %s magic was not taken whole",
-		    decoder_format_name(d->kind));
+		         decoder_format_name(d->kind));
 		return -1;
 	}
 	return 0;
@@ -444,8 +449,8 @@ decoder_pending(const struct decoder *d)
 }
 
 int
-decoder_run(struct decoder *d, const void *in_, size_t inlen, size_t *used,
-            void *out_, size_t outcap, size_t *produced)
+decoder_run(struct decoder *d, const void *in_, size_t inlen, size_t *used, void *out_,
+            size_t outcap, size_t *produced)
 {
 	const unsigned char *in = in_;
 	unsigned char *out = out_;
@@ -510,32 +515,36 @@ decoder_finish(struct decoder *d)
 {
 	if (d->kind == DECODER_UNKNOWN && d->skipped) {
 		snprintf(d->error, sizeof(d->error),
-		    "the input is %llu bytes of skippable frames (zstd or lz4) and ends %s, "
-		    "before any data frame: not a dump", (unsigned long long)d->in_total,
-		    d->skip_left > 0 || d->sniff_len > 0 ? "inside one" : "after them");
+		         "the input is %llu bytes of skippable frames (zstd or lz4) and ends %s, "
+		         "before any data frame: not a dump",
+		         (unsigned long long)d->in_total,
+		         d->skip_left > 0 || d->sniff_len > 0 ? "inside one" : "after them");
 		return -1;
 	}
 	if (d->kind == DECODER_UNKNOWN && d->sniff_len > 0) {
 		/* held for sniffing and never handed out: too short to be a dump */
 		if (d->sniff_len == 1)
 			snprintf(d->error, sizeof(d->error),
-			    "input is a single byte (0x%02x): not a dump", d->sniff[0]);
+			         "input is a single byte (0x%02x): not a dump", d->sniff[0]);
 		else
 			snprintf(d->error, sizeof(d->error),
-			    "input is %zu bytes, the start of %s, and ends there: not a dump",
-			    d->sniff_len, d->sniff[0] == MAGIC_ZSTD[0] ? "a zstd magic" :
-			    d->sniff[0] == MAGIC_LZ4[0] ? "an lz4 magic" : "a skippable frame's header");
+			         "input is %zu bytes, the start of %s, and ends there: not a dump",
+			         d->sniff_len,
+			         d->sniff[0] == MAGIC_ZSTD[0]  ? "a zstd magic"
+			         : d->sniff[0] == MAGIC_LZ4[0] ? "an lz4 magic"
+			                                       : "a skippable frame's header");
 		return -1;
 	}
 	if (decoder_compressed(d) && d->in_member) {
 		snprintf(d->error, sizeof(d->error),
-		    "%s input is truncated: it ends inside %s after %llu compressed "
-		    "bytes (%llu bytes decompressed); the %s stream was cut",
-		    decoder_format_name(d->kind),
-		    d->kind == DECODER_GZIP ? "a gzip member" :
-		    d->kind == DECODER_ZSTD ? "a zstd frame" : "an lz4 frame",
-		    (unsigned long long)d->in_total, (unsigned long long)d->out_total,
-		    d->kind == DECODER_GZIP ? "sender's" : decoder_format_name(d->kind));
+		         "%s input is truncated: it ends inside %s after %llu compressed "
+		         "bytes (%llu bytes decompressed); the %s stream was cut",
+		         decoder_format_name(d->kind),
+		         d->kind == DECODER_GZIP   ? "a gzip member"
+		         : d->kind == DECODER_ZSTD ? "a zstd frame"
+		                                   : "an lz4 frame",
+		         (unsigned long long)d->in_total, (unsigned long long)d->out_total,
+		         d->kind == DECODER_GZIP ? "sender's" : decoder_format_name(d->kind));
 		return -1;
 	}
 	return 0;

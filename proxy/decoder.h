@@ -37,16 +37,16 @@ struct decoder {
 	struct inflate_state *st; /* isal_inflate's state, allocated when gzip is seen */
 	struct ZSTD_DCtx_s *zst;  /* libzstd's stream, when zstd is seen */
 	struct LZ4F_dctx_s *lz;   /* liblz4's frame context, when lz4 is seen */
-	int in_member;         /* inside a gzip member or zstd/lz4 frame (its end not seen) */
-	int out_full;          /* the last run filled the output inside a member:
+	int in_member;            /* inside a gzip member or zstd/lz4 frame (its end not seen) */
+	int out_full;             /* the last run filled the output inside a member:
 	                        * more may come without more input (decoder_pending) */
 	unsigned char sniff[DECODER_SNIFF_MAX];
-	size_t sniff_len;      /* bytes held while the format is unknown */
-	size_t sniff_out;      /* plain: held bytes already handed out */
-	uint64_t skip_left;    /* bytes left of a skippable frame before the first data frame */
-	int skipped;           /* the input started with skippable frames: zstd or lz4 follows */
-	uint64_t in_total;     /* bytes consumed (compressed) */
-	uint64_t out_total;    /* bytes produced (plain) */
+	size_t sniff_len;   /* bytes held while the format is unknown */
+	size_t sniff_out;   /* plain: held bytes already handed out */
+	uint64_t skip_left; /* bytes left of a skippable frame before the first data frame */
+	int skipped;        /* the input started with skippable frames: zstd or lz4 follows */
+	uint64_t in_total;  /* bytes consumed (compressed) */
+	uint64_t out_total; /* bytes produced (plain) */
 	char error[256];
 };
 
@@ -59,8 +59,8 @@ void decoder_free(struct decoder *d);
  * fresh output room) until *used == inlen and *produced < outcap.  Plain
  * input is copied through.  Returns 0, or -1 with decoder_error() set.
  */
-int decoder_run(struct decoder *d, const void *in, size_t inlen, size_t *used,
-                void *out, size_t outcap, size_t *produced);
+int decoder_run(struct decoder *d, const void *in, size_t inlen, size_t *used, void *out,
+                size_t outcap, size_t *produced);
 
 /*
  * 1 when the last decoder_run filled its output inside a member or frame

@@ -133,7 +133,7 @@ deps_join(struct deps *d, const char *parent, const char *child)
 static int
 deps_learn_create(struct deps *d, struct sqltok_iter *i, struct sqltok *t)
 {
-	static const char *const kinds[] = { "global", "local", "temp", "temporary",
+	static const char *const kinds[] = { "global",   "local",   "temp", "temporary",
 		                             "unlogged", "foreign", NULL };
 	static const char *const ine[] = { "if", "not", "exists", NULL };
 	char child[DEPS_KEY], parent[DEPS_KEY];
@@ -153,7 +153,8 @@ deps_learn_create(struct deps *d, struct sqltok_iter *i, struct sqltok *t)
 			if (sqltok_next(i, t) != SQLTOK_WORD || !sqltok_is(t, "of"))
 				continue; /* PARTITION BY: its own key */
 			sqltok_next(i, t);
-			if (deps_name(i, t, parent, sizeof(parent)) && deps_join(d, parent, child) < 0)
+			if (deps_name(i, t, parent, sizeof(parent)) &&
+			    deps_join(d, parent, child) < 0)
 				return -1;
 		} else if (sqltok_is(t, "inherits")) {
 			if (sqltok_next(i, t) != SQLTOK_OP || t->p[0] != '(')

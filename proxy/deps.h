@@ -47,11 +47,12 @@ struct deps {
 /* The tables one statement touches. */
 struct deps_touch {
 	char table[DEPS_TABLES][DEPS_KEY]; /* as written */
-	char group[DEPS_TABLES][DEPS_KEY]; /* the root of its hierarchy (the table itself if none) */
-	int leaf[DEPS_TABLES];             /* 1: no table is its partition or child */
+	char group[DEPS_TABLES]
+		  [DEPS_KEY];  /* the root of its hierarchy (the table itself if none) */
+	int leaf[DEPS_TABLES]; /* 1: no table is its partition or child */
 	int n;
 	enum deps_class cls;
-	int barrier;                       /* tables unknown: runs alone, nothing passes it */
+	int barrier; /* tables unknown: runs alone, nothing passes it */
 };
 
 /*

@@ -60,7 +60,8 @@ dumpstart_skip_comments(const char *buf, size_t len, int *header, int *cluster, 
 			n--;
 		if (n == sizeof(dumpstart_header) - 1 && memcmp(buf + i, dumpstart_header, n) == 0)
 			*header = 1;
-		if (n == sizeof(dumpstart_cluster) - 1 && memcmp(buf + i, dumpstart_cluster, n) == 0)
+		if (n == sizeof(dumpstart_cluster) - 1 &&
+		    memcmp(buf + i, dumpstart_cluster, n) == 0)
 			*cluster = 1;
 		if (*header || *cluster)
 			return i;
@@ -143,38 +144,45 @@ dumpstart_excerpt(const char *buf, size_t len, char *out, size_t size)
 }
 
 void
-dumpstart_message(enum dumpstart_kind kind, const char *buf, size_t len, char *out,
-                  size_t size)
+dumpstart_message(enum dumpstart_kind kind, const char *buf, size_t len, char *out, size_t size)
 {
 	char ex[80];
 
 	switch (kind) {
 	case DUMPSTART_CUSTOM:
-		snprintf(out, size, "this is a pg_dump custom-format archive (it begins with PGDMP), "
-		         "not a plain-format dump: send `pg_restore -f - FILE | pgsluice send ...` or "
-		         "use pg_restore through the PostgreSQL port\n  nothing was changed in the "
-		         "target");
+		snprintf(
+			out, size,
+			"this is a pg_dump custom-format archive (it begins with PGDMP), "
+			"not a plain-format dump: send `pg_restore -f - FILE | pgsluice send ...` or "
+			"use pg_restore through the PostgreSQL port\n  nothing was changed in the "
+			"target");
 		return;
 	case DUMPSTART_TAR:
-		snprintf(out, size, "this is a tar archive (pg_dump -Ft?), not a plain-format dump: "
-		         "send `pg_restore -f - FILE | pgsluice send ...` or use pg_restore through "
-		         "the PostgreSQL port\n  nothing was changed in the target");
+		snprintf(
+			out, size,
+			"this is a tar archive (pg_dump -Ft?), not a plain-format dump: "
+			"send `pg_restore -f - FILE | pgsluice send ...` or use pg_restore through "
+			"the PostgreSQL port\n  nothing was changed in the target");
 		return;
 	case DUMPSTART_DUMPALL:
-		snprintf(out, size, "this is pg_dumpall's output (a whole cluster), not one "
+		snprintf(out, size,
+		         "this is pg_dumpall's output (a whole cluster), not one "
 		         "database's dump: send `pg_dump DBNAME` (roles: create them on the target "
 		         "first)\n  nothing was changed in the target");
 		return;
 	case DUMPSTART_EMPTY:
-		snprintf(out, size, "the input ended before any SQL statement (nothing, or only "
+		snprintf(out, size,
+		         "the input ended before any SQL statement (nothing, or only "
 		         "comments): no dump came\n  nothing was changed in the target");
 		return;
 	default:
 		dumpstart_excerpt(buf, len, ex, sizeof(ex));
-		snprintf(out, size, "this is not a pg_dump plain-format dump: it begins with \"%s\"; "
+		snprintf(out, size,
+		         "this is not a pg_dump plain-format dump: it begins with \"%s\"; "
 		         "a dump begins with pg_dump's header \"-- PostgreSQL database dump\" or "
 		         "its SET lines\n  send the output of pg_dump (plain format, the default)\n"
-		         "  nothing was changed in the target", ex);
+		         "  nothing was changed in the target",
+		         ex);
 		return;
 	}
 }

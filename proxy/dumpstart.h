@@ -34,13 +34,13 @@
 #define DUMPSTART_MAX (64 * 1024)
 
 enum dumpstart_kind {
-	DUMPSTART_MORE = 0,  /* the bytes so far could still be either: give more */
-	DUMPSTART_DUMP,      /* a plain-format dump */
-	DUMPSTART_CUSTOM,    /* a pg_dump custom-format archive (PGDMP) */
-	DUMPSTART_TAR,       /* a tar archive (pg_dump -Ft) */
-	DUMPSTART_DUMPALL,   /* pg_dumpall's output: a cluster, not one database */
-	DUMPSTART_EMPTY,     /* the input ended with nothing but blanks and comments */
-	DUMPSTART_OTHER,     /* something else */
+	DUMPSTART_MORE = 0, /* the bytes so far could still be either: give more */
+	DUMPSTART_DUMP,     /* a plain-format dump */
+	DUMPSTART_CUSTOM,   /* a pg_dump custom-format archive (PGDMP) */
+	DUMPSTART_TAR,      /* a tar archive (pg_dump -Ft) */
+	DUMPSTART_DUMPALL,  /* pg_dumpall's output: a cluster, not one database */
+	DUMPSTART_EMPTY,    /* the input ended with nothing but blanks and comments */
+	DUMPSTART_OTHER,    /* something else */
 };
 
 /*

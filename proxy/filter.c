@@ -39,10 +39,10 @@ struct filter {
 	struct rules rules;
 	struct decoder dec;
 	int quiet;
-	int skip_copy;      /* inside the data of a COPY that was not forwarded */
-	int copy_open;      /* a forwarded COPY's data is being written */
-	int copy_midline;   /* the last data byte written was not a newline */
-	int trailer;        /* the trailer was seen */
+	int skip_copy;    /* inside the data of a COPY that was not forwarded */
+	int copy_open;    /* a forwarded COPY's data is being written */
+	int copy_midline; /* the last data byte written was not a newline */
+	int trailer;      /* the trailer was seen */
 	uint64_t st_in, st_out, copy_blocks, copy_rows;
 	char error[512];
 };
@@ -50,30 +50,28 @@ struct filter {
 static void
 filter_usage(FILE *f)
 {
-	fprintf(f,
-	    "usage: pgsluice filter [options] < dump.sql[.gz] > out.sql\n"
-	    "\n"
-	    "Reads a plain-format pg_dump on stdin (plain, gzip, zstd or lz4, told\n"
-	    "apart by its first bytes), rewrites it for the target server and writes SQL\n"
-	    "on stdout; a summary goes to stderr.  Exit 1 on a malformed or\n"
-	    "truncated dump or a refused statement.\n"
-	    "\n"
-	    "  pgsluice filter < dump.sql.gz | psql -v ON_ERROR_STOP=1 -1 -d target\n"
-	    "\n"
-	    "psql needs -v ON_ERROR_STOP=1: after a failed COPY, psql without it runs\n"
-	    "the COPY's data lines as SQL.\n"
-	    "\n"
-	    "options:\n"
-	    CLI_RULE_HELP
-	    "  --target-version V     the target server's version (15, 9.6, 17.2 or\n"
-	    "                         150004): drop SET lines for parameters it lacks\n"
-	    "                         and statistics calls it cannot run\n"
-	    "  --no-single-transaction  keep BEGIN/COMMIT found in the dump (default:\n"
-	    "                         drop them, for psql -1)\n"
-	    "  -q, --quiet            no summary on stderr\n"
-	    "  -v, --verbose          the same as --explain\n"
-	    "  --version              print the version and exit\n"
-	    "  -h, --help             this text\n");
+	fprintf(f, "usage: pgsluice filter [options] < dump.sql[.gz] > out.sql\n"
+	           "\n"
+	           "Reads a plain-format pg_dump on stdin (plain, gzip, zstd or lz4, told\n"
+	           "apart by its first bytes), rewrites it for the target server and writes SQL\n"
+	           "on stdout; a summary goes to stderr.  Exit 1 on a malformed or\n"
+	           "truncated dump or a refused statement.\n"
+	           "\n"
+	           "  pgsluice filter < dump.sql.gz | psql -v ON_ERROR_STOP=1 -1 -d target\n"
+	           "\n"
+	           "psql needs -v ON_ERROR_STOP=1: after a failed COPY, psql without it runs\n"
+	           "the COPY's data lines as SQL.\n"
+	           "\n"
+	           "options:\n" CLI_RULE_HELP
+	           "  --target-version V     the target server's version (15, 9.6, 17.2 or\n"
+	           "                         150004): drop SET lines for parameters it lacks\n"
+	           "                         and statistics calls it cannot run\n"
+	           "  --no-single-transaction  keep BEGIN/COMMIT found in the dump (default:\n"
+	           "                         drop them, for psql -1)\n"
+	           "  -q, --quiet            no summary on stderr\n"
+	           "  -v, --verbose          the same as --explain\n"
+	           "  --version              print the version and exit\n"
+	           "  -h, --help             this text\n");
 }
 
 /* "15" -> 150000, "9.6" -> 90600, "17.2" -> 170002, "150004" as is */
@@ -116,7 +114,7 @@ explain(struct filter *f, const struct lexer_event *ev, const struct rules_verdi
 		return;
 	text_excerpt(ev->data, ev->len, sizeof(ex), ex, sizeof(ex));
 	fprintf(stderr, "line %llu: %s (%s): %s: %s\n", (unsigned long long)ev->line,
-	    verb[v->action], v->rule ? v->rule : "-", v->reason ? v->reason : "", ex);
+	        verb[v->action], v->rule ? v->rule : "-", v->reason ? v->reason : "", ex);
 }
 
 static int
@@ -131,10 +129,11 @@ on_event(struct filter *f, const struct lexer_event *ev)
 		f->st_in++;
 		if (ev->type == LEXER_STATEMENT && f->trailer) {
 			/* as serve: a dump ends at its trailer */
-			snprintf(f->error, sizeof(f->error),
-			    "line %llu: a statement comes after the dump's trailer (\"-- PostgreSQL "
-			    "database dump complete\"): two dumps in one stream?",
-			    (unsigned long long)ev->line);
+			snprintf(
+				f->error, sizeof(f->error),
+				"line %llu: a statement comes after the dump's trailer (\"-- PostgreSQL "
+				"database dump complete\"): two dumps in one stream?",
+				(unsigned long long)ev->line);
 			return -1;
 		}
 		rules_apply(&f->rules, ev, &v);
@@ -142,21 +141,22 @@ on_event(struct filter *f, const struct lexer_event *ev)
 		if (v.action == RULES_REFUSE) {
 			text_excerpt(ev->data, ev->len, sizeof(ex), ex, sizeof(ex));
 			snprintf(f->error, sizeof(f->error),
-			    "line %llu: refused by rule %s: %s\n  statement: %s",
-			    (unsigned long long)ev->line, v.rule ? v.rule : "-",
-			    v.reason ? v.reason : "", ex);
+			         "line %llu: refused by rule %s: %s\n  statement: %s",
+			         (unsigned long long)ev->line, v.rule ? v.rule : "-",
+			         v.reason ? v.reason : "", ex);
 			return -1;
 		}
 		if (ev->type == LEXER_STATEMENT && ev->psql_cut_differs && v.action != RULES_DROP) {
 			text_excerpt(ev->data, ev->len, sizeof(ex), ex, sizeof(ex));
-			snprintf(f->error, sizeof(f->error),
-			    "line %llu: psql would cut this statement where the server does not "
-			    "(a string continued on a new line, CASE/END as a label in a BEGIN "
-			    "ATOMIC body, or a routine named begin, which psql takes for a body "
-			    "and runs past its ';', reading COPY data after it as SQL); import "
-			    "the dump with pgsluice serve, which sends each statement to the "
-			    "server itself\n  statement: %s",
-			    (unsigned long long)ev->line, ex);
+			snprintf(
+				f->error, sizeof(f->error),
+				"line %llu: psql would cut this statement where the server does not "
+				"(a string continued on a new line, CASE/END as a label in a BEGIN "
+				"ATOMIC body, or a routine named begin, which psql takes for a body "
+				"and runs past its ';', reading COPY data after it as SQL); import "
+				"the dump with pgsluice serve, which sends each statement to the "
+				"server itself\n  statement: %s",
+				(unsigned long long)ev->line, ex);
 			return -1;
 		}
 		if (ev->type == LEXER_STATEMENT && lexer_in_copy(&f->lx)) {
@@ -209,7 +209,8 @@ poison_output(struct filter *f, const char *msg)
 	if (f->copy_open)
 		printf("%s\\.\n", f->copy_midline ? "\n" : "");
 	printf("DO $pgsluice$BEGIN RAISE EXCEPTION 'pgsluice filter: %%', "
-	    "$msg$%s$msg$; END$pgsluice$;\n", ex);
+	       "$msg$%s$msg$; END$pgsluice$;\n",
+	       ex);
 	fflush(stdout);
 }
 
@@ -221,17 +222,18 @@ summary(struct filter *f)
 
 	if (f->quiet)
 		return;
-	fprintf(stderr, "pgsluice filter: %llu statements in, %llu out; %llu COPY "
-	    "blocks, %llu rows; %llu bytes read (%s), %llu bytes of SQL\n",
-	    (unsigned long long)f->st_in, (unsigned long long)f->st_out,
-	    (unsigned long long)f->copy_blocks, (unsigned long long)f->copy_rows,
-	    (unsigned long long)f->dec.in_total,
-	    decoder_compressed(&f->dec) ? decoder_format_name(f->dec.kind) : "plain",
-	    (unsigned long long)f->dec.out_total);
+	fprintf(stderr,
+	        "pgsluice filter: %llu statements in, %llu out; %llu COPY "
+	        "blocks, %llu rows; %llu bytes read (%s), %llu bytes of SQL\n",
+	        (unsigned long long)f->st_in, (unsigned long long)f->st_out,
+	        (unsigned long long)f->copy_blocks, (unsigned long long)f->copy_rows,
+	        (unsigned long long)f->dec.in_total,
+	        decoder_compressed(&f->dec) ? decoder_format_name(f->dec.kind) : "plain",
+	        (unsigned long long)f->dec.out_total);
 	n = rules_stats(&f->rules, st, RULES_MAX_STATS);
 	for (i = 0; i < n; i++)
-		fprintf(stderr, "  %-18s %8llu %s\n", st[i].rule,
-		    (unsigned long long)st[i].count, st[i].action);
+		fprintf(stderr, "  %-18s %8llu %s\n", st[i].rule, (unsigned long long)st[i].count,
+		        st[i].action);
 }
 
 /* Lex buf[0..len) through to the end, handling every event. */
@@ -278,8 +280,8 @@ run(struct filter *f)
 			break;
 		off = 0;
 		do {
-			if (decoder_run(&f->dec, in + off, (size_t)n - off, &used, out,
-			    sizeof(out), &produced) < 0) {
+			if (decoder_run(&f->dec, in + off, (size_t)n - off, &used, out, sizeof(out),
+			                &produced) < 0) {
 				snprintf(f->error, sizeof(f->error), "%s", decoder_error(&f->dec));
 				return -1;
 			}
@@ -291,7 +293,7 @@ run(struct filter *f)
 	if (decoder_finish(&f->dec) < 0) {
 		lexer_describe(&f->lx, where, sizeof(where));
 		snprintf(f->error, sizeof(f->error), "%s; the SQL stops at line %llu, %s",
-		    decoder_error(&f->dec), (unsigned long long)f->lx.line, where);
+		         decoder_error(&f->dec), (unsigned long long)f->lx.line, where);
 		return -1;
 	}
 	while ((r = lexer_finish(&f->lx, &ev)) == LEXER_EVENT)
@@ -302,10 +304,11 @@ run(struct filter *f)
 		return -1;
 	}
 	if (!f->trailer) {
-		snprintf(f->error, sizeof(f->error), "dump truncated: the input ended at "
-		    "line %llu without pg_dump's \"-- PostgreSQL database dump complete\" "
-		    "trailer; the dump was cut short (or is not a pg_dump plain dump)",
-		    (unsigned long long)f->lx.line);
+		snprintf(f->error, sizeof(f->error),
+		         "dump truncated: the input ended at "
+		         "line %llu without pg_dump's \"-- PostgreSQL database dump complete\" "
+		         "trailer; the dump was cut short (or is not a pg_dump plain dump)",
+		         (unsigned long long)f->lx.line);
 		return -1;
 	}
 	if (out_write(f, "--\n-- PostgreSQL database dump complete\n--\n", 43) < 0)
@@ -334,15 +337,19 @@ filter_main(int argc, char **argv)
 	while ((c = cli_getopt(argc, argv, CLI_RULE_SHORTOPTS CLI_COMMON_SHORTOPTS, longopts,
 	                       "pgsluice filter")) != -1) {
 		switch (cli_rules_option(&f.cr, c, optarg)) {
-		case 1: continue;
-		case -1: return 2;
+		case 1:
+			continue;
+		case -1:
+			return 2;
 		}
 		switch (c) {
 		case OPT_TARGET_VERSION:
 			f.cr.opt.target_version = parse_version(optarg);
 			if (f.cr.opt.target_version < 0) {
-				fprintf(stderr, "pgsluice filter: --target-version %s: want a "
-				    "version like 15, 9.6 or 150004\n", optarg);
+				fprintf(stderr,
+				        "pgsluice filter: --target-version %s: want a "
+				        "version like 15, 9.6 or 150004\n",
+				        optarg);
 				return 2;
 			}
 			break;
@@ -363,13 +370,15 @@ filter_main(int argc, char **argv)
 		}
 	}
 	if (optind < argc)
-		return cli_usage_error("pgsluice filter", "unexpected argument %s (the dump is read "
-		                       "on stdin)", argv[optind]);
+		return cli_usage_error("pgsluice filter",
+		                       "unexpected argument %s (the dump is read "
+		                       "on stdin)",
+		                       argv[optind]);
 	if (cli_rules_check(&f.cr, "pgsluice filter") < 0)
 		return 2;
 	if (isatty(STDIN_FILENO)) {
 		fprintf(stderr, "pgsluice filter: stdin is a terminal; pipe a dump in "
-		    "(pgsluice filter < dump.sql)\n");
+		                "(pgsluice filter < dump.sql)\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);

@@ -45,26 +45,26 @@ static void
 gencert_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: pgsluice gen-cert --host NAME [--host NAME]... [--out DIR] [--days N] [--force]\n"
-	    "\n"
-	    "Makes a self-signed TLS certificate and key for pgsluice serve:\n"
-	    "DIR/pgsluice.crt (give it to the clients) and DIR/pgsluice.key (mode 600).\n"
-	    "\n"
-	    "  --host NAME    the name or IP address clients connect to (repeatable; the\n"
-	    "                 certificate is valid for each)\n"
-	    "  --out DIR      where to write the two files (default: the current directory);\n"
-	    "                 created, mode 700, if missing (its parent must exist)\n"
-	    "  --days N       validity in days (default %d)\n"
-	    "  --force        overwrite existing files\n"
-	    "  -q, --quiet    print nothing (errors still go to stderr)\n"
-	    "  -v, --verbose  print the certificate's fields too\n"
-	    "  --version      print the version and exit\n"
-	    "  -h, --help     this text\n"
-	    "\n"
-	    "Then:\n"
-	    "  pgsluice serve --tls-cert DIR/pgsluice.crt --tls-key DIR/pgsluice.key ...\n"
-	    "  pg_dump -O db | gzip | pgsluice send --ca pgsluice.crt NAME:5480\n",
-	    GENCERT_DEFAULT_DAYS);
+	        "usage: pgsluice gen-cert --host NAME [--host NAME]... [--out DIR] [--days N] [--force]\n"
+	        "\n"
+	        "Makes a self-signed TLS certificate and key for pgsluice serve:\n"
+	        "DIR/pgsluice.crt (give it to the clients) and DIR/pgsluice.key (mode 600).\n"
+	        "\n"
+	        "  --host NAME    the name or IP address clients connect to (repeatable; the\n"
+	        "                 certificate is valid for each)\n"
+	        "  --out DIR      where to write the two files (default: the current directory);\n"
+	        "                 created, mode 700, if missing (its parent must exist)\n"
+	        "  --days N       validity in days (default %d)\n"
+	        "  --force        overwrite existing files\n"
+	        "  -q, --quiet    print nothing (errors still go to stderr)\n"
+	        "  -v, --verbose  print the certificate's fields too\n"
+	        "  --version      print the version and exit\n"
+	        "  -h, --help     this text\n"
+	        "\n"
+	        "Then:\n"
+	        "  pgsluice serve --tls-cert DIR/pgsluice.crt --tls-key DIR/pgsluice.key ...\n"
+	        "  pg_dump -O db | gzip | pgsluice send --ca pgsluice.crt NAME:5480\n",
+	        GENCERT_DEFAULT_DAYS);
 }
 
 static void
@@ -116,14 +116,18 @@ gencert_san(char *const *hosts, int n, char *out, size_t size)
 			if (!(*p == '.' || *p == '-' || *p == ':' || *p == '*' || *p == '_' ||
 			      (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
 			      (*p >= 'A' && *p <= 'Z'))) {
-				fprintf(stderr, "pgsluice gen-cert: --host %s: want a host name or an IP "
-				        "address\n", h);
+				fprintf(stderr,
+				        "pgsluice gen-cert: --host %s: want a host name or an IP "
+				        "address\n",
+				        h);
 				return -1;
 			}
 		}
 		if (*h == '\0' || strlen(h) > 253) {
-			fprintf(stderr, "pgsluice gen-cert: --host \"%s\": want a host name or an IP "
-			        "address\n", h);
+			fprintf(stderr,
+			        "pgsluice gen-cert: --host \"%s\": want a host name or an IP "
+			        "address\n",
+			        h);
 			return -1;
 		}
 		if (inet_pton(AF_INET, h, addr) == 1 || inet_pton(AF_INET6, h, addr) == 1)
@@ -165,10 +169,10 @@ gencert_make(EVP_PKEY *key, char *const *hosts, int n, long days)
 	    X509_set_pubkey(x, key) != 1)
 		goto fail;
 	name = X509_get_subject_name(x);
-	if (X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-	                               (const unsigned char *)"pgsluice", -1, -1, 0) != 1 ||
-	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1,
-	                               -1, 0) != 1 ||
+	if (X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"pgsluice",
+	                               -1, -1, 0) != 1 ||
+	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
+	                               0) != 1 ||
 	    X509_set_issuer_name(x, name) != 1)
 		goto fail;
 	/*
@@ -205,7 +209,8 @@ gencert_create(const char *path, mode_t mode, int force)
 	fd = open(path, flags, mode);
 	if (fd < 0) {
 		if (errno == EEXIST)
-			fprintf(stderr, "pgsluice gen-cert: %s exists; --force overwrites it\n", path);
+			fprintf(stderr, "pgsluice gen-cert: %s exists; --force overwrites it\n",
+			        path);
 		else
 			fprintf(stderr, "pgsluice gen-cert: %s: %s\n", path, strerror(errno));
 		return NULL;
@@ -261,8 +266,10 @@ gencert_out_dir(const char *dir)
 			break;
 		*p = '/';
 	}
-	fprintf(stderr, "pgsluice gen-cert: --out %s: the folder %s does not exist; create it "
-	        "(mkdir -p -m 700 %s) or choose another --out\n", dir, path, dir);
+	fprintf(stderr,
+	        "pgsluice gen-cert: --out %s: the folder %s does not exist; create it "
+	        "(mkdir -p -m 700 %s) or choose another --out\n",
+	        dir, path, dir);
 	return -1;
 }
 
@@ -288,7 +295,8 @@ gencert_main(int argc, char **argv)
 	long days = GENCERT_DEFAULT_DAYS;
 
 	optind = 1;
-	while ((c = cli_getopt(argc, argv, CLI_COMMON_SHORTOPTS, opts, "pgsluice gen-cert")) != -1) {
+	while ((c = cli_getopt(argc, argv, CLI_COMMON_SHORTOPTS, opts, "pgsluice gen-cert")) !=
+	       -1) {
 		switch (c) {
 		case GENCERT_OPT_HOST:
 			if (n == GENCERT_MAX_HOSTS) {
@@ -304,7 +312,8 @@ gencert_main(int argc, char **argv)
 		case GENCERT_OPT_DAYS:
 			days = strtol(optarg, &end, 10);
 			if (end == optarg || *end != '\0' || days < 1 || days > 36500) {
-				fprintf(stderr, "pgsluice gen-cert: --days %s: want 1 to 36500\n", optarg);
+				fprintf(stderr, "pgsluice gen-cert: --days %s: want 1 to 36500\n",
+				        optarg);
 				return 2;
 			}
 			break;
@@ -328,7 +337,8 @@ gencert_main(int argc, char **argv)
 		return cli_usage_error("pgsluice gen-cert", "unexpected argument \"%s\"",
 		                       argv[optind]);
 	if (n == 0)
-		return cli_usage_error("pgsluice gen-cert", "--host is required: the name or "
+		return cli_usage_error("pgsluice gen-cert",
+		                       "--host is required: the name or "
 		                       "address the clients connect to, e.g. --host "
 		                       "ees.example.org");
 	if (gencert_out_dir(out) < 0)

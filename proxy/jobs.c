@@ -26,8 +26,8 @@
 #define JOBS_BATCH (4 * 1024 * 1024) /* a batch is cut at the last line end before this */
 #define JOBS_PUT (256 * 1024)        /* COPY data handed to libpq at once */
 #define JOBS_EXCERPT 160
-#define JOBS_TERMINATE_MS 10000      /* pg_terminate_backend(pid, timeout) */
-#define JOBS_QUEUE 64                /* statements that may wait for a connection (look-ahead) */
+#define JOBS_TERMINATE_MS 10000 /* pg_terminate_backend(pid, timeout) */
+#define JOBS_QUEUE 64           /* statements that may wait for a connection (look-ahead) */
 #define JOBS_QUEUE_BYTES (64 * 1024 * 1024) /* ... and their bytes: no more is taken past this */
 
 /*
@@ -39,8 +39,8 @@
  * (jobs_end), whose flush covers all the WAL written before it, and a
  * target that crashes before that leaves an import that failed anyway.
  */
-#define JOBS_SETTINGS                                                                          \
-	"SET max_parallel_maintenance_workers = 0; SET synchronous_commit = off;\n"             \
+#define JOBS_SETTINGS                                                               \
+	"SET max_parallel_maintenance_workers = 0; SET synchronous_commit = off;\n" \
 	"SET standard_conforming_strings = on;\n" /* the lexer starts so */
 
 enum jobs_phase {
@@ -50,7 +50,12 @@ enum jobs_phase {
 };
 
 /* JOBS_BEGIN: connection 0's first item, pgsluice's BEGIN and aside schemas */
-enum jobs_kind { JOBS_STMT, JOBS_BATCH_ITEM, JOBS_BEGIN, JOBS_COMMIT };
+enum jobs_kind {
+	JOBS_STMT,
+	JOBS_BATCH_ITEM,
+	JOBS_BEGIN,
+	JOBS_COMMIT
+};
 
 struct jobs_buf {
 	char *p;
@@ -59,13 +64,13 @@ struct jobs_buf {
 
 struct jobs_item {
 	enum jobs_kind kind;
-	struct jobs_buf text;     /* the statement, or the batch's COPY command; NUL-terminated */
-	struct jobs_buf data;     /* a batch's lines */
-	int table;                /* a batch's table (index in tables) */
-	struct deps_touch touch;  /* the tables it touches */
-	int is_set;               /* a session setting: joins the prelude when it starts */
-	int own;                  /* pgsluice's own script (simple protocol), not the dump's */
-	int std_strings;          /* standard_conforming_strings the lexer assumes after it */
+	struct jobs_buf text;    /* the statement, or the batch's COPY command; NUL-terminated */
+	struct jobs_buf data;    /* a batch's lines */
+	int table;               /* a batch's table (index in tables) */
+	struct deps_touch touch; /* the tables it touches */
+	int is_set;              /* a session setting: joins the prelude when it starts */
+	int own;                 /* pgsluice's own script (simple protocol), not the dump's */
+	int std_strings;         /* standard_conforming_strings the lexer assumes after it */
 	uint64_t no, line;
 };
 
@@ -75,7 +80,13 @@ struct jobs_table {
 	int pending, ended;
 };
 
-enum jobs_stage { JOBS_ST_FREE, JOBS_ST_PRELUDE, JOBS_ST_MAIN, JOBS_ST_PUT, JOBS_ST_END };
+enum jobs_stage {
+	JOBS_ST_FREE,
+	JOBS_ST_PRELUDE,
+	JOBS_ST_MAIN,
+	JOBS_ST_PUT,
+	JOBS_ST_END
+};
 
 struct jobs_conn {
 	struct jobs *j;
@@ -91,7 +102,7 @@ struct jobs_conn {
 	struct event *ev_timeout; /* --statement-timeout of the dump's statement in flight */
 	char tag[40];             /* the command tag of the last result */
 	char who[160];
-	struct pgerr srv;         /* the server's error for the item in flight */
+	struct pgerr srv; /* the server's error for the item in flight */
 };
 
 struct jobs {
@@ -99,10 +110,10 @@ struct jobs {
 	struct jobs_conn conns[JOBS_MAX];
 	int n_up;
 	enum jobs_phase phase;
-	int commit_queued;        /* pre-data's COMMIT is queued (once) */
+	int commit_queued; /* pre-data's COMMIT is queued (once) */
 	int failed;
 	char error[1500];
-	const char *state;        /* the target's state when a statement ended pre-data's
+	const char *state; /* the target's state when a statement ended pre-data's
 	                           * transaction (jobs_state); NULL otherwise */
 
 	/*
@@ -115,8 +126,8 @@ struct jobs {
 
 	struct jobs_item queue[JOBS_QUEUE]; /* wait for a connection, in dump order */
 	int n_queue;
-	int n_queued_batches;     /* of them, COPY batches (at most one) */
-	size_t queued_bytes;      /* their text and data */
+	int n_queued_batches; /* of them, COPY batches (at most one) */
+	size_t queued_bytes;  /* their text and data */
 	int finishing;
 
 	/* the COPY being read */
@@ -128,11 +139,11 @@ struct jobs {
 
 	struct jobs_table *tables;
 	size_t n_tables, cap_tables;
-	struct deps deps;         /* the dump's table hierarchies */
+	struct deps deps; /* the dump's table hierarchies */
 
 	struct event *ev_notify;
 	int notify_ready, notify_failed;
-	size_t batch;             /* JOBS_BATCH, or PGSLUICE_JOBS_BATCH (tests) */
+	size_t batch; /* JOBS_BATCH, or PGSLUICE_JOBS_BATCH (tests) */
 };
 
 static void jobs_kick(struct jobs *j);
@@ -204,8 +215,7 @@ jobs_notify(struct jobs *j)
 	event_active(j->ev_notify, EV_TIMEOUT, 0);
 }
 
-static void
-jobs_fail(struct jobs *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void jobs_fail(struct jobs *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 jobs_fail(struct jobs *j, const char *fmt, ...)
@@ -256,7 +266,8 @@ jobs_can_start(const struct jobs *j, int q)
 		if (deps_conflict(&j->queue[i].touch, &it->touch))
 			return 0;
 	for (i = 0; i < j->cfg.n; i++)
-		if (j->conns[i].stage != JOBS_ST_FREE && deps_conflict(&j->conns[i].it.touch, &it->touch))
+		if (j->conns[i].stage != JOBS_ST_FREE &&
+		    deps_conflict(&j->conns[i].it.touch, &it->touch))
 			return 0;
 	return 1;
 }
@@ -301,7 +312,8 @@ jobs_kick(struct jobs *j)
 			if (j->phase == JOBS_PRE)
 				c->prelude_gen = j->prelude_gen; /* it runs there now */
 		}
-		memmove(&j->queue[q], &j->queue[q + 1], (size_t)(j->n_queue - q - 1) * sizeof(j->queue[0]));
+		memmove(&j->queue[q], &j->queue[q + 1],
+		        (size_t)(j->n_queue - q - 1) * sizeof(j->queue[0]));
 		j->n_queue--;
 		memset(&j->queue[j->n_queue], 0, sizeof(j->queue[0]));
 		if (c->it.kind == JOBS_COMMIT)
@@ -326,9 +338,11 @@ jobs_on_timeout(evutil_socket_t fd, short what, void *arg)
 	if (c->t.state != TARGET_BUSY || c->stage == JOBS_ST_FREE)
 		return;
 	/* the session's ending (jobs_end) terminates the engine's backends */
-	jobs_fail(c->j, "statement %llu at line %llu ran longer than --statement-timeout %d s on "
-	          "--jobs connection %d: cancelled", (unsigned long long)c->it.no,
-	          (unsigned long long)c->it.line, c->j->cfg.statement_timeout, c->idx);
+	jobs_fail(c->j,
+	          "statement %llu at line %llu ran longer than --statement-timeout %d s on "
+	          "--jobs connection %d: cancelled",
+	          (unsigned long long)c->it.no, (unsigned long long)c->it.line,
+	          c->j->cfg.statement_timeout, c->idx);
 }
 
 /* own: a script of pgsluice's (simple protocol); else one dump statement (target.h) */
@@ -360,7 +374,8 @@ jobs_send_prelude(struct jobs_conn *c)
 static void
 jobs_send_item(struct jobs_conn *c)
 {
-	jobs_send(c, c->it.text.p, c->it.kind == JOBS_BEGIN || c->it.kind == JOBS_COMMIT || c->it.own);
+	jobs_send(c, c->it.text.p,
+	          c->it.kind == JOBS_BEGIN || c->it.kind == JOBS_COMMIT || c->it.own);
 }
 
 /*
@@ -386,39 +401,47 @@ jobs_check_conn(struct jobs_conn *c)
 	c->in_txn = want_txn;
 	if (want_txn && ts != PQTRANS_INTRANS) {
 		if (strncmp(c->tag, "ROLLBACK", 8) == 0)
-			j->state = "the target rolled pre-data back at that statement: it is as it was "
-			           "before the import (nothing after that statement ran)";
+			j->state =
+				"the target rolled pre-data back at that statement: it is as it was "
+				"before the import (nothing after that statement ran)";
 		else if (strcmp(c->tag, "PREPARE TRANSACTION") == 0)
-			j->state = "pre-data up to that statement is a PREPARED transaction on the "
-			           "target, holding its locks: pg_prepared_xacts lists it, ROLLBACK "
-			           "PREPARED undoes it";
+			j->state =
+				"pre-data up to that statement is a PREPARED transaction on the "
+				"target, holding its locks: pg_prepared_xacts lists it, ROLLBACK "
+				"PREPARED undoes it";
 		else
-			j->state = "pre-data up to that statement may be committed (nothing after it "
-			           "ran): the --jobs undo removes what it created; look at the target";
-		jobs_fail(j, "statement %llu at line %llu ended the pre-data transaction on --jobs "
+			j->state =
+				"pre-data up to that statement may be committed (nothing after it "
+				"ran): the --jobs undo removes what it created; look at the target";
+		jobs_fail(j,
+		          "statement %llu at line %llu ended the pre-data transaction on --jobs "
 		          "connection %d (the target answered %s and says %s after it): an import "
 		          "runs in transactions that only pgsluice ends",
 		          (unsigned long long)c->it.no, (unsigned long long)c->it.line, c->idx,
 		          c->tag[0] ? c->tag : "?",
-		          ts == PQTRANS_IDLE ? "no transaction is open" : "the transaction is not usable");
+		          ts == PQTRANS_IDLE ? "no transaction is open"
+		                             : "the transaction is not usable");
 		return -1;
 	}
 	if (!want_txn && ts != PQTRANS_IDLE) {
-		jobs_fail(j, "statement %llu at line %llu left a transaction open on --jobs connection "
-		          "%d, where every statement commits by itself: nothing of it is kept (the "
-		          "connection is closed, which rolls it back)",
-		          (unsigned long long)c->it.no, (unsigned long long)c->it.line, c->idx);
+		jobs_fail(
+			j,
+			"statement %llu at line %llu left a transaction open on --jobs connection "
+			"%d, where every statement commits by itself: nothing of it is kept (the "
+			"connection is closed, which rolls it back)",
+			(unsigned long long)c->it.no, (unsigned long long)c->it.line, c->idx);
 		return -1;
 	}
 	/* pgsluice's own scripts hold no string the setting changes: only the dump's are checked */
 	if (main_stage && c->it.kind != JOBS_BEGIN && c->it.kind != JOBS_COMMIT && !c->it.own &&
-	    scs != NULL &&
-	    (strcmp(scs, "on") == 0) != (c->it.std_strings != 0)) {
-		jobs_fail(j, "statement %llu at line %llu left standard_conforming_strings %s on "
-		          "--jobs connection %d, but pgsluice reads the dump after it with it %s: the "
-		          "server would split the rest differently; the import is refused",
-		          (unsigned long long)c->it.no, (unsigned long long)c->it.line, scs, c->idx,
-		          c->it.std_strings ? "on" : "off");
+	    scs != NULL && (strcmp(scs, "on") == 0) != (c->it.std_strings != 0)) {
+		jobs_fail(
+			j,
+			"statement %llu at line %llu left standard_conforming_strings %s on "
+			"--jobs connection %d, but pgsluice reads the dump after it with it %s: the "
+			"server would split the rest differently; the import is refused",
+			(unsigned long long)c->it.no, (unsigned long long)c->it.line, scs, c->idx,
+			c->it.std_strings ? "on" : "off");
 		return -1;
 	}
 	return 0;
@@ -458,7 +481,8 @@ jobs_put(struct jobs_conn *c)
 			return; /* TARGET_EV_DRAINED: the same piece again, and only its rest is sent */
 		if (r < 0) {
 			if (c->t.state == TARGET_BROKEN)
-				jobs_fail(c->j, "--jobs connection %d: %s", c->idx, target_error(&c->t));
+				jobs_fail(c->j, "--jobs connection %d: %s", c->idx,
+				          target_error(&c->t));
 			c->stage = JOBS_ST_END; /* the server's error follows */
 			return;
 		}
@@ -482,9 +506,10 @@ jobs_check_table(struct jobs *j, struct jobs_table *tb)
 	if (!tb->ended || tb->pending > 0)
 		return;
 	if (tb->tagged != tb->lines)
-		jobs_fail(j, "COPY of %s: the target took %llu rows in its batches, the dump has %llu "
-		          "data lines", tb->name, (unsigned long long)tb->tagged,
-		          (unsigned long long)tb->lines);
+		jobs_fail(j,
+		          "COPY of %s: the target took %llu rows in its batches, the dump has %llu "
+		          "data lines",
+		          tb->name, (unsigned long long)tb->tagged, (unsigned long long)tb->lines);
 }
 
 /* The item on c is done (all its results are in). */
@@ -498,9 +523,11 @@ jobs_item_done(struct jobs_conn *c)
 		text_excerpt(c->it.text.p, c->it.text.len, JOBS_EXCERPT, ex, sizeof(ex));
 		srv = pgerr_text(&c->srv);
 		if (c->it.kind == JOBS_BATCH_ITEM)
-			jobs_fail(j, "COPY at line %llu failed (a batch of %s on connection %d): %s\n"
-			          "  statement: %s", (unsigned long long)c->it.line,
-			          j->tables[c->it.table].name, c->idx, srv ? srv : "out of memory", ex);
+			jobs_fail(j,
+			          "COPY at line %llu failed (a batch of %s on connection %d): %s\n"
+			          "  statement: %s",
+			          (unsigned long long)c->it.line, j->tables[c->it.table].name,
+			          c->idx, srv ? srv : "out of memory", ex);
 		else if (c->stage == JOBS_ST_PRELUDE)
 			jobs_fail(j, "the session settings failed on connection %d: %s", c->idx,
 			          srv ? srv : "out of memory");
@@ -659,20 +686,24 @@ jobs_do_block(struct jobs *j, int mode, int move)
 	bad |= jobs_schema_array(j, &b, 1);
 	bad |= jobs_cat(&b, ";\nBEGIN\n  FOR i IN 1 .. pg_catalog.array_length(tgt, 1) LOOP\n");
 	if (mode == 0) {
-		bad |= jobs_cat(&b, "    EXECUTE pg_catalog.format('CREATE SCHEMA %I', aside[i]);\n");
+		bad |= jobs_cat(&b,
+		                "    EXECUTE pg_catalog.format('CREATE SCHEMA %I', aside[i]);\n");
 		if (move) {
 			bad |= jobs_cat(&b, "    src := tgt[i]; dst := aside[i];\n    FOR r IN\n");
 			bad |= jobs_cat(&b, objs);
-			bad |= jobs_cat(&b, "    LOOP\n      EXECUTE pg_catalog.format('ALTER %s %s SET "
-			                    "SCHEMA %I', r.kw, r.id, dst);\n    END LOOP;\n");
+			bad |= jobs_cat(
+				&b, "    LOOP\n      EXECUTE pg_catalog.format('ALTER %s %s SET "
+				    "SCHEMA %I', r.kw, r.id, dst);\n    END LOOP;\n");
 		}
 	} else {
-		bad |= jobs_cat(&b, "    CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace"
-		                    " WHERE nspname = aside[i]);\n");
+		bad |= jobs_cat(
+			&b, "    CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace"
+			    " WHERE nspname = aside[i]);\n");
 		bad |= jobs_cat(&b, "    src := tgt[i];\n    FOR r IN\n");
 		bad |= jobs_cat(&b, objs);
-		bad |= jobs_cat(&b, "    LOOP\n      EXECUTE pg_catalog.format('DROP %s IF EXISTS %s "
-		                    "CASCADE', r.kw, r.id);\n    END LOOP;\n");
+		bad |= jobs_cat(&b,
+		                "    LOOP\n      EXECUTE pg_catalog.format('DROP %s IF EXISTS %s "
+		                "CASCADE', r.kw, r.id);\n    END LOOP;\n");
 		bad |= jobs_cat(&b, "    src := aside[i]; dst := tgt[i];\n    FOR r IN\n");
 		bad |= jobs_cat(&b, objs);
 		bad |= jobs_cat(&b, "    LOOP\n      EXECUTE pg_catalog.format('ALTER %s %s SET "
@@ -700,7 +731,8 @@ jobs_new(const struct jobs_config *cfg, char *err, size_t errsize)
 
 	for (i = 0; i < cfg->n_schemas; i++) {
 		if (strstr(cfg->schemas[i], "$pgsluice$") != NULL) {
-			snprintf(err, errsize, "--jobs cannot handle the schema name %s", cfg->schemas[i]);
+			snprintf(err, errsize, "--jobs cannot handle the schema name %s",
+			         cfg->schemas[i]);
 			return NULL;
 		}
 	}
@@ -713,14 +745,14 @@ jobs_new(const struct jobs_config *cfg, char *err, size_t errsize)
 	j->copy_table = -1;
 	/* tests cut small batches to exercise the cutting on small fixtures */
 	j->batch = getenv("PGSLUICE_JOBS_BATCH") != NULL
-	               ? strtoul(getenv("PGSLUICE_JOBS_BATCH"), NULL, 10) : JOBS_BATCH;
+	                   ? strtoul(getenv("PGSLUICE_JOBS_BATCH"), NULL, 10)
+	                   : JOBS_BATCH;
 	if (j->batch < 1024 || j->batch > JOBS_BATCH)
 		j->batch = JOBS_BATCH;
 	j->ev_notify = event_new(cfg->base, -1, 0, jobs_on_notify, j);
 	block = jobs_do_block(j, 0, cfg->move_aside);
 	if (j->ev_notify == NULL || block == NULL || jobs_cat(&j->prelude, JOBS_SETTINGS) < 0 ||
-	    jobs_cat(&j->prelude, cfg->lock_set) < 0 ||
-	    jobs_buf_add(&j->prelude, "\n", 2) < 0) {
+	    jobs_cat(&j->prelude, cfg->lock_set) < 0 || jobs_buf_add(&j->prelude, "\n", 2) < 0) {
 		free(block);
 		jobs_free(j);
 		snprintf(err, errsize, "out of memory");
@@ -798,9 +830,11 @@ jobs_statement(struct jobs *j, const char *text, size_t len, uint64_t no, uint64
 		goto oom;
 	switch (deps_classify(&j->deps, &it.touch, text, len, std_strings)) {
 	case CLASSIFY_TXN:
-		jobs_fail(j, "statement %llu at line %llu is transaction control or a large object, "
+		jobs_fail(j,
+		          "statement %llu at line %llu is transaction control or a large object, "
 		          "which --jobs cannot spread over connections; import this dump without "
-		          "--jobs", (unsigned long long)no, (unsigned long long)line);
+		          "--jobs",
+		          (unsigned long long)no, (unsigned long long)line);
 		return -1;
 	case CLASSIFY_SET:
 		/*
@@ -844,7 +878,10 @@ jobs_own(struct jobs *j, const char *sql, int alone, uint64_t no, int std_string
 		it.touch.barrier = 1;
 		it.touch.n = 0;
 	} else if (deps_classify(&j->deps, &it.touch, sql, len, std_strings) != CLASSIFY_OTHER) {
-		jobs_fail(j, "internal error: pgsluice's own statement \"%s\" is not one the engine can place", sql);
+		jobs_fail(
+			j,
+			"internal error: pgsluice's own statement \"%s\" is not one the engine can place",
+			sql);
 		return -1;
 	}
 	if (jobs_buf_add(&it.text, sql, len) < 0) {
@@ -1037,9 +1074,11 @@ jobs_end(struct jobs *j, int success, int server_version)
 		}
 		bad |= jobs_cat(&b, ") FROM pg_catalog.unnest('{");
 		for (i = 0; i < j->cfg.n; i++) {
-			if (j->conns[i].t.conn == NULL || PQstatus(j->conns[i].t.conn) != CONNECTION_OK)
+			if (j->conns[i].t.conn == NULL ||
+			    PQstatus(j->conns[i].t.conn) != CONNECTION_OK)
 				continue;
-			snprintf(num, sizeof(num), "%s%d", n++ ? "," : "", PQbackendPID(j->conns[i].t.conn));
+			snprintf(num, sizeof(num), "%s%d", n++ ? "," : "",
+			         PQbackendPID(j->conns[i].t.conn));
 			bad |= jobs_cat(&b, num);
 		}
 		bad |= jobs_cat(&b, "}'::int[]) AS p;\n");

@@ -63,15 +63,15 @@ typedef void (*jobs_event_fn)(void *arg, enum jobs_event ev, const char *msg);
 struct jobs_config {
 	struct event_base *base;
 	const char *conninfo;
-	int n;                        /* connections, 2..JOBS_MAX */
+	int n; /* connections, 2..JOBS_MAX */
 	int connect_timeout;
-	const char *lock_set;         /* "SET lock_timeout = ...;" for every connection */
-	const char *const *schemas;   /* the target schemas (--schema) */
+	const char *lock_set;       /* "SET lock_timeout = ...;" for every connection */
+	const char *const *schemas; /* the target schemas (--schema) */
 	int n_schemas;
-	int move_aside;               /* --clear-target found objects: move them aside */
-	int statement_timeout;        /* --statement-timeout: seconds one of the dump's
+	int move_aside;        /* --clear-target found objects: move them aside */
+	int statement_timeout; /* --statement-timeout: seconds one of the dump's
 	                                 statements may run; 0: no limit */
-	const char *who;              /* log prefix, outlives the engine */
+	const char *who;       /* log prefix, outlives the engine */
 	jobs_event_fn fn;
 	void *arg;
 };
@@ -111,9 +111,8 @@ int jobs_own(struct jobs *j, const char *sql, int alone, uint64_t no, int std_st
 	__attribute__((warn_unused_result));
 
 /* A COPY ... FROM stdin statement: its data follows.  Same arguments and returns. */
-int jobs_copy_begin(struct jobs *j, const char *text, size_t len, const char *table,
-                    uint64_t no, uint64_t line, int std_strings)
-	__attribute__((warn_unused_result));
+int jobs_copy_begin(struct jobs *j, const char *text, size_t len, const char *table, uint64_t no,
+                    uint64_t line, int std_strings) __attribute__((warn_unused_result));
 
 /* COPY data (any piece).  Returns 1 when taken, 0 when not now (retry on JOBS_EV_READY). */
 int jobs_copy_data(struct jobs *j, const char *data, size_t len);

@@ -83,9 +83,9 @@ lockwatch_on_blocker(void *arg, const PGresult *res, const char *error)
 	         PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5), more,
 	         query[0] ? query : "(no query)",
 	         strcmp(query, "<insufficient privilege>") == 0
-	             ? " (the query of another role's session is hidden: grant pgsluice's role "
-	               "pg_read_all_stats to see it)"
-	             : "");
+	                 ? " (the query of another role's session is hidden: grant pgsluice's role "
+	                   "pg_read_all_stats to see it)"
+	                 : "");
 	if (lw->blocker_gen == lw->busy_gen && strcmp(text, lw->blocker) == 0)
 		return;
 	snprintf(lw->blocker, sizeof(lw->blocker), "%s", text);
@@ -107,21 +107,22 @@ lockwatch_on_watch(evutil_socket_t fd, short what, void *arg)
 	if (!lw->cfg.may_watch(lw->cfg.arg) || t->conn == NULL || t->state != TARGET_BUSY)
 		return; /* the next statement sent arms the watch again */
 	if (lw->probe_blocker == NULL) {
-		snprintf(sql, sizeof(sql),
-		         "SELECT a.pid, COALESCE(a.usename, '?'),"
-		         " COALESCE(NULLIF(a.application_name, ''), '-'),"
-		         " COALESCE(pg_catalog.host(a.client_addr), 'local'), COALESCE(a.state, '?'),"
-		         " COALESCE(pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.now() -"
-		         " a.xact_start))::int, 0), pg_catalog.count(*) OVER (),"
-		         " pg_catalog.left(pg_catalog.regexp_replace(COALESCE(a.query, ''),"
-		         " '\\s+', ' ', 'g'), 300)"
-		         " FROM pg_catalog.pg_stat_activity a"
-		         " WHERE a.pid = ANY (pg_catalog.pg_blocking_pids(%d))"
-		         " ORDER BY a.xact_start NULLS LAST LIMIT 1",
-		         PQbackendPID(t->conn));
-		lw->probe_blocker = probe_start(lw->cfg.base, lw->cfg.conninfo, "pgsluice (lock watch)",
-		                                lw->cfg.connect_timeout, sql, lockwatch_on_blocker, lw,
-		                                lw->cfg.who);
+		snprintf(
+			sql, sizeof(sql),
+			"SELECT a.pid, COALESCE(a.usename, '?'),"
+			" COALESCE(NULLIF(a.application_name, ''), '-'),"
+			" COALESCE(pg_catalog.host(a.client_addr), 'local'), COALESCE(a.state, '?'),"
+			" COALESCE(pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.now() -"
+			" a.xact_start))::int, 0), pg_catalog.count(*) OVER (),"
+			" pg_catalog.left(pg_catalog.regexp_replace(COALESCE(a.query, ''),"
+			" '\\s+', ' ', 'g'), 300)"
+			" FROM pg_catalog.pg_stat_activity a"
+			" WHERE a.pid = ANY (pg_catalog.pg_blocking_pids(%d))"
+			" ORDER BY a.xact_start NULLS LAST LIMIT 1",
+			PQbackendPID(t->conn));
+		lw->probe_blocker = probe_start(lw->cfg.base, lw->cfg.conninfo,
+		                                "pgsluice (lock watch)", lw->cfg.connect_timeout,
+		                                sql, lockwatch_on_blocker, lw, lw->cfg.who);
 	}
 	evtimer_add(lw->ev_watch, &tv);
 }
@@ -152,12 +153,15 @@ lockwatch_note(const struct lockwatch *lw, const char *sqlstate, char *buf, size
 	if (sqlstate == NULL || strcmp(sqlstate, "55P03") != 0)
 		return;
 	if (lw->blocker[0] != '\0' && lw->blocker_gen == lw->busy_gen)
-		snprintf(buf, size, "\n  it waited --lock-timeout %d s for a lock held by %s"
+		snprintf(buf, size,
+		         "\n  it waited --lock-timeout %d s for a lock held by %s"
 		         "\n  end that session or let it finish, then send the dump again",
 		         lw->cfg.lock_timeout, lw->blocker);
 	else
-		snprintf(buf, size, "\n  it waited --lock-timeout %d s for a lock that another session "
-		         "holds (pg_locks on the target shows which)", lw->cfg.lock_timeout);
+		snprintf(buf, size,
+		         "\n  it waited --lock-timeout %d s for a lock that another session "
+		         "holds (pg_locks on the target shows which)",
+		         lw->cfg.lock_timeout);
 }
 
 static void
@@ -167,10 +171,11 @@ lockwatch_on_cancelled(void *arg, const PGresult *res, const char *error)
 
 	lw->probe_cancel = NULL;
 	if (error != NULL)
-		log_warn(lw->cfg.who, "cannot cancel the statement running on the target: %s", error);
+		log_warn(lw->cfg.who, "cannot cancel the statement running on the target: %s",
+		         error);
 	else if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") != 0)
 		log_warn(lw->cfg.who, "the target did not cancel the statement (pg_cancel_backend "
-		         "said no)");
+		                      "said no)");
 }
 
 static void
@@ -186,12 +191,15 @@ lockwatch_on_cancel_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (t->state != TARGET_BUSY && !(t->state == TARGET_COPY_IN && t->flushing))
 		return;
-	log_info(lw->cfg.who, "the import has failed; cancelling the statement still running on "
-	         "the target (backend pid %d)", PQbackendPID(t->conn));
-	snprintf(sql, sizeof(sql), "SELECT pg_catalog.pg_cancel_backend(%d)", PQbackendPID(t->conn));
-	lw->probe_cancel = probe_start(lw->cfg.base, lw->cfg.conninfo, "pgsluice (cancel)",
-	                               lw->cfg.connect_timeout, sql, lockwatch_on_cancelled, lw,
-	                               lw->cfg.who);
+	log_info(lw->cfg.who,
+	         "the import has failed; cancelling the statement still running on "
+	         "the target (backend pid %d)",
+	         PQbackendPID(t->conn));
+	snprintf(sql, sizeof(sql), "SELECT pg_catalog.pg_cancel_backend(%d)",
+	         PQbackendPID(t->conn));
+	lw->probe_cancel =
+		probe_start(lw->cfg.base, lw->cfg.conninfo, "pgsluice (cancel)",
+	                    lw->cfg.connect_timeout, sql, lockwatch_on_cancelled, lw, lw->cfg.who);
 }
 
 void

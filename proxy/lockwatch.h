@@ -26,11 +26,11 @@
 
 struct lockwatch_config {
 	struct event_base *base;
-	const char *conninfo;       /* the target, for the side connections */
+	const char *conninfo; /* the target, for the side connections */
 	int connect_timeout;
-	int lock_timeout;           /* --lock-timeout (s): the watch asks at half of it */
-	const char *who;            /* log prefix */
-	struct target *target;      /* the import's connection: its backend is watched */
+	int lock_timeout;      /* --lock-timeout (s): the watch asks at half of it */
+	const char *who;       /* log prefix */
+	struct target *target; /* the import's connection: its backend is watched */
 	/*
 	 * The statement in flight has waited waited_s for a lock held by
 	 * blocker (one line): tell the client.  Called once per statement and
@@ -48,10 +48,10 @@ struct lockwatch {
 	struct lockwatch_config cfg;
 	struct probe *probe_blocker, *probe_cancel;
 	struct event *ev_watch, *ev_cancel;
-	uint64_t busy_gen;          /* statements sent so far (our own and the dump's) */
-	double busy_since;          /* when the last one was sent (monotonic seconds) */
-	uint64_t blocker_gen;       /* the statement blocker[] was seen for */
-	char blocker[640];          /* "pid 123 (user ..., ...): query" */
+	uint64_t busy_gen;    /* statements sent so far (our own and the dump's) */
+	double busy_since;    /* when the last one was sent (monotonic seconds) */
+	uint64_t blocker_gen; /* the statement blocker[] was seen for */
+	char blocker[640];    /* "pid 123 (user ..., ...): query" */
 	int cancel_armed;
 };
 

@@ -110,9 +110,8 @@ log_json(enum log_level level, const char *stamp, const char *who, char *msg)
 				*p = '?';
 		m = json_string(msg);
 	}
-	o = json_pack("{s:s, s:s, s:i, s:s, s:o*}", "time", stamp, "level",
-	              log_json_names[level], "priority", log_priorities[level], "who",
-	              who ? who : "-", "msg", m);
+	o = json_pack("{s:s, s:s, s:i, s:s, s:o*}", "time", stamp, "level", log_json_names[level],
+	              "priority", log_priorities[level], "who", who ? who : "-", "msg", m);
 	if (o == NULL)
 		return NULL;
 	s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);

@@ -11,20 +11,20 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "pgsluice %s - stream a PostgreSQL plain-format dump into a target database\n"
-	    "\n"
-	    "usage: pgsluice COMMAND [options]\n"
-	    "\n"
-	    "commands:\n"
-	    "  serve    listen on a socket and import each dump sent to it into the\n"
-	    "           target, atomically (pg_dump -O db | gzip | nc host 5480)\n"
-	    "  check    the preflight alone: can the target take an import?\n"
-	    "  filter   rewrite a dump from stdin to stdout (no database needed)\n"
-	    "  gen-cert a self-signed TLS certificate and key for serve --tls-cert\n"
-	    "  send     send a dump to a serve daemon: progress bar, TLS, exit status\n"
-	    "\n"
-	    "pgsluice COMMAND --help lists a command's options.\n",
-	    PGSLUICE_VERSION);
+	        "pgsluice %s - stream a PostgreSQL plain-format dump into a target database\n"
+	        "\n"
+	        "usage: pgsluice COMMAND [options]\n"
+	        "\n"
+	        "commands:\n"
+	        "  serve    listen on a socket and import each dump sent to it into the\n"
+	        "           target, atomically (pg_dump -O db | gzip | nc host 5480)\n"
+	        "  check    the preflight alone: can the target take an import?\n"
+	        "  filter   rewrite a dump from stdin to stdout (no database needed)\n"
+	        "  gen-cert a self-signed TLS certificate and key for serve --tls-cert\n"
+	        "  send     send a dump to a serve daemon: progress bar, TLS, exit status\n"
+	        "\n"
+	        "pgsluice COMMAND --help lists a command's options.\n",
+	        PGSLUICE_VERSION);
 }
 
 int
@@ -32,7 +32,7 @@ main(int argc, char **argv)
 {
 	if (argc < 2) {
 		fprintf(stderr, "pgsluice: a command is missing (serve, send, check, filter, "
-		        "gen-cert)\nTry 'pgsluice --help' for more information.\n");
+		                "gen-cert)\nTry 'pgsluice --help' for more information.\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "filter") == 0)
@@ -54,7 +54,9 @@ main(int argc, char **argv)
 		printf("pgsluice %s\n", PGSLUICE_VERSION);
 		return 0;
 	}
-	fprintf(stderr, "pgsluice: unknown command \"%s\" (serve, send, check, filter, "
-	        "gen-cert)\nTry 'pgsluice --help' for more information.\n", argv[1]);
+	fprintf(stderr,
+	        "pgsluice: unknown command \"%s\" (serve, send, check, filter, "
+	        "gen-cert)\nTry 'pgsluice --help' for more information.\n",
+	        argv[1]);
 	return 2;
 }

@@ -12,8 +12,8 @@
 #include <libpq-fe.h>
 
 struct pgerr {
-	int set;            /* an error is kept */
-	char sqlstate[8];   /* "?????" when the server sent none */
+	int set;                                 /* an error is kept */
+	char sqlstate[8];                        /* "?????" when the server sent none */
 	char *message, *detail, *hint, *context; /* NULL when not sent */
 };
 

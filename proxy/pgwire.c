@@ -76,38 +76,38 @@ struct pgwire {
 	struct pgwire_config cfg;
 	enum pgwire_phase phase;
 	int in_tls;
-	char **params;             /* name, value, name, value, ..., NULL */
-	int auth_step;             /* 0: send the SASL request, 1: first, 2: final */
+	char **params; /* name, value, name, value, ..., NULL */
+	int auth_step; /* 0: send the SASL request, 1: first, 2: final */
 	struct scram sc;
 	uint32_t key_pid, key_secret;
-	struct pgwire_buf mb;      /* the message being built */
+	struct pgwire_buf mb; /* the message being built */
 	char error[1024];
 	int fatal;
 	enum pgwire_refusal refusal; /* what pgwire_predump or the rule of -1 refused */
 
 	/* the stream */
 	uint64_t bytes;
-	uint32_t body_left;        /* QUERY / COPYDATA: body bytes still to read */
-	int n_statements;          /* statements of the current Query answered or sent */
-	int copy_active;           /* CopyInResponse sent, CopyDone/CopyFail not yet read */
-	int copy_any;              /* the COPY had data */
-	char copy_last;            /* its last byte */
-	int depth;                 /* the client's BEGINs open (the dump's own
+	uint32_t body_left; /* QUERY / COPYDATA: body bytes still to read */
+	int n_statements;   /* statements of the current Query answered or sent */
+	int copy_active;    /* CopyInResponse sent, CopyDone/CopyFail not yet read */
+	int copy_any;       /* the COPY had data */
+	char copy_last;     /* its last byte */
+	int depth;          /* the client's BEGINs open (the dump's own
 	                            * BEGIN/COMMIT pairs nest inside psql -1's) */
-	int wrap;                  /* the outermost BEGIN came before any statement of the
+	int wrap;           /* the outermost BEGIN came before any statement of the
 	                            * dump: its COMMIT ends the import */
-	int pre_failed;            /* before the dump: a refused query inside the BEGIN */
-	int pre_pending;           /* the dump's first Query is not read yet */
-	int in_recovery;           /* the target reported in_hot_standby = on */
-	char *fcall;               /* FCALL: the SELECT a FunctionCall stands for */
+	int pre_failed;     /* before the dump: a refused query inside the BEGIN */
+	int pre_pending;    /* the dump's first Query is not read yet */
+	int in_recovery;    /* the target reported in_hot_standby = on */
+	char *fcall;        /* FCALL: the SELECT a FunctionCall stands for */
 	size_t fcall_len, fcall_off;
-	int fcall_active;          /* its result is a FunctionCallResponse */
-	int data_seen;             /* a statement other than SET/set_config was forwarded */
-	int wrap_commit;           /* the import ends at the client's COMMIT */
-	int terminated;            /* Terminate came */
-	int rolled_back;           /* the client sent ROLLBACK */
-	int notices;               /* NoticeResponses for dropped statements so far */
-	char *field[128];          /* the target's error fields, by code */
+	int fcall_active; /* its result is a FunctionCallResponse */
+	int data_seen;    /* a statement other than SET/set_config was forwarded */
+	int wrap_commit;  /* the import ends at the client's COMMIT */
+	int terminated;   /* Terminate came */
+	int rolled_back;  /* the client sent ROLLBACK */
+	int notices;      /* NoticeResponses for dropped statements so far */
+	char *field[128]; /* the target's error fields, by code */
 	int have_error;
 	char summary[PGWIRE_SUMMARY_MAX];
 	size_t summary_len;
@@ -116,10 +116,10 @@ struct pgwire {
 	/* after the import */
 	int committed;
 	char *after_error;
-	uint32_t skip;             /* body bytes to drain */
-	int skip_copy;             /* drain CopyData until CopyDone/CopyFail */
-	int skip_sync;             /* drain until Sync */
-	int rfq_after_skip;        /* ReadyForQuery once the skip is done */
+	uint32_t skip;      /* body bytes to drain */
+	int skip_copy;      /* drain CopyData until CopyDone/CopyFail */
+	int skip_sync;      /* drain until Sync */
+	int rfq_after_skip; /* ReadyForQuery once the skip is done */
 };
 
 /* ---- message building ------------------------------------------------- */
@@ -246,7 +246,7 @@ pgwire_report(struct pgwire *w, struct evbuffer *out, char type, const char *sev
 	pgwire_put(&w->mb, "", 1);
 	if (detail == NULL && nl != NULL) {
 		/* the continuation lines, without their two-space indent */
-		for (p = nl + 1; *p; ) {
+		for (p = nl + 1; *p;) {
 			const char *e = strchr(p, '\n');
 			size_t n = e ? (size_t)(e - p) : strlen(p);
 
@@ -288,8 +288,7 @@ pgwire_notice(struct pgwire *w, struct evbuffer *out, const char *text)
 	pgwire_report(w, out, 'N', "NOTICE", "00000", text, NULL, NULL, NULL);
 }
 
-static int
-pgwire_fail(struct pgwire *w, int fatal, const char *fmt, ...)
+static int pgwire_fail(struct pgwire *w, int fatal, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static int
@@ -389,8 +388,7 @@ pgwire_param(const struct pgwire *w, const char *name)
 /* ---- startup ---------------------------------------------------------- */
 
 static int
-pgwire_parse_startup(struct pgwire *w, const unsigned char *body, size_t len,
-                     struct evbuffer *out)
+pgwire_parse_startup(struct pgwire *w, const unsigned char *body, size_t len, struct evbuffer *out)
 {
 	const char *p = (const char *)body, *end = (const char *)body + len;
 	struct pgwire_buf unknown = { 0 };
@@ -404,13 +402,15 @@ pgwire_parse_startup(struct pgwire *w, const unsigned char *body, size_t len,
 		const char *z = memchr(p, '\0', (size_t)(end - p));
 
 		if (z == NULL)
-			return pgwire_fail(w, 1, "invalid startup packet layout: a string is not "
+			return pgwire_fail(w, 1,
+			                   "invalid startup packet layout: a string is not "
 			                   "terminated");
 		p = z + 1;
 		n++;
 	}
 	if (p >= end || n % 2 != 0)
-		return pgwire_fail(w, 1, "invalid startup packet layout: expected a terminator "
+		return pgwire_fail(w, 1,
+		                   "invalid startup packet layout: expected a terminator "
 		                   "as the last byte");
 	v = calloc((size_t)n + 2, sizeof(*v));
 	if (v == NULL)
@@ -440,7 +440,8 @@ pgwire_parse_startup(struct pgwire *w, const unsigned char *body, size_t len,
 	p = pgwire_param(w, "replication");
 	if (p != NULL && strcmp(p, "false") != 0 && strcmp(p, "0") != 0 && strcmp(p, "off") != 0 &&
 	    strcmp(p, "no") != 0)
-		return pgwire_fail(w, 0, "replication connections are not supported: pgsluice "
+		return pgwire_fail(w, 0,
+		                   "replication connections are not supported: pgsluice "
 		                   "imports dumps");
 	return 0;
 }
@@ -480,7 +481,8 @@ pgwire_startup(struct pgwire *w, struct evbuffer *in, struct evbuffer *out, int 
 			if (w->cfg.tls_available && !w->in_tls) {
 				if (evbuffer_get_length(in) > 0) {
 					/* bytes sent before the answer: never from a real client */
-					pgwire_fail(w, 1, "received unencrypted data after SSL request");
+					pgwire_fail(w, 1,
+					            "received unencrypted data after SSL request");
 					return PGWIRE_START_FAIL;
 				}
 				return PGWIRE_START_TLS;
@@ -496,16 +498,18 @@ pgwire_startup(struct pgwire *w, struct evbuffer *in, struct evbuffer *out, int 
 		if (code == PGWIRE_CANCEL_CODE && len == 16) {
 			evbuffer_drain(in, 16);
 			log_info(w->cfg.who, "a CancelRequest: closed (pgsluice does not cancel "
-			         "statements on a client's request)");
+			                     "statements on a client's request)");
 			return PGWIRE_START_CLOSE;
 		}
 		if ((code >> 16) != 3) {
-			pgwire_fail(w, 1, "unsupported frontend protocol %u.%u: pgsluice speaks 3.0",
+			pgwire_fail(w, 1,
+			            "unsupported frontend protocol %u.%u: pgsluice speaks 3.0",
 			            code >> 16, code & 0xffff);
 			return PGWIRE_START_FAIL;
 		}
 		if (w->cfg.tls_required && !w->in_tls) {
-			pgwire_fail(w, 0, "pgsluice takes PostgreSQL clients over TLS only on this "
+			pgwire_fail(w, 0,
+			            "pgsluice takes PostgreSQL clients over TLS only on this "
 			            "port\n  connect with sslmode=require (or verify-full with the "
 			            "daemon's certificate as sslrootcert)");
 			return PGWIRE_START_FAIL;
@@ -642,7 +646,8 @@ pgwire_auth(struct pgwire *w, struct evbuffer *in, struct evbuffer *out, char *w
 		r = scram_client_final(&w->sc, (char *)body, len, &reply, why, size);
 		free(body);
 		if (r == 0)
-			snprintf(why, size, "password authentication failed for user \"%s\": the "
+			snprintf(why, size,
+			         "password authentication failed for user \"%s\": the "
 			         "password must be the daemon's token (--token-file)",
 			         pgwire_param(w, "user") ? pgwire_param(w, "user") : "");
 		if (r <= 0)
@@ -701,7 +706,8 @@ pgwire_single_message(struct pgwire *w, char *why, size_t size)
 	const char *app = pgwire_param(w, "application_name");
 	int restore = app != NULL && strcmp(app, "pg_restore") == 0;
 
-	snprintf(why, size, "the dump's statements come outside a transaction: pgsluice imports a "
+	snprintf(why, size,
+	         "the dump's statements come outside a transaction: pgsluice imports a "
 	         "dump as one transaction that ends at the client's COMMIT, and a client that "
 	         "does not wrap the dump in BEGIN ... COMMIT cannot be told from one cut short\n"
 	         "  %s\n  nothing was changed in the target",
@@ -780,7 +786,9 @@ pgwire_first_statement(const char *head, size_t hlen, int whole)
 	    strncasecmp(head + k, recovery, sizeof(recovery) - 1) == 0 &&
 	    (semi == NULL || (size_t)(semi - head) == k + sizeof(recovery) - 1))
 		return PWF_RECOVERY;
-	if (n >= 2 && (strncmp(words[1], "pg_catalog", 10) == 0 || strncmp(words[1], "set_config", 10) == 0) &&
+	if (n >= 2 &&
+	    (strncmp(words[1], "pg_catalog", 10) == 0 ||
+	     strncmp(words[1], "set_config", 10) == 0) &&
 	    strstr(head, "set_config(") != NULL)
 		return PWF_PRELUDE;
 	return PWF_OTHER;
@@ -818,17 +826,23 @@ pgwire_not_dump(struct pgwire *w, struct evbuffer *out, enum pgwire_first f, con
 		ex[o++] = (unsigned char)head[i] < 0x20 ? ' ' : head[i];
 	ex[o] = '\0';
 	if (f == PWF_CUSTOM)
-		snprintf(msg, sizeof(msg), "this is a pg_dump custom-format archive (PGDMP), not SQL: "
+		snprintf(msg, sizeof(msg),
+		         "this is a pg_dump custom-format archive (PGDMP), not SQL: "
 		         "use pg_restore -1 through this port, or send `pg_restore -f - FILE | "
 		         "pgsluice send ...`");
 	else
-		snprintf(msg, sizeof(msg), "pgsluice imports pg_dump plain-format dumps and runs "
-		         "nothing else: \"%s%s\" is not the start of a dump (a dump begins with SET "
-		         "lines or SELECT pg_catalog.set_config(...))", ex, i < hlen ? "..." : "");
+		snprintf(
+			msg, sizeof(msg),
+			"pgsluice imports pg_dump plain-format dumps and runs "
+			"nothing else: \"%s%s\" is not the start of a dump (a dump begins with SET "
+			"lines or SELECT pg_catalog.set_config(...))",
+			ex, i < hlen ? "..." : "");
 	log_info(w->cfg.who, "before any dump: %s; nothing was run", msg);
-	pgwire_report(w, out, 'E', "ERROR", "0A000", msg, "nothing was run; the target is unchanged",
-	              "send a dump: psql -1 -v ON_ERROR_STOP=1 -f dump.sql, or pg_restore -1 -d ... "
-	              "ARCHIVE", NULL);
+	pgwire_report(
+		w, out, 'E', "ERROR", "0A000", msg, "nothing was run; the target is unchanged",
+		"send a dump: psql -1 -v ON_ERROR_STOP=1 -f dump.sql, or pg_restore -1 -d ... "
+		"ARCHIVE",
+		NULL);
 	if (w->depth > 0)
 		w->pre_failed = 1;
 }
@@ -898,19 +912,24 @@ pgwire_predump(struct pgwire *w, struct evbuffer *in, struct evbuffer *out)
 				w->rfq_after_skip = 1;
 			else
 				w->skip_sync = w->rfq_after_skip = 1;
-			pgwire_report(w, out, 'E', "ERROR", "0A000", h[0] == 'F'
-			              ? "function calls are not supported: pgsluice imports dumps sent "
-			                "as simple queries (psql -1 -f, pg_restore -1)"
-			              : "the extended query protocol (Parse/Bind/Execute) is not "
-			                "supported: pgsluice imports dumps sent as simple queries (psql "
-			                "-1 -f, pg_restore -1)", "nothing was run", NULL, NULL);
+			pgwire_report(
+				w, out, 'E', "ERROR", "0A000",
+				h[0] == 'F'
+					? "function calls are not supported: pgsluice imports dumps sent "
+					  "as simple queries (psql -1 -f, pg_restore -1)"
+					: "the extended query protocol (Parse/Bind/Execute) is not "
+					  "supported: pgsluice imports dumps sent as simple queries (psql "
+					  "-1 -f, pg_restore -1)",
+				"nothing was run", NULL, NULL);
 			continue;
 		case 'd':
 		case 'c':
 		case 'f':
 			w->refusal = PGWIRE_REFUSE_PROTOCOL;
 			pgwire_fail(w, 1, "%s received outside COPY FROM STDIN",
-			            h[0] == 'd' ? "CopyData" : h[0] == 'c' ? "CopyDone" : "CopyFail");
+			            h[0] == 'd'   ? "CopyData"
+			            : h[0] == 'c' ? "CopyDone"
+			                          : "CopyFail");
 			return PGWIRE_PRE_REFUSE;
 		default:
 			w->refusal = PGWIRE_REFUSE_PROTOCOL;
@@ -920,8 +939,10 @@ pgwire_predump(struct pgwire *w, struct evbuffer *in, struct evbuffer *out)
 		}
 		if (w->cfg.max_query > 0 && n - 4 > w->cfg.max_query + 1) {
 			w->refusal = PGWIRE_REFUSE_PROTOCOL;
-			pgwire_fail(w, 1, "Query message of %u bytes: more than --max-statement (%zu "
-			            "bytes)", n - 4, w->cfg.max_query);
+			pgwire_fail(w, 1,
+			            "Query message of %u bytes: more than --max-statement (%zu "
+			            "bytes)",
+			            n - 4, w->cfg.max_query);
 			return PGWIRE_PRE_REFUSE;
 		}
 		hlen = n - 4 < PGWIRE_PEEK ? n - 4 : PGWIRE_PEEK;
@@ -949,8 +970,10 @@ pgwire_predump(struct pgwire *w, struct evbuffer *in, struct evbuffer *out)
 			if (w->pre_failed) {
 				/* psql -1 after a refused query: its transaction is aborted */
 				w->refusal = PGWIRE_REFUSE_NOT_DUMP;
-				pgwire_fail(w, 0, "a query before the dump was refused inside the client's "
-				            "transaction; send the dump alone");
+				pgwire_fail(
+					w, 0,
+					"a query before the dump was refused inside the client's "
+					"transaction; send the dump alone");
 				return PGWIRE_PRE_REFUSE;
 			}
 			w->pre_pending = 1;
@@ -968,12 +991,15 @@ pgwire_predump(struct pgwire *w, struct evbuffer *in, struct evbuffer *out)
 		case PWF_BEGIN:
 			w->wrap = 1; /* nothing of the dump came yet: its COMMIT ends the import */
 			w->depth++;
-			pgwire_complete(w, out, strncasecmp(head + strspn(head, " \t\n"), "start", 5) == 0
-			                            ? "START TRANSACTION" : "BEGIN");
+			pgwire_complete(w, out,
+			                strncasecmp(head + strspn(head, " \t\n"), "start", 5) == 0
+			                        ? "START TRANSACTION"
+			                        : "BEGIN");
 			break;
 		case PWF_COMMIT:
 		case PWF_ROLLBACK:
-			pgwire_complete(w, out, f == PWF_COMMIT && !w->pre_failed ? "COMMIT" : "ROLLBACK");
+			pgwire_complete(w, out,
+			                f == PWF_COMMIT && !w->pre_failed ? "COMMIT" : "ROLLBACK");
 			w->depth = 0;
 			w->wrap = 0;
 			w->pre_failed = 0;
@@ -999,9 +1025,18 @@ void
 pgwire_ready(struct pgwire *w, struct evbuffer *out, PGconn *conn)
 {
 	static const char *const names[] = {
-		"server_version", "server_encoding", "client_encoding", "DateStyle", "IntervalStyle",
-		"TimeZone", "integer_datetimes", "standard_conforming_strings", "is_superuser",
-		"session_authorization", "default_transaction_read_only", "in_hot_standby",
+		"server_version",
+		"server_encoding",
+		"client_encoding",
+		"DateStyle",
+		"IntervalStyle",
+		"TimeZone",
+		"integer_datetimes",
+		"standard_conforming_strings",
+		"is_superuser",
+		"session_authorization",
+		"default_transaction_read_only",
+		"in_hot_standby",
 	};
 	const char *v;
 	size_t i;
@@ -1123,8 +1158,10 @@ pgwire_next_message(struct pgwire *w, struct evbuffer *in, struct evbuffer *out)
 		switch (t) {
 		case 'd':
 			if (n - 4 > PGWIRE_COPYDATA_MAX)
-				return pgwire_fail(w, 1, "CopyData message of %u bytes: more than the "
-				                   "limit of %zu", n - 4, PGWIRE_COPYDATA_MAX);
+				return pgwire_fail(w, 1,
+				                   "CopyData message of %u bytes: more than the "
+				                   "limit of %zu",
+				                   n - 4, PGWIRE_COPYDATA_MAX);
 			evbuffer_drain(in, 5);
 			w->bytes += 5;
 			w->body_left = n - 4;
@@ -1154,15 +1191,19 @@ pgwire_next_message(struct pgwire *w, struct evbuffer *in, struct evbuffer *out)
 			evbuffer_drain(in, 5);
 			return 1;
 		default:
-			return pgwire_fail(w, 1, "unexpected message type '%c' during COPY FROM "
-			                   "STDIN", h[0] >= 0x20 && h[0] < 0x7f ? t : '?');
+			return pgwire_fail(w, 1,
+			                   "unexpected message type '%c' during COPY FROM "
+			                   "STDIN",
+			                   h[0] >= 0x20 && h[0] < 0x7f ? t : '?');
 		}
 	}
 	switch (t) {
 	case 'Q':
 		if (w->cfg.max_query > 0 && n - 4 > w->cfg.max_query + 1)
-			return pgwire_fail(w, 1, "Query message of %u bytes: more than --max-statement "
-			                   "(%zu bytes)", n - 4, w->cfg.max_query);
+			return pgwire_fail(w, 1,
+			                   "Query message of %u bytes: more than --max-statement "
+			                   "(%zu bytes)",
+			                   n - 4, w->cfg.max_query);
 		if (n == 4)
 			return pgwire_fail(w, 1, "invalid Query message: no text");
 		evbuffer_drain(in, 5);
@@ -1191,7 +1232,9 @@ pgwire_next_message(struct pgwire *w, struct evbuffer *in, struct evbuffer *out)
 	case 'c':
 	case 'f':
 		return pgwire_fail(w, 1, "%s received outside COPY FROM STDIN",
-		                   t == 'd' ? "CopyData" : t == 'c' ? "CopyDone" : "CopyFail");
+		                   t == 'd'   ? "CopyData"
+		                   : t == 'c' ? "CopyDone"
+		                              : "CopyFail");
 	case 'P':
 	case 'B':
 	case 'E':
@@ -1200,7 +1243,8 @@ pgwire_next_message(struct pgwire *w, struct evbuffer *in, struct evbuffer *out)
 		if (n > PGWIRE_SMALL_MAX)
 			return pgwire_fail(w, 1, "invalid message length %u", n);
 		w->skip_sync = 1;
-		return pgwire_fail(w, 0, "the extended query protocol (Parse/Bind/Execute) is not "
+		return pgwire_fail(w, 0,
+		                   "the extended query protocol (Parse/Bind/Execute) is not "
 		                   "supported: pgsluice imports dumps sent as simple queries (psql "
 		                   "-f, pg_restore)");
 	case 'F':
@@ -1213,7 +1257,8 @@ pgwire_next_message(struct pgwire *w, struct evbuffer *in, struct evbuffer *out)
 		free(body);
 		if (r < 0) {
 			w->rfq_after_skip = 1;
-			return pgwire_fail(w, 0, "function calls other than libpq's lo_open, lowrite "
+			return pgwire_fail(w, 0,
+			                   "function calls other than libpq's lo_open, lowrite "
 			                   "and lo_close are not supported over the PostgreSQL "
 			                   "protocol");
 		}
@@ -1228,8 +1273,8 @@ pgwire_next_message(struct pgwire *w, struct evbuffer *in, struct evbuffer *out)
 }
 
 enum pgwire_input
-pgwire_refill(struct pgwire *w, struct evbuffer *in, struct evbuffer *out,
-              const struct lexer *lx, char *buf, size_t cap, size_t *produced)
+pgwire_refill(struct pgwire *w, struct evbuffer *in, struct evbuffer *out, const struct lexer *lx,
+              char *buf, size_t cap, size_t *produced)
 {
 	size_t n, have;
 	char c;
@@ -1259,7 +1304,8 @@ pgwire_refill(struct pgwire *w, struct evbuffer *in, struct evbuffer *out,
 				w->bytes++;
 				w->body_left = 0;
 				if (c != '\0') {
-					pgwire_fail(w, 1, "invalid Query message: its text is not "
+					pgwire_fail(w, 1,
+					            "invalid Query message: its text is not "
 					            "NUL-terminated");
 					return PGWIRE_IN_FAIL;
 				}
@@ -1281,7 +1327,8 @@ pgwire_refill(struct pgwire *w, struct evbuffer *in, struct evbuffer *out,
 			w->bytes += n;
 			w->body_left -= (uint32_t)n;
 			if (w->phase == PW_QUERY && memchr(buf, '\0', n) != NULL) {
-				pgwire_fail(w, 1, "invalid Query message: a NUL byte inside its text");
+				pgwire_fail(w, 1,
+				            "invalid Query message: a NUL byte inside its text");
 				return PGWIRE_IN_FAIL;
 			}
 			if (w->phase == PW_COPYDATA) {
@@ -1324,8 +1371,10 @@ pgwire_refill(struct pgwire *w, struct evbuffer *in, struct evbuffer *out,
 				char where[200];
 
 				lexer_describe(lx, where, sizeof(where));
-				pgwire_fail(w, 0, "the query ends %s (an unterminated string, comment or "
-				            "statement)", where);
+				pgwire_fail(w, 0,
+				            "the query ends %s (an unterminated string, comment or "
+				            "statement)",
+				            where);
 				return PGWIRE_IN_FAIL;
 			}
 			if (w->n_statements == 0 && !w->fcall_active)
@@ -1373,7 +1422,8 @@ pgwire_client_query(const struct lexer_event *ev)
 
 	while (k < n && (ev->data[k] == ' ' || ev->data[k] == '\n' || ev->data[k] == '\t'))
 		k++;
-	while (n > k && (ev->data[n - 1] == ';' || ev->data[n - 1] == ' ' || ev->data[n - 1] == '\n'))
+	while (n > k &&
+	       (ev->data[n - 1] == ';' || ev->data[n - 1] == ' ' || ev->data[n - 1] == '\n'))
 		n--;
 	return n - k == sizeof(q) - 1 && memcmp(ev->data + k, q, sizeof(q) - 1) == 0;
 }
@@ -1387,7 +1437,8 @@ pgwire_statement(struct pgwire *w, struct evbuffer *out, const struct lexer_even
 
 	if (w->phase != PW_QUERY && w->phase != PW_QTAIL1 && w->phase != PW_QTAIL2 &&
 	    w->phase != PW_QDONE) {
-		pgwire_fail(w, 1, "a statement after the end-of-data marker (\\.) inside COPY data");
+		pgwire_fail(w, 1,
+		            "a statement after the end-of-data marker (\\.) inside COPY data");
 		snprintf(why, size, "%s", w->error);
 		return PGWIRE_ST_REFUSE;
 	}
@@ -1397,8 +1448,10 @@ pgwire_statement(struct pgwire *w, struct evbuffer *out, const struct lexer_even
 	w->n_statements++;
 	if (v->action == RULES_DROP) {
 		if (in_copy) {
-			snprintf(why, size, "a COPY FROM STDIN that the rules drop (rule %s) cannot be "
-			         "skipped over the PostgreSQL protocol", v->rule ? v->rule : "?");
+			snprintf(why, size,
+			         "a COPY FROM STDIN that the rules drop (rule %s) cannot be "
+			         "skipped over the PostgreSQL protocol",
+			         v->rule ? v->rule : "?");
 			return PGWIRE_ST_REFUSE;
 		}
 		if (v->id == RULES_R_TRANSACTION && n > 0) {
@@ -1407,8 +1460,9 @@ pgwire_statement(struct pgwire *w, struct evbuffer *out, const struct lexer_even
 				if (w->depth == 0 && !w->data_seen)
 					w->wrap = 1;
 				w->depth++;
-				pgwire_complete(w, out, strcmp(words[0], "start") == 0 ? "START TRANSACTION"
-				                                                      : "BEGIN");
+				pgwire_complete(w, out,
+				                strcmp(words[0], "start") == 0 ? "START TRANSACTION"
+				                                               : "BEGIN");
 				return PGWIRE_ST_GO;
 			}
 			/* COMMIT / END: only the outermost one ends the import */
@@ -1423,11 +1477,13 @@ pgwire_statement(struct pgwire *w, struct evbuffer *out, const struct lexer_even
 			return PGWIRE_ST_GO;
 		}
 		if (w->notices < PGWIRE_NOTICE_MAX) {
-			snprintf(text, sizeof(text), "pgsluice dropped this statement (rule %s): %s",
+			snprintf(text, sizeof(text),
+			         "pgsluice dropped this statement (rule %s): %s",
 			         v->rule ? v->rule : "?", v->reason ? v->reason : "");
 			pgwire_notice(w, out, text);
 		} else if (w->notices == PGWIRE_NOTICE_MAX) {
-			pgwire_notice(w, out, "pgsluice dropped more statements; the summary counts them "
+			pgwire_notice(w, out,
+			              "pgsluice dropped more statements; the summary counts them "
 			              "by rule");
 		}
 		w->notices++;
@@ -1448,13 +1504,17 @@ pgwire_statement(struct pgwire *w, struct evbuffer *out, const struct lexer_even
 	/* libpq's lookup of the lo_* functions is relayed; other reads are refused */
 	if (n > 0 && !pgwire_client_query(ev) &&
 	    classify_reads_tables(ev->data, ev->len, ev->std_strings)) {
-		snprintf(why, size, "pgsluice is an import gate, not a general proxy: %s that reads "
-		         "tables is not part of a dump and is not run", n > 0 ? words[0] : "a query");
+		snprintf(why, size,
+		         "pgsluice is an import gate, not a general proxy: %s that reads "
+		         "tables is not part of a dump and is not run",
+		         n > 0 ? words[0] : "a query");
 		if (classify_large_objects(ev->data, ev->len, ev->std_strings))
-			snprintf(why, size, "large objects through libpq's large-object functions are "
-			         "not supported over the PostgreSQL protocol\n  restore a dump with "
-			         "large objects as SQL: pg_restore -f - DUMP | psql ... (or | pgsluice "
-			         "send)");
+			snprintf(
+				why, size,
+				"large objects through libpq's large-object functions are "
+				"not supported over the PostgreSQL protocol\n  restore a dump with "
+				"large objects as SQL: pg_restore -f - DUMP | psql ... (or | pgsluice "
+				"send)");
 		return PGWIRE_ST_REFUSE;
 	}
 	if (!classify_setup(ev->data, ev->len, ev->std_strings)) {
@@ -1517,8 +1577,9 @@ pgwire_result(struct pgwire *w, struct evbuffer *out, const PGresult *res)
 		pgwire_send(w, out, 'T');
 		nr = PQntuples(res);
 		if (nr > PGWIRE_MAX_ROWS) {
-			log_warn(w->cfg.who, "a statement returned %d rows; the client gets the first %d",
-			         nr, PGWIRE_MAX_ROWS);
+			log_warn(w->cfg.who,
+			         "a statement returned %d rows; the client gets the first %d", nr,
+			         PGWIRE_MAX_ROWS);
 			nr = PGWIRE_MAX_ROWS;
 		}
 		for (j = 0; j < nr; j++) {
@@ -1529,7 +1590,8 @@ pgwire_result(struct pgwire *w, struct evbuffer *out, const PGresult *res)
 					continue;
 				}
 				pgwire_put32(&w->mb, (uint32_t)PQgetlength(res, j, i));
-				pgwire_put(&w->mb, PQgetvalue(res, j, i), (size_t)PQgetlength(res, j, i));
+				pgwire_put(&w->mb, PQgetvalue(res, j, i),
+				           (size_t)PQgetlength(res, j, i));
 			}
 			pgwire_send(w, out, 'D');
 		}
@@ -1584,14 +1646,16 @@ pgwire_error_response(struct pgwire *w, struct evbuffer *out, const char *error,
 	size_t n;
 
 	if (w->have_error && why == PGWIRE_FAIL_STATEMENT) {
-		n = (w->field['W'] ? strlen(w->field['W']) : 0) + strlen(error) + strlen(outcome) + 32;
+		n = (w->field['W'] ? strlen(w->field['W']) : 0) + strlen(error) + strlen(outcome) +
+		    32;
 		ctx = malloc(n);
 		if (ctx != NULL)
 			snprintf(ctx, n, "%s%spgsluice: %s\n%s", w->field['W'] ? w->field['W'] : "",
 			         w->field['W'] ? "\n" : "", error, outcome);
 		pgwire_report(w, out, 'E', "ERROR", w->field['C'] ? w->field['C'] : "XX000",
-		              w->field['M'] ? w->field['M'] : error, w->field['D'] ? w->field['D'] : "",
-		              w->field['H'], ctx ? ctx : outcome);
+		              w->field['M'] ? w->field['M'] : error,
+		              w->field['D'] ? w->field['D'] : "", w->field['H'],
+		              ctx ? ctx : outcome);
 		free(ctx);
 		return;
 	}
@@ -1684,7 +1748,8 @@ pgwire_after_query(struct pgwire *w, struct evbuffer *out, const char *q, size_t
 	char words[2][32];
 	int n = sqltok_leading_words(q, len, 1, words, 2);
 	int end_txn = n > 0 && (strcmp(words[0], "commit") == 0 || strcmp(words[0], "end") == 0);
-	int rollback = n > 0 && (strcmp(words[0], "rollback") == 0 || strcmp(words[0], "abort") == 0);
+	int rollback =
+		n > 0 && (strcmp(words[0], "rollback") == 0 || strcmp(words[0], "abort") == 0);
 	struct sqltok_iter it;
 	struct sqltok t;
 
@@ -1696,9 +1761,10 @@ pgwire_after_query(struct pgwire *w, struct evbuffer *out, const char *q, size_t
 		return;
 	}
 	if (w->committed) {
-		pgwire_report(w, out, 'E', "ERROR", "55000", "the import is complete (committed); "
-		              "pgsluice takes one import per connection", NULL,
-		              "connect again for another import", NULL);
+		pgwire_report(w, out, 'E', "ERROR", "55000",
+		              "the import is complete (committed); "
+		              "pgsluice takes one import per connection",
+		              NULL, "connect again for another import", NULL);
 		pgwire_rfq(w, out, 'I');
 		return;
 	}
@@ -1710,13 +1776,17 @@ pgwire_after_query(struct pgwire *w, struct evbuffer *out, const char *q, size_t
 	}
 	if (end_txn && w->depth > 0) {
 		w->depth = 0;
-		pgwire_report(w, out, 'E', "ERROR", "40000", "the import failed and was rolled back: "
-		              "nothing was committed", w->after_error, NULL, NULL);
+		pgwire_report(w, out, 'E', "ERROR", "40000",
+		              "the import failed and was rolled back: "
+		              "nothing was committed",
+		              w->after_error, NULL, NULL);
 		pgwire_rfq(w, out, 'I');
 		return;
 	}
-	pgwire_report(w, out, 'E', "ERROR", "25P02", "the import has failed and was rolled back; "
-	              "pgsluice runs no more statements in this connection", w->after_error,
+	pgwire_report(w, out, 'E', "ERROR", "25P02",
+	              "the import has failed and was rolled back; "
+	              "pgsluice runs no more statements in this connection",
+	              w->after_error,
 	              "the first error above says why; connect again to import anew", NULL);
 	pgwire_rfq(w, out, w->depth > 0 ? 'E' : 'I');
 }
@@ -1783,12 +1853,14 @@ pgwire_after_read(struct pgwire *w, struct evbuffer *in, struct evbuffer *out)
 			if (w->skip_sync || w->skip_copy)
 				continue;
 			w->skip_sync = 1;
-			pgwire_report(w, out, 'E', "ERROR", "0A000", "the extended query protocol is not "
-			              "supported", NULL, NULL, NULL);
+			pgwire_report(w, out, 'E', "ERROR", "0A000",
+			              "the extended query protocol is not "
+			              "supported",
+			              NULL, NULL, NULL);
 			continue;
 		case 'F':
-			pgwire_report(w, out, 'E', "ERROR", "0A000", "function calls are not supported",
-			              NULL, NULL, NULL);
+			pgwire_report(w, out, 'E', "ERROR", "0A000",
+			              "function calls are not supported", NULL, NULL, NULL);
 			w->rfq_after_skip = 1;
 			continue;
 		case 'Q':
@@ -1813,4 +1885,3 @@ protocol:
 	              NULL, NULL, NULL);
 	return 0;
 }
-

@@ -65,19 +65,19 @@
 #include "lexer.h"
 #include "rules.h"
 
-#define PGWIRE_STARTUP_MAX 10000          /* bytes of a startup packet (as PostgreSQL) */
-#define PGWIRE_SMALL_MAX (64 * 1024)      /* bytes of any message but Query and CopyData */
+#define PGWIRE_STARTUP_MAX 10000              /* bytes of a startup packet (as PostgreSQL) */
+#define PGWIRE_SMALL_MAX (64 * 1024)          /* bytes of any message but Query and CopyData */
 #define PGWIRE_COPYDATA_MAX ((size_t)1 << 30) /* bytes of one CopyData message */
-#define PGWIRE_MAX_ROWS 1000              /* rows of a result relayed to the client */
+#define PGWIRE_MAX_ROWS 1000                  /* rows of a result relayed to the client */
 
 struct pgwire;
 
 struct pgwire_config {
-	int tls_available;      /* an SSLRequest may be answered 'S' */
-	int tls_required;       /* a StartupMessage outside TLS is refused */
+	int tls_available;                /* an SSLRequest may be answered 'S' */
+	int tls_required;                 /* a StartupMessage outside TLS is refused */
 	const struct scram_secret *scram; /* the token as a password; NULL: no password */
-	size_t max_query;       /* bytes of one Query message (--max-statement) */
-	const char *who;        /* log prefix, owned by the caller */
+	size_t max_query;                 /* bytes of one Query message (--max-statement) */
+	const char *who;                  /* log prefix, owned by the caller */
 };
 
 /* A wire front end; NULL on out of memory.  cfg is copied. */
@@ -87,12 +87,12 @@ void pgwire_free(struct pgwire *w);
 /* ---- startup and authentication (session state HANDSHAKE) ---------- */
 
 enum pgwire_startup_result {
-	PGWIRE_START_WAIT = 0,  /* more bytes needed */
-	PGWIRE_START_DONE,      /* the StartupMessage is in: authenticate, admit */
-	PGWIRE_START_TLS,       /* an SSLRequest to answer 'S': the session writes the
+	PGWIRE_START_WAIT = 0, /* more bytes needed */
+	PGWIRE_START_DONE,     /* the StartupMessage is in: authenticate, admit */
+	PGWIRE_START_TLS,      /* an SSLRequest to answer 'S': the session writes the
 	                         * 'S', starts TLS, then calls pgwire_tls_started */
-	PGWIRE_START_CLOSE,     /* a CancelRequest: close without a word */
-	PGWIRE_START_FAIL,      /* refused: pgwire_error() says why; call pgwire_refuse */
+	PGWIRE_START_CLOSE,    /* a CancelRequest: close without a word */
+	PGWIRE_START_FAIL,     /* refused: pgwire_error() says why; call pgwire_refuse */
 };
 
 /*
@@ -112,8 +112,8 @@ void pgwire_tls_started(struct pgwire *w);
  * for the AUTH line: AUTH_MORE (waiting for the client), AUTH_OK
  * (AuthenticationOk written), AUTH_FAIL (why holds the reason).
  */
-enum auth_result pgwire_auth(struct pgwire *w, struct evbuffer *in, struct evbuffer *out,
-                             char *why, size_t size);
+enum auth_result pgwire_auth(struct pgwire *w, struct evbuffer *in, struct evbuffer *out, char *why,
+                             size_t size);
 
 /* Why a connection is refused: the SQLSTATE and hint of its FATAL ErrorResponse. */
 enum pgwire_refusal {
@@ -151,10 +151,10 @@ const char *pgwire_error(const struct pgwire *w);
 void pgwire_ready(struct pgwire *w, struct evbuffer *out, PGconn *conn);
 
 enum pgwire_predump_result {
-	PGWIRE_PRE_WAIT = 0,    /* what came is answered; wait for more */
-	PGWIRE_PRE_DUMP,        /* the next Query (left in the input) starts the dump */
-	PGWIRE_PRE_CLOSE,       /* Terminate before any dump: nothing happened */
-	PGWIRE_PRE_REFUSE,      /* pgwire_error() says why, pgwire_refusal() the code */
+	PGWIRE_PRE_WAIT = 0, /* what came is answered; wait for more */
+	PGWIRE_PRE_DUMP,     /* the next Query (left in the input) starts the dump */
+	PGWIRE_PRE_CLOSE,    /* Terminate before any dump: nothing happened */
+	PGWIRE_PRE_REFUSE,   /* pgwire_error() says why, pgwire_refusal() the code */
 };
 
 /*
@@ -190,11 +190,11 @@ enum pgwire_predump_result pgwire_predump(struct pgwire *w, struct evbuffer *in,
 /* ---- the import (session state STREAM) ------------------------------ */
 
 enum pgwire_input {
-	PGWIRE_IN_FAIL = -1,    /* the import fails: pgwire_error(); fatal if
+	PGWIRE_IN_FAIL = -1,     /* the import fails: pgwire_error(); fatal if
 	                         * pgwire_fatal() (a protocol error: the client is
 	                         * closed after its ErrorResponse) */
-	PGWIRE_IN_WAIT = 0,     /* nothing now: wait for the client */
-	PGWIRE_IN_DATA = 1,     /* *produced plain bytes are in buf */
+	PGWIRE_IN_WAIT = 0,      /* nothing now: wait for the client */
+	PGWIRE_IN_DATA = 1,      /* *produced plain bytes are in buf */
 	PGWIRE_IN_TERMINATE = 2, /* Terminate: the client left with its transaction
 	                          * open, before its COMMIT: a rollback */
 };
@@ -208,8 +208,7 @@ enum pgwire_input {
  * here, when a Query is wholly done.  lx is read, never changed.
  */
 enum pgwire_input pgwire_refill(struct pgwire *w, struct evbuffer *in, struct evbuffer *out,
-                                const struct lexer *lx, char *buf, size_t cap,
-                                size_t *produced);
+                                const struct lexer *lx, char *buf, size_t cap, size_t *produced);
 
 /* Bytes of protocol input so far (for the progress and summary lines). */
 uint64_t pgwire_bytes(const struct pgwire *w);
@@ -226,10 +225,10 @@ int pgwire_fatal(const struct pgwire *w);
 int pgwire_client_query(const struct lexer_event *ev);
 
 enum pgwire_statement_result {
-	PGWIRE_ST_GO = 0,       /* go on as for a raw stream (forward, drop, ...) */
-	PGWIRE_ST_END,          /* the client's COMMIT that ends the import: commit
+	PGWIRE_ST_GO = 0, /* go on as for a raw stream (forward, drop, ...) */
+	PGWIRE_ST_END,    /* the client's COMMIT that ends the import: commit
 	                         * (its answer waits for pgwire_after) */
-	PGWIRE_ST_REFUSE,       /* the import fails: why says it */
+	PGWIRE_ST_REFUSE, /* the import fails: why says it */
 };
 
 /*
@@ -241,8 +240,8 @@ enum pgwire_statement_result {
  */
 enum pgwire_statement_result pgwire_statement(struct pgwire *w, struct evbuffer *out,
                                               const struct lexer_event *ev,
-                                              const struct rules_verdict *v, int in_copy,
-                                              char *why, size_t size);
+                                              const struct rules_verdict *v, int in_copy, char *why,
+                                              size_t size);
 
 /*
  * A result of a forwarded statement (before it is freed): rows and
@@ -256,9 +255,9 @@ void pgwire_copy_in(struct pgwire *w, struct evbuffer *out);
 
 /* What a line the session tells its client is. */
 enum pgwire_say {
-	PGWIRE_SAY_NOTE = 0,  /* a warning, an explain line: a NoticeResponse */
-	PGWIRE_SAY_PROGRESS,  /* a progress line: left to the log */
-	PGWIRE_SAY_SUMMARY,   /* a line of the summary: kept for pgwire_after */
+	PGWIRE_SAY_NOTE = 0, /* a warning, an explain line: a NoticeResponse */
+	PGWIRE_SAY_PROGRESS, /* a progress line: left to the log */
+	PGWIRE_SAY_SUMMARY,  /* a line of the summary: kept for pgwire_after */
 };
 
 /*
@@ -267,15 +266,14 @@ enum pgwire_say {
  * NOTE lines before the client has a session (the preflight) are left to
  * the log.
  */
-void pgwire_say(struct pgwire *w, struct evbuffer *out, enum pgwire_say kind,
-                const char *line);
+void pgwire_say(struct pgwire *w, struct evbuffer *out, enum pgwire_say kind, const char *line);
 
 /* ---- the end --------------------------------------------------------- */
 
 /* What an import's failure was, for the ErrorResponse that reports it. */
 enum pgwire_failure {
-	PGWIRE_FAIL_OTHER = 0,  /* the session's own check, a lost connection, ... */
-	PGWIRE_FAIL_STATEMENT,  /* a statement of the dump failed or was refused: the
+	PGWIRE_FAIL_OTHER = 0, /* the session's own check, a lost connection, ... */
+	PGWIRE_FAIL_STATEMENT, /* a statement of the dump failed or was refused: the
 	                         * server's error of it (pgwire_result), if one came,
 	                         * is the ErrorResponse, the session's text its context */
 };

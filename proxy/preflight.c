@@ -108,8 +108,7 @@ preflight_setting_known(void *arg, const char *name)
 
 /* "ARRAY['public','x']::text[]" with each name quoted by libpq */
 static char *
-preflight_schema_array(PGconn *conn, const char *const *schemas, int n, char *err,
-                       size_t errsize)
+preflight_schema_array(PGconn *conn, const char *const *schemas, int n, char *err, size_t errsize)
 {
 	char *out, *lit;
 	size_t len = 16, used;
@@ -288,8 +287,7 @@ preflight_sql_objects(PGconn *conn, const char *const *schemas, int n_schemas, c
 }
 
 int
-preflight_objects_load(struct preflight_objects *o, const PGresult *res, char *err,
-                       size_t errsize)
+preflight_objects_load(struct preflight_objects *o, const PGresult *res, char *err, size_t errsize)
 {
 	int i, n;
 
@@ -514,35 +512,41 @@ preflight_role_load(struct preflight_role *r, const PGresult *res, char *err, si
 }
 
 enum preflight_role_verdict
-preflight_role_judge(const struct preflight_role *r, const char *user, int allow_super,
-                     char *msg, size_t size)
+preflight_role_judge(const struct preflight_role *r, const char *user, int allow_super, char *msg,
+                     size_t size)
 {
 	char what[320];
 
 	if (r->super && !allow_super) {
-		snprintf(msg, size, "the target role %s is a superuser: a dump runs with its rights, "
-		         "and a hostile dump could then run OS commands on the database host, read "
-		         "and write its files and change every database; connect as the database's "
-		         "owner, a role without SUPERUSER (README: Security), or start pgsluice serve "
-		         "with --allow-superuser-target to accept that", user);
+		snprintf(
+			msg, size,
+			"the target role %s is a superuser: a dump runs with its rights, "
+			"and a hostile dump could then run OS commands on the database host, read "
+			"and write its files and change every database; connect as the database's "
+			"owner, a role without SUPERUSER (README: Security), or start pgsluice serve "
+			"with --allow-superuser-target to accept that",
+			user);
 		return PREFLIGHT_ROLE_REFUSE;
 	}
 	if (r->super) {
-		snprintf(msg, size, "the target role %s is a superuser, allowed by "
+		snprintf(msg, size,
+		         "the target role %s is a superuser, allowed by "
 		         "--allow-superuser-target: the dump runs with every right on the server",
 		         user);
 		return PREFLIGHT_ROLE_SUPER_OK;
 	}
 	snprintf(what, sizeof(what), "%s%s%s%s%s", r->createrole ? "CREATEROLE" : "",
 	         r->createrole && r->bypassrls ? ", " : "", r->bypassrls ? "BYPASSRLS" : "",
-	         (r->createrole || r->bypassrls) && r->members[0] ? ", member of " :
-	                                                            r->members[0] ? "member of " : "",
+	         (r->createrole || r->bypassrls) && r->members[0] ? ", member of "
+	         : r->members[0]                                  ? "member of "
+	                                                          : "",
 	         r->members);
 	if (what[0] == '\0') {
 		msg[0] = '\0';
 		return PREFLIGHT_ROLE_OK;
 	}
-	snprintf(msg, size, "the target role %s has %s: a dump runs with these rights too (roles, "
+	snprintf(msg, size,
+	         "the target role %s has %s: a dump runs with these rights too (roles, "
 	         "row security, server files, other sessions); an import needs none of them",
 	         user, what);
 	return PREFLIGHT_ROLE_WARN;

@@ -29,11 +29,11 @@
 
 /* One object in a target schema. */
 struct preflight_object {
-	char *kind;   /* "table", "sequence", "view", "function", "type", ... */
-	char *kw;     /* its keyword in DROP and ALTER: "TABLE", "TEXT SEARCH DICTIONARY" */
-	char *ident;  /* quoted, schema-qualified; with argument types for routines */
-	char *owner;  /* role name */
-	int mine;     /* the connected role may drop it (owner or member of the owner) */
+	char *kind;  /* "table", "sequence", "view", "function", "type", ... */
+	char *kw;    /* its keyword in DROP and ALTER: "TABLE", "TEXT SEARCH DICTIONARY" */
+	char *ident; /* quoted, schema-qualified; with argument types for routines */
+	char *owner; /* role name */
+	int mine;    /* the connected role may drop it (owner or member of the owner) */
 };
 
 struct preflight_objects {
@@ -49,9 +49,9 @@ struct preflight_settings {
 
 /* Result of the lock step. */
 struct preflight_lock {
-	int locked;        /* the lock was taken */
-	char dbname[128];  /* current_database() */
-	char user[128];    /* current_user */
+	int locked;       /* the lock was taken */
+	char dbname[128]; /* current_database() */
+	char user[128];   /* current_user */
 };
 
 /* SQL of step 1; one row: locked bool, current_database, current_user. */
@@ -84,8 +84,8 @@ char *preflight_sql_objects_core(const char *nsp_cond);
  * Columns: kind, kw, ident, owner, mine; in drop order: tables, foreign
  * tables, sequences, views, routines, domains, types, and the rest.
  */
-char *preflight_sql_objects(PGconn *conn, const char *const *schemas, int n_schemas,
-                            char *err, size_t errsize);
+char *preflight_sql_objects(PGconn *conn, const char *const *schemas, int n_schemas, char *err,
+                            size_t errsize);
 int preflight_objects_load(struct preflight_objects *o, const PGresult *res, char *err,
                            size_t errsize);
 void preflight_objects_free(struct preflight_objects *o);
@@ -119,8 +119,8 @@ char *preflight_drop_sql(const struct preflight_objects *o);
  */
 const char *preflight_sql_standing(void);
 /* Per schema: name, exists, owner, owns (member of owner), can_create. */
-char *preflight_sql_schemas(PGconn *conn, const char *const *schemas, int n_schemas,
-                            char *err, size_t errsize);
+char *preflight_sql_schemas(PGconn *conn, const char *const *schemas, int n_schemas, char *err,
+                            size_t errsize);
 
 /*
  * The target role's standing, as serve's preflight (and check) judge it.
@@ -135,27 +135,25 @@ char *preflight_sql_schemas(PGconn *conn, const char *const *schemas, int n_sche
  */
 struct preflight_role {
 	int super, createrole, bypassrls;
-	char members[160];    /* "pg_read_server_files,pg_signal_backend" or "" */
+	char members[160]; /* "pg_read_server_files,pg_signal_backend" or "" */
 };
 
 enum preflight_role_verdict {
-	PREFLIGHT_ROLE_OK = 0,    /* nothing to say */
-	PREFLIGHT_ROLE_WARN,      /* msg: a warning (CREATEROLE, BYPASSRLS, members) */
-	PREFLIGHT_ROLE_SUPER_OK,  /* msg: a superuser, allowed by --allow-superuser-target */
-	PREFLIGHT_ROLE_REFUSE,    /* msg: a superuser without --allow-superuser-target */
+	PREFLIGHT_ROLE_OK = 0,   /* nothing to say */
+	PREFLIGHT_ROLE_WARN,     /* msg: a warning (CREATEROLE, BYPASSRLS, members) */
+	PREFLIGHT_ROLE_SUPER_OK, /* msg: a superuser, allowed by --allow-superuser-target */
+	PREFLIGHT_ROLE_REFUSE,   /* msg: a superuser without --allow-superuser-target */
 };
 
 const char *preflight_sql_role(void);
 /* Read its result.  Returns 0, or -1 with a message in err. */
-int preflight_role_load(struct preflight_role *r, const PGresult *res, char *err,
-                        size_t errsize);
+int preflight_role_load(struct preflight_role *r, const PGresult *res, char *err, size_t errsize);
 /*
  * The verdict on role user (its name, for the message) and the message
  * (one or more lines, no trailing newline) in msg; allow_super:
  * --allow-superuser-target.
  */
-enum preflight_role_verdict preflight_role_judge(const struct preflight_role *r,
-                                                 const char *user, int allow_super,
-                                                 char *msg, size_t size);
+enum preflight_role_verdict preflight_role_judge(const struct preflight_role *r, const char *user,
+                                                 int allow_super, char *msg, size_t size);
 
 #endif

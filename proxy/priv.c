@@ -28,14 +28,15 @@ priv_lookup(const char *user, char *err, size_t size)
 			pw = getpwuid((uid_t)v);
 	}
 	if (pw == NULL) {
-		snprintf(err, size, "--user %s: no such user%s%s (create it, e.g. useradd --system "
-		         "--no-create-home --shell /usr/sbin/nologin %s, or name another)", user,
-		         errno ? ": " : "", errno ? strerror(errno) : "", user);
+		snprintf(err, size,
+		         "--user %s: no such user%s%s (create it, e.g. useradd --system "
+		         "--no-create-home --shell /usr/sbin/nologin %s, or name another)",
+		         user, errno ? ": " : "", errno ? strerror(errno) : "", user);
 		return NULL;
 	}
 	if (geteuid() != 0) {
-		snprintf(err, size, "--user %s: only root can change user (running as uid %u)", user,
-		         (unsigned)geteuid());
+		snprintf(err, size, "--user %s: only root can change user (running as uid %u)",
+		         user, (unsigned)geteuid());
 		return NULL;
 	}
 	if (pw->pw_uid == 0) {
@@ -68,11 +69,13 @@ priv_drop(const char *user, char *err, size_t size)
 		return -1;
 	}
 	if (setgid(gid) != 0) {
-		snprintf(err, size, "--user %s: setgid(%u): %s", user, (unsigned)gid, strerror(errno));
+		snprintf(err, size, "--user %s: setgid(%u): %s", user, (unsigned)gid,
+		         strerror(errno));
 		return -1;
 	}
 	if (setuid(uid) != 0) {
-		snprintf(err, size, "--user %s: setuid(%u): %s", user, (unsigned)uid, strerror(errno));
+		snprintf(err, size, "--user %s: setuid(%u): %s", user, (unsigned)uid,
+		         strerror(errno));
 		return -1;
 	}
 	/* verify: all ids changed, and root cannot be had back */

@@ -16,10 +16,10 @@
 struct probe {
 	struct target t;
 	char *sql;
-	PGresult *res;       /* the first result of the query */
+	PGresult *res; /* the first result of the query */
 	probe_fn fn;
 	void *arg;
-	int reported;        /* fn was called (or the probe was cancelled) */
+	int reported; /* fn was called (or the probe was cancelled) */
 	struct event *ev_free;
 };
 
@@ -110,8 +110,8 @@ probe_start(struct event_base *base, const char *conninfo, const char *appname, 
 		probe_free(p);
 		return NULL;
 	}
-	if (target_connect_as(&p->t, base, conninfo, appname, timeout_s, probe_on_target, p,
-	                      who) < 0) {
+	if (target_connect_as(&p->t, base, conninfo, appname, timeout_s, probe_on_target, p, who) <
+	    0) {
 		log_debug(who, "probe not started: %s", target_error(&p->t));
 		probe_free(p);
 		return NULL;

@@ -32,8 +32,7 @@ typedef void (*probe_fn)(void *arg, const PGresult *res, const char *error);
  * not called.  who is a log prefix that must outlive the probe.
  */
 struct probe *probe_start(struct event_base *base, const char *conninfo, const char *appname,
-                          int timeout_s, const char *sql, probe_fn fn, void *arg,
-                          const char *who);
+                          int timeout_s, const char *sql, probe_fn fn, void *arg, const char *who);
 
 /* Drop a probe whose callback has not run yet: it is not called. */
 void probe_cancel(struct probe *p);

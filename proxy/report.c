@@ -128,7 +128,8 @@ report_word(const char *sql, size_t len, size_t i, char *out, size_t size)
 	for (; i < len && o + 1 < size; i++) {
 		if (sql[i] == '"')
 			quoted = !quoted;
-		else if (!quoted && (isspace((unsigned char)sql[i]) || sql[i] == '(' || sql[i] == ';'))
+		else if (!quoted &&
+		         (isspace((unsigned char)sql[i]) || sql[i] == '(' || sql[i] == ';'))
 			break;
 		out[o++] = sql[i];
 	}
@@ -162,8 +163,10 @@ report_label(struct report *r, const char *sql, size_t len, int index, int const
 		if (strcmp(table, "ON") == 0)
 			report_word(sql, len, report_after(sql, len, " ON "), table, sizeof(table));
 		if (strcmp(table, "ONLY") == 0)
-			report_word(sql, len, report_after(sql, len, " ONLY "), table, sizeof(table));
-		snprintf(r->running, sizeof(r->running), "CREATE INDEX %.63s ON %.79s", name, table);
+			report_word(sql, len, report_after(sql, len, " ONLY "), table,
+			            sizeof(table));
+		snprintf(r->running, sizeof(r->running), "CREATE INDEX %.63s ON %.79s", name,
+		         table);
 		return;
 	}
 	if (constraint) {
@@ -171,8 +174,10 @@ report_label(struct report *r, const char *sql, size_t len, int index, int const
 		i = report_word(sql, len, i, table, sizeof(table));
 		if (strcmp(table, "ONLY") == 0)
 			report_word(sql, len, i, table, sizeof(table));
-		report_word(sql, len, report_after(sql, len, "ADD CONSTRAINT "), name, sizeof(name));
-		snprintf(r->running, sizeof(r->running), "ADD CONSTRAINT %.63s ON %.77s", name, table);
+		report_word(sql, len, report_after(sql, len, "ADD CONSTRAINT "), name,
+		            sizeof(name));
+		snprintf(r->running, sizeof(r->running), "ADD CONSTRAINT %.63s ON %.77s", name,
+		         table);
 		return;
 	}
 	/* the first line, spaces folded */
@@ -245,7 +250,8 @@ report_phases(const struct report *r, report_emit_fn emit, void *arg)
 			         (unsigned long long)r->rows, size, r->n_tables);
 			break;
 		case REPORT_PHASE_POST_DATA:
-			snprintf(what, sizeof(what), "%llu indexes, %llu constraints, %llu statements",
+			snprintf(what, sizeof(what),
+			         "%llu indexes, %llu constraints, %llu statements",
 			         (unsigned long long)r->indexes, (unsigned long long)r->constraints,
 			         (unsigned long long)r->phase[k].statements);
 			break;
@@ -351,8 +357,8 @@ report_progress(const struct report *r, char *buf, size_t size)
 	report_size(r->bytes_in, in, sizeof(in));
 	report_rate(r, rate, sizeof(rate));
 	if (r->compression != NULL)
-		n = snprintf(buf, size, "progress: %s received (%s %s), %s, %llu statements",
-		             plain, in, r->compression, rate, (unsigned long long)r->statements);
+		n = snprintf(buf, size, "progress: %s received (%s %s), %s, %llu statements", plain,
+		             in, r->compression, rate, (unsigned long long)r->statements);
 	else
 		n = snprintf(buf, size, "progress: %s received, %s, %llu statements", plain, rate,
 		             (unsigned long long)r->statements);
@@ -378,12 +384,14 @@ report_progress(const struct report *r, char *buf, size_t size)
 		snprintf(part, sizeof(part), "; blocks %llu/%llu %d%%",
 		         (unsigned long long)r->index_blocks_done,
 		         (unsigned long long)r->index_blocks_total,
-		         (int)(100.0 * (double)r->index_blocks_done / (double)r->index_blocks_total));
+		         (int)(100.0 * (double)r->index_blocks_done /
+		               (double)r->index_blocks_total));
 	else if (r->index_tuples_total > 0)
 		snprintf(part, sizeof(part), "; tuples %llu/%llu %d%%",
 		         (unsigned long long)r->index_tuples_done,
 		         (unsigned long long)r->index_tuples_total,
-		         (int)(100.0 * (double)r->index_tuples_done / (double)r->index_tuples_total));
+		         (int)(100.0 * (double)r->index_tuples_done /
+		               (double)r->index_tuples_total));
 	else
 		part[0] = '\0';
 	if (r->index_builds > 1)
@@ -415,7 +423,8 @@ report_summary(const struct report *r, const struct rules *rules, int per_table,
 		emit(arg, line);
 	}
 	if (r->n_tables > 0) {
-		snprintf(line, sizeof(line), "  rows in all: %llu in %zu tables (%zu of them empty)",
+		snprintf(line, sizeof(line),
+		         "  rows in all: %llu in %zu tables (%zu of them empty)",
 		         (unsigned long long)r->rows, r->n_tables, empty);
 		emit(arg, line);
 	}

@@ -15,8 +15,8 @@
 #include "rules.h"
 
 struct report_table {
-	char *name;     /* as the dump wrote it ("public.events") */
-	uint64_t rows;  /* from the COPY command tag */
+	char *name;    /* as the dump wrote it ("public.events") */
+	uint64_t rows; /* from the COPY command tag */
 };
 
 /*
@@ -52,33 +52,33 @@ struct report_phase_time {
 };
 
 struct report {
-	double start;              /* report_now() at report_init */
-	uint64_t statements;       /* statements read from the dump */
-	uint64_t sent;             /* statements forwarded (as is or rewritten) */
-	uint64_t bytes_in;         /* as received (compressed when compression is set) */
-	uint64_t bytes_plain;      /* after the decoder */
-	const char *compression;   /* "gzip", "zstd", "lz4" (decoder_format_name), or
+	double start;            /* report_now() at report_init */
+	uint64_t statements;     /* statements read from the dump */
+	uint64_t sent;           /* statements forwarded (as is or rewritten) */
+	uint64_t bytes_in;       /* as received (compressed when compression is set) */
+	uint64_t bytes_plain;    /* after the decoder */
+	const char *compression; /* "gzip", "zstd", "lz4" (decoder_format_name), or
 	                            * NULL: the input was plain */
-	int in_copy;               /* a COPY's data is flowing */
+	int in_copy;             /* a COPY's data is flowing */
 	char copy_table[128];
-	uint64_t copy_rows;        /* data lines of that COPY so far */
+	uint64_t copy_rows; /* data lines of that COPY so far */
 	struct report_table *tables;
 	size_t n_tables, cap_tables;
-	uint64_t rows;             /* all COPY rows */
+	uint64_t rows; /* all COPY rows */
 	struct report_phase_time phase[REPORT_PHASES];
-	int phase_now;             /* enum report_phase, or -1 before the first */
-	uint64_t indexes;          /* CREATE [UNIQUE] INDEX statements sent */
-	uint64_t constraints;      /* ALTER TABLE ... ADD CONSTRAINT statements sent */
-	uint64_t copies;           /* COPY statements sent */
-	char running[160];         /* the statement sent last, while it may run:
+	int phase_now;        /* enum report_phase, or -1 before the first */
+	uint64_t indexes;     /* CREATE [UNIQUE] INDEX statements sent */
+	uint64_t constraints; /* ALTER TABLE ... ADD CONSTRAINT statements sent */
+	uint64_t copies;      /* COPY statements sent */
+	char running[160];    /* the statement sent last, while it may run:
 	                            * "CREATE INDEX events_ts ON public.events",
 	                            * "ADD CONSTRAINT x_pkey ON public.x", "COPY public.x";
 	                            * "" once the checks before COMMIT begin */
-	double running_since;      /* report_now() when it was sent */
+	double running_since; /* report_now() when it was sent */
 	/* the server's figures of an index build in progress (progwatch.h) */
-	char index_phase[64];      /* pg_stat_progress_create_index.phase; "": none */
+	char index_phase[64]; /* pg_stat_progress_create_index.phase; "": none */
 	uint64_t index_blocks_done, index_blocks_total, index_tuples_done, index_tuples_total;
-	uint64_t index_builds;     /* builds running at once (--jobs) */
+	uint64_t index_builds; /* builds running at once (--jobs) */
 };
 
 typedef void (*report_emit_fn)(void *arg, const char *line);

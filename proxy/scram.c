@@ -29,10 +29,9 @@ scram_hmac(const unsigned char *key, size_t klen, const void *data, size_t len,
 {
 	unsigned int n = 0;
 
-	return HMAC(EVP_sha256(), key, (int)klen, data, len, out, &n) != NULL &&
-	               n == SCRAM_KEY_LEN
-	           ? 0
-	           : -1;
+	return HMAC(EVP_sha256(), key, (int)klen, data, len, out, &n) != NULL && n == SCRAM_KEY_LEN
+	               ? 0
+	               : -1;
 }
 
 static int
@@ -41,7 +40,7 @@ scram_sha256(const void *data, size_t len, unsigned char out[SCRAM_KEY_LEN])
 	unsigned int n = 0;
 
 	return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 && n == SCRAM_KEY_LEN ? 0
-	                                                                                       : -1;
+	                                                                                     : -1;
 }
 
 int
@@ -137,8 +136,8 @@ scram_nonce_ok(const char *p, size_t len)
 }
 
 int
-scram_client_first(struct scram *sc, const char *msg, size_t len, const char **reply,
-                   char *why, size_t size)
+scram_client_first(struct scram *sc, const char *msg, size_t len, const char **reply, char *why,
+                   size_t size)
 {
 	unsigned char rnd[SCRAM_NONCE_LEN];
 	char srv_nonce[4 * ((SCRAM_NONCE_LEN + 2) / 3) + 1];
@@ -152,8 +151,8 @@ scram_client_first(struct scram *sc, const char *msg, size_t len, const char **r
 }
 
 int
-scram_client_first_nonce(struct scram *sc, const char *msg, size_t len,
-                         const char *srv_nonce, const char **reply, char *why, size_t size)
+scram_client_first_nonce(struct scram *sc, const char *msg, size_t len, const char *srv_nonce,
+                         const char **reply, char *why, size_t size)
 {
 	char salt[64];
 	const char *p = msg, *end = msg + len, *bare, *r, *rend;
@@ -169,8 +168,10 @@ scram_client_first_nonce(struct scram *sc, const char *msg, size_t len,
 	}
 	/* gs2-header: "n" / "y" / "p=..." "," [authzid] "," */
 	if (len < 3 || (p[0] != 'n' && p[0] != 'y') || p[1] != ',') {
-		snprintf(why, size, len > 1 && p[0] == 'p' ? "the client demands SCRAM channel "
-		         "binding, which pgsluice does not offer" : "malformed SCRAM gs2 header");
+		snprintf(why, size,
+		         len > 1 && p[0] == 'p' ? "the client demands SCRAM channel "
+		                                  "binding, which pgsluice does not offer"
+		                                : "malformed SCRAM gs2 header");
 		return -1;
 	}
 	p += 2;
@@ -222,8 +223,8 @@ scram_client_first_nonce(struct scram *sc, const char *msg, size_t len,
 }
 
 int
-scram_client_final(struct scram *sc, const char *msg, size_t len, const char **reply,
-                   char *why, size_t size)
+scram_client_final(struct scram *sc, const char *msg, size_t len, const char **reply, char *why,
+                   size_t size)
 {
 	unsigned char proof[SCRAM_KEY_LEN + 4], sig[SCRAM_KEY_LEN], key[SCRAM_KEY_LEN];
 	unsigned char stored[SCRAM_KEY_LEN], server_sig[SCRAM_KEY_LEN], cb[16];
@@ -280,8 +281,8 @@ scram_client_final(struct scram *sc, const char *msg, size_t len, const char **r
 		snprintf(why, size, "malformed SCRAM proof");
 		return -1;
 	}
-	n = snprintf(authmsg, sizeof(authmsg), "%s,%s,%.*s", sc->client_first_bare, sc->server_first,
-	             (int)(pr - msg), msg);
+	n = snprintf(authmsg, sizeof(authmsg), "%s,%s,%.*s", sc->client_first_bare,
+	             sc->server_first, (int)(pr - msg), msg);
 	if (n < 0 || (size_t)n >= sizeof(authmsg)) {
 		snprintf(why, size, "SCRAM message too long");
 		return -1;

@@ -31,10 +31,11 @@
 #define SCRAM_KEY_LEN 32
 #define SCRAM_SALT_LEN 16
 #define SCRAM_ITERATIONS 4096
-#define SCRAM_NONCE_LEN 18           /* random bytes of the server's nonce */
-#define SCRAM_MESSAGE_MAX 1024       /* bytes of a client message we accept */
-#define SCRAM_CLIENT_NONCE_MAX 100   /* bytes of the client's nonce we accept */
-#define SCRAM_SERVER_NONCE_MAX 56    /* bytes of the server's nonce (base64 of the random
+#define SCRAM_NONCE_LEN 18         /* random bytes of the server's nonce */
+#define SCRAM_MESSAGE_MAX 1024     /* bytes of a client message we accept */
+#define SCRAM_CLIENT_NONCE_MAX 100 /* bytes of the client's nonce we accept */
+#define SCRAM_SERVER_NONCE_MAX \
+	56 /* bytes of the server's nonce (base64 of the random
                                       * bytes: 24) */
 
 struct scram_secret {
@@ -59,12 +60,12 @@ int scram_secret_salted(struct scram_secret *sec, const char *password, size_t l
 
 struct scram {
 	const struct scram_secret *sec;
-	int step;                        /* 0: want client-first, 1: want client-final, 2: done */
-	char gs2[4];                     /* the client's "n,," or "y,," */
-	char nonce[160];                 /* client nonce + server nonce */
+	int step;        /* 0: want client-first, 1: want client-final, 2: done */
+	char gs2[4];     /* the client's "n,," or "y,," */
+	char nonce[160]; /* client nonce + server nonce */
 	char client_first_bare[SCRAM_MESSAGE_MAX + 1];
 	char server_first[320];
-	char reply[160];                 /* the last server message */
+	char reply[160]; /* the last server message */
 };
 
 /* Start an exchange against sec (borrowed: it must outlive sc). */
@@ -75,8 +76,8 @@ void scram_begin(struct scram *sc, const struct scram_secret *sec);
  * with the server-first-message in *reply (NUL-terminated, in sc), or -1
  * with a one-line reason in why (malformed, channel binding demanded).
  */
-int scram_client_first(struct scram *sc, const char *msg, size_t len, const char **reply,
-                       char *why, size_t size) __attribute__((warn_unused_result));
+int scram_client_first(struct scram *sc, const char *msg, size_t len, const char **reply, char *why,
+                       size_t size) __attribute__((warn_unused_result));
 
 /*
  * The same with the server's part of the nonce given (NUL-terminated,
@@ -85,16 +86,16 @@ int scram_client_first(struct scram *sc, const char *msg, size_t len, const char
  * RFC 7677's test vector gives one.
  */
 int scram_client_first_nonce(struct scram *sc, const char *msg, size_t len,
-                             const char *server_nonce, const char **reply, char *why,
-                             size_t size) __attribute__((warn_unused_result));
+                             const char *server_nonce, const char **reply, char *why, size_t size)
+	__attribute__((warn_unused_result));
 
 /*
  * The client-final-message.  Returns 1 when the proof is right, with the
  * server-final-message ("v=...") in *reply; 0 when it is wrong (the wrong
  * password); -1 when the message is malformed (why says how).
  */
-int scram_client_final(struct scram *sc, const char *msg, size_t len, const char **reply,
-                       char *why, size_t size) __attribute__((warn_unused_result));
+int scram_client_final(struct scram *sc, const char *msg, size_t len, const char **reply, char *why,
+                       size_t size) __attribute__((warn_unused_result));
 
 /* Wipe the exchange's state. */
 void scram_end(struct scram *sc);

@@ -108,20 +108,20 @@ struct send_sample {
 struct sender {
 	/* options */
 	int tls, quiet, verbose, json;
-	double wait;          /* --wait: seconds to retry while the daemon is busy; 0: no */
+	double wait; /* --wait: seconds to retry while the daemon is busy; 0: no */
 	const char *ca, *cert, *key, *token_file;
 	const char *addr, *path;
 	char host[256], port[32];
 
 	/* input */
 	int in_fd;
-	int in_regular;       /* a regular file: read without polling */
+	int in_regular; /* a regular file: read without polling */
 	int in_eof;
-	int in_failed;        /* a read error: the dump was cut short here */
-	uint64_t in_total;    /* size when in_regular, else 0 */
-	struct sendzstd *zs;  /* --compress zstd: read through it (sendzstd.h) */
+	int in_failed;       /* a read error: the dump was cut short here */
+	uint64_t in_total;   /* size when in_regular, else 0 */
+	struct sendzstd *zs; /* --compress zstd: read through it (sendzstd.h) */
 	const char *compress;
-	int threads;          /* --threads, -1: the CPUs online */
+	int threads; /* --threads, -1: the CPUs online */
 	int passthrough_told;
 
 	/* connection */
@@ -133,31 +133,31 @@ struct sender {
 	int shut_wants_write; /* SSL_shutdown to retry when writable */
 	int write_dead;       /* the peer is gone for writing (EPIPE, reset) */
 	int write_errno;
-	int server_eof;       /* the daemon closed (or reset) its side */
+	int server_eof; /* the daemon closed (or reset) its side */
 	int server_reset;
 	int read_errno;
-	uint64_t got;         /* bytes received from the daemon */
-	double last_rx;       /* when the daemon last sent something */
-	char tls_error[256];  /* the first TLS error after the handshake */
+	uint64_t got;        /* bytes received from the daemon */
+	double last_rx;      /* when the daemon last sent something */
+	char tls_error[256]; /* the first TLS error after the handshake */
 
 	/* out: one chunk of the dump (the AUTH line first) */
 	char out[SEND_CHUNK];
 	size_t out_off, out_len;
-	size_t auth_left;     /* bytes of the AUTH line not written yet */
-	uint64_t sent;        /* dump bytes written to the socket */
+	size_t auth_left; /* bytes of the AUTH line not written yet */
+	uint64_t sent;    /* dump bytes written to the socket */
 
 	/* the daemon's lines */
 	char line[SEND_LINE_MAX];
 	size_t line_len;
 	enum send_answer answer;
-	json_t *result;       /* --json: the daemon's RESULT object */
-	int await_ready;      /* --wait: the dump waits for the daemon's READY line */
-	int refused_busy;     /* the daemon's RESULT said: refused, busy */
-	char held[1024];      /* --wait: a refusal's ERROR line, printed if no retry */
-	char doing[256];      /* from the last progress line: "COPY public.events 1520 rows" */
+	json_t *result;   /* --json: the daemon's RESULT object */
+	int await_ready;  /* --wait: the dump waits for the daemon's READY line */
+	int refused_busy; /* the daemon's RESULT said: refused, busy */
+	char held[1024];  /* --wait: a refusal's ERROR line, printed if no retry */
+	char doing[256];  /* from the last progress line: "COPY public.events 1520 rows" */
 
 	/* progress display */
-	int tty;              /* stderr is a terminal: redraw one line */
+	int tty; /* stderr is a terminal: redraw one line */
 	int bar_shown;
 	double start, last_draw, input_done_at;
 	struct send_sample samples[SEND_RATE_SAMPLES];
@@ -168,76 +168,75 @@ static void
 send_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: pgsluice send [options] HOST:PORT [FILE|-]\n"
-	    "\n"
-	    "Sends a dump (FILE, or stdin when FILE is - or missing; plain SQL,\n"
-	    "gzip, zstd or lz4, sent as it is) to a `pgsluice serve` daemon, shows the import's\n"
-	    "progress, prints the daemon's answer (OK or ERROR and the summary) on\n"
-	    "stdout, and exits with a status a script can test:\n"
-	    "\n"
-	    "  pg_dump -O synapse | gzip | pgsluice send ees-host:5480\n"
-	    "  pgsluice send --tls --ca ca.pem ees-host:5480 synapse.sql.gz\n"
-	    "\n"
-	    "HOST is a name, an IPv4 address or an IPv6 address in brackets\n"
-	    "([2001:db8::1]:5480); PORT defaults to " SEND_DEFAULT_PORT ".\n"
-	    "\n"
-	    "options:\n"
-	    "  --tls                  connect with TLS (1.2 or 1.3); the daemon's\n"
-	    "                         certificate is verified against the system's CAs\n"
-	    "                         and must name HOST\n"
-	    "  --ca FILE              verify the daemon's certificate against the CA\n"
-	    "                         certificate(s) in FILE instead (implies --tls);\n"
-	    "                         for a self-signed daemon, its own certificate\n"
-	    "  --cert FILE            client certificate, when the daemon asks for one\n"
-	    "                         (implies --tls)\n"
-	    "  --key FILE             its private key (default: in the --cert file)\n"
-	    "  --token-file FILE      send \"AUTH <token>\" first, the token being FILE's\n"
-	    "                         first line; FILE must not be accessible by group\n"
-	    "                         or others (chmod 600)\n"
-	    "  --compress zstd[:LEVEL]  compress a plain dump with zstd (LEVEL 1-19,\n"
-	    "                         default 3) on its way out, on --threads workers; input\n"
-	    "                         that is already gzip, zstd or lz4 goes as it is\n"
-	    "  --threads N            zstd worker threads (default: the CPUs online;\n"
-	    "                         0: compress in send's own thread)\n"
-	    "  -q, --quiet            no progress (the answer is still printed)\n"
-	    "  --size BYTES           the dump's size when it comes on a pipe (as pv -s:\n"
-	    "                         42M, 3G), for the bar's %% and time left\n"
-	    "  --wait[=SECONDS]       while the daemon is busy with another import, wait\n"
-	    "                         and try again, for SECONDS (default 3600); the dump\n"
-	    "                         is sent only once the daemon is ready for it\n"
-	    "  --json                 print the import's result on stdout as one JSON\n"
-	    "                         object (README: Machine-readable results); the\n"
-	    "                         daemon's text answer goes to stderr\n"
-	    "  -v, --verbose          the daemon's progress lines as they come, also on\n"
-	    "                         a terminal (instead of the bar)\n"
-	    "  --version              print the version and exit\n"
-	    "  -h, --help             this text\n"
-	    "\n"
-	    "Progress goes to stderr: a bar redrawn in place on a terminal (bytes\n"
-	    "sent of the file's size, rate, time left, the table being copied),\n"
-	    "otherwise the daemon's progress lines as they come.  Other lines the\n"
-	    "daemon sends before its answer (what --clear-target dropped, warnings)\n"
-	    "go to stderr too; stdout has the answer alone.\n"
-	    "\n"
-	    "exit status:\n"
-	    "  0  the daemon answered OK: the import is committed\n"
-	    "  1  the daemon answered ERROR: nothing was changed (see the message)\n"
-	    "  2  nothing was imported because of a problem on this side: usage, the\n"
-	    "     input or token file, name resolution, connection refused, TLS\n"
-	    "  3  the connection dropped, or the daemon closed it, before it answered\n"
-	    "     OK or ERROR: the daemon rolls back an import it did not finish,\n"
-	    "     but check its log\n"
-	    "  4  interrupted (Ctrl-C, SIGINT or SIGTERM) before the daemon answered:\n"
-	    "     the connection is reset and send says what the daemon does with\n"
-	    "     what it had\n"
-	    "\n"
-	    "stdin must be a file or a pipe, not a terminal.\n");
+	        "usage: pgsluice send [options] HOST:PORT [FILE|-]\n"
+	        "\n"
+	        "Sends a dump (FILE, or stdin when FILE is - or missing; plain SQL,\n"
+	        "gzip, zstd or lz4, sent as it is) to a `pgsluice serve` daemon, shows the import's\n"
+	        "progress, prints the daemon's answer (OK or ERROR and the summary) on\n"
+	        "stdout, and exits with a status a script can test:\n"
+	        "\n"
+	        "  pg_dump -O synapse | gzip | pgsluice send ees-host:5480\n"
+	        "  pgsluice send --tls --ca ca.pem ees-host:5480 synapse.sql.gz\n"
+	        "\n"
+	        "HOST is a name, an IPv4 address or an IPv6 address in brackets\n"
+	        "([2001:db8::1]:5480); PORT defaults to " SEND_DEFAULT_PORT ".\n"
+	        "\n"
+	        "options:\n"
+	        "  --tls                  connect with TLS (1.2 or 1.3); the daemon's\n"
+	        "                         certificate is verified against the system's CAs\n"
+	        "                         and must name HOST\n"
+	        "  --ca FILE              verify the daemon's certificate against the CA\n"
+	        "                         certificate(s) in FILE instead (implies --tls);\n"
+	        "                         for a self-signed daemon, its own certificate\n"
+	        "  --cert FILE            client certificate, when the daemon asks for one\n"
+	        "                         (implies --tls)\n"
+	        "  --key FILE             its private key (default: in the --cert file)\n"
+	        "  --token-file FILE      send \"AUTH <token>\" first, the token being FILE's\n"
+	        "                         first line; FILE must not be accessible by group\n"
+	        "                         or others (chmod 600)\n"
+	        "  --compress zstd[:LEVEL]  compress a plain dump with zstd (LEVEL 1-19,\n"
+	        "                         default 3) on its way out, on --threads workers; input\n"
+	        "                         that is already gzip, zstd or lz4 goes as it is\n"
+	        "  --threads N            zstd worker threads (default: the CPUs online;\n"
+	        "                         0: compress in send's own thread)\n"
+	        "  -q, --quiet            no progress (the answer is still printed)\n"
+	        "  --size BYTES           the dump's size when it comes on a pipe (as pv -s:\n"
+	        "                         42M, 3G), for the bar's %% and time left\n"
+	        "  --wait[=SECONDS]       while the daemon is busy with another import, wait\n"
+	        "                         and try again, for SECONDS (default 3600); the dump\n"
+	        "                         is sent only once the daemon is ready for it\n"
+	        "  --json                 print the import's result on stdout as one JSON\n"
+	        "                         object (README: Machine-readable results); the\n"
+	        "                         daemon's text answer goes to stderr\n"
+	        "  -v, --verbose          the daemon's progress lines as they come, also on\n"
+	        "                         a terminal (instead of the bar)\n"
+	        "  --version              print the version and exit\n"
+	        "  -h, --help             this text\n"
+	        "\n"
+	        "Progress goes to stderr: a bar redrawn in place on a terminal (bytes\n"
+	        "sent of the file's size, rate, time left, the table being copied),\n"
+	        "otherwise the daemon's progress lines as they come.  Other lines the\n"
+	        "daemon sends before its answer (what --clear-target dropped, warnings)\n"
+	        "go to stderr too; stdout has the answer alone.\n"
+	        "\n"
+	        "exit status:\n"
+	        "  0  the daemon answered OK: the import is committed\n"
+	        "  1  the daemon answered ERROR: nothing was changed (see the message)\n"
+	        "  2  nothing was imported because of a problem on this side: usage, the\n"
+	        "     input or token file, name resolution, connection refused, TLS\n"
+	        "  3  the connection dropped, or the daemon closed it, before it answered\n"
+	        "     OK or ERROR: the daemon rolls back an import it did not finish,\n"
+	        "     but check its log\n"
+	        "  4  interrupted (Ctrl-C, SIGINT or SIGTERM) before the daemon answered:\n"
+	        "     the connection is reset and send says what the daemon does with\n"
+	        "     what it had\n"
+	        "\n"
+	        "stdin must be a file or a pipe, not a terminal.\n");
 }
 
 static void send_bar_clear(struct sender *s);
 
-static void __attribute__((format(printf, 2, 3)))
-send_warn(struct sender *s, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) send_warn(struct sender *s, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -342,8 +341,10 @@ send_open_input(struct sender *s)
 
 	if (s->path == NULL || strcmp(s->path, "-") == 0) {
 		if (isatty(STDIN_FILENO)) {
-			send_warn(NULL, "stdin is a terminal; pipe a dump in (pg_dump -O "
-			                "synapse | pgsluice send %s) or name a file", s->addr);
+			send_warn(NULL,
+			          "stdin is a terminal; pipe a dump in (pg_dump -O "
+			          "synapse | pgsluice send %s) or name a file",
+			          s->addr);
 			return -1;
 		}
 		s->in_fd = STDIN_FILENO;
@@ -500,14 +501,14 @@ send_connect(struct sender *s)
 	rc = getaddrinfo(s->host, s->port, &hints, &res);
 	if (rc != 0) {
 		send_warn(NULL, "cannot resolve %s: %s", s->host,
-		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		          rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		getnameinfo(ai->ai_addr, ai->ai_addrlen, numeric, sizeof(numeric), NULL, 0,
-		    NI_NUMERICHOST);
+		            NI_NUMERICHOST);
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    ai->ai_protocol);
+		            ai->ai_protocol);
 		if (fd < 0) {
 			err = errno;
 			continue;
@@ -518,7 +519,8 @@ send_connect(struct sender *s)
 				close(fd);
 				continue;
 			}
-			if (send_wait_fd(fd, POLLOUT, report_now() + SEND_CONNECT_TIMEOUT_MS / 1000.0) < 0) {
+			if (send_wait_fd(fd, POLLOUT,
+			                 report_now() + SEND_CONNECT_TIMEOUT_MS / 1000.0) < 0) {
 				err = errno;
 				close(fd);
 				if (send_signal)
@@ -542,10 +544,10 @@ send_connect(struct sender *s)
 		return -1; /* send_interrupted says so */
 	if (numeric[0] == '\0' || strcmp(numeric, s->host) == 0)
 		send_warn(NULL, "cannot connect to %s port %s: %s", s->host, s->port,
-		    strerror(err));
+		          strerror(err));
 	else
-		send_warn(NULL, "cannot connect to %s port %s (%s): %s", s->host, s->port,
-		    numeric, strerror(err));
+		send_warn(NULL, "cannot connect to %s port %s (%s): %s", s->host, s->port, numeric,
+		          strerror(err));
 	if (err == ECONNREFUSED)
 		fprintf(stderr, "pgsluice send: is `pgsluice serve` running there, and "
 		                "listening on that address (--listen)?\n");
@@ -608,10 +610,10 @@ send_tls(struct sender *s)
 			return -1;
 		}
 		if (SSL_CTX_use_PrivateKey_file(s->ctx, s->key ? s->key : s->cert,
-		        SSL_FILETYPE_PEM) != 1 ||
+		                                SSL_FILETYPE_PEM) != 1 ||
 		    SSL_CTX_check_private_key(s->ctx) != 1) {
 			send_warn(NULL, "--key %s: cannot load the certificate's private key",
-			    s->key ? s->key : s->cert);
+			          s->key ? s->key : s->cert);
 			send_ssl_errors();
 			return -1;
 		}
@@ -643,11 +645,11 @@ send_tls(struct sender *s)
 		e = SSL_get_error(s->ssl, r);
 		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
 			if (send_wait_fd(s->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
-			        deadline) < 0) {
+			                 deadline) < 0) {
 				if (send_signal)
 					return -1; /* send_interrupted says so */
 				send_warn(NULL, "TLS handshake with %s port %s: %s", s->host,
-				    s->port, strerror(errno));
+				          s->port, strerror(errno));
 				return -1;
 			}
 			continue;
@@ -655,18 +657,19 @@ send_tls(struct sender *s)
 		vr = SSL_get_verify_result(s->ssl);
 		if (vr != X509_V_OK) {
 			send_warn(NULL, "TLS: the certificate of %s port %s is not trusted: %s",
-			    s->host, s->port, X509_verify_cert_error_string(vr));
+			          s->host, s->port, X509_verify_cert_error_string(vr));
 			fprintf(stderr, "pgsluice send: %s\n",
-			    s->ca ? "is --ca the CA that signed the daemon's certificate (or, "
-			            "self-signed, that certificate itself), and does the "
-			            "certificate name the host you connect to?"
-			          : "for a private CA or a self-signed daemon, give its "
-			            "certificate with --ca FILE");
+			        s->ca ? "is --ca the CA that signed the daemon's certificate (or, "
+			                "self-signed, that certificate itself), and does the "
+			                "certificate name the host you connect to?"
+			              : "for a private CA or a self-signed daemon, give its "
+			                "certificate with --ca FILE");
 			return -1;
 		}
 		if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
 			send_warn(NULL, "TLS handshake with %s port %s failed: %s", s->host,
-			    s->port, errno ? strerror(errno) : "the server closed the connection");
+			          s->port,
+			          errno ? strerror(errno) : "the server closed the connection");
 		else
 			send_warn(NULL, "TLS handshake with %s port %s failed:", s->host, s->port);
 		send_ssl_errors();
@@ -824,7 +827,8 @@ send_sample(struct sender *s, double now)
 	if (s->n_samples > 0 && now - s->samples[s->n_samples - 1].t < 1.0)
 		return;
 	if (s->n_samples == SEND_RATE_SAMPLES) {
-		memmove(s->samples, s->samples + 1, (SEND_RATE_SAMPLES - 1) * sizeof(s->samples[0]));
+		memmove(s->samples, s->samples + 1,
+		        (SEND_RATE_SAMPLES - 1) * sizeof(s->samples[0]));
 		s->n_samples--;
 	}
 	s->samples[s->n_samples].t = now;
@@ -875,7 +879,8 @@ send_draw(struct sender *s, int force)
 		return;
 	} else if (s->in_eof && s->out_len == 0) {
 		send_duration(s->input_done_at - s->start, t, sizeof(t));
-		n += snprintf(line + n, sizeof(line) - (size_t)n, "%s sent in %s, waiting for the daemon", a, t);
+		n += snprintf(line + n, sizeof(line) - (size_t)n,
+		              "%s sent in %s, waiting for the daemon", a, t);
 	} else if (s->in_total > 0) {
 		pct = (double)s->sent / (double)s->in_total;
 		if (pct > 1)
@@ -889,7 +894,8 @@ send_draw(struct sender *s, int force)
 			line[n++] = ' ';
 		}
 		report_size(s->in_total, b, sizeof(b));
-		n += snprintf(line + n, sizeof(line) - (size_t)n, "%3d%%  %s of %s, %s/s", (int)(pct * 100), a, b, r);
+		n += snprintf(line + n, sizeof(line) - (size_t)n, "%3d%%  %s of %s, %s/s",
+		              (int)(pct * 100), a, b, r);
 		if (rate > 1 && s->sent < s->in_total) {
 			send_duration((double)(s->in_total - s->sent) / rate, t, sizeof(t));
 			n += snprintf(line + n, sizeof(line) - (size_t)n, ", %s left", t);
@@ -956,7 +962,8 @@ send_line(struct sender *s, char *line)
 
 	if (len > 0 && line[len - 1] == '\r')
 		line[--len] = '\0';
-	if ((s->json || s->wait > 0) && s->answer == SEND_ANSWER_NONE && strcmp(line, "READY") == 0) {
+	if ((s->json || s->wait > 0) && s->answer == SEND_ANSWER_NONE &&
+	    strcmp(line, "READY") == 0) {
 		s->await_ready = 0; /* the dump may go */
 		return;
 	}
@@ -992,7 +999,8 @@ send_line(struct sender *s, char *line)
 		}
 		send_bar_clear(s);
 	}
-	if ((s->json || s->wait > 0) && strncmp(line, "RESULT ", 7) == 0 && send_result_line(s, line + 7))
+	if ((s->json || s->wait > 0) && strncmp(line, "RESULT ", 7) == 0 &&
+	    send_result_line(s, line + 7))
 		return;
 	/* with --json, stdout has the object alone: the text answer goes to stderr */
 	fprintf(s->json ? stderr : stdout, "%s\n", line);
@@ -1007,16 +1015,19 @@ send_line(struct sender *s, char *line)
 static void
 send_print_json(struct sender *s, int rc)
 {
-	json_t *o = s->result != NULL ? json_incref(s->result) :
-	    json_pack("{s:s, s:b}", "verdict", rc == SEND_EXIT_INTERRUPTED ? "interrupted" :
-	              "no answer", "committed", 0);
+	json_t *o = s->result != NULL
+	                    ? json_incref(s->result)
+	                    : json_pack("{s:s, s:b}", "verdict",
+	                                rc == SEND_EXIT_INTERRUPTED ? "interrupted" : "no answer",
+	                                "committed", 0);
 	char *text;
 
 	if (o == NULL)
 		return;
-	json_object_set_new(o, "client", json_pack("{s:I, s:I, s:f, s:i}", "bytes_sent",
-	                    (json_int_t)s->sent, "bytes_received", (json_int_t)s->got,
-	                    "seconds", report_now() - s->start, "exit_status", rc));
+	json_object_set_new(o, "client",
+	                    json_pack("{s:I, s:I, s:f, s:i}", "bytes_sent", (json_int_t)s->sent,
+	                              "bytes_received", (json_int_t)s->got, "seconds",
+	                              report_now() - s->start, "exit_status", rc));
 	text = json_dumps(o, JSON_INDENT(2) | JSON_ENSURE_ASCII);
 	if (text != NULL) {
 		printf("%s\n", text);
@@ -1111,8 +1122,10 @@ send_fill(struct sender *s)
 	if (n == -2)
 		return; /* the compressor holds what it read: more input first */
 	if (n < 0) {
-		send_warn(s, "reading %s: %s (the dump is cut short: the daemon will "
-		             "roll back)", s->path,
+		send_warn(s,
+		          "reading %s: %s (the dump is cut short: the daemon will "
+		          "roll back)",
+		          s->path,
 		          s->zs != NULL && errno == EIO ? sendzstd_error(s->zs) : strerror(errno));
 		s->in_failed = 1;
 		s->in_eof = 1;
@@ -1194,8 +1207,10 @@ send_loop(struct sender *s)
 	while (!s->server_eof && !send_signal) {
 		if (s->await_ready && s->answer == SEND_ANSWER_NONE &&
 		    report_now() - s->start > SEND_CONNECT_TIMEOUT_MS / 1000.0) {
-			send_warn(s, "the daemon did not say READY within %d s: --wait needs a daemon "
-			             "that knows it (as new as this send)", SEND_CONNECT_TIMEOUT_MS / 1000);
+			send_warn(s,
+			          "the daemon did not say READY within %d s: --wait needs a daemon "
+			          "that knows it (as new as this send)",
+			          SEND_CONNECT_TIMEOUT_MS / 1000);
 			break;
 		}
 		if (s->write_dead || s->answer != SEND_ANSWER_NONE) {
@@ -1220,7 +1235,8 @@ send_loop(struct sender *s)
 		want_input = s->out_len == 0 && !s->in_eof && !s->write_dead && !s->await_ready;
 		pfd[0].fd = s->fd;
 		pfd[0].events = POLLIN;
-		if ((s->out_len > 0 && !s->write_dead) || s->read_wants_write || s->shut_wants_write)
+		if ((s->out_len > 0 && !s->write_dead) || s->read_wants_write ||
+		    s->shut_wants_write)
 			pfd[0].events |= POLLOUT;
 		pfd[0].revents = 0;
 		pfd[1].fd = send_wake[0];
@@ -1313,8 +1329,10 @@ send_interrupted(struct sender *s)
 
 	send_bar_clear(s);
 	if (s->fd < 0) {
-		send_warn(s, "interrupted (%s) before the connection to %s port %s was "
-		             "made: nothing was sent", sig, s->host, s->port);
+		send_warn(s,
+		          "interrupted (%s) before the connection to %s port %s was "
+		          "made: nothing was sent",
+		          sig, s->host, s->port);
 		return SEND_EXIT_INTERRUPTED;
 	}
 	send_reset(s);
@@ -1322,22 +1340,27 @@ send_interrupted(struct sender *s)
 	if (s->in_total > 0) {
 		report_size(s->in_total, b, sizeof(b));
 		snprintf(of, sizeof(of), " of %s (%d%%)", b,
-		    (int)(100.0 * (double)s->sent / (double)s->in_total));
+		         (int)(100.0 * (double)s->sent / (double)s->in_total));
 	}
 	if (s->sent == 0) {
-		send_warn(s, "interrupted (%s) before any of the dump was sent: the "
-		             "connection to %s port %s is reset; nothing was imported",
-		    sig, s->host, s->port);
+		send_warn(s,
+		          "interrupted (%s) before any of the dump was sent: the "
+		          "connection to %s port %s is reset; nothing was imported",
+		          sig, s->host, s->port);
 	} else if (!s->in_eof || s->out_len > 0 || s->in_failed) {
-		send_warn(s, "interrupted (%s) after sending %s%s: the connection to "
-		             "%s port %s is reset", sig, a, of, s->host, s->port);
+		send_warn(s,
+		          "interrupted (%s) after sending %s%s: the connection to "
+		          "%s port %s is reset",
+		          sig, a, of, s->host, s->port);
 		fprintf(stderr, "pgsluice send: the daemon did not get the end of the "
 		                "dump, so it rolls the import back and the target stays as it "
 		                "was; `pgsluice check` shows the target\n");
 	} else {
-		send_warn(s, "interrupted (%s) after the whole dump (%s) was sent, "
-		             "before the daemon answered: the connection to %s port %s "
-		             "is reset", sig, a, s->host, s->port);
+		send_warn(s,
+		          "interrupted (%s) after the whole dump (%s) was sent, "
+		          "before the daemon answered: the connection to %s port %s "
+		          "is reset",
+		          sig, a, s->host, s->port);
 		fprintf(stderr, "pgsluice send: the daemon rolls back an import whose "
 		                "client is gone before its COMMIT; check with `pgsluice "
 		                "check`\n");
@@ -1371,12 +1394,16 @@ send_result(struct sender *s)
 		return SEND_EXIT_LOCAL;
 	}
 	if (s->server_reset || s->read_errno != 0)
-		send_warn(s, "the connection to %s port %s was lost before the daemon "
-		             "answered (%s; %s%s sent)", s->host, s->port,
-		    s->tls_error[0] ? s->tls_error : strerror(s->read_errno), a, t);
+		send_warn(s,
+		          "the connection to %s port %s was lost before the daemon "
+		          "answered (%s; %s%s sent)",
+		          s->host, s->port,
+		          s->tls_error[0] ? s->tls_error : strerror(s->read_errno), a, t);
 	else
-		send_warn(s, "the daemon closed the connection without answering OK or "
-		             "ERROR (%s%s sent)", a, t);
+		send_warn(s,
+		          "the daemon closed the connection without answering OK or "
+		          "ERROR (%s%s sent)",
+		          a, t);
 	if (s->got == 0 && s->ssl == NULL)
 		fprintf(stderr, "pgsluice send: nothing came back at all: if the daemon "
 		                "listens with TLS, add --tls\n");
@@ -1476,7 +1503,8 @@ send_main(int argc, char **argv)
 	s->in_fd = -1;
 	s->threads = -1;
 	optind = 1;
-	while ((c = cli_getopt(argc, argv, CLI_COMMON_SHORTOPTS, longopts, "pgsluice send")) != -1) {
+	while ((c = cli_getopt(argc, argv, CLI_COMMON_SHORTOPTS, longopts, "pgsluice send")) !=
+	       -1) {
 		switch (c) {
 		case OPT_TLS:
 			s->tls = 1;
@@ -1503,7 +1531,8 @@ send_main(int argc, char **argv)
 			long v = strtol(optarg, &end, 10);
 
 			if (end == optarg || *end != '\0' || v < 0 || v > 200) {
-				send_warn(NULL, "--threads %s: want a number of threads, 0 to 200", optarg);
+				send_warn(NULL, "--threads %s: want a number of threads, 0 to 200",
+				          optarg);
 				free(s);
 				return SEND_EXIT_LOCAL;
 			}
@@ -1525,10 +1554,12 @@ send_main(int argc, char **argv)
 				char *end;
 
 				s->wait = strtod(optarg, &end);
-				if (end == optarg || *end != '\0' || s->wait <= 0 || s->wait > 7 * 86400) {
-					(void)cli_usage_error("pgsluice send", "--wait=%s: want seconds, e.g. "
-					                      "--wait=600 (--wait alone: %d)", optarg,
-					                      SEND_WAIT_DEFAULT_S);
+				if (end == optarg || *end != '\0' || s->wait <= 0 ||
+				    s->wait > 7 * 86400) {
+					(void)cli_usage_error("pgsluice send",
+					                      "--wait=%s: want seconds, e.g. "
+					                      "--wait=600 (--wait alone: %d)",
+					                      optarg, SEND_WAIT_DEFAULT_S);
 					free(s);
 					return SEND_EXIT_LOCAL;
 				}
@@ -1538,8 +1569,10 @@ send_main(int argc, char **argv)
 			size = cli_parse_size(optarg);
 			if (size <= 0) {
 				free(s);
-				(void)cli_usage_error("pgsluice send", "--size %s: want the dump's size in "
-				                      "bytes, e.g. 7541318, 900M or 12G", optarg);
+				(void)cli_usage_error("pgsluice send",
+				                      "--size %s: want the dump's size in "
+				                      "bytes, e.g. 7541318, 900M or 12G",
+				                      optarg);
 				return SEND_EXIT_LOCAL;
 			}
 			break;
@@ -1555,11 +1588,14 @@ send_main(int argc, char **argv)
 	if (optind >= argc || argc - optind > 2) {
 		free(s);
 		if (optind >= argc)
-			(void)cli_usage_error("pgsluice send", "the daemon's HOST:PORT is missing, "
+			(void)cli_usage_error("pgsluice send",
+			                      "the daemon's HOST:PORT is missing, "
 			                      "e.g. pgsluice send ees-host:5480 dump.sql.gz");
 		else
-			(void)cli_usage_error("pgsluice send", "unexpected argument \"%s\" after "
-			                      "HOST:PORT FILE", argv[argc - 1]);
+			(void)cli_usage_error("pgsluice send",
+			                      "unexpected argument \"%s\" after "
+			                      "HOST:PORT FILE",
+			                      argv[argc - 1]);
 		return SEND_EXIT_LOCAL;
 	}
 	if (s->key != NULL && s->cert == NULL) {
@@ -1598,8 +1634,10 @@ send_main(int argc, char **argv)
 		/* --wait: the daemon is busy; the dump was not touched: try again */
 		send_bar_clear(s);
 		if (!s->quiet)
-			fprintf(stderr, "pgsluice send: %s\npgsluice send: waiting for it (--wait: %.0f s "
-			        "left)\n", s->held, deadline - report_now());
+			fprintf(stderr,
+			        "pgsluice send: %s\npgsluice send: waiting for it (--wait: %.0f s "
+			        "left)\n",
+			        s->held, deadline - report_now());
 		if (send_pause(SEND_WAIT_PAUSE_MS) < 0 || send_again(s) < 0)
 			break;
 	}

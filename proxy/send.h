@@ -10,11 +10,11 @@
 
 /* Exit statuses of send_main, so scripts can tell the cases apart. */
 enum send_exit {
-	SEND_EXIT_OK = 0,        /* the server answered OK: the import committed */
-	SEND_EXIT_ERROR = 1,     /* the server answered ERROR: nothing was changed */
-	SEND_EXIT_LOCAL = 2,     /* usage, input file, token file, connect or TLS
+	SEND_EXIT_OK = 0,          /* the server answered OK: the import committed */
+	SEND_EXIT_ERROR = 1,       /* the server answered ERROR: nothing was changed */
+	SEND_EXIT_LOCAL = 2,       /* usage, input file, token file, connect or TLS
 	                          * failure: the import did not start here */
-	SEND_EXIT_NO_ANSWER = 3, /* the connection dropped, or the server closed
+	SEND_EXIT_NO_ANSWER = 3,   /* the connection dropped, or the server closed
 	                          * it, before an OK or ERROR line */
 	SEND_EXIT_INTERRUPTED = 4, /* SIGINT or SIGTERM before the answer: the
 	                          * connection was reset (send_main says what

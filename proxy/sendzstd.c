@@ -19,9 +19,9 @@ struct sendzstd {
 	char in[SENDZSTD_CHUNK];
 	size_t in_len, in_pos;
 	int in_eof;
-	int decided;               /* the first bytes were looked at */
-	const char *passthrough;   /* their format when already compressed */
-	int done;                  /* the frame is complete */
+	int decided;             /* the first bytes were looked at */
+	const char *passthrough; /* their format when already compressed */
+	int done;                /* the frame is complete */
 	uint64_t read_bytes;
 	const char *error;
 };
@@ -42,8 +42,8 @@ sendzstd_parse(const char *spec, int *level, char *err, size_t errsize)
 			return 0;
 		}
 	}
-	snprintf(err, errsize, "--compress %s: want zstd or zstd:LEVEL, LEVEL 1 to 19 (e.g. zstd:3)",
-	         spec);
+	snprintf(err, errsize,
+	         "--compress %s: want zstd or zstd:LEVEL, LEVEL 1 to 19 (e.g. zstd:3)", spec);
 	return -1;
 }
 
@@ -157,7 +157,8 @@ sendzstd_fill(struct sendzstd *z, int fd, int regular, char *out, size_t room)
 		ob.dst = out;
 		ob.size = room;
 		ob.pos = 0;
-		r = ZSTD_compressStream2(z->cctx, &ob, &ib, z->in_eof ? ZSTD_e_end : ZSTD_e_continue);
+		r = ZSTD_compressStream2(z->cctx, &ob, &ib,
+		                         z->in_eof ? ZSTD_e_end : ZSTD_e_continue);
 		z->in_pos = ib.pos;
 		if (ZSTD_isError(r)) {
 			z->error = ZSTD_getErrorName(r);

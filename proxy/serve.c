@@ -111,12 +111,12 @@ struct serve {
 	struct evconnlistener *listeners[SERVE_MAX_LISTEN * 4 + 1];
 	int n_listeners;
 	struct event *ev_term, *ev_int, *ev_hup;
-	const char *summary_json;  /* --summary-json FILE */
+	const char *summary_json;   /* --summary-json FILE */
 	const char *metrics_listen; /* --metrics-listen HOST:PORT */
 	char target_desc[768];
 	struct session **sessions;
 	size_t n_sessions, cap_sessions;
-	struct session *active;   /* the import in progress */
+	struct session *active; /* the import in progress */
 	uint64_t next_id;
 	int once, once_done, once_committed;
 	int stopping;
@@ -125,118 +125,117 @@ struct serve {
 	int insecure_plaintext;
 	int max_connections;
 	SSL_CTX *ssl_ctx;
-	uint64_t n_refused_busy;   /* connections turned away by --max-connections */
+	uint64_t n_refused_busy; /* connections turned away by --max-connections */
 	/* the connections that have not authenticated (connlimits.h) */
 	int max_unauth, max_unauth_per_addr; /* 0: the default */
 	double auth_failure_rate;
 	struct connlimits *pool;
-	uint64_t n_evicted;        /* pool members closed to make room */
+	uint64_t n_evicted; /* pool members closed to make room */
 };
 
 static void
 serve_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: pgsluice serve --target CONNINFO [options]\n"
-	    "\n"
-	    "Listens for dumps and imports each one into the target database, in one\n"
-	    "transaction, with a preflight check first; progress and a final OK/ERROR\n"
-	    "summary go back to the client:\n"
-	    "\n"
-	    "  pg_dump -O synapse | gzip | nc -N HOST 5480     (or plain, zstd, lz4)\n"
-	    "\n"
-	    "  -d, --target CONNINFO  libpq connection string or URI of the target database\n"
-	    "                         (also --dbname; default: $PGSLUICE_TARGET; PGHOST,\n"
-	    "                         PGUSER, PGPASSWORD, PGSERVICE, .pgpass apply)\n"
-	    "  --role ROLE            SET ROLE ROLE after connecting (as pg_restore --role):\n"
-	    "                         the import creates and owns as ROLE\n"
-	    "  --listen HOST:PORT     TCP address to listen on (repeatable; default "
-	    SERVE_DEFAULT_LISTEN ")\n"
-	    "  --unix PATH            also (or only) listen on a Unix socket\n"
-	    "  --schema NAME          schema that must be empty before an import (repeatable;\n"
-	    "                         default public)\n"
-	    "  --clear-target         drop what the target schemas hold, inside the import's\n"
-	    "                         transaction (tables CASCADE, sequences, views,\n"
-	    "                         routines, types)\n"
-	    "  --once                 serve one import, then exit 0 if it committed, 1 if not\n"
-	    "  --no-single-transaction  commit statement by statement (a failure leaves a\n"
-	    "                         partial import)\n"
-	    "  --no-analyze           leave the imported tables without planner statistics\n"
-	    "                         (default: ANALYZE them before COMMIT; with --jobs,\n"
-	    "                         VACUUM (FREEZE, ANALYZE) each after post-data)\n"
-	    "  --progress-interval S  seconds between progress lines (default 2; 0: none)\n"
-	    "  -q, --quiet            no progress lines\n"
-	    "  -j, --jobs N           import over N connections (README: Parallel import):\n"
-	    "                         pre-data committed first, COPY batches and post-data\n"
-	    "                         in parallel; a failure undoes it all, but others see\n"
-	    "                         the partial state while it runs (default 1)\n"
-	    "  --connect-timeout S    give up connecting to the target after S seconds\n"
-	    "                         (default 30)\n"
-	    "  --lock-timeout S       a statement that waits S seconds for a lock held by\n"
-	    "                         another session fails the import, naming that\n"
-	    "                         session's query (default 30; 0: wait for ever)\n"
-	    "  --statement-timeout S  a statement of the dump that runs S seconds on the\n"
-	    "                         target is cancelled and fails the import (pgsluice's\n"
-	    "                         own timer: the dump's SET statement_timeout cannot\n"
-	    "                         undo it; COPY data from the client does not count;\n"
-	    "                         default 0: no limit)\n"
-	    "  -v, --verbose          debug lines in the log; the summary lists the rows of\n"
-	    "                         every table\n"
-	    "  --metrics-listen HOST:PORT  serve Prometheus /metrics and /healthz over HTTP\n"
-	    "                         there (README: Metrics and health)\n"
-	    "  --summary-json FILE    write each import's result to FILE as one JSON object\n"
-	    "                         (replaced atomically; README: Machine-readable results)\n"
-	    "  --log-format F         text (default), json (one object per line) or\n"
-	    "                         journal (text behind <3>-style syslog priorities;\n"
-	    "                         the default when stderr is the journal)\n"
-	    "  --syslog               the same as --log-format journal\n"
-	    "  --version              print the version and exit\n"
-	    "  -h, --help             this text\n"
-	    "\n"
-	    "Synapse (README: Synapse checks; on when the dump has public.schema_version):\n"
-	    "  --synapse              the target is for Synapse: refuse a database that is not\n"
-	    "                         UTF8 with C collation at preflight, whatever the dump\n"
-	    "  --no-synapse           no Synapse checks\n"
-	    "  --force-schema-version  import a dump whose Synapse schema is newer than the\n"
-	    "                         target's\n"
-	    "  --force-replace        import a dump that does not look like the database it\n"
-	    "                         replaces (README: How it fails): one that creates no\n"
-	    "                         table while the target holds tables; with the Synapse\n"
-	    "                         checks, one without a Synapse schema or older than the\n"
-	    "                         target's compat version\n"
-	    "\n"
-	    "Security (README: Security):\n"
-	    "  --tls-cert FILE        serve TLS (1.2/1.3) on the TCP listeners with this PEM\n"
-	    "                         certificate chain (pgsluice gen-cert makes one)\n"
-	    "  --tls-key FILE         its private key (PEM)\n"
-	    "  --tls-client-ca FILE   require a client certificate signed by these CAs\n"
-	    "  --token-file FILE      require the first line \"AUTH <token>\", the token being\n"
-	    "                         FILE's first line (FILE must be mode 600)\n"
-	    "  --insecure-plaintext   allow a non-loopback --listen without TLS\n"
-	    "  --user NAME            when started as root, become NAME after binding\n"
-	    "  --max-connections N    clients connected at once, importing or not\n"
-	    "                         (default 64); more are refused\n"
-	    "  --max-unauthenticated N  of those, clients that have not authenticated yet\n"
-	    "                         (no AUTH line, client certificate or dump yet; default\n"
-	    "                         half of --max-connections); past it, the one that\n"
-	    "                         waited longest from the address holding the most is\n"
-	    "                         closed\n"
-	    "  --max-unauthenticated-per-address N  the same from one address (an IPv6 /64;\n"
-	    "                         default 4): its own oldest is closed\n"
-	    "  --auth-failure-rate R  wrong tokens looked at per second, all addresses\n"
-	    "                         together (default 10; one address: 1 per second after\n"
-	    "                         5); an AUTH line waits its turn, and a right token is\n"
-	    "                         let in when its turn comes\n"
-	    "  --header-timeout S     seconds for the TLS handshake and the AUTH line\n"
-	    "                         (default 10; 0: none)\n"
-	    "  --idle-timeout S       roll back an import when the client sends nothing for\n"
-	    "                         S seconds while it is awaited (default 300; 0: none)\n"
-	    "  --max-meta-line SIZE   longest psql meta-command line (default 16K)\n"
-	    "  --max-gzip-ratio R     compressed input (gzip, zstd or lz4) may expand to at\n"
-	    "                         most R times its size: +1 MB before the first\n"
-	    "                         statement, +64 MB over the whole stream (default\n"
-	    "                         100; 0: no limit)\n"
-	    CLI_RULE_HELP);
+	        "usage: pgsluice serve --target CONNINFO [options]\n"
+	        "\n"
+	        "Listens for dumps and imports each one into the target database, in one\n"
+	        "transaction, with a preflight check first; progress and a final OK/ERROR\n"
+	        "summary go back to the client:\n"
+	        "\n"
+	        "  pg_dump -O synapse | gzip | nc -N HOST 5480     (or plain, zstd, lz4)\n"
+	        "\n"
+	        "  -d, --target CONNINFO  libpq connection string or URI of the target database\n"
+	        "                         (also --dbname; default: $PGSLUICE_TARGET; PGHOST,\n"
+	        "                         PGUSER, PGPASSWORD, PGSERVICE, .pgpass apply)\n"
+	        "  --role ROLE            SET ROLE ROLE after connecting (as pg_restore --role):\n"
+	        "                         the import creates and owns as ROLE\n"
+	        "  --listen HOST:PORT     TCP address to listen on (repeatable; default " SERVE_DEFAULT_LISTEN
+	        ")\n"
+	        "  --unix PATH            also (or only) listen on a Unix socket\n"
+	        "  --schema NAME          schema that must be empty before an import (repeatable;\n"
+	        "                         default public)\n"
+	        "  --clear-target         drop what the target schemas hold, inside the import's\n"
+	        "                         transaction (tables CASCADE, sequences, views,\n"
+	        "                         routines, types)\n"
+	        "  --once                 serve one import, then exit 0 if it committed, 1 if not\n"
+	        "  --no-single-transaction  commit statement by statement (a failure leaves a\n"
+	        "                         partial import)\n"
+	        "  --no-analyze           leave the imported tables without planner statistics\n"
+	        "                         (default: ANALYZE them before COMMIT; with --jobs,\n"
+	        "                         VACUUM (FREEZE, ANALYZE) each after post-data)\n"
+	        "  --progress-interval S  seconds between progress lines (default 2; 0: none)\n"
+	        "  -q, --quiet            no progress lines\n"
+	        "  -j, --jobs N           import over N connections (README: Parallel import):\n"
+	        "                         pre-data committed first, COPY batches and post-data\n"
+	        "                         in parallel; a failure undoes it all, but others see\n"
+	        "                         the partial state while it runs (default 1)\n"
+	        "  --connect-timeout S    give up connecting to the target after S seconds\n"
+	        "                         (default 30)\n"
+	        "  --lock-timeout S       a statement that waits S seconds for a lock held by\n"
+	        "                         another session fails the import, naming that\n"
+	        "                         session's query (default 30; 0: wait for ever)\n"
+	        "  --statement-timeout S  a statement of the dump that runs S seconds on the\n"
+	        "                         target is cancelled and fails the import (pgsluice's\n"
+	        "                         own timer: the dump's SET statement_timeout cannot\n"
+	        "                         undo it; COPY data from the client does not count;\n"
+	        "                         default 0: no limit)\n"
+	        "  -v, --verbose          debug lines in the log; the summary lists the rows of\n"
+	        "                         every table\n"
+	        "  --metrics-listen HOST:PORT  serve Prometheus /metrics and /healthz over HTTP\n"
+	        "                         there (README: Metrics and health)\n"
+	        "  --summary-json FILE    write each import's result to FILE as one JSON object\n"
+	        "                         (replaced atomically; README: Machine-readable results)\n"
+	        "  --log-format F         text (default), json (one object per line) or\n"
+	        "                         journal (text behind <3>-style syslog priorities;\n"
+	        "                         the default when stderr is the journal)\n"
+	        "  --syslog               the same as --log-format journal\n"
+	        "  --version              print the version and exit\n"
+	        "  -h, --help             this text\n"
+	        "\n"
+	        "Synapse (README: Synapse checks; on when the dump has public.schema_version):\n"
+	        "  --synapse              the target is for Synapse: refuse a database that is not\n"
+	        "                         UTF8 with C collation at preflight, whatever the dump\n"
+	        "  --no-synapse           no Synapse checks\n"
+	        "  --force-schema-version  import a dump whose Synapse schema is newer than the\n"
+	        "                         target's\n"
+	        "  --force-replace        import a dump that does not look like the database it\n"
+	        "                         replaces (README: How it fails): one that creates no\n"
+	        "                         table while the target holds tables; with the Synapse\n"
+	        "                         checks, one without a Synapse schema or older than the\n"
+	        "                         target's compat version\n"
+	        "\n"
+	        "Security (README: Security):\n"
+	        "  --tls-cert FILE        serve TLS (1.2/1.3) on the TCP listeners with this PEM\n"
+	        "                         certificate chain (pgsluice gen-cert makes one)\n"
+	        "  --tls-key FILE         its private key (PEM)\n"
+	        "  --tls-client-ca FILE   require a client certificate signed by these CAs\n"
+	        "  --token-file FILE      require the first line \"AUTH <token>\", the token being\n"
+	        "                         FILE's first line (FILE must be mode 600)\n"
+	        "  --insecure-plaintext   allow a non-loopback --listen without TLS\n"
+	        "  --user NAME            when started as root, become NAME after binding\n"
+	        "  --max-connections N    clients connected at once, importing or not\n"
+	        "                         (default 64); more are refused\n"
+	        "  --max-unauthenticated N  of those, clients that have not authenticated yet\n"
+	        "                         (no AUTH line, client certificate or dump yet; default\n"
+	        "                         half of --max-connections); past it, the one that\n"
+	        "                         waited longest from the address holding the most is\n"
+	        "                         closed\n"
+	        "  --max-unauthenticated-per-address N  the same from one address (an IPv6 /64;\n"
+	        "                         default 4): its own oldest is closed\n"
+	        "  --auth-failure-rate R  wrong tokens looked at per second, all addresses\n"
+	        "                         together (default 10; one address: 1 per second after\n"
+	        "                         5); an AUTH line waits its turn, and a right token is\n"
+	        "                         let in when its turn comes\n"
+	        "  --header-timeout S     seconds for the TLS handshake and the AUTH line\n"
+	        "                         (default 10; 0: none)\n"
+	        "  --idle-timeout S       roll back an import when the client sends nothing for\n"
+	        "                         S seconds while it is awaited (default 300; 0: none)\n"
+	        "  --max-meta-line SIZE   longest psql meta-command line (default 16K)\n"
+	        "  --max-gzip-ratio R     compressed input (gzip, zstd or lz4) may expand to at\n"
+	        "                         most R times its size: +1 MB before the first\n"
+	        "                         statement, +64 MB over the whole stream (default\n"
+	        "                         100; 0: no limit)\n" CLI_RULE_HELP);
 }
 
 /* ---- sessions --------------------------------------------------------- */
@@ -307,8 +306,8 @@ serve_live(void *arg)
 {
 	struct serve *sv = arg;
 
-	return sv->active != NULL && session_importing(sv->active) ?
-	       session_progress(sv->active) : NULL;
+	return sv->active != NULL && session_importing(sv->active) ? session_progress(sv->active)
+	                                                           : NULL;
 }
 
 /* An import's result: --summary-json FILE holds the last one; /metrics counts it. */
@@ -322,9 +321,10 @@ serve_on_result(void *arg, struct session *s, const struct jsonout_import *res,
 		return; /* no import began (not a dump): nothing to count or write */
 	metrics_import_ended(res);
 	if (sv->summary_json != NULL && jsonout_write_file(obj, sv->summary_json) < 0)
-		log_error(NULL, "--summary-json %s: cannot write the result: %s (is the folder "
-		          "there and writable by the daemon's user?)", sv->summary_json,
-		          strerror(errno));
+		log_error(NULL,
+		          "--summary-json %s: cannot write the result: %s (is the folder "
+		          "there and writable by the daemon's user?)",
+		          sv->summary_json, strerror(errno));
 }
 
 static void
@@ -369,8 +369,9 @@ serve_peer(const struct sockaddr *sa, char *buf, size_t size)
 		snprintf(buf, size, "unix");
 		return;
 	}
-	if (getnameinfo(sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-	                                              : sizeof(struct sockaddr_in),
+	if (getnameinfo(sa,
+	                sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+	                                          : sizeof(struct sockaddr_in),
 	                host, sizeof(host), port, sizeof(port),
 	                NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
 		snprintf(buf, size, "?");
@@ -394,16 +395,19 @@ serve_turn_away(struct serve *sv, evutil_socket_t fd, const struct sockaddr *sa,
 	sv->n_refused_busy++;
 	metrics_refused("max_connections");
 	if (sv->n_refused_busy == 1 || sv->n_refused_busy % 100 == 0)
-		log_warn(NULL, "refused the connection from %s: %d clients are connected "
-		         "(--max-connections); %llu refused so far", peer, sv->max_connections,
-		         (unsigned long long)sv->n_refused_busy);
+		log_warn(NULL,
+		         "refused the connection from %s: %d clients are connected "
+		         "(--max-connections); %llu refused so far",
+		         peer, sv->max_connections, (unsigned long long)sv->n_refused_busy);
 	else
 		log_debug(NULL, "refused the connection from %s (--max-connections)", peer);
 	if (sv->ssl_ctx == NULL || sa->sa_family == AF_UNIX) {
 		for (i = 0; i < 16 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
 			;
-		n = snprintf(line, sizeof(line), "ERROR too many connections (%d, the daemon's "
-		             "--max-connections); try again later\n", sv->max_connections);
+		n = snprintf(line, sizeof(line),
+		             "ERROR too many connections (%d, the daemon's "
+		             "--max-connections); try again later\n",
+		             sv->max_connections);
 		(void)!send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 		shutdown(fd, SHUT_WR);
 	}
@@ -431,7 +435,8 @@ serve_pool_add(struct serve *sv, struct session *s, const struct sockaddr *sa)
 	}
 	per_addr = connlimits_pending_from(sv->pool, victim) > sv->max_unauth_per_addr;
 	connlimits_conn_addr(sv->pool, victim, addr, sizeof(addr));
-	snprintf(msg, sizeof(msg), "closed to make room: too many connections that have not "
+	snprintf(msg, sizeof(msg),
+	         "closed to make room: too many connections that have not "
 	         "authenticated %s%s (%d, the daemon's --max-unauthenticated%s), and this one "
 	         "waited longest; send the AUTH line (or the dump) at once after connecting",
 	         per_addr ? "from " : "", per_addr ? addr : "in all",
@@ -467,9 +472,10 @@ serve_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *s
 		return;
 	}
 	if (sv->ssl_ctx == NULL && !tls_addr_is_loopback(sa))
-		log_warn(NULL, "plaintext connection from %s over the network (--insecure-plaintext): "
-		         "the dump%s travel%s unencrypted", peer, sv->token_file ? " and the token" : "",
-		         sv->token_file ? "" : "s");
+		log_warn(NULL,
+		         "plaintext connection from %s over the network (--insecure-plaintext): "
+		         "the dump%s travel%s unencrypted",
+		         peer, sv->token_file ? " and the token" : "", sv->token_file ? "" : "s");
 	if (sa->sa_family != AF_UNIX) {
 		/* notice a client host that vanished without a FIN */
 		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
@@ -535,8 +541,7 @@ serve_on_signal(evutil_socket_t sig, short what, void *arg)
 	log_info(NULL, "%s: no new imports; rolling back the import in flight, if any",
 	         sig == SIGINT ? "SIGINT" : "SIGTERM");
 	serve_close_listeners(sv);
-	snprintf(reason, sizeof(reason),
-	         "pgsluice is shutting down (%s): the import was stopped",
+	snprintf(reason, sizeof(reason), "pgsluice is shutting down (%s): the import was stopped",
 	         sig == SIGINT ? "SIGINT" : "SIGTERM");
 	/* session_abort may end a session at once; walk a snapshot */
 	for (i = sv->n_sessions; i > 0; i--)
@@ -558,9 +563,12 @@ serve_on_hup(evutil_socket_t sig, short what, void *arg)
 	(void)sig;
 	(void)what;
 
-	log_info(NULL, "SIGHUP ignored: pgsluice has no configuration to reload%s; SIGTERM "
-	         "stops it", sv->active != NULL && session_importing(sv->active)
-	                         ? " (the import in flight goes on)" : "");
+	log_info(NULL,
+	         "SIGHUP ignored: pgsluice has no configuration to reload%s; SIGTERM "
+	         "stops it",
+	         sv->active != NULL && session_importing(sv->active)
+	                 ? " (the import in flight goes on)"
+	                 : "");
 }
 
 /* ---- listeners -------------------------------------------------------- */
@@ -576,7 +584,7 @@ serve_add_listener(struct serve *sv, const struct sockaddr *sa, socklen_t len, c
 	}
 	l = evconnlistener_new_bind(sv->base, serve_on_accept, sv,
 	                            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
-	                                LEV_OPT_REUSEABLE,
+	                                    LEV_OPT_REUSEABLE,
 	                            SERVE_LISTEN_BACKLOG, sa, (int)len);
 	if (l == NULL) {
 		int err = EVUTIL_SOCKET_ERROR();
@@ -601,8 +609,10 @@ serve_listen_tcp(struct serve *sv, const char *spec)
 
 	colon = strrchr(spec, ':');
 	if (colon == NULL || colon[1] == '\0') {
-		fprintf(stderr, "pgsluice serve: --listen %s: want HOST:PORT, e.g. 0.0.0.0:5480 "
-		        "or [::1]:5480\n", spec);
+		fprintf(stderr,
+		        "pgsluice serve: --listen %s: want HOST:PORT, e.g. 0.0.0.0:5480 "
+		        "or [::1]:5480\n",
+		        spec);
 		return -1;
 	}
 	port = colon + 1;
@@ -623,7 +633,8 @@ serve_listen_tcp(struct serve *sv, const char *spec)
 		serve_peer(ai->ai_addr, name, sizeof(name));
 		if (sv->ssl_ctx == NULL && !tls_addr_is_loopback(ai->ai_addr)) {
 			if (!sv->insecure_plaintext) {
-				fprintf(stderr, "pgsluice serve: --listen %s: %s is not a loopback address, "
+				fprintf(stderr,
+				        "pgsluice serve: --listen %s: %s is not a loopback address, "
 				        "and the dump (a whole database) would cross the network in "
 				        "plaintext; give --tls-cert and --tls-key (pgsluice gen-cert --host "
 				        "NAME makes a pair), or --insecure-plaintext on a network you trust\n",
@@ -631,9 +642,10 @@ serve_listen_tcp(struct serve *sv, const char *spec)
 				freeaddrinfo(res);
 				return -1;
 			}
-			log_warn(NULL, "--insecure-plaintext: listening on %s without TLS; dumps%s "
-			         "cross the network unencrypted", name,
-			         sv->token_file ? " and tokens" : "");
+			log_warn(NULL,
+			         "--insecure-plaintext: listening on %s without TLS; dumps%s "
+			         "cross the network unencrypted",
+			         name, sv->token_file ? " and tokens" : "");
 		}
 		if (serve_add_listener(sv, ai->ai_addr, ai->ai_addrlen, name) < 0) {
 			freeaddrinfo(res);
@@ -653,14 +665,15 @@ serve_listen_unix(struct serve *sv, const char *path)
 	char name[sizeof(sun.sun_path) + 8];
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		fprintf(stderr, "pgsluice serve: --unix %s: path too long (at most %zu bytes)\n", path,
-		        sizeof(sun.sun_path) - 1);
+		fprintf(stderr, "pgsluice serve: --unix %s: path too long (at most %zu bytes)\n",
+		        path, sizeof(sun.sun_path) - 1);
 		return -1;
 	}
 	/* a socket left by an earlier run that did not exit cleanly */
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
-			fprintf(stderr, "pgsluice serve: --unix %s: exists and is not a socket\n", path);
+			fprintf(stderr, "pgsluice serve: --unix %s: exists and is not a socket\n",
+			        path);
 			return -1;
 		}
 		unlink(path);
@@ -679,8 +692,7 @@ serve_listen_unix(struct serve *sv, const char *path)
 
 /* A number in [lo, hi] for option name, or -1 with a message. */
 static int
-serve_number(const char *name, const char *arg, double lo, double hi, const char *unit,
-             double *out)
+serve_number(const char *name, const char *arg, double lo, double hi, const char *unit, double *out)
 {
 	char *end;
 	double d;
@@ -739,8 +751,10 @@ serve_security_option(struct serve *sv, int c, const char *arg)
 	case OPT_MAX_META_LINE:
 		size = cli_parse_size(arg);
 		if (size < 64 || size > (1LL << 30)) {
-			fprintf(stderr, "pgsluice serve: --max-meta-line %s: want a size from 64 to 1G, "
-			        "like 16K\n", arg);
+			fprintf(stderr,
+			        "pgsluice serve: --max-meta-line %s: want a size from 64 to 1G, "
+			        "like 16K\n",
+			        arg);
 			return -1;
 		}
 		sv->cfg.max_meta_line = (size_t)size;
@@ -749,8 +763,10 @@ serve_security_option(struct serve *sv, int c, const char *arg)
 		if (serve_number("max-gzip-ratio", arg, 0, 1e6, "a ratio (0: no limit)", &d) < 0)
 			return -1;
 		if (d > 0 && d < 2) {
-			fprintf(stderr, "pgsluice serve: --max-gzip-ratio %s: a dump inflates more than "
-			        "that; want 2 or more (0: no limit)\n", arg);
+			fprintf(stderr,
+			        "pgsluice serve: --max-gzip-ratio %s: a dump inflates more than "
+			        "that; want 2 or more (0: no limit)\n",
+			        arg);
 			return -1;
 		}
 		sv->cfg.max_gzip_ratio = d;
@@ -761,12 +777,14 @@ serve_security_option(struct serve *sv, int c, const char *arg)
 		sv->max_unauth = (int)d;
 		return 0;
 	case OPT_MAX_UNAUTH_PER_ADDR:
-		if (serve_number("max-unauthenticated-per-address", arg, 1, 9999, "a count", &d) < 0)
+		if (serve_number("max-unauthenticated-per-address", arg, 1, 9999, "a count", &d) <
+		    0)
 			return -1;
 		sv->max_unauth_per_addr = (int)d;
 		return 0;
 	case OPT_AUTH_FAILURE_RATE:
-		if (serve_number("auth-failure-rate", arg, 0.01, 1e6, "failures per second", &d) < 0)
+		if (serve_number("auth-failure-rate", arg, 0.01, 1e6, "failures per second", &d) <
+		    0)
 			return -1;
 		sv->auth_failure_rate = d;
 		return 0;
@@ -870,7 +888,8 @@ serve_security_started(struct serve *sv)
 	} else if (geteuid() == 0) {
 		log_warn(NULL, "running as root; --user NAME drops root once the ports are bound");
 	}
-	log_info(NULL, "security: %s%s, %s; limits: %d connections (%d not authenticated, %d "
+	log_info(NULL,
+	         "security: %s%s, %s; limits: %d connections (%d not authenticated, %d "
 	         "from one address), %g AUTH failures/s, header %d s, idle %d s, meta-command "
 	         "line %zu bytes, gzip/zstd/lz4 ratio %g",
 	         sv->ssl_ctx ? "TLS" : "no TLS",
@@ -881,7 +900,7 @@ serve_security_started(struct serve *sv)
 	         sv->cfg.max_gzip_ratio);
 	if (sv->cfg.auth == NULL && sv->tls_client_ca == NULL && sv->insecure_plaintext)
 		log_warn(NULL, "no --token-file and no --tls-client-ca: anyone who can reach the "
-		         "port can import into the target");
+		               "port can import into the target");
 	return 0;
 }
 
@@ -969,8 +988,10 @@ serve_parse(struct serve *sv, int argc, char **argv)
 			else if (strcmp(optarg, "journal") == 0)
 				log_set_format(LOG_FORMAT_JOURNAL);
 			else
-				return cli_usage_error("pgsluice serve", "--log-format %s: want text, "
-				                       "json or journal", optarg);
+				return cli_usage_error("pgsluice serve",
+				                       "--log-format %s: want text, "
+				                       "json or journal",
+				                       optarg);
 			break;
 		case OPT_SYSLOG:
 			log_set_format(LOG_FORMAT_JOURNAL);
@@ -1030,8 +1051,10 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		case OPT_PROGRESS_INTERVAL:
 			d = strtod(optarg, &end);
 			if (end == optarg || *end != '\0' || d < 0 || d > 86400) {
-				fprintf(stderr, "pgsluice serve: --progress-interval %s: want seconds, "
-				        "e.g. 2 or 0.5 (0: none)\n", optarg);
+				fprintf(stderr,
+				        "pgsluice serve: --progress-interval %s: want seconds, "
+				        "e.g. 2 or 0.5 (0: none)\n",
+				        optarg);
 				return 2;
 			}
 			sv->cfg.progress_interval = d;
@@ -1042,8 +1065,10 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		case OPT_CONNECT_TIMEOUT:
 			v = strtol(optarg, &end, 10);
 			if (end == optarg || *end != '\0' || v < 1 || v > 3600) {
-				fprintf(stderr, "pgsluice serve: --connect-timeout %s: want seconds, "
-				        "1 to 3600\n", optarg);
+				fprintf(stderr,
+				        "pgsluice serve: --connect-timeout %s: want seconds, "
+				        "1 to 3600\n",
+				        optarg);
 				return 2;
 			}
 			sv->cfg.connect_timeout = (int)v;
@@ -1051,8 +1076,10 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		case OPT_LOCK_TIMEOUT:
 			v = strtol(optarg, &end, 10);
 			if (end == optarg || *end != '\0' || v < 0 || v > 86400) {
-				fprintf(stderr, "pgsluice serve: --lock-timeout %s: want seconds, "
-				        "0 to 86400 (0: no limit)\n", optarg);
+				fprintf(stderr,
+				        "pgsluice serve: --lock-timeout %s: want seconds, "
+				        "0 to 86400 (0: no limit)\n",
+				        optarg);
 				return 2;
 			}
 			sv->cfg.lock_timeout = (int)v;
@@ -1060,8 +1087,10 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		case OPT_STATEMENT_TIMEOUT:
 			v = strtol(optarg, &end, 10);
 			if (end == optarg || *end != '\0' || v < 0 || v > 7 * 86400) {
-				fprintf(stderr, "pgsluice serve: --statement-timeout %s: want seconds, "
-				        "0 to 604800 (0: no limit)\n", optarg);
+				fprintf(stderr,
+				        "pgsluice serve: --statement-timeout %s: want seconds, "
+				        "0 to 604800 (0: no limit)\n",
+				        optarg);
 				return 2;
 			}
 			sv->cfg.statement_timeout = (int)v;
@@ -1088,7 +1117,8 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		case 'j':
 			v = strtol(optarg, &end, 10);
 			if (end == optarg || *end != '\0' || v < 1 || v > JOBS_MAX) {
-				fprintf(stderr, "pgsluice serve: --jobs %s: want 1 to %d connections\n",
+				fprintf(stderr,
+				        "pgsluice serve: --jobs %s: want 1 to %d connections\n",
 				        optarg, JOBS_MAX);
 				return 2;
 			}
@@ -1102,19 +1132,23 @@ serve_parse(struct serve *sv, int argc, char **argv)
 		}
 	}
 	if (optind < argc)
-		return cli_usage_error("pgsluice serve", "unexpected argument \"%s\" (every "
-		                       "option starts with - or --)", argv[optind]);
+		return cli_usage_error("pgsluice serve",
+		                       "unexpected argument \"%s\" (every "
+		                       "option starts with - or --)",
+		                       argv[optind]);
 	sv->cfg.allow_superuser_target = sv->cr.opt.allow_superuser_target;
 	if (cli_rules_check(&sv->cr, "pgsluice serve") < 0)
 		return 2;
 	if (sv->max_unauth > 0 && sv->max_unauth >= sv->max_connections)
-		return cli_usage_error("pgsluice serve", "--max-unauthenticated %d: want fewer than "
+		return cli_usage_error("pgsluice serve",
+		                       "--max-unauthenticated %d: want fewer than "
 		                       "--max-connections (%d), so that clients that have not "
-		                       "authenticated never take every place", sv->max_unauth,
-		                       sv->max_connections);
+		                       "authenticated never take every place",
+		                       sv->max_unauth, sv->max_connections);
 	sv->cfg.conninfo = cli_target(sv->cfg.conninfo);
 	if (sv->cfg.conninfo == NULL)
-		return cli_usage_error("pgsluice serve", "--target is required (or "
+		return cli_usage_error("pgsluice serve",
+		                       "--target is required (or "
 		                       "PGSLUICE_TARGET), e.g. --target \"dbname=synapse "
 		                       "user=synapse_user\"");
 	if (sv->cfg.n_schemas == 0)
@@ -1160,11 +1194,13 @@ serve_main(int argc, char **argv)
 	if (sv.unix_path != NULL && serve_listen_unix(&sv, sv.unix_path) < 0)
 		goto out;
 	if (sv.metrics_listen != NULL) {
-		if (metrics_start(sv.base, sv.metrics_listen, serve_live, &sv, merr, sizeof(merr)) < 0) {
+		if (metrics_start(sv.base, sv.metrics_listen, serve_live, &sv, merr, sizeof(merr)) <
+		    0) {
 			fprintf(stderr, "pgsluice serve: %s\n", merr);
 			goto out;
 		}
-		log_info(NULL, "metrics on http://%s/metrics, health on /healthz", sv.metrics_listen);
+		log_info(NULL, "metrics on http://%s/metrics, health on /healthz",
+		         sv.metrics_listen);
 	}
 	sv.ev_term = evsignal_new(sv.base, SIGTERM, serve_on_signal, &sv);
 	sv.ev_int = evsignal_new(sv.base, SIGINT, serve_on_signal, &sv);
@@ -1181,11 +1217,15 @@ serve_main(int argc, char **argv)
 	sv.cfg.target_desc = sv.target_desc;
 	snprintf(where, sizeof(where), "%s", sv.target_desc);
 	if (sv.cfg.jobs > 1)
-		snprintf(mode, sizeof(mode), "--jobs %d: pre-data committed first, data and "
-		         "post-data over %d connections, undone on failure", sv.cfg.jobs, sv.cfg.jobs);
+		snprintf(mode, sizeof(mode),
+		         "--jobs %d: pre-data committed first, data and "
+		         "post-data over %d connections, undone on failure",
+		         sv.cfg.jobs, sv.cfg.jobs);
 	else
-		snprintf(mode, sizeof(mode), "%s", sv.cr.opt.single_transaction ?
-		         "single transaction" : "--no-single-transaction: committed statement by statement");
+		snprintf(mode, sizeof(mode), "%s",
+		         sv.cr.opt.single_transaction
+		                 ? "single transaction"
+		                 : "--no-single-transaction: committed statement by statement");
 	log_info(NULL, "pgsluice %s serving imports into %s%s%s (%s%s%s)", PGSLUICE_VERSION, where,
 	         target_role_name() ? " with --role " : "",
 	         target_role_name() ? target_role_name() : "", mode,

@@ -68,15 +68,18 @@
 #define SESSION_STMT_KEEP (1024 * 1024) /* statement buffers kept between statements */
 #define SESSION_EXCERPT 200             /* characters of a statement in an error */
 #define SESSION_WRITE_TIMEOUT_S 60      /* a client that does not read its summary */
-#define SESSION_GZIP_SLACK (1024 * 1024) /* plain bytes --max-gzip-ratio lets pass
+#define SESSION_GZIP_SLACK \
+	(1024 * 1024)                               /* plain bytes --max-gzip-ratio lets pass
                                           * before the first statement, */
 #define SESSION_GZIP_ALLOWANCE (64.0 * 1024 * 1024) /* ... and in all after it */
-#define SESSION_AUTH_HOLD_MAX_S 30      /* an AUTH attempt waits its turn (auth_wait)
+#define SESSION_AUTH_HOLD_MAX_S \
+	30                         /* an AUTH attempt waits its turn (auth_wait)
                                          * at most this long in all */
-#define SESSION_SNIFF_GRACE_MS 300      /* wait this long for a first byte (wire or raw?) */
-#define SESSION_ALIVE_MS 250            /* the dump is all in and a statement runs: look
+#define SESSION_SNIFF_GRACE_MS 300 /* wait this long for a first byte (wire or raw?) */
+#define SESSION_ALIVE_MS \
+	250                     /* the dump is all in and a statement runs: look
                                          * this often whether the client is still there, */
-#define SESSION_ALIVE_SAY_S 1.0         /* ... and tell it this often what runs */
+#define SESSION_ALIVE_SAY_S 1.0 /* ... and tell it this often what runs */
 
 enum session_state {
 	SESSION_HANDSHAKE,
@@ -97,8 +100,8 @@ enum session_state {
 };
 
 static const char *const session_state_names[] = {
-	"handshake", "predump", "connect", "lock", "settings", "role", "synapse", "objects", "begin",
-	"stream", "verify", "finish", "unlock", "after", "closing",
+	"handshake", "predump", "connect", "lock",   "settings", "role",  "synapse", "objects",
+	"begin",     "stream",  "verify",  "finish", "unlock",   "after", "closing",
 };
 
 struct session {
@@ -112,100 +115,100 @@ struct session {
 	int admitted;
 	/* the PostgreSQL protocol (pgwire.h): NULL for a raw stream */
 	struct pgwire *wire;
-	int sniffed;               /* the first byte said: raw stream or wire client */
-	int tls_port;              /* TLS is configured and this is a TCP connection */
-	struct event *ev_sniff;    /* TLS port: the first byte (peeked); else a short grace */
-	int peer_refused;          /* a connection was refused as busy during this import */
-	int wire_trailer;          /* a wire client's Query held pg_dump's trailer comment */
-	uint64_t dump_tables;      /* CREATE TABLE statements of the dump forwarded */
-	size_t target_tables;      /* tables the target schemas held (preflight 3) */
-	int ended;                 /* on_end was called */
-	int released;              /* freeing is scheduled */
+	int sniffed;            /* the first byte said: raw stream or wire client */
+	int tls_port;           /* TLS is configured and this is a TCP connection */
+	struct event *ev_sniff; /* TLS port: the first byte (peeked); else a short grace */
+	int peer_refused;       /* a connection was refused as busy during this import */
+	int wire_trailer;       /* a wire client's Query held pg_dump's trailer comment */
+	uint64_t dump_tables;   /* CREATE TABLE statements of the dump forwarded */
+	size_t target_tables;   /* tables the target schemas held (preflight 3) */
+	int ended;              /* on_end was called */
+	int released;           /* freeing is scheduled */
 
-	struct client cl;          /* the client's connection (client.h) */
+	struct client cl; /* the client's connection (client.h) */
 	/* the handshake (TLS, AUTH line) and the client limits */
-	int auth_pending;          /* the AUTH line is not checked yet */
-	int want_result;           /* the client asked for the RESULT line (session.h) */
-	char fail_sqlstate[8];     /* the failing dump statement's SQLSTATE ("": none) */
+	int auth_pending;            /* the AUTH line is not checked yet */
+	int want_result;             /* the client asked for the RESULT line (session.h) */
+	char fail_sqlstate[8];       /* the failing dump statement's SQLSTATE ("": none) */
 	uint64_t fail_no, fail_line; /* and its number and line (0: no statement failed) */
-	struct event *ev_header;   /* --header-timeout, while in HANDSHAKE */
-	struct event *ev_auth;     /* an AUTH attempt waiting its turn (auth_wait) */
-	double auth_held;          /* seconds it has waited so far */
-	struct event *ev_idle;     /* --idle-timeout, while STREAM waits for the client */
+	struct event *ev_header;     /* --header-timeout, while in HANDSHAKE */
+	struct event *ev_auth;       /* an AUTH attempt waiting its turn (auth_wait) */
+	double auth_held;            /* seconds it has waited so far */
+	struct event *ev_idle;       /* --idle-timeout, while STREAM waits for the client */
 
 	struct target target;
 	char dbname[128];
-	int locked;                /* we hold the import lock */
-	int in_txn;                /* BEGIN succeeded (single transaction) */
-	int sent_any;              /* a dump statement (or a DROP) reached the target */
-	int finish_commit;         /* FINISH: COMMIT (1) or ROLLBACK (0) */
+	int locked;        /* we hold the import lock */
+	int in_txn;        /* BEGIN succeeded (single transaction) */
+	int sent_any;      /* a dump statement (or a DROP) reached the target */
+	int finish_commit; /* FINISH: COMMIT (1) or ROLLBACK (0) */
 	int committed;
 
 	struct decoder dec;
 	struct lexer lx;
 	struct rules rules;
 	struct rules_options ropt;
-	int pipeline_live;         /* lexer and rules are initialised */
+	int pipeline_live; /* lexer and rules are initialised */
 	struct preflight_settings settings;
 	struct preflight_objects objects;
-	char *cleared;             /* "173 tables, 21 sequences" dropped by --clear-target */
+	char *cleared; /* "173 tables, 21 sequences" dropped by --clear-target */
 	struct report rep;
-	struct synapse syn;        /* Synapse-aware checks (synapse.h) */
-	struct verify ver;         /* checks before COMMIT (verify.h) */
+	struct synapse syn;         /* Synapse-aware checks (synapse.h) */
+	struct verify ver;          /* checks before COMMIT (verify.h) */
 	struct preflight_role role; /* the target role's standing */
-	int role_results;          /* results of the ROLE step so far */
-	int super_allowed;         /* a superuser target, --allow-superuser-target */
+	int role_results;           /* results of the ROLE step so far */
+	int super_allowed;          /* a superuser target, --allow-superuser-target */
 	char super_allowed_user[64];
-	struct audit audit;        /* role and database before the import (audit.h) */
-	int auditing;              /* the audit query before COMMIT is in flight */
-	int audited;               /* ... and it found nothing changed */
+	struct audit audit; /* role and database before the import (audit.h) */
+	int auditing;       /* the audit query before COMMIT is in flight */
+	int audited;        /* ... and it found nothing changed */
 
 	char *plain;
 	size_t plain_start, plain_end;
 	struct lexer_event ev;
-	int ev_pending;            /* ev is taken but not yet done */
-	size_t ev_used;            /* bytes of plain[] that ev consumed */
-	int input_done;            /* decoder_finish was called */
-	int lexer_done;            /* lexer_finish said the input ended cleanly */
-	int trailer;               /* pg_dump's trailer was seen */
-	int last_nl;               /* the last decoded byte was a newline */
-	char eof_where[200];       /* lexer_describe at the end of the input */
-	int skip_copy;             /* COPY data of a statement that was dropped */
-	int copy_open;             /* a forwarded COPY takes the data */
+	int ev_pending;      /* ev is taken but not yet done */
+	size_t ev_used;      /* bytes of plain[] that ev consumed */
+	int input_done;      /* decoder_finish was called */
+	int lexer_done;      /* lexer_finish said the input ended cleanly */
+	int trailer;         /* pg_dump's trailer was seen */
+	int last_nl;         /* the last decoded byte was a newline */
+	char eof_where[200]; /* lexer_describe at the end of the input */
+	int skip_copy;       /* COPY data of a statement that was dropped */
+	int copy_open;       /* a forwarded COPY takes the data */
 
-	char *sql;                 /* NUL-terminated copy of what is sent */
-	char *fixed;               /* a statement pgsluice rewrote itself */
+	char *sql;   /* NUL-terminated copy of what is sent */
+	char *fixed; /* a statement pgsluice rewrote itself */
 	size_t sql_cap;
 	/* the statement in flight, for its error */
 	uint64_t cur_no, cur_line;
 	int cur_is_copy;
 	char cur_excerpt[SESSION_EXCERPT * 4 + 8];
-	char cur_tag[40];          /* the command tag of its last result */
-	int txn_lost;              /* a dump statement ended the import's transaction */
-	struct pgerr srv;          /* the server's error for the command in flight */
+	char cur_tag[40]; /* the command tag of its last result */
+	int txn_lost;     /* a dump statement ended the import's transaction */
+	struct pgerr srv; /* the server's error for the command in flight */
 
-	char *error;               /* the first failure: the import fails */
+	char *error;                   /* the first failure: the import fails */
 	enum pgwire_failure error_why; /* what it was */
-	int commit_unknown;        /* the target was lost while COMMIT was in flight */
+	int commit_unknown;            /* the target was lost while COMMIT was in flight */
 
-	struct lockwatch lw;       /* who blocks the statement in flight; its cancel */
-	struct progwatch progress; /* index builds seen by the server (progwatch.h) */
+	struct lockwatch lw;           /* who blocks the statement in flight; its cancel */
+	struct progwatch progress;     /* index builds seen by the server (progwatch.h) */
 	struct event *ev_stmt_timeout; /* --statement-timeout, re-armed by each dump statement */
-	struct event *ev_alive;    /* SESSION_ALIVE_MS while STREAM */
-	double alive_said;         /* when the last "running:" line was written */
-	char lock_set[48];         /* "SET lock_timeout = '30s';" (--lock-timeout) */
+	struct event *ev_alive;        /* SESSION_ALIVE_MS while STREAM */
+	double alive_said;             /* when the last "running:" line was written */
+	char lock_set[48];             /* "SET lock_timeout = '30s';" (--lock-timeout) */
 
 	struct event *ev_progress, *ev_free;
 	int in_pump, pump_again;
 
 	/* --jobs N: the dump's statements and COPY data go to the engine (jobs.h) */
 	struct jobs *jobs;
-	int jobs_complete;         /* the trailer came: verify when the engine is idle */
-	int jobs_ended;            /* jobs_end's SQL was sent */
+	int jobs_complete; /* the trailer came: verify when the engine is idle */
+	int jobs_ended;    /* jobs_end's SQL was sent */
 	/* statistics after the data (analyze.h): 0 not yet, 1 running, 2 done */
 	int analyze_step;
-	int vacuum_fed;            /* --jobs: every VACUUM was handed to the engine */
-	size_t vacuum_next;        /* ... the next table of the rules' list */
+	int vacuum_fed;     /* --jobs: every VACUUM was handed to the engine */
+	size_t vacuum_next; /* ... the next table of the rules' list */
 };
 
 static void session_pump(struct session *s);
@@ -250,8 +253,7 @@ session_set_state(struct session *s, enum session_state st)
 {
 	if (s->state == st)
 		return;
-	log_debug(s->who, "state %s -> %s", session_state_names[s->state],
-	          session_state_names[st]);
+	log_debug(s->who, "state %s -> %s", session_state_names[s->state], session_state_names[st]);
 	if (s->state == SESSION_STREAM)
 		client_bulk_stop(&s->cl);
 	s->state = st;
@@ -284,8 +286,7 @@ session_vsay(struct session *s, enum pgwire_say kind, enum log_level level, cons
 }
 
 /* A line of any kind but the summary's or progress. */
-static void
-session_say(struct session *s, enum log_level level, const char *fmt, ...)
+static void session_say(struct session *s, enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static void
@@ -299,8 +300,7 @@ session_say(struct session *s, enum log_level level, const char *fmt, ...)
 }
 
 /* A line of the summary (session_report). */
-static void
-session_sum(struct session *s, enum log_level level, const char *fmt, ...)
+static void session_sum(struct session *s, enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static void
@@ -314,8 +314,8 @@ session_sum(struct session *s, enum log_level level, const char *fmt, ...)
 }
 
 /* A progress line. */
-static void
-session_say_progress(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void session_say_progress(struct session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static void
 session_say_progress(struct session *s, const char *fmt, ...)
@@ -394,12 +394,14 @@ session_on_blocked(void *arg, const char *blocker, double waited)
 	struct session *s = arg;
 
 	if (s->state == SESSION_STREAM)
-		session_say(s, LOG_LEVEL_WARN, "waiting: statement %llu at line %llu has waited %.0f s "
+		session_say(s, LOG_LEVEL_WARN,
+		            "waiting: statement %llu at line %llu has waited %.0f s "
 		            "for a lock held by %s",
 		            (unsigned long long)s->cur_no, (unsigned long long)s->cur_line, waited,
 		            blocker);
 	else
-		session_say(s, LOG_LEVEL_WARN, "waiting: %s has waited %.0f s for a lock held by %s",
+		session_say(s, LOG_LEVEL_WARN,
+		            "waiting: %s has waited %.0f s for a lock held by %s",
 		            session_state_names[s->state], waited, blocker);
 }
 
@@ -436,10 +438,11 @@ session_on_stmt_timeout(evutil_socket_t fd, short what, void *arg)
 
 	if (s->state != SESSION_STREAM || s->error != NULL || s->target.state != TARGET_BUSY)
 		return; /* it ended; a COPY waiting for the client's data does not count */
-	session_fail_stmt(s, "statement %llu at line %llu ran longer than --statement-timeout %d s on "
-	             "the target: cancelled\n  statement: %s",
-	             (unsigned long long)s->cur_no, (unsigned long long)s->cur_line,
-	             s->cfg->statement_timeout, s->cur_excerpt);
+	session_fail_stmt(s,
+	                  "statement %llu at line %llu ran longer than --statement-timeout %d s on "
+	                  "the target: cancelled\n  statement: %s",
+	                  (unsigned long long)s->cur_no, (unsigned long long)s->cur_line,
+	                  s->cfg->statement_timeout, s->cur_excerpt);
 	lockwatch_cancel_now(&s->lw);
 }
 
@@ -470,8 +473,8 @@ session_fail_statement(struct session *s)
 		s->fail_line = s->cur_line;
 	}
 	session_fail_stmt(s, "statement %llu at line %llu failed: %s\n  statement: %s%s",
-	             (unsigned long long)s->cur_no, (unsigned long long)s->cur_line,
-	             srv ? srv : "out of memory", s->cur_excerpt, note);
+	                  (unsigned long long)s->cur_no, (unsigned long long)s->cur_line,
+	                  srv ? srv : "out of memory", s->cur_excerpt, note);
 	free(srv);
 }
 
@@ -731,12 +734,13 @@ session_on_end(void *arg)
 		session_close_client(s);
 		return;
 	case SESSION_STREAM:
-		if (s->error == NULL && !target_ready(&s->target) && s->target.state == TARGET_BUSY &&
-		    (s->cl.gone || s->wire != NULL)) {
+		if (s->error == NULL && !target_ready(&s->target) &&
+		    s->target.state == TARGET_BUSY && (s->cl.gone || s->wire != NULL)) {
 			/* nobody is left to tell the outcome: do not let the statement run on */
-			session_fail(s, "%s while statement %llu at line %llu was running on the target",
-			             s->cl.why, (unsigned long long)s->cur_no,
-			             (unsigned long long)s->cur_line);
+			session_fail(
+				s, "%s while statement %llu at line %llu was running on the target",
+				s->cl.why, (unsigned long long)s->cur_no,
+				(unsigned long long)s->cur_line);
 			lockwatch_cancel_now(&s->lw);
 			return;
 		}
@@ -767,13 +771,17 @@ session_on_end(void *arg)
 		 * a client that closed its side is read to the end in STREAM
 		 */
 		if (s->cl.gone)
-			session_fail(s, "%s during the preflight, before the import began", s->cl.why);
+			session_fail(s, "%s during the preflight, before the import began",
+			             s->cl.why);
 		return;
 	}
 }
 
 static const struct client_events session_client_events = {
-	session_on_input, session_on_tls, session_on_end, session_on_closed,
+	session_on_input,
+	session_on_tls,
+	session_on_end,
+	session_on_closed,
 };
 
 static void
@@ -816,20 +824,24 @@ session_check_ratio(struct session *s)
 	if ((double)s->dec.out_total <= ratio * (double)s->dec.in_total + allowance)
 		return 0;
 	if (s->rep.statements > 0)
-		session_fail(s, "the compressed input inflates more than %g times: %llu compressed "
-		             "bytes gave %llu bytes by line %llu (%s %s bomb? a dump compresses far "
-		             "less; --max-gzip-ratio %g, 0: no limit)",
-		             ratio, (unsigned long long)s->dec.in_total,
-		             (unsigned long long)s->dec.out_total, (unsigned long long)s->lx.line,
-		             s->dec.kind == DECODER_LZ4 ? "an" : "a",
-		             decoder_format_name(s->dec.kind), ratio);
+		session_fail(
+			s,
+			"the compressed input inflates more than %g times: %llu compressed "
+			"bytes gave %llu bytes by line %llu (%s %s bomb? a dump compresses far "
+			"less; --max-gzip-ratio %g, 0: no limit)",
+			ratio, (unsigned long long)s->dec.in_total,
+			(unsigned long long)s->dec.out_total, (unsigned long long)s->lx.line,
+			s->dec.kind == DECODER_LZ4 ? "an" : "a", decoder_format_name(s->dec.kind),
+			ratio);
 	else
-		session_fail(s, "the input is not a dump: %llu compressed bytes inflate to more than "
+		session_fail(s,
+		             "the input is not a dump: %llu compressed bytes inflate to more than "
 		             "%llu bytes without a single complete SQL statement (%s %s bomb? "
 		             "--max-gzip-ratio %g)",
-		             (unsigned long long)s->dec.in_total, (unsigned long long)s->dec.out_total,
-		             s->dec.kind == DECODER_LZ4 ? "an" : "a", decoder_format_name(s->dec.kind),
-		             ratio);
+		             (unsigned long long)s->dec.in_total,
+		             (unsigned long long)s->dec.out_total,
+		             s->dec.kind == DECODER_LZ4 ? "an" : "a",
+		             decoder_format_name(s->dec.kind), ratio);
 	return -1;
 }
 
@@ -847,7 +859,8 @@ session_check_meta(struct session *s, const struct lexer_event *ev)
 		len = lexer_meta_len(&s->lx);
 	if (len <= s->cfg->max_meta_line)
 		return 0;
-	session_fail(s, "the psql meta-command that begins at line %llu is longer than %zu "
+	session_fail(s,
+	             "the psql meta-command that begins at line %llu is longer than %zu "
 	             "bytes (--max-meta-line); pg_dump's are one short line",
 	             (unsigned long long)s->lx.st_line, s->cfg->max_meta_line);
 	return -1;
@@ -922,24 +935,25 @@ session_truncated(struct session *s, const char *where, const char *why)
 	char bytes[32];
 
 	if (s->wire != NULL) {
-		session_fail(s, "the PostgreSQL client's connection ended without a Terminate "
-		             "message (%s, %s): the import is incomplete", s->cl.why, where);
+		session_fail(s,
+		             "the PostgreSQL client's connection ended without a Terminate "
+		             "message (%s, %s): the import is incomplete",
+		             s->cl.why, where);
 		return;
 	}
 	snprintf(bytes, sizeof(bytes), "%llu bytes", (unsigned long long)s->dec.out_total);
 
-	session_fail(s,
-	             "dump truncated at line %llu, %s: %s before pg_dump's last line "
-	             "\"-- PostgreSQL database dump complete\"%s%s\n"
-	             "  (%llu bytes received%s%s%s%s%s; was pg_dump or the connection cut? send the "
-	             "whole dump again)",
-	             (unsigned long long)line, where, s->cl.why, why ? "; " : "",
-	             why ? why : "", (unsigned long long)s->dec.in_total,
-	             decoder_compressed(&s->dec) ? " (" : "",
-	             decoder_compressed(&s->dec) ? decoder_format_name(s->dec.kind) : "",
-	             decoder_compressed(&s->dec) ? ", " : "",
-	             decoder_compressed(&s->dec) ? bytes : "",
-	             decoder_compressed(&s->dec) ? " of SQL)" : "");
+	session_fail(
+		s,
+		"dump truncated at line %llu, %s: %s before pg_dump's last line "
+		"\"-- PostgreSQL database dump complete\"%s%s\n"
+		"  (%llu bytes received%s%s%s%s%s; was pg_dump or the connection cut? send the "
+		"whole dump again)",
+		(unsigned long long)line, where, s->cl.why, why ? "; " : "", why ? why : "",
+		(unsigned long long)s->dec.in_total, decoder_compressed(&s->dec) ? " (" : "",
+		decoder_compressed(&s->dec) ? decoder_format_name(s->dec.kind) : "",
+		decoder_compressed(&s->dec) ? ", " : "", decoder_compressed(&s->dec) ? bytes : "",
+		decoder_compressed(&s->dec) ? " of SQL)" : "");
 }
 
 /*
@@ -980,12 +994,16 @@ session_next_event(struct session *s)
 				s->input_done = 1;
 				if (decoder_finish(&s->dec) < 0) {
 					if (s->trailer)
-						session_fail(s, "the dump's SQL came whole, up to pg_dump's last "
-						             "line, but the input ended inside the compressed "
-						             "stream, before its end and checksum: %s; send the "
-						             "whole dump again", decoder_error(&s->dec));
+						session_fail(
+							s,
+							"the dump's SQL came whole, up to pg_dump's last "
+							"line, but the input ended inside the compressed "
+							"stream, before its end and checksum: %s; send the "
+							"whole dump again",
+							decoder_error(&s->dec));
 					else
-						session_truncated(s, s->eof_where, decoder_error(&s->dec));
+						session_truncated(s, s->eof_where,
+						                  decoder_error(&s->dec));
 					return -1;
 				}
 				continue;
@@ -1058,9 +1076,11 @@ session_forward(struct session *s, const struct lexer_event *ev, const char *tex
 	const char *sql;
 
 	if (memchr(text, '\0', len) != NULL) {
-		session_fail_stmt(s, "statement %llu at line %llu holds a NUL byte, which PostgreSQL "
-		             "cannot take (is this a text dump?)",
-		             (unsigned long long)s->rep.statements, (unsigned long long)ev->line);
+		session_fail_stmt(s,
+		                  "statement %llu at line %llu holds a NUL byte, which PostgreSQL "
+		                  "cannot take (is this a text dump?)",
+		                  (unsigned long long)s->rep.statements,
+		                  (unsigned long long)ev->line);
 		return -1;
 	}
 	if (text == s->ev.data && s->wire == NULL) {
@@ -1153,32 +1173,40 @@ session_replacement_check(struct session *s)
 	const struct synapse *sy = &s->syn;
 	int synapse_on = sy->mode == SYNAPSE_ON || (sy->mode == SYNAPSE_AUTO && sy->target.present);
 	const char *fix = "\n  is it the right dump?  To import it all the same, start pgsluice "
-	                  "serve with --force-replace";
+			  "serve with --force-replace";
 
 	if (s->cfg->force_replace)
 		return 0;
 	if (s->target_tables > 0 && s->dump_tables == 0) {
-		session_fail(s, "the dump creates no table, and the target held %zu table%s in "
-		             "schema%s %s of database %s: importing it would replace that database "
-		             "with one without tables (pg_dump of the wrong database, or a data-only "
-		             "dump?)%s",
-		             s->target_tables, s->target_tables == 1 ? "" : "s",
-		             s->cfg->n_schemas > 1 ? "s" : "", s->cfg->schemas[0], s->dbname, fix);
+		session_fail(
+			s,
+			"the dump creates no table, and the target held %zu table%s in "
+			"schema%s %s of database %s: importing it would replace that database "
+			"with one without tables (pg_dump of the wrong database, or a data-only "
+			"dump?)%s",
+			s->target_tables, s->target_tables == 1 ? "" : "s",
+			s->cfg->n_schemas > 1 ? "s" : "", s->cfg->schemas[0], s->dbname, fix);
 		return -1;
 	}
 	if (synapse_on && !sy->dump_synapse) {
-		session_fail(s, "the dump has no Synapse schema (no %s.schema_version), and %s: "
-		             "importing it would replace Synapse's database with another one (pg_dump "
-		             "of the wrong database?)%s%s",
-		             sy->schema, sy->target.present ? "the target held one"
-		                                            : "--synapse says the target is for Synapse",
-		             fix, sy->mode == SYNAPSE_AUTO ? ", or with --no-synapse if the target is "
-		                                           "no longer for Synapse" : "");
+		session_fail(
+			s,
+			"the dump has no Synapse schema (no %s.schema_version), and %s: "
+			"importing it would replace Synapse's database with another one (pg_dump "
+			"of the wrong database?)%s%s",
+			sy->schema,
+			sy->target.present ? "the target held one"
+					   : "--synapse says the target is for Synapse",
+			fix,
+			sy->mode == SYNAPSE_AUTO ? ", or with --no-synapse if the target is "
+						   "no longer for Synapse"
+						 : "");
 		return -1;
 	}
 	if (synapse_on && sy->target.present && sy->target.compat >= 0 && sy->dump.version >= 0 &&
 	    sy->dump.version < sy->target.compat) {
-		session_fail(s, "the dump's Synapse schema version %d is older than the target's "
+		session_fail(s,
+		             "the dump's Synapse schema version %d is older than the target's "
 		             "compat version %d: the Synapse that runs on the target cannot run on "
 		             "it (a dump of an older Synapse, or of the wrong server?)%s",
 		             sy->dump.version, sy->target.compat, fix);
@@ -1212,9 +1240,9 @@ session_analyze(struct session *s)
 
 	if (s->analyze_step == 1) {
 		s->analyze_step = 2;
-		report_phase_note(&s->rep, REPORT_PHASE_ANALYZE, "%zu tables, %s",
-		                  analyze_count(&s->rules),
-		                  s->in_txn ? "inside the import's transaction" : "after the import");
+		report_phase_note(
+			&s->rep, REPORT_PHASE_ANALYZE, "%zu tables, %s", analyze_count(&s->rules),
+			s->in_txn ? "inside the import's transaction" : "after the import");
 		report_phase_begin(&s->rep, REPORT_PHASE_VERIFY); /* the audit is a check too */
 	}
 	if (s->analyze_step == 2 || s->jobs != NULL)
@@ -1288,21 +1316,22 @@ session_vacuum(struct session *s)
 			return 1;
 	}
 	while (!s->vacuum_fed && jobs_ready(s->jobs)) {
-		if (!analyze_vacuum_sql(&s->rules, &s->vacuum_next, why == NULL,
-		                        sql, sizeof(sql))) {
+		if (!analyze_vacuum_sql(&s->rules, &s->vacuum_next, why == NULL, sql,
+		                        sizeof(sql))) {
 			s->vacuum_fed = 1;
 			break;
 		}
-		if (jobs_own(s->jobs, sql, 0, s->rep.statements, lexer_standard_strings(&s->lx)) < 0)
+		if (jobs_own(s->jobs, sql, 0, s->rep.statements, lexer_standard_strings(&s->lx)) <
+		    0)
 			return 1; /* JOBS_EV_FAILED follows */
 	}
 	if (!s->vacuum_fed || !jobs_idle(s->jobs))
 		return 1;
 	s->analyze_step = 2;
 	report_phase_note(&s->rep, REPORT_PHASE_VACUUM,
-	             "VACUUM (FREEZE%s) of %zu tables on %d connections%s%s", why ? "" : ", ANALYZE",
-	             analyze_count(&s->rules), s->cfg->jobs, why ? ", no ANALYZE: " : "",
-	             why ? why : "");
+	                  "VACUUM (FREEZE%s) of %zu tables on %d connections%s%s",
+	                  why ? "" : ", ANALYZE", analyze_count(&s->rules), s->cfg->jobs,
+	                  why ? ", no ANALYZE: " : "", why ? why : "");
 	return 0;
 }
 
@@ -1356,17 +1385,19 @@ session_audit_result(struct session *s, const PGresult *res)
 		s->audited = 1;
 		return;
 	case 1:
-		session_fail(s, "the dump changed the target role or database, which an import must "
+		session_fail(s,
+		             "the dump changed the target role or database, which an import must "
 		             "leave alone (its own functions, triggers or defaults run with the "
-		             "role's rights):\n%s%s", msg,
+		             "role's rights):\n%s%s",
+		             msg,
 		             s->in_txn ? ""
-		                       : s->jobs != NULL
-		                             ? "\n  --jobs: pre-data and every COPY batch commit by "
-		                               "themselves, so this change is committed: undo it by "
-		                               "hand (its value before the import is above)"
-		                             : "\n  --no-single-transaction: every statement commits by "
-		                               "itself, so this change is committed: undo it by hand "
-		                               "(its value before the import is above)");
+		             : s->jobs != NULL
+		                     ? "\n  --jobs: pre-data and every COPY batch commit by "
+		                       "themselves, so this change is committed: undo it by "
+		                       "hand (its value before the import is above)"
+		                     : "\n  --no-single-transaction: every statement commits by "
+		                       "itself, so this change is committed: undo it by hand "
+		                       "(its value before the import is above)");
 		return;
 	default:
 		session_fail(s, "%s", msg);
@@ -1452,8 +1483,10 @@ session_synapse_step(struct session *s)
 
 	if (s->srv.set) {
 		srv = pgerr_text(&s->srv);
-		session_fail(s, "cannot read the target's Synapse schema version: %s\n  (pgsluice "
-		             "serve --no-synapse skips the Synapse checks)", srv ? srv : "?");
+		session_fail(s,
+		             "cannot read the target's Synapse schema version: %s\n  (pgsluice "
+		             "serve --no-synapse skips the Synapse checks)",
+		             srv ? srv : "?");
 		free(srv);
 		return -1;
 	}
@@ -1514,9 +1547,12 @@ session_schema_exists_fix(struct session *s, const struct lexer_event *ev, const
 		snprintf(s->fixed, len + 32, "CREATE SCHEMA IF NOT EXISTS%.*s", (int)(len - at),
 		         text + at);
 		if (s->cfg->rules->explain)
-			session_say(s, LOG_LEVEL_INFO, "explain: line %llu: pgsluice rewrote: CREATE "
-			            "SCHEMA %s becomes CREATE SCHEMA IF NOT EXISTS (--clear-target emptied "
-			            "it and kept it)", (unsigned long long)ev->line, name);
+			session_say(
+				s, LOG_LEVEL_INFO,
+				"explain: line %llu: pgsluice rewrote: CREATE "
+				"SCHEMA %s becomes CREATE SCHEMA IF NOT EXISTS (--clear-target emptied "
+				"it and kept it)",
+				(unsigned long long)ev->line, name);
 		return 1;
 	}
 	return 0;
@@ -1538,9 +1574,12 @@ session_handle(struct session *s)
 	case LEXER_STATEMENT:
 		s->rep.statements++;
 		if (s->trailer) {
-			session_fail_stmt(s, "statement %llu at line %llu comes after the dump's trailer "
-			             "(\"-- PostgreSQL database dump complete\"): two dumps in one stream?",
-			             (unsigned long long)s->rep.statements, (unsigned long long)ev->line);
+			session_fail_stmt(
+				s,
+				"statement %llu at line %llu comes after the dump's trailer "
+				"(\"-- PostgreSQL database dump complete\"): two dumps in one stream?",
+				(unsigned long long)s->rep.statements,
+				(unsigned long long)ev->line);
 			return -1;
 		}
 		in_copy = lexer_in_copy(&s->lx);
@@ -1561,10 +1600,13 @@ session_handle(struct session *s)
 				s->skip_copy = 1;
 			return 1;
 		case RULES_REFUSE:
-			text_excerpt(ev->data, ev->len, SESSION_EXCERPT, s->cur_excerpt, sizeof(s->cur_excerpt));
-			session_fail_stmt(s, "statement %llu at line %llu refused (rule %s): %s\n  statement: %s",
-			             (unsigned long long)s->rep.statements, (unsigned long long)ev->line,
-			             v.rule ? v.rule : "?", v.reason ? v.reason : "", s->cur_excerpt);
+			text_excerpt(ev->data, ev->len, SESSION_EXCERPT, s->cur_excerpt,
+			             sizeof(s->cur_excerpt));
+			session_fail_stmt(
+				s,
+				"statement %llu at line %llu refused (rule %s): %s\n  statement: %s",
+				(unsigned long long)s->rep.statements, (unsigned long long)ev->line,
+				v.rule ? v.rule : "?", v.reason ? v.reason : "", s->cur_excerpt);
 			return -1;
 		case RULES_REWRITE:
 			session_explain(s, ev, &v, "rewrote");
@@ -1575,14 +1617,20 @@ session_handle(struct session *s)
 			if (classify_sets_lock_timeout(v.text, v.len, ev->std_strings)) {
 				/* pg_dump's "SET lock_timeout = 0" would undo --lock-timeout */
 				if (s->cfg->rules->explain)
-					session_say(s, LOG_LEVEL_INFO, "explain: line %llu: pgsluice rewrote: "
-					            "the dump's SET lock_timeout becomes %s (--lock-timeout)",
-					            (unsigned long long)ev->line, s->lock_set);
-				return session_forward(s, ev, s->lock_set, strlen(s->lock_set), 0) < 0 ? -1
-				                                                                        : 1;
+					session_say(
+						s, LOG_LEVEL_INFO,
+						"explain: line %llu: pgsluice rewrote: "
+						"the dump's SET lock_timeout becomes %s (--lock-timeout)",
+						(unsigned long long)ev->line, s->lock_set);
+				return session_forward(s, ev, s->lock_set, strlen(s->lock_set), 0) <
+				                       0
+				               ? -1
+				               : 1;
 			}
 			if (session_schema_exists_fix(s, ev, v.text, v.len))
-				return session_forward(s, ev, s->fixed, strlen(s->fixed), 0) < 0 ? -1 : 1;
+				return session_forward(s, ev, s->fixed, strlen(s->fixed), 0) < 0
+				               ? -1
+				               : 1;
 			return session_forward(s, ev, v.text, v.len, in_copy) < 0 ? -1 : 1;
 		}
 		return 1;
@@ -1619,7 +1667,8 @@ session_handle(struct session *s)
 			return 1;
 		}
 		if (!s->copy_open) {
-			session_fail(s, "internal error: end of COPY at line %llu with no COPY open",
+			session_fail(s,
+			             "internal error: end of COPY at line %llu with no COPY open",
 			             (unsigned long long)ev->line);
 			return -1;
 		}
@@ -1665,19 +1714,24 @@ session_handle(struct session *s)
 			return session_forward(s, ev, v.text, v.len, 0) < 0 ? -1 : 1;
 		case RULES_REFUSE:
 		case RULES_FORWARD:
-			text_excerpt(ev->data, ev->len, SESSION_EXCERPT, s->cur_excerpt, sizeof(s->cur_excerpt));
-			session_fail(s, "psql meta-command at line %llu refused (rule %s): %s\n  line: %s",
-			             (unsigned long long)ev->line, v.rule ? v.rule : "meta",
-			             v.action == RULES_REFUSE && v.reason ? v.reason
-			                                              : "pgsluice cannot run meta-commands",
-			             s->cur_excerpt);
+			text_excerpt(ev->data, ev->len, SESSION_EXCERPT, s->cur_excerpt,
+			             sizeof(s->cur_excerpt));
+			session_fail(
+				s,
+				"psql meta-command at line %llu refused (rule %s): %s\n  line: %s",
+				(unsigned long long)ev->line, v.rule ? v.rule : "meta",
+				v.action == RULES_REFUSE && v.reason
+					? v.reason
+					: "pgsluice cannot run meta-commands",
+				s->cur_excerpt);
 			return -1;
 		}
 		return 1;
 
 	case LEXER_TRAILER:
 		if (s->wire != NULL) {
-			s->wire_trailer = 1; /* pg_restore sends it; the client's COMMIT ends the import */
+			s->wire_trailer =
+				1; /* pg_restore sends it; the client's COMMIT ends the import */
 			return 1;
 		}
 		s->trailer = 1;
@@ -1705,8 +1759,10 @@ session_on_idle(evutil_socket_t fd, short what, void *arg)
 	if (s->state == SESSION_PREDUMP) {
 		char msg[160];
 
-		snprintf(msg, sizeof(msg), "no dump within %d s of connecting (--idle-timeout)\n  "
-		         "nothing was changed in the target", s->cfg->idle_timeout);
+		snprintf(msg, sizeof(msg),
+		         "no dump within %d s of connecting (--idle-timeout)\n  "
+		         "nothing was changed in the target",
+		         s->cfg->idle_timeout);
 		target_close(&s->target);
 		session_refuse(s, LOG_LEVEL_INFO, msg);
 		return;
@@ -1715,7 +1771,8 @@ session_on_idle(evutil_socket_t fd, short what, void *arg)
 	    !target_ready(&s->target) || s->plain_start != s->plain_end ||
 	    client_pending(&s->cl) > 0)
 		return; /* not waiting for the client: the pump re-arms when it is */
-	session_fail(s, "no data from the client for %d s in the middle of the dump, after line "
+	session_fail(s,
+	             "no data from the client for %d s in the middle of the dump, after line "
 	             "%llu (--idle-timeout): is the sender stuck?",
 	             s->cfg->idle_timeout, (unsigned long long)line);
 }
@@ -1765,9 +1822,9 @@ session_pump_once(struct session *s)
 				return;
 			if (r == 0) {
 				/* a compressed stream ends (and is checked) after the trailer */
-				if (s->trailer && (s->lexer_done || s->wire != NULL ||
-				                   (client_pending(&s->cl) == 0 &&
-				                    decoder_clean_end(&s->dec))))
+				if (s->trailer &&
+				    (s->lexer_done || s->wire != NULL ||
+				     (client_pending(&s->cl) == 0 && decoder_clean_end(&s->dec))))
 					session_complete(s);
 				else
 					session_wait_client(s);
@@ -1871,7 +1928,8 @@ session_on_alive(evutil_socket_t fd, short what, void *arg)
 	ran = lockwatch_running(&s->lw);
 	if (ran >= SESSION_ALIVE_SAY_S && report_now() - s->alive_said >= SESSION_ALIVE_SAY_S) {
 		s->alive_said = report_now();
-		session_say(s, LOG_LEVEL_DEBUG, "running: statement %llu at line %llu, %.0f s on the "
+		session_say(s, LOG_LEVEL_DEBUG,
+		            "running: statement %llu at line %llu, %.0f s on the "
 		            "target so far (the dump is all in)",
 		            (unsigned long long)s->cur_no, (unsigned long long)s->cur_line, ran);
 	}
@@ -1958,8 +2016,10 @@ session_start_jobs(struct session *s)
 	}
 	s->sent_any = 1;
 	if (s->cleared)
-		session_say(s, LOG_LEVEL_INFO, "--clear-target: moving %s aside until the import "
-		            "has committed (--jobs %d)", s->cleared, s->cfg->jobs);
+		session_say(s, LOG_LEVEL_INFO,
+		            "--clear-target: moving %s aside until the import "
+		            "has committed (--jobs %d)",
+		            s->cleared, s->cfg->jobs);
 	session_start_stream(s);
 }
 
@@ -1975,7 +2035,8 @@ session_after_objects(struct session *s)
 	s->target_tables = preflight_objects_tables(&s->objects);
 	if (s->objects.n > 0 && !s->cfg->clear_target) {
 		list = preflight_objects_list(&s->objects, PREFLIGHT_LIST_MAX, "  ");
-		session_fail(s, "the target is not empty: schema%s %s of database %s hold%s %zu "
+		session_fail(s,
+		             "the target is not empty: schema%s %s of database %s hold%s %zu "
 		             "object%s (%s)\n%s"
 		             "  to drop them inside the import's transaction, start pgsluice serve "
 		             "with --clear-target (pgsluice check shows what it would drop)",
@@ -1987,7 +2048,8 @@ session_after_objects(struct session *s)
 		return;
 	}
 	if (s->objects.n > 0 && (fo = preflight_objects_foreign(&s->objects)) != NULL) {
-		session_fail(s, "--clear-target cannot drop %s %s: it is owned by %s, and pgsluice "
+		session_fail(s,
+		             "--clear-target cannot drop %s %s: it is owned by %s, and pgsluice "
 		             "connects as %s; drop it as its owner or a superuser first",
 		             fo->kind, fo->ident, fo->owner, PQuser(s->target.conn));
 		free(counts);
@@ -2047,22 +2109,26 @@ session_check_target(struct session *s)
 	if (s->in_txn && ts != PQTRANS_INTRANS) {
 		s->in_txn = 0; /* nothing of ours is open any more: no ROLLBACK */
 		s->txn_lost = 1;
-		session_fail_stmt(s, "statement %llu at line %llu ended the import's transaction (the "
-		             "target answered %s and says %s): an import runs in one transaction "
-		             "that only pgsluice ends\n  statement: %s",
-		             (unsigned long long)s->cur_no, (unsigned long long)s->cur_line,
-		             s->cur_tag[0] ? s->cur_tag : "?",
-		             ts == PQTRANS_IDLE ? "no transaction is open after it"
-		                                : "its state is not usable after it",
-		             s->cur_excerpt);
+		session_fail_stmt(
+			s,
+			"statement %llu at line %llu ended the import's transaction (the "
+			"target answered %s and says %s): an import runs in one transaction "
+			"that only pgsluice ends\n  statement: %s",
+			(unsigned long long)s->cur_no, (unsigned long long)s->cur_line,
+			s->cur_tag[0] ? s->cur_tag : "?",
+			ts == PQTRANS_IDLE ? "no transaction is open after it"
+					   : "its state is not usable after it",
+			s->cur_excerpt);
 		return -1;
 	}
 	if (scs != NULL && (strcmp(scs, "on") == 0) != (lexer_standard_strings(&s->lx) != 0)) {
-		session_fail_stmt(s, "statement %llu at line %llu left standard_conforming_strings %s on "
-		             "the target, but pgsluice reads the dump after it with it %s: the server "
-		             "would split the rest differently; the import is refused\n  statement: %s",
-		             (unsigned long long)s->cur_no, (unsigned long long)s->cur_line, scs,
-		             lexer_standard_strings(&s->lx) ? "on" : "off", s->cur_excerpt);
+		session_fail_stmt(
+			s,
+			"statement %llu at line %llu left standard_conforming_strings %s on "
+			"the target, but pgsluice reads the dump after it with it %s: the server "
+			"would split the rest differently; the import is refused\n  statement: %s",
+			(unsigned long long)s->cur_no, (unsigned long long)s->cur_line, scs,
+			lexer_standard_strings(&s->lx) ? "on" : "off", s->cur_excerpt);
 		return -1;
 	}
 	return 0;
@@ -2099,12 +2165,14 @@ session_step_done(struct session *s)
 	case SESSION_LOCK:
 		if (s->srv.set) {
 			srv = pgerr_text(&s->srv);
-			session_fail(s, "the preflight query on the target failed: %s", srv ? srv : "?");
+			session_fail(s, "the preflight query on the target failed: %s",
+			             srv ? srv : "?");
 			free(srv);
 			return;
 		}
 		if (!s->locked) {
-			session_fail(s, "another import into %s is running (the import lock on the "
+			session_fail(s,
+			             "another import into %s is running (the import lock on the "
 			             "database is held by another session, e.g. another pgsluice); "
 			             "try again when it has finished",
 			             s->dbname);
@@ -2116,7 +2184,8 @@ session_step_done(struct session *s)
 	case SESSION_SETTINGS:
 		if (s->srv.set || s->settings.names == NULL) {
 			srv = pgerr_text(&s->srv);
-			session_fail(s, "cannot read pg_settings on the target: %s", srv ? srv : "?");
+			session_fail(s, "cannot read pg_settings on the target: %s",
+			             srv ? srv : "?");
 			free(srv);
 			return;
 		}
@@ -2143,7 +2212,8 @@ session_step_done(struct session *s)
 	case SESSION_OBJECTS:
 		if (s->srv.set) {
 			srv = pgerr_text(&s->srv);
-			session_fail(s, "cannot list the objects in the target schemas: %s", srv ? srv : "?");
+			session_fail(s, "cannot list the objects in the target schemas: %s",
+			             srv ? srv : "?");
 			free(srv);
 			return;
 		}
@@ -2156,14 +2226,16 @@ session_step_done(struct session *s)
 			srv = pgerr_text(&s->srv);
 			session_lock_note(s, note, sizeof(note));
 			session_fail(s, "%s on the target failed: %s%s",
-			             s->cleared ? "clearing the target schemas (--clear-target)" : "BEGIN",
+			             s->cleared ? "clearing the target schemas (--clear-target)"
+			                        : "BEGIN",
 			             srv ? srv : "?", note);
 			free(srv);
 			return;
 		}
 		s->in_txn = s->cfg->rules->opt.single_transaction;
 		if (s->cleared)
-			session_say(s, LOG_LEVEL_INFO, "cleared (--clear-target): dropped %s%s", s->cleared,
+			session_say(s, LOG_LEVEL_INFO, "cleared (--clear-target): dropped %s%s",
+			            s->cleared,
 			            s->in_txn ? " inside the import's transaction" : "");
 		session_start_stream(s);
 		return;
@@ -2176,8 +2248,9 @@ session_step_done(struct session *s)
 			return;
 		if (s->cur_is_copy && s->rep.in_copy) {
 			/* a COPY statement that ended without data: cannot happen */
-			session_fail_stmt(s, "statement %llu at line %llu: the target did not start the COPY",
-			             (unsigned long long)s->cur_no, (unsigned long long)s->cur_line);
+			session_fail_stmt(
+				s, "statement %llu at line %llu: the target did not start the COPY",
+				(unsigned long long)s->cur_no, (unsigned long long)s->cur_line);
 			return;
 		}
 		session_pump(s);
@@ -2186,8 +2259,10 @@ session_step_done(struct session *s)
 		if (s->srv.set) {
 			srv = pgerr_text(&s->srv);
 			session_fail(s, "%s failed: %s",
-			             s->analyze_step == 1 ? "ANALYZE of the imported tables (--no-analyze "
-			                                    "skips it)" : "verification query",
+			             s->analyze_step == 1
+			                     ? "ANALYZE of the imported tables (--no-analyze "
+			                       "skips it)"
+			                     : "verification query",
 			             srv ? srv : "?");
 			free(srv);
 			return;
@@ -2203,9 +2278,12 @@ session_step_done(struct session *s)
 			s->committed = 1;
 		} else if (s->srv.set && s->jobs != NULL) {
 			srv = pgerr_text(&s->srv);
-			session_say(s, LOG_LEVEL_ERROR, "  --jobs: undoing the import failed: %s\n  the "
-			            "target holds a partial import; pgsluice_aside_N schemas hold what "
-			            "--clear-target moved aside", srv ? srv : "?");
+			session_say(
+				s, LOG_LEVEL_ERROR,
+				"  --jobs: undoing the import failed: %s\n  the "
+				"target holds a partial import; pgsluice_aside_N schemas hold what "
+				"--clear-target moved aside",
+				srv ? srv : "?");
 			free(srv);
 		}
 		s->in_txn = 0;
@@ -2251,7 +2329,8 @@ session_on_result(struct session *s, PGresult *res)
 	case SESSION_SETTINGS:
 		preflight_settings_free(&s->settings);
 		if (preflight_settings_load(&s->settings, res) < 0)
-			log_warn(s->who, "cannot read pg_settings' names; the unknown-setting rule uses "
+			log_warn(s->who,
+			         "cannot read pg_settings' names; the unknown-setting rule uses "
 			         "its built-in table");
 		return;
 	case SESSION_OBJECTS:
@@ -2267,7 +2346,8 @@ session_on_result(struct session *s, PGresult *res)
 			uint64_t rows = strtoull(PQcmdTuples(res), NULL, 10);
 
 			report_copy_done(&s->rep, rows);
-			if (verify_copy_result(&s->ver, s->rep.copy_table, rows, verr, sizeof(verr)) < 0)
+			if (verify_copy_result(&s->ver, s->rep.copy_table, rows, verr,
+			                       sizeof(verr)) < 0)
 				session_fail(s, "%s", verr);
 		}
 		return;
@@ -2366,7 +2446,8 @@ session_on_target(void *arg, enum target_event ev, PGresult *res)
 		if (s->state == SESSION_FINISH && s->finish_commit && s->in_txn)
 			s->commit_unknown = 1;
 		if (s->state == SESSION_CONNECT)
-			session_fail(s, "%s\n  check --target, that the server runs, and its "
+			session_fail(s,
+			             "%s\n  check --target, that the server runs, and its "
 			             "pg_hba.conf",
 			             target_error(&s->target));
 		else
@@ -2426,8 +2507,9 @@ session_result(struct session *s, const char *state)
 	res.target = s->cfg->target_desc;
 	res.database = s->dbname[0] ? s->dbname : NULL;
 	res.jobs = s->cfg->jobs > 1 ? s->cfg->jobs : 1;
-	res.mode = s->cfg->jobs > 1 ? "jobs" : s->cfg->rules->opt.single_transaction ?
-	           "single transaction" : "no single transaction";
+	res.mode = s->cfg->jobs > 1                        ? "jobs"
+	           : s->cfg->rules->opt.single_transaction ? "single transaction"
+	                                                   : "no single transaction";
 	res.state = state;
 	if (s->error != NULL && s->fail_no > 0) {
 		res.sqlstate = s->fail_sqlstate[0] ? s->fail_sqlstate : NULL;
@@ -2475,35 +2557,43 @@ session_report(struct session *s)
 		s->committed = 1; /* autocommit: what was sent is in */
 	lvl = s->error ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO;
 	if (s->error == NULL) {
-		session_sum(s, lvl, "OK import into %s %s: %llu statements, %llu rows in %zu tables, "
+		session_sum(s, lvl,
+		            "OK import into %s %s: %llu statements, %llu rows in %zu tables, "
 		            "%s in %.1f s",
-		            s->dbname, single ? "committed" : "done (--no-single-transaction: "
-		                                               "committed statement by statement)",
+		            s->dbname,
+		            single ? "committed"
+		                   : "done (--no-single-transaction: "
+		                     "committed statement by statement)",
 		            (unsigned long long)s->rep.statements, (unsigned long long)s->rep.rows,
 		            s->rep.n_tables, plain, report_elapsed(&s->rep));
 		if (s->wire != NULL && !s->wire_trailer)
-			session_sum(s, lvl, "  the client's COMMIT ended the import: pg_dump's last line "
-			            "(\"-- PostgreSQL database dump complete\") does not come over this "
-			            "path (psql drops comments), so a file cut short at a statement "
-			            "boundary would not be noticed; compare the counts with the source, "
-			            "or send the file with pgsluice send, which checks it");
+			session_sum(
+				s, lvl,
+				"  the client's COMMIT ended the import: pg_dump's last line "
+				"(\"-- PostgreSQL database dump complete\") does not come over this "
+				"path (psql drops comments), so a file cut short at a statement "
+				"boundary would not be noticed; compare the counts with the source, "
+				"or send the file with pgsluice send, which checks it");
 	} else {
 		state = session_end_state(s, sbuf, sizeof(sbuf));
 		session_sum(s, lvl, "ERROR %s", s->error);
 		session_sum(s, lvl, "  %s", state);
 	}
 	if (s->super_allowed)
-		session_sum(s, LOG_LEVEL_WARN, "  the target role %s is a superuser "
-		            "(--allow-superuser-target)", s->super_allowed_user);
+		session_sum(s, LOG_LEVEL_WARN,
+		            "  the target role %s is a superuser "
+		            "(--allow-superuser-target)",
+		            s->super_allowed_user);
 	if (s->pipeline_live) {
 		report_phases(&s->rep, session_emit, s);
 		if (s->cleared && !s->txn_lost)
-			session_sum(s, LOG_LEVEL_INFO, "  cleared (--clear-target): %s %s", s->cleared,
+			session_sum(s, LOG_LEVEL_INFO, "  cleared (--clear-target): %s %s",
+			            s->cleared,
 			            s->committed ? "dropped" : "not dropped (rolled back)");
 		synapse_summary(&s->syn, session_emit, s);
 		verify_summary(&s->ver, &s->rep, session_emit, s);
-		report_summary(&s->rep, &s->rules, s->error == NULL && s->cfg->verbose, session_emit,
-		               s);
+		report_summary(&s->rep, &s->rules, s->error == NULL && s->cfg->verbose,
+		               session_emit, s);
 		if (s->error == NULL)
 			session_sum(s, lvl, "OK import into %s %s", s->dbname,
 			            single ? "committed" : "done (--no-single-transaction)");
@@ -2680,8 +2770,10 @@ session_on_presniff(evutil_socket_t fd, short what, void *arg)
 		/* not a TLS handshake record: a plaintext raw client (nc, send without --tls) */
 		s->cl.tls_pending = 0;
 		bufferevent_enable(s->cl.bev, EV_READ | EV_WRITE);
-		session_refuse(s, LOG_LEVEL_WARN, "this port speaks TLS: use pgsluice send --ca "
-		               "pgsluice.crt HOST:PORT (or socat ... OPENSSL:HOST:PORT,cafile=pgsluice.crt)");
+		session_refuse(
+			s, LOG_LEVEL_WARN,
+			"this port speaks TLS: use pgsluice send --ca "
+			"pgsluice.crt HOST:PORT (or socat ... OPENSSL:HOST:PORT,cafile=pgsluice.crt)");
 		return;
 	}
 	/* TLS, or the end: the handshake says what it is */
@@ -2766,8 +2858,8 @@ session_wire_refill(struct session *s)
 	enum pgwire_input r;
 
 	s->plain_start = s->plain_end = 0;
-	r = pgwire_refill(s->wire, client_in(&s->cl), client_out(&s->cl),
-	                  &s->lx, s->plain, SESSION_PLAIN_CAP, &produced);
+	r = pgwire_refill(s->wire, client_in(&s->cl), client_out(&s->cl), &s->lx, s->plain,
+	                  SESSION_PLAIN_CAP, &produced);
 	s->plain_end = produced;
 	s->rep.bytes_in = s->rep.bytes_plain = pgwire_bytes(s->wire);
 	if (r == PGWIRE_IN_FAIL) {
@@ -2775,12 +2867,16 @@ session_wire_refill(struct session *s)
 		return -1;
 	}
 	if (r == PGWIRE_IN_TERMINATE) {
-		session_fail(s, "the client ended its session (Terminate) with its transaction open, "
-		             "before its COMMIT: the import is rolled back, as PostgreSQL does%s",
-		             s->peer_refused ? "\n  a second connection was refused meanwhile: "
-		             "psql runs the \\connect of a dump made with pg_dump -C itself, and "
-		             "pgsluice takes one connection per import; make the dump without -C, "
-		             "or send it with pgsluice send" : "");
+		session_fail(
+			s,
+			"the client ended its session (Terminate) with its transaction open, "
+			"before its COMMIT: the import is rolled back, as PostgreSQL does%s",
+			s->peer_refused
+				? "\n  a second connection was refused meanwhile: "
+				  "psql runs the \\connect of a dump made with pg_dump -C itself, and "
+				  "pgsluice takes one connection per import; make the dump without -C, "
+				  "or send it with pgsluice send"
+				: "");
 		return -1;
 	}
 	return 0;
@@ -2797,8 +2893,7 @@ session_wire_statement(struct session *s, const struct lexer_event *ev,
 {
 	char why[640];
 
-	switch (pgwire_statement(s->wire, client_out(&s->cl), ev, v, in_copy, why,
-	                         sizeof(why))) {
+	switch (pgwire_statement(s->wire, client_out(&s->cl), ev, v, in_copy, why, sizeof(why))) {
 	case PGWIRE_ST_GO:
 		return 1;
 	case PGWIRE_ST_END:
@@ -2810,8 +2905,8 @@ session_wire_statement(struct session *s, const struct lexer_event *ev,
 	}
 	text_excerpt(ev->data, ev->len, SESSION_EXCERPT, s->cur_excerpt, sizeof(s->cur_excerpt));
 	session_fail_stmt(s, "statement %llu at line %llu refused: %s\n  statement: %s",
-	             (unsigned long long)s->rep.statements, (unsigned long long)ev->line, why,
-	             s->cur_excerpt);
+	                  (unsigned long long)s->rep.statements, (unsigned long long)ev->line, why,
+	                  s->cur_excerpt);
 	return -1;
 }
 
@@ -2825,15 +2920,14 @@ session_wire_after(struct session *s)
 {
 	struct timeval tv = { s->cfg->idle_timeout, 0 };
 
-	if (pgwire_after(s->wire, client_out(&s->cl), s->committed && s->error == NULL,
-	                 s->error, s->error_why) == 0)
+	if (pgwire_after(s->wire, client_out(&s->cl), s->committed && s->error == NULL, s->error,
+	                 s->error_why) == 0)
 		return 1;
 	session_set_state(s, SESSION_AFTER);
 	if (s->cfg->idle_timeout > 0)
 		bufferevent_set_timeouts(s->cl.bev, &tv, NULL);
 	bufferevent_enable(s->cl.bev, EV_READ | EV_WRITE);
-	if (pgwire_after_read(s->wire, client_in(&s->cl),
-	                      client_out(&s->cl)) == 0)
+	if (pgwire_after_read(s->wire, client_in(&s->cl), client_out(&s->cl)) == 0)
 		session_close_client(s);
 	return 0;
 }
@@ -2955,11 +3049,14 @@ session_auth(struct session *s)
 	wait = auth_wait(s->cfg->auth, s->peer_host);
 	if (wait > 0) {
 		if (s->auth_held + wait > SESSION_AUTH_HOLD_MAX_S) {
-			log_warn(s->who, "AUTH attempt from %s refused after waiting %.0f s for its turn: "
-			         "failed attempts keep arriving (--auth-failure-rate)", s->peer_host,
-			         s->auth_held);
-			snprintf(why, sizeof(why), "too many failed AUTH attempts (from %s or in all); "
-			         "try again later", s->peer_host);
+			log_warn(s->who,
+			         "AUTH attempt from %s refused after waiting %.0f s for its turn: "
+			         "failed attempts keep arriving (--auth-failure-rate)",
+			         s->peer_host, s->auth_held);
+			snprintf(why, sizeof(why),
+			         "too many failed AUTH attempts (from %s or in all); "
+			         "try again later",
+			         s->peer_host);
 			session_refuse(s, LOG_LEVEL_DEBUG, why);
 			return -1;
 		}
@@ -2975,19 +3072,21 @@ session_auth(struct session *s)
 		if (s->ev_auth != NULL && evtimer_add(s->ev_auth, &tv) == 0) {
 			/* the wait is ours: it does not count against --header-timeout */
 			if (s->ev_header != NULL) {
-				struct timeval th = { tv.tv_sec + s->cfg->header_timeout, tv.tv_usec };
+				struct timeval th = { tv.tv_sec + s->cfg->header_timeout,
+					              tv.tv_usec };
 
 				evtimer_add(s->ev_header, &th);
 			}
 			if (s->auth_held == 0)
-				log_info(s->who, "AUTH attempt from %s waits its turn (%.2f s; earlier "
-				         "failures)", s->peer_host, wait);
+				log_info(s->who,
+				         "AUTH attempt from %s waits its turn (%.2f s; earlier "
+				         "failures)",
+				         s->peer_host, wait);
 			s->auth_held += wait;
 			return 0;
 		}
 	}
-	switch (s->wire != NULL ? pgwire_auth(s->wire, in, client_out(&s->cl), why,
-	                                      sizeof(why))
+	switch (s->wire != NULL ? pgwire_auth(s->wire, in, client_out(&s->cl), why, sizeof(why))
 	                        : auth_check(s->cfg->auth, in, s->cl.eof, why, sizeof(why))) {
 	case AUTH_MORE:
 		return 0;
@@ -3001,9 +3100,10 @@ session_auth(struct session *s)
 	}
 	n = auth_record(s->cfg->auth, s->peer_host, 0);
 	metrics_auth_failed();
-	log_warn(s->who, "AUTH failed from %s: %s (failure %d from this address; its next "
-	         "attempt waits %.2f s)", s->peer_host, why, n,
-	         auth_wait(s->cfg->auth, s->peer_host));
+	log_warn(s->who,
+	         "AUTH failed from %s: %s (failure %d from this address; its next "
+	         "attempt waits %.2f s)",
+	         s->peer_host, why, n, auth_wait(s->cfg->auth, s->peer_host));
 	session_refuse(s, LOG_LEVEL_DEBUG, why);
 	return -1;
 }
@@ -3050,7 +3150,8 @@ session_handshake(struct session *s)
 	if (s->wire != NULL && session_wire_startup(s) <= 0)
 		return;
 	if (s->cl.eof && evbuffer_get_length(client_in(&s->cl)) == 0) {
-		session_refuse(s, LOG_LEVEL_INFO, "the client closed the connection before "
+		session_refuse(s, LOG_LEVEL_INFO,
+		               "the client closed the connection before "
 		               "sending a dump\n  nothing was changed in the target");
 		return;
 	}
@@ -3082,8 +3183,10 @@ session_handshake(struct session *s)
 		/* its startup is answered with the target's parameters: connect, run nothing */
 		if (target_connect(&s->target, s->cfg->base, s->cfg->conninfo,
 		                   s->cfg->connect_timeout, session_on_target, s, s->who) < 0)
-			session_fail(s, "%s\n  check --target, that the server runs, and its "
-			             "pg_hba.conf", target_error(&s->target));
+			session_fail(s,
+			             "%s\n  check --target, that the server runs, and its "
+			             "pg_hba.conf",
+			             target_error(&s->target));
 		return;
 	}
 	session_predump(s);
@@ -3141,7 +3244,8 @@ session_predump(struct session *s)
 		switch (pgwire_predump(s->wire, in, client_out(&s->cl))) {
 		case PGWIRE_PRE_WAIT:
 			if (s->cl.eof) {
-				log_info(s->who, "%s before sending a dump: nothing was done", s->cl.why);
+				log_info(s->who, "%s before sending a dump: nothing was done",
+				         s->cl.why);
 				target_close(&s->target);
 				session_close_client(s);
 			}
@@ -3150,7 +3254,8 @@ session_predump(struct session *s)
 			session_begin_import(s);
 			return;
 		case PGWIRE_PRE_CLOSE:
-			log_info(s->who, "the client ended its session (Terminate) before sending a dump: "
+			log_info(s->who,
+			         "the client ended its session (Terminate) before sending a dump: "
 			         "nothing was done");
 			target_close(&s->target);
 			s->cl.eof = 1;

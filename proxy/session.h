@@ -91,8 +91,8 @@ struct json_t;
 
 struct session_config {
 	struct event_base *base;
-	const char *conninfo;          /* --target */
-	const char *const *schemas;    /* --schema (at least one) */
+	const char *conninfo;       /* --target */
+	const char *const *schemas; /* --schema (at least one) */
 	int n_schemas;
 	int clear_target;              /* --clear-target */
 	double progress_interval;      /* seconds; <= 0: none */
@@ -114,14 +114,14 @@ struct session_config {
 	const char *target_desc;       /* where --target leads (connhint_describe) */
 
 	/* the handshake and the limits on what a client may send */
-	struct auth *auth;             /* --token-file: the AUTH line; NULL: none */
-	struct ssl_ctx_st *tls_ctx;    /* --tls-cert: TCP clients speak TLS, raw at once or
+	struct auth *auth;          /* --token-file: the AUTH line; NULL: none */
+	struct ssl_ctx_st *tls_ctx; /* --tls-cert: TCP clients speak TLS, raw at once or
 	                                * after a PostgreSQL SSLRequest; NULL: none */
-	int header_timeout;            /* s for the TLS handshake and AUTH line (0: none) */
-	int idle_timeout;              /* s without a client byte while the import
+	int header_timeout;         /* s for the TLS handshake and AUTH line (0: none) */
+	int idle_timeout;           /* s without a client byte while the import
 	                                * waits for one: rolled back (0: none) */
-	size_t max_meta_line;          /* bytes of one psql meta-command line */
-	double max_gzip_ratio;         /* plain/compressed bytes allowed before the
+	size_t max_meta_line;       /* bytes of one psql meta-command line */
+	double max_gzip_ratio;      /* plain/compressed bytes allowed before the
 	                                * first statement (0: no limit) */
 
 	/*

@@ -100,12 +100,11 @@ synapse_sql_locale(struct synapse *sy, PGconn *conn, char *err, size_t errsize)
 static char *
 synapse_sql_version(struct synapse *sy, PGconn *conn, char *err, size_t errsize)
 {
-	static const char fmt[] =
-		"SELECT (SELECT version FROM %s.schema_version LIMIT 1),\n"
-		"       (SELECT upgraded FROM %s.schema_version LIMIT 1),\n"
-		"       %s%s%s,\n"
-		"       %s%s%s,\n"
-		"       %s%s%s";
+	static const char fmt[] = "SELECT (SELECT version FROM %s.schema_version LIMIT 1),\n"
+				  "       (SELECT upgraded FROM %s.schema_version LIMIT 1),\n"
+				  "       %s%s%s,\n"
+				  "       %s%s%s,\n"
+				  "       %s%s%s";
 	char *id, *sql;
 	size_t n;
 
@@ -196,14 +195,15 @@ synapse_preflight_result(struct synapse *sy, const PGresult *res, char *err, siz
 		sy->has_compat = PQgetvalue(res, 0, 6)[0] == 't';
 		sy->has_deltas = PQgetvalue(res, 0, 7)[0] == 't';
 		/* what Synapse's PostgresEngine.check_database insists on */
-		sy->locale_ok = strcmp(sy->encoding, "UTF8") == 0 && strcmp(sy->collate, "C") == 0 &&
-		                strcmp(sy->ctype, "C") == 0;
+		sy->locale_ok = strcmp(sy->encoding, "UTF8") == 0 &&
+		                strcmp(sy->collate, "C") == 0 && strcmp(sy->ctype, "C") == 0;
 		sy->read = 1;
 		return 0;
 	}
 	if (sy->step == SYNAPSE_STEP_VERSION_SENT) {
 		if (PQnfields(res) != 5) {
-			snprintf(err, errsize, "unexpected answer to the Synapse schema version query");
+			snprintf(err, errsize,
+			         "unexpected answer to the Synapse schema version query");
 			return -1;
 		}
 		if (synapse_int(res, 0, &v))
@@ -311,7 +311,8 @@ synapse_target_line(const struct synapse *sy, char *buf, size_t size)
 		return 0; /* not known to be for Synapse (yet): the dump will tell */
 	if (sy->target.present)
 		synapse_version_text(&sy->target, ver, sizeof(ver));
-	snprintf(buf, size, "synapse: target database %s: encoding %s, collate %s, ctype %s%s; %s%s",
+	snprintf(buf, size,
+	         "synapse: target database %s: encoding %s, collate %s, ctype %s%s; %s%s",
 	         sy->dbname, sy->encoding, sy->collate, sy->ctype,
 	         sy->locale_ok ? " (as Synapse requires)" : "",
 	         sy->target.present ? "Synapse schema " : "no Synapse schema",
@@ -327,8 +328,8 @@ synapse_target_line(const struct synapse *sy, char *buf, size_t size)
  * *t is not a name.
  */
 static int
-synapse_read_name(struct sqltok_iter *it, struct sqltok *t, char *schema, size_t ssize,
-                  char *name, size_t nsize)
+synapse_read_name(struct sqltok_iter *it, struct sqltok *t, char *schema, size_t ssize, char *name,
+                  size_t nsize)
 {
 	if (t->type != SQLTOK_WORD && t->type != SQLTOK_QIDENT)
 		return -1;
@@ -366,7 +367,8 @@ synapse_seen(struct synapse *sy, char *msg, size_t size)
 	sy->dump_synapse = 1;
 	sy->dump.present = 1;
 	if (sy->read && !sy->locale_ok) {
-		synapse_locale_msg(sy, "the dump is a Synapse dump: it holds a schema_version table",
+		synapse_locale_msg(sy,
+		                   "the dump is a Synapse dump: it holds a schema_version table",
 		                   msg, size);
 		return -1;
 	}
@@ -538,7 +540,8 @@ synapse_compare(struct synapse *sy)
 
 	sy->compared = 1;
 	if (d->version < 0) {
-		snprintf(sy->note, sizeof(sy->note), "the dump's schema_version table has no row: "
+		snprintf(sy->note, sizeof(sy->note),
+		         "the dump's schema_version table has no row: "
 		         "Synapse will not know which schema it has");
 		return SYNAPSE_NOTE_WARN;
 	}
@@ -552,38 +555,43 @@ synapse_compare(struct synapse *sy)
 	}
 	if (d->version > tg->version) {
 		if (d->compat >= 0)
-			snprintf(compat, sizeof(compat), " (its schema_compat_version is %d)", d->compat);
+			snprintf(compat, sizeof(compat), " (its schema_compat_version is %d)",
+			         d->compat);
 		if (sy->force) {
-			snprintf(sy->note, sizeof(sy->note),
-			         "--force-schema-version: the dump's Synapse schema version %d%s is newer "
-			         "than the target's %d; imported anyway: the EES Synapse may refuse to "
-			         "start on it",
-			         d->version, compat, tg->version);
+			snprintf(
+				sy->note, sizeof(sy->note),
+				"--force-schema-version: the dump's Synapse schema version %d%s is newer "
+				"than the target's %d; imported anyway: the EES Synapse may refuse to "
+				"start on it",
+				d->version, compat, tg->version);
 			return SYNAPSE_NOTE_WARN;
 		}
-		snprintf(sy->note, sizeof(sy->note),
-		         "the dump's Synapse schema version %d%s is newer than the target's %d: the "
-		         "dump comes from a newer Synapse than the one that set up the target (EES), "
-		         "which would not start on it\n"
-		         "  fix: upgrade EES until its Synapse is at schema version %d or later, then "
-		         "send the dump again (or start pgsluice serve with --force-schema-version to "
-		         "import it anyway)",
-		         d->version, compat, tg->version, d->version);
+		snprintf(
+			sy->note, sizeof(sy->note),
+			"the dump's Synapse schema version %d%s is newer than the target's %d: the "
+			"dump comes from a newer Synapse than the one that set up the target (EES), "
+			"which would not start on it\n"
+			"  fix: upgrade EES until its Synapse is at schema version %d or later, then "
+			"send the dump again (or start pgsluice serve with --force-schema-version to "
+			"import it anyway)",
+			d->version, compat, tg->version, d->version);
 		return SYNAPSE_NOTE_REFUSE;
 	}
 	if (d->version < tg->version) {
-		snprintf(sy->note, sizeof(sy->note),
-		         "the dump's Synapse schema version %d is older than the target's %d: the EES "
-		         "Synapse will run its database migrations (%d to %d) on its first start; "
-		         "upgrading the old server to the same Synapse release before the dump is "
-		         "recommended",
-		         d->version, tg->version, d->version, tg->version);
+		snprintf(
+			sy->note, sizeof(sy->note),
+			"the dump's Synapse schema version %d is older than the target's %d: the EES "
+			"Synapse will run its database migrations (%d to %d) on its first start; "
+			"upgrading the old server to the same Synapse release before the dump is "
+			"recommended",
+			d->version, tg->version, d->version, tg->version);
 		return SYNAPSE_NOTE_WARN;
 	}
-	snprintf(sy->note, sizeof(sy->note),
-	         "the dump's Synapse schema version %d equals the target's: the EES Synapse runs on "
-	         "it without migrations",
-	         d->version);
+	snprintf(
+		sy->note, sizeof(sy->note),
+		"the dump's Synapse schema version %d equals the target's: the EES Synapse runs on "
+		"it without migrations",
+		d->version);
 	return SYNAPSE_NOTE_INFO;
 }
 
@@ -653,7 +661,8 @@ synapse_summary(const struct synapse *sy, report_emit_fn emit, void *arg)
 		emit(arg, line);
 	}
 	if (sy->read) {
-		snprintf(line, sizeof(line), "  synapse: target database %s: encoding %s, collate %s, "
+		snprintf(line, sizeof(line),
+		         "  synapse: target database %s: encoding %s, collate %s, "
 		         "ctype %s%s",
 		         sy->dbname, sy->encoding, sy->collate, sy->ctype,
 		         sy->locale_ok ? " (as Synapse requires)" : " (Synapse refuses this)");

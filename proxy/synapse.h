@@ -49,12 +49,12 @@ enum synapse_mode {
 
 /* One side's Synapse schema state. */
 struct synapse_schema {
-	int present;    /* schema_version exists (target) / was seen (dump) */
-	int version;    /* schema_version.version; -1: no row (yet) */
-	int upgraded;   /* schema_version.upgraded (1/0); -1: unknown */
-	int compat;     /* schema_compat_version.compat_version; -1: none */
-	long deltas;    /* rows in applied_schema_deltas; -1: no such table */
-	int max_delta;  /* max(applied_schema_deltas.version); -1: unknown */
+	int present;   /* schema_version exists (target) / was seen (dump) */
+	int version;   /* schema_version.version; -1: no row (yet) */
+	int upgraded;  /* schema_version.upgraded (1/0); -1: unknown */
+	int compat;    /* schema_compat_version.compat_version; -1: none */
+	long deltas;   /* rows in applied_schema_deltas; -1: no such table */
+	int max_delta; /* max(applied_schema_deltas.version); -1: unknown */
 };
 
 /* What synapse_copy_end has to say. */
@@ -67,12 +67,12 @@ enum synapse_note {
 
 struct synapse {
 	enum synapse_mode mode;
-	int force;                  /* --force-schema-version */
-	char schema[64];            /* where Synapse's tables live */
+	int force;       /* --force-schema-version */
+	char schema[64]; /* where Synapse's tables live */
 
 	/* preflight */
-	int step;                   /* preflight queries done */
-	int read;                   /* the target was read */
+	int step;                     /* preflight queries done */
+	int read;                     /* the target was read */
 	char dbname[192], owner[192]; /* quoted (quote_ident) for the fix */
 	char encoding[32], collate[96], ctype[96];
 	int locale_ok;              /* UTF8, C, C */
@@ -80,16 +80,16 @@ struct synapse {
 	struct synapse_schema target;
 
 	/* the dump */
-	int dump_synapse;           /* the dump is a Synapse dump */
+	int dump_synapse; /* the dump is a Synapse dump */
 	struct synapse_schema dump;
-	int copy;                   /* SYNAPSE_COPY_* of the COPY in progress */
-	int col_a, col_b;           /* column positions of interest in that COPY */
-	char row[160];              /* its first data line (cut) */
+	int copy;         /* SYNAPSE_COPY_* of the COPY in progress */
+	int col_a, col_b; /* column positions of interest in that COPY */
+	char row[160];    /* its first data line (cut) */
 	size_t row_len;
-	int row_done;               /* the first line is complete */
-	int compared;               /* the versions were compared */
-	enum synapse_note verdict;  /* the comparison's outcome */
-	char note[640];             /* the comparison, in words */
+	int row_done;              /* the first line is complete */
+	int compared;              /* the versions were compared */
+	enum synapse_note verdict; /* the comparison's outcome */
+	char note[640];            /* the comparison, in words */
 };
 
 /*
@@ -105,12 +105,12 @@ void synapse_init(struct synapse *sy, enum synapse_mode mode, int force, const c
  * Run each query, hand its result to synapse_preflight_result, then ask
  * again.
  */
-int synapse_preflight_next(struct synapse *sy, PGconn *conn, char **sql, char *err,
-                           size_t errsize) __attribute__((warn_unused_result));
+int synapse_preflight_next(struct synapse *sy, PGconn *conn, char **sql, char *err, size_t errsize)
+	__attribute__((warn_unused_result));
 
 /* Read a preflight query's result.  Returns 0, or -1 with a message in err. */
-int synapse_preflight_result(struct synapse *sy, const PGresult *res, char *err,
-                             size_t errsize) __attribute__((warn_unused_result));
+int synapse_preflight_result(struct synapse *sy, const PGresult *res, char *err, size_t errsize)
+	__attribute__((warn_unused_result));
 
 /*
  * The preflight verdict, once synapse_preflight_next said 0.  Returns 0 to
@@ -140,8 +140,8 @@ int synapse_target_line(const struct synapse *sy, char *buf, size_t size);
  * refuse the import with msg (a Synapse dump into a database whose locale
  * Synapse refuses).
  */
-int synapse_statement(struct synapse *sy, const char *text, size_t len, int std_strings,
-                      char *msg, size_t size) __attribute__((warn_unused_result));
+int synapse_statement(struct synapse *sy, const char *text, size_t len, int std_strings, char *msg,
+                      size_t size) __attribute__((warn_unused_result));
 
 /* COPY data of the COPY in progress, as it passes. */
 void synapse_copy_data(struct synapse *sy, const char *data, size_t len);

@@ -178,8 +178,8 @@ target_connect_step(struct target *t)
 }
 
 int
-target_connect(struct target *t, struct event_base *base, const char *conninfo,
-               int timeout_s, target_event_fn fn, void *arg, const char *who)
+target_connect(struct target *t, struct event_base *base, const char *conninfo, int timeout_s,
+               target_event_fn fn, void *arg, const char *who)
 {
 	return target_connect_as(t, base, conninfo, "pgsluice", timeout_s, fn, arg, who);
 }
@@ -212,8 +212,8 @@ target_own_options(const char *conninfo, PQconninfoOption **parsed)
 }
 
 int
-target_params(const char *conninfo, const char *appname, const char *keys[4],
-              const char *vals[4], char *opts, size_t optsz)
+target_params(const char *conninfo, const char *appname, const char *keys[4], const char *vals[4],
+              char *opts, size_t optsz)
 {
 	PQconninfoOption *parsed;
 	const char *own, *r;
@@ -238,8 +238,10 @@ target_params(const char *conninfo, const char *appname, const char *keys[4],
 		}
 		PQconninfoFree(parsed);
 		if (*r != '\0' || o >= optsz) {
-			snprintf(opts, optsz, "--role %s: the role name and the connection's options "
-			         "are too long", target_role);
+			snprintf(opts, optsz,
+			         "--role %s: the role name and the connection's options "
+			         "are too long",
+			         target_role);
 			return -1;
 		}
 		opts[o] = '\0';
@@ -344,8 +346,9 @@ target_collect(struct target *t)
 		if (st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
 			/* never sent by us; a dump cannot answer it */
 			PQclear(res);
-			snprintf(t->error, sizeof(t->error),
-			         "the target started a COPY TO STDOUT, which an import cannot serve");
+			snprintf(
+				t->error, sizeof(t->error),
+				"the target started a COPY TO STDOUT, which an import cannot serve");
 			target_free_events(t);
 			t->state = TARGET_BROKEN;
 			t->fn(t->arg, TARGET_EV_FAILED, NULL);
@@ -363,8 +366,8 @@ target_on_io(evutil_socket_t fd, short what, void *arg)
 	int was_flushing;
 	(void)fd;
 
-	if (t->conn == NULL || (t->state != TARGET_IDLE && t->state != TARGET_BUSY &&
-	                        t->state != TARGET_COPY_IN))
+	if (t->conn == NULL ||
+	    (t->state != TARGET_IDLE && t->state != TARGET_BUSY && t->state != TARGET_COPY_IN))
 		return;
 	if (what & EV_READ) {
 		if (!PQconsumeInput(t->conn)) {
@@ -395,7 +398,8 @@ target_send_as(struct target *t, const char *sql, int script)
 	int sent;
 
 	if (t->state != TARGET_IDLE || t->flushing) {
-		snprintf(t->error, sizeof(t->error), "internal error: query sent while the target is busy");
+		snprintf(t->error, sizeof(t->error),
+		         "internal error: query sent while the target is busy");
 		return -1;
 	}
 	if (script)
@@ -449,8 +453,10 @@ target_put_copy(struct target *t, const char *data, size_t len)
 		return -1;
 	if (t->put_done > 0 && (data != t->put_data || len != t->put_len)) {
 		t->put_done = 0;
-		target_break(t, "internal error: COPY data given after a partial piece is not the "
-		             "rest of that piece", 0);
+		target_break(t,
+		             "internal error: COPY data given after a partial piece is not the "
+		             "rest of that piece",
+		             0);
 		return -1;
 	}
 	while (t->put_done < len) {
@@ -459,7 +465,8 @@ target_put_copy(struct target *t, const char *data, size_t len)
 		if (r == 0) {
 			t->put_data = data;
 			t->put_len = len;
-			return target_would_block(t, "out of memory queueing COPY data for the target");
+			return target_would_block(
+				t, "out of memory queueing COPY data for the target");
 		}
 		if (r < 0) {
 			t->put_done = 0;
@@ -490,7 +497,8 @@ target_end_copy(struct target *t, const char *errmsg)
 	t->put_data = NULL;
 	r = PQputCopyEnd(t->conn, errmsg);
 	if (r == 0)
-		return target_would_block(t, "out of memory queueing the end of COPY for the target");
+		return target_would_block(t,
+		                          "out of memory queueing the end of COPY for the target");
 	if (r < 0) {
 		target_break(t, "cannot end the COPY on the target", 0);
 		return -1;

@@ -50,7 +50,7 @@ struct target {
 	struct event_base *base;
 	PGconn *conn;
 	enum target_state state;
-	int flushing;            /* libpq holds unsent output */
+	int flushing; /* libpq holds unsent output */
 	PostgresPollingStatusType poll;
 	struct event *ev_connect; /* one poll step while connecting */
 	struct event *ev_timeout; /* connect timeout */
@@ -60,7 +60,7 @@ struct target {
 	size_t put_len, put_done; /* its length and the bytes already queued */
 	target_event_fn fn;
 	void *arg;
-	const char *who;          /* log prefix, owned by the caller */
+	const char *who; /* log prefix, owned by the caller */
 	char error[512];
 };
 
@@ -71,8 +71,8 @@ struct target {
  * or TARGET_EV_FAILED follows), -1 when it failed at once (target_error()).
  * timeout_s bounds the whole connection attempt (0: none).
  */
-int target_connect(struct target *t, struct event_base *base, const char *conninfo,
-                   int timeout_s, target_event_fn fn, void *arg, const char *who)
+int target_connect(struct target *t, struct event_base *base, const char *conninfo, int timeout_s,
+                   target_event_fn fn, void *arg, const char *who)
 	__attribute__((warn_unused_result));
 
 /* The same with another application_name (side connections: probe.c). */

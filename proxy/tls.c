@@ -50,7 +50,7 @@ tls_queued_error(unsigned long e, char *buf, size_t size, const char *fallback)
 SSL_CTX *
 tls_server_ctx(const char *cert, const char *key, const char *client_ca, char *err, size_t size)
 {
-	STACK_OF(X509_NAME) *names;
+	STACK_OF(X509_NAME) * names;
 	SSL_CTX *ctx;
 	struct stat st;
 	char why[256];
@@ -67,13 +67,15 @@ tls_server_ctx(const char *cert, const char *key, const char *client_ca, char *e
 		goto fail;
 	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-	                             SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
+	                                 SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		tls_queued_error(0, why, sizeof(why), "unreadable");
-		snprintf(err, size, "--tls-cert %s: %s (want a PEM certificate, e.g. from "
-		         "pgsluice gen-cert)", cert, why);
+		snprintf(err, size,
+		         "--tls-cert %s: %s (want a PEM certificate, e.g. from "
+		         "pgsluice gen-cert)",
+		         cert, why);
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
@@ -82,13 +84,16 @@ tls_server_ctx(const char *cert, const char *key, const char *client_ca, char *e
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
-		snprintf(err, size, "--tls-key %s does not belong to the certificate in --tls-cert %s",
-		         key, cert);
+		snprintf(err, size,
+		         "--tls-key %s does not belong to the certificate in --tls-cert %s", key,
+		         cert);
 		goto fail;
 	}
 	if (stat(key, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-		log_warn(NULL, "--tls-key %s is accessible by group or others (mode %04o); "
-		         "chmod 600 it", key, (unsigned)(st.st_mode & 07777));
+		log_warn(NULL,
+		         "--tls-key %s is accessible by group or others (mode %04o); "
+		         "chmod 600 it",
+		         key, (unsigned)(st.st_mode & 07777));
 	if (client_ca != NULL) {
 		if (SSL_CTX_load_verify_locations(ctx, client_ca, NULL) != 1) {
 			tls_queued_error(0, why, sizeof(why), "unreadable");

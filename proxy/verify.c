@@ -193,7 +193,8 @@ verify_copy_result(struct verify *v, const char *table, uint64_t rows, char *err
 	}
 	v->copy_ended = 0;
 	if (rows != v->copy_lines) {
-		snprintf(err, errsize, "verification failed: COPY %s: the target took %llu rows, but "
+		snprintf(err, errsize,
+		         "verification failed: COPY %s: the target took %llu rows, but "
 		         "the dump sent %llu data lines for it",
 		         table, (unsigned long long)rows, (unsigned long long)v->copy_lines);
 		return -1;
@@ -223,7 +224,7 @@ verify_sql_resolve(const struct verify *v, PGconn *conn, char *err, size_t errsi
 	size_t i;
 
 	text_cat(&s, "SELECT v.i, c.oid::pg_catalog.regclass::pg_catalog.text, c.relkind\n"
-	               "  FROM (VALUES ");
+	             "  FROM (VALUES ");
 	for (i = 0; i < v->n_seqs; i++) {
 		lit = PQescapeLiteral(conn, v->seqs[i].name, strlen(v->seqs[i].name));
 		if (lit == NULL) {
@@ -239,8 +240,8 @@ verify_sql_resolve(const struct verify *v, PGconn *conn, char *err, size_t errsi
 		PQfreemem(lit);
 	}
 	text_cat(&s, ") AS v(i, name)\n"
-	               "  LEFT JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(v.name)\n"
-	               " ORDER BY v.i");
+	             "  LEFT JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(v.name)\n"
+	             " ORDER BY v.i");
 	return verify_sql_done(&s, err, errsize);
 }
 
@@ -282,8 +283,9 @@ verify_next(struct verify *v, PGconn *conn, char **sql, char *err, size_t errsiz
 	case VERIFY_STEP_VALUES_SENT:
 		v->batch_lo = v->step == VERIFY_STEP_VALUES_SENT ? v->batch_hi : 0;
 		if (v->batch_lo < v->n_seqs) {
-			v->batch_hi = v->n_seqs - v->batch_lo > VERIFY_BATCH ? v->batch_lo + VERIFY_BATCH
-			                                                     : v->n_seqs;
+			v->batch_hi = v->n_seqs - v->batch_lo > VERIFY_BATCH
+			                      ? v->batch_lo + VERIFY_BATCH
+			                      : v->n_seqs;
 			*sql = verify_sql_values(v, v->batch_lo, v->batch_hi, err, errsize);
 			if (*sql == NULL)
 				return -1;
@@ -328,15 +330,19 @@ verify_result(struct verify *v, const PGresult *res, char *err, size_t errsize)
 		}
 		if (v->step == VERIFY_STEP_RESOLVE_SENT) {
 			if (PQgetisnull(res, row, 1)) {
-				snprintf(err, errsize, "verification failed: the dump sets sequence %s "
-				         "(setval at line %llu), but there is no such relation in the target",
-				         q->name, (unsigned long long)q->line);
+				snprintf(
+					err, errsize,
+					"verification failed: the dump sets sequence %s "
+					"(setval at line %llu), but there is no such relation in the target",
+					q->name, (unsigned long long)q->line);
 				return -1;
 			}
 			if (PQgetvalue(res, row, 2)[0] != 'S') {
-				snprintf(err, errsize, "verification failed: the dump sets sequence %s "
-				         "(setval at line %llu), but in the target it is not a sequence",
-				         q->name, (unsigned long long)q->line);
+				snprintf(
+					err, errsize,
+					"verification failed: the dump sets sequence %s "
+					"(setval at line %llu), but in the target it is not a sequence",
+					q->name, (unsigned long long)q->line);
 				return -1;
 			}
 			free(q->rel);
@@ -350,11 +356,13 @@ verify_result(struct verify *v, const PGresult *res, char *err, size_t errsize)
 		got = strtoll(PQgetvalue(res, row, 1), NULL, 10);
 		called = PQgetvalue(res, row, 2)[0] == 't';
 		if (got != q->value || called != q->is_called) {
-			snprintf(err, errsize, "verification failed: sequence %s is at %lld (is_called "
-			         "%s) in the target, but the dump's setval at line %llu set %lld (is_called "
-			         "%s)",
-			         q->rel, got, called ? "true" : "false", (unsigned long long)q->line,
-			         q->value, q->is_called ? "true" : "false");
+			snprintf(
+				err, errsize,
+				"verification failed: sequence %s is at %lld (is_called "
+				"%s) in the target, but the dump's setval at line %llu set %lld (is_called "
+				"%s)",
+				q->rel, got, called ? "true" : "false", (unsigned long long)q->line,
+				q->value, q->is_called ? "true" : "false");
 			return -1;
 		}
 		v->seqs_ok++;
@@ -390,7 +398,8 @@ verify_summary(const struct verify *v, const struct report *r, report_emit_fn em
 	char line[512], plain[32], in[32], db[32];
 
 	if (v->verified) {
-		snprintf(line, sizeof(line), "  verified: %llu COPY row count%s equal the data lines "
+		snprintf(line, sizeof(line),
+		         "  verified: %llu COPY row count%s equal the data lines "
 		         "sent (%llu rows)%s; %zu sequence%s at the dump's setval value%s",
 		         (unsigned long long)v->tables_ok, v->tables_ok == 1 ? "" : "s",
 		         (unsigned long long)v->rows_ok,
@@ -401,18 +410,21 @@ verify_summary(const struct verify *v, const struct report *r, report_emit_fn em
 	report_size(r->bytes_plain, plain, sizeof(plain));
 	if (r->compression != NULL) {
 		report_size(r->bytes_in, in, sizeof(in));
-		snprintf(line, sizeof(line), "  dump size: %s %s (%llu bytes), %s plain (%llu bytes)",
-		         in, r->compression, (unsigned long long)r->bytes_in, plain,
+		snprintf(line, sizeof(line),
+		         "  dump size: %s %s (%llu bytes), %s plain (%llu bytes)", in,
+		         r->compression, (unsigned long long)r->bytes_in, plain,
 		         (unsigned long long)r->bytes_plain);
 	} else {
-		snprintf(line, sizeof(line), "  dump size: %s plain (%llu bytes), not compressed", plain,
-		         (unsigned long long)r->bytes_plain);
+		snprintf(line, sizeof(line), "  dump size: %s plain (%llu bytes), not compressed",
+		         plain, (unsigned long long)r->bytes_plain);
 	}
 	emit(arg, line);
 	if (v->db_size >= 0) {
 		report_size((uint64_t)v->db_size, db, sizeof(db));
-		snprintf(line, sizeof(line), "  target database size after the import: %s (%lld bytes, "
-		         "pg_database_size)", db, v->db_size);
+		snprintf(line, sizeof(line),
+		         "  target database size after the import: %s (%lld bytes, "
+		         "pg_database_size)",
+		         db, v->db_size);
 		emit(arg, line);
 	}
 }

@@ -33,11 +33,11 @@
 #define VERIFY_BATCH 500 /* sequences per values query */
 
 struct verify_seq {
-	char *name;        /* the setval argument as written ('public.x_seq' unquoted) */
-	char *rel;         /* the relation it names in the target (regclass text) */
+	char *name; /* the setval argument as written ('public.x_seq' unquoted) */
+	char *rel;  /* the relation it names in the target (regclass text) */
 	long long value;
 	int is_called;
-	uint64_t line;     /* input line of the setval */
+	uint64_t line; /* input line of the setval */
 };
 
 struct verify {
@@ -48,14 +48,14 @@ struct verify {
 	size_t seqs_ok;            /* sequences found as set */
 
 	/* the COPY in progress */
-	int copy_countable;        /* text format: lines are rows */
-	int copy_ended;            /* copy_lines is its count */
+	int copy_countable; /* text format: lines are rows */
+	int copy_ended;     /* copy_lines is its count */
 	uint64_t copy_lines;
-	uint64_t tables_ok, rows_ok;  /* COPYs whose tag matched, their rows */
-	uint64_t tables_unchecked;    /* COPYs not in text format */
+	uint64_t tables_ok, rows_ok; /* COPYs whose tag matched, their rows */
+	uint64_t tables_unchecked;   /* COPYs not in text format */
 
-	int verified;              /* all checks ran and passed */
-	long long db_size;         /* pg_database_size after the import; -1: unknown */
+	int verified;      /* all checks ran and passed */
+	long long db_size; /* pg_database_size after the import; -1: unknown */
 };
 
 void verify_init(struct verify *v);
@@ -66,8 +66,8 @@ void verify_free(struct verify *v);
  * line).  A setval is remembered; a COPY ... FROM stdin starts a block.
  * Returns 0, or -1 when out of memory.
  */
-int verify_statement(struct verify *v, const char *text, size_t len, int std_strings,
-                     uint64_t line) __attribute__((warn_unused_result));
+int verify_statement(struct verify *v, const char *text, size_t len, int std_strings, uint64_t line)
+	__attribute__((warn_unused_result));
 
 /* The COPY block ended after lines data lines (LEXER_COPY_END's rows). */
 void verify_copy_end(struct verify *v, uint64_t lines);
@@ -108,7 +108,6 @@ void verify_size_result(struct verify *v, const PGresult *res);
  * Summary lines (indented by two spaces): what was verified, the dump's
  * sizes (from r), the database size.
  */
-void verify_summary(const struct verify *v, const struct report *r, report_emit_fn emit,
-                    void *arg);
+void verify_summary(const struct verify *v, const struct report *r, report_emit_fn emit, void *arg);
 
 #endif

@@ -83,8 +83,9 @@ classify_tag(const char *s, size_t len, int std_strings, char *tag, size_t size)
 		if (o > 0 && o + 1 < size)
 			tag[o++] = ' ';
 		for (i = 0; words[k][i] && o + 1 < size; i++)
-			tag[o++] = (char)(words[k][i] >= 'a' && words[k][i] <= 'z' ? words[k][i] - 32
-			                                                            : words[k][i]);
+			tag[o++] =
+				(char)(words[k][i] >= 'a' && words[k][i] <= 'z' ? words[k][i] - 32
+			                                                        : words[k][i]);
 	}
 	tag[o] = '\0';
 	if (strcmp(tag, "END") == 0)

@@ -40,20 +40,34 @@
 #define TRAILER "-- PostgreSQL database dump complete"
 
 /* The statement's first token (lx->first_kw). */
-enum { FK_NONE, FK_OTHER, FK_COPY, FK_SET, FK_RESET, FK_DISCARD };
+enum {
+	FK_NONE,
+	FK_OTHER,
+	FK_COPY,
+	FK_SET,
+	FK_RESET,
+	FK_DISCARD
+};
 
 /* What the token before this one was (lx->prev_tok). */
-enum { PT_OTHER, PT_BEGIN, PT_LABEL };
+enum {
+	PT_OTHER,
+	PT_BEGIN,
+	PT_LABEL
+};
 
 /* The kind of the open single-quoted string (lx->quote_kind). */
-enum { QK_STD, QK_ESC, QK_BIT };
+enum {
+	QK_STD,
+	QK_ESC,
+	QK_BIT
+};
 
 /* scan.l's {space}: \v is one from PostgreSQL 16 on. */
 static int
 is_space(unsigned char c, int vt)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
-	    (c == '\v' && vt);
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || (c == '\v' && vt);
 }
 
 static int
@@ -65,8 +79,7 @@ vt_is_space(const struct lexer *lx)
 static int
 is_ident_start(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-	    c >= 0x80;
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
 }
 
 static int
@@ -129,8 +142,8 @@ int
 lexer_in_copy(const struct lexer *lx)
 {
 	return lx->state == LX_COPY_EOL || lx->state == LX_COPY_EOL_DASH ||
-	    lx->state == LX_COPY_EOL_COMMENT || lx->state == LX_COPY_BOL ||
-	    lx->state == LX_COPY_DATA;
+	       lx->state == LX_COPY_EOL_COMMENT || lx->state == LX_COPY_BOL ||
+	       lx->state == LX_COPY_DATA;
 }
 
 int
@@ -142,8 +155,7 @@ lexer_in_copy_data(const struct lexer *lx)
 int
 lexer_between_statements(const struct lexer *lx)
 {
-	return lx->state == LX_START || lx->state == LX_START_DASH ||
-	    lx->state == LX_START_COMMENT;
+	return lx->state == LX_START || lx->state == LX_START_DASH || lx->state == LX_START_COMMENT;
 }
 
 uint64_t
@@ -152,8 +164,7 @@ lexer_meta_len(const struct lexer *lx)
 	return lx->state == LX_META ? lx->offset - lx->st_offset : 0;
 }
 
-static int
-fail(struct lexer *lx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct lexer *lx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #include <stdarg.h>
 
@@ -186,9 +197,11 @@ cap_error(struct lexer *lx)
 	char limit[32];
 
 	size_str(lx->max_statement, limit, sizeof(limit));
-	fail(lx, "the statement that began at line %llu is larger than %s "
-	    "(the --max-statement limit); raise the limit if the dump "
-	    "really holds such a statement", (unsigned long long)lx->st_line, limit);
+	fail(lx,
+	     "the statement that began at line %llu is larger than %s "
+	     "(the --max-statement limit); raise the limit if the dump "
+	     "really holds such a statement",
+	     (unsigned long long)lx->st_line, limit);
 	return -1;
 }
 
@@ -212,9 +225,10 @@ append(struct lexer *lx, const char *s, size_t n)
 			cap = lx->max_statement + 1; /* never hold more than the cap */
 		nb = realloc(lx->buf, cap);
 		if (nb == NULL) {
-			fail(lx, "out of memory holding the statement that began "
-			    "at line %llu (%zu bytes)",
-			    (unsigned long long)lx->st_line, lx->len + n);
+			fail(lx,
+			     "out of memory holding the statement that began "
+			     "at line %llu (%zu bytes)",
+			     (unsigned long long)lx->st_line, lx->len + n);
 			return -1;
 		}
 		lx->buf = nb;
@@ -259,18 +273,20 @@ count_identifier(struct lexer *lx)
 	int tracked, prev = lx->prev_tok;
 
 	if (lx->first_kw == FK_NONE)
-		lx->first_kw = word_is(lx, "copy") ? FK_COPY : word_is(lx, "set") ? FK_SET :
-		    word_is(lx, "reset") ? FK_RESET : word_is(lx, "discard") ? FK_DISCARD :
-		    FK_OTHER;
+		lx->first_kw = word_is(lx, "copy")      ? FK_COPY
+		               : word_is(lx, "set")     ? FK_SET
+		               : word_is(lx, "reset")   ? FK_RESET
+		               : word_is(lx, "discard") ? FK_DISCARD
+		                                        : FK_OTHER;
 	lx->prev_tok = PT_OTHER;
 	if (lx->identifier_count == 0)
 		memset(lx->identifiers, 0, sizeof(lx->identifiers));
 	if (lx->identifier_count < sizeof(lx->identifiers)) {
 		tracked = (n == 6 && memcmp(w, "create", 6) == 0) ||
-		    (n == 8 && memcmp(w, "function", 8) == 0) ||
-		    (n == 9 && memcmp(w, "procedure", 9) == 0) ||
-		    (n == 2 && memcmp(w, "or", 2) == 0) ||
-		    (n == 7 && memcmp(w, "replace", 7) == 0);
+		          (n == 8 && memcmp(w, "function", 8) == 0) ||
+		          (n == 9 && memcmp(w, "procedure", 9) == 0) ||
+		          (n == 2 && memcmp(w, "or", 2) == 0) ||
+		          (n == 7 && memcmp(w, "replace", 7) == 0);
 		if (tracked)
 			lx->identifiers[lx->identifier_count] = w[0];
 		lx->identifier_count++;
@@ -337,9 +353,13 @@ word_add(struct lexer *lx, unsigned char c)
 static int
 parse_bool(const char *v, size_t n)
 {
-	static const struct { const char *word; size_t min; int value; } words[] = {
+	static const struct {
+		const char *word;
+		size_t min;
+		int value;
+	} words[] = {
 		{ "true", 1, 1 }, { "false", 1, 0 }, { "yes", 1, 1 }, { "no", 1, 0 },
-		{ "on", 2, 1 }, { "off", 2, 0 }, { "1", 1, 1 }, { "0", 1, 0 },
+		{ "on", 2, 1 },   { "off", 2, 0 },   { "1", 1, 1 },   { "0", 1, 0 },
 	};
 	size_t k, j;
 
@@ -514,8 +534,8 @@ begin_statement(struct lexer *lx, uint64_t line, uint64_t offset)
 }
 
 static void
-fill(struct lexer_event *ev, enum lexer_event_type type, const char *data,
-     size_t len, uint64_t line, uint64_t offset)
+fill(struct lexer_event *ev, enum lexer_event_type type, const char *data, size_t len,
+     uint64_t line, uint64_t offset)
 {
 	memset(ev, 0, sizeof(*ev));
 	ev->type = type;
@@ -538,7 +558,7 @@ end_statement(struct lexer *lx, struct lexer_event *ev)
 		lx->copy_rows = 0;
 		lx->held_len = 0;
 	} else if (lx->first_kw == FK_SET || lx->first_kw == FK_RESET ||
-	    lx->first_kw == FK_DISCARD) {
+	           lx->first_kw == FK_DISCARD) {
 		track_std_strings(lx, lx->buf, lx->len);
 	}
 }
@@ -556,8 +576,7 @@ is_trailer(const char *s, size_t n)
  * that cannot hold the "\." marker.  Called in LX_COPY_DATA/LX_COPY_BOL.
  */
 static int
-scan_copy(struct lexer *lx, const char *p, size_t len, size_t *ip,
-          struct lexer_event *ev)
+scan_copy(struct lexer *lx, const char *p, size_t len, size_t *ip, struct lexer_event *ev)
 {
 	size_t i = *ip, start = i;
 	uint64_t start_line = lx->line, start_off = lx->offset + i;
@@ -632,27 +651,26 @@ copy_marker_byte(struct lexer *lx, unsigned char c)
 }
 
 int
-lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
-           struct lexer_event *ev)
+lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used, struct lexer_event *ev)
 {
 	const unsigned char *p = (const unsigned char *)buf;
 	size_t i = 0, run = (size_t)-1;
 	unsigned char c;
 	int r = LEXER_MORE, m, vt = vt_is_space(lx);
 
-#define ADVANCE()                       \
-	do {                            \
-		if (p[i] == '\n')       \
-			lx->line++;     \
-		i++;                    \
+#define ADVANCE()                   \
+	do {                        \
+		if (p[i] == '\n')   \
+			lx->line++; \
+		i++;                \
 	} while (0)
-#define FLUSH_RUN(upto)                                               \
-	do {                                                          \
-		if (run != (size_t)-1) {                              \
-			if (append(lx, buf + run, (upto) - run) < 0)  \
-				goto error;                           \
-			run = (size_t)-1;                             \
-		}                                                     \
+#define FLUSH_RUN(upto)                                            \
+	do {                                                       \
+		if (run != (size_t)-1) {                           \
+			if (append(lx, buf + run, (upto)-run) < 0) \
+				goto error;                        \
+			run = (size_t)-1;                          \
+		}                                                  \
 	} while (0)
 
 	if (lx->state == LX_FAILED) {
@@ -667,8 +685,7 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 		 * The cap is checked here, between steps, so that where it trips
 		 * does not depend on where the chunks end (append() would).
 		 */
-		if (run != (size_t)-1 &&
-		    lx->offset + i - lx->st_offset > lx->max_statement) {
+		if (run != (size_t)-1 && lx->offset + i - lx->st_offset > lx->max_statement) {
 			cap_error(lx);
 			goto error;
 		}
@@ -714,7 +731,7 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 				if (lx->comment_len <= sizeof(lx->comment) &&
 				    is_trailer(lx->comment, lx->comment_len)) {
 					fill(ev, LEXER_TRAILER, lx->comment, lx->comment_len,
-					    lx->comment_line, lx->comment_offset);
+					     lx->comment_line, lx->comment_offset);
 					r = LEXER_EVENT;
 					goto out;
 				}
@@ -782,7 +799,8 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 			} else if (c == ';') {
 				i++;
 				/* psql ends the statement here iff its own count is 0 */
-				if (lx->paren_depth == 0 && (lx->psql_depth == 0) != (lx->begin_depth == 0))
+				if (lx->paren_depth == 0 &&
+				    (lx->psql_depth == 0) != (lx->begin_depth == 0))
 					lx->psql_differs = 1;
 				if (lx->paren_depth == 0 && lx->begin_depth == 0) {
 					FLUSH_RUN(i);
@@ -798,11 +816,11 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 					lx->paren_depth--;
 				i++;
 			} else if (c == '\\') {
-				fail(lx, "line %llu: a backslash outside quotes inside the "
-				    "statement that began at line %llu; psql would run it as "
-				    "a meta-command, which a dump never holds there",
-				    (unsigned long long)lx->line,
-				    (unsigned long long)lx->st_line);
+				fail(lx,
+				     "line %llu: a backslash outside quotes inside the "
+				     "statement that began at line %llu; psql would run it as "
+				     "a meta-command, which a dump never holds there",
+				     (unsigned long long)lx->line, (unsigned long long)lx->st_line);
 				goto error;
 			} else {
 				i++;
@@ -817,8 +835,10 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 			if (lx->word_len == 1 && c == '\'' && strchr("ebxn", lx->word[0]) != NULL) {
 				char w = lx->word[0];
 				other_token(lx, c);
-				open_quote(lx, w == 'e' ? QK_ESC : (w == 'b' || w == 'x') ? QK_BIT :
-				    lx->std_strings ? QK_STD : QK_ESC);
+				open_quote(lx, w == 'e'                 ? QK_ESC
+				               : (w == 'b' || w == 'x') ? QK_BIT
+				               : lx->std_strings        ? QK_STD
+				                                        : QK_ESC);
 				i++;
 				break;
 			} else if (lx->word_len == 1 && lx->word[0] == 'u' && c == '&') {
@@ -1063,9 +1083,11 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 				i++;
 			} else if (lx->tag_len == 0 ? is_ident_start(c) : is_dolq_cont(c)) {
 				if (lx->tag_len == LEXER_MAX_DOLLAR_TAG) {
-					fail(lx, "line %llu: a dollar-quote tag longer than %d "
-					    "bytes ($%.20s...)", (unsigned long long)lx->line,
-					    LEXER_MAX_DOLLAR_TAG, lx->tag);
+					fail(lx,
+					     "line %llu: a dollar-quote tag longer than %d "
+					     "bytes ($%.20s...)",
+					     (unsigned long long)lx->line, LEXER_MAX_DOLLAR_TAG,
+					     lx->tag);
 					goto error;
 				}
 				lx->tag[lx->tag_len++] = (char)c;
@@ -1143,16 +1165,19 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 				lx->state = LX_COPY_EOL;
 			break;
 		copy_line_text:
-			fail(lx, "line %llu: text after COPY ... FROM stdin on the "
-			    "same line (only a -- comment may follow); COPY data must "
-			    "start on the next line", (unsigned long long)lx->line);
+			fail(lx,
+			     "line %llu: text after COPY ... FROM stdin on the "
+			     "same line (only a -- comment may follow); COPY data must "
+			     "start on the next line",
+			     (unsigned long long)lx->line);
 			goto error;
 		case LX_COPY_BOL:
 			if (lx->held_len > 0) {
 				m = copy_marker_byte(lx, c);
 				if (m == 1) {
 					i++;
-					fill(ev, LEXER_COPY_END, "", 0, lx->held_line, lx->held_offset);
+					fill(ev, LEXER_COPY_END, "", 0, lx->held_line,
+					     lx->held_offset);
 					ev->rows = lx->copy_rows;
 					lx->line++;
 					lx->held_len = 0;
@@ -1165,8 +1190,8 @@ lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
 					break;
 				}
 				/* what was held is data */
-				fill(ev, LEXER_COPY_DATA, lx->held, lx->held_len,
-				    lx->held_line, lx->held_offset);
+				fill(ev, LEXER_COPY_DATA, lx->held, lx->held_len, lx->held_line,
+				     lx->held_offset);
 				lx->held_len = 0;
 				lx->state = LX_COPY_DATA;
 				r = LEXER_EVENT;
@@ -1222,41 +1247,51 @@ lexer_describe(const struct lexer *lx, char *buf, size_t size)
 	case LX_BLOCK:
 	case LX_BLOCK_STAR:
 	case LX_BLOCK_SLASH:
-		snprintf(buf, size, "inside a /* comment */ that began at line %llu "
-		    "(in the statement that began at line %llu)", op, st);
+		snprintf(buf, size,
+		         "inside a /* comment */ that began at line %llu "
+		         "(in the statement that began at line %llu)",
+		         op, st);
 		break;
 	case LX_SQUOTE:
 	case LX_EQUOTE:
 	case LX_EQUOTE_BS:
 	case LX_BQUOTE:
-		snprintf(buf, size, "inside a quoted string that began at line %llu "
-		    "(in the statement that began at line %llu)", op, st);
+		snprintf(buf, size,
+		         "inside a quoted string that began at line %llu "
+		         "(in the statement that began at line %llu)",
+		         op, st);
 		break;
 	case LX_DQUOTE:
-		snprintf(buf, size, "inside a quoted identifier that began at line %llu "
-		    "(in the statement that began at line %llu)", op, st);
+		snprintf(buf, size,
+		         "inside a quoted identifier that began at line %llu "
+		         "(in the statement that began at line %llu)",
+		         op, st);
 		break;
 	case LX_DOLLAR_BODY:
 	case LX_DOLLAR_CLOSE:
-		snprintf(buf, size, "inside a dollar-quoted string ($%s$) that began "
-		    "at line %llu (in the statement that began at line %llu)",
-		    lx->tag, op, st);
+		snprintf(buf, size,
+		         "inside a dollar-quoted string ($%s$) that began "
+		         "at line %llu (in the statement that began at line %llu)",
+		         lx->tag, op, st);
 		break;
 	case LX_COPY_EOL:
 	case LX_COPY_EOL_DASH:
 	case LX_COPY_EOL_COMMENT:
 	case LX_COPY_BOL:
 	case LX_COPY_DATA:
-		snprintf(buf, size, "inside COPY %s (data began at line %llu, %llu "
-		    "rows read, no \\. line)", lx->copy_table, op,
-		    (unsigned long long)lx->copy_rows);
+		snprintf(buf, size,
+		         "inside COPY %s (data began at line %llu, %llu "
+		         "rows read, no \\. line)",
+		         lx->copy_table, op, (unsigned long long)lx->copy_rows);
 		break;
 	case LX_FAILED:
 		snprintf(buf, size, "after an error: %s", lx->error);
 		break;
 	default:
-		snprintf(buf, size, "inside the statement that began at line %llu "
-		    "(no terminating semicolon)", st);
+		snprintf(buf, size,
+		         "inside the statement that began at line %llu "
+		         "(no terminating semicolon)",
+		         st);
 		break;
 	}
 }
@@ -1273,16 +1308,15 @@ lexer_finish(struct lexer *lx, struct lexer_event *ev)
 		lx->state = LX_START;
 		if (lx->comment_len <= sizeof(lx->comment) &&
 		    is_trailer(lx->comment, lx->comment_len)) {
-			fill(ev, LEXER_TRAILER, lx->comment, lx->comment_len,
-			    lx->comment_line, lx->comment_offset);
+			fill(ev, LEXER_TRAILER, lx->comment, lx->comment_len, lx->comment_line,
+			     lx->comment_offset);
 			return LEXER_EVENT;
 		}
 		return LEXER_MORE;
 	case LX_META:
 		if (lx->len > 0 && lx->buf[lx->len - 1] == '\r')
 			lx->buf[--lx->len] = '\0';
-		fill(ev, LEXER_META, lx->buf ? lx->buf : "", lx->len, lx->st_line,
-		    lx->st_offset);
+		fill(ev, LEXER_META, lx->buf ? lx->buf : "", lx->len, lx->st_line, lx->st_offset);
 		ev->std_strings = lx->std_strings;
 		lx->state = LX_START;
 		return LEXER_EVENT;

@@ -71,10 +71,10 @@ struct lexer_event {
 	                   * LEXER_STATEMENT's or LEXER_META's is followed by a
 	                   * NUL byte (data[len] == '\0'), the others' are not */
 	size_t len;
-	uint64_t line;    /* 1-based input line where the event starts */
-	uint64_t offset;  /* byte offset in the whole input where it starts */
-	uint64_t rows;    /* LEXER_COPY_END: number of data lines in the block */
-	int std_strings;  /* standard_conforming_strings the event was read with */
+	uint64_t line;   /* 1-based input line where the event starts */
+	uint64_t offset; /* byte offset in the whole input where it starts */
+	uint64_t rows;   /* LEXER_COPY_END: number of data lines in the block */
+	int std_strings; /* standard_conforming_strings the event was read with */
 	/*
 	 * LEXER_STATEMENT: psql, which reads its input a line at a time, would
 	 * cut this statement elsewhere than the server reads it: a string goes
@@ -96,48 +96,48 @@ enum lexer_result {
 
 /* Where a statement's text stands, for the open-construct error message. */
 enum lexer_state {
-	LX_START,         /* between statements */
-	LX_START_DASH,    /* between statements, saw '-' */
-	LX_START_COMMENT, /* '--' comment between statements */
-	LX_META,          /* backslash meta-command, to end of line */
-	LX_NORMAL,        /* inside a statement, between tokens */
-	LX_IDENT,         /* inside an identifier or keyword */
-	LX_NUMBER,        /* inside a number */
-	LX_NUMBER_E,      /* number, right after its 'e' */
-	LX_NUMBER_EXP,    /* number, in its exponent */
-	LX_PARAM,         /* $1 */
-	LX_DASH,          /* saw '-' inside a statement */
-	LX_SLASH,         /* saw '/' (at start or inside a statement) */
-	LX_LINE_COMMENT,  /* '--' comment inside a statement */
-	LX_BLOCK,         /* inside a (nested) block comment */
-	LX_BLOCK_STAR,    /* block comment, saw '*' */
-	LX_BLOCK_SLASH,   /* block comment, saw '/' */
-	LX_JUNK,          /* identifier characters glued to a number or $n */
-	LX_SQUOTE,        /* '...' string, '' escapes only (also U&'') */
-	LX_SQUOTE_END,    /* saw the closing-or-doubled quote of a string */
-	LX_EQUOTE,        /* '...' string with backslash escapes (E'', or scs off) */
-	LX_EQUOTE_BS,     /* E'' string, right after a backslash */
-	LX_BQUOTE,        /* B'' or X'' string: no escapes, no doubling */
-	LX_QGAP,          /* after a string: whitespace that may continue it */
-	LX_QGAP_DASH,     /* that whitespace, saw '-' */
-	LX_QGAP_COMMENT,  /* that whitespace, in a '--' comment */
-	LX_DQUOTE,        /* "..." identifier */
-	LX_DQUOTE_END,    /* saw the closing-or-doubled '"' */
-	LX_UAMP,          /* saw identifier "u" then '&' */
-	LX_DOLLAR,        /* saw '$' at a token start: tag, parameter, or nothing */
-	LX_DOLLAR_BODY,   /* inside a dollar-quoted string */
-	LX_DOLLAR_CLOSE,  /* inside a dollar quote, matching the closing tag */
-	LX_COPY_EOL,      /* after "COPY ... FROM stdin;", rest of that line */
-	LX_COPY_EOL_DASH, /* that rest, saw '-' */
+	LX_START,            /* between statements */
+	LX_START_DASH,       /* between statements, saw '-' */
+	LX_START_COMMENT,    /* '--' comment between statements */
+	LX_META,             /* backslash meta-command, to end of line */
+	LX_NORMAL,           /* inside a statement, between tokens */
+	LX_IDENT,            /* inside an identifier or keyword */
+	LX_NUMBER,           /* inside a number */
+	LX_NUMBER_E,         /* number, right after its 'e' */
+	LX_NUMBER_EXP,       /* number, in its exponent */
+	LX_PARAM,            /* $1 */
+	LX_DASH,             /* saw '-' inside a statement */
+	LX_SLASH,            /* saw '/' (at start or inside a statement) */
+	LX_LINE_COMMENT,     /* '--' comment inside a statement */
+	LX_BLOCK,            /* inside a (nested) block comment */
+	LX_BLOCK_STAR,       /* block comment, saw '*' */
+	LX_BLOCK_SLASH,      /* block comment, saw '/' */
+	LX_JUNK,             /* identifier characters glued to a number or $n */
+	LX_SQUOTE,           /* '...' string, '' escapes only (also U&'') */
+	LX_SQUOTE_END,       /* saw the closing-or-doubled quote of a string */
+	LX_EQUOTE,           /* '...' string with backslash escapes (E'', or scs off) */
+	LX_EQUOTE_BS,        /* E'' string, right after a backslash */
+	LX_BQUOTE,           /* B'' or X'' string: no escapes, no doubling */
+	LX_QGAP,             /* after a string: whitespace that may continue it */
+	LX_QGAP_DASH,        /* that whitespace, saw '-' */
+	LX_QGAP_COMMENT,     /* that whitespace, in a '--' comment */
+	LX_DQUOTE,           /* "..." identifier */
+	LX_DQUOTE_END,       /* saw the closing-or-doubled '"' */
+	LX_UAMP,             /* saw identifier "u" then '&' */
+	LX_DOLLAR,           /* saw '$' at a token start: tag, parameter, or nothing */
+	LX_DOLLAR_BODY,      /* inside a dollar-quoted string */
+	LX_DOLLAR_CLOSE,     /* inside a dollar quote, matching the closing tag */
+	LX_COPY_EOL,         /* after "COPY ... FROM stdin;", rest of that line */
+	LX_COPY_EOL_DASH,    /* that rest, saw '-' */
 	LX_COPY_EOL_COMMENT, /* that rest, in a '--' comment */
-	LX_COPY_BOL,      /* COPY data, at a line start (matching "\.") */
-	LX_COPY_DATA,     /* COPY data, inside a line */
-	LX_FAILED,        /* an error was reported */
+	LX_COPY_BOL,         /* COPY data, at a line start (matching "\.") */
+	LX_COPY_DATA,        /* COPY data, inside a line */
+	LX_FAILED,           /* an error was reported */
 };
 
 struct lexer {
 	enum lexer_state state;
-	uint64_t line, offset;   /* position of the next byte */
+	uint64_t line, offset; /* position of the next byte */
 	size_t max_statement;
 	/*
 	 * Option: the target server's server_version_num (150000 and up), set
@@ -150,17 +150,17 @@ struct lexer {
 	char *buf;
 	size_t len, cap;
 	uint64_t st_line, st_offset;
-	int has_token;           /* statement holds more than comments */
-	int std_strings;         /* standard_conforming_strings, see lexer_standard_strings */
-	int first_kw;            /* the statement's first token, when a word (lexer.c) */
+	int has_token;   /* statement holds more than comments */
+	int std_strings; /* standard_conforming_strings, see lexer_standard_strings */
+	int first_kw;    /* the statement's first token, when a word (lexer.c) */
 
 	/* BEGIN ATOMIC bodies (psql's CREATE ... FUNCTION|PROCEDURE test) */
 	int paren_depth, begin_depth;
-	int psql_depth;          /* psql's BEGIN count, which also counts a bare BEGIN */
+	int psql_depth; /* psql's BEGIN count, which also counts a bare BEGIN */
 	unsigned identifier_count;
 	char identifiers[4];
-	int prev_tok;            /* what the last token was, for BEGIN ATOMIC and labels */
-	int psql_differs;        /* see lexer_event.psql_cut_differs */
+	int prev_tok;     /* what the last token was, for BEGIN ATOMIC and labels */
+	int psql_differs; /* see lexer_event.psql_cut_differs */
 
 	/* current identifier token, lowercased prefix; digits of an exponent */
 	char word[12];
@@ -168,11 +168,11 @@ struct lexer {
 
 	/* strings: which kind is open, and the gap that may continue it */
 	int quote_kind;
-	int gap_newline;         /* LX_QGAP*: a newline was seen */
+	int gap_newline; /* LX_QGAP*: a newline was seen */
 
 	/* block comments and quoted things: where they began */
 	int block_depth;
-	uint64_t open_line;      /* line of the open quote/comment/COPY */
+	uint64_t open_line; /* line of the open quote/comment/COPY */
 
 	/* dollar quotes */
 	char tag[LEXER_MAX_DOLLAR_TAG + 1];
@@ -184,11 +184,11 @@ struct lexer {
 	uint64_t comment_line, comment_offset;
 
 	/* COPY data */
-	char held[4];            /* "\", "\.", "\.\r" held back at a line start */
+	char held[4]; /* "\", "\.", "\.\r" held back at a line start */
 	size_t held_len;
 	uint64_t held_line, held_offset;
 	uint64_t copy_rows;
-	char copy_table[64];     /* table name for messages, truncated */
+	char copy_table[64]; /* table name for messages, truncated */
 
 	char error[256];
 };
@@ -218,8 +218,7 @@ void lexer_trim(struct lexer *lx, size_t keep);
  * LEXER_MORE: all of buf was consumed and no event completed.
  * LEXER_ERROR: lexer_error() says what and where; nothing more is accepted.
  */
-int lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used,
-               struct lexer_event *ev);
+int lexer_scan(struct lexer *lx, const char *buf, size_t len, size_t *used, struct lexer_event *ev);
 
 /*
  * End of input.  Returns LEXER_EVENT for a last meta-command or trailer

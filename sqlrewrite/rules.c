@@ -23,9 +23,20 @@
 #include "sqltok.h"
 
 static const char *const rule_names[RULES_R_NRULES] = {
-	NULL, "empty", "owner", "privileges", "superuser-only", "meta",
-	"public-schema", "transaction", "unknown-setting", "unknown-function",
-	"column-option", "clean", "refuse", "copy-freeze",
+	NULL,
+	"empty",
+	"owner",
+	"privileges",
+	"superuser-only",
+	"meta",
+	"public-schema",
+	"transaction",
+	"unknown-setting",
+	"unknown-function",
+	"column-option",
+	"clean",
+	"refuse",
+	"copy-freeze",
 };
 
 /* counts[] is indexed rule * 3 + (action - 1); RULES_MAX_STATS must fit. */
@@ -45,8 +56,8 @@ struct stmt {
 	int n;                    /* how many of them are in t[] */
 	struct sqltok tail[4];    /* the last tokens, tail[ntail - 1] last */
 	int ntail;
-	int ntok;                 /* all tokens (';' included) */
-	int clean;                /* enum clean_form: a pg_dump --clean drop */
+	int ntok;  /* all tokens (';' included) */
+	int clean; /* enum clean_form: a pg_dump --clean drop */
 };
 
 /* What the matching row decided; rows preset it, matchers may change it. */
@@ -124,8 +135,9 @@ lower_name(const struct sqltok *t, char *out, size_t size)
 static int
 role_keyword(const struct sqltok *t)
 {
-	static const char *const kw[] = {"current_user", "session_user",
-	    "current_role", "public", "none", "default", NULL};
+	static const char *const kw[] = {
+		"current_user", "session_user", "current_role", "public", "none", "default", NULL
+	};
 	int i;
 
 	for (i = 0; kw[i] != NULL; i++)
@@ -148,8 +160,7 @@ map_role(const struct rules *r, const struct sqltok *t)
 		return NULL;
 	if (t->type == SQLTOK_WORD && role_keyword(t))
 		return NULL;
-	if (t->type != SQLTOK_WORD && t->type != SQLTOK_QIDENT &&
-	    t->type != SQLTOK_STRING)
+	if (t->type != SQLTOK_WORD && t->type != SQLTOK_QIDENT && t->type != SQLTOK_STRING)
 		return NULL;
 	n = sqltok_name(t, name, sizeof(name));
 	if (n >= sizeof(name))
@@ -207,24 +218,110 @@ rw_init(struct rw *w, struct rules *r, const char *src)
 static int
 reserved_word(const char *s)
 {
-	static const char *const kw[] = {"all", "analyse", "analyze", "and",
-	    "any", "array", "as", "asc", "asymmetric", "authorization",
-	    "binary", "both", "case", "cast", "check", "collate", "collation",
-	    "column", "concurrently", "constraint", "create", "cross",
-	    "current_catalog", "current_date", "current_role",
-	    "current_schema", "current_time", "current_timestamp",
-	    "current_user", "default", "deferrable", "desc", "distinct", "do",
-	    "else", "end", "except", "false", "fetch", "for", "foreign",
-	    "freeze", "from", "full", "grant", "group", "having", "ilike", "in",
-	    "initially", "inner", "intersect", "into", "is", "isnull", "join",
-	    "lateral", "leading", "left", "like", "limit", "localtime",
-	    "localtimestamp", "natural", "none", "not", "notnull", "null",
-	    "offset", "on", "only", "or", "order", "outer", "overlaps",
-	    "placing", "primary", "public", "references", "returning", "right",
-	    "select", "session_user", "similar", "some", "symmetric",
-	    "system_user", "table", "tablesample", "then", "to", "trailing",
-	    "true", "union", "unique", "user", "using", "variadic", "verbose",
-	    "when", "where", "window", "with", NULL};
+	static const char *const kw[] = { "all",
+		                          "analyse",
+		                          "analyze",
+		                          "and",
+		                          "any",
+		                          "array",
+		                          "as",
+		                          "asc",
+		                          "asymmetric",
+		                          "authorization",
+		                          "binary",
+		                          "both",
+		                          "case",
+		                          "cast",
+		                          "check",
+		                          "collate",
+		                          "collation",
+		                          "column",
+		                          "concurrently",
+		                          "constraint",
+		                          "create",
+		                          "cross",
+		                          "current_catalog",
+		                          "current_date",
+		                          "current_role",
+		                          "current_schema",
+		                          "current_time",
+		                          "current_timestamp",
+		                          "current_user",
+		                          "default",
+		                          "deferrable",
+		                          "desc",
+		                          "distinct",
+		                          "do",
+		                          "else",
+		                          "end",
+		                          "except",
+		                          "false",
+		                          "fetch",
+		                          "for",
+		                          "foreign",
+		                          "freeze",
+		                          "from",
+		                          "full",
+		                          "grant",
+		                          "group",
+		                          "having",
+		                          "ilike",
+		                          "in",
+		                          "initially",
+		                          "inner",
+		                          "intersect",
+		                          "into",
+		                          "is",
+		                          "isnull",
+		                          "join",
+		                          "lateral",
+		                          "leading",
+		                          "left",
+		                          "like",
+		                          "limit",
+		                          "localtime",
+		                          "localtimestamp",
+		                          "natural",
+		                          "none",
+		                          "not",
+		                          "notnull",
+		                          "null",
+		                          "offset",
+		                          "on",
+		                          "only",
+		                          "or",
+		                          "order",
+		                          "outer",
+		                          "overlaps",
+		                          "placing",
+		                          "primary",
+		                          "public",
+		                          "references",
+		                          "returning",
+		                          "right",
+		                          "select",
+		                          "session_user",
+		                          "similar",
+		                          "some",
+		                          "symmetric",
+		                          "system_user",
+		                          "table",
+		                          "tablesample",
+		                          "then",
+		                          "to",
+		                          "trailing",
+		                          "true",
+		                          "union",
+		                          "unique",
+		                          "user",
+		                          "using",
+		                          "variadic",
+		                          "verbose",
+		                          "when",
+		                          "where",
+		                          "window",
+		                          "with",
+		                          NULL };
 	int i;
 
 	for (i = 0; kw[i] != NULL; i++)
@@ -241,8 +338,7 @@ rw_ident(struct rw *w, const char *name)
 	int bare = name[0] != '\0' && !(name[0] >= '0' && name[0] <= '9');
 
 	for (p = name; *p != '\0' && bare; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		    *p == '_'))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
 			bare = 0;
 	if (bare && !reserved_word(name)) {
 		rw_put(w, name, strlen(name));
@@ -325,36 +421,35 @@ struct setting {
 };
 
 /* CVE-2024-7348 (August 2024): 12.20, 13.16, 14.13, 15.8, 16.4, 17.0. */
-static const int restrict_relkind_minor[] = {120020, 130016, 140013, 150008,
-    160004, 170000, 0};
+static const int restrict_relkind_minor[] = { 120020, 130016, 140013, 150008, 160004, 170000, 0 };
 
 static const struct setting settings[] = {
-	{"check_function_bodies", OLD, 0, NULL},
-	{"client_encoding", OLD, 0, NULL},
-	{"client_min_messages", OLD, 0, NULL},
-	{"datestyle", OLD, 0, NULL},
-	{"default_table_access_method", 120000, 0, NULL},
-	{"default_tablespace", OLD, 0, NULL},
-	{"default_toast_compression", 140000, 0, NULL},
-	{"default_transaction_read_only", OLD, 0, NULL},
-	{"default_with_oids", OLD, 120000, NULL},
-	{"escape_string_warning", 80100, 0, NULL},
-	{"extra_float_digits", OLD, 0, NULL},
-	{"idle_in_transaction_session_timeout", 90600, 0, NULL},
-	{"intervalstyle", 80400, 0, NULL},
-	{"lo_compat_privileges", 90000, 0, NULL},
-	{"lock_timeout", 90300, 0, NULL},
-	{"quote_all_identifiers", 90100, 0, NULL},
-	{"restrict_nonsystem_relation_kind", 120020, 0, restrict_relkind_minor},
-	{"row_security", 90500, 0, NULL},
-	{"search_path", OLD, 0, NULL},
-	{"session_replication_role", 80300, 0, NULL},
-	{"standard_conforming_strings", 80100, 0, NULL},
-	{"statement_timeout", OLD, 0, NULL},
-	{"synchronous_commit", 80300, 0, NULL},
-	{"timezone", OLD, 0, NULL},
-	{"transaction_timeout", 170000, 0, NULL},
-	{"xmloption", 80300, 0, NULL},
+	{ "check_function_bodies", OLD, 0, NULL },
+	{ "client_encoding", OLD, 0, NULL },
+	{ "client_min_messages", OLD, 0, NULL },
+	{ "datestyle", OLD, 0, NULL },
+	{ "default_table_access_method", 120000, 0, NULL },
+	{ "default_tablespace", OLD, 0, NULL },
+	{ "default_toast_compression", 140000, 0, NULL },
+	{ "default_transaction_read_only", OLD, 0, NULL },
+	{ "default_with_oids", OLD, 120000, NULL },
+	{ "escape_string_warning", 80100, 0, NULL },
+	{ "extra_float_digits", OLD, 0, NULL },
+	{ "idle_in_transaction_session_timeout", 90600, 0, NULL },
+	{ "intervalstyle", 80400, 0, NULL },
+	{ "lo_compat_privileges", 90000, 0, NULL },
+	{ "lock_timeout", 90300, 0, NULL },
+	{ "quote_all_identifiers", 90100, 0, NULL },
+	{ "restrict_nonsystem_relation_kind", 120020, 0, restrict_relkind_minor },
+	{ "row_security", 90500, 0, NULL },
+	{ "search_path", OLD, 0, NULL },
+	{ "session_replication_role", 80300, 0, NULL },
+	{ "standard_conforming_strings", 80100, 0, NULL },
+	{ "statement_timeout", OLD, 0, NULL },
+	{ "synchronous_commit", 80300, 0, NULL },
+	{ "timezone", OLD, 0, NULL },
+	{ "transaction_timeout", 170000, 0, NULL },
+	{ "xmloption", 80300, 0, NULL },
 };
 
 static const struct setting *
@@ -364,8 +459,8 @@ setting_find(const char *name)
 	size_t i;
 
 	for (i = 0; name[i] != '\0' && i + 1 < sizeof(low); i++)
-		low[i] = (name[i] >= 'A' && name[i] <= 'Z') ?
-		    (char)(name[i] + ('a' - 'A')) : name[i];
+		low[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + ('a' - 'A'))
+		                                            : name[i];
 	if (name[i] != '\0')
 		return NULL;
 	low[i] = '\0';
@@ -433,8 +528,8 @@ set_body(const struct stmt *st)
 {
 	if (!W(st, 0, "set"))
 		return -1;
-	if (W(st, 1, "local") || (W(st, 1, "session") && !W(st, 2,
-	    "authorization") && !W(st, 2, "characteristics")))
+	if (W(st, 1, "local") ||
+	    (W(st, 1, "session") && !W(st, 2, "authorization") && !W(st, 2, "characteristics")))
 		return 2;
 	return 1;
 }
@@ -468,8 +563,7 @@ call_is_whole(const struct stmt *st, int open)
 	sqltok_next(&it, &t); /* '(' */
 	while (sqltok_next(&it, &t) != SQLTOK_END)
 		if (t.depth == 0)
-			return is_op(&t, ';') && sqltok_next(&it, &t) ==
-			    SQLTOK_END;
+			return is_op(&t, ';') && sqltok_next(&it, &t) == SQLTOK_END;
 	return 0;
 }
 
@@ -501,8 +595,7 @@ m_database(struct rules *r, const struct stmt *st, struct hit *h)
 	if ((W(st, 0, "create") || W(st, 0, "alter")) && W(st, 1, "database"))
 		name = st->n > 2 ? &st->t[2] : NULL;
 	else if (W(st, 0, "drop") && W(st, 1, "database"))
-		name = W(st, 2, "if") && W(st, 3, "exists") ? &st->t[4] :
-		    &st->t[2];
+		name = W(st, 2, "if") && W(st, 3, "exists") ? &st->t[4] : &st->t[2];
 	else if (W(st, 0, "comment") && W(st, 1, "on") && W(st, 2, "database"))
 		name = &st->t[3];
 	else if (W(st, 0, "security") && W(st, 1, "label")) {
@@ -511,8 +604,8 @@ m_database(struct rules *r, const struct stmt *st, struct hit *h)
 		if (!W(st, i + 1, "database"))
 			return 0;
 		name = &st->t[i + 2];
-	} else if (W(st, 0, "alter") && (W(st, 1, "role") || W(st, 1, "user")) &&
-	    W(st, 3, "in") && W(st, 4, "database"))
+	} else if (W(st, 0, "alter") && (W(st, 1, "role") || W(st, 1, "user")) && W(st, 3, "in") &&
+	           W(st, 4, "database"))
 		name = &st->t[5];
 	else
 		return 0;
@@ -520,7 +613,7 @@ m_database(struct rules *r, const struct stmt *st, struct hit *h)
 		h->rule = RULES_R_REFUSE;
 		h->action = RULES_REFUSE;
 		h->reason = "a statement on a database pgsluice cannot read "
-		    "reaches outside the target database";
+			    "reaches outside the target database";
 		return 1;
 	}
 	sqltok_name(name, h->name, sizeof(h->name));
@@ -532,41 +625,43 @@ m_database(struct rules *r, const struct stmt *st, struct hit *h)
 		if (preamble && (r->dbname[0] == '\0' || same)) {
 			h->dbname = 1;
 			h->reason = "pg_dump -C preamble: the import goes into "
-			    "the target database, whatever its name";
+				    "the target database, whatever its name";
 			return 1;
 		}
 		h->reason = "CREATE DATABASE beyond pg_dump -C's preamble "
-		    "reaches outside the target database";
+			    "reaches outside the target database";
 	} else if (W(st, 0, "drop")) {
 		if (preamble && (r->opt.allow_drop || r->opt.clear_target) &&
 		    r->dbname[0] == '\0') {
 			h->dbname = 1;
 			h->reason = "pg_dump -C --clean preamble: the target "
-			    "database is never dropped";
+				    "database is never dropped";
 			return 1;
 		}
-		h->reason = r->opt.allow_drop || r->opt.clear_target ? "DROP "
-		    "DATABASE reaches outside the target database" : "DROP "
-		    "DATABASE reaches outside the target database (pg_dump -C "
-		    "--clean's own, first in the dump, is skipped with "
-		    "--clear-target or --allow-drop)";
+		h->reason = r->opt.allow_drop || r->opt.clear_target
+		                    ? "DROP "
+		                      "DATABASE reaches outside the target database"
+		                    : "DROP "
+		                      "DATABASE reaches outside the target database (pg_dump -C "
+		                      "--clean's own, first in the dump, is skipped with "
+		                      "--clear-target or --allow-drop)";
 	} else if (W(st, 0, "comment")) {
 		/* older pg_dump (< 11) emits it even without -C */
 		h->reason = "COMMENT ON DATABASE describes the source database; "
-		    "the import goes into the target database";
+			    "the import goes into the target database";
 		return 1;
 	} else if (same) {
 		h->reason = "a database-level property of the source database "
-		    "(pg_dump -C); the import goes into the target database";
+			    "(pg_dump -C); the import goes into the target database";
 		return 1;
 	} else if (W(st, 0, "security")) {
 		return 0; /* superuser-only drops it */
 	} else if (W(st, 1, "database")) {
 		h->reason = "ALTER DATABASE on a database the dump did not create "
-		    "reaches outside the target database";
+			    "reaches outside the target database";
 	} else {
 		h->reason = "ALTER ROLE changes a role, outside the target "
-		    "database; pg_dump never emits it";
+			    "database; pg_dump never emits it";
 	}
 	h->rule = RULES_R_REFUSE;
 	h->action = RULES_REFUSE;
@@ -599,13 +694,13 @@ m_copy(struct rules *r, const struct stmt *st, struct hit *h)
 		return 0;
 	if (dir != 0 && sqltok_is(&t, "program"))
 		h->reason = "COPY ... PROGRAM runs a program on the database "
-		    "server; pg_dump never emits it";
+			    "server; pg_dump never emits it";
 	else if (dir != 0 && t.type == SQLTOK_STRING)
 		h->reason = "COPY ... FROM/TO a file reads or writes a file on "
-		    "the database server; pg_dump never emits it";
+			    "the database server; pg_dump never emits it";
 	else
 		h->reason = "COPY other than COPY ... FROM stdin; pg_dump never "
-		    "emits it";
+			    "emits it";
 	return 1;
 }
 
@@ -632,7 +727,7 @@ m_tablespace(struct rules *r, const struct stmt *st, struct hit *h)
 {
 	(void)r, (void)h;
 	return (W(st, 0, "create") || W(st, 0, "alter") || W(st, 0, "drop")) &&
-	    W(st, 1, "tablespace");
+	       W(st, 1, "tablespace");
 }
 
 static int
@@ -683,19 +778,19 @@ struct dump_call {
 
 static const struct dump_call dump_calls[] = {
 	/* the prelude, since the CVE-2018-1058 releases (10.3, 9.6.8, ...) */
-	{"set_config", 100003, 0},
-	{"setval", OLD, 0},                      /* SEQUENCE SET */
-	{"lo_create", 90000, 0},                 /* BLOB / BLOB METADATA */
-	{"lo_open", OLD, 0},                     /* BLOBS: large-object data */
-	{"lowrite", OLD, 0},
-	{"lo_close", OLD, 0},
-	{"pg_restore_relation_stats", 180000, 1},  /* STATISTICS DATA */
-	{"pg_restore_attribute_stats", 180000, 1},
+	{ "set_config", 100003, 0 },
+	{ "setval", OLD, 0 },      /* SEQUENCE SET */
+	{ "lo_create", 90000, 0 }, /* BLOB / BLOB METADATA */
+	{ "lo_open", OLD, 0 },     /* BLOBS: large-object data */
+	{ "lowrite", OLD, 0 },
+	{ "lo_close", OLD, 0 },
+	{ "pg_restore_relation_stats", 180000, 1 }, /* STATISTICS DATA */
+	{ "pg_restore_attribute_stats", 180000, 1 },
 	/*
 	 * Not in a dump: pg_restore (pg_dump's archiver) asks it on every
 	 * connection to a 9.0+ server, through the PostgreSQL port.
 	 */
-	{"pg_is_in_recovery", 90000, 0},
+	{ "pg_is_in_recovery", 90000, 0 },
 };
 
 static const struct dump_call *
@@ -726,9 +821,8 @@ catalog_call(const struct stmt *st, const struct sqltok **fn)
 		return -1;
 	if (OP(st, 1, '*') && W(st, 2, "from"))
 		i = 3;
-	if (!W(st, i, "pg_catalog") || !OP(st, i + 1, '.') ||
-	    i + 3 >= st->n || st->t[i + 2].type != SQLTOK_WORD ||
-	    !OP(st, i + 3, '('))
+	if (!W(st, i, "pg_catalog") || !OP(st, i + 1, '.') || i + 3 >= st->n ||
+	    st->t[i + 2].type != SQLTOK_WORD || !OP(st, i + 3, '('))
 		return -1;
 	*fn = &st->t[i + 2];
 	return i + 3;
@@ -746,14 +840,21 @@ call_args_literal(const struct stmt *st, int open)
 	struct sqltok_iter it;
 	struct sqltok t;
 	const char *p = st->t[open].p;
-	enum { VALUE, AFTER, CAST2, TYPE, TYPE_MORE, BRACKET } want = VALUE;
+	enum {
+		VALUE,
+		AFTER,
+		CAST2,
+		TYPE,
+		TYPE_MORE,
+		BRACKET
+	} want = VALUE;
 	int nargs = 0;
 
 	sqltok_init(&it, p, st->len - (size_t)(p - st->s), st->std);
 	sqltok_next(&it, &t); /* '(' */
 	while (sqltok_next(&it, &t) != SQLTOK_END) {
-		if (is_op(&t, ')') && (want == AFTER || want == TYPE_MORE ||
-		    (want == VALUE && nargs == 0))) {
+		if (is_op(&t, ')') &&
+		    (want == AFTER || want == TYPE_MORE || (want == VALUE && nargs == 0))) {
 			if (sqltok_next(&it, &t) == SQLTOK_END)
 				return 1;
 			return is_op(&t, ';') && sqltok_next(&it, &t) == SQLTOK_END;
@@ -815,27 +916,28 @@ m_select(struct rules *r, const struct stmt *st, struct hit *h)
 	open = catalog_call(st, &fn);
 	if (open < 0) {
 		h->reason = "pg_dump's only SELECT statements are calls of its "
-		    "own pg_catalog functions (set_config, setval, large-object "
-		    "and statistics functions); any other SELECT runs code on "
-		    "the target. No option allows it: remove it from the dump";
+			    "own pg_catalog functions (set_config, setval, large-object "
+			    "and statistics functions); any other SELECT runs code on "
+			    "the target. No option allows it: remove it from the dump";
 		return 1;
 	}
 	if (dump_call_find(fn) == NULL) {
-		snprintf(r->reason, sizeof(r->reason), "pg_catalog.%.*s is not "
-		    "one of the functions pg_dump calls (set_config, setval, "
-		    "lo_create, lo_open, lowrite, lo_close, "
-		    "pg_restore_relation_stats, pg_restore_attribute_stats; "
-		    "pg_restore's pg_is_in_recovery). No "
-		    "option allows it: remove it from the dump",
-		    (int)(fn->len > 64 ? 64 : fn->len), fn->p);
+		snprintf(r->reason, sizeof(r->reason),
+		         "pg_catalog.%.*s is not "
+		         "one of the functions pg_dump calls (set_config, setval, "
+		         "lo_create, lo_open, lowrite, lo_close, "
+		         "pg_restore_relation_stats, pg_restore_attribute_stats; "
+		         "pg_restore's pg_is_in_recovery). No "
+		         "option allows it: remove it from the dump",
+		         (int)(fn->len > 64 ? 64 : fn->len), fn->p);
 		h->reason = r->reason;
 		return 1;
 	}
 	if (!call_args_literal(st, open)) {
 		h->reason = "pg_dump writes these calls alone, with literal "
-		    "arguments; a subquery, column, operator or other call in "
-		    "them runs code on the target. No option allows it: remove "
-		    "it from the dump";
+			    "arguments; a subquery, column, operator or other call in "
+			    "them runs code on the target. No option allows it: remove "
+			    "it from the dump";
 		return 1;
 	}
 	return 0; /* one of pg_dump's calls: the rows below decide */
@@ -849,10 +951,10 @@ m_select(struct rules *r, const struct stmt *st, struct hit *h)
 static int
 m_not_dump(struct rules *r, const struct stmt *st, struct hit *h)
 {
-	static const char *const kw[] = {"call", "with", "values", "table",
-	    "explain", "execute", "prepare", "deallocate", "update", "delete",
-	    "merge", "declare", "fetch", "move", "close", "notify", "listen",
-	    "unlisten", NULL};
+	static const char *const kw[] = { "call",    "with",    "values",     "table",  "explain",
+		                          "execute", "prepare", "deallocate", "update", "delete",
+		                          "merge",   "declare", "fetch",      "move",   "close",
+		                          "notify",  "listen",  "unlisten",   NULL };
 	int i;
 
 	(void)r, (void)h;
@@ -888,8 +990,8 @@ post_data_object(const struct stmt *st)
 			i++;
 		if (W(st, i, "unique"))
 			return W(st, i + 1, "index");
-		return W(st, i, "trigger") || W(st, i, "rule") ||
-		    W(st, i, "policy") || W(st, i, "index");
+		return W(st, i, "trigger") || W(st, i, "rule") || W(st, i, "policy") ||
+		       W(st, i, "index");
 	}
 	if (!W(st, 0, "alter") || !W(st, 1, "table"))
 		return 0;
@@ -900,9 +1002,9 @@ post_data_object(const struct stmt *st)
 			continue;
 		if (sqltok_is(&t, "add"))
 			add = 1;
-		else if (add && (sqltok_is(&t, "primary") ||
-		    sqltok_is(&t, "unique") || sqltok_is(&t, "exclude") ||
-		    (sqltok_is(&t, "key") && sqltok_is(&prev, "foreign"))))
+		else if (add && (sqltok_is(&t, "primary") || sqltok_is(&t, "unique") ||
+		                 sqltok_is(&t, "exclude") ||
+		                 (sqltok_is(&t, "key") && sqltok_is(&prev, "foreign"))))
 			return 1;
 		prev = t;
 	}
@@ -914,16 +1016,16 @@ m_data_after_post(struct rules *r, const struct stmt *st, struct hit *h)
 {
 	if (r->post_data_line == 0 || (!W(st, 0, "copy") && !W(st, 0, "insert")))
 		return 0;
-	snprintf(r->reason, sizeof(r->reason), "data after the first post-data "
-	    "object (%s, line %llu): pg_dump writes every COPY and INSERT "
-	    "before its triggers, rules, policies, indexes and constraints, so "
-	    "that none of them acts on the rows being loaded. No option allows "
-	    "it: make the dump with pg_dump, unreordered", r->post_data,
-	    (unsigned long long)r->post_data_line);
+	snprintf(r->reason, sizeof(r->reason),
+	         "data after the first post-data "
+	         "object (%s, line %llu): pg_dump writes every COPY and INSERT "
+	         "before its triggers, rules, policies, indexes and constraints, so "
+	         "that none of them acts on the rows being loaded. No option allows "
+	         "it: make the dump with pg_dump, unreordered",
+	         r->post_data, (unsigned long long)r->post_data_line);
 	h->reason = r->reason;
 	return 1;
 }
-
 
 /*
  * INSERT as pg_dump --inserts / --column-inserts writes it: INSERT INTO
@@ -937,8 +1039,16 @@ insert_is_literal(const struct stmt *st)
 {
 	struct sqltok_iter it;
 	struct sqltok t;
-	enum { NAME, AFTER_NAME, COLS, ROW, VALUE, AFTER_VALUE, AFTER_ROW,
-	    DONE } want = NAME;
+	enum {
+		NAME,
+		AFTER_NAME,
+		COLS,
+		ROW,
+		VALUE,
+		AFTER_VALUE,
+		AFTER_ROW,
+		DONE
+	} want = NAME;
 	int n = 0;
 
 	sqltok_init(&it, st->s, st->len, st->std);
@@ -961,15 +1071,13 @@ insert_is_literal(const struct stmt *st)
 			else if (sqltok_is(&t, "overriding")) {
 				if (sqltok_next(&it, &t) == SQLTOK_END ||
 				    (!sqltok_is(&t, "system") && !sqltok_is(&t, "user")) ||
-				    sqltok_next(&it, &t) == SQLTOK_END ||
-				    !sqltok_is(&t, "value"))
+				    sqltok_next(&it, &t) == SQLTOK_END || !sqltok_is(&t, "value"))
 					return 0;
 			} else if (sqltok_is(&t, "values"))
 				want = ROW;
 			else if (sqltok_is(&t, "default")) {
 				/* a table without columns: DEFAULT VALUES */
-				if (sqltok_next(&it, &t) == SQLTOK_END ||
-				    !sqltok_is(&t, "values"))
+				if (sqltok_next(&it, &t) == SQLTOK_END || !sqltok_is(&t, "values"))
 					return 0;
 				want = AFTER_ROW;
 			} else
@@ -1011,10 +1119,8 @@ insert_is_literal(const struct stmt *st)
 			else if (sqltok_is(&t, "on")) {
 				if (sqltok_next(&it, &t) == SQLTOK_END ||
 				    !sqltok_is(&t, "conflict") ||
-				    sqltok_next(&it, &t) == SQLTOK_END ||
-				    !sqltok_is(&t, "do") ||
-				    sqltok_next(&it, &t) == SQLTOK_END ||
-				    !sqltok_is(&t, "nothing"))
+				    sqltok_next(&it, &t) == SQLTOK_END || !sqltok_is(&t, "do") ||
+				    sqltok_next(&it, &t) == SQLTOK_END || !sqltok_is(&t, "nothing"))
 					return 0;
 			} else
 				return 0;
@@ -1045,8 +1151,7 @@ m_insert(struct rules *r, const struct stmt *st, struct hit *h)
  * by another string).
  */
 static int
-decode_value(const struct sqltok *t, struct sqltok_iter *next, int std,
-             char *out, size_t size)
+decode_value(const struct sqltok *t, struct sqltok_iter *next, int std, char *out, size_t size)
 {
 	const char *p = t->p;
 	struct sqltok_iter peek = *next;
@@ -1107,24 +1212,25 @@ m_native_code(struct rules *r, const struct stmt *st, struct hit *h)
 			continue;
 		if (sqltok_next(&it, &t) == SQLTOK_END)
 			break;
-		if (t.type != SQLTOK_WORD && t.type != SQLTOK_QIDENT &&
-		    t.type != SQLTOK_STRING)
+		if (t.type != SQLTOK_WORD && t.type != SQLTOK_QIDENT && t.type != SQLTOK_STRING)
 			continue;
 		if (!decode_value(&t, &it, st->std, lang, sizeof(lang))) {
 			h->reason = "LANGUAGE written in a form pgsluice cannot "
-			    "read (pg_dump writes a plain or \"quoted\" name). "
-			    "No option allows it: fix the dump";
+				    "read (pg_dump writes a plain or \"quoted\" name). "
+				    "No option allows it: fix the dump";
 			return 1;
 		}
 		if (strcmp(lang, "c") != 0 && strcmp(lang, "internal") != 0)
 			continue;
 		if (r->opt.allow_native_code && r->opt.allow_superuser_target)
 			return 0;
-		snprintf(r->reason, sizeof(r->reason), "LANGUAGE %s loads native "
-		    "code into the server; only a superuser can create it, and "
-		    "it runs with the server's rights. To restore it into a "
-		    "superuser target: --allow-superuser-target "
-		    "--allow-native-code", lang);
+		snprintf(r->reason, sizeof(r->reason),
+		         "LANGUAGE %s loads native "
+		         "code into the server; only a superuser can create it, and "
+		         "it runs with the server's rights. To restore it into a "
+		         "superuser target: --allow-superuser-target "
+		         "--allow-native-code",
+		         lang);
 		h->reason = r->reason;
 		return 1;
 	}
@@ -1147,8 +1253,7 @@ is_oid_literal(const struct sqltok *t)
 {
 	size_t i;
 
-	if (t->type != SQLTOK_STRING || t->len < 3 || t->p[0] != '\'' ||
-	    t->p[t->len - 1] != '\'')
+	if (t->type != SQLTOK_STRING || t->len < 3 || t->p[0] != '\'' || t->p[t->len - 1] != '\'')
 		return 0;
 	for (i = 1; i + 1 < t->len; i++)
 		if (t->p[i] < '0' || t->p[i] > '9')
@@ -1166,8 +1271,7 @@ clean_form(const struct stmt *st)
 		return CF_DROP;
 	if (W(st, 0, "select") && W(st, 1, "pg_catalog") && OP(st, 2, '.') &&
 	    W(st, 3, "lo_unlink") && OP(st, 4, '(')) {
-		if (st->n > 5 && is_oid_literal(&st->t[5]) && OP(st, 6, ')') &&
-		    ends_at(st, 7))
+		if (st->n > 5 && is_oid_literal(&st->t[5]) && OP(st, 6, ')') && ends_at(st, 7))
 			return CF_LO;
 		if (W(st, 5, "oid") && OP(st, 6, ')') && W(st, 7, "from") &&
 		    W(st, 8, "pg_catalog") && OP(st, 9, '.') &&
@@ -1197,12 +1301,12 @@ clean_form(const struct stmt *st)
 		i += 2;
 		if (W(st, i, "if") && W(st, i + 1, "exists"))
 			i += 2;
-		return i < st->n && is_name_tok(&st->t[i]) && ends_at(st, i + 1) ?
-		    CF_ALTER : CF_NONE;
+		return i < st->n && is_name_tok(&st->t[i]) && ends_at(st, i + 1) ? CF_ALTER
+		                                                                 : CF_NONE;
 	}
 	if (W(st, i, "alter") && W(st, i + 1, "column") && i + 2 < st->n &&
-	    is_name_tok(&st->t[i + 2]) && W(st, i + 3, "drop") &&
-	    W(st, i + 4, "default") && ends_at(st, i + 5))
+	    is_name_tok(&st->t[i + 2]) && W(st, i + 3, "drop") && W(st, i + 4, "default") &&
+	    ends_at(st, i + 5))
 		return CF_ALTER;
 	return CF_NONE;
 }
@@ -1218,7 +1322,7 @@ static int
 m_clean(struct rules *r, const struct stmt *st, struct hit *h)
 {
 	static const char lo_head[] = "SELECT pg_catalog.lo_unlink(oid) FROM "
-	    "pg_catalog.pg_largeobject_metadata WHERE oid = ";
+				      "pg_catalog.pg_largeobject_metadata WHERE oid = ";
 	struct rw w;
 
 	if (st->clean == CF_NONE)
@@ -1240,24 +1344,26 @@ m_clean(struct rules *r, const struct stmt *st, struct hit *h)
 			rw_put(&w, ";", 1);
 			w.done = sizeof(lo_head) - 1;
 			return rw_verdict(&w, sizeof(lo_head) - 1, h,
-			    "pg_dump --clean: --clear-target keeps large "
-			    "objects, so the unlink runs only if it exists");
+			                  "pg_dump --clean: --clear-target keeps large "
+			                  "objects, so the unlink runs only if it exists");
 		}
 		h->rule = RULES_R_CLEAN;
 		h->action = RULES_DROP;
 		h->reason = "pg_dump --clean: the target was cleared in this "
-		    "transaction (--clear-target)";
+			    "transaction (--clear-target)";
 		return 1;
 	}
 	if (st->clean == CF_ALTER)
 		return 0; /* forwarded, as any ALTER TABLE */
-	h->reason = r->opt.clear_target ? "pg_dump --clean writes its drops "
-	    "before everything else; this one comes after the dump's first "
-	    "object, so --clear-target does not skip it. --allow-drop forwards "
-	    "DROP statements" : "DROP statements come from pg_dump --clean: "
-	    "with serve --clear-target the dump's own drops are skipped (the "
-	    "target is emptied in the same transaction); --allow-drop forwards "
-	    "them";
+	h->reason = r->opt.clear_target
+	                    ? "pg_dump --clean writes its drops "
+	                      "before everything else; this one comes after the dump's first "
+	                      "object, so --clear-target does not skip it. --allow-drop forwards "
+	                      "DROP statements"
+	                    : "DROP statements come from pg_dump --clean: "
+	                      "with serve --clear-target the dump's own drops are skipped (the "
+	                      "target is emptied in the same transaction); --allow-drop forwards "
+	                      "them";
 	return 1;
 }
 
@@ -1275,8 +1381,8 @@ m_transaction(struct rules *r, const struct stmt *st, struct hit *h)
 
 	if (W(st, 0, "begin") || W(st, 0, "start") || W(st, 0, "commit")) {
 		h->txn = W(st, 0, "commit") ? RULES_TXN_COMMIT : RULES_TXN_BEGIN;
-		if (W(st, 0, "start") ? W(st, 1, "transaction") && ends_at(st, 2) :
-		    ends_at(st, 1 + noise)) {
+		if (W(st, 0, "start") ? W(st, 1, "transaction") && ends_at(st, 2)
+		                      : ends_at(st, 1 + noise)) {
 			if (!r->opt.single_transaction)
 				h->action = RULES_FORWARD;
 			return 1;
@@ -1284,56 +1390,55 @@ m_transaction(struct rules *r, const struct stmt *st, struct hit *h)
 		if (W(st, 0, "commit") && W(st, 1, "prepared")) {
 			h->txn = RULES_TXN_OTHER;
 			h->reason = "COMMIT PREPARED commits another transaction; "
-			    "pg_dump never writes it. No option allows it";
+				    "pg_dump never writes it. No option allows it";
 		} else if (W(st, 0, "commit")) {
 			h->txn = RULES_TXN_OTHER;
 			h->reason = "pg_dump writes a plain COMMIT; AND CHAIN "
-			    "starts a new transaction. No option allows it";
+				    "starts a new transaction. No option allows it";
 		} else if (W(st, 0, "start") && !W(st, 1, "transaction")) {
 			return 0;
 		} else {
 			h->reason = "pg_dump writes a plain BEGIN; transaction "
-			    "modes (isolation level, READ ONLY, DEFERRABLE) would "
-			    "change the import's transaction. No option allows it";
+				    "modes (isolation level, READ ONLY, DEFERRABLE) would "
+				    "change the import's transaction. No option allows it";
 		}
-	} else if (W(st, 0, "end") && (ends_at(st, 1 + noise) ||
-	    W(st, 1 + noise, "and"))) {
+	} else if (W(st, 0, "end") && (ends_at(st, 1 + noise) || W(st, 1 + noise, "and"))) {
 		h->txn = RULES_TXN_COMMIT;
 		h->reason = "END commits; pg_dump ends its transactions with "
-		    "COMMIT and never writes END. No option allows it";
+			    "COMMIT and never writes END. No option allows it";
 	} else if (W(st, 0, "rollback") || W(st, 0, "abort")) {
 		if (W(st, 1, "prepared")) {
 			h->txn = RULES_TXN_OTHER;
 			h->reason = "ROLLBACK PREPARED ends another transaction; "
-			    "pg_dump never writes it. No option allows it";
+				    "pg_dump never writes it. No option allows it";
 		} else if (W(st, 1 + noise, "to")) {
 			h->txn = RULES_TXN_OTHER;
 			h->reason = "ROLLBACK TO SAVEPOINT undoes part of the "
-			    "import; pg_dump never writes it (psql sends it with "
-			    "ON_ERROR_ROLLBACK: turn that off). No option allows "
-			    "it";
+				    "import; pg_dump never writes it (psql sends it with "
+				    "ON_ERROR_ROLLBACK: turn that off). No option allows "
+				    "it";
 		} else {
 			h->txn = RULES_TXN_ROLLBACK;
 			h->reason = "ROLLBACK would end the import's transaction, "
-			    "and what follows would commit piecemeal; pg_dump "
-			    "never writes it. No option allows it";
+				    "and what follows would commit piecemeal; pg_dump "
+				    "never writes it. No option allows it";
 		}
 	} else if (W(st, 0, "savepoint") || W(st, 0, "release")) {
 		h->txn = RULES_TXN_OTHER;
 		h->reason = "savepoints let part of the import be undone; pg_dump "
-		    "never writes them (psql sends them with ON_ERROR_ROLLBACK: "
-		    "turn that off). No option allows them";
+			    "never writes them (psql sends them with ON_ERROR_ROLLBACK: "
+			    "turn that off). No option allows them";
 	} else if (W(st, 0, "prepare") && W(st, 1, "transaction")) {
 		h->txn = RULES_TXN_OTHER;
 		h->reason = "PREPARE TRANSACTION would leave the import prepared, "
-		    "holding its locks, outside pgsluice's control; pg_dump "
-		    "never writes it. No option allows it";
-	} else if ((b >= 0 && W(st, b, "transaction")) || (W(st, 0, "set") &&
-	    W(st, 1, "session") && W(st, 2, "characteristics"))) {
+			    "holding its locks, outside pgsluice's control; pg_dump "
+			    "never writes it. No option allows it";
+	} else if ((b >= 0 && W(st, b, "transaction")) ||
+	           (W(st, 0, "set") && W(st, 1, "session") && W(st, 2, "characteristics"))) {
 		h->txn = RULES_TXN_OTHER;
 		h->reason = "SET TRANSACTION and SET SESSION CHARACTERISTICS change "
-		    "the import's transaction; pg_dump never writes them. No "
-		    "option allows them";
+			    "the import's transaction; pg_dump never writes them. No "
+			    "option allows them";
 	} else {
 		return 0;
 	}
@@ -1356,21 +1461,20 @@ m_superuser(struct rules *r, const struct stmt *st, struct hit *h)
 
 	if (W(st, 0, "security") && W(st, 1, "label")) {
 		h->reason = "SECURITY LABEL needs a label provider and a "
-		    "superuser";
+			    "superuser";
 		return 1;
 	}
 	if (W(st, 0, "comment") && W(st, 1, "on")) {
 		if (W(st, 2, "extension")) {
 			h->reason = "COMMENT ON EXTENSION needs the extension's "
-			    "owner (a superuser); the extension has its own";
+				    "owner (a superuser); the extension has its own";
 			return 1;
 		}
-		if (W(st, 2, "schema") && st->n > 3 && is_name_tok(&st->t[3]) &&
-		    W(st, 4, "is")) {
+		if (W(st, 2, "schema") && st->n > 3 && is_name_tok(&st->t[3]) && W(st, 4, "is")) {
 			sqltok_name(&st->t[3], name, sizeof(name));
 			if (strcmp(name, "public") == 0) {
 				h->reason = "COMMENT ON SCHEMA public needs the "
-				    "schema's owner; the target has its own";
+					    "schema's owner; the target has its own";
 				return 1;
 			}
 		}
@@ -1379,7 +1483,7 @@ m_superuser(struct rules *r, const struct stmt *st, struct hit *h)
 		if (W(st, 2, "publication") || W(st, 2, "subscription") ||
 		    (W(st, 2, "event") && W(st, 3, "trigger"))) {
 			h->reason = "comment on an object a database owner "
-			    "cannot create (dropped with it)";
+				    "cannot create (dropped with it)";
 			return 1;
 		}
 		return 0;
@@ -1390,8 +1494,8 @@ m_superuser(struct rules *r, const struct stmt *st, struct hit *h)
 		return 0;
 	if (W(st, 1, "publication") || W(st, 1, "subscription")) {
 		h->reason = "publications and subscriptions need a superuser "
-		    "and are not part of the data (--allow-publications with "
-		    "--allow-superuser-target forwards publications)";
+			    "and are not part of the data (--allow-publications with "
+			    "--allow-superuser-target forwards publications)";
 		return 1;
 	}
 	if (W(st, 1, "event") && W(st, 2, "trigger")) {
@@ -1406,13 +1510,34 @@ m_superuser(struct rules *r, const struct stmt *st, struct hit *h)
  * prefix of another.  Used to find where the object's name ends.
  */
 static const char *const owner_kinds[] = {
-	"aggregate", "collation", "conversion", "domain", "event trigger",
-	"foreign data wrapper", "foreign table", "function",
-	"procedural language", "language", "large object",
-	"materialized view", "operator class", "operator family", "operator",
-	"procedure", "routine", "schema", "sequence", "server", "statistics",
-	"table", "text search configuration", "text search dictionary",
-	"type", "view", "index", NULL,
+	"aggregate",
+	"collation",
+	"conversion",
+	"domain",
+	"event trigger",
+	"foreign data wrapper",
+	"foreign table",
+	"function",
+	"procedural language",
+	"language",
+	"large object",
+	"materialized view",
+	"operator class",
+	"operator family",
+	"operator",
+	"procedure",
+	"routine",
+	"schema",
+	"sequence",
+	"server",
+	"statistics",
+	"table",
+	"text search configuration",
+	"text search dictionary",
+	"type",
+	"view",
+	"index",
+	NULL,
 };
 
 /* Number of tokens at st->t[1..] that spell a kind, or 0. */
@@ -1457,16 +1582,15 @@ owner_to(const struct stmt *st)
 		return NULL;
 	owner = &st->tail[0];
 	role = &st->tail[2];
-	if (!sqltok_is(owner, "owner") || !sqltok_is(&st->tail[1], "to") ||
-	    !is_name_tok(role) || !is_op(&st->tail[3], ';') ||
-	    owner->depth != 0)
+	if (!sqltok_is(owner, "owner") || !sqltok_is(&st->tail[1], "to") || !is_name_tok(role) ||
+	    !is_op(&st->tail[3], ';') || owner->depth != 0)
 		return NULL;
 	kind = owner_kind(st);
 	if (kind == 0) {
 		/* an object kind this table does not know: the tail decides */
 		const struct sqltok *p;
-		static const char *const clause[] = {"rename", "column",
-		    "constraint", "attribute", "on", "value", "to", NULL};
+		static const char *const clause[] = { "rename", "column", "constraint", "attribute",
+			                              "on",     "value",  "to",         NULL };
 
 		if (st->ntok < 5)
 			return NULL;
@@ -1518,11 +1642,10 @@ m_owner(struct rules *r, const struct stmt *st, struct hit *h)
 		b = set_body(st);
 		if (b >= 0 && W(st, b, "role"))
 			role = st->n > b + 1 ? &st->t[b + 1] : NULL;
-		else if (b >= 0 && W(st, b, "session") &&
-		    W(st, b + 1, "authorization"))
+		else if (b >= 0 && W(st, b, "session") && W(st, b + 1, "authorization"))
 			role = st->n > b + 2 ? &st->t[b + 2] : NULL;
-		else if (W(st, 0, "reset") && (W(st, 1, "role") ||
-		    (W(st, 1, "session") && W(st, 2, "authorization")))) {
+		else if (W(st, 0, "reset") &&
+		         (W(st, 1, "role") || (W(st, 1, "session") && W(st, 2, "authorization")))) {
 			/* undoes a SET that was forwarded only if these hold */
 			if (r->opt.keep_owners || r->opt.n_role_map > 0)
 				h->action = RULES_FORWARD;
@@ -1551,16 +1674,15 @@ m_owner(struct rules *r, const struct stmt *st, struct hit *h)
 static int
 m_privileges(struct rules *r, const struct stmt *st, struct hit *h)
 {
-	static const char *const enders[] = {"with", "granted", "cascade",
-	    "restrict", "in", "grant", "revoke", NULL};
+	static const char *const enders[] = { "with", "granted", "cascade", "restrict",
+		                              "in",   "grant",   "revoke",  NULL };
 	struct sqltok_iter it;
 	struct sqltok t;
 	const char *to;
 	struct rw w;
 	int in_list = 0, i, adp;
 
-	adp = W(st, 0, "alter") && W(st, 1, "default") &&
-	    W(st, 2, "privileges");
+	adp = W(st, 0, "alter") && W(st, 1, "default") && W(st, 2, "privileges");
 	if (!adp && !W(st, 0, "grant") && !W(st, 0, "revoke"))
 		return 0;
 	if (!r->opt.keep_privileges)
@@ -1575,10 +1697,8 @@ m_privileges(struct rules *r, const struct stmt *st, struct hit *h)
 		if (t.depth != 0)
 			continue;
 		if (t.type == SQLTOK_WORD) {
-			if (sqltok_is(&t, "to") || sqltok_is(&t, "from") ||
-			    sqltok_is(&t, "by") ||
-			    (adp && sqltok_is(&t, "role")) ||
-			    (adp && sqltok_is(&t, "user"))) {
+			if (sqltok_is(&t, "to") || sqltok_is(&t, "from") || sqltok_is(&t, "by") ||
+			    (adp && sqltok_is(&t, "role")) || (adp && sqltok_is(&t, "user"))) {
 				in_list = 1;
 				continue;
 			}
@@ -1689,7 +1809,8 @@ m_column_option(struct rules *r, const struct stmt *st, struct hit *h)
 			} else {
 				const char *p = cut_from;
 
-				while (p > st->s && (p[-1] == ' ' || p[-1] == '\t' || p[-1] == '\n'))
+				while (p > st->s &&
+				       (p[-1] == ' ' || p[-1] == '\t' || p[-1] == '\n'))
 					p--;
 				if (p > st->s && p[-1] == ',')
 					cut_from = p - 1;
@@ -1709,8 +1830,9 @@ m_column_option(struct rules *r, const struct stmt *st, struct hit *h)
 	rw_put(&w, st->s, (size_t)(cut_from - st->s));
 	w.done = (size_t)(cut_to - st->s);
 	w.changed = 1;
-	return rw_verdict(&w, st->len, h, "pg_attver, a value the source server assigned to the "
-	                                  "column by itself, cut out of the options");
+	return rw_verdict(&w, st->len, h,
+	                  "pg_attver, a value the source server assigned to the "
+	                  "column by itself, cut out of the options");
 }
 
 static int
@@ -1735,9 +1857,8 @@ m_set_config(struct rules *r, const struct stmt *st, struct hit *h)
 	int open = select_call(st, "set_config");
 
 	(void)h;
-	if (open < 0 || open + 1 >= st->n ||
-	    st->t[open + 1].type != SQLTOK_STRING || !OP(st, open + 2, ',') ||
-	    !call_is_whole(st, open))
+	if (open < 0 || open + 1 >= st->n || st->t[open + 1].type != SQLTOK_STRING ||
+	    !OP(st, open + 2, ',') || !call_is_whole(st, open))
 		return 0;
 	lower_name(&st->t[open + 1], name, sizeof(name));
 	return !setting_ok(r, name);
@@ -1777,8 +1898,7 @@ qname_key(struct sqltok_iter *it, struct sqltok *t, char *key)
 	int parts = 0;
 
 	for (;;) {
-		if (t->type != SQLTOK_WORD &&
-		    !(t->type == SQLTOK_QIDENT && t->p[0] == '"'))
+		if (t->type != SQLTOK_WORD && !(t->type == SQLTOK_QIDENT && t->p[0] == '"'))
 			return 0;
 		k = sqltok_name(t, key + n, KEY_PART);
 		if (k == 0 || k >= KEY_PART)
@@ -1814,7 +1934,7 @@ created_find(const struct rules_created *c, const char *key, size_t n)
 	if (c->n_slot == 0)
 		return -1;
 	for (h = key_hash(key, n) & (c->n_slot - 1); (e = c->slot[h]) != 0;
-	    h = (h + 1) & (c->n_slot - 1)) {
+	     h = (h + 1) & (c->n_slot - 1)) {
 		const struct rules_created_ent *x = &c->ent[e - 1];
 
 		if (x->klen == n && memcmp(c->names + x->off, key, n) == 0)
@@ -1995,63 +2115,61 @@ struct rule_row {
 };
 
 static const struct rule_row rule_rows[] = {
-	{RULES_R_EMPTY, RULES_DROP, m_empty,
-	    "empty statement (only comments and ';')"},
-	{RULES_R_META, RULES_DROP, m_database, ""},
-	{RULES_R_REFUSE, RULES_REFUSE, m_copy, ""},
-	{RULES_R_REFUSE, RULES_REFUSE, m_data_after_post, ""},
-	{RULES_R_REFUSE, RULES_REFUSE, m_insert,
-	    "pg_dump --inserts writes only literal values (numbers, strings, "
-	    "NULL, true, false, DEFAULT); an expression, call or subquery "
-	    "there runs code on the target. No option allows it: remove it "
-	    "from the dump"},
-	{RULES_R_REFUSE, RULES_REFUSE, m_alter_system,
-	    "ALTER SYSTEM changes the server's configuration; pg_dump never "
-	    "emits it"},
-	{RULES_R_REFUSE, RULES_REFUSE, m_role,
-	    "roles live outside the target database; pg_dump never emits "
-	    "CREATE/ALTER/DROP ROLE, USER or GROUP (pg_dumpall does)"},
-	{RULES_R_REFUSE, RULES_REFUSE, m_tablespace,
-	    "tablespaces are directories on the database server; pg_dump "
-	    "never emits CREATE/ALTER/DROP TABLESPACE (pg_dumpall does)"},
-	{RULES_R_REFUSE, RULES_REFUSE, m_load,
-	    "LOAD loads a shared library into the server; pg_dump never "
-	    "emits it"},
-	{RULES_R_REFUSE, RULES_REFUSE, m_checkpoint,
-	    "CHECKPOINT acts on the whole server; pg_dump never emits it"},
-	{RULES_R_REFUSE, RULES_REFUSE, m_do,
-	    "DO runs an anonymous code block; pg_dump never emits it"},
-	{RULES_R_REFUSE, RULES_REFUSE, m_native_code, ""},
-	{RULES_R_REFUSE, RULES_REFUSE, m_clean, ""},
-	{RULES_R_REFUSE, RULES_REFUSE, m_select, ""},
-	{RULES_R_REFUSE, RULES_REFUSE, m_not_dump,
-	    "pg_dump never writes this statement, and it runs code or "
-	    "queries on the target. No option allows it: remove it from the "
-	    "dump"},
-	{RULES_R_TRANSACTION, RULES_DROP, m_transaction,
-	    "the import runs as one transaction"},
-	{RULES_R_SUPERUSER_ONLY, RULES_DROP, m_superuser, ""},
-	{RULES_R_OWNER, RULES_DROP, m_owner,
-	    "object owners and session roles of the source cluster "
-	    "(--keep-owners forwards them)"},
-	{RULES_R_PRIVILEGES, RULES_DROP, m_privileges,
-	    "privileges name roles of the source cluster "
-	    "(--keep-privileges forwards them)"},
-	{RULES_R_PUBLIC_SCHEMA, RULES_REWRITE, m_public_schema,
-	    "the target database already has a public schema"},
-	{RULES_R_UNKNOWN_SETTING, RULES_DROP, m_set,
-	    "a parameter the target server does not know"},
-	{RULES_R_UNKNOWN_SETTING, RULES_DROP, m_set_config,
-	    "a parameter the target server does not know"},
-	{RULES_R_COLUMN_OPTION, RULES_DROP, m_column_option,
-	    "pg_attver, a value the source server assigned to the column by "
-	    "itself; targets that do not know it refuse it"},
-	{RULES_R_UNKNOWN_FUNCTION, RULES_DROP, m_stats_function,
-	    "planner statistics functions of PostgreSQL 18 (pg_dump 18); "
-	    "the target is older"},
-	{RULES_R_COPY_FREEZE, RULES_REWRITE, m_copy_freeze,
-	    "the import created the table in its transaction: its rows are "
-	    "written frozen and all-visible"},
+	{ RULES_R_EMPTY, RULES_DROP, m_empty, "empty statement (only comments and ';')" },
+	{ RULES_R_META, RULES_DROP, m_database, "" },
+	{ RULES_R_REFUSE, RULES_REFUSE, m_copy, "" },
+	{ RULES_R_REFUSE, RULES_REFUSE, m_data_after_post, "" },
+	{ RULES_R_REFUSE, RULES_REFUSE, m_insert,
+	  "pg_dump --inserts writes only literal values (numbers, strings, "
+	  "NULL, true, false, DEFAULT); an expression, call or subquery "
+	  "there runs code on the target. No option allows it: remove it "
+	  "from the dump" },
+	{ RULES_R_REFUSE, RULES_REFUSE, m_alter_system,
+	  "ALTER SYSTEM changes the server's configuration; pg_dump never "
+	  "emits it" },
+	{ RULES_R_REFUSE, RULES_REFUSE, m_role,
+	  "roles live outside the target database; pg_dump never emits "
+	  "CREATE/ALTER/DROP ROLE, USER or GROUP (pg_dumpall does)" },
+	{ RULES_R_REFUSE, RULES_REFUSE, m_tablespace,
+	  "tablespaces are directories on the database server; pg_dump "
+	  "never emits CREATE/ALTER/DROP TABLESPACE (pg_dumpall does)" },
+	{ RULES_R_REFUSE, RULES_REFUSE, m_load,
+	  "LOAD loads a shared library into the server; pg_dump never "
+	  "emits it" },
+	{ RULES_R_REFUSE, RULES_REFUSE, m_checkpoint,
+	  "CHECKPOINT acts on the whole server; pg_dump never emits it" },
+	{ RULES_R_REFUSE, RULES_REFUSE, m_do,
+	  "DO runs an anonymous code block; pg_dump never emits it" },
+	{ RULES_R_REFUSE, RULES_REFUSE, m_native_code, "" },
+	{ RULES_R_REFUSE, RULES_REFUSE, m_clean, "" },
+	{ RULES_R_REFUSE, RULES_REFUSE, m_select, "" },
+	{ RULES_R_REFUSE, RULES_REFUSE, m_not_dump,
+	  "pg_dump never writes this statement, and it runs code or "
+	  "queries on the target. No option allows it: remove it from the "
+	  "dump" },
+	{ RULES_R_TRANSACTION, RULES_DROP, m_transaction, "the import runs as one transaction" },
+	{ RULES_R_SUPERUSER_ONLY, RULES_DROP, m_superuser, "" },
+	{ RULES_R_OWNER, RULES_DROP, m_owner,
+	  "object owners and session roles of the source cluster "
+	  "(--keep-owners forwards them)" },
+	{ RULES_R_PRIVILEGES, RULES_DROP, m_privileges,
+	  "privileges name roles of the source cluster "
+	  "(--keep-privileges forwards them)" },
+	{ RULES_R_PUBLIC_SCHEMA, RULES_REWRITE, m_public_schema,
+	  "the target database already has a public schema" },
+	{ RULES_R_UNKNOWN_SETTING, RULES_DROP, m_set,
+	  "a parameter the target server does not know" },
+	{ RULES_R_UNKNOWN_SETTING, RULES_DROP, m_set_config,
+	  "a parameter the target server does not know" },
+	{ RULES_R_COLUMN_OPTION, RULES_DROP, m_column_option,
+	  "pg_attver, a value the source server assigned to the column by "
+	  "itself; targets that do not know it refuse it" },
+	{ RULES_R_UNKNOWN_FUNCTION, RULES_DROP, m_stats_function,
+	  "planner statistics functions of PostgreSQL 18 (pg_dump 18); "
+	  "the target is older" },
+	{ RULES_R_COPY_FREEZE, RULES_REWRITE, m_copy_freeze,
+	  "the import created the table in its transaction: its rows are "
+	  "written frozen and all-visible" },
 };
 
 /* ------------------------------------------------------------------ */
@@ -2099,8 +2217,7 @@ stmt_head(const struct stmt *st, char *out, size_t size)
 
 		if (is_op(t, ';'))
 			break;
-		if (prev != NULL && !is_op(prev, '.') && !is_op(t, '.') &&
-		    !is_op(t, '('))
+		if (prev != NULL && !is_op(prev, '.') && !is_op(t, '.') && !is_op(t, '('))
 			out[o++] = ' ';
 		if (is_op(t, '(')) {
 			memcpy(out + o, "(...)", 5);
@@ -2109,8 +2226,9 @@ stmt_head(const struct stmt *st, char *out, size_t size)
 		}
 		n = t->len > 32 ? 32 : t->len;
 		for (k = 0; k < n && o + 5 < size; k++)
-			out[o++] = (t->p[k] == '\n' || t->p[k] == '\r' ||
-			    t->p[k] == '\t') ? ' ' : t->p[k];
+			out[o++] = (t->p[k] == '\n' || t->p[k] == '\r' || t->p[k] == '\t')
+			                   ? ' '
+			                   : t->p[k];
 		if (n < t->len) {
 			memcpy(out + o, "...", 3);
 			o += 3;
@@ -2130,9 +2248,8 @@ stmt_head(const struct stmt *st, char *out, size_t size)
  * statement); meta-commands build their own.
  */
 static enum rules_action
-verdict(struct rules *r, const struct lexer_event *ev,
-        struct rules_verdict *v, enum rules_id rule, enum rules_action a,
-        const char *reason, const char *head)
+verdict(struct rules *r, const struct lexer_event *ev, struct rules_verdict *v, enum rules_id rule,
+        enum rules_action a, const char *reason, const char *head)
 {
 	char why[sizeof(r->reason)];
 
@@ -2146,11 +2263,11 @@ verdict(struct rules *r, const struct lexer_event *ev,
 	if (a == RULES_REFUSE) {
 		if (head != NULL) {
 			snprintf(why, sizeof(why), "%s", reason);
-			snprintf(r->reason, sizeof(r->reason), "%.100s: %.480s (line %llu)",
-			    head, why, (unsigned long long)ev->line);
+			snprintf(r->reason, sizeof(r->reason), "%.100s: %.480s (line %llu)", head,
+			         why, (unsigned long long)ev->line);
 		} else if (reason != r->reason) {
-			snprintf(r->reason, sizeof(r->reason), "%s (line %llu)",
-			    reason, (unsigned long long)ev->line);
+			snprintf(r->reason, sizeof(r->reason), "%s (line %llu)", reason,
+			         (unsigned long long)ev->line);
 		}
 		v->reason = r->reason;
 	}
@@ -2240,8 +2357,7 @@ conninfo_dbname(const char *s, char *out, size_t size)
 }
 
 static enum rules_action
-meta_apply(struct rules *r, const struct lexer_event *ev,
-           struct rules_verdict *v)
+meta_apply(struct rules *r, const struct lexer_event *ev, struct rules_verdict *v)
 {
 	const char *p = ev->data, *end = ev->data + ev->len, *cmd;
 	char arg[256], name[sizeof(r->dbname)];
@@ -2250,26 +2366,27 @@ meta_apply(struct rules *r, const struct lexer_event *ev,
 	if (p < end && *p == '\\')
 		p++;
 	cmd = p;
-	while (p < end && *p != ' ' && *p != '\t' && *p != '\r' &&
-	    !(p > cmd && *p == '\\'))
+	while (p < end && *p != ' ' && *p != '\t' && *p != '\r' && !(p > cmd && *p == '\\'))
 		p++;
 	clen = (size_t)(p - cmd);
 #define CMD(s) (clen == sizeof(s) - 1 && memcmp(cmd, s, clen) == 0)
 	if (CMD("restrict") || CMD("unrestrict"))
 		return verdict(r, ev, v, RULES_R_META, RULES_DROP,
-		    "psql's \\restrict/\\unrestrict guard (pg_dump 15.14+), "
-		    "not SQL", NULL);
+		               "psql's \\restrict/\\unrestrict guard (pg_dump 15.14+), "
+		               "not SQL",
+		               NULL);
 	if (CMD("encoding") && (r->dbname[0] != '\0' || r->seen_connect))
 		return verdict(r, ev, v, RULES_R_META, RULES_DROP,
-		    "pg_dump -C preamble: the SET client_encoding that follows "
-		    "sets the encoding", NULL);
+		               "pg_dump -C preamble: the SET client_encoding that follows "
+		               "sets the encoding",
+		               NULL);
 	if (CMD("connect") || CMD("c")) {
 		int ok = meta_arg(&p, end, arg, sizeof(arg));
 
 		if (ok && strncmp(arg, "-reuse-previous", 15) == 0)
 			ok = meta_arg(&p, end, arg, sizeof(arg));
 		if (ok && (strncmp(arg, "postgresql://", 13) == 0 ||
-		    strncmp(arg, "postgres://", 11) == 0))
+		           strncmp(arg, "postgres://", 11) == 0))
 			ok = 0; /* a URI: not read */
 		else if (ok && strchr(arg, '=') != NULL) {
 			/* a connection string (psql's test: it has a '=') */
@@ -2277,36 +2394,36 @@ meta_apply(struct rules *r, const struct lexer_event *ev,
 			if (ok)
 				strcpy(arg, name);
 		}
-		if (!ok || strlen(arg) >= sizeof(name) ||
-		    strcmp(arg, "-") == 0) {
+		if (!ok || strlen(arg) >= sizeof(name) || strcmp(arg, "-") == 0) {
 			snprintf(r->reason, sizeof(r->reason),
-			    "\\connect without a database name pgsluice can "
-			    "read (line %llu)", (unsigned long long)ev->line);
+			         "\\connect without a database name pgsluice can "
+			         "read (line %llu)",
+			         (unsigned long long)ev->line);
 			return verdict(r, ev, v, RULES_R_META, RULES_REFUSE, r->reason, NULL);
 		}
 		strcpy(name, arg);
-		if (!r->seen_connect && (r->dbname[0] == '\0' ||
-		    strcmp(r->dbname, name) == 0)) {
+		if (!r->seen_connect && (r->dbname[0] == '\0' || strcmp(r->dbname, name) == 0)) {
 			r->seen_connect = 1;
 			strcpy(r->dbname, name);
 			return verdict(r, ev, v, RULES_R_META, RULES_DROP,
-			    "pg_dump -C preamble: the import goes into the "
-			    "target database, whatever its name", NULL);
+			               "pg_dump -C preamble: the import goes into the "
+			               "target database, whatever its name",
+			               NULL);
 		}
 		if (strcmp(r->dbname, name) == 0)
 			return verdict(r, ev, v, RULES_R_META, RULES_DROP,
-			    "\\connect to the same database again (pg_dump -C)", NULL);
+			               "\\connect to the same database again (pg_dump -C)", NULL);
 		snprintf(r->reason, sizeof(r->reason),
-		    "\\connect to database \"%.60s\" after \"%.60s\": a dump of "
-		    "several databases (pg_dumpall?) (line %llu)", name,
-		    r->dbname, (unsigned long long)ev->line);
+		         "\\connect to database \"%.60s\" after \"%.60s\": a dump of "
+		         "several databases (pg_dumpall?) (line %llu)",
+		         name, r->dbname, (unsigned long long)ev->line);
 		return verdict(r, ev, v, RULES_R_META, RULES_REFUSE, r->reason, NULL);
 	}
 #undef CMD
 	snprintf(r->reason, sizeof(r->reason),
-	    "psql meta-command \\%.*s: pg_dump emits none but \\connect, "
-	    "\\restrict and \\unrestrict (line %llu)",
-	    (int)(clen > 40 ? 40 : clen), cmd, (unsigned long long)ev->line);
+	         "psql meta-command \\%.*s: pg_dump emits none but \\connect, "
+	         "\\restrict and \\unrestrict (line %llu)",
+	         (int)(clen > 40 ? 40 : clen), cmd, (unsigned long long)ev->line);
 	return verdict(r, ev, v, RULES_R_META, RULES_REFUSE, r->reason, NULL);
 }
 
@@ -2338,8 +2455,7 @@ rules_after(struct rules *r, const struct stmt *st, enum rules_action a)
 }
 
 enum rules_action
-rules_apply(struct rules *r, const struct lexer_event *ev,
-            struct rules_verdict *v)
+rules_apply(struct rules *r, const struct lexer_event *ev, struct rules_verdict *v)
 {
 	struct stmt st;
 	struct hit h;
@@ -2393,8 +2509,7 @@ rules_apply(struct rules *r, const struct lexer_event *ev,
 int
 rules_stats(const struct rules *r, struct rules_stat *out, int max)
 {
-	static const char *const actions[] = {"dropped", "rewritten",
-	    "refused"};
+	static const char *const actions[] = { "dropped", "rewritten", "refused" };
 	int n = 0, rule, a;
 
 	for (rule = RULES_R_EMPTY; rule < RULES_R_NRULES; rule++)

@@ -38,9 +38,9 @@ struct rules_role_map {
 };
 
 struct rules_options {
-	int keep_owners;        /* --keep-owners: forward OWNER TO, SET ROLE, ... */
-	int keep_privileges;    /* --keep-privileges: forward GRANT/REVOKE/... */
-	int allow_drop;         /* --allow-drop: forward DROP ... (pg_dump --clean) */
+	int keep_owners;     /* --keep-owners: forward OWNER TO, SET ROLE, ... */
+	int keep_privileges; /* --keep-privileges: forward GRANT/REVOKE/... */
+	int allow_drop;      /* --allow-drop: forward DROP ... (pg_dump --clean) */
 	/*
 	 * --clear-target (serve): the target schemas are emptied in the same
 	 * transaction before the dump runs, so the DROP statements of a
@@ -91,20 +91,20 @@ enum rules_txn {
 
 /* The rules of the table, in the order rules_stats() lists them. */
 enum rules_id {
-	RULES_R_NONE = 0,       /* no rule acted: a plain forward */
-	RULES_R_EMPTY,          /* "empty" */
-	RULES_R_OWNER,          /* "owner" */
-	RULES_R_PRIVILEGES,     /* "privileges" */
-	RULES_R_SUPERUSER_ONLY, /* "superuser-only" */
-	RULES_R_META,           /* "meta" */
-	RULES_R_PUBLIC_SCHEMA,  /* "public-schema" */
-	RULES_R_TRANSACTION,    /* "transaction" */
-	RULES_R_UNKNOWN_SETTING, /* "unknown-setting" */
+	RULES_R_NONE = 0,         /* no rule acted: a plain forward */
+	RULES_R_EMPTY,            /* "empty" */
+	RULES_R_OWNER,            /* "owner" */
+	RULES_R_PRIVILEGES,       /* "privileges" */
+	RULES_R_SUPERUSER_ONLY,   /* "superuser-only" */
+	RULES_R_META,             /* "meta" */
+	RULES_R_PUBLIC_SCHEMA,    /* "public-schema" */
+	RULES_R_TRANSACTION,      /* "transaction" */
+	RULES_R_UNKNOWN_SETTING,  /* "unknown-setting" */
 	RULES_R_UNKNOWN_FUNCTION, /* "unknown-function" */
-	RULES_R_COLUMN_OPTION,  /* "column-option" */
-	RULES_R_CLEAN,          /* "clean" */
-	RULES_R_REFUSE,         /* "refuse" */
-	RULES_R_COPY_FREEZE,    /* "copy-freeze" */
+	RULES_R_COLUMN_OPTION,    /* "column-option" */
+	RULES_R_CLEAN,            /* "clean" */
+	RULES_R_REFUSE,           /* "refuse" */
+	RULES_R_COPY_FREEZE,      /* "copy-freeze" */
 	RULES_R_NRULES
 };
 
@@ -134,16 +134,16 @@ struct rules_stat {
  * spelling of it matches.  Storage grows by doubling; none per byte.
  */
 struct rules_created {
-	char *names;            /* the keys, back to back */
+	char *names; /* the keys, back to back */
 	size_t len, cap;
 	struct rules_created_ent {
-		size_t off;         /* in names */
+		size_t off; /* in names */
 		unsigned short klen;
 		unsigned char flags; /* RULES_TABLE_* */
-	} *ent;
+	} * ent;
 	size_t n, cap_ent;
-	size_t *slot;           /* open addressing: entry index + 1, 0 empty */
-	size_t n_slot;          /* a power of two, or 0 */
+	size_t *slot;  /* open addressing: entry index + 1, 0 empty */
+	size_t n_slot; /* a power of two, or 0 */
 };
 
 #define RULES_TABLE_PARTITIONED 1 /* PARTITION BY: COPY FREEZE is refused there */
@@ -152,19 +152,19 @@ struct rules_created {
 struct rules {
 	struct rules_options opt;
 	uint64_t counts[RULES_MAX_STATS];
-	int seen_connect;       /* a \connect was dropped already */
-	int forwarded_any;      /* a statement other than SET/set_config went out */
-	int past_clean;         /* a statement other than setup and pg_dump
+	int seen_connect;        /* a \connect was dropped already */
+	int forwarded_any;       /* a statement other than SET/set_config went out */
+	int past_clean;          /* a statement other than setup and pg_dump
 	                         * --clean's drops was seen */
 	uint64_t post_data_line; /* line of the first post-data object, 0: none */
 	char post_data[64];      /* its first words */
-	char dbname[64];        /* the database a -C preamble created */
+	char dbname[64];         /* the database a -C preamble created */
 	struct rules_created created;
-	int created_oom;        /* a name could not be kept: created is incomplete */
-	uint64_t stats_calls;   /* pg_dump 18 statistics calls forwarded */
-	char *buf;              /* rewrite buffer */
+	int created_oom;      /* a name could not be kept: created is incomplete */
+	uint64_t stats_calls; /* pg_dump 18 statistics calls forwarded */
+	char *buf;            /* rewrite buffer */
 	size_t cap;
-	char reason[640];       /* reasons built at run time */
+	char reason[640]; /* reasons built at run time */
 };
 
 /* Copy *opt (the role map is referenced, not copied: keep it alive). */

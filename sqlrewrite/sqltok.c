@@ -18,8 +18,7 @@
 static int
 ident_start(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-	    c >= 0x80;
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
 }
 
 static int
@@ -31,8 +30,7 @@ ident_cont(unsigned char c)
 static int
 is_space(unsigned char c)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
-	    c == '\v';
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
 static int
@@ -181,26 +179,24 @@ sqltok_next(struct sqltok_iter *it, struct sqltok *t)
 		t->type = SQLTOK_STRING;
 		p = skip_quoted(p + 2, end, '\'', Q_BACKSLASH | Q_CONTINUE);
 	} else if ((c == 'u' || c == 'U') && p + 2 < end && p[1] == '&' &&
-	    (p[2] == '\'' || p[2] == '"')) {
+	           (p[2] == '\'' || p[2] == '"')) {
 		t->type = p[2] == '"' ? SQLTOK_QIDENT : SQLTOK_STRING;
 		p = skip_quoted(p + 3, end, p[2], p[2] == '\'' ? Q_CONTINUE : 0);
-	} else if (strchr("bBxX", c) != NULL && c != '\0' && p + 1 < end &&
-	    p[1] == '\'') {
+	} else if (strchr("bBxX", c) != NULL && c != '\0' && p + 1 < end && p[1] == '\'') {
 		t->type = SQLTOK_STRING;
 		p = skip_quoted(p + 2, end, '\'', Q_NODOUBLE | Q_CONTINUE);
 	} else if ((c == 'n' || c == 'N') && p + 1 < end && p[1] == '\'') {
 		t->type = SQLTOK_STRING;
-		p = skip_quoted(p + 2, end, '\'',
-		    Q_CONTINUE | (it->std_strings ? 0 : Q_BACKSLASH));
+		p = skip_quoted(p + 2, end, '\'', Q_CONTINUE | (it->std_strings ? 0 : Q_BACKSLASH));
 	} else if (ident_start(c)) {
 		t->type = SQLTOK_WORD;
 		while (p < end && ident_cont((unsigned char)*p))
 			p++;
-	} else if ((c >= '0' && c <= '9') || (c == '.' && p + 1 < end &&
-	    p[1] >= '0' && p[1] <= '9')) {
+	} else if ((c >= '0' && c <= '9') ||
+	           (c == '.' && p + 1 < end && p[1] >= '0' && p[1] <= '9')) {
 		/* scan.l: ".5" is a number; "1e-5" is one token, "0x1e-5" not */
-		int radix = c == '0' && p + 1 < end &&
-		    strchr("xXoObB", p[1]) != NULL && p[1] != '\0';
+		int radix =
+			c == '0' && p + 1 < end && strchr("xXoObB", p[1]) != NULL && p[1] != '\0';
 
 		int letters = 0; /* '$' is junk only after a letter: 1$$x$$ is 1, $$x$$ */
 
@@ -215,16 +211,15 @@ sqltok_next(struct sqltok_iter *it, struct sqltok *t)
 			} else if (*p == '$' && letters)
 				p++;
 			else if ((*p == '+' || *p == '-') && !radix &&
-			    (p[-1] == 'e' || p[-1] == 'E') && p + 1 < end &&
-			    p[1] >= '0' && p[1] <= '9')
+			         (p[-1] == 'e' || p[-1] == 'E') && p + 1 < end && p[1] >= '0' &&
+			         p[1] <= '9')
 				p++;
 			else
 				break;
 		}
 	} else if (c == '\'') {
 		t->type = SQLTOK_STRING;
-		p = skip_quoted(p + 1, end, '\'',
-		    Q_CONTINUE | (it->std_strings ? 0 : Q_BACKSLASH));
+		p = skip_quoted(p + 1, end, '\'', Q_CONTINUE | (it->std_strings ? 0 : Q_BACKSLASH));
 	} else if (c == '"') {
 		t->type = SQLTOK_QIDENT;
 		p = skip_quoted(p + 1, end, '"', 0);
@@ -322,8 +317,7 @@ sqltok_name(const struct sqltok *t, char *out, size_t size)
 }
 
 int
-sqltok_leading_words(const char *s, size_t len, int std_strings,
-                     char words[][32], int max)
+sqltok_leading_words(const char *s, size_t len, int std_strings, char words[][32], int max)
 {
 	struct sqltok_iter it;
 	struct sqltok t;
@@ -469,8 +463,7 @@ escape(struct qread *r, struct vout *o)
 }
 
 size_t
-sqltok_value(const struct sqltok *t, int std_strings, char uescape, char *out,
-             size_t size)
+sqltok_value(const struct sqltok *t, int std_strings, char uescape, char *out, size_t size)
 {
 	struct vout o = { out, size, 0 };
 	struct qread r;

@@ -24,9 +24,9 @@ enum sqltok_type {
 
 struct sqltok {
 	enum sqltok_type type;
-	const char *p;  /* the token's text inside the statement */
+	const char *p; /* the token's text inside the statement */
 	size_t len;
-	int depth;      /* parenthesis depth before the token */
+	int depth; /* parenthesis depth before the token */
 };
 
 struct sqltok_iter {
@@ -36,8 +36,7 @@ struct sqltok_iter {
 };
 
 /* Walk s[0..len); std_strings as the lexer had it (1 = standard). */
-void sqltok_init(struct sqltok_iter *it, const char *s, size_t len,
-                 int std_strings);
+void sqltok_init(struct sqltok_iter *it, const char *s, size_t len, int std_strings);
 
 /* Fill *t with the next token; returns its type (SQLTOK_END at the end). */
 enum sqltok_type sqltok_next(struct sqltok_iter *it, struct sqltok *t);
@@ -64,8 +63,7 @@ size_t sqltok_name(const struct sqltok *t, char *out, size_t size);
  * written.  Writes at most size-1 bytes plus a NUL into out; returns the
  * full length (truncated if >= size).
  */
-size_t sqltok_value(const struct sqltok *t, int std_strings, char uescape,
-                    char *out, size_t size);
+size_t sqltok_value(const struct sqltok *t, int std_strings, char uescape, char *out, size_t size);
 
 /*
  * Convenience: read up to max leading words of s (unquoted words only,
@@ -73,7 +71,6 @@ size_t sqltok_value(const struct sqltok *t, int std_strings, char uescape,
  * comments; stops at the first token that is not a WORD.  Returns how many
  * were read.
  */
-int sqltok_leading_words(const char *s, size_t len, int std_strings,
-                         char words[][32], int max);
+int sqltok_leading_words(const char *s, size_t len, int std_strings, char words[][32], int max);
 
 #endif

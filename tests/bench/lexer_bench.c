@@ -50,7 +50,7 @@ main(int argc, char **argv)
 	t0 = now();
 	do {
 		lexer_init(&lx, 0);
-		for (off = 0; off < (size_t)size; ) {
+		for (off = 0; off < (size_t)size;) {
 			n = (size_t)size - off < chunk ? (size_t)size - off : chunk;
 			r = lexer_scan(&lx, buf + off, n, &used, &ev);
 			off += used;

@@ -31,8 +31,7 @@ static unsigned char made[2 * FUZZ_IN_MAX + 4096];
 
 /* One frame of src[0..len) in format f at dst; its length, 0 on failure. */
 static size_t
-compress_one(enum decoder_format f, const uint8_t *src, size_t len, unsigned char *dst,
-             size_t cap)
+compress_one(enum decoder_format f, const uint8_t *src, size_t len, unsigned char *dst, size_t cap)
 {
 	struct isal_zstream z;
 	LZ4F_preferences_t prefs;
@@ -90,7 +89,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		origlen = size;
 		split = size == 0 ? 0 : split * size / 255;
 		a = compress_one(made_as, data, split, made, sizeof(made));
-		b = a == 0 ? 0 : compress_one(made_as, data + split, size - split, made + a, sizeof(made) - a);
+		b = a == 0 ? 0
+		           : compress_one(made_as, data + split, size - split, made + a,
+		                          sizeof(made) - a);
 		if (a == 0 || b == 0)
 			abort(); /* the compressors take any input */
 		in = made;
@@ -113,8 +114,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (d.kind == DECODER_PLAIN && total + produced <= size &&
 		    memcmp(out, in + total, produced) != 0)
 			abort(); /* plain input must come out unchanged */
-		if (orig != NULL && (total + produced > origlen ||
-		                     memcmp(out, orig + total, produced) != 0))
+		if (orig != NULL &&
+		    (total + produced > origlen || memcmp(out, orig + total, produced) != 0))
 			abort(); /* what was compressed here must come back */
 		if (used == 0 && produced == 0 && n > 0)
 			abort(); /* no progress with input offered: the loop would spin */

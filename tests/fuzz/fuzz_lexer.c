@@ -87,8 +87,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	whole = lexcollect_run(in, len, NULL, 0, cap, version);
 	chunked = lexcollect_run(in, len, cuts, ncuts, cap, version);
 	if (strcmp(whole, chunked) != 0) {
-		fprintf(stderr, "chunking changed the events\nwhole:\n%s\nchunked:\n%s\n",
-		    whole, chunked);
+		fprintf(stderr, "chunking changed the events\nwhole:\n%s\nchunked:\n%s\n", whole,
+		        chunked);
 		abort();
 	}
 	free(whole);

@@ -49,7 +49,11 @@
 
 #define BUF_SIZE (64 * 1024)
 
-enum mode { MODE_FINISH, MODE_CLOSE, MODE_RESET };
+enum mode {
+	MODE_FINISH,
+	MODE_CLOSE,
+	MODE_RESET
+};
 
 static double
 now(void)
@@ -64,7 +68,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: cutclient [-m finish|close|reset] [-n BYTES] [-p PATH] [-r RATE "
-	        "[-d SECONDS]] [-t SECONDS] HOST PORT FILE\n");
+	                "[-d SECONDS]] [-t SECONDS] HOST PORT FILE\n");
 	exit(2);
 }
 
@@ -190,8 +194,8 @@ main(int argc, char **argv)
 
 		t = now();
 		if (t > deadline) {
-			fprintf(stderr, "cutclient: timed out after %.0f s (%lld bytes sent)\n", timeout,
-			        sent);
+			fprintf(stderr, "cutclient: timed out after %.0f s (%lld bytes sent)\n",
+			        timeout, sent);
 			return 3;
 		}
 		if (limit >= 0 && sent >= limit && !paused && pause_path != NULL) {
@@ -256,7 +260,8 @@ main(int argc, char **argv)
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				continue;
 			/* the daemon closed: its reply (read above) says why */
-			fprintf(stderr, "cutclient: send after %lld bytes: %s\n", sent, strerror(errno));
+			fprintf(stderr, "cutclient: send after %lld bytes: %s\n", sent,
+			        strerror(errno));
 			drain_reply(fd);
 			return 0;
 		}
@@ -293,7 +298,7 @@ main(int argc, char **argv)
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	}
 	close(fd);
-	fprintf(stderr, "cutclient: sent %lld bytes (%d not yet acknowledged), then %s\n", sent, outq,
-	        mode == MODE_RESET ? "reset" : "closed");
+	fprintf(stderr, "cutclient: sent %lld bytes (%d not yet acknowledged), then %s\n", sent,
+	        outq, mode == MODE_RESET ? "reset" : "closed");
 	return 0;
 }

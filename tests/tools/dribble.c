@@ -38,7 +38,8 @@
 static uint64_t rng_state;
 
 /* xorshift64*: small, fast, and the same sequence everywhere for a seed */
-static uint64_t rng_next(void)
+static uint64_t
+rng_next(void)
 {
 	uint64_t x = rng_state;
 
@@ -53,7 +54,8 @@ static uint64_t rng_next(void)
  * The next piece size for random mode: a size class first (so that tiny
  * pieces are common), then a size within it.
  */
-static size_t random_size(void)
+static size_t
+random_size(void)
 {
 	static const size_t class_max[] = { 1, 2, 7, 64, 512, 4096, 16384 };
 	uint64_t r = rng_next();
@@ -62,7 +64,8 @@ static size_t random_size(void)
 	return 1 + (size_t)((r & 0xffffffffu) % max);
 }
 
-static int write_all(const char *p, size_t len)
+static int
+write_all(const char *p, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = write(STDOUT_FILENO, p, len);
@@ -79,7 +82,8 @@ static int write_all(const char *p, size_t len)
 	return 0;
 }
 
-static double now_s(void)
+static double
+now_s(void)
 {
 	struct timespec ts;
 
@@ -88,7 +92,8 @@ static double now_s(void)
 }
 
 /* 1 when the reading end has gone away (a pipe's writer sees POLLERR). */
-static int reader_gone(void)
+static int
+reader_gone(void)
 {
 	struct pollfd pfd = { STDOUT_FILENO, POLLOUT, 0 };
 
@@ -103,7 +108,8 @@ static int reader_gone(void)
  * -1 (with a message) when the reader has closed its end, or has taken
  * nothing for DRAIN_TIMEOUT_S seconds.
  */
-static int wait_drained(void)
+static int
+wait_drained(void)
 {
 	const struct timespec step = { 0, 20 * 1000 };
 	int queued, last = -1, spins = 0;
@@ -111,16 +117,19 @@ static int wait_drained(void)
 
 	while (ioctl(STDOUT_FILENO, FIONREAD, &queued) == 0 && queued > 0) {
 		if (reader_gone()) {
-			fprintf(stderr, "dribble: the reader closed the pipe with %d bytes unread\n",
-			    queued);
+			fprintf(stderr,
+			        "dribble: the reader closed the pipe with %d bytes unread\n",
+			        queued);
 			return -1;
 		}
 		if (queued != last) {
 			last = queued;
 			since = now_s();
 		} else if (spins >= 200 && now_s() - since > DRAIN_TIMEOUT_S) {
-			fprintf(stderr, "dribble: the reader took nothing for %d s (%d bytes "
-			    "unread); giving up\n", DRAIN_TIMEOUT_S, queued);
+			fprintf(stderr,
+			        "dribble: the reader took nothing for %d s (%d bytes "
+			        "unread); giving up\n",
+			        DRAIN_TIMEOUT_S, queued);
 			return -1;
 		}
 		if (spins < 200) {
@@ -133,13 +142,15 @@ static int wait_drained(void)
 	return 0;
 }
 
-static void usage(void)
+static void
+usage(void)
 {
 	fprintf(stderr, "usage: dribble 1 | dribble random SEED\n");
 	exit(2);
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	static char buf[BUF_SIZE];
 	int one_byte;

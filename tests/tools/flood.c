@@ -124,11 +124,11 @@ main(int argc, char **argv)
 
 			memset(&src, 0, sizeof(src));
 			src.sin_family = AF_INET;
-			src.sin_addr.s_addr = htonl(sources <= 250
-			                                ? (127u << 24) | (unsigned)(2 + j)
-			                                : (127u << 24) | (1u << 16) |
-			                                      ((unsigned)(j / 250) << 8) |
-			                                      (unsigned)(1 + j % 250));
+			src.sin_addr.s_addr =
+				htonl(sources <= 250 ? (127u << 24) | (unsigned)(2 + j)
+			                             : (127u << 24) | (1u << 16) |
+			                                       ((unsigned)(j / 250) << 8) |
+			                                       (unsigned)(1 + j % 250));
 			if (bind(c[i].fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
 				perror("flood: bind");
 				return 2;

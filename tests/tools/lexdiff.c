@@ -73,8 +73,8 @@ first_word_is_setting(const char *s, size_t n)
 	size_t i, k, w;
 
 	for (i = 0; i < n;) { /* skip whitespace and comments */
-		if (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r' ||
-		    s[i] == '\f' || s[i] == '\v') {
+		if (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r' || s[i] == '\f' ||
+		    s[i] == '\v') {
 			i++;
 		} else if (i + 1 < n && s[i] == '-' && s[i + 1] == '-') {
 			while (i < n && s[i] != '\n' && s[i] != '\r')
@@ -106,8 +106,8 @@ first_word_is_setting(const char *s, size_t n)
 }
 
 static void
-statement(PGconn *conn, const struct lexer *lx, const char *file,
-          const struct lexer_event *ev, struct counts *c)
+statement(PGconn *conn, const struct lexer *lx, const char *file, const struct lexer_event *ev,
+          struct counts *c)
 {
 	char *text = malloc(ev->len + 1), ex[120];
 	const char *state, *msg, *scs;
@@ -133,15 +133,16 @@ statement(PGconn *conn, const struct lexer *lx, const char *file,
 	} else if (state != NULL && strcmp(state, "42601") == 0) {
 		c->syntax++;
 		printf("%s:%llu: syntax error (%s): %s\n", file, (unsigned long long)ev->line,
-		    msg ? msg : "", ex);
+		       msg ? msg : "", ex);
 	}
 	PQclear(res);
 	scs = PQparameterStatus(conn, "standard_conforming_strings");
 	if (scs != NULL && (strcmp(scs, "on") == 0) != (lexer_standard_strings(lx) == 1)) {
 		c->setting++;
 		printf("%s:%llu: standard_conforming_strings is %s on the server, %s for "
-		    "the lexer, after: %s\n", file, (unsigned long long)ev->line, scs,
-		    lexer_standard_strings(lx) ? "on" : "off", ex);
+		       "the lexer, after: %s\n",
+		       file, (unsigned long long)ev->line, scs,
+		       lexer_standard_strings(lx) ? "on" : "off", ex);
 	}
 	free(text);
 }
@@ -240,7 +241,7 @@ cuts_file(const char *file, int server_version_num)
 				record('M', ev.line, ev.data, ev.len);
 			else if (ev.type == LEXER_COPY_END)
 				printf("C %llu %llu\n", (unsigned long long)ev.line,
-				    (unsigned long long)ev.rows);
+				       (unsigned long long)ev.rows);
 		}
 		while (r != LEXER_ERROR && (r = lexer_finish(&lx, &ev)) == LEXER_EVENT)
 			if (ev.type == LEXER_META)
@@ -251,7 +252,7 @@ cuts_file(const char *file, int server_version_num)
 		}
 		/* the stopped statement's bytes, then on after the failing line */
 		record('E', lx.st_line, buf + lx.st_offset,
-		    off > lx.st_offset ? off - lx.st_offset : 0);
+		       off > lx.st_offset ? off - lx.st_offset : 0);
 		printf("X %s\n", lexer_error(&lx));
 		while (off < n && buf[off] != '\n')
 			off++;
@@ -292,7 +293,7 @@ main(int argc, char **argv)
 		if (one_file(conn, argv[i], &c) < 0)
 			return 2;
 	printf("%lu statements, %lu multiple, %lu syntax errors, %lu setting differences\n",
-	    c.statements, c.multiple, c.syntax, c.setting);
+	       c.statements, c.multiple, c.syntax, c.setting);
 	PQfinish(conn);
 	return c.multiple == 0 && c.setting == 0 ? 0 : 1;
 }

@@ -151,7 +151,7 @@ main(int argc, char **argv)
 
 	if (argc != 4) {
 		fprintf(stderr, "usage: wireclient HOST PORT garbage|oversize|copydata|extended|"
-		        "startup-garbage|terminate\n");
+		                "startup-garbage|terminate\n");
 		return 2;
 	}
 	mode = argv[3];
@@ -175,7 +175,7 @@ main(int argc, char **argv)
 			return 1;
 	} else {
 		static const char params[] = "user\0wire\0database\0synapse\0application_name\0"
-		                             "wireclient\0";
+					     "wireclient\0";
 
 		n = 8 + sizeof(params) - 1 + 1;
 		put32(buf, (uint32_t)n);
@@ -217,8 +217,9 @@ main(int argc, char **argv)
 				return 1;
 		} else if (strcmp(mode, "extended") == 0) {
 			/* Parse: unnamed statement "SELECT 1", no parameter types; then Sync */
-			static const unsigned char p[] = { 'P', 0, 0, 0, 15, 0, 'S', 'E', 'L', 'E', 'C',
-				                           'T', ' ', '1', 0, 0, 0, 'S', 0, 0, 0, 4 };
+			static const unsigned char p[] = { 'P', 0,   0,   0,   15,  0,   'S', 'E',
+				                           'L', 'E', 'C', 'T', ' ', '1', 0,   0,
+				                           0,   'S', 0,   0,   0,   4 };
 
 			if (send_all(fd, p, sizeof(p)) < 0)
 				return 1;

@@ -58,7 +58,7 @@ lc_event(struct lexcollect *c, const struct lexer_event *ev)
 		return;
 	case LEXER_STATEMENT:
 		n = snprintf(head, sizeof(head), "%c%llu ", ev->psql_cut_differs ? 's' : 'S',
-		    (unsigned long long)ev->line);
+		             (unsigned long long)ev->line);
 		break;
 	case LEXER_META:
 		n = snprintf(head, sizeof(head), "M%llu ", (unsigned long long)ev->line);
@@ -68,8 +68,8 @@ lc_event(struct lexcollect *c, const struct lexer_event *ev)
 		lc_put(c, head, (size_t)n);
 		return;
 	case LEXER_COPY_END:
-		n = snprintf(head, sizeof(head), "E%llu %llu\n",
-		    (unsigned long long)ev->line, (unsigned long long)ev->rows);
+		n = snprintf(head, sizeof(head), "E%llu %llu\n", (unsigned long long)ev->line,
+		             (unsigned long long)ev->rows);
 		lc_put(c, head, (size_t)n);
 		return;
 	default:
@@ -100,8 +100,8 @@ lc_error(struct lexcollect *c, const struct lexer *lx)
  * server_version_num (0: the newest).  Returns the malloc'd text.
  */
 static char *
-lexcollect_run(const char *in, size_t len, const size_t *cuts, size_t ncuts,
-               size_t max_statement, int server_version_num)
+lexcollect_run(const char *in, size_t len, const size_t *cuts, size_t ncuts, size_t max_statement,
+               int server_version_num)
 {
 	struct lexcollect c = { NULL, 0, 0, 0 };
 	struct lexer lx;

@@ -51,9 +51,11 @@ test_tag(void)
 	} c[] = {
 		{ "CREATE TABLE public.t (a int);", "CREATE TABLE" },
 		{ "create unique index i on t (a);", "CREATE INDEX" },
-		{ "CREATE OR REPLACE FUNCTION f() RETURNS int AS 'select 1' LANGUAGE sql;", "CREATE" },
+		{ "CREATE OR REPLACE FUNCTION f() RETURNS int AS 'select 1' LANGUAGE sql;",
+		  "CREATE" },
 		{ "CREATE MATERIALIZED VIEW v AS SELECT 1;", "CREATE MATERIALIZED VIEW" },
-		{ "ALTER DEFAULT PRIVILEGES GRANT ALL ON TABLES TO r;", "ALTER DEFAULT PRIVILEGES" },
+		{ "ALTER DEFAULT PRIVILEGES GRANT ALL ON TABLES TO r;",
+		  "ALTER DEFAULT PRIVILEGES" },
 		{ "CREATE FOREIGN TABLE ft (a int) SERVER s;", "CREATE FOREIGN TABLE" },
 		{ "ALTER TABLE t OWNER TO r;", "ALTER TABLE" },
 		{ "DROP TABLE t;", "DROP TABLE" },
@@ -110,12 +112,11 @@ test_setup(void)
 	     "SET SESSION lock_timeout");
 	T_OK(classify_sets_lock_timeout("SET LOCAL lock_timeout = 0;", 27, 1),
 	     "SET LOCAL lock_timeout");
-	T_OK(!classify_sets_lock_timeout("SET statement_timeout = 0;", 26, 1),
-	     "another setting");
+	T_OK(!classify_sets_lock_timeout("SET statement_timeout = 0;", 26, 1), "another setting");
 	T_OK(!classify_sets_lock_timeout("SHOW lock_timeout;", 18, 1), "SHOW is no SET");
 	T_OK(classify_setup("SET a = 1;", 10, 1) && classify_setup("RESET a;", 8, 1) &&
-	         classify_setup("SHOW a;", 7, 1) && classify_setup("SELECT 1;", 9, 1) &&
-	         classify_setup("-- nothing", 10, 1),
+	             classify_setup("SHOW a;", 7, 1) && classify_setup("SELECT 1;", 9, 1) &&
+	             classify_setup("-- nothing", 10, 1),
 	     "SET, RESET, SHOW, SELECT and nothing are setup");
 	T_OK(!classify_setup("CREATE TABLE t ();", 18, 1), "CREATE TABLE is not setup");
 }

@@ -43,7 +43,8 @@ main(void)
 	T_OK(masked("postgres://u@db/synapse?password=S3cret&sslmode=require", "S3cret",
 	            "sslmode=require"),
 	     "URI ?password=: gone, the other parameters kept");
-	T_OK(masked("host=db application_name='a b'  password=S3cret", "S3cret", "application_name='a b'"),
+	T_OK(masked("host=db application_name='a b'  password=S3cret", "S3cret",
+	            "application_name='a b'"),
 	     "a value with a space is quoted again");
 	connhint_mask("host=db dbname=synapse user=u", buf, sizeof(buf));
 	T_OK(strcmp(buf, "host=db dbname=synapse user=u") == 0,
@@ -60,7 +61,8 @@ main(void)
 	T_OK(n == 1, "the same refusal for two hosts is said once (%d times: %s)", n, buf);
 	T_OK(strchr(buf, '\n') == NULL || buf[strlen(buf) - 1] != '\n', "no trailing newline");
 	connhint_advice(conn, buf, sizeof(buf));
-	T_OK(strstr(buf, "pg_hba.conf") != NULL, "no password involved: the generic advice (%s)", buf);
+	T_OK(strstr(buf, "pg_hba.conf") != NULL, "no password involved: the generic advice (%s)",
+	     buf);
 	PQfinish(conn);
 	connhint_advice(NULL, buf, sizeof(buf));
 	T_OK(strstr(buf, "check --target") != NULL, "no connection at all: the generic advice");

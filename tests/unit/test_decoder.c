@@ -26,7 +26,7 @@ static unsigned char plain[PLAIN_LEN];
 static unsigned char gz[2 * PLAIN_LEN + 1024];
 static unsigned char out[4 * PLAIN_LEN];
 static unsigned char cz[3 * PLAIN_LEN + 4096]; /* zstd and lz4 streams */
-static enum decoder_format last_format; /* what the last decode() sniffed */
+static enum decoder_format last_format;        /* what the last decode() sniffed */
 
 /* A dump-like text: COPY rows with some repetition, some noise. */
 static void
@@ -36,8 +36,8 @@ make_plain(void)
 	size_t i = 0;
 
 	while (i < PLAIN_LEN) {
-		int n = snprintf((char *)plain + i, PLAIN_LEN - i, "%zu\t@user%u:example.org\t{\"k\": %u}\n",
-		                 i, x % 1000, x);
+		int n = snprintf((char *)plain + i, PLAIN_LEN - i,
+		                 "%zu\t@user%u:example.org\t{\"k\": %u}\n", i, x % 1000, x);
 		if (n < 0 || (size_t)n >= PLAIN_LEN - i)
 			break;
 		i += (size_t)n;
@@ -130,7 +130,8 @@ test_gzip(void)
 	int r;
 
 	gzlen = make_gzip(plain, PLAIN_LEN, gz, sizeof(gz));
-	T_OK(gzlen > 20 && gz[0] == 0x1f && gz[1] == 0x8b, "a gzip member is made (%zu bytes)", gzlen);
+	T_OK(gzlen > 20 && gz[0] == 0x1f && gz[1] == 0x8b, "a gzip member is made (%zu bytes)",
+	     gzlen);
 
 	/* plain passes through */
 	r = decode(plain, PLAIN_LEN, 65536, 131072, &outlen, err, sizeof(err));
@@ -169,8 +170,8 @@ test_gzip(void)
 		size_t cut = i < 10 ? gzlen * i / 10 : gzlen - (i == 10 ? 1 : 4);
 
 		r = decode(gz, cut, 4096, 4096, &outlen, err, sizeof(err));
-		T_OK(r < 0 && strstr(err, "truncated") != NULL, "cut at %zu of %zu bytes: %s", cut, gzlen,
-		     err);
+		T_OK(r < 0 && strstr(err, "truncated") != NULL, "cut at %zu of %zu bytes: %s", cut,
+		     gzlen, err);
 	}
 
 	/* a wrong CRC-32, a wrong length, a broken header, garbage after the end */
@@ -184,7 +185,8 @@ test_gzip(void)
 	gz[gzlen - 2] ^= 0x01;
 	gz[2] = 7; /* compression method other than deflate */
 	r = decode(gz, gzlen, 4096, 4096, &outlen, err, sizeof(err));
-	T_OK(r < 0 && strstr(err, "corrupt") != NULL, "a method other than deflate is an error: %s", err);
+	T_OK(r < 0 && strstr(err, "corrupt") != NULL, "a method other than deflate is an error: %s",
+	     err);
 	gz[2] = 8;
 	memcpy(gz + gzlen, "GARBAGE!", 8);
 	r = decode(gz, gzlen + 8, 4096, 131072, &outlen, err, sizeof(err));
@@ -194,7 +196,6 @@ test_gzip(void)
 	r = decode(gz, gzlen, 4096, 4096, &outlen, err, sizeof(err));
 	T_OK(r < 0, "a flipped byte in the deflate data is an error: %s", err);
 }
-
 
 /*
  * One zstd frame of src (content checksum on; variant 1: no checksum,
@@ -278,10 +279,12 @@ test_frames(const char *name, enum decoder_format want, make_fn make, int varian
 				if (chunks[i] == 1 && rooms[k] > 8)
 					continue; /* slow and adds nothing */
 				r = decode(cz, len, chunks[i], rooms[k], &outlen, err, sizeof(err));
-				T_OK(r == 0 && same(outlen, plain, PLAIN_LEN) && last_format == want,
+				T_OK(r == 0 && same(outlen, plain, PLAIN_LEN) &&
+				             last_format == want,
 				     "%s, input in %zu-byte pieces, output room %zu: the plain text back, "
-				     "format %s %s", what, chunks[i] == SIZE_MAX ? len : chunks[i],
-				     rooms[k], decoder_format_name(last_format), err);
+				     "format %s %s",
+				     what, chunks[i] == SIZE_MAX ? len : chunks[i], rooms[k],
+				     decoder_format_name(last_format), err);
 			}
 		}
 	}
@@ -304,7 +307,8 @@ test_frames(const char *name, enum decoder_format want, make_fn make, int varian
 			r = decode(cz, pos, chunk, rooms[k], &outlen, err, sizeof(err));
 			T_OK(r == 0 && same(outlen, twice, 2 * PLAIN_LEN),
 			     "%s: two frames, an empty and two skippable frames between, input in "
-			     "%zu-byte pieces, output room %zu: both texts %s", name, chunk, rooms[k], err);
+			     "%zu-byte pieces, output room %zu: both texts %s",
+			     name, chunk, rooms[k], err);
 		}
 	}
 
@@ -318,7 +322,8 @@ test_frames(const char *name, enum decoder_format want, make_fn make, int varian
 		r = decode(cz, skip + len, chunk, 8, &outlen, err, sizeof(err));
 		T_OK(r == 0 && same(outlen, plain, PLAIN_LEN) && last_format == want,
 		     "%s: skippable frames first, input in %zu-byte pieces: the plain text back, "
-		     "format %s %s", name, chunk, decoder_format_name(last_format), err);
+		     "format %s %s",
+		     name, chunk, decoder_format_name(last_format), err);
 	}
 	r = decode(cz, skip, 4096, 4096, &outlen, err, sizeof(err));
 	T_OK(r < 0 && strstr(err, "skippable") != NULL && strstr(err, "not a dump") != NULL,
@@ -333,8 +338,8 @@ test_frames(const char *name, enum decoder_format want, make_fn make, int varian
 		size_t cut = i < 10 ? len * i / 10 : len - (i == 10 ? 1 : 4);
 
 		r = decode(cz, cut, 4096, 4096, &outlen, err, sizeof(err));
-		T_OK(r < 0 && strstr(err, "truncated") != NULL && strstr(err, "stream was cut") != NULL &&
-		     strstr(err, name) != NULL,
+		T_OK(r < 0 && strstr(err, "truncated") != NULL &&
+		             strstr(err, "stream was cut") != NULL && strstr(err, name) != NULL,
 		     "%s: cut at %zu of %zu bytes: %s", name, cut, len, err);
 	}
 	for (i = 1; i < 4; i++) {
@@ -382,8 +387,8 @@ static void
 test_sniff(void)
 {
 	static const char *const plains[] = {
-		"(SELECT 1);\n", "\x28\xb5 not zstd\n", "\x04\x22 not lz4\n", "\x1f not gzip\n",
-		"\x50\x2a\x4d not skippable\n", "SE",
+		"(SELECT 1);\n",   "\x28\xb5 not zstd\n",          "\x04\x22 not lz4\n",
+		"\x1f not gzip\n", "\x50\x2a\x4d not skippable\n", "SE",
 	};
 	unsigned char buf[64];
 	char err[300];
@@ -396,9 +401,10 @@ test_sniff(void)
 			r = decode((const unsigned char *)plains[i], len, chunk, 1, &outlen, err,
 			           sizeof(err));
 			T_OK(r == 0 && same(outlen, (const unsigned char *)plains[i], len) &&
-			     last_format == DECODER_PLAIN,
+			             last_format == DECODER_PLAIN,
 			     "plain input %zu that begins like a magic, in %zu-byte pieces into 1-byte "
-			     "room, is copied through %s", i, chunk, err);
+			     "room, is copied through %s",
+			     i, chunk, err);
 		}
 	}
 	/* a skippable frame, then gzip or plain: neither zstd nor lz4 */
@@ -412,9 +418,9 @@ test_sniff(void)
 	T_OK(r < 0 && strstr(err, "neither zstd nor lz4") != NULL,
 	     "a skippable frame before plain text is an error: %s", err);
 	T_OK(strcmp(decoder_format_name(DECODER_ZSTD), "zstd") == 0 &&
-	     strcmp(decoder_format_name(DECODER_LZ4), "lz4") == 0 &&
-	     strcmp(decoder_format_name(DECODER_GZIP), "gzip") == 0 &&
-	     strcmp(decoder_format_name(DECODER_PLAIN), "plain") == 0,
+	             strcmp(decoder_format_name(DECODER_LZ4), "lz4") == 0 &&
+	             strcmp(decoder_format_name(DECODER_GZIP), "gzip") == 0 &&
+	             strcmp(decoder_format_name(DECODER_PLAIN), "plain") == 0,
 	     "decoder_format_name names each format");
 }
 

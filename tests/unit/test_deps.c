@@ -31,32 +31,48 @@ static const char *const pre_data[] = {
 };
 
 /* group bits */
-enum { G_MEAS = 1, G_CITY = 2, G_OTHER = 4, G_O2 = 8, G_ALONE = 16 };
+enum {
+	G_MEAS = 1,
+	G_CITY = 2,
+	G_OTHER = 4,
+	G_O2 = 8,
+	G_ALONE = 16
+};
 
 static const struct {
 	const char *sql;
-	int groups;  /* hierarchies it touches; 0 with barrier */
+	int groups; /* hierarchies it touches; 0 with barrier */
 	int barrier;
 } post_data[] = {
 	/* 0 */ { "ALTER TABLE ONLY public.measurement ADD CONSTRAINT measurement_pkey "
-	          "PRIMARY KEY (city_id, logdate);", G_MEAS, 0 },
-	/* 1 */ { "ALTER TABLE ONLY public.measurement_y2006 ADD CONSTRAINT m6_pkey "
-	          "PRIMARY KEY (city_id, logdate);", G_MEAS, 0 },
-	/* 2 */ { "CREATE INDEX m_idx ON ONLY public.measurement USING btree (peaktemp);", G_MEAS, 0 },
-	/* 3 */ { "CREATE INDEX m6_idx ON public.measurement_y2006 USING btree (peaktemp);", G_MEAS, 0 },
+	          "PRIMARY KEY (city_id, logdate);",
+	          G_MEAS, 0 },
+	/* 1 */
+	{ "ALTER TABLE ONLY public.measurement_y2006 ADD CONSTRAINT m6_pkey "
+	  "PRIMARY KEY (city_id, logdate);",
+	  G_MEAS, 0 },
+	/* 2 */
+	{ "CREATE INDEX m_idx ON ONLY public.measurement USING btree (peaktemp);", G_MEAS, 0 },
+	/* 3 */
+	{ "CREATE INDEX m6_idx ON public.measurement_y2006 USING btree (peaktemp);", G_MEAS, 0 },
 	/* 4 */ { "CREATE INDEX q1_idx ON public.m2007_q1 USING btree (peaktemp);", G_MEAS, 0 },
 	/* 5 */ { "ALTER INDEX public.m_idx ATTACH PARTITION public.m6_idx;", 0, 1 },
-	/* 6 */ { "CREATE TRIGGER t AFTER INSERT ON public.m2007_q1 FOR EACH ROW "
-	          "EXECUTE FUNCTION public.f();", G_MEAS, 0 },
+	/* 6 */
+	{ "CREATE TRIGGER t AFTER INSERT ON public.m2007_q1 FOR EACH ROW "
+	  "EXECUTE FUNCTION public.f();",
+	  G_MEAS, 0 },
 	/* 7 */ { "ALTER TABLE public.measurement DISABLE TRIGGER t;", G_MEAS, 0 },
 	/* 8 */ { "CREATE INDEX c_idx ON public.capitals USING btree (state);", G_CITY, 0 },
 	/* 9 */ { "CREATE INDEX ci_idx ON public.cities USING btree (name);", G_CITY, 0 },
-	/* 10 */ { "ALTER TABLE ONLY public.other ADD CONSTRAINT other_pkey PRIMARY KEY (id);",
-	           G_OTHER, 0 },
+	/* 10 */
+	{ "ALTER TABLE ONLY public.other ADD CONSTRAINT other_pkey PRIMARY KEY (id);", G_OTHER, 0 },
 	/* 11 */ { "CREATE INDEX o_idx ON public.other USING btree (id);", G_OTHER, 0 },
-	/* 12 */ { "ALTER TABLE ONLY public.other ADD CONSTRAINT fk FOREIGN KEY (id) "
-	           "REFERENCES public.measurement_y2006(city_id);", G_OTHER | G_MEAS, 0 },
-	/* 13 */ { "CREATE INDEX m6_idx2 ON public.measurement_y2006 USING btree (city_id);", G_MEAS, 0 },
+	/* 12 */
+	{ "ALTER TABLE ONLY public.other ADD CONSTRAINT fk FOREIGN KEY (id) "
+	  "REFERENCES public.measurement_y2006(city_id);",
+	  G_OTHER | G_MEAS, 0 },
+	/* 13 */
+	{ "CREATE INDEX m6_idx2 ON public.measurement_y2006 USING btree (city_id);", G_MEAS, 0 },
 	/* 14 */ { "CREATE INDEX l_idx ON public.lonely USING btree (a);", G_O2, 0 },
 	/* 15 */ { "CREATE INDEX b_idx ON public.both_ USING btree (y);", G_O2, 0 },
 	/* 16 */ { "CREATE INDEX a_idx ON public.alone USING btree (a);", G_ALONE, 0 },
@@ -73,7 +89,8 @@ shareable(size_t a, size_t b)
 	size_t i;
 
 	for (i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
-		if ((pairs[i][0] == a && pairs[i][1] == b) || (pairs[i][0] == b && pairs[i][1] == a))
+		if ((pairs[i][0] == a && pairs[i][1] == b) ||
+		    (pairs[i][0] == b && pairs[i][1] == a))
 			return 1;
 	return 0;
 }
@@ -95,7 +112,8 @@ test_matrix(void)
 		T_OK(deps_learn(&d, post_data[i].sql, strlen(post_data[i].sql), 1) == 0,
 		     "post-data %zu learnt", i);
 		T_OK(deps_classify(&d, &t[i], post_data[i].sql, strlen(post_data[i].sql), 1) ==
-		             CLASSIFY_OTHER && t[i].barrier == post_data[i].barrier,
+		                     CLASSIFY_OTHER &&
+		             t[i].barrier == post_data[i].barrier,
 		     "post-data %zu classified (barrier %d)", i, post_data[i].barrier);
 	}
 	for (i = 0; i < N_POST; i++)
@@ -109,11 +127,14 @@ test_matrix(void)
 			got = deps_conflict(&t[i], &t[k]);
 			if (want != got) {
 				bad++;
-				printf("# post-data %zu vs %zu: conflict %d, want %d\n", i, k, got, want);
+				printf("# post-data %zu vs %zu: conflict %d, want %d\n", i, k, got,
+				       want);
 			}
 		}
-	T_OK(bad == 0, "every pair of post-data statements: conflict iff they share a hierarchy "
-	               "(%zu wrong)", bad);
+	T_OK(bad == 0,
+	     "every pair of post-data statements: conflict iff they share a hierarchy "
+	     "(%zu wrong)",
+	     bad);
 	T_OK(strcmp(t[4].group[0], "public.measurement") == 0,
 	     "a sub-partition's group is the top parent (%s)", t[4].group[0]);
 	T_OK(t[16].n == 1 && strcmp(t[16].group[0], "public.alone") == 0 && t[16].leaf[0],
@@ -168,7 +189,7 @@ test_vacuum(void)
 
 	memset(&d, 0, sizeof(d));
 	T_OK(deps_classify(&d, &a, v1, strlen(v1), 1) == CLASSIFY_OTHER && !a.barrier && a.n == 1 &&
-	         strcmp(a.table[0], "\"public\".\"events\"") == 0,
+	             strcmp(a.table[0], "\"public\".\"events\"") == 0,
 	     "VACUUM (FREEZE, ANALYZE) t touches t");
 	deps_classify(&d, &b, v2, strlen(v2), 1);
 	T_OK(!b.barrier && b.n == 1 && !deps_conflict(&a, &b), "VACUUMs of two tables run at once");

@@ -16,7 +16,8 @@ static int failures;
 static const char *
 name(enum dumpstart_kind k)
 {
-	static const char *const n[] = { "MORE", "DUMP", "CUSTOM", "TAR", "DUMPALL", "EMPTY", "OTHER" };
+	static const char *const n[] = { "MORE",    "DUMP",  "CUSTOM", "TAR",
+		                         "DUMPALL", "EMPTY", "OTHER" };
 
 	return n[k];
 }
@@ -50,11 +51,15 @@ main(void)
 	char tar[600], big[DUMPSTART_MAX + 10], msg[700];
 	size_t i;
 
-	EXPECT("pg_dump's header", "--\n-- PostgreSQL database dump\n--\n\nSET x = 1;\n", DUMPSTART_DUMP);
-	EXPECT("the header with CRLF", "--\r\n-- PostgreSQL database dump\r\n--\r\n", DUMPSTART_DUMP);
+	EXPECT("pg_dump's header", "--\n-- PostgreSQL database dump\n--\n\nSET x = 1;\n",
+	       DUMPSTART_DUMP);
+	EXPECT("the header with CRLF", "--\r\n-- PostgreSQL database dump\r\n--\r\n",
+	       DUMPSTART_DUMP);
 	EXPECT("a SET first (comments stripped)", "SET statement_timeout = 0;\n", DUMPSTART_DUMP);
-	EXPECT("set in lower case after blank lines", "\n\n  set client_encoding = 'UTF8';", DUMPSTART_DUMP);
-	EXPECT("set_config of search_path first", "SELECT pg_catalog.set_config('search_path', '', false);\n", DUMPSTART_DUMP);
+	EXPECT("set in lower case after blank lines", "\n\n  set client_encoding = 'UTF8';",
+	       DUMPSTART_DUMP);
+	EXPECT("set_config of search_path first",
+	       "SELECT pg_catalog.set_config('search_path', '', false);\n", DUMPSTART_DUMP);
 	EXPECT("psql's \\restrict first", "\\restrict abc\n", DUMPSTART_DUMP);
 	EXPECT("pg_dumpall", "--\n-- PostgreSQL database cluster dump\n--\n", DUMPSTART_DUMPALL);
 	EXPECT("a custom archive", "PGDMP\x01\x0e\x00", DUMPSTART_CUSTOM);

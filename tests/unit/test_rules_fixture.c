@@ -24,16 +24,15 @@
 #define SHARED_FIXTURES "../shared/fixtures"
 
 struct tally {
-	unsigned long statements, metas, forwarded, owner, meta, rewritten,
-	    other, bad_forward, bad_rewrite;
+	unsigned long statements, metas, forwarded, owner, meta, rewritten, other, bad_forward,
+		bad_rewrite;
 	unsigned long owner_lines; /* "ALTER ... OWNER TO" lines in the file */
 };
 
-static const struct rules_role_map map[] = {{"synapse", "synapse_user"}};
+static const struct rules_role_map map[] = { { "synapse", "synapse_user" } };
 
 static void
-apply(struct rules *r, const struct lexer_event *ev, struct tally *t,
-      int mapped)
+apply(struct rules *r, const struct lexer_event *ev, struct tally *t, int mapped)
 {
 	struct rules_verdict v;
 	static const char tail[] = " OWNER TO synapse_user;";
@@ -54,37 +53,33 @@ apply(struct rules *r, const struct lexer_event *ev, struct tally *t,
 	case RULES_DROP:
 		if (v.rule != NULL && strcmp(v.rule, "owner") == 0 && !mapped)
 			t->owner++;
-		else if (v.rule != NULL && strcmp(v.rule, "meta") == 0 &&
-		    ev->type == LEXER_META)
+		else if (v.rule != NULL && strcmp(v.rule, "meta") == 0 && ev->type == LEXER_META)
 			t->meta++;
 		else {
 			t->other++;
-			printf("# line %llu dropped by %s: %.*s\n",
-			    (unsigned long long)ev->line, v.rule,
-			    (int)(ev->len > 60 ? 60 : ev->len), ev->data);
+			printf("# line %llu dropped by %s: %.*s\n", (unsigned long long)ev->line,
+			       v.rule, (int)(ev->len > 60 ? 60 : ev->len), ev->data);
 		}
 		break;
 	case RULES_REWRITE:
 		t->rewritten++;
 		if (!mapped || v.len < sizeof(tail) - 1 ||
-		    memcmp(v.text + v.len - (sizeof(tail) - 1), tail,
-		    sizeof(tail) - 1) != 0 ||
+		    memcmp(v.text + v.len - (sizeof(tail) - 1), tail, sizeof(tail) - 1) != 0 ||
 		    v.len != ev->len + strlen("_user") ||
 		    memcmp(v.text, ev->data, ev->len - strlen("synapse;")) != 0)
 			t->bad_rewrite++;
 		break;
 	case RULES_REFUSE:
 		t->other++;
-		printf("# line %llu refused: %s\n", (unsigned long long)ev->line,
-		    v.reason);
+		printf("# line %llu refused: %s\n", (unsigned long long)ev->line, v.reason);
 		break;
 	}
 }
 
 /* Count the lines that start with "ALTER " and contain " OWNER TO ". */
 static void
-count_lines(const char *buf, size_t len, struct tally *t, int *bol,
-            char *line, size_t *llen, size_t lcap)
+count_lines(const char *buf, size_t len, struct tally *t, int *bol, char *line, size_t *llen,
+            size_t lcap)
 {
 	size_t i;
 
@@ -105,8 +100,8 @@ count_lines(const char *buf, size_t len, struct tally *t, int *bol,
 
 /* Lex a (possibly gzip'ed) file through the rules; -1 if it is missing. */
 static int
-run_file(const char *path, const struct rules_options *o, struct tally *t,
-         char *err, size_t errsize)
+run_file(const char *path, const struct rules_options *o, struct tally *t, char *err,
+         size_t errsize)
 {
 	static char in[65536], buf[131072], line[512];
 	struct lexer lx;
@@ -198,22 +193,25 @@ check(const char *dir, const char *file, int owners, int must)
 	}
 	T_OK(rc == 0, "%s: lexed without error%s%s", file, err[0] ? ": " : "", err);
 	T_OK(owners ? t.owner_lines > 0 : t.owner_lines == 0,
-	    "%s: the file has %lu ALTER ... OWNER TO lines", file, t.owner_lines);
-	T_OK(t.owner == t.owner_lines, "%s: %lu owner drops (%lu in the file)",
-	    file, t.owner, t.owner_lines);
-	T_OK(t.meta == 2 && t.metas == 2, "%s: \\restrict and \\unrestrict dropped "
-	    "(%lu of %lu meta-commands)", file, t.meta, t.metas);
-	T_OK(t.other == 0 && t.rewritten == 0, "%s: nothing else dropped, "
-	    "rewritten or refused (%lu)", file, t.other + t.rewritten);
+	     "%s: the file has %lu ALTER ... OWNER TO lines", file, t.owner_lines);
+	T_OK(t.owner == t.owner_lines, "%s: %lu owner drops (%lu in the file)", file, t.owner,
+	     t.owner_lines);
+	T_OK(t.meta == 2 && t.metas == 2,
+	     "%s: \\restrict and \\unrestrict dropped "
+	     "(%lu of %lu meta-commands)",
+	     file, t.meta, t.metas);
+	T_OK(t.other == 0 && t.rewritten == 0,
+	     "%s: nothing else dropped, "
+	     "rewritten or refused (%lu)",
+	     file, t.other + t.rewritten);
 	T_OK(t.bad_forward == 0 && t.forwarded == t.statements - t.owner,
-	    "%s: the other %lu statements forwarded byte for byte", file,
-	    t.forwarded);
+	     "%s: the other %lu statements forwarded byte for byte", file, t.forwarded);
 
 	/* --keep-owners: all forwarded */
 	o.keep_owners = 1;
 	run_file(path, &o, &t, err, sizeof(err));
 	T_OK(t.owner == 0 && t.forwarded == t.statements && t.other == 0,
-	    "%s: --keep-owners forwards all %lu statements", file, t.statements);
+	     "%s: --keep-owners forwards all %lu statements", file, t.statements);
 
 	/* --map-role synapse=synapse_user: every OWNER TO rewritten */
 	o.keep_owners = 0;
@@ -221,8 +219,7 @@ check(const char *dir, const char *file, int owners, int must)
 	o.n_role_map = 1;
 	run_file(path, &o, &t, err, sizeof(err));
 	T_OK(t.rewritten == t.owner_lines && t.bad_rewrite == 0 && t.other == 0,
-	    "%s: --map-role rewrites the %lu OWNER TO statements exactly",
-	    file, t.rewritten);
+	     "%s: --map-role rewrites the %lu OWNER TO statements exactly", file, t.rewritten);
 }
 
 int

@@ -26,8 +26,9 @@ setval_of(const char *sql, const char *name, long long value, int called)
 	if (name == NULL)
 		ok = v.n_seqs == 0;
 	else
-		ok = v.n_seqs == 1 && strcmp(v.seqs[0].name, name) == 0 && v.seqs[0].value == value &&
-		     v.seqs[0].is_called == called && v.seqs[0].line == 7;
+		ok = v.n_seqs == 1 && strcmp(v.seqs[0].name, name) == 0 &&
+		     v.seqs[0].value == value && v.seqs[0].is_called == called &&
+		     v.seqs[0].line == 7;
 	verify_free(&v);
 	return ok;
 }
@@ -38,12 +39,14 @@ test_setval(void)
 	struct verify v;
 
 	T_OK(setval_of("SELECT pg_catalog.setval('public.user_id_seq', 1148, true);",
-	               "public.user_id_seq", 1148, 1), "setval: pg_dump's form");
+	               "public.user_id_seq", 1148, 1),
+	     "setval: pg_dump's form");
 	T_OK(setval_of("SELECT pg_catalog.setval('public.x', 1, false);", "public.x", 1, 0),
 	     "setval: is_called false");
 	T_OK(setval_of("select setval('x', 5)", "x", 5, 1), "setval: two arguments, unqualified");
 	T_OK(setval_of("SELECT pg_catalog.setval('public.\"Odd''s seq\"', -3, true);",
-	               "public.\"Odd's seq\"", -3, 1), "setval: quoted name with a quote, negative");
+	               "public.\"Odd's seq\"", -3, 1),
+	     "setval: quoted name with a quote, negative");
 	T_OK(setval_of("SELECT pg_catalog.setval('public.x', 5, true), 1;", NULL, 0, 0),
 	     "setval among other expressions: not taken");
 	T_OK(setval_of("SELECT pg_catalog.nextval('public.x');", NULL, 0, 0), "nextval: not taken");
@@ -52,9 +55,9 @@ test_setval(void)
 
 	verify_init(&v);
 	T_OK(verify_statement(&v, "SELECT setval('a', 1);", 22, 1, 1) == 0 &&
-	         verify_statement(&v, "SELECT setval('a', 9, false);", 29, 1, 2) == 0 &&
-	         v.n_seqs == 1 && v.seqs[0].value == 9 && v.seqs[0].is_called == 0 &&
-	         v.seqs[0].line == 2,
+	             verify_statement(&v, "SELECT setval('a', 9, false);", 29, 1, 2) == 0 &&
+	             v.n_seqs == 1 && v.seqs[0].value == 9 && v.seqs[0].is_called == 0 &&
+	             v.seqs[0].line == 2,
 	     "setval twice: the last one wins");
 	verify_free(&v);
 }
@@ -71,16 +74,17 @@ test_copy_counts(void)
 	T_OK(verify_statement(&v, copy, strlen(copy), 1, 1) == 0, "COPY header");
 	verify_copy_end(&v, 3170);
 	T_OK(verify_copy_result(&v, "public.events", 3170, err, sizeof(err)) == 0 &&
-	         v.tables_ok == 1 && v.rows_ok == 3170,
+	             v.tables_ok == 1 && v.rows_ok == 3170,
 	     "COPY tag equals the lines sent");
 	T_OK(verify_statement(&v, copy, strlen(copy), 1, 1) == 0, "COPY header again");
 	verify_copy_end(&v, 10);
 	T_OK(verify_copy_result(&v, "public.events", 9, err, sizeof(err)) < 0 &&
-	         strstr(err, "took 9 rows, but the dump sent 10 data lines") != NULL,
+	             strstr(err, "took 9 rows, but the dump sent 10 data lines") != NULL,
 	     "COPY tag differs: failed (%s)", err);
 	T_OK(verify_statement(&v, csv, strlen(csv), 1, 1) == 0, "CSV COPY header");
 	verify_copy_end(&v, 10);
-	T_OK(verify_copy_result(&v, "public.t", 7, err, sizeof(err)) == 0 && v.tables_unchecked == 1,
+	T_OK(verify_copy_result(&v, "public.t", 7, err, sizeof(err)) == 0 &&
+	             v.tables_unchecked == 1,
 	     "CSV: lines are not rows, not checked");
 	verify_free(&v);
 }
@@ -93,7 +97,7 @@ feed_version(struct synapse *sy, const char *header, const char *data, size_t cu
 	size_t n = strlen(data);
 
 	if (synapse_statement(sy, header, strlen(header), 1, msg, size) < 0)
-		return (enum synapse_note)-1;
+		return (enum synapse_note) - 1;
 	if (cut > n)
 		cut = n;
 	if (cut > 0)
@@ -116,8 +120,10 @@ target94(struct synapse *sy, enum synapse_mode mode, int force)
 static void
 test_versions(void)
 {
-	static const char hdr[] = "COPY public.schema_version (lock, version, upgraded) FROM stdin;";
-	static const char rev[] = "COPY public.schema_version (upgraded, version, lock) FROM stdin;";
+	static const char hdr[] =
+		"COPY public.schema_version (lock, version, upgraded) FROM stdin;";
+	static const char rev[] =
+		"COPY public.schema_version (upgraded, version, lock) FROM stdin;";
 	struct synapse sy;
 	char msg[1024];
 	size_t cut;
@@ -125,32 +131,34 @@ test_versions(void)
 
 	for (cut = 0; cut <= 7; cut++) {
 		target94(&sy, SYNAPSE_AUTO, 0);
-		if (feed_version(&sy, hdr, "X\t95\tt\n", cut, msg, sizeof(msg)) != SYNAPSE_NOTE_REFUSE ||
+		if (feed_version(&sy, hdr, "X\t95\tt\n", cut, msg, sizeof(msg)) !=
+		            SYNAPSE_NOTE_REFUSE ||
 		    sy.dump.version != 95 || sy.dump.upgraded != 1 || !sy.dump_synapse)
 			all = 0;
 	}
 	T_OK(all, "newer (95 > 94), row split at every offset: refused");
-	T_OK(strstr(msg, "--force-schema-version") != NULL, "the refusal names --force-schema-version");
+	T_OK(strstr(msg, "--force-schema-version") != NULL,
+	     "the refusal names --force-schema-version");
 
 	target94(&sy, SYNAPSE_AUTO, 1);
 	T_OK(feed_version(&sy, hdr, "X\t95\tt\n", 3, msg, sizeof(msg)) == SYNAPSE_NOTE_WARN,
 	     "newer with --force-schema-version: a warning");
 	target94(&sy, SYNAPSE_AUTO, 0);
 	T_OK(feed_version(&sy, hdr, "X\t93\tf\n", 2, msg, sizeof(msg)) == SYNAPSE_NOTE_WARN &&
-	         strstr(msg, "migrations (93 to 94)") != NULL && sy.dump.upgraded == 0,
+	             strstr(msg, "migrations (93 to 94)") != NULL && sy.dump.upgraded == 0,
 	     "older: a warning about the migrations");
 	target94(&sy, SYNAPSE_AUTO, 0);
 	T_OK(feed_version(&sy, rev, "t\t94\tX\n", 0, msg, sizeof(msg)) == SYNAPSE_NOTE_INFO &&
-	         strstr(msg, "equals the target's") != NULL,
+	             strstr(msg, "equals the target's") != NULL,
 	     "equal, columns in another order: said");
 	synapse_init(&sy, SYNAPSE_AUTO, 0, "public");
 	sy.read = 1;
 	T_OK(feed_version(&sy, hdr, "X\t94\tt\n", 0, msg, sizeof(msg)) == SYNAPSE_NOTE_INFO &&
-	         strstr(msg, "the target had no Synapse schema") != NULL,
+	             strstr(msg, "the target had no Synapse schema") != NULL,
 	     "no Synapse schema in the target: said");
 	target94(&sy, SYNAPSE_OFF, 0);
 	T_OK(feed_version(&sy, hdr, "X\t99\tt\n", 0, msg, sizeof(msg)) == SYNAPSE_NOTE_NONE &&
-	         !sy.dump_synapse,
+	             !sy.dump_synapse,
 	     "--no-synapse: not judged");
 	target94(&sy, SYNAPSE_AUTO, 0);
 	T_OK(feed_version(&sy, "COPY other.schema_version (lock, version, upgraded) FROM stdin;",
@@ -162,7 +170,7 @@ static void
 test_locale(void)
 {
 	static const char create[] = "CREATE TABLE public.schema_version (\n"
-	                             "    lock character(1) DEFAULT 'X'::bpchar NOT NULL\n);";
+				     "    lock character(1) DEFAULT 'X'::bpchar NOT NULL\n);";
 	struct synapse sy;
 	char msg[1536];
 
@@ -185,7 +193,8 @@ test_locale(void)
 	                 "TEMPLATE template0 OWNER synapse_user;") != NULL,
 	     "the refusal gives the fix");
 	sy.mode = SYNAPSE_ON;
-	T_OK(synapse_preflight_verdict(&sy, msg, sizeof(msg)) < 0, "--synapse: refused at preflight");
+	T_OK(synapse_preflight_verdict(&sy, msg, sizeof(msg)) < 0,
+	     "--synapse: refused at preflight");
 	sy.mode = SYNAPSE_AUTO;
 	sy.target.present = 1;
 	T_OK(synapse_preflight_verdict(&sy, msg, sizeof(msg)) < 0,

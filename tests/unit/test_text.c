@@ -29,7 +29,8 @@ main(void)
 	T_OK(strcmp(out, "SELECT ...") == 0, "cut at 7 characters, after it: %s", out);
 	s = "SELECT '\xc3\xa9\xc3\xa9\xc3\xa9';";
 	text_excerpt(s, strlen(s), 9, out, sizeof(out));
-	T_OK(strcmp(out, "SELECT '\xc3\xa9...") == 0, "a character counts once, whatever its bytes");
+	T_OK(strcmp(out, "SELECT '\xc3\xa9...") == 0,
+	     "a character counts once, whatever its bytes");
 	for (i = 0; i < sizeof(big); i++)
 		big[i] = 'x';
 	text_excerpt(big, sizeof(big), 200, out, sizeof(out));
