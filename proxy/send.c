@@ -1283,8 +1283,9 @@ send_loop(struct sender *s)
 
 /* ---- main --------------------------------------------------------------------- */
 
+/* The connection to the daemon (TLS and socket), closed and forgotten. */
 static void
-send_free(struct sender *s)
+send_close_conn(struct sender *s)
 {
 	if (s->ssl != NULL)
 		SSL_free(s->ssl);
@@ -1292,6 +1293,15 @@ send_free(struct sender *s)
 		SSL_CTX_free(s->ctx);
 	if (s->fd >= 0)
 		close(s->fd);
+	s->ssl = NULL;
+	s->ctx = NULL;
+	s->fd = -1;
+}
+
+static void
+send_free(struct sender *s)
+{
+	send_close_conn(s);
 	if (s->in_fd > STDIN_FILENO)
 		close(s->in_fd);
 	sendzstd_free(s->zs);
@@ -1441,15 +1451,7 @@ send_pause(int ms)
 static int
 send_again(struct sender *s)
 {
-	if (s->ssl != NULL)
-		SSL_free(s->ssl);
-	if (s->ctx != NULL)
-		SSL_CTX_free(s->ctx);
-	if (s->fd >= 0)
-		close(s->fd);
-	s->ssl = NULL;
-	s->ctx = NULL;
-	s->fd = -1;
+	send_close_conn(s);
 	s->read_wants_write = s->write_shut = s->shut_wants_write = s->write_dead = 0;
 	s->write_errno = s->server_eof = s->server_reset = s->read_errno = 0;
 	s->got = 0;
