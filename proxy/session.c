@@ -3120,6 +3120,13 @@ session_result_request(struct session *s)
 	char buf[sizeof(req) - 1];
 	size_t n = evbuffer_get_length(in);
 
+	/*
+	 * Nothing more yet: no request (send writes it with its AUTH line, or
+	 * first, before the sniff's grace ends); a silent client gets its
+	 * answer now (busy, say) instead of waiting for bytes.
+	 */
+	if (n == 0)
+		return 1;
 	if (n > sizeof(buf))
 		n = sizeof(buf);
 	if (evbuffer_copyout(in, buf, n) != (ev_ssize_t)n || memcmp(buf, req, n) != 0)
