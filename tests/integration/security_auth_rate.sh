@@ -17,9 +17,7 @@ serve_clusters || { not_ok "clusters start"; exit 1; }
 F=$FIXTURES/synapse/synapse-small-noowner.sql.gz
 load_fixture "$F"
 src_dump >"$T/src.sql"
-TOK=$(openssl rand -hex 24)
-printf '%s\n' "$TOK" >"$T/token"
-chmod 600 "$T/token"
+sec_token
 
 RATE=300 N=3000
 serve_start --token-file "$T/token" --auth-failure-rate $RATE --max-connections 200 --progress-interval 0 ||

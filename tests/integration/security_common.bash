@@ -17,6 +17,12 @@ sec_reset_target() {
 	psql_as tgt postgres -c "DROP DATABASE IF EXISTS synapse" -c "CREATE DATABASE synapse OWNER $TARGET_USER TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'" >/dev/null
 }
 
+# sec_token: a new AUTH token in $TOK and in $T/token (mode 600)
+sec_token() {
+	TOK=$(openssl rand -hex 24)
+	printf '%s\n' "$TOK" >"$T/token"
+	chmod 600 "$T/token"
+}
 sec_fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 sec_hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 sec_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }

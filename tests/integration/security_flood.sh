@@ -18,9 +18,7 @@ F=$FIXTURES/synapse/synapse-small-noowner.sql.gz
 load_fixture "$F"
 src_dump >"$T/src.sql"
 gunzip -c "$F" >"$T/full.sql"
-TOK=$(openssl rand -hex 24)
-printf '%s\n' "$TOK" >"$T/token"
-chmod 600 "$T/token"
+sec_token
 
 # sample_fds PID SECS: the most fds PID had, sampled every 0.05 s
 sample_fds() {

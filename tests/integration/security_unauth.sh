@@ -19,9 +19,7 @@ serve_clusters || { not_ok "clusters start"; exit 1; }
 F=$FIXTURES/synapse/synapse-small-noowner.sql.gz
 load_fixture "$F"
 src_dump >"$T/src.sql"
-TOK=$(openssl rand -hex 24)
-printf '%s\n' "$TOK" >"$T/token"
-chmod 600 "$T/token"
+sec_token
 
 # round LABEL SOURCES MAX_OPEN MARK AUTH_PREFIX: 500 idle connections held
 # 20 s; once they are in (the daemon's log counts MARK closings so far),

@@ -16,9 +16,7 @@ wire_setup || { not_ok "clusters and fixture"; exit 1; }
 mkdir -p "$T/pki"
 sec_gencert "$T/pki" || { not_ok "gen-cert"; exit 1; }
 CRT=$T/pki/pgsluice.crt KEY=$T/pki/pgsluice.key
-TOK=$(openssl rand -hex 24)
-echo "$TOK" >"$T/token"
-chmod 600 "$T/token"
+sec_token
 
 serve_start --tls-cert "$CRT" --tls-key "$KEY" --token-file "$T/token" --progress-interval 0 ||
 	{ not_ok "daemon starts with TLS and a token"; exit 1; }
