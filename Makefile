@@ -193,18 +193,18 @@ FUZZ_PGWIRE_SRC := tests/fuzz/fuzz_pgwire.c proxy/pgwire.c proxy/scram.c proxy/l
 # (several sources in one clang run: the headers as prerequisites, not -MMD)
 build/fuzz_pgwire: $(FUZZ_PGWIRE_SRC) $(wildcard sqlrewrite/*.h proxy/*.h tests/unit/*.h)
 	@mkdir -p build
-	clang $(STD) $(WARN) -g -O1 -Iproxy -Isqlrewrite $$($(PKG_CONFIG) --cflags libevent libpq openssl) \
+	clang $(STD) $(WARN) -g -O1 -Iproxy -Isqlrewrite $$($(PKG_CONFIG) --cflags libevent libpq openssl jansson) \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ \
-		$(FUZZ_PGWIRE_SRC) $$($(PKG_CONFIG) --libs libevent libpq openssl)
+		$(FUZZ_PGWIRE_SRC) $$($(PKG_CONFIG) --libs libevent libpq openssl jansson)
 
 # test_pgwire without the sanitizers, to write the pgwire target's seeds
 # (every input of its case table) without the ASan build of every module
 build/fuzz_pgwire_seeds: tests/unit/test_pgwire.c $(filter-out tests/fuzz/%,$(FUZZ_PGWIRE_SRC)) \
 		$(wildcard sqlrewrite/*.h proxy/*.h tests/unit/*.h)
 	@mkdir -p build
-	$(CC) $(PROXY_CFLAGS) -Itests/unit $$($(PKG_CONFIG) --cflags libevent libpq openssl) -o $@ \
+	$(CC) $(PROXY_CFLAGS) -Itests/unit $$($(PKG_CONFIG) --cflags libevent libpq openssl jansson) -o $@ \
 		tests/unit/test_pgwire.c $(filter-out tests/fuzz/%,$(FUZZ_PGWIRE_SRC)) \
-		$$($(PKG_CONFIG) --libs libevent libpq openssl)
+		$$($(PKG_CONFIG) --libs libevent libpq openssl jansson)
 
 fuzz: fuzz-deps build/fuzz_lexer build/fuzz_decoder build/fuzz_pgwire build/fuzz_pgwire_seeds
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
