@@ -2,7 +2,11 @@
 # test-fresh.sh - `make test-fresh`: README's quick start, word for word, on
 # a new minimal Debian 12, as a newcomer would run it:
 #
-#	debootstrap --variant=minbase bookworm, plus git and ca-certificates
+#	debootstrap --variant=minbase bookworm, plus git and ca-certificates,
+#	with the apt sources of Debian 12's own images and installer
+#	(bookworm, bookworm-updates, bookworm-security: an installed Debian 12
+#	gets its security fixes, and so do the PostgreSQL packages the two
+#	commands install)
 #	git clone <this repository> /root/pgsluice      (root's home: mode 700)
 #	cd /root/pgsluice && sh scripts/bootstrap.sh demo && sh scripts/bootstrap.sh test
 #
@@ -10,7 +14,8 @@
 # happens), without ../shared beside the clone.  Fails unless both commands
 # succeed and the test summary says "N passed, 0 failed, 0 skipped" with
 # N > 0.  Needs root, debootstrap, and the network to reach the Debian
-# mirror (PGSLUICE_DEBIAN_MIRROR, default: the one apt uses).
+# mirror (PGSLUICE_DEBIAN_MIRROR, default: the one apt uses; the security
+# suite from PGSLUICE_DEBIAN_SECURITY_MIRROR, default deb.debian.org).
 # `scripts/test-fresh.sh --prepare` only makes the cached bare root.
 #
 # What is kept between runs, in $PGSLUICE_CACHE (default /var/cache/pgsluice,
@@ -99,6 +104,22 @@ trap 'exit 130' INT TERM HUP
 step "a fresh root in $W"
 tar -C "$W" -xf "$TARBALL"
 cp /etc/resolv.conf "$W/etc/resolv.conf"
+# debootstrap writes one line for bookworm alone; Debian 12's images and
+# installer also list bookworm-updates and bookworm-security
+rm -f "$W/etc/apt/sources.list"
+cat >"$W/etc/apt/sources.list.d/debian.sources" <<EOF
+Types: deb
+URIs: $MIRROR
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: ${PGSLUICE_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
 # a chroot has no init: services that packages would start (PostgreSQL's
 # main cluster) are not started, as in any Debian chroot
 printf '#!/bin/sh\nexit 101\n' >"$W/usr/sbin/policy-rc.d"
