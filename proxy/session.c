@@ -57,6 +57,7 @@
 #include "report.h"
 #include "rules.h"
 #include "session.h"
+#include "session_int.h"
 #include "sqltok.h"
 #include "synapse.h"
 #include "target.h"
@@ -64,151 +65,9 @@
 #include "tls.h"
 #include "verify.h"
 
-#define SESSION_PLAIN_CAP (128 * 1024)  /* decoded bytes handed to the lexer at once */
-#define SESSION_STMT_KEEP (1024 * 1024) /* statement buffers kept between statements */
-#define SESSION_EXCERPT 200             /* characters of a statement in an error */
-#define SESSION_WRITE_TIMEOUT_S 60      /* a client that does not read its summary */
-#define SESSION_GZIP_SLACK \
-	(1024 * 1024)                               /* plain bytes --max-gzip-ratio lets pass
-                                          * before the first statement, */
-#define SESSION_GZIP_ALLOWANCE (64.0 * 1024 * 1024) /* ... and in all after it */
-#define SESSION_AUTH_HOLD_MAX_S \
-	30                         /* an AUTH attempt waits its turn (auth_wait)
-                                         * at most this long in all */
-#define SESSION_SNIFF_GRACE_MS 300 /* wait this long for a first byte (wire or raw?) */
-#define SESSION_ALIVE_MS \
-	250                     /* the dump is all in and a statement runs: look
-                                         * this often whether the client is still there, */
-#define SESSION_ALIVE_SAY_S 1.0 /* ... and tell it this often what runs */
-
-enum session_state {
-	SESSION_HANDSHAKE,
-	SESSION_PREDUMP,
-	SESSION_CONNECT,
-	SESSION_LOCK,
-	SESSION_SETTINGS,
-	SESSION_ROLE,
-	SESSION_SYNAPSE,
-	SESSION_OBJECTS,
-	SESSION_BEGIN,
-	SESSION_STREAM,
-	SESSION_VERIFY,
-	SESSION_FINISH,
-	SESSION_UNLOCK,
-	SESSION_AFTER,
-	SESSION_CLOSING,
-};
-
 static const char *const session_state_names[] = {
 	"handshake", "predump", "connect", "lock",   "settings", "role",  "synapse", "objects",
 	"begin",     "stream",  "verify",  "finish", "unlock",   "after", "closing",
-};
-
-struct session {
-	const struct session_config *cfg;
-	uint64_t id;
-	char who[112];
-	char peer[80];
-	char peer_host[64];
-	time_t started;
-	enum session_state state;
-	int admitted;
-	/* the PostgreSQL protocol (pgwire.h): NULL for a raw stream */
-	struct pgwire *wire;
-	int sniffed;            /* the first byte said: raw stream or wire client */
-	int tls_port;           /* TLS is configured and this is a TCP connection */
-	struct event *ev_sniff; /* TLS port: the first byte (peeked); else a short grace */
-	int peer_refused;       /* a connection was refused as busy during this import */
-	int wire_trailer;       /* a wire client's Query held pg_dump's trailer comment */
-	uint64_t dump_tables;   /* CREATE TABLE statements of the dump forwarded */
-	size_t target_tables;   /* tables the target schemas held (preflight 3) */
-	int ended;              /* on_end was called */
-	int released;           /* freeing is scheduled */
-
-	struct client cl; /* the client's connection (client.h) */
-	/* the handshake (TLS, AUTH line) and the client limits */
-	int auth_pending;            /* the AUTH line is not checked yet */
-	int want_result;             /* the client asked for the RESULT line (session.h) */
-	char fail_sqlstate[8];       /* the failing dump statement's SQLSTATE ("": none) */
-	uint64_t fail_no, fail_line; /* and its number and line (0: no statement failed) */
-	struct event *ev_header;     /* --header-timeout, while in HANDSHAKE */
-	struct event *ev_auth;       /* an AUTH attempt waiting its turn (auth_wait) */
-	double auth_held;            /* seconds it has waited so far */
-	struct event *ev_idle;       /* --idle-timeout, while STREAM waits for the client */
-
-	struct target target;
-	char dbname[128];
-	int locked;        /* we hold the import lock */
-	int in_txn;        /* BEGIN succeeded (single transaction) */
-	int sent_any;      /* a dump statement (or a DROP) reached the target */
-	int finish_commit; /* FINISH: COMMIT (1) or ROLLBACK (0) */
-	int committed;
-
-	struct decoder dec;
-	struct lexer lx;
-	struct rules rules;
-	struct rules_options ropt;
-	int pipeline_live; /* lexer and rules are initialised */
-	struct preflight_settings settings;
-	struct preflight_objects objects;
-	char *cleared; /* "173 tables, 21 sequences" dropped by --clear-target */
-	struct report rep;
-	struct synapse syn;         /* Synapse-aware checks (synapse.h) */
-	struct verify ver;          /* checks before COMMIT (verify.h) */
-	struct preflight_role role; /* the target role's standing */
-	int role_results;           /* results of the ROLE step so far */
-	int super_allowed;          /* a superuser target, --allow-superuser-target */
-	char super_allowed_user[64];
-	struct audit audit; /* role and database before the import (audit.h) */
-	int auditing;       /* the audit query before COMMIT is in flight */
-	int audited;        /* ... and it found nothing changed */
-
-	char *plain;
-	size_t plain_start, plain_end;
-	struct lexer_event ev;
-	int ev_pending;      /* ev is taken but not yet done */
-	size_t ev_used;      /* bytes of plain[] that ev consumed */
-	int input_done;      /* decoder_finish was called */
-	int lexer_done;      /* lexer_finish said the input ended cleanly */
-	int trailer;         /* pg_dump's trailer was seen */
-	int last_nl;         /* the last decoded byte was a newline */
-	char eof_where[200]; /* lexer_describe at the end of the input */
-	int skip_copy;       /* COPY data of a statement that was dropped */
-	int copy_open;       /* a forwarded COPY takes the data */
-
-	char *sql;   /* NUL-terminated copy of what is sent */
-	char *fixed; /* a statement pgsluice rewrote itself */
-	size_t sql_cap;
-	/* the statement in flight, for its error */
-	uint64_t cur_no, cur_line;
-	int cur_is_copy;
-	char cur_excerpt[SESSION_EXCERPT * 4 + 8];
-	char cur_tag[40]; /* the command tag of its last result */
-	int txn_lost;     /* a dump statement ended the import's transaction */
-	struct pgerr srv; /* the server's error for the command in flight */
-
-	char *error;                   /* the first failure: the import fails */
-	enum pgwire_failure error_why; /* what it was */
-	int commit_unknown;            /* the target was lost while COMMIT was in flight */
-
-	struct lockwatch lw;           /* who blocks the statement in flight; its cancel */
-	struct progwatch progress;     /* index builds seen by the server (progwatch.h) */
-	struct event *ev_stmt_timeout; /* --statement-timeout, re-armed by each dump statement */
-	struct event *ev_alive;        /* SESSION_ALIVE_MS while STREAM */
-	double alive_said;             /* when the last "running:" line was written */
-	char lock_set[48];             /* "SET lock_timeout = '30s';" (--lock-timeout) */
-
-	struct event *ev_progress, *ev_free;
-	int in_pump, pump_again;
-
-	/* --jobs N: the dump's statements and COPY data go to the engine (jobs.h) */
-	struct jobs *jobs;
-	int jobs_complete; /* the trailer came: verify when the engine is idle */
-	int jobs_ended;    /* jobs_end's SQL was sent */
-	/* statistics after the data (analyze.h): 0 not yet, 1 running, 2 done */
-	int analyze_step;
-	int vacuum_fed;     /* --jobs: every VACUUM was handed to the engine */
-	size_t vacuum_next; /* ... the next table of the rules' list */
 };
 
 static void session_pump(struct session *s);
