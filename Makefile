@@ -67,7 +67,7 @@ ASAN_PROXY_OBJ := $(PROXY_OBJ:build/%=build/asan/%)
 .SECONDARY:
 
 .PHONY: all deps demo-deps test-deps fuzz-deps format-deps check-deps test test-long \
-	test-fresh unit integration fuzz bench demo install clean format-check
+	test-fresh unit integration fuzz bench stress demo install clean format-check
 
 all: check-deps pgsluice build/sqlrewrite.libc-only
 
@@ -176,6 +176,11 @@ test: test-deps all $(UNIT_BIN) $(TOOL_BIN) build/asan-pgsluice
 # the same, with the long variants of the fault and soak scenarios
 test-long: test-deps all $(UNIT_BIN) $(TOOL_BIN) build/asan-pgsluice
 	@PGSLUICE_TEST_LONG=1 tests/run.sh
+
+# the jobs_ and serve_ scenarios STRESS_RUNS times in a row, one core kept busy
+STRESS_RUNS ?= 20
+stress: test-deps all $(UNIT_BIN) $(TOOL_BIN) build/asan-pgsluice
+	@tests/stress.sh $(STRESS_RUNS)
 
 build/fuzz_lexer: tests/fuzz/fuzz_lexer.c $(SQLREWRITE_SRC) $(wildcard sqlrewrite/*.h tests/unit/*.h)
 	@mkdir -p build
