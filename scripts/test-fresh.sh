@@ -106,7 +106,10 @@ tar -C "$W" -xf "$TARBALL"
 cp /etc/resolv.conf "$W/etc/resolv.conf"
 # debootstrap writes one line for bookworm alone; Debian 12's images and
 # installer also list bookworm-updates and bookworm-security
+# (its package lists are of bookworm alone: dropped, so that the first
+# apt-get reads all three, as on an installed system)
 rm -f "$W/etc/apt/sources.list"
+rm -rf "$W"/var/lib/apt/lists/*
 cat >"$W/etc/apt/sources.list.d/debian.sources" <<EOF
 Types: deb
 URIs: $MIRROR
