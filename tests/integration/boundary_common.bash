@@ -55,7 +55,11 @@ bd_dump() {
 	} >"$file"
 }
 
-bd_send() { timeout 60 nc -N 127.0.0.1 "$SPORT" <"$1" >"$2" 2>/dev/null; }
+# 240 s: 10,000 sequences took over 60 s on a machine at load 7
+bd_send() {
+	timeout 240 nc -N 127.0.0.1 "$SPORT" <"$1" >"$2" 2>/dev/null
+	[ $? -ne 124 ] || echo "# nc was stopped by its 240 s timeout ($1)" >&2
+}
 
 bd_tgt_dump() { pg_dump_of tgt synapse; }
 
