@@ -345,13 +345,18 @@ jobs_on_timeout(evutil_socket_t fd, short what, void *arg)
 	          c->j->cfg.statement_timeout, c->idx);
 }
 
-/* own: a script of pgsluice's (simple protocol); else one dump statement (target.h) */
+/*
+ * own: a script of pgsluice's (simple protocol); else one dump statement
+ * (target.h), kept: from the item on c, which lives until its results are in.
+ */
 static void
-jobs_send(struct jobs_conn *c, const char *sql, int own)
+jobs_send(struct jobs_conn *c, const char *sql, int own, int kept)
 {
 	struct timeval tv = { c->j->cfg.statement_timeout, 0 };
+	int r = own ? target_send_script(&c->t, sql)
+	            : kept ? target_send_kept(&c->t, sql) : target_send(&c->t, sql);
 
-	if ((own ? target_send_script(&c->t, sql) : target_send(&c->t, sql)) < 0) {
+	if (r < 0) {
 		jobs_fail(c->j, "--jobs connection %d: %s", c->idx, target_error(&c->t));
 		return;
 	}
@@ -367,7 +372,8 @@ jobs_send(struct jobs_conn *c, const char *sql, int own)
 static void
 jobs_send_prelude(struct jobs_conn *c)
 {
-	jobs_send(c, c->j->prelude.p + c->prelude_pos, c->prelude_pos == 0);
+	/* the prelude grows while connections send from it: copied */
+	jobs_send(c, c->j->prelude.p + c->prelude_pos, c->prelude_pos == 0, 0);
 }
 
 /* The item's own text: pgsluice's (BEGIN, COMMIT, jobs_own), or the dump's. */
@@ -375,7 +381,7 @@ static void
 jobs_send_item(struct jobs_conn *c)
 {
 	jobs_send(c, c->it.text.p,
-	          c->it.kind == JOBS_BEGIN || c->it.kind == JOBS_COMMIT || c->it.own);
+	          c->it.kind == JOBS_BEGIN || c->it.kind == JOBS_COMMIT || c->it.own, 1);
 }
 
 /*

@@ -346,7 +346,7 @@ static int
 session_send_as(struct session *s, const char *sql, int dump)
 {
 	pgerr_clear(&s->srv);
-	if ((dump ? target_send(&s->target, sql) : target_send_script(&s->target, sql)) < 0) {
+	if ((dump ? target_send_kept(&s->target, sql) : target_send_script(&s->target, sql)) < 0) {
 		session_fail(s, "%s", target_error(&s->target));
 		return -1;
 	}
@@ -926,7 +926,9 @@ session_sql_copy(struct session *s, const struct lexer_event *ev, const char *te
 
 /*
  * Forward text (a statement, or a rewrite) as the statement in flight.
- * libpq (or jobs.h) takes its own copy before this returns.
+ * It is sent from the lexer's buffer or s->sql, which stay as they are
+ * until its results are in (session_pump_once trims them only then);
+ * jobs.h takes its own copy.
  */
 static int
 session_forward(struct session *s, const struct lexer_event *ev, const char *text, size_t len,
@@ -1675,6 +1677,21 @@ session_pump_once(struct session *s)
 	while (s->state == SESSION_STREAM && s->error == NULL) {
 		if (s->jobs != NULL ? !jobs_ready(s->jobs) : !target_ready(&s->target))
 			return; /* the target calls back when it has caught up */
+		if (s->trim_due) {
+			/*
+			 * The last event's results are in: its text (in the
+			 * lexer's buffer or s->sql, sent from there) is not
+			 * needed any more, and a large one is not held until the
+			 * next one.
+			 */
+			s->trim_due = 0;
+			lexer_trim(&s->lx, SESSION_STMT_KEEP);
+			if (s->sql_cap > SESSION_STMT_KEEP) {
+				free(s->sql);
+				s->sql = NULL;
+				s->sql_cap = 0;
+			}
+		}
 		if (!s->ev_pending) {
 			r = session_next_event(s);
 			if (r < 0)
@@ -1695,13 +1712,7 @@ session_pump_once(struct session *s)
 			return;
 		s->plain_start += s->ev_used;
 		s->ev_pending = 0;
-		/* a large statement has been passed on: not held until the next one */
-		lexer_trim(&s->lx, SESSION_STMT_KEEP);
-		if (s->sql_cap > SESSION_STMT_KEEP) {
-			free(s->sql);
-			s->sql = NULL;
-			s->sql_cap = 0;
-		}
+		s->trim_due = 1;
 	}
 }
 

@@ -128,6 +128,7 @@ struct session {
 	size_t plain_start, plain_end;
 	struct lexer_event ev;
 	int ev_pending;      /* ev is taken but not yet done */
+	int trim_due;        /* an event was done: trim the lexer once its results are in */
 	size_t ev_used;      /* bytes of plain[] that ev consumed */
 	int input_done;      /* decoder_finish was called */
 	int lexer_done;      /* lexer_finish said the input ended cleanly */

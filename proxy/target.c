@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "parsemsg.h"
 #include "target.h"
 
 /*
@@ -23,8 +24,17 @@
  */
 #define TARGET_PUT_CHUNK (48 * 1024)
 
+/*
+ * A statement of at least this size goes out as a Parse message written
+ * from the caller's buffer (parsemsg.h) instead of through
+ * PQsendQueryParams, which would hold it twice more.  Below it the copies
+ * cost less than the extra write.
+ */
+#define TARGET_DIRECT_MIN (1024 * 1024)
+
 static void target_connect_step(struct target *t);
 static void target_on_io(evutil_socket_t fd, short what, void *arg);
+static int target_direct(struct target *t);
 
 /* "what: libpq's message", its continuation lines indented by two spaces */
 static void
@@ -75,18 +85,26 @@ target_free_events(struct target *t)
 	}
 }
 
-/* The connection is unusable: say so once.  notify: tell the owner. */
+/* The connection is unusable: say so once, what and why.  notify: tell the owner. */
 static void
-target_break(struct target *t, const char *what, int notify)
+target_break_why(struct target *t, const char *what, const char *why, int notify)
 {
 	if (t->state == TARGET_BROKEN || t->state == TARGET_CLOSED)
 		return;
-	target_set_error(t, what, t->conn ? PQerrorMessage(t->conn) : NULL);
+	target_set_error(t, what, why);
 	target_free_events(t);
 	t->state = TARGET_BROKEN;
 	t->flushing = 0;
+	t->direct_on = 0;
 	if (notify)
 		t->fn(t->arg, TARGET_EV_FAILED, NULL);
+}
+
+/* The same with libpq's message as the why. */
+static void
+target_break(struct target *t, const char *what, int notify)
+{
+	target_break_why(t, what, t->conn ? PQerrorMessage(t->conn) : NULL, notify);
 }
 
 static void
@@ -375,6 +393,15 @@ target_on_io(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 	}
+	if (t->direct_on) {
+		/* the server's answer waits in libpq's buffer until the statement is out */
+		if (target_direct(t) < 0) {
+			t->fn(t->arg, TARGET_EV_FAILED, NULL);
+			return;
+		}
+		if (t->direct_on || t->state != TARGET_BUSY)
+			return;
+	}
 	was_flushing = t->flushing;
 	if (t->flushing) {
 		if (target_flush(t) < 0) {
@@ -391,18 +418,71 @@ target_on_io(evutil_socket_t fd, short what, void *arg)
 		t->fn(t->arg, TARGET_EV_DRAINED, NULL);
 }
 
-/* script: the simple query protocol (several statements); else the extended one */
+/*
+ * Write what the socket takes of the Parse message of a large statement;
+ * once it is all out, libpq sends Bind, Describe, Execute and Sync of the
+ * unnamed statement.  0 (done or under way: write- or read-ready calls
+ * again), or -1 (BROKEN).
+ */
 static int
-target_send_as(struct target *t, const char *sql, int script)
+target_direct(struct target *t)
+{
+	char why[256];
+	SSL *ssl = PQsslInUse(t->conn) ? PQsslStruct(t->conn, "OpenSSL") : NULL;
+
+	switch (parsemsg_write(&t->direct, PQsocket(t->conn), ssl, why, sizeof(why))) {
+	case PARSEMSG_DONE:
+		break;
+	case PARSEMSG_WANT_WRITE:
+		if (!t->flushing && event_add(t->ev_write, NULL) != 0) {
+			target_break(t, "cannot watch the target connection (libevent)", 0);
+			return -1;
+		}
+		t->flushing = 1;
+		return 0;
+	case PARSEMSG_WANT_READ:
+		/* the persistent read event calls again */
+		if (t->flushing)
+			event_del(t->ev_write);
+		t->flushing = 1;
+		return 0;
+	case PARSEMSG_FAILED:
+		target_break_why(t, "lost the target connection while sending", why, 0);
+		return -1;
+	}
+	t->direct_on = 0;
+	if (!PQsendQueryPrepared(t->conn, "", 0, NULL, NULL, NULL, 0)) {
+		target_break(t, "cannot send to the target", 0);
+		return -1;
+	}
+	return target_flush(t);
+}
+
+enum target_send_mode {
+	TARGET_SEND_SCRIPT, /* the simple query protocol (several statements) */
+	TARGET_SEND_COPIED, /* the extended one, through libpq's copies */
+	TARGET_SEND_KEPT,   /* the same; the caller keeps sql until the results are in */
+};
+
+static int
+target_send_as(struct target *t, const char *sql, enum target_send_mode mode)
 {
 	int sent;
+	size_t len;
 
 	if (t->state != TARGET_IDLE || t->flushing) {
 		snprintf(t->error, sizeof(t->error),
 		         "internal error: query sent while the target is busy");
 		return -1;
 	}
-	if (script)
+	if (mode == TARGET_SEND_KEPT && (len = strlen(sql)) >= TARGET_DIRECT_MIN &&
+	    len <= PARSEMSG_MAX_TEXT && !PQgssEncInUse(t->conn)) {
+		parsemsg_init(&t->direct, sql, len);
+		t->direct_on = 1;
+		t->state = TARGET_BUSY;
+		return target_direct(t);
+	}
+	if (mode == TARGET_SEND_SCRIPT)
 		sent = PQsendQuery(t->conn, sql);
 	else
 		sent = PQsendQueryParams(t->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
@@ -417,13 +497,19 @@ target_send_as(struct target *t, const char *sql, int script)
 int
 target_send(struct target *t, const char *sql)
 {
-	return target_send_as(t, sql, 0);
+	return target_send_as(t, sql, TARGET_SEND_COPIED);
+}
+
+int
+target_send_kept(struct target *t, const char *sql)
+{
+	return target_send_as(t, sql, TARGET_SEND_KEPT);
 }
 
 int
 target_send_script(struct target *t, const char *sql)
 {
-	return target_send_as(t, sql, 1);
+	return target_send_as(t, sql, TARGET_SEND_SCRIPT);
 }
 
 /*
@@ -526,6 +612,7 @@ target_close(struct target *t)
 	}
 	t->state = TARGET_CLOSED;
 	t->flushing = 0;
+	t->direct_on = 0;
 }
 
 const char *

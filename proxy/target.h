@@ -26,6 +26,8 @@
 #include <event2/event.h>
 #include <libpq-fe.h>
 
+#include "parsemsg.h"
+
 enum target_state {
 	TARGET_CLOSED = 0, /* no connection (never opened, or closed) */
 	TARGET_CONNECTING, /* PQconnectPoll steps */
@@ -58,6 +60,8 @@ struct target {
 	struct event *ev_write;   /* added while flushing */
 	const char *put_data;     /* target_put_copy: the piece libpq took part of, */
 	size_t put_len, put_done; /* its length and the bytes already queued */
+	struct parsemsg direct;   /* a large statement written without libpq's copies, */
+	int direct_on;            /* while it is being written */
 	target_event_fn fn;
 	void *arg;
 	const char *who; /* log prefix, owned by the caller */
@@ -119,6 +123,14 @@ int target_params(const char *conninfo, const char *appname, const char *keys[4]
  * TARGET_EV_FAILED is not sent for this).
  */
 int target_send(struct target *t, const char *sql) __attribute__((warn_unused_result));
+
+/*
+ * The same, for a caller that keeps sql unchanged until the results are in
+ * (TARGET_EV_IDLE, TARGET_EV_COPY, or the connection's failure): a
+ * statement of a MiB or more then goes out as a Parse message written from
+ * sql itself (parsemsg.h), not through libpq's two copies.
+ */
+int target_send_kept(struct target *t, const char *sql) __attribute__((warn_unused_result));
 
 /*
  * The same for a script of pgsluice's own (the preflight, BEGIN with the
