@@ -64,7 +64,8 @@ analyze_sql(const struct rules *r, int *oom)
 }
 
 int
-analyze_vacuum_sql(const struct rules *r, size_t *i, int with_analyze, char *buf, size_t size)
+analyze_pass_sql(const struct rules *r, size_t *i, enum analyze_pass pass, int server_version,
+                 char *buf, size_t size)
 {
 	char name[ANALYZE_NAME];
 	int f;
@@ -73,7 +74,11 @@ analyze_vacuum_sql(const struct rules *r, size_t *i, int with_analyze, char *buf
 		f = rules_table_sql(r, *i, name, sizeof(name));
 		if (f < 0 || (f & RULES_TABLE_PARTITION))
 			continue;
-		snprintf(buf, size, "VACUUM (FREEZE%s) %s", with_analyze ? ", ANALYZE" : "", name);
+		if (pass == ANALYZE_PASS_ANALYZE)
+			snprintf(buf, size, "ANALYZE %s", name);
+		else
+			snprintf(buf, size, "VACUUM (FREEZE%s) %s",
+			         server_version >= 120000 ? ", TRUNCATE false" : "", name);
 		(*i)++;
 		return 1;
 	}

@@ -1126,36 +1126,42 @@ session_analyze(struct session *s)
 }
 
 /*
- * The batches committed with synchronous_commit off, and VACUUM marks a
- * page all-visible only once the commits of its rows are flushed.  A
- * synchronous commit that wrote WAL flushes them all: the ANALYZE of the
- * first table, alone, in one script with SET synchronous_commit = on (its
- * connection keeps it for the VACUUMs it runs next).  Without ANALYZE (the
- * dump's statistics) there is none: the walwriter flushes within a
- * fraction of a second, and pages it had not reached stay for autovacuum.
+ * The batches and the post-data committed with synchronous_commit off, and
+ * VACUUM marks a page all-visible only when it may set its rows' hint
+ * bits, which it may not while the commit LSN the server keeps for their
+ * transaction's group of 32 xids is not flushed.  So, alone, the ANALYZE
+ * of the table with the most rows with synchronous_commit on: its commit
+ * wrote WAL (pg_statistic) and flushes all before it.  (A transaction that
+ * only takes an xid commits asynchronously whatever the setting.)  Then
+ * the VACUUMs, which take no xid (analyze.h), and only after them the
+ * other ANALYZEs, whose asynchronous commits would move the LSN again.  Without
+ * ANALYZE (the dump's statistics) there is no flush: the walwriter
+ * flushes within a fraction of a second, and pages it had not reached
+ * stay for autovacuum.
  */
 static int
-session_vacuum_flush(struct session *s, int analyze)
+session_vacuum_flush(struct session *s)
 {
-	char sql[600], name[300];
+	const struct report_table *most = NULL;
+	char sql[600];
 	size_t i;
-	int f;
 
-	for (i = 0; analyze && i < rules_tables(&s->rules); i++) {
-		f = rules_table_sql(&s->rules, i, name, sizeof(name));
-		if (f < 0 || (f & RULES_TABLE_PARTITION))
-			continue;
-		snprintf(sql, sizeof(sql), "SET synchronous_commit = on; ANALYZE %s", name);
-		return jobs_own(s->jobs, sql, 1, s->rep.statements, lexer_standard_strings(&s->lx));
-	}
-	return 0;
+	for (i = 0; i < s->rep.n_tables; i++)
+		if (s->rep.tables[i].rows > 0 && (most == NULL || s->rep.tables[i].rows > most->rows))
+			most = &s->rep.tables[i];
+	if (most == NULL || (size_t)snprintf(sql, sizeof(sql),
+	                                     "SET synchronous_commit = on; ANALYZE %s",
+	                                     most->name) >= sizeof(sql))
+		return 0;
+	return jobs_own(s->jobs, sql, 1, s->rep.statements, lexer_standard_strings(&s->lx));
 }
 
 /*
- * --jobs, the dump is all in and the engine idle: VACUUM (FREEZE, ANALYZE)
- * of each table the import created, in parallel on the engine's
- * connections (the batches committed elsewhere: no COPY FREEZE).  Returns
- * 1 while it runs (JOBS_EV_READY calls again).
+ * --jobs, the dump is all in and the engine idle: VACUUM (FREEZE) of each
+ * table the import created, then (unless the dump's statistics replace
+ * it) ANALYZE of each, in parallel on the engine's connections (the
+ * batches committed elsewhere: no COPY FREEZE).  Returns 1 while it runs
+ * (JOBS_EV_READY calls again).
  */
 static int
 session_vacuum(struct session *s)
@@ -1173,21 +1179,28 @@ session_vacuum(struct session *s)
 			return 0;
 		}
 		report_phase_begin(&s->rep, REPORT_PHASE_VACUUM);
-		if (session_vacuum_flush(s, why == NULL) < 0)
+		if (why == NULL && session_vacuum_flush(s) < 0)
 			return 1;
 	}
-	while (!s->vacuum_fed && jobs_ready(s->jobs)) {
-		if (!analyze_vacuum_sql(&s->rules, &s->vacuum_next, why == NULL, sql,
-		                        sizeof(sql))) {
-			s->vacuum_fed = 1;
-			break;
+	for (;;) {
+		while (!s->vacuum_fed && jobs_ready(s->jobs)) {
+			if (!analyze_pass_sql(&s->rules, &s->vacuum_next, s->vacuum_pass,
+			                      PQserverVersion(s->target.conn), sql, sizeof(sql))) {
+				s->vacuum_fed = 1;
+				break;
+			}
+			if (jobs_own(s->jobs, sql, 0, s->rep.statements,
+			             lexer_standard_strings(&s->lx)) < 0)
+				return 1; /* JOBS_EV_FAILED follows */
 		}
-		if (jobs_own(s->jobs, sql, 0, s->rep.statements, lexer_standard_strings(&s->lx)) <
-		    0)
-			return 1; /* JOBS_EV_FAILED follows */
+		if (!s->vacuum_fed || !jobs_idle(s->jobs))
+			return 1;
+		if (s->vacuum_pass == ANALYZE_PASS_ANALYZE || why != NULL)
+			break;
+		s->vacuum_pass = ANALYZE_PASS_ANALYZE;
+		s->vacuum_next = 0;
+		s->vacuum_fed = 0;
 	}
-	if (!s->vacuum_fed || !jobs_idle(s->jobs))
-		return 1;
 	s->analyze_step = 2;
 	report_phase_note(&s->rep, REPORT_PHASE_VACUUM,
 	                  "VACUUM (FREEZE%s) of %zu tables on %d connections%s%s",

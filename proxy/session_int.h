@@ -12,6 +12,7 @@
 
 #include <event2/event.h>
 
+#include "analyze.h"
 #include "audit.h"
 #include "client.h"
 #include "decoder.h"
@@ -169,8 +170,9 @@ struct session {
 	int jobs_ended;    /* jobs_end's SQL was sent */
 	/* statistics after the data (analyze.h): 0 not yet, 1 running, 2 done */
 	int analyze_step;
-	int vacuum_fed;     /* --jobs: every VACUUM was handed to the engine */
-	size_t vacuum_next; /* ... the next table of the rules' list */
+	enum analyze_pass vacuum_pass; /* --jobs: the VACUUMs, then the ANALYZEs */
+	int vacuum_fed;                /* ... every statement of the pass was handed to the engine */
+	size_t vacuum_next;            /* ... the next table of the rules' list */
 };
 
 /* session.c: states, the pump, failure, wind-down, the summary */
