@@ -353,8 +353,9 @@ static void
 jobs_send(struct jobs_conn *c, const char *sql, int own, int kept)
 {
 	struct timeval tv = { c->j->cfg.statement_timeout, 0 };
-	int r = own ? target_send_script(&c->t, sql)
-	            : kept ? target_send_kept(&c->t, sql) : target_send(&c->t, sql);
+	int r = own    ? target_send_script(&c->t, sql)
+	        : kept ? target_send_kept(&c->t, sql)
+	               : target_send(&c->t, sql);
 
 	if (r < 0) {
 		jobs_fail(c->j, "--jobs connection %d: %s", c->idx, target_error(&c->t));

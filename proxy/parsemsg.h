@@ -52,8 +52,7 @@ enum parsemsg_result {
  * result repeats the same write, as OpenSSL requires), else with send() on
  * fd.
  */
-enum parsemsg_result parsemsg_write(struct parsemsg *m, int fd, SSL *ssl, char *err,
-                                    size_t errsz);
+enum parsemsg_result parsemsg_write(struct parsemsg *m, int fd, SSL *ssl, char *err, size_t errsz);
 
 /* 1 when the whole message is written. */
 int parsemsg_done(const struct parsemsg *m);

@@ -1147,11 +1147,12 @@ session_vacuum_flush(struct session *s)
 	size_t i;
 
 	for (i = 0; i < s->rep.n_tables; i++)
-		if (s->rep.tables[i].rows > 0 && (most == NULL || s->rep.tables[i].rows > most->rows))
+		if (s->rep.tables[i].rows > 0 &&
+		    (most == NULL || s->rep.tables[i].rows > most->rows))
 			most = &s->rep.tables[i];
-	if (most == NULL || (size_t)snprintf(sql, sizeof(sql),
-	                                     "SET synchronous_commit = on; ANALYZE %s",
-	                                     most->name) >= sizeof(sql))
+	if (most == NULL ||
+	    (size_t)snprintf(sql, sizeof(sql), "SET synchronous_commit = on; ANALYZE %s",
+	                     most->name) >= sizeof(sql))
 		return 0;
 	return jobs_own(s->jobs, sql, 1, s->rep.statements, lexer_standard_strings(&s->lx));
 }

@@ -171,8 +171,8 @@ struct session {
 	/* statistics after the data (analyze.h): 0 not yet, 1 running, 2 done */
 	int analyze_step;
 	enum analyze_pass vacuum_pass; /* --jobs: the VACUUMs, then the ANALYZEs */
-	int vacuum_fed;                /* ... every statement of the pass was handed to the engine */
-	size_t vacuum_next;            /* ... the next table of the rules' list */
+	int vacuum_fed;     /* ... every statement of the pass was handed to the engine */
+	size_t vacuum_next; /* ... the next table of the rules' list */
 };
 
 /* session.c: states, the pump, failure, wind-down, the summary */

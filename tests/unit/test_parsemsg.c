@@ -100,7 +100,8 @@ test_plain(const char *text, size_t len)
 	while ((r = read(fd[1], got + n, 65536)) > 0)
 		n += (size_t)r;
 	T_OK(res == PARSEMSG_DONE && parsemsg_done(&m), "plain: the whole message is written");
-	T_OK(want_writes > 10, "plain: the socket took it in pieces (%d would-blocks)", want_writes);
+	T_OK(want_writes > 10, "plain: the socket took it in pieces (%d would-blocks)",
+	     want_writes);
 	T_OK(check_framing(got, n, text, len, why), "plain: the server reads one Parse message %s",
 	     why);
 	close(fd[0]);
