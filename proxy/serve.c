@@ -60,6 +60,13 @@
 #define SERVE_DEFAULT_MAX_GZIP_RATIO 100.0
 /* connections that have not authenticated, from one address (connlimits.h) */
 #define SERVE_DEFAULT_MAX_UNAUTH_PER_ADDR 4
+/*
+ * The listeners pause for one turn of the loop after this many accepts: a
+ * connection closed to make room for a newer one keeps its fd until the
+ * loop runs libevent's finalizers, and a backlog of hundreds accepted in
+ * one turn would hold all of theirs at once.
+ */
+#define SERVE_ACCEPT_BURST 16
 
 enum {
 	OPT_TARGET = CLI_OPT_FIRST_FREE,
@@ -111,6 +118,8 @@ struct serve {
 	struct evconnlistener *listeners[SERVE_MAX_LISTEN * 4 + 1];
 	int n_listeners;
 	struct event *ev_term, *ev_int, *ev_hup;
+	struct event *ev_resume;    /* the listeners' pause (SERVE_ACCEPT_BURST) ends */
+	int accepts;                /* since the listeners last paused */
 	const char *summary_json;   /* --summary-json FILE */
 	const char *metrics_listen; /* --metrics-listen HOST:PORT */
 	char target_desc[768];
@@ -453,6 +462,35 @@ serve_pool_add(struct serve *sv, struct session *s, const struct sockaddr *sa)
 	return 0;
 }
 
+/* The turn after a burst of accepts (the closed ones' fds are released): listen again. */
+static void
+serve_on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct serve *sv = arg;
+	int i;
+	(void)fd;
+	(void)what;
+
+	sv->accepts = 0;
+	for (i = 0; i < sv->n_listeners; i++)
+		if (evconnlistener_enable(sv->listeners[i]) != 0)
+			log_error(NULL,
+			          "cannot listen again after a burst of connections (libevent)");
+}
+
+/* SERVE_ACCEPT_BURST accepts: no more until the loop has turned once. */
+static void
+serve_pause_listeners(struct serve *sv)
+{
+	struct timeval now = { 0, 0 };
+	int i;
+
+	for (i = 0; i < sv->n_listeners; i++)
+		evconnlistener_disable(sv->listeners[i]);
+	if (evtimer_add(sv->ev_resume, &now) != 0)
+		serve_on_resume(-1, 0, sv);
+}
+
 static void
 serve_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int socklen,
                 void *arg)
@@ -466,6 +504,8 @@ serve_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *s
 	(void)l;
 	(void)socklen;
 
+	if (++sv->accepts >= SERVE_ACCEPT_BURST)
+		serve_pause_listeners(sv);
 	serve_peer(sa, peer, sizeof(peer));
 	if (sv->max_connections > 0 && sv->n_sessions >= (size_t)sv->max_connections) {
 		serve_turn_away(sv, fd, sa, peer);
@@ -1205,6 +1245,11 @@ serve_main(int argc, char **argv)
 	sv.ev_term = evsignal_new(sv.base, SIGTERM, serve_on_signal, &sv);
 	sv.ev_int = evsignal_new(sv.base, SIGINT, serve_on_signal, &sv);
 	sv.ev_hup = evsignal_new(sv.base, SIGHUP, serve_on_hup, &sv);
+	sv.ev_resume = evtimer_new(sv.base, serve_on_resume, &sv);
+	if (sv.ev_resume == NULL) {
+		fprintf(stderr, "pgsluice serve: out of memory (libevent)\n");
+		goto out;
+	}
 	if (sv.ev_term == NULL || sv.ev_int == NULL || sv.ev_hup == NULL ||
 	    evsignal_add(sv.ev_term, NULL) != 0 || evsignal_add(sv.ev_int, NULL) != 0 ||
 	    evsignal_add(sv.ev_hup, NULL) != 0) {
@@ -1247,6 +1292,8 @@ out:
 		event_free(sv.ev_int);
 	if (sv.ev_hup)
 		event_free(sv.ev_hup);
+	if (sv.ev_resume)
+		event_free(sv.ev_resume);
 	free(sv.sessions);
 	event_base_free(sv.base);
 	if (sv.ssl_ctx)
