@@ -46,7 +46,7 @@
 
 #define SERVE_MAX_LISTEN 16
 #define SERVE_DEFAULT_LISTEN "127.0.0.1:5480"
-/* limits on clients (issue 4); each has an option */
+/* limits on clients; each has an option */
 #define SERVE_DEFAULT_MAX_CONNECTIONS 64
 /*
  * The kernel's accept queue: deep enough that a burst of connections is
@@ -129,7 +129,7 @@ struct serve {
 	uint64_t next_id;
 	int once, once_done, once_committed;
 	int stopping;
-	/* transport and identity (issue 4) */
+	/* transport and identity */
 	const char *tls_cert, *tls_key, *tls_client_ca, *token_file, *user;
 	int insecure_plaintext;
 	int max_connections;
@@ -747,7 +747,7 @@ serve_number(const char *name, const char *arg, double lo, double hi, const char
 	return 0;
 }
 
-/* The options of issue 4: transport, identity, limits.  0 or -1. */
+/* The transport, identity and limit options.  0 or -1. */
 static int
 serve_security_option(struct serve *sv, int c, const char *arg)
 {

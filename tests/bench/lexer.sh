@@ -1,7 +1,7 @@
 #!/bin/bash
 # lexer.sh - the lexer's throughput on the Synapse fixtures (COPY-heavy data
 # dump, DDL-heavy schema dump), each beside cat's speed on the same input in
-# the same run.  Goals (issue 2): >= 1000 MB/s COPY-heavy, >= 300 MB/s DDL.
+# the same run.  Goals: >= 1000 MB/s COPY-heavy, >= 300 MB/s DDL.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 fx=../shared/fixtures/synapse

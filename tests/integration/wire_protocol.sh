@@ -1,5 +1,5 @@
 #!/bin/bash
-# wire_protocol.sh - PostgreSQL clients that break the protocol (issue 8):
+# wire_protocol.sh - PostgreSQL clients that break the protocol:
 # garbage after the startup packet, a message length of 2 GB, CopyData
 # outside COPY, garbage in place of the startup packet: each gets an
 # ErrorResponse and is closed, nothing reaches the target, and the daemon

@@ -1,5 +1,5 @@
 #!/bin/bash
-# wire_psql.sh - psql speaks to pgsluice as if it were the target (issue 8):
+# wire_psql.sh - psql speaks to pgsluice as if it were the target:
 # psql -f without -1 is refused before the import starts (add -1); psql -1
 # -f of the Synapse fixture (owners in it) imports it with ownership
 # dropped, a NOTICE for each dropped statement, and the target equals the

@@ -1,6 +1,6 @@
 #!/bin/bash
-# wire_restore.sh - pg_restore speaks to pgsluice as if it were the target
-# (issue 8): a custom-format dump made from the source (owners in it) is
+# wire_restore.sh - pg_restore speaks to pgsluice as if it were the target:
+# a custom-format dump made from the source (owners in it) is
 # restored with -1 (--single-transaction), ownership dropped, and the target
 # equals the source; without -1, and with -j (which cannot be combined with
 # -1), it is refused before the import starts, with a message that says to

@@ -1,5 +1,5 @@
 #!/bin/bash
-# wire_security.sh - PostgreSQL clients and the daemon's security (issue 8):
+# wire_security.sh - PostgreSQL clients and the daemon's security:
 # with --tls-cert, psql sslmode=require (and verify-full against the
 # gen-cert certificate) imports over TLS on the same port where raw TLS
 # clients still work; a plaintext PostgreSQL client there is refused; with
