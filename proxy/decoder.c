@@ -120,6 +120,17 @@ gz_member(struct decoder *d)
 }
 
 /* Inflate from in into out; the sniffed bytes are already part of in. */
+/* What the last isal_inflate calls took and gave, on success and failure alike. */
+static void
+gz_account(struct decoder *d, const unsigned char *in, const unsigned char *out, size_t *used,
+           size_t *produced)
+{
+	*used = (size_t)(d->st->next_in - in);
+	*produced = (size_t)(d->st->next_out - out);
+	d->in_total += *used;
+	d->out_total += *produced;
+}
+
 static int
 run_gzip(struct decoder *d, const unsigned char *in, size_t inlen, size_t *used, unsigned char *out,
          size_t outcap, size_t *produced)
@@ -137,8 +148,7 @@ run_gzip(struct decoder *d, const unsigned char *in, size_t inlen, size_t *used,
 				break;
 			/* between members: a new one must start with the magic */
 			if (st->next_in[0] != 0x1f) {
-				*used = (size_t)(st->next_in - in);
-				d->in_total += *used;
+				gz_account(d, in, out, used, produced);
 				return gz_fail(
 					d,
 					"bytes after the end of the gzip stream are not another gzip member");
@@ -159,8 +169,7 @@ run_gzip(struct decoder *d, const unsigned char *in, size_t inlen, size_t *used,
 
 			r = isal_inflate(st);
 			if (r < 0 || r == ISAL_NEED_DICT) {
-				*used = (size_t)(st->next_in - in);
-				d->in_total += *used;
+				gz_account(d, in, out, used, produced);
 				return gz_fail(d, gz_reason(r));
 			}
 			if (st->block_state == ISAL_BLOCK_FINISH) {
@@ -172,10 +181,7 @@ run_gzip(struct decoder *d, const unsigned char *in, size_t inlen, size_t *used,
 				break; /* all input taken, or no progress possible */
 		}
 	}
-	*used = (size_t)(st->next_in - in);
-	*produced = (size_t)(st->next_out - out);
-	d->in_total += *used;
-	d->out_total += *produced;
+	gz_account(d, in, out, used, produced);
 	d->out_full = d->in_member && st->avail_out == 0;
 	return 0;
 }

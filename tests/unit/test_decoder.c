@@ -424,6 +424,30 @@ test_sniff(void)
 	     "decoder_format_name names each format");
 }
 
+/*
+ * A gzip member whose data is whole but whose CRC-32 is wrong: decoder_run
+ * fails only after inflating it all, and still says how much it produced
+ * (the session appends *produced to its buffer on failure too).
+ */
+static void
+test_gzip_error_produced(void)
+{
+	struct decoder d;
+	size_t len, used = 0, produced = (size_t)-1;
+	int r;
+
+	len = make_gzip(plain, PLAIN_LEN, gz, sizeof(gz));
+	gz[len - 8] ^= 0xff; /* the trailer: CRC-32, then ISIZE */
+	decoder_init(&d);
+	r = decoder_run(&d, gz, len, &used, out, sizeof(out), &produced);
+	T_OK(r < 0 && produced == PLAIN_LEN && d.out_total == PLAIN_LEN &&
+	             memcmp(out, plain, PLAIN_LEN) == 0,
+	     "a gzip inflate error reports what was produced before it: r %d, produced %zu, "
+	     "out_total %llu (%s)",
+	     r, produced, (unsigned long long)d.out_total, decoder_error(&d));
+	decoder_free(&d);
+}
+
 int
 main(void)
 {
@@ -431,6 +455,7 @@ main(void)
 	memcpy(twice, plain, PLAIN_LEN);
 	memcpy(twice + PLAIN_LEN, plain, PLAIN_LEN);
 	test_gzip();
+	test_gzip_error_produced();
 	test_frames("zstd", DECODER_ZSTD, make_zstd, 2);
 	test_frames("lz4", DECODER_LZ4, make_lz4, 2);
 	test_sniff();
