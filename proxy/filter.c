@@ -1,7 +1,7 @@
 /*
  * filter.c - `pgsluice filter`: the rewriting pipeline on stdin/stdout.
  *
- * stdin -> decoder (plain, gzip, zstd, lz4) -> lexer -> rules -> stdout, with a
+ * stdin -> the pipeline (pipeline.h: decoder, lexer, rules) -> stdout, with a
  * summary on stderr.  The output is SQL that psql runs the way it would
  * have run the input, minus what the rules dropped:
  *
@@ -21,9 +21,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "decoder.h"
-#include "lexer.h"
-#include "rules.h"
+#include "pipeline.h"
 #include "text.h"
 
 #define FILTER_CHUNK (256 * 1024)
@@ -35,14 +33,12 @@ enum {
 
 struct filter {
 	struct cli_rules cr;
-	struct lexer lx;
 	struct rules rules;
-	struct decoder dec;
+	struct pipeline pl;
 	int quiet;
 	int skip_copy;    /* inside the data of a COPY that was not forwarded */
 	int copy_open;    /* a forwarded COPY's data is being written */
 	int copy_midline; /* the last data byte written was not a newline */
-	int trailer;      /* the trailer was seen */
 	uint64_t st_in, st_out, copy_blocks, copy_rows;
 	char error[512];
 };
@@ -118,35 +114,27 @@ explain(struct filter *f, const struct lexer_event *ev, const struct rules_verdi
 }
 
 static int
-on_event(struct filter *f, const struct lexer_event *ev)
+on_event(struct filter *f, const struct pipeline_event *pe)
 {
-	struct rules_verdict v;
+	const struct lexer_event *ev = &pe->ev;
+	const struct rules_verdict *v = &pe->v;
 	char ex[100];
 
 	switch (ev->type) {
 	case LEXER_STATEMENT:
 	case LEXER_META:
 		f->st_in++;
-		if (ev->type == LEXER_STATEMENT && f->trailer) {
-			/* as serve: a dump ends at its trailer */
-			snprintf(
-				f->error, sizeof(f->error),
-				"line %llu: a statement comes after the dump's trailer (\"-- PostgreSQL "
-				"database dump complete\"): two dumps in one stream?",
-				(unsigned long long)ev->line);
-			return -1;
-		}
-		rules_apply(&f->rules, ev, &v);
-		explain(f, ev, &v);
-		if (v.action == RULES_REFUSE) {
+		explain(f, ev, v);
+		if (v->action == RULES_REFUSE) {
 			text_excerpt(ev->data, ev->len, sizeof(ex), ex, sizeof(ex));
 			snprintf(f->error, sizeof(f->error),
 			         "line %llu: refused by rule %s: %s\n  statement: %s",
-			         (unsigned long long)ev->line, v.rule ? v.rule : "-",
-			         v.reason ? v.reason : "", ex);
+			         (unsigned long long)ev->line, v->rule ? v->rule : "-",
+			         v->reason ? v->reason : "", ex);
 			return -1;
 		}
-		if (ev->type == LEXER_STATEMENT && ev->psql_cut_differs && v.action != RULES_DROP) {
+		if (ev->type == LEXER_STATEMENT && ev->psql_cut_differs &&
+		    v->action != RULES_DROP) {
 			text_excerpt(ev->data, ev->len, sizeof(ex), ex, sizeof(ex));
 			snprintf(
 				f->error, sizeof(f->error),
@@ -159,15 +147,15 @@ on_event(struct filter *f, const struct lexer_event *ev)
 				(unsigned long long)ev->line, ex);
 			return -1;
 		}
-		if (ev->type == LEXER_STATEMENT && lexer_in_copy(&f->lx)) {
-			f->skip_copy = v.action == RULES_DROP;
+		if (pe->in_copy) {
+			f->skip_copy = v->action == RULES_DROP;
 			f->copy_open = !f->skip_copy;
 			f->copy_midline = 0;
 		}
-		if (v.action == RULES_DROP)
+		if (v->action == RULES_DROP)
 			return 0;
 		f->st_out++;
-		if (out_write(f, v.text, v.len) < 0 || out_write(f, "\n", 1) < 0)
+		if (out_write(f, v->text, v->len) < 0 || out_write(f, "\n", 1) < 0)
 			return -1;
 		return 0;
 	case LEXER_COPY_DATA:
@@ -185,7 +173,6 @@ on_event(struct filter *f, const struct lexer_event *ev)
 		f->copy_rows += ev->rows;
 		return out_write(f, "\\.\n", 3);
 	case LEXER_TRAILER:
-		f->trailer = 1;
 		return 0;
 	}
 	return 0;
@@ -227,33 +214,65 @@ summary(struct filter *f)
 	        "blocks, %llu rows; %llu bytes read (%s), %llu bytes of SQL\n",
 	        (unsigned long long)f->st_in, (unsigned long long)f->st_out,
 	        (unsigned long long)f->copy_blocks, (unsigned long long)f->copy_rows,
-	        (unsigned long long)f->dec.in_total,
-	        decoder_compressed(&f->dec) ? decoder_format_name(f->dec.kind) : "plain",
-	        (unsigned long long)f->dec.out_total);
+	        (unsigned long long)f->pl.dec.in_total,
+	        decoder_compressed(&f->pl.dec) ? decoder_format_name(f->pl.dec.kind) : "plain",
+	        (unsigned long long)f->pl.dec.out_total);
 	n = rules_stats(&f->rules, st, RULES_MAX_STATS);
 	for (i = 0; i < n; i++)
 		fprintf(stderr, "  %-18s %8llu %s\n", st[i].rule, (unsigned long long)st[i].count,
 		        st[i].action);
 }
 
-/* Lex buf[0..len) through to the end, handling every event. */
-static int
-lex_all(struct filter *f, const char *buf, size_t len)
+/* The pipeline's failure as the filter's message. */
+static void
+failure_message(struct filter *f)
 {
-	struct lexer_event ev;
-	size_t used;
-	int r;
+	const struct pipeline_failure *pf = pipeline_failure(&f->pl);
 
-	while (len > 0) {
-		r = lexer_scan(&f->lx, buf, len, &used, &ev);
-		buf += used;
-		len -= used;
-		if (r == LEXER_ERROR) {
-			snprintf(f->error, sizeof(f->error), "%s", lexer_error(&f->lx));
+	switch (pf->code) {
+	case PIPELINE_ERR_AFTER_TRAILER:
+		f->st_in++; /* the refused statement was read */
+		snprintf(f->error, sizeof(f->error),
+		         "line %llu: a statement comes after the dump's trailer (\"-- PostgreSQL "
+		         "database dump complete\"): two dumps in one stream?",
+		         (unsigned long long)pf->line);
+		break;
+	case PIPELINE_ERR_CUT_COMPRESSED:
+		snprintf(f->error, sizeof(f->error), "%s; the SQL stops at line %llu, %s",
+		         pf->detail, (unsigned long long)pf->line, pf->where);
+		break;
+	case PIPELINE_ERR_CUT:
+		snprintf(f->error, sizeof(f->error), "dump truncated: %s", pf->detail);
+		break;
+	case PIPELINE_ERR_NO_TRAILER:
+		snprintf(f->error, sizeof(f->error),
+		         "dump truncated: the input ended at "
+		         "line %llu without pg_dump's \"-- PostgreSQL database dump complete\" "
+		         "trailer; the dump was cut short (or is not a pg_dump plain dump)",
+		         (unsigned long long)pf->line);
+		break;
+	case PIPELINE_ERR_NO_MEMORY:
+		snprintf(f->error, sizeof(f->error), "out of memory");
+		break;
+	default: /* the decoder's or the lexer's own message */
+		snprintf(f->error, sizeof(f->error), "%s", pf->detail);
+		break;
+	}
+}
+
+/* Take the pipeline's events until it needs more input or ends. */
+static int
+drain(struct filter *f)
+{
+	struct pipeline_event ev;
+	enum pipeline_result r;
+
+	while ((r = pipeline_next(&f->pl, &ev)) == PIPELINE_EVENT)
+		if (on_event(f, &ev) < 0)
 			return -1;
-		}
-		if (r == LEXER_EVENT && on_event(f, &ev) < 0)
-			return -1;
+	if (r == PIPELINE_ERROR) {
+		failure_message(f);
+		return -1;
 	}
 	return 0;
 }
@@ -261,12 +280,9 @@ lex_all(struct filter *f, const char *buf, size_t len)
 static int
 run(struct filter *f)
 {
-	static char in[FILTER_CHUNK], out[FILTER_CHUNK];
-	struct lexer_event ev;
-	size_t off, used, produced;
+	static char in[FILTER_CHUNK];
+	size_t off, used;
 	ssize_t n;
-	int r;
-	char where[200];
 
 	for (;;) {
 		n = read(STDIN_FILENO, in, sizeof(in));
@@ -278,39 +294,18 @@ run(struct filter *f)
 		}
 		if (n == 0)
 			break;
-		off = 0;
-		do {
-			if (decoder_run(&f->dec, in + off, (size_t)n - off, &used, out, sizeof(out),
-			                &produced) < 0) {
-				snprintf(f->error, sizeof(f->error), "%s", decoder_error(&f->dec));
+		for (off = 0; off < (size_t)n; off += used) {
+			if (pipeline_feed(&f->pl, in + off, (size_t)n - off, &used) < 0) {
+				failure_message(f);
 				return -1;
 			}
-			off += used;
-			if (lex_all(f, out, produced) < 0)
+			if (drain(f) < 0)
 				return -1;
-		} while (off < (size_t)n || decoder_pending(&f->dec));
+		}
 	}
-	if (decoder_finish(&f->dec) < 0) {
-		lexer_describe(&f->lx, where, sizeof(where));
-		snprintf(f->error, sizeof(f->error), "%s; the SQL stops at line %llu, %s",
-		         decoder_error(&f->dec), (unsigned long long)f->lx.line, where);
+	pipeline_eof(&f->pl);
+	if (drain(f) < 0)
 		return -1;
-	}
-	while ((r = lexer_finish(&f->lx, &ev)) == LEXER_EVENT)
-		if (on_event(f, &ev) < 0)
-			return -1;
-	if (r == LEXER_ERROR) {
-		snprintf(f->error, sizeof(f->error), "dump truncated: %s", lexer_error(&f->lx));
-		return -1;
-	}
-	if (!f->trailer) {
-		snprintf(f->error, sizeof(f->error),
-		         "dump truncated: the input ended at "
-		         "line %llu without pg_dump's \"-- PostgreSQL database dump complete\" "
-		         "trailer; the dump was cut short (or is not a pg_dump plain dump)",
-		         (unsigned long long)f->lx.line);
-		return -1;
-	}
 	if (out_write(f, "--\n-- PostgreSQL database dump complete\n--\n", 43) < 0)
 		return -1;
 	if (fflush(stdout) != 0) {
@@ -331,6 +326,7 @@ filter_main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct filter f;
+	struct pipeline_config pc;
 	int c, rc;
 
 	cli_rules_init(&f.cr);
@@ -383,18 +379,22 @@ filter_main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
-	lexer_init(&f.lx, f.cr.max_statement);
-	f.lx.server_version_num = f.cr.opt.target_version;
 	rules_init(&f.rules, &f.cr.opt);
-	decoder_init(&f.dec);
-	rc = run(&f);
+	memset(&pc, 0, sizeof(pc));
+	pc.rules = &f.rules;
+	pc.max_statement = f.cr.max_statement;
+	pc.server_version = f.cr.opt.target_version;
+	pc.plain_cap = FILTER_CHUNK;
+	pc.ends_at_trailer = 1;
+	rc = pipeline_init(&f.pl, &pc) < 0 ? -1 : run(&f);
+	if (rc < 0 && f.error[0] == '\0')
+		failure_message(&f);
 	if (rc < 0) {
 		poison_output(&f, f.error);
 		fprintf(stderr, "pgsluice filter: error: %s\n", f.error);
 	}
 	summary(&f);
-	decoder_free(&f.dec);
+	pipeline_free(&f.pl);
 	rules_free(&f.rules);
-	lexer_free(&f.lx);
 	return rc < 0 ? 1 : 0;
 }
