@@ -11,11 +11,7 @@
 . "$(dirname "$0")/security_common.bash"
 need_fixtures || exit 0
 
-serve_clusters || { not_ok "clusters start"; exit 1; }
-F=$FIXTURES/synapse/synapse-small-noowner.sql.gz
-load_fixture "$F"
-src_dump >"$T/src.sql"
-gunzip -c "$F" >"$T/full.sql"
+serve_prologue
 TOK=$(openssl rand -hex 32)
 printf '%s\n' "$TOK" >"$T/token"
 

@@ -13,11 +13,7 @@ need_fixtures || exit 0
 FLOOD=$ROOT/build/tools/flood
 [ -x "$FLOOD" ] || { not_ok "build/tools/flood is built (make test builds it)"; exit 1; }
 
-serve_clusters || { not_ok "clusters start"; exit 1; }
-F=$FIXTURES/synapse/synapse-small-noowner.sql.gz
-load_fixture "$F"
-src_dump >"$T/src.sql"
-gunzip -c "$F" >"$T/full.sql"
+serve_prologue
 sec_token
 
 # sample_fds PID SECS: the most fds PID had, sampled every 0.05 s

@@ -23,11 +23,7 @@ need_fixtures || exit 0
 export LC_ALL=C # server messages quote the attack's bytes: match them as bytes
 
 MAXSTMT_MB=32
-serve_clusters || { not_ok "clusters start"; exit 1; }
-F=$FIXTURES/synapse/synapse-small-noowner.sql.gz
-load_fixture "$F"
-src_dump >"$T/src.sql"
-gunzip -c "$F" >"$T/full.sql"
+serve_prologue
 serve_start --clear-target --progress-interval 0 --idle-timeout 3 --max-statement "${MAXSTMT_MB}M" ||
 	{ not_ok "daemon starts"; exit 1; }
 send_nc "$F" "$T/out0"

@@ -23,11 +23,7 @@
 . "$(dirname "$0")/security_common.bash"
 need_fixtures || exit 0
 
-serve_clusters || { not_ok "clusters start"; exit 1; }
-F=$FIXTURES/synapse/synapse-small-noowner.sql.gz
-load_fixture "$F"
-src_dump >"$T/src.sql"
-gunzip -c "$F" >"$T/full.sql"
+serve_prologue
 serve_start --clear-target --progress-interval 0 || { not_ok "daemon starts"; exit 1; }
 send_nc "$F" "$T/out0"
 check "a first real import: OK" grep -q '^OK import into synapse committed' "$T/out0"

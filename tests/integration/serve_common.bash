@@ -7,6 +7,9 @@
 #	                          tgt is PostgreSQL $TARGET_VERSION (common.sh)
 #	src_pg_dump [args]        pg_dump $DUMP_VERSION of src's synapse (stdout)
 #	load_fixture FILE.gz      restore a fixture dump into src's synapse
+#	serve_prologue            serve_clusters, the noowner fixture ($F) in src,
+#	                          its pg_dump -O -x in $T/src.sql, the dump in
+#	                          $T/full.sql; a failed step fails the scenario
 #	serve_start [args]        pgsluice serve against tgt on a free port ($SPORT),
 #	                          log in $T/serve.log, pid $SPID
 #	send_nc FILE [OUT]        nc -N the file to the daemon; client output to OUT
@@ -30,6 +33,18 @@ serve_clusters() {
 
 load_fixture() {
 	gunzip -c "$1" | psql_as src synapse >/dev/null
+}
+
+# serve_prologue: what most scenarios start from.  The clusters; the
+# Synapse-shaped fixture without owners ($F) loaded into the source; the
+# source's pg_dump -O -x in $T/src.sql (what the target must equal) and the
+# dump itself in $T/full.sql.  A step that fails fails the scenario.
+serve_prologue() {
+	F=$FIXTURES/synapse/synapse-small-noowner.sql.gz
+	serve_clusters || { not_ok "clusters start"; exit 1; }
+	load_fixture "$F" || { not_ok "the fixture loads into the source"; exit 1; }
+	src_dump >"$T/src.sql"
+	gunzip -c "$F" >"$T/full.sql"
 }
 
 wait_log() {

@@ -9,11 +9,7 @@
 . "$(dirname "$0")/serve_common.bash"
 need_fixtures || exit 0
 
-serve_clusters || { not_ok "clusters start"; exit 1; }
-F=$FIXTURES/synapse/synapse-small-noowner.sql.gz
-load_fixture "$F"
-src_dump >"$T/src.sql"
-gunzip -c "$F" >"$T/full.sql"
+serve_prologue
 serve_start --progress-interval 0 || { not_ok "daemon starts"; exit 1; }
 
 # something in the target before, to see it is untouched
