@@ -193,8 +193,9 @@ build/fuzz_decoder: tests/fuzz/fuzz_decoder.c proxy/decoder.c proxy/decoder.h
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ \
 		tests/fuzz/fuzz_decoder.c proxy/decoder.c $$($(PKG_CONFIG) --libs libisal libzstd liblz4)
 
-# pgwire's parser with what it calls: scram, log, and the lexer and sqltok
-FUZZ_PGWIRE_SRC := tests/fuzz/fuzz_pgwire.c proxy/pgwire.c proxy/scram.c proxy/log.c $(SQLREWRITE_SRC)
+# pgwire's parser (every proxy/pgwire*.c) with what it calls: scram, log,
+# and the lexer and sqltok
+FUZZ_PGWIRE_SRC := tests/fuzz/fuzz_pgwire.c $(sort $(wildcard proxy/pgwire*.c)) proxy/scram.c proxy/log.c $(SQLREWRITE_SRC)
 # (several sources in one clang run: the headers as prerequisites, not -MMD)
 build/fuzz_pgwire: $(FUZZ_PGWIRE_SRC) $(wildcard sqlrewrite/*.h proxy/*.h tests/unit/*.h)
 	@mkdir -p build
