@@ -175,14 +175,66 @@ struct session {
 	size_t vacuum_next; /* ... the next table of the rules' list */
 };
 
-/* session.c: states, the pump, failure, wind-down, the summary */
+/* session.c: states, the setter, the pump, failure, sending */
+void session_set_state(struct session *s, enum session_state st);
+void session_say(struct session *s, enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void session_sum(struct session *s, enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void session_fail(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void session_fail_stmt(struct session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void session_lock_note(const struct session *s, char *buf, size_t size);
+void session_stmt_timer(struct session *s);
+void session_fail_statement(struct session *s);
+int session_send_as(struct session *s, const char *sql, int dump);
+int session_send(struct session *s, const char *sql);
+void session_on_progress(evutil_socket_t fd, short what, void *arg);
+void session_on_idle(evutil_socket_t fd, short what, void *arg);
+void session_complete(struct session *s);
+void session_pump_once(struct session *s);
+void session_pump(struct session *s);
+int session_peer_state(struct session *s);
+void session_on_alive(evutil_socket_t fd, short what, void *arg);
 
-/* the front ends: how the client speaks (raw stream, PostgreSQL protocol) */
+/* session_handshake.c: sniffing, TLS, AUTH, refusals, admission */
+void session_take_tls(struct session *s, int answer_s);
+void session_on_presniff(evutil_socket_t fd, short what, void *arg);
+void session_refuse(struct session *s, enum log_level level, const char *msg);
+void session_on_header_timeout(evutil_socket_t fd, short what, void *arg);
+void session_handshake(struct session *s);
+void session_predump(struct session *s);
 
-/* the sinks: where the dump goes (one connection, --jobs) */
+/* session_wire.c: the PostgreSQL-protocol glue */
+int session_wire_begin(struct session *s);
+int session_wire_startup(struct session *s);
+int session_wire_refill(struct session *s);
+int session_wire_statement(struct session *s, const struct lexer_event *ev,
+                           const struct rules_verdict *v, int in_copy);
+int session_wire_after(struct session *s);
 
-/* the pipeline: decoder -> lexer -> rules */
+/* session_input.c: client input -> decoder -> lexer events */
+int session_decode(struct session *s);
+int session_refill(struct session *s);
+int session_next_event(struct session *s);
 
-/* the import's own steps on the target (connect ... unlock) and its probes */
+/* session_stream.c: one lexer event through the rules to the target */
+int session_handle(struct session *s);
+
+/* session_steps.c: the import's steps on the target */
+const char *session_txn_lost_state(const struct session *s);
+void session_preflight_start(struct session *s);
+void session_on_target(void *arg, enum target_event ev, PGresult *res);
+
+/* session_finish.c: after the data: replacement check, ANALYZE, VACUUM, verify */
+int session_vacuum(struct session *s);
+void session_verify_next(struct session *s);
+
+/* session_end.c: wind-down, the result, the summary, freeing */
+void session_wind_down(struct session *s);
+void session_free_now(evutil_socket_t fd, short what, void *arg);
+void session_release(struct session *s);
+void session_close_client(struct session *s);
+void session_report(struct session *s);
 
 #endif
