@@ -10,6 +10,12 @@
 # from tests/lib/pgversions.sh), named NAME@VERSION, with
 # PGSLUICE_TARGET_VERSION set; PATTERN matches that name, so
 # `tests/run.sh @17` runs one version's scenarios alone.
+#
+# The scenarios in $asan_scenarios also run once with the daemon under
+# ASan+UBSan+LeakSanitizer (build/asan-pgsluice), on the default target
+# version, named NAME@asan, with PGSLUICE_ASAN set (tests/lib/common.sh):
+# any sanitizer report fails them.  `tests/run.sh @asan` runs them alone;
+# PGSLUICE_ASAN_RUNS=0 leaves them out (tests/stress.sh).
 cd "$(dirname "$0")/.." || exit 2
 pattern=${1:-}
 pass=0 fail=0 skip=0
@@ -60,11 +66,18 @@ for t in build/asan/test_*; do
 	run_one "unit/$n" "$t"
 done
 version_scenarios=" serve_roundtrip synapse_import wire_psql wire_restore jobs_roundtrip serve_freeze "
+# every wire_ and jobs_ scenario but jobs_memory, whose RSS bounds are the
+# plain build's
+asan_scenarios=" wire_protocol wire_psql wire_restore wire_security jobs_failing jobs_partitions jobs_roundtrip jobs_truncate "
 versions=${PGSLUICE_TARGET_VERSIONS:-15 17}
 runs=()
+asan_runs=()
 for t in tests/integration/*.sh; do
 	[ -f "$t" ] || continue
 	n=$(basename "$t" .sh)
+	if [ "${PGSLUICE_ASAN_RUNS:-1}" != 0 ] && [[ $asan_scenarios == *" $n "* ]] && { [ -z "$pattern" ] || [[ $n@asan == *$pattern* ]]; }; then
+		asan_runs+=("$n@asan")
+	fi
 	if [[ $version_scenarios == *" $n "* ]]; then
 		for v in $versions; do
 			[ -n "$pattern" ] && [[ $n@$v != *$pattern* ]] && continue
@@ -75,12 +88,14 @@ for t in tests/integration/*.sh; do
 		runs+=("$n")
 	fi
 done
+# the sanitizer runs after the others
+runs+=("${asan_runs[@]}")
 # the PostgreSQL roots the runs need, built (or found cached) before the
 # first scenario; a failure here shows in every scenario that needs them
 host_version=$(basename "$(dirname "${PGBIN:-/usr/lib/postgresql/15/bin}")")
 need=()
 for r in "${runs[@]}"; do
-	case $r in *@*) need+=("${r#*@}") ;; matrix_*) need+=(17 18) ;; esac
+	case $r in *@asan) ;; *@*) need+=("${r#*@}") ;; matrix_*) need+=(17 18) ;; esac
 done
 mapfile -t need < <(printf '%s\n' "${need[@]}" | grep -vx -e "$host_version" -e '' | sort -u)
 if [ ${#need[@]} -gt 0 ]; then
@@ -94,6 +109,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 for r in "${runs[@]}"; do
 	case $r in
+	*@asan) run_one "integration/$r" env PGSLUICE_ASAN=1 bash "tests/integration/${r%@*}.sh" ;;
 	*@*) run_one "integration/$r" env PGSLUICE_TARGET_VERSION="${r#*@}" bash "tests/integration/${r%@*}.sh" ;;
 	*) run_one "integration/$r" bash "tests/integration/$r.sh" ;;
 	esac

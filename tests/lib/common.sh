@@ -26,6 +26,19 @@ PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 export PATH="$PGBIN:$PATH"
 T=$(mktemp -d /tmp/pgsluice-test.XXXXXX)
 chmod 755 "$T"
+# PGSLUICE_ASAN=1 (the NAME@asan runs of tests/run.sh): pgsluice is the
+# build under ASan+UBSan+LSan (build/asan-pgsluice); every process of it
+# writes its reports to $T/sanitizer.PID, and _cleanup makes each one a
+# failure of the scenario
+if [ -n "${PGSLUICE_ASAN:-}" ]; then
+	PGSLUICE=$ROOT/build/asan-pgsluice
+	if [ ! -x "$PGSLUICE" ]; then
+		echo "not ok - $(basename "$0" .sh): no $PGSLUICE (make build/asan-pgsluice)"
+		exit 1
+	fi
+	export ASAN_OPTIONS="detect_leaks=1:log_path=$T/sanitizer"
+	export UBSAN_OPTIONS="print_stacktrace=1:log_path=$T/sanitizer"
+fi
 _clusters=()
 _pids=()
 # the scenario's stdout and stderr, for the TERM trap: a trap runs where
@@ -51,6 +64,7 @@ _cleanup() {
 	for c in "${_clusters[@]}"; do
 		_as_postgres pg_ctl -D "$T/pg-$c" -m immediate stop >/dev/null 2>&1
 	done
+	[ -n "${PGSLUICE_ASAN:-}" ] && _sanitizer_reports >&"$_stdout"
 	rm -rf "$T"
 }
 trap _cleanup EXIT
@@ -64,6 +78,20 @@ _on_term() {
 		not_ok "$(basename "$0" .sh): stopped by SIGTERM (the scenario's timeout in tests/run.sh?)"
 		_log_tail "$T/serve.log"
 	} >&"$_stdout" 2>&"$_stderr"
+}
+
+# _sanitizer_reports: under PGSLUICE_ASAN, one "not ok" per report file of
+# build/asan-pgsluice with its first lines, or one "ok" when there is none
+_sanitizer_reports() {
+	local f n=0
+	for f in "$T"/sanitizer.*; do
+		[ -s "$f" ] || continue
+		n=$((n + 1))
+		not_ok "$(basename "$0" .sh): sanitizer report (${f##*/})"
+		head -n 40 "$f" | sed 's/^/#   /'
+	done
+	[ "$n" -eq 0 ] && ok "$(basename "$0" .sh): no sanitizer report (ASan, UBSan, LeakSanitizer)"
+	return 0
 }
 
 # _log_tail FILE: its last 20 lines as "#" comments, when it exists
