@@ -108,17 +108,8 @@ session_vsay(struct session *s, enum pgwire_say kind, enum log_level level, cons
 	va_copy(ap2, ap);
 	log_vmsg(level, s->who, fmt, ap2);
 	va_end(ap2);
-	if (s->cl.gone)
-		return;
-	if (s->wire != NULL) {
-		char line[2048];
-
-		vsnprintf(line, sizeof(line), fmt, ap);
-		pgwire_say(s->wire, client_out(&s->cl), kind, line);
-		return;
-	}
-	evbuffer_add_vprintf(client_out(&s->cl), fmt, ap);
-	evbuffer_add(client_out(&s->cl), "\n", 1);
+	if (!s->cl.gone)
+		s->front->say(s, kind, fmt, ap);
 }
 
 /* A line of any kind but the summary's or progress. */
@@ -345,8 +336,7 @@ session_on_input(void *arg)
 	struct session *s = arg;
 
 	if (s->state == SESSION_AFTER) {
-		if (pgwire_after_read(s->wire, client_in(&s->cl), client_out(&s->cl)) == 0)
-			session_close_client(s);
+		s->front->after_input(s);
 		return;
 	}
 	if (s->state == SESSION_STREAM)
@@ -381,7 +371,7 @@ session_on_end(void *arg)
 		return;
 	case SESSION_STREAM:
 		if (s->error == NULL && !target_ready(&s->target) &&
-		    s->target.state == TARGET_BUSY && (s->cl.gone || s->wire != NULL)) {
+		    s->target.state == TARGET_BUSY && (s->cl.gone || s->front->eof_abandons)) {
 			/* nobody is left to tell the outcome: do not let the statement run on */
 			session_fail(
 				s, "%s while statement %llu at line %llu was running on the target",
@@ -541,10 +531,7 @@ session_pump_once(struct session *s)
 			if (r < 0)
 				return;
 			if (r == 0) {
-				/* a compressed stream ends (and is checked) after the trailer */
-				if (s->trailer &&
-				    (s->lexer_done || s->wire != NULL ||
-				     (client_pending(&s->cl) == 0 && decoder_clean_end(&s->dec))))
+				if (s->trailer && s->front->input_complete(s))
 					session_complete(s);
 				else
 					session_wait_client(s);
@@ -622,8 +609,8 @@ session_on_alive(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 
-	if (s->state != SESSION_STREAM || s->error != NULL || s->cl.gone || s->wire != NULL ||
-	    s->target.state != TARGET_BUSY)
+	if (s->state != SESSION_STREAM || s->error != NULL || s->cl.gone ||
+	    !s->front->probes_peer || s->target.state != TARGET_BUSY)
 		return;
 	switch (session_peer_state(s)) {
 	case 0:
@@ -673,6 +660,7 @@ session_new(const struct session_config *cfg, struct bufferevent *bev, const cha
 		return NULL;
 	}
 	s->cfg = cfg;
+	s->front = &front_raw;
 	s->id = id;
 	s->started = time(NULL);
 	snprintf(s->peer, sizeof(s->peer), "%s", peer);
@@ -771,19 +759,11 @@ session_abort(struct session *s, const char *reason)
 void
 session_evict(struct session *s, const char *reason)
 {
-	char line[600];
-	int n;
-
 	if ((s->state != SESSION_HANDSHAKE && s->state != SESSION_PREDUMP) || s->admitted)
 		return;
 	if (s->state == SESSION_PREDUMP)
 		target_close(&s->target);
-	if (s->wire == NULL && !s->cl.tls_pending && !tls_active(s->cl.bev)) {
-		n = snprintf(line, sizeof(line), "ERROR %s\n", reason);
-		if (n > 0 && (size_t)n < sizeof(line))
-			(void)!send(bufferevent_getfd(s->cl.bev), line, (size_t)n,
-			            MSG_DONTWAIT | MSG_NOSIGNAL);
-	}
+	s->front->evict(s, reason);
 	/* freed now, not from the loop: a burst of accepts must find its place free */
 	session_set_state(s, SESSION_CLOSING);
 	s->released = 1;

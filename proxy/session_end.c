@@ -96,8 +96,8 @@ session_wind_down(struct session *s)
 	}
 
 	/* idle: the next step of the ending */
-	if (s->error == NULL && s->state < SESSION_FINISH && s->wire == NULL && s->cl.bev != NULL &&
-	    session_peer_state(s) == 2) {
+	if (s->error == NULL && s->state < SESSION_FINISH && s->front->probes_peer &&
+	    s->cl.bev != NULL && session_peer_state(s) == 2) {
 		/*
 		 * The client reset the connection (Ctrl-C on pgsluice send, a
 		 * killed nc) while the end of the dump was already in our
@@ -199,7 +199,7 @@ session_free_now(evutil_socket_t fd, short what, void *arg)
 		event_free(s->ev_alive);
 	if (s->ev_sniff)
 		event_free(s->ev_sniff);
-	pgwire_free(s->wire);
+	s->front->free(s);
 	event_free(s->ev_free);
 	free(s->cleared);
 	jobs_free(s->jobs);
@@ -266,7 +266,7 @@ static void
 session_result(struct session *s, const char *state)
 {
 	struct jsonout_import res;
-	char msg[1024], *line;
+	char msg[1024];
 	json_t *obj;
 	size_t n;
 
@@ -299,11 +299,8 @@ session_result(struct session *s, const char *state)
 		return;
 	if (s->cfg->on_result)
 		s->cfg->on_result(s->cfg->arg, s, &res, obj);
-	if (s->want_result && s->wire == NULL && !s->cl.gone &&
-	    (line = jsonout_line(obj)) != NULL) {
-		evbuffer_add_printf(client_out(&s->cl), "RESULT %s\n", line);
-		free(line);
-	}
+	if (!s->cl.gone)
+		s->front->outcome(s, obj);
 	json_decref(obj);
 }
 
@@ -341,14 +338,7 @@ session_report(struct session *s)
 		                     "committed statement by statement)",
 		            (unsigned long long)s->rep.statements, (unsigned long long)s->rep.rows,
 		            s->rep.n_tables, plain, report_elapsed(&s->rep));
-		if (s->wire != NULL && !s->wire_trailer)
-			session_sum(
-				s, lvl,
-				"  the client's COMMIT ended the import: pg_dump's last line "
-				"(\"-- PostgreSQL database dump complete\") does not come over this "
-				"path (psql drops comments), so a file cut short at a statement "
-				"boundary would not be noticed; compare the counts with the source, "
-				"or send the file with pgsluice send, which checks it");
+		s->front->summary(s, lvl);
 	} else {
 		state = session_end_state(s, sbuf, sizeof(sbuf));
 		session_sum(s, lvl, "ERROR %s", s->error);
@@ -384,7 +374,7 @@ session_report(struct session *s)
 		if (s->cfg->on_end)
 			s->cfg->on_end(s->cfg->arg, s, s->committed && s->error == NULL);
 	}
-	if (s->wire != NULL && !s->cl.gone && session_wire_after(s) == 0)
+	if (!s->cl.gone && s->front->after(s) == 0)
 		return;
 	session_close_client(s);
 }

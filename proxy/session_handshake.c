@@ -69,8 +69,7 @@ session_take_tls(struct session *s, int answer_s)
 		session_refuse(s, LOG_LEVEL_ERROR, s->cl.why);
 		return;
 	}
-	if (s->wire != NULL)
-		pgwire_tls_started(s->wire);
+	s->front->tls_started(s);
 }
 
 /*
@@ -96,7 +95,7 @@ session_on_presniff(evutil_socket_t fd, short what, void *arg)
 	s->sniffed = 1;
 	if (n == 1 && c == 0x00) {
 		s->cl.tls_pending = 0;
-		if (session_wire_begin(s) < 0)
+		if (front_wire_begin(s) < 0)
 			return;
 		bufferevent_enable(s->cl.bev, EV_READ | EV_WRITE);
 		session_handshake(s);
@@ -159,7 +158,7 @@ session_sniff(struct session *s)
 	s->sniffed = 1;
 	if (s->ev_sniff != NULL)
 		event_del(s->ev_sniff);
-	return c == 0x00 ? session_wire_begin(s) : 1;
+	return c == 0x00 ? front_wire_begin(s) : 1;
 }
 
 void
@@ -179,41 +178,14 @@ session_refuse(struct session *s, enum log_level level, const char *msg)
 	session_refuse_code(s, level, SESSION_ADMIT, msg);
 }
 
-/* The RESULT line of a refusal before any import (session.h), when asked for. */
-static void
-session_result_refused(struct session *s, enum session_admission code, const char *msg)
-{
-	char *line = jsonout_refusal(code == SESSION_REFUSE_BUSY          ? "busy"
-	                             : code == SESSION_REFUSE_UNAVAILABLE ? "unavailable"
-	                                                                  : "refused",
-	                             msg);
-
-	if (line != NULL)
-		evbuffer_add_printf(client_out(&s->cl), "RESULT %s\n", line);
-	free(line);
-}
-
 /* session_refuse, for an admission refusal: code says which (SESSION_ADMIT: none). */
 static void
 session_refuse_code(struct session *s, enum log_level level, enum session_admission code,
                     const char *msg)
 {
-	enum pgwire_refusal why;
-
 	if (s->cl.tls_pending)
 		s->cl.gone = 1; /* no TLS channel yet to write on */
-	if (s->wire != NULL && !s->cl.gone) {
-		log_msg(level, s->who, "ERROR %s", msg);
-		why = code == SESSION_REFUSE_BUSY          ? PGWIRE_REFUSE_BUSY
-		      : code == SESSION_REFUSE_UNAVAILABLE ? PGWIRE_REFUSE_UNAVAILABLE
-		      : s->state == SESSION_PREDUMP        ? pgwire_refusal(s->wire)
-		                                           : PGWIRE_REFUSE_DEFAULT;
-		pgwire_refuse(s->wire, client_out(&s->cl), why, msg);
-	} else {
-		session_say(s, level, "ERROR %s", msg);
-		if (s->want_result && !s->cl.gone)
-			session_result_refused(s, code, msg);
-	}
+	s->front->refuse(s, level, code, msg);
 	session_close_client(s);
 }
 
@@ -228,9 +200,7 @@ session_on_header_timeout(evutil_socket_t fd, short what, void *arg)
 	if (s->state != SESSION_HANDSHAKE)
 		return;
 	snprintf(msg, sizeof(msg), "%s within %d s of connecting (--header-timeout)",
-	         s->cl.tls_pending ? "no TLS handshake"
-	         : s->wire != NULL ? "no complete PostgreSQL startup and authentication"
-	                           : "no complete AUTH line",
+	         s->cl.tls_pending ? "no TLS handshake" : s->front->awaited,
 	         s->cfg->header_timeout);
 	session_refuse(s, LOG_LEVEL_WARN, msg);
 }
@@ -254,7 +224,6 @@ session_on_auth_hold(evutil_socket_t fd, short what, void *arg)
 static int
 session_auth(struct session *s)
 {
-	struct evbuffer *in = client_in(&s->cl);
 	struct timeval tv = { 0, 0 };
 	enum auth_result r;
 	char why[600];
@@ -263,16 +232,14 @@ session_auth(struct session *s)
 
 	if (s->ev_auth != NULL && evtimer_pending(s->ev_auth, NULL))
 		return 0; /* held */
-	if (s->wire == NULL) {
-		r = auth_line(in, s->cl.eof, why, sizeof(why));
-		if (r == AUTH_MORE)
-			return 0;
-		if (r == AUTH_FAIL) {
-			/* no token to guess: answered at once, costs no credit */
-			log_warn(s->who, "AUTH failed from %s: %s", s->peer_host, why);
-			session_refuse(s, LOG_LEVEL_DEBUG, why);
-			return -1;
-		}
+	r = s->front->auth_peek(s, why, sizeof(why));
+	if (r == AUTH_MORE)
+		return 0;
+	if (r == AUTH_FAIL) {
+		/* no token to guess: answered at once, costs no credit */
+		log_warn(s->who, "AUTH failed from %s: %s", s->peer_host, why);
+		session_refuse(s, LOG_LEVEL_DEBUG, why);
+		return -1;
 	}
 	wait = auth_wait(s->cfg->auth, s->peer_host);
 	if (wait > 0) {
@@ -314,8 +281,7 @@ session_auth(struct session *s)
 			return 0;
 		}
 	}
-	switch (s->wire != NULL ? pgwire_auth(s->wire, in, client_out(&s->cl), why, sizeof(why))
-	                        : auth_check(s->cfg->auth, in, s->cl.eof, why, sizeof(why))) {
+	switch (s->front->auth_check(s, why, sizeof(why))) {
 	case AUTH_MORE:
 		return 0;
 	case AUTH_OK:
@@ -337,36 +303,6 @@ session_auth(struct session *s)
 }
 
 /*
- * After the AUTH step: a raw client's "RESULT json" line (session.h).
- * 1: taken or absent, 0: wait for the rest of it.
- */
-static int
-session_result_request(struct session *s)
-{
-	static const char req[] = SESSION_RESULT_REQUEST;
-	struct evbuffer *in = client_in(&s->cl);
-	char buf[sizeof(req) - 1];
-	size_t n = evbuffer_get_length(in);
-
-	/*
-	 * Nothing more yet: no request (send writes it with its AUTH line, or
-	 * first, before the sniff's grace ends); a silent client gets its
-	 * answer now (busy, say) instead of waiting for bytes.
-	 */
-	if (n == 0)
-		return 1;
-	if (n > sizeof(buf))
-		n = sizeof(buf);
-	if (evbuffer_copyout(in, buf, n) != (ev_ssize_t)n || memcmp(buf, req, n) != 0)
-		return 1;
-	if (n < sizeof(buf))
-		return s->cl.eof ? 1 : 0;
-	evbuffer_drain(in, sizeof(buf));
-	s->want_result = 1;
-	return 1;
-}
-
-/*
  * HANDSHAKE: TLS (bufferevent_openssl runs it; BEV_EVENT_CONNECTED ends
  * it), then the AUTH line when a token is configured, then the daemon's
  * admission, then the target connection.  Called again on each step's
@@ -382,7 +318,7 @@ session_handshake(struct session *s)
 		return;
 	if (!s->sniffed && session_sniff(s) <= 0)
 		return;
-	if (s->wire != NULL && session_wire_startup(s) <= 0)
+	if (s->front->startup(s) <= 0)
 		return;
 	if (s->cl.eof && evbuffer_get_length(client_in(&s->cl)) == 0) {
 		session_refuse(s, LOG_LEVEL_INFO,
@@ -392,7 +328,7 @@ session_handshake(struct session *s)
 	}
 	if (s->auth_pending && session_auth(s) <= 0)
 		return;
-	if (s->wire == NULL && session_result_request(s) == 0)
+	if (s->front->options(s) == 0)
 		return;
 	if (s->ev_header)
 		event_del(s->ev_header);
@@ -403,9 +339,6 @@ session_handshake(struct session *s)
 		return;
 	}
 	session_set_state(s, SESSION_PREDUMP);
-	if (s->want_result && s->wire == NULL)
-		evbuffer_add(client_out(&s->cl), SESSION_RESULT_READY,
-		             strlen(SESSION_RESULT_READY));
 	if (s->cfg->idle_timeout > 0) {
 		struct timeval tv = { s->cfg->idle_timeout, 0 };
 
@@ -414,24 +347,14 @@ session_handshake(struct session *s)
 		if (s->ev_idle != NULL)
 			evtimer_add(s->ev_idle, &tv);
 	}
-	if (s->wire != NULL) {
-		/* its startup is answered with the target's parameters: connect, run nothing */
-		if (target_connect(&s->target, s->cfg->base, s->cfg->conninfo,
-		                   s->cfg->connect_timeout, session_on_target, s, s->who) < 0)
-			session_fail(s,
-			             "%s\n  check --target, that the server runs, and its "
-			             "pg_hba.conf",
-			             target_error(&s->target));
-		return;
-	}
-	session_predump(s);
+	s->front->admitted(s);
 }
 
 /*
  * The first bytes are a dump's: take the daemon's slot (--once counts it),
  * then the preflight on a target connection (a wire client's is open).
  */
-static void
+void
 session_begin_import(struct session *s)
 {
 	enum session_admission code;
@@ -448,71 +371,17 @@ session_begin_import(struct session *s)
 	s->admitted = 1;
 	log_info(s->who, "a dump: the import starts");
 	session_set_state(s, SESSION_CONNECT);
-	if (s->wire != NULL) {
-		session_preflight_start(s);
-		return;
-	}
-	if (target_connect(&s->target, s->cfg->base, s->cfg->conninfo, s->cfg->connect_timeout,
-	                   session_on_target, s, s->who) < 0)
-		session_fail(s, "%s\n  check --target, that the server runs, and its pg_hba.conf",
-		             target_error(&s->target));
+	s->front->connect(s);
 }
 
 /*
- * PREDUMP: is this a dump?  A raw stream's first decoded bytes go to
- * dumpstart_classify (and stay in plain[] for the lexer); a wire client's
- * messages to pgwire_predump.  Called on each client event until decided.
+ * PREDUMP: is this a dump?  The front end looks at the first bytes (a raw
+ * stream's decoded bytes, a wire client's messages).  Called on each
+ * client event until decided.
  */
 void
 session_predump(struct session *s)
 {
-	struct evbuffer *in = client_in(&s->cl);
-	enum dumpstart_kind k;
-	char msg[700];
-	int eof;
-
-	if (s->state != SESSION_PREDUMP)
-		return;
-	if (s->wire != NULL) {
-		if (s->target.state == TARGET_CONNECTING)
-			return; /* ReadyForQuery comes with the target's parameters */
-		switch (pgwire_predump(s->wire, in, client_out(&s->cl))) {
-		case PGWIRE_PRE_WAIT:
-			if (s->cl.eof) {
-				log_info(s->who, "%s before sending a dump: nothing was done",
-				         s->cl.why);
-				target_close(&s->target);
-				session_close_client(s);
-			}
-			return;
-		case PGWIRE_PRE_DUMP:
-			session_begin_import(s);
-			return;
-		case PGWIRE_PRE_CLOSE:
-			log_info(s->who,
-			         "the client ended its session (Terminate) before sending a dump: "
-			         "nothing was done");
-			target_close(&s->target);
-			s->cl.eof = 1;
-			session_close_client(s);
-			return;
-		case PGWIRE_PRE_REFUSE:
-			target_close(&s->target);
-			session_refuse(s, LOG_LEVEL_WARN, pgwire_error(s->wire));
-			return;
-		}
-		return;
-	}
-	if (session_decode(s) < 0)
-		return;
-	eof = s->cl.eof && evbuffer_get_length(in) == 0 && !decoder_pending(&s->dec);
-	k = dumpstart_classify(s->plain, s->plain_end, eof);
-	if (k == DUMPSTART_MORE)
-		return;
-	if (k == DUMPSTART_DUMP) {
-		session_begin_import(s);
-		return;
-	}
-	dumpstart_message(k, s->plain, s->plain_end, msg, sizeof(msg));
-	session_refuse(s, k == DUMPSTART_EMPTY ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, msg);
+	if (s->state == SESSION_PREDUMP)
+		s->front->predump(s);
 }

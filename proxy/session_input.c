@@ -166,40 +166,7 @@ session_decode(struct session *s)
 int
 session_refill(struct session *s)
 {
-	if (s->wire != NULL)
-		return session_wire_refill(s);
-	s->plain_start = s->plain_end = 0;
-	return session_decode(s);
-}
-
-/* The client's bytes are all in and processed, and no trailer came. */
-static void
-session_truncated(struct session *s, const char *where, const char *why)
-{
-	/* the last line received: lx.line is where the next byte would be */
-	uint64_t line = s->lx.line > 1 && s->last_nl ? s->lx.line - 1 : s->lx.line;
-	char bytes[32];
-
-	if (s->wire != NULL) {
-		session_fail(s,
-		             "the PostgreSQL client's connection ended without a Terminate "
-		             "message (%s, %s): the import is incomplete",
-		             s->cl.why, where);
-		return;
-	}
-	snprintf(bytes, sizeof(bytes), "%llu bytes", (unsigned long long)s->dec.out_total);
-
-	session_fail(
-		s,
-		"dump truncated at line %llu, %s: %s before pg_dump's last line "
-		"\"-- PostgreSQL database dump complete\"%s%s\n"
-		"  (%llu bytes received%s%s%s%s%s; was pg_dump or the connection cut? send the "
-		"whole dump again)",
-		(unsigned long long)line, where, s->cl.why, why ? "; " : "", why ? why : "",
-		(unsigned long long)s->dec.in_total, decoder_compressed(&s->dec) ? " (" : "",
-		decoder_compressed(&s->dec) ? decoder_format_name(s->dec.kind) : "",
-		decoder_compressed(&s->dec) ? ", " : "", decoder_compressed(&s->dec) ? bytes : "",
-		decoder_compressed(&s->dec) ? " of SQL)" : "");
+	return s->front->refill(s);
 }
 
 /*
@@ -226,7 +193,7 @@ session_next_event(struct session *s)
 			s->lexer_done = 1;
 			if (s->trailer)
 				return 0;
-			session_truncated(s, s->eof_where, NULL);
+			s->front->truncated(s, s->eof_where, NULL);
 			return -1;
 		}
 		if (s->plain_start == s->plain_end) {
@@ -248,8 +215,8 @@ session_next_event(struct session *s)
 							"whole dump again",
 							decoder_error(&s->dec));
 					else
-						session_truncated(s, s->eof_where,
-						                  decoder_error(&s->dec));
+						s->front->truncated(s, s->eof_where,
+						                    decoder_error(&s->dec));
 					return -1;
 				}
 				continue;

@@ -16,6 +16,7 @@
 #include "audit.h"
 #include "client.h"
 #include "decoder.h"
+#include "front.h"
 #include "jobs.h"
 #include "lexer.h"
 #include "lockwatch.h"
@@ -75,13 +76,14 @@ struct session {
 	time_t started;
 	enum session_state state;
 	int admitted;
-	/* the PostgreSQL protocol (pgwire.h): NULL for a raw stream */
-	struct pgwire *wire;
+	/* the client's protocol (front.h): front_raw until the first byte says otherwise */
+	const struct front_ops *front;
+	struct pgwire *wire;    /* front_wire's protocol object (pgwire.h) */
 	int sniffed;            /* the first byte said: raw stream or wire client */
 	int tls_port;           /* TLS is configured and this is a TCP connection */
 	struct event *ev_sniff; /* TLS port: the first byte (peeked); else a short grace */
 	int peer_refused;       /* a connection was refused as busy during this import */
-	int wire_trailer;       /* a wire client's Query held pg_dump's trailer comment */
+	int wire_trailer;       /* front_wire: a Query held pg_dump's trailer comment */
 	uint64_t dump_tables;   /* CREATE TABLE statements of the dump forwarded */
 	size_t target_tables;   /* tables the target schemas held (preflight 3) */
 	int ended;              /* on_end was called */
@@ -204,14 +206,7 @@ void session_refuse(struct session *s, enum log_level level, const char *msg);
 void session_on_header_timeout(evutil_socket_t fd, short what, void *arg);
 void session_handshake(struct session *s);
 void session_predump(struct session *s);
-
-/* session_wire.c: the PostgreSQL-protocol glue */
-int session_wire_begin(struct session *s);
-int session_wire_startup(struct session *s);
-int session_wire_refill(struct session *s);
-int session_wire_statement(struct session *s, const struct lexer_event *ev,
-                           const struct rules_verdict *v, int in_copy);
-int session_wire_after(struct session *s);
+void session_begin_import(struct session *s);
 
 /* session_input.c: client input -> decoder -> lexer events */
 int session_decode(struct session *s);

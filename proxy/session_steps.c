@@ -211,7 +211,7 @@ session_start_stream(struct session *s)
 	s->ev_alive = event_new(s->cfg->base, -1, EV_PERSIST, session_on_alive, s);
 	if (s->ev_alive != NULL)
 		event_add(s->ev_alive, &alive);
-	if (s->wire == NULL)
+	if (s->front->bulk_reads)
 		client_bulk_start(&s->cl);
 	if (!s->cl.bulk)
 		bufferevent_enable(s->cl.bev, EV_READ);
@@ -317,7 +317,7 @@ session_after_objects(struct session *s)
 		report_phase_begin(&s->rep, REPORT_PHASE_CLEAR);
 	}
 	free(counts);
-	if (s->cfg->jobs > 1 && s->wire == NULL) {
+	if (s->cfg->jobs > 1 && s->front->may_jobs) {
 		free(drops);
 		session_start_jobs(s);
 		return;
@@ -555,8 +555,8 @@ session_on_result(struct session *s, PGresult *res)
 	char err[256];
 	const char *tag;
 
-	if (s->wire != NULL && s->state == SESSION_STREAM && s->error == NULL)
-		pgwire_result(s->wire, client_out(&s->cl), res);
+	if (s->state == SESSION_STREAM && s->error == NULL)
+		s->front->server_result(s, res);
 	if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR) {
 		pgerr_save(&s->srv, res);
 		return;
@@ -664,7 +664,7 @@ session_on_target(void *arg, enum target_event ev, PGresult *res)
 		}
 		if (s->state == SESSION_PREDUMP) {
 			/* a wire client: its startup is answered; the dump decides the rest */
-			pgwire_ready(s->wire, client_out(&s->cl), s->target.conn);
+			s->front->connected(s);
 			session_predump(s);
 			return;
 		}
@@ -678,8 +678,8 @@ session_on_target(void *arg, enum target_event ev, PGresult *res)
 		return;
 	case TARGET_EV_COPY:
 		s->copy_open = 1;
-		if (s->wire != NULL && s->error == NULL)
-			pgwire_copy_in(s->wire, client_out(&s->cl));
+		if (s->error == NULL)
+			s->front->copy_in(s);
 		if (s->error != NULL)
 			session_wind_down(s);
 		else

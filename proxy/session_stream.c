@@ -104,7 +104,7 @@ session_forward(struct session *s, const struct lexer_event *ev, const char *tex
 		                  (unsigned long long)ev->line);
 		return -1;
 	}
-	if (text == s->ev.data && s->wire == NULL) {
+	if (text == s->ev.data && s->front->keeps_event_text) {
 		/* the lexer's own buffer, NUL-terminated (lexer.h): sent from there */
 		sql = text;
 	} else if (session_sql_copy(s, ev, text, len) < 0) {
@@ -254,15 +254,9 @@ session_handle(struct session *s)
 			return -1;
 		}
 		in_copy = lexer_in_copy(&s->lx);
-		if (s->wire != NULL && pgwire_client_query(ev)) {
-			memset(&v, 0, sizeof(v));
-			v.action = RULES_FORWARD;
-			v.text = ev->data;
-			v.len = ev->len;
-		} else {
+		if (!s->front->own_statement(s, ev, &v))
 			rules_apply(&s->rules, ev, &v);
-		}
-		if (s->wire != NULL && session_wire_statement(s, ev, &v, in_copy) <= 0)
+		if (s->front->statement(s, ev, &v, in_copy) <= 0)
 			return s->error != NULL ? -1 : 1;
 		switch (v.action) {
 		case RULES_DROP:
@@ -400,13 +394,7 @@ session_handle(struct session *s)
 		return 1;
 
 	case LEXER_TRAILER:
-		if (s->wire != NULL) {
-			s->wire_trailer =
-				1; /* pg_restore sends it; the client's COMMIT ends the import */
-			return 1;
-		}
-		s->trailer = 1;
-		log_info(s->who, "end-of-dump trailer at line %llu", (unsigned long long)ev->line);
+		s->front->trailer(s, ev);
 		return 1;
 	}
 	return 1;

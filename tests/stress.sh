@@ -7,7 +7,8 @@
 # timeout, so a hang fails with its log's tail instead of stalling.  Prints
 # one line per run and a last line "N consecutive clean runs of M"; exit 0
 # only if all M were clean.  Logs of the failing run: build/stress-logs/.
-# The NAME@asan runs of tests/run.sh are left out (PGSLUICE_ASAN_RUNS=0).
+# The NAME@asan runs of tests/run.sh are left out (PGSLUICE_ASAN_RUNS=0),
+# and the scenarios run one at a time (PGSLUICE_TEST_JOBS=1).
 cd "$(dirname "$0")/.." || exit 2
 runs=${1:-${STRESS_RUNS:-20}}
 shift 2>/dev/null
@@ -28,7 +29,7 @@ for ((i = 1; i <= runs; i++)); do
 	out=build/stress-logs/run-$i.out
 	: >"$out"
 	for p in "${patterns[@]}"; do
-		PGSLUICE_ASAN_RUNS=0 tests/run.sh "$p" >>"$out" 2>&1
+		PGSLUICE_ASAN_RUNS=0 PGSLUICE_TEST_JOBS=1 tests/run.sh "$p" >>"$out" 2>&1
 	done
 	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$out" |
 		awk '{ p += $1; f += $3; s += $5 } END { printf "%d passed, %d failed, %d skipped", p, f, s }')
