@@ -492,13 +492,8 @@ session_complete(struct session *s)
 {
 	if (s->ev_progress)
 		event_del(s->ev_progress);
-	if (s->jobs != NULL) {
-		/* --jobs: everything the engine runs ends first (JOBS_EV_READY) */
-		s->jobs_complete = 1;
-		jobs_finish(s->jobs);
-		if (!jobs_idle(s->jobs) || session_vacuum(s))
-			return;
-	}
+	if (s->sink->complete(s) == 0)
+		return; /* what the sink runs ends first: it calls again */
 	/* the checks of verify.h, then session_wind_down commits */
 	session_verify_next(s);
 }
@@ -509,7 +504,7 @@ session_pump_once(struct session *s)
 	int r;
 
 	while (s->state == SESSION_STREAM && s->error == NULL) {
-		if (s->jobs != NULL ? !jobs_ready(s->jobs) : !target_ready(&s->target))
+		if (!s->sink->ready(s))
 			return; /* the target calls back when it has caught up */
 		if (s->trim_due) {
 			/*
@@ -662,6 +657,7 @@ session_new(const struct session_config *cfg, struct bufferevent *bev, const cha
 	s->cfg = cfg;
 	s->front = &front_raw;
 	s->id = id;
+	s->sink = &sink_one; /* until a stream starts with --jobs */
 	s->started = time(NULL);
 	snprintf(s->peer, sizeof(s->peer), "%s", peer);
 	/* "10.0.0.5:51234" -> "10.0.0.5", "[::1]:51234" -> "::1", "unix" as is */

@@ -108,28 +108,8 @@ session_wind_down(struct session *s)
 		session_fail(s, "%s before the answer: not committing", s->cl.why);
 		return;
 	}
-	if (s->jobs != NULL && !s->jobs_ended && s->state < SESSION_FINISH) {
-		/* --jobs: keep (drop the aside schemas) or undo (jobs.h) */
-		s->jobs_ended = 1;
-		s->finish_commit = s->error == NULL;
-		if (s->finish_commit)
-			report_phase_begin(&s->rep, REPORT_PHASE_COMMIT);
-		sql = jobs_end(s->jobs, s->finish_commit, PQserverVersion(t->conn));
-		session_set_state(s, SESSION_FINISH);
-		if (sql == NULL) {
-			session_fail(s, "out of memory");
-			s->finish_commit = 0;
-		} else if (sql[0] != '\0') {
-			s->in_txn = 1; /* its result decides what the summary says */
-			r = session_send(s, sql);
-			free(sql);
-			if (r == 0)
-				return;
-		} else {
-			free(sql);
-			s->committed = s->finish_commit;
-		}
-	}
+	if (s->state < SESSION_FINISH && s->sink->end(s) == 0)
+		return; /* the sink's ending is in flight */
 	if (s->state < SESSION_FINISH) {
 		if (s->in_txn) {
 			s->finish_commit = s->error == NULL;
@@ -202,7 +182,7 @@ session_free_now(evutil_socket_t fd, short what, void *arg)
 	s->front->free(s);
 	event_free(s->ev_free);
 	free(s->cleared);
-	jobs_free(s->jobs);
+	s->sink->destroy(s);
 	free(s->plain);
 	free(s->sql);
 	free(s->fixed);
@@ -247,8 +227,8 @@ session_end_state(const struct session *s, char *buf, size_t size)
 		return "nothing was changed in the target";
 	if (s->txn_lost)
 		return session_txn_lost_state(s);
-	if (s->jobs != NULL && jobs_state(s->jobs) != NULL)
-		return jobs_state(s->jobs);
+	if (s->sink->end_state(s) != NULL)
+		return s->sink->end_state(s);
 	if (s->commit_unknown)
 		return "the connection was lost while COMMIT was in flight: the import may or may "
 		       "not have been committed; look at the target before sending the dump again";

@@ -1,7 +1,8 @@
 /*
  * session_finish.c - a session after the whole dump is in: the
- * replacement check, ANALYZE, the --jobs VACUUM phase, and the checks
- * before COMMIT (verify.h).
+ * replacement check, ANALYZE, and the checks before COMMIT (verify.h).
+ * The sink's own work after the data (--jobs: the VACUUM phase) comes
+ * first (sink.h: complete).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -104,7 +105,7 @@ session_replacement_check(struct session *s)
 }
 
 /* Why the tables get no ANALYZE of ours, or NULL. */
-static const char *
+const char *
 session_no_analyze(const struct session *s)
 {
 	if (s->cfg->no_analyze)
@@ -116,8 +117,9 @@ session_no_analyze(const struct session *s)
 
 /*
  * After verification, before the audit: ANALYZE of the tables the import
- * created (analyze.h), inside its transaction; with --jobs, the VACUUM
- * phase did it.  Returns 1 while it runs.
+ * created (analyze.h), inside its transaction; unless the sink sees to the
+ * statistics (sink.h: analyze; --jobs: its VACUUM phase).  Returns 1
+ * while it runs.
  */
 static int
 session_analyze(struct session *s)
@@ -133,7 +135,7 @@ session_analyze(struct session *s)
 			s->in_txn ? "inside the import's transaction" : "after the import");
 		report_phase_begin(&s->rep, REPORT_PHASE_VERIFY); /* the audit is a check too */
 	}
-	if (s->analyze_step == 2 || s->jobs != NULL)
+	if (s->analyze_step == 2 || !s->sink->analyze)
 		return 0;
 	s->analyze_step = 2;
 	if (why != NULL) {
@@ -150,91 +152,6 @@ session_analyze(struct session *s)
 	session_send(s, sql);
 	free(sql);
 	return 1;
-}
-
-/*
- * The batches and the post-data committed with synchronous_commit off, and
- * VACUUM marks a page all-visible only when it may set its rows' hint
- * bits, which it may not while the commit LSN the server keeps for their
- * transaction's group of 32 xids is not flushed.  So, alone, the ANALYZE
- * of the table with the most rows with synchronous_commit on: its commit
- * wrote WAL (pg_statistic) and flushes all before it.  (A transaction that
- * only takes an xid commits asynchronously whatever the setting.)  Then
- * the VACUUMs, which take no xid (analyze.h), and only after them the
- * other ANALYZEs, whose asynchronous commits would move the LSN again.  Without
- * ANALYZE (the dump's statistics) there is no flush: the walwriter
- * flushes within a fraction of a second, and pages it had not reached
- * stay for autovacuum.
- */
-static int
-session_vacuum_flush(struct session *s)
-{
-	const struct report_table *most = NULL;
-	char sql[600];
-	size_t i;
-
-	for (i = 0; i < s->rep.n_tables; i++)
-		if (s->rep.tables[i].rows > 0 &&
-		    (most == NULL || s->rep.tables[i].rows > most->rows))
-			most = &s->rep.tables[i];
-	if (most == NULL ||
-	    (size_t)snprintf(sql, sizeof(sql), "SET synchronous_commit = on; ANALYZE %s",
-	                     most->name) >= sizeof(sql))
-		return 0;
-	return jobs_own(s->jobs, sql, 1, s->rep.statements, lexer_standard_strings(&s->lx));
-}
-
-/*
- * --jobs, the dump is all in and the engine idle: VACUUM (FREEZE) of each
- * table the import created, then (unless the dump's statistics replace
- * it) ANALYZE of each, in parallel on the engine's connections (the
- * batches committed elsewhere: no COPY FREEZE).  Returns 1 while it runs
- * (JOBS_EV_READY calls again).
- */
-int
-session_vacuum(struct session *s)
-{
-	const char *why = session_no_analyze(s);
-	char sql[600];
-
-	if (s->analyze_step == 2)
-		return 0;
-	if (s->analyze_step == 0) {
-		s->analyze_step = 1;
-		if (s->cfg->no_analyze) {
-			s->analyze_step = 2;
-			report_phase_note(&s->rep, REPORT_PHASE_VACUUM, "none: --no-analyze");
-			return 0;
-		}
-		report_phase_begin(&s->rep, REPORT_PHASE_VACUUM);
-		if (why == NULL && session_vacuum_flush(s) < 0)
-			return 1;
-	}
-	for (;;) {
-		while (!s->vacuum_fed && jobs_ready(s->jobs)) {
-			if (!analyze_pass_sql(&s->rules, &s->vacuum_next, s->vacuum_pass,
-			                      PQserverVersion(s->target.conn), sql, sizeof(sql))) {
-				s->vacuum_fed = 1;
-				break;
-			}
-			if (jobs_own(s->jobs, sql, 0, s->rep.statements,
-			             lexer_standard_strings(&s->lx)) < 0)
-				return 1; /* JOBS_EV_FAILED follows */
-		}
-		if (!s->vacuum_fed || !jobs_idle(s->jobs))
-			return 1;
-		if (s->vacuum_pass == ANALYZE_PASS_ANALYZE || why != NULL)
-			break;
-		s->vacuum_pass = ANALYZE_PASS_ANALYZE;
-		s->vacuum_next = 0;
-		s->vacuum_fed = 0;
-	}
-	s->analyze_step = 2;
-	report_phase_note(&s->rep, REPORT_PHASE_VACUUM,
-	                  "VACUUM (FREEZE%s) of %zu tables on %d connections%s%s",
-	                  why ? "" : ", ANALYZE", analyze_count(&s->rules), s->cfg->jobs,
-	                  why ? ", no ANALYZE: " : "", why ? why : "");
-	return 0;
 }
 
 /*

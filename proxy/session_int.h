@@ -1,8 +1,9 @@
 /*
  * session_int.h - the import object's layout (struct session), shared by
  * the files that make up a session: session.c (states, the pump, failure
- * and wind-down) and the parts split from it.  Not for use outside a
- * session's own files; everyone else goes through session.h.
+ * and wind-down), the parts split from it, and the sinks its dump goes
+ * to (sink.h: sink_one.c, sink_jobs.c).  Not for use outside a session's
+ * own files; everyone else goes through session.h.
  */
 #ifndef PGSLUICE_SESSION_INT_H
 #define PGSLUICE_SESSION_INT_H
@@ -28,6 +29,7 @@
 #include "report.h"
 #include "rules.h"
 #include "session.h"
+#include "sink.h"
 #include "synapse.h"
 #include "target.h"
 #include "verify.h"
@@ -166,7 +168,9 @@ struct session {
 	struct event *ev_progress, *ev_free;
 	int in_pump, pump_again;
 
-	/* --jobs N: the dump's statements and COPY data go to the engine (jobs.h) */
+	/* where the dump's statements and COPY data go (sink.h) */
+	const struct sink_ops *sink;
+	/* --jobs N: the engine (jobs.h); these and vacuum_* are sink_jobs.c's */
 	struct jobs *jobs;
 	int jobs_complete; /* the trailer came: verify when the engine is idle */
 	int jobs_ended;    /* jobs_end's SQL was sent */
@@ -215,14 +219,16 @@ int session_next_event(struct session *s);
 
 /* session_stream.c: one lexer event through the rules to the target */
 int session_handle(struct session *s);
+int session_copy_ending(struct session *s, const struct lexer_event *ev);
 
 /* session_steps.c: the import's steps on the target */
 const char *session_txn_lost_state(const struct session *s);
 void session_preflight_start(struct session *s);
+void session_start_stream(struct session *s);
 void session_on_target(void *arg, enum target_event ev, PGresult *res);
 
-/* session_finish.c: after the data: replacement check, ANALYZE, VACUUM, verify */
-int session_vacuum(struct session *s);
+/* session_finish.c: after the data: replacement check, ANALYZE, verify */
+const char *session_no_analyze(const struct session *s);
 void session_verify_next(struct session *s);
 
 /* session_end.c: wind-down, the result, the summary, freeing */

@@ -2,8 +2,8 @@
  * session_steps.c - the import's own steps on the target: the preflight,
  * each target event and result (session_on_target, session_on_result),
  * the step after each one (session_step_done), the role, Synapse, objects
- * and audit steps, the target check, and the start of the stream (one
- * connection or --jobs).
+ * and audit steps, the target check, and the start of the stream (its
+ * sink: sink.h).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -64,15 +64,7 @@ session_audit_result(struct session *s, const PGresult *res)
 		             "the dump changed the target role or database, which an import must "
 		             "leave alone (its own functions, triggers or defaults run with the "
 		             "role's rights):\n%s%s",
-		             msg,
-		             s->in_txn ? ""
-		             : s->jobs != NULL
-		                     ? "\n  --jobs: pre-data and every COPY batch commit by "
-		                       "themselves, so this change is committed: undo it by "
-		                       "hand (its value before the import is above)"
-		                     : "\n  --no-single-transaction: every statement commits by "
-		                       "itself, so this change is committed: undo it by hand "
-		                       "(its value before the import is above)");
+		             msg, s->in_txn ? "" : s->sink->committed_note);
 		return;
 	default:
 		session_fail(s, "%s", msg);
@@ -184,7 +176,7 @@ session_synapse_step(struct session *s)
 	return 0;
 }
 
-static void
+void
 session_start_stream(struct session *s)
 {
 	struct timeval tv, alive = { 0, SESSION_ALIVE_MS * 1000 };
@@ -194,7 +186,7 @@ session_start_stream(struct session *s)
 	s->ropt.known_setting = preflight_setting_known;
 	s->ropt.known_arg = &s->settings;
 	/* one transaction on this connection: the tables the dump creates take COPY FREEZE */
-	s->ropt.copy_freeze = s->ropt.single_transaction && s->jobs == NULL;
+	s->ropt.copy_freeze = s->ropt.single_transaction && s->sink->copy_freeze;
 	lexer_init(&s->lx, s->cfg->rules->max_statement);
 	s->lx.server_version_num = s->ropt.target_version;
 	rules_init(&s->rules, &s->ropt);
@@ -216,60 +208,6 @@ session_start_stream(struct session *s)
 	if (!s->cl.bulk)
 		bufferevent_enable(s->cl.bev, EV_READ);
 	session_pump(s);
-}
-
-static void
-session_on_jobs(void *arg, enum jobs_event ev, const char *msg)
-{
-	struct session *s = arg;
-
-	if (ev == JOBS_EV_FAILED) {
-		session_fail(s, "%s", msg);
-		return;
-	}
-	if (s->state != SESSION_STREAM || s->error != NULL)
-		return;
-	if (s->jobs_complete)
-		session_complete(s); /* verifies once the engine is idle */
-	else
-		session_pump(s);
-}
-
-/*
- * --jobs N: the engine (jobs.h) opens its connections and takes the dump;
- * this connection keeps the import lock and runs the checks and the end.
- */
-static void
-session_start_jobs(struct session *s)
-{
-	struct jobs_config jc;
-	char err[256];
-
-	memset(&jc, 0, sizeof(jc));
-	jc.base = s->cfg->base;
-	jc.conninfo = s->cfg->conninfo;
-	jc.n = s->cfg->jobs;
-	jc.connect_timeout = s->cfg->connect_timeout;
-	jc.lock_set = s->lock_set;
-	jc.schemas = s->cfg->schemas;
-	jc.n_schemas = s->cfg->n_schemas;
-	jc.move_aside = s->objects.n > 0;
-	jc.statement_timeout = s->cfg->statement_timeout;
-	jc.who = s->who;
-	jc.fn = session_on_jobs;
-	jc.arg = s;
-	s->jobs = jobs_new(&jc, err, sizeof(err));
-	if (s->jobs == NULL) {
-		session_fail(s, "%s", err);
-		return;
-	}
-	s->sent_any = 1;
-	if (s->cleared)
-		session_say(s, LOG_LEVEL_INFO,
-		            "--clear-target: moving %s aside until the import "
-		            "has committed (--jobs %d)",
-		            s->cleared, s->cfg->jobs);
-	session_start_stream(s);
 }
 
 /* Preflight 3 is in: cleared, or clear it, or refuse. */
@@ -319,7 +257,7 @@ session_after_objects(struct session *s)
 	free(counts);
 	if (s->cfg->jobs > 1 && s->front->may_jobs) {
 		free(drops);
-		session_start_jobs(s);
+		sink_start_jobs(s);
 		return;
 	}
 	if (!s->cfg->rules->opt.single_transaction && s->objects.n == 0) {
@@ -493,7 +431,7 @@ session_step_done(struct session *s)
 			session_fail_statement(s);
 			return;
 		}
-		if (s->jobs == NULL && session_check_target(s) < 0)
+		if (s->sink->check_target && session_check_target(s) < 0)
 			return;
 		if (s->cur_is_copy && s->rep.in_copy) {
 			/* a COPY statement that ended without data: cannot happen */
@@ -525,15 +463,8 @@ session_step_done(struct session *s)
 			free(srv);
 		} else if (s->finish_commit) {
 			s->committed = 1;
-		} else if (s->srv.set && s->jobs != NULL) {
-			srv = pgerr_text(&s->srv);
-			session_say(
-				s, LOG_LEVEL_ERROR,
-				"  --jobs: undoing the import failed: %s\n  the "
-				"target holds a partial import; pgsluice_aside_N schemas hold what "
-				"--clear-target moved aside",
-				srv ? srv : "?");
-			free(srv);
+		} else if (s->srv.set) {
+			s->sink->end_failed(s);
 		}
 		s->in_txn = 0;
 		session_wind_down(s);

@@ -87,8 +87,7 @@ session_sql_copy(struct session *s, const struct lexer_event *ev, const char *te
 /*
  * Forward text (a statement, or a rewrite) as the statement in flight.
  * It is sent from the lexer's buffer or s->sql, which stay as they are
- * until its results are in (session_pump_once trims them only then);
- * jobs.h takes its own copy.
+ * until its results are in (session_pump_once trims them only then).
  */
 static int
 session_forward(struct session *s, const struct lexer_event *ev, const char *text, size_t len,
@@ -121,16 +120,7 @@ session_forward(struct session *s, const struct lexer_event *ev, const char *tex
 		report_copy_start(&s->rep, s->lx.copy_table);
 	report_sent(&s->rep, text, len, is_copy);
 	s->sent_any = 1;
-	if (s->jobs != NULL) {
-		if (is_copy) {
-			s->copy_open = 1;
-			return jobs_copy_begin(s->jobs, sql, len, s->lx.copy_table, s->cur_no,
-			                       s->cur_line, lexer_standard_strings(&s->lx));
-		}
-		return jobs_statement(s->jobs, sql, len, s->cur_no, s->cur_line,
-		                      lexer_standard_strings(&s->lx));
-	}
-	return session_send_as(s, sql, 1);
+	return s->sink->send(s, sql, len, is_copy);
 }
 
 /* ---- Synapse checks and verification (synapse.h, verify.h) ---------- */
@@ -159,7 +149,7 @@ session_inspect(struct session *s, const struct lexer_event *ev, const char *tex
 }
 
 /* A forwarded COPY's "\." arrived: rows counted; Synapse versions compared.  -1: failed. */
-static int
+int
 session_copy_ending(struct session *s, const struct lexer_event *ev)
 {
 	char msg[1024];
@@ -308,10 +298,7 @@ session_handle(struct session *s)
 			             (unsigned long long)ev->line);
 			return -1;
 		}
-		if (s->jobs != NULL)
-			r = jobs_copy_data(s->jobs, ev->data, ev->len);
-		else
-			r = target_put_copy(&s->target, ev->data, ev->len);
+		r = s->sink->copy_data(s, ev->data, ev->len);
 		if (r == 1) {
 			s->rep.copy_rows = s->lx.copy_rows; /* the lexer counts the lines already */
 			synapse_copy_data(&s->syn, ev->data, ev->len);
@@ -337,35 +324,7 @@ session_handle(struct session *s)
 			             (unsigned long long)ev->line);
 			return -1;
 		}
-		if (s->jobs != NULL) {
-			char verr[512];
-
-			if (jobs_copy_end(s->jobs, ev->rows) == 0)
-				return 0;
-			if (session_copy_ending(s, ev) < 0)
-				return -1;
-			s->copy_open = 0;
-			/* the engine checks the batches' tags against ev->rows */
-			report_copy_done(&s->rep, ev->rows);
-			if (verify_copy_result(&s->ver, s->rep.copy_table, ev->rows, verr,
-			                       sizeof(verr)) < 0) {
-				session_fail(s, "%s", verr);
-				return -1;
-			}
-			return 1;
-		}
-		if (session_copy_ending(s, ev) < 0)
-			return -1;
-		r = target_end_copy(&s->target, NULL);
-		if (r == 0)
-			return 0;
-		if (r < 0) {
-			session_fail(s, "%s", target_error(&s->target));
-			return -1;
-		}
-		s->copy_open = 0;
-		session_stmt_timer(s); /* what the server still does with the data */
-		return 1;
+		return s->sink->copy_end(s, ev);
 
 	case LEXER_META:
 		rules_apply(&s->rules, ev, &v);
