@@ -52,6 +52,10 @@ struct front_ops {
 	unsigned keeps_event_text : 1; /* a lexer event's text stays in the lexer's
 	                                * NUL-terminated buffer until its results are in
 	                                * (session_forward sends it from there) */
+	unsigned plain_sql : 1;        /* its bytes are SQL as they are: the pipeline never
+	                                * decompresses them (pipeline_config.plain_only) */
+	unsigned ends_at_trailer : 1;  /* pg_dump's trailer ends its dump: nothing may
+	                                * follow it, and an end without it is a cut */
 
 	/* ---- at any time ---- */
 	/* A line to the (present) client, kind for a client that sorts lines. */
@@ -95,7 +99,10 @@ struct front_ops {
 	void (*connect)(struct session *s);
 
 	/* ---- STREAM ---- */
-	/* Refill plain[] (used up) from the client's input.  0, or -1 failed. */
+	/*
+	 * The pipeline has used up what it holds (PIPELINE_MORE): feed it
+	 * from the client's input (nothing, if none is in).  0, or -1 failed.
+	 */
 	int (*refill)(struct session *s);
 	/* The trailer was seen: has the input also ended as it must?  1 / 0. */
 	int (*input_complete)(struct session *s);

@@ -134,27 +134,81 @@ front_raw_admitted(struct session *s)
 }
 
 /*
- * The first decoded bytes go to dumpstart_classify and stay in plain[]
- * for the lexer.
+ * The client's bytes into the pipeline, decoded, up to its room: the
+ * input buffer first, then (STREAM, a plain socket) the bulk reads, one
+ * read per call.  The rep's byte counts follow.  0, or -1 failed.
+ */
+static int
+front_raw_feed(struct session *s)
+{
+	struct evbuffer *in = client_in(&s->cl);
+	struct evbuffer_iovec v;
+	size_t used, room;
+	int r, from_raw, tried = 0;
+
+	for (;;) {
+		(void)pipeline_room(&s->pipe, &room);
+		if (room == 0)
+			break;
+		from_raw = evbuffer_get_length(in) == 0;
+		if (!from_raw) {
+			if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
+				break;
+		} else {
+			v.iov_base = (void *)client_bulk_data(&s->cl, &v.iov_len);
+			if (v.iov_len == 0 && !tried) {
+				tried = 1; /* one read per refill */
+				client_bulk_read(&s->cl);
+				v.iov_base = (void *)client_bulk_data(&s->cl, &v.iov_len);
+			}
+			if (v.iov_len == 0)
+				break;
+		}
+		r = pipeline_feed(&s->pipe, v.iov_base, v.iov_len, &used);
+		if (from_raw)
+			client_bulk_used(&s->cl, used);
+		else
+			evbuffer_drain(in, used);
+		if (r < 0) {
+			session_pipeline_fail(s);
+			return -1;
+		}
+		if (used < v.iov_len)
+			break; /* the room is full */
+	}
+	s->rep.bytes_in = s->pipe.dec.in_total;
+	s->rep.bytes_plain = s->pipe.dec.out_total;
+	s->rep.compression =
+		decoder_compressed(&s->pipe.dec) ? decoder_format_name(s->pipe.dec.kind) : NULL;
+	return 0;
+}
+
+/*
+ * The first decoded bytes go to dumpstart_classify and stay in the
+ * pipeline for the lexer.
  */
 static void
 front_raw_predump(struct session *s)
 {
 	enum dumpstart_kind k;
+	const char *plain;
+	size_t len;
 	char msg[700];
 	int eof;
 
-	if (session_decode(s) < 0)
+	if (front_raw_feed(s) < 0)
 		return;
-	eof = s->cl.eof && evbuffer_get_length(client_in(&s->cl)) == 0 && !decoder_pending(&s->dec);
-	k = dumpstart_classify(s->plain, s->plain_end, eof);
+	plain = pipeline_plain(&s->pipe, &len);
+	eof = s->cl.eof && evbuffer_get_length(client_in(&s->cl)) == 0 &&
+	      !decoder_pending(&s->pipe.dec);
+	k = dumpstart_classify(plain, len, eof);
 	if (k == DUMPSTART_MORE)
 		return;
 	if (k == DUMPSTART_DUMP) {
 		session_begin_import(s);
 		return;
 	}
-	dumpstart_message(k, s->plain, s->plain_end, msg, sizeof(msg));
+	dumpstart_message(k, plain, len, msg, sizeof(msg));
 	session_refuse(s, k == DUMPSTART_EMPTY ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, msg);
 }
 
@@ -167,37 +221,31 @@ front_raw_connect(struct session *s)
 		             target_error(&s->target));
 }
 
-static int
-front_raw_refill(struct session *s)
-{
-	s->plain_start = s->plain_end = 0;
-	return session_decode(s);
-}
-
 /* A compressed stream ends (and is checked) after the trailer. */
 static int
 front_raw_input_complete(struct session *s)
 {
-	return s->lexer_done || (client_pending(&s->cl) == 0 && decoder_clean_end(&s->dec));
+	return s->pipe.done || (client_pending(&s->cl) == 0 && decoder_clean_end(&s->pipe.dec));
 }
 
 static void
 front_raw_truncated(struct session *s, const char *where, const char *why)
 {
-	/* the last line received: lx.line is where the next byte would be */
-	uint64_t line = s->lx.line > 1 && s->last_nl ? s->lx.line - 1 : s->lx.line;
-	int z = decoder_compressed(&s->dec);
+	/* the last line received, not where the next byte would be */
+	uint64_t line = pipeline_last_line(&s->pipe);
+	const struct decoder *d = &s->pipe.dec;
+	int z = decoder_compressed(d);
 	char bytes[32];
 
-	snprintf(bytes, sizeof(bytes), "%llu bytes", (unsigned long long)s->dec.out_total);
+	snprintf(bytes, sizeof(bytes), "%llu bytes", (unsigned long long)d->out_total);
 	session_fail(s,
 	             "dump truncated at line %llu, %s: %s before pg_dump's last line "
 	             "\"-- PostgreSQL database dump complete\"%s%s\n"
 	             "  (%llu bytes received%s%s%s%s%s; was pg_dump or the connection cut? send "
 	             "the whole dump again)",
 	             (unsigned long long)line, where, s->cl.why, why ? "; " : "", why ? why : "",
-	             (unsigned long long)s->dec.in_total, z ? " (" : "",
-	             z ? decoder_format_name(s->dec.kind) : "", z ? ", " : "", z ? bytes : "",
+	             (unsigned long long)d->in_total, z ? " (" : "",
+	             z ? decoder_format_name(d->kind) : "", z ? ", " : "", z ? bytes : "",
 	             z ? " of SQL)" : "");
 }
 
@@ -268,6 +316,8 @@ const struct front_ops front_raw = {
 	.probes_peer = 1,
 	.eof_abandons = 0,
 	.keeps_event_text = 1,
+	.plain_sql = 0,
+	.ends_at_trailer = 1,
 	.say = front_raw_say,
 	.refuse = front_raw_refuse,
 	.evict = front_raw_evict,
@@ -281,7 +331,7 @@ const struct front_ops front_raw = {
 	.connected = front_raw_nothing,
 	.predump = front_raw_predump,
 	.connect = front_raw_connect,
-	.refill = front_raw_refill,
+	.refill = front_raw_feed,
 	.input_complete = front_raw_input_complete,
 	.truncated = front_raw_truncated,
 	.own_statement = front_raw_own_statement,

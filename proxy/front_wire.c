@@ -41,6 +41,12 @@ front_wire_begin(struct session *s)
 		return -1;
 	}
 	s->front = &front_wire;
+	/* its Query text and CopyData are SQL as they are: never decompressed */
+	pipeline_free(&s->pipe);
+	if (session_pipeline_init(s) < 0) {
+		session_refuse(s, LOG_LEVEL_ERROR, "out of memory");
+		return -1;
+	}
 	log_info(s->who, "a PostgreSQL-protocol client");
 	s->cl.plain_socket = 0; /* the bufferevent reads: messages, not a bulk stream */
 	if (s->ev_header == NULL && s->cfg->header_timeout > 0) {
@@ -77,17 +83,17 @@ front_wire_startup(struct session *s)
 	return -1;
 }
 
-/* Query text and COPY data from pgwire into plain[]. */
+/* Query text and COPY data from pgwire, written into the pipeline's room. */
 static int
 front_wire_refill(struct session *s)
 {
-	size_t produced = 0;
+	size_t cap, produced = 0;
+	char *room = pipeline_room(&s->pipe, &cap);
 	enum pgwire_input r;
 
-	s->plain_start = s->plain_end = 0;
-	r = pgwire_refill(s->wire, client_in(&s->cl), client_out(&s->cl), &s->lx, s->plain,
-	                  SESSION_PLAIN_CAP, &produced);
-	s->plain_end = produced;
+	r = pgwire_refill(s->wire, client_in(&s->cl), client_out(&s->cl), &s->pipe.lx, room, cap,
+	                  &produced);
+	pipeline_fed(&s->pipe, produced);
 	s->rep.bytes_in = s->rep.bytes_plain = pgwire_bytes(s->wire);
 	if (r == PGWIRE_IN_FAIL) {
 		session_fail(s, "%s", pgwire_error(s->wire));
@@ -126,6 +132,7 @@ front_wire_statement(struct session *s, const struct lexer_event *ev, const stru
 	case PGWIRE_ST_END:
 		log_info(s->who, "the client's COMMIT ends the import: committing");
 		s->trailer = 1;
+		pipeline_ended(&s->pipe);
 		return 0;
 	case PGWIRE_ST_REFUSE:
 		break;
@@ -371,6 +378,8 @@ const struct front_ops front_wire = {
 	.probes_peer = 0,
 	.eof_abandons = 1,
 	.keeps_event_text = 0,
+	.plain_sql = 1,
+	.ends_at_trailer = 0,
 	.say = front_wire_say,
 	.refuse = front_wire_refuse,
 	.evict = front_wire_evict,

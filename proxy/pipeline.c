@@ -105,15 +105,46 @@ pipeline_decode(struct pipeline *p, const unsigned char *in, size_t len, size_t 
 	return 0;
 }
 
+void
+pipeline_set_rules(struct pipeline *p, struct rules *rules, int server_version)
+{
+	p->cfg.rules = rules;
+	p->cfg.server_version = server_version;
+	p->lx.server_version_num = server_version;
+}
+
+char *
+pipeline_room(struct pipeline *p, size_t *cap)
+{
+	if (!p->ev_out && p->plain_start == p->plain_end)
+		p->plain_start = p->plain_end = 0;
+	*cap = p->fail.code != PIPELINE_OK ? 0 : p->cfg.plain_cap - p->plain_end;
+	return p->plain + p->plain_end;
+}
+
+void
+pipeline_fed(struct pipeline *p, size_t n)
+{
+	p->plain_end += n;
+	if (n > 0)
+		p->last_nl = p->plain[p->plain_end - 1] == '\n';
+}
+
 int
 pipeline_feed(struct pipeline *p, const void *in, size_t len, size_t *used)
 {
+	size_t cap;
+	char *room = pipeline_room(p, &cap);
+
 	*used = 0;
 	if (p->fail.code != PIPELINE_OK)
 		return -1;
-	if (!p->ev_out && p->plain_start == p->plain_end)
-		p->plain_start = p->plain_end = 0;
-	return pipeline_decode(p, in, len, used);
+	if (!p->cfg.plain_only)
+		return pipeline_decode(p, in, len, used);
+	*used = len < cap ? len : cap;
+	memcpy(room, in, *used);
+	pipeline_fed(p, *used);
+	return 0;
 }
 
 /* --max-meta-line for an event (ev) or the meta-command still open (NULL). */
@@ -148,9 +179,11 @@ pipeline_verdict(struct pipeline *p, struct pipeline_event *out)
 	switch (ev->type) {
 	case LEXER_STATEMENT:
 		out->statement = ++p->statements;
-		if (p->trailer && p->cfg.ends_at_trailer)
+		if (p->ended || (p->trailer && p->cfg.ends_at_trailer))
 			return pipeline_set_fail(p, PIPELINE_ERR_AFTER_TRAILER, ev->line, NULL);
 		out->in_copy = lexer_in_copy(&p->lx);
+		if (p->cfg.own_statement != NULL && p->cfg.own_statement(p->cfg.arg, ev, &out->v))
+			break;
 		if (p->cfg.rules != NULL)
 			rules_apply(p->cfg.rules, ev, &out->v);
 		break;
@@ -195,7 +228,7 @@ pipeline_end(struct pipeline *p, struct pipeline_event *out)
 		pipeline_set_fail(p, PIPELINE_ERR_CUT, p->lx.line, lexer_error(&p->lx));
 		return PIPELINE_ERROR;
 	}
-	if (p->cfg.ends_at_trailer && !p->trailer) {
+	if (p->cfg.ends_at_trailer && !p->trailer && !p->ended) {
 		pipeline_set_fail(p, PIPELINE_ERR_NO_TRAILER, p->lx.line, NULL);
 		return PIPELINE_ERROR;
 	}
@@ -256,10 +289,16 @@ pipeline_eof(struct pipeline *p)
 	p->eof = 1;
 }
 
+void
+pipeline_ended(struct pipeline *p)
+{
+	p->ended = 1;
+}
+
 int
 pipeline_complete(const struct pipeline *p)
 {
-	return p->trailer && !p->ev_out && p->plain_start == p->plain_end &&
+	return (p->trailer || p->ended) && !p->ev_out && p->plain_start == p->plain_end &&
 	       decoder_clean_end(&p->dec);
 }
 

@@ -23,6 +23,11 @@
  *
  * A failure is a code with its position (struct pipeline_failure); the
  * callers word their own messages from it.
+ *
+ * A front door whose bytes are SQL already (the PostgreSQL protocol's
+ * Query text and CopyData) sets plain_only: nothing is decompressed, and
+ * it may write its bytes straight into the room (pipeline_room,
+ * pipeline_fed) instead of feeding a copy.
  */
 #ifndef PGSLUICE_PIPELINE_H
 #define PGSLUICE_PIPELINE_H
@@ -48,6 +53,15 @@ struct pipeline_config {
 	double max_ratio;     /* plain / compressed bytes (gzip, zstd, lz4); 0: none */
 	int ends_at_trailer;  /* a dump: nothing may follow its trailer, and its end
 	                        * needs one */
+	int plain_only;       /* the input is SQL as it is: never decompressed (a
+	                        * Query text that starts 1f 8b stays text) */
+	/*
+	 * A statement the caller answers itself (a wire client's BEGIN and
+	 * COMMIT): 1 with *v set, and the rules are skipped for it; 0: the
+	 * rules judge it.  NULL: every statement goes to the rules.
+	 */
+	int (*own_statement)(void *arg, const struct lexer_event *ev, struct rules_verdict *v);
+	void *arg; /* own_statement's */
 };
 
 enum pipeline_error {
@@ -72,7 +86,8 @@ struct pipeline_failure {
 	                     * first, or where the next byte would be */
 	uint64_t statement; /* statements seen so far (AFTER_TRAILER: with it) */
 	int trailer;        /* the trailer had been seen */
-	char where[200];    /* CUT_COMPRESSED, CUT, NO_TRAILER: lexer_describe at the end */
+	char where[200];    /* lexer_describe at the end of the input, set once
+	                     * pipeline_eof's end is checked (whatever came of it) */
 	char detail[256];   /* the decoder's or the lexer's own message, or "" */
 };
 
@@ -94,13 +109,15 @@ enum pipeline_result {
 struct pipeline {
 	struct pipeline_config cfg;
 	struct decoder dec; /* read-only for callers: in_total, out_total, kind */
-	struct lexer lx;    /* read-only for callers: line, copy_rows, lexer_in_copy */
+	struct lexer lx;    /* read-only for callers (line, copy_rows, lexer_in_copy),
+	                     * but for lexer_trim between events */
 	char *plain;
 	size_t plain_start, plain_end; /* decoded bytes not yet lexed */
 	size_t ev_used;                /* plain bytes of the event handed out last */
 	int ev_out;                    /* an event was handed out and not yet passed */
 	int last_nl;                   /* the last decoded byte was a newline */
 	int trailer;                   /* the dump's trailer was seen */
+	int ended;                     /* pipeline_ended: the caller's word for the end */
 	int eof, finished, done;       /* pipeline_eof; decoder_finish ran; END returned */
 	uint64_t statements;           /* statements and rewritten meta-commands */
 	struct pipeline_failure fail;
@@ -114,14 +131,38 @@ int pipeline_init(struct pipeline *p, const struct pipeline_config *cfg);
 void pipeline_free(struct pipeline *p);
 
 /*
- * Decode in[0..len) (compressed or plain, told apart by the first bytes)
- * into the pipeline's room; *used says how much was taken, which is less
- * than len when the room filled: take the events (pipeline_next), then feed
- * the rest.  Call it only after pipeline_next said PIPELINE_MORE, or before
- * the first pipeline_next.  Returns 0, or -1 on a failure (PIPELINE_ERR_DECODE,
- * _BOMB, _RATIO).
+ * The rules and the lexer's server version, for a caller that learns them
+ * only after its first bytes were fed (a session asks its target, after
+ * its look at the dump's start).  Call before the first pipeline_next.
+ */
+void pipeline_set_rules(struct pipeline *p, struct rules *rules, int server_version);
+
+/*
+ * Decode in[0..len) (compressed or plain, told apart by the first bytes;
+ * plain_only: copied as it is) into the pipeline's room; *used says how
+ * much was taken, which is less than len when the room filled: take the
+ * events (pipeline_next), then feed the rest.  Call it only after
+ * pipeline_next said PIPELINE_MORE (as often as there is input and room),
+ * or before the first pipeline_next.  Returns 0, or -1 on a failure
+ * (PIPELINE_ERR_DECODE, _BOMB, _RATIO).
  */
 int pipeline_feed(struct pipeline *p, const void *in, size_t len, size_t *used);
+
+/*
+ * The room pipeline_feed would fill now: *cap bytes at the pointer
+ * returned (0 when it is full or the pipeline failed).  A plain_only
+ * caller may write its bytes there itself and pass them with pipeline_fed
+ * (the same calling rule as pipeline_feed).
+ */
+char *pipeline_room(struct pipeline *p, size_t *cap);
+void pipeline_fed(struct pipeline *p, size_t n);
+
+/*
+ * The stream ends here by the caller's word (a wire client's COMMIT, with
+ * no trailer needed): a statement after it is PIPELINE_ERR_AFTER_TRAILER,
+ * as after a dump's trailer, and pipeline_complete counts it as one.
+ */
+void pipeline_ended(struct pipeline *p);
 
 /*
  * The next event.  ev (its data, the verdict's text) is valid until the
@@ -134,8 +175,9 @@ enum pipeline_result pipeline_next(struct pipeline *p, struct pipeline_event *ev
 void pipeline_eof(struct pipeline *p);
 
 /*
- * 1 when a dump's stream may end here: its trailer was seen, every fed
- * byte is lexed and the compressed stream, if any, is between frames.
+ * 1 when a dump's stream may end here: its trailer was seen (or
+ * pipeline_ended), every fed byte is lexed and the compressed stream, if
+ * any, is between frames.
  */
 int pipeline_complete(const struct pipeline *p);
 

@@ -9,19 +9,20 @@
  *   the client's input (client.h: a bufferevent with a read high mark, so
  *   that the kernel holds the rest and the client's TCP window closes; on
  *   a plain socket in STREAM, bulk reads instead)
- *     -> decoder_run into plain[] (SESSION_PLAIN_CAP; refilled only when
- *        used up)
- *     -> lexer_scan: one event
- *     -> rules_apply (statements, meta-commands) / COPY data as it is
+ *     -> the front end's refill: pipeline_feed (raw stream: decoded) or
+ *        pgwire's message bodies written into the pipeline's room, only
+ *        when the pipeline has used up what it holds (PIPELINE_MORE)
+ *     -> pipeline_next (pipeline.h): one lexer event with the rules'
+ *        verdict (statements, meta-commands) / COPY data as it is
  *     -> target_send / target_put_copy / target_end_copy
  *
  * Before every event the pump asks target_ready(): while a statement is in
- * flight or libpq holds unsent bytes, nothing more is taken from plain[],
- * nothing more is decoded, the input buffer stays full and libevent stops
- * reading the socket.  When the target catches up (TARGET_EV_IDLE, _COPY,
- * _DRAINED) the pump goes on.  Memory is so bounded by the two buffers,
- * libpq's buffers (one statement or one COPY piece) and the lexer's
- * statement buffer (--max-statement).
+ * flight or libpq holds unsent bytes, the event in hand is kept, nothing
+ * more is taken from the pipeline, nothing more is decoded, the input
+ * buffer stays full and libevent stops reading the socket.  When the
+ * target catches up (TARGET_EV_IDLE, _COPY, _DRAINED) the pump goes on.
+ * Memory is so bounded by the two buffers, libpq's buffers (one statement
+ * or one COPY piece) and the lexer's statement buffer (--max-statement).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -447,7 +448,7 @@ void
 session_on_idle(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
-	uint64_t line = s->lx.line > 1 && s->last_nl ? s->lx.line - 1 : s->lx.line;
+	uint64_t line = pipeline_last_line(&s->pipe);
 	(void)fd;
 	(void)what;
 
@@ -463,8 +464,7 @@ session_on_idle(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (s->state != SESSION_STREAM || s->error != NULL || s->cl.eof || s->ev_pending ||
-	    !target_ready(&s->target) || s->plain_start != s->plain_end ||
-	    client_pending(&s->cl) > 0)
+	    !target_ready(&s->target) || pipeline_pending(&s->pipe) || client_pending(&s->cl) > 0)
 		return; /* not waiting for the client: the pump re-arms when it is */
 	session_fail(s,
 	             "no data from the client for %d s in the middle of the dump, after line "
@@ -514,7 +514,7 @@ session_pump_once(struct session *s)
 			 * next one.
 			 */
 			s->trim_due = 0;
-			lexer_trim(&s->lx, SESSION_STMT_KEEP);
+			lexer_trim(&s->pipe.lx, SESSION_STMT_KEEP);
 			if (s->sql_cap > SESSION_STMT_KEEP) {
 				free(s->sql);
 				s->sql = NULL;
@@ -536,7 +536,6 @@ session_pump_once(struct session *s)
 		r = session_handle(s);
 		if (r <= 0)
 			return;
-		s->plain_start += s->ev_used;
 		s->ev_pending = 0;
 		s->trim_due = 1;
 	}
@@ -644,18 +643,17 @@ session_new(const struct session_config *cfg, struct bufferevent *bev, const cha
 		bufferevent_free(bev);
 		return NULL;
 	}
-	s->plain = malloc(SESSION_PLAIN_CAP);
+	s->cfg = cfg;
+	s->front = &front_raw;
 	s->ev_free = event_new(cfg->base, -1, 0, session_free_now, s);
-	if (s->plain == NULL || s->ev_free == NULL) {
-		free(s->plain);
+	if (session_pipeline_init(s) < 0 || s->ev_free == NULL) {
+		pipeline_free(&s->pipe);
 		if (s->ev_free)
 			event_free(s->ev_free);
 		free(s);
 		bufferevent_free(bev);
 		return NULL;
 	}
-	s->cfg = cfg;
-	s->front = &front_raw;
 	s->id = id;
 	s->sink = &sink_one; /* until a stream starts with --jobs */
 	s->started = time(NULL);
@@ -672,7 +670,6 @@ session_new(const struct session_config *cfg, struct bufferevent *bev, const cha
 		*colon = '\0';
 	snprintf(s->who, sizeof(s->who), "#%llu %s", (unsigned long long)id, peer);
 	snprintf(s->lock_set, sizeof(s->lock_set), "SET lock_timeout = '%ds';", cfg->lock_timeout);
-	decoder_init(&s->dec);
 	report_init(&s->rep);
 	synapse_init(&s->syn, (enum synapse_mode)cfg->synapse, cfg->force_schema_version,
 	             cfg->schemas != NULL && cfg->n_schemas > 0 ? cfg->schemas[0] : "public");
@@ -692,7 +689,7 @@ session_new(const struct session_config *cfg, struct bufferevent *bev, const cha
 	lockwatch_init(&s->lw, &lc);
 	if (client_init(&s->cl, cfg->base, bev, s->who, &session_client_events, s) < 0) {
 		client_free(&s->cl);
-		free(s->plain);
+		pipeline_free(&s->pipe);
 		event_free(s->ev_free);
 		free(s);
 		return NULL;

@@ -152,11 +152,9 @@ session_free_now(evutil_socket_t fd, short what, void *arg)
 		s->cfg->on_free(s->cfg->arg, s);
 	target_close(&s->target);
 	client_free(&s->cl);
-	if (s->pipeline_live) {
-		lexer_free(&s->lx);
+	if (s->rules_live)
 		rules_free(&s->rules);
-	}
-	decoder_free(&s->dec);
+	pipeline_free(&s->pipe);
 	preflight_settings_free(&s->settings);
 	preflight_objects_free(&s->objects);
 	report_free(&s->rep);
@@ -183,7 +181,6 @@ session_free_now(evutil_socket_t fd, short what, void *arg)
 	event_free(s->ev_free);
 	free(s->cleared);
 	s->sink->destroy(s);
-	free(s->plain);
 	free(s->sql);
 	free(s->fixed);
 	free(s->error);
@@ -272,8 +269,8 @@ session_result(struct session *s, const char *state)
 		res.line = s->fail_line;
 	}
 	res.rep = &s->rep;
-	res.rules = s->pipeline_live ? &s->rules : NULL;
-	res.ver = s->pipeline_live ? &s->ver : NULL;
+	res.rules = s->rules_live ? &s->rules : NULL;
+	res.ver = s->rules_live ? &s->ver : NULL;
 	obj = jsonout_import(&res);
 	if (obj == NULL)
 		return;
@@ -329,7 +326,7 @@ session_report(struct session *s)
 		            "  the target role %s is a superuser "
 		            "(--allow-superuser-target)",
 		            s->super_allowed_user);
-	if (s->pipeline_live) {
+	if (s->rules_live) {
 		report_phases(&s->rep, session_emit, s);
 		if (s->cleared && !s->txn_lost)
 			session_sum(s, LOG_LEVEL_INFO, "  cleared (--clear-target): %s %s",

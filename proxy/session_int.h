@@ -16,7 +16,6 @@
 #include "analyze.h"
 #include "audit.h"
 #include "client.h"
-#include "decoder.h"
 #include "front.h"
 #include "jobs.h"
 #include "lexer.h"
@@ -24,6 +23,7 @@
 #include "log.h"
 #include "pgerr.h"
 #include "pgwire.h"
+#include "pipeline.h"
 #include "preflight.h"
 #include "progwatch.h"
 #include "report.h"
@@ -34,14 +34,9 @@
 #include "target.h"
 #include "verify.h"
 
-#define SESSION_PLAIN_CAP (128 * 1024)  /* decoded bytes handed to the lexer at once */
 #define SESSION_STMT_KEEP (1024 * 1024) /* statement buffers kept between statements */
 #define SESSION_EXCERPT 200             /* characters of a statement in an error */
 #define SESSION_WRITE_TIMEOUT_S 60      /* a client that does not read its summary */
-#define SESSION_GZIP_SLACK \
-	(1024 * 1024)                               /* plain bytes --max-gzip-ratio lets pass
-                                          * before the first statement, */
-#define SESSION_GZIP_ALLOWANCE (64.0 * 1024 * 1024) /* ... and in all after it */
 #define SESSION_AUTH_HOLD_MAX_S \
 	30                         /* an AUTH attempt waits its turn (auth_wait)
                                          * at most this long in all */
@@ -110,11 +105,11 @@ struct session {
 	int finish_commit; /* FINISH: COMMIT (1) or ROLLBACK (0) */
 	int committed;
 
-	struct decoder dec;
-	struct lexer lx;
+	/* the dump stream: decoder, lexer, the rules' verdicts (pipeline.h) */
+	struct pipeline pipe;
 	struct rules rules;
 	struct rules_options ropt;
-	int pipeline_live; /* lexer and rules are initialised */
+	int rules_live; /* the rules are initialised (the stream began) */
 	struct preflight_settings settings;
 	struct preflight_objects objects;
 	char *cleared; /* "173 tables, 21 sequences" dropped by --clear-target */
@@ -129,19 +124,12 @@ struct session {
 	int auditing;       /* the audit query before COMMIT is in flight */
 	int audited;        /* ... and it found nothing changed */
 
-	char *plain;
-	size_t plain_start, plain_end;
-	struct lexer_event ev;
-	int ev_pending;      /* ev is taken but not yet done */
-	int trim_due;        /* an event was done: trim the lexer once its results are in */
-	size_t ev_used;      /* bytes of plain[] that ev consumed */
-	int input_done;      /* decoder_finish was called */
-	int lexer_done;      /* lexer_finish said the input ended cleanly */
-	int trailer;         /* pg_dump's trailer was seen */
-	int last_nl;         /* the last decoded byte was a newline */
-	char eof_where[200]; /* lexer_describe at the end of the input */
-	int skip_copy;       /* COPY data of a statement that was dropped */
-	int copy_open;       /* a forwarded COPY takes the data */
+	struct pipeline_event pev; /* the event in hand, with its verdict */
+	int ev_pending;            /* pev is taken but not yet done */
+	int trim_due;              /* an event was done: trim the lexer once its results are in */
+	int trailer;   /* the dump's end came: pg_dump's trailer, or the client's COMMIT */
+	int skip_copy; /* COPY data of a statement that was dropped */
+	int copy_open; /* a forwarded COPY takes the data */
 
 	char *sql;   /* NUL-terminated copy of what is sent */
 	char *fixed; /* a statement pgsluice rewrote itself */
@@ -212,12 +200,10 @@ void session_handshake(struct session *s);
 void session_predump(struct session *s);
 void session_begin_import(struct session *s);
 
-/* session_input.c: client input -> decoder -> lexer events */
-int session_decode(struct session *s);
-int session_refill(struct session *s);
+/* session_stream.c: the pipeline's events (pipeline.h) through to the target */
+int session_pipeline_init(struct session *s);
+void session_pipeline_fail(struct session *s);
 int session_next_event(struct session *s);
-
-/* session_stream.c: one lexer event through the rules to the target */
 int session_handle(struct session *s);
 int session_copy_ending(struct session *s, const struct lexer_event *ev);
 

@@ -187,10 +187,9 @@ session_start_stream(struct session *s)
 	s->ropt.known_arg = &s->settings;
 	/* one transaction on this connection: the tables the dump creates take COPY FREEZE */
 	s->ropt.copy_freeze = s->ropt.single_transaction && s->sink->copy_freeze;
-	lexer_init(&s->lx, s->cfg->rules->max_statement);
-	s->lx.server_version_num = s->ropt.target_version;
 	rules_init(&s->rules, &s->ropt);
-	s->pipeline_live = 1;
+	s->rules_live = 1;
+	pipeline_set_rules(&s->pipe, &s->rules, s->ropt.target_version);
 	report_init(&s->rep);
 	session_set_state(s, SESSION_STREAM);
 	if (!s->cfg->quiet && s->cfg->progress_interval > 0) {
@@ -308,14 +307,14 @@ session_check_target(struct session *s)
 			s->cur_excerpt);
 		return -1;
 	}
-	if (scs != NULL && (strcmp(scs, "on") == 0) != (lexer_standard_strings(&s->lx) != 0)) {
+	if (scs != NULL && (strcmp(scs, "on") == 0) != (lexer_standard_strings(&s->pipe.lx) != 0)) {
 		session_fail_stmt(
 			s,
 			"statement %llu at line %llu left standard_conforming_strings %s on "
 			"the target, but pgsluice reads the dump after it with it %s: the server "
 			"would split the rest differently; the import is refused\n  statement: %s",
 			(unsigned long long)s->cur_no, (unsigned long long)s->cur_line, scs,
-			lexer_standard_strings(&s->lx) ? "on" : "off", s->cur_excerpt);
+			lexer_standard_strings(&s->pipe.lx) ? "on" : "off", s->cur_excerpt);
 		return -1;
 	}
 	return 0;

@@ -1,5 +1,8 @@
 /*
- * session_stream.c - one lexer event through the rules to the target
+ * session_stream.c - the dump stream through to the target: the session's
+ * pipeline (pipeline.h: decoder, lexer, rules and the limits on the whole
+ * stream) set up for its front end, pulled and fed from the client
+ * (session_next_event), its failures worded, and each event acted on
  * (session_handle): forwarding, COPY data and its end, the statements
  * pgsluice rewrites (a schema that exists), and the checks a forwarded
  * statement feeds (Synapse, verification).
@@ -47,6 +50,145 @@
 #include "text.h"
 #include "tls.h"
 #include "verify.h"
+
+/* The pipeline's own_statement: the front end's (a wire client's BEGIN, COMMIT). */
+static int
+session_own_statement(void *arg, const struct lexer_event *ev, struct rules_verdict *v)
+{
+	struct session *s = arg;
+
+	return s->front->own_statement(s, ev, v);
+}
+
+/*
+ * The pipeline for s->front's bytes: decoded unless they are SQL already,
+ * ended by pg_dump's trailer if the front end says so; the rules come with
+ * the stream (session_start_stream).  0, or -1 out of memory.
+ */
+int
+session_pipeline_init(struct session *s)
+{
+	struct pipeline_config pc;
+
+	memset(&pc, 0, sizeof(pc));
+	pc.max_statement = s->cfg->rules->max_statement;
+	pc.max_meta_line = s->cfg->max_meta_line;
+	pc.max_ratio = s->cfg->max_gzip_ratio;
+	pc.ends_at_trailer = s->front->ends_at_trailer;
+	pc.plain_only = s->front->plain_sql;
+	pc.own_statement = session_own_statement;
+	pc.arg = s;
+	return pipeline_init(&s->pipe, &pc);
+}
+
+/* The pipeline failed (pipeline_feed's -1, PIPELINE_ERROR): say why. */
+void
+session_pipeline_fail(struct session *s)
+{
+	const struct pipeline_failure *pf = pipeline_failure(&s->pipe);
+	const struct decoder *d = &s->pipe.dec;
+	double ratio = s->cfg->max_gzip_ratio;
+
+	switch (pf->code) {
+	case PIPELINE_OK:
+		return;
+	case PIPELINE_ERR_DECODE:
+		session_fail(s, "the input is not a valid dump: %s (after %llu bytes)",
+		             decoder_error(d), (unsigned long long)d->in_total);
+		return;
+	case PIPELINE_ERR_RATIO:
+		session_fail(
+			s,
+			"the compressed input inflates more than %g times: %llu compressed "
+			"bytes gave %llu bytes by line %llu (%s %s bomb? a dump compresses far "
+			"less; --max-gzip-ratio %g, 0: no limit)",
+			ratio, (unsigned long long)d->in_total, (unsigned long long)d->out_total,
+			(unsigned long long)pf->line, d->kind == DECODER_LZ4 ? "an" : "a",
+			decoder_format_name(d->kind), ratio);
+		return;
+	case PIPELINE_ERR_BOMB:
+		session_fail(s,
+		             "the input is not a dump: %llu compressed bytes inflate to more than "
+		             "%llu bytes without a single complete SQL statement (%s %s bomb? "
+		             "--max-gzip-ratio %g)",
+		             (unsigned long long)d->in_total, (unsigned long long)d->out_total,
+		             d->kind == DECODER_LZ4 ? "an" : "a", decoder_format_name(d->kind),
+		             ratio);
+		return;
+	case PIPELINE_ERR_LEX:
+		session_fail(s, "the dump cannot be read at line %llu: %s",
+		             (unsigned long long)pf->line, lexer_error(&s->pipe.lx));
+		return;
+	case PIPELINE_ERR_META_LONG:
+		session_fail(s,
+		             "the psql meta-command that begins at line %llu is longer than %zu "
+		             "bytes (--max-meta-line); pg_dump's are one short line",
+		             (unsigned long long)pf->line, s->cfg->max_meta_line);
+		return;
+	case PIPELINE_ERR_AFTER_TRAILER:
+		s->rep.statements = pf->statement; /* the refused statement was read */
+		session_fail_stmt(
+			s,
+			"statement %llu at line %llu comes after the dump's trailer "
+			"(\"-- PostgreSQL database dump complete\"): two dumps in one stream?",
+			(unsigned long long)pf->statement, (unsigned long long)pf->line);
+		return;
+	case PIPELINE_ERR_CUT_COMPRESSED:
+		if (s->trailer)
+			session_fail(
+				s,
+				"the dump's SQL came whole, up to pg_dump's last line, but the "
+				"input ended inside the compressed stream, before its end and "
+				"checksum: %s; send the whole dump again",
+				decoder_error(d));
+		else
+			s->front->truncated(s, pf->where, decoder_error(d));
+		return;
+	case PIPELINE_ERR_CUT:
+	case PIPELINE_ERR_NO_TRAILER:
+		s->front->truncated(s, pf->where, NULL);
+		return;
+	case PIPELINE_ERR_NO_MEMORY:
+		session_fail(s, "out of memory");
+		return;
+	}
+}
+
+/*
+ * Take the next event into s->pev, feeding the pipeline from the client
+ * (s->front->refill) once it has used up what it holds.  Returns 1 with
+ * an event, 0 when more input is needed (or the input ended cleanly after
+ * the dump's end), -1 when the import failed.
+ */
+int
+session_next_event(struct session *s)
+{
+	for (;;) {
+		switch (pipeline_next(&s->pipe, &s->pev)) {
+		case PIPELINE_EVENT:
+			s->ev_pending = 1;
+			return 1;
+		case PIPELINE_ERROR:
+			session_pipeline_fail(s);
+			return -1;
+		case PIPELINE_END:
+			if (s->trailer)
+				return 0;
+			/* a wire client's stream needs no trailer, but its COMMIT */
+			s->front->truncated(s, pipeline_failure(&s->pipe)->where, NULL);
+			return -1;
+		case PIPELINE_MORE:
+			break;
+		}
+		if (s->front->refill(s) < 0)
+			return -1;
+		if (pipeline_pending(&s->pipe))
+			continue;
+		if (!s->cl.eof || (s->trailer && pipeline_complete(&s->pipe)))
+			return 0;
+		pipeline_eof(&s->pipe); /* the end of the input: is it a clean end? */
+	}
+}
 
 static void
 session_explain(struct session *s, const struct lexer_event *ev, const struct rules_verdict *v,
@@ -103,7 +245,7 @@ session_forward(struct session *s, const struct lexer_event *ev, const char *tex
 		                  (unsigned long long)ev->line);
 		return -1;
 	}
-	if (text == s->ev.data && s->front->keeps_event_text) {
+	if (text == s->pev.ev.data && s->front->keeps_event_text) {
 		/* the lexer's own buffer, NUL-terminated (lexer.h): sent from there */
 		sql = text;
 	} else if (session_sql_copy(s, ev, text, len) < 0) {
@@ -117,7 +259,7 @@ session_forward(struct session *s, const struct lexer_event *ev, const char *tex
 	s->cur_tag[0] = '\0';
 	text_excerpt(text, len, SESSION_EXCERPT, s->cur_excerpt, sizeof(s->cur_excerpt));
 	if (is_copy)
-		report_copy_start(&s->rep, s->lx.copy_table);
+		report_copy_start(&s->rep, s->pipe.lx.copy_table);
 	report_sent(&s->rep, text, len, is_copy);
 	s->sent_any = 1;
 	return s->sink->send(s, sql, len, is_copy);
@@ -220,37 +362,25 @@ session_schema_exists_fix(struct session *s, const struct lexer_event *ev, const
 }
 
 /*
- * Act on s->ev.  Returns 1 when it is done (its bytes may be dropped), 0
- * when it must be retried once the target drains, -1 when the import
- * failed.
+ * Act on s->pev (its verdict given by the pipeline).  Returns 1 when it is
+ * done (the pipeline may pass over its bytes), 0 when it must be retried
+ * once the target drains, -1 when the import failed.
  */
 int
 session_handle(struct session *s)
 {
-	const struct lexer_event *ev = &s->ev;
-	struct rules_verdict v;
-	int r, in_copy;
+	const struct lexer_event *ev = &s->pev.ev;
+	const struct rules_verdict *v = &s->pev.v;
+	int r, in_copy = s->pev.in_copy;
 
 	switch (ev->type) {
 	case LEXER_STATEMENT:
 		s->rep.statements++;
-		if (s->trailer) {
-			session_fail_stmt(
-				s,
-				"statement %llu at line %llu comes after the dump's trailer "
-				"(\"-- PostgreSQL database dump complete\"): two dumps in one stream?",
-				(unsigned long long)s->rep.statements,
-				(unsigned long long)ev->line);
-			return -1;
-		}
-		in_copy = lexer_in_copy(&s->lx);
-		if (!s->front->own_statement(s, ev, &v))
-			rules_apply(&s->rules, ev, &v);
-		if (s->front->statement(s, ev, &v, in_copy) <= 0)
+		if (s->front->statement(s, ev, v, in_copy) <= 0)
 			return s->error != NULL ? -1 : 1;
-		switch (v.action) {
+		switch (v->action) {
 		case RULES_DROP:
-			session_explain(s, ev, &v, "dropped");
+			session_explain(s, ev, v, "dropped");
 			if (in_copy)
 				s->skip_copy = 1;
 			return 1;
@@ -261,15 +391,16 @@ session_handle(struct session *s)
 				s,
 				"statement %llu at line %llu refused (rule %s): %s\n  statement: %s",
 				(unsigned long long)s->rep.statements, (unsigned long long)ev->line,
-				v.rule ? v.rule : "?", v.reason ? v.reason : "", s->cur_excerpt);
+				v->rule ? v->rule : "?", v->reason ? v->reason : "",
+				s->cur_excerpt);
 			return -1;
 		case RULES_REWRITE:
-			session_explain(s, ev, &v, "rewrote");
+			session_explain(s, ev, v, "rewrote");
 			/* fall through */
 		case RULES_FORWARD:
-			if (session_inspect(s, ev, v.text, v.len) < 0)
+			if (session_inspect(s, ev, v->text, v->len) < 0)
 				return -1;
-			if (classify_sets_lock_timeout(v.text, v.len, ev->std_strings)) {
+			if (classify_sets_lock_timeout(v->text, v->len, ev->std_strings)) {
 				/* pg_dump's "SET lock_timeout = 0" would undo --lock-timeout */
 				if (s->cfg->rules->explain)
 					session_say(
@@ -282,11 +413,11 @@ session_handle(struct session *s)
 				               ? -1
 				               : 1;
 			}
-			if (session_schema_exists_fix(s, ev, v.text, v.len))
+			if (session_schema_exists_fix(s, ev, v->text, v->len))
 				return session_forward(s, ev, s->fixed, strlen(s->fixed), 0) < 0
 				               ? -1
 				               : 1;
-			return session_forward(s, ev, v.text, v.len, in_copy) < 0 ? -1 : 1;
+			return session_forward(s, ev, v->text, v->len, in_copy) < 0 ? -1 : 1;
 		}
 		return 1;
 
@@ -300,7 +431,8 @@ session_handle(struct session *s)
 		}
 		r = s->sink->copy_data(s, ev->data, ev->len);
 		if (r == 1) {
-			s->rep.copy_rows = s->lx.copy_rows; /* the lexer counts the lines already */
+			s->rep.copy_rows =
+				s->pipe.lx.copy_rows; /* the lexer counts the lines already */
 			synapse_copy_data(&s->syn, ev->data, ev->len);
 			return 1;
 		}
@@ -327,15 +459,14 @@ session_handle(struct session *s)
 		return s->sink->copy_end(s, ev);
 
 	case LEXER_META:
-		rules_apply(&s->rules, ev, &v);
-		switch (v.action) {
+		switch (v->action) {
 		case RULES_DROP:
-			session_explain(s, ev, &v, "dropped");
+			session_explain(s, ev, v, "dropped");
 			return 1;
 		case RULES_REWRITE:
-			session_explain(s, ev, &v, "rewrote");
+			session_explain(s, ev, v, "rewrote");
 			s->rep.statements++;
-			return session_forward(s, ev, v.text, v.len, 0) < 0 ? -1 : 1;
+			return session_forward(s, ev, v->text, v->len, 0) < 0 ? -1 : 1;
 		case RULES_REFUSE:
 		case RULES_FORWARD:
 			text_excerpt(ev->data, ev->len, SESSION_EXCERPT, s->cur_excerpt,
@@ -343,9 +474,9 @@ session_handle(struct session *s)
 			session_fail(
 				s,
 				"psql meta-command at line %llu refused (rule %s): %s\n  line: %s",
-				(unsigned long long)ev->line, v.rule ? v.rule : "meta",
-				v.action == RULES_REFUSE && v.reason
-					? v.reason
+				(unsigned long long)ev->line, v->rule ? v->rule : "meta",
+				v->action == RULES_REFUSE && v->reason
+					? v->reason
 					: "pgsluice cannot run meta-commands",
 				s->cur_excerpt);
 			return -1;

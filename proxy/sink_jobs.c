@@ -108,7 +108,7 @@ sink_jobs_vacuum_flush(struct session *s)
 	    (size_t)snprintf(sql, sizeof(sql), "SET synchronous_commit = on; ANALYZE %s",
 	                     most->name) >= sizeof(sql))
 		return 0;
-	return jobs_own(s->jobs, sql, 1, s->rep.statements, lexer_standard_strings(&s->lx));
+	return jobs_own(s->jobs, sql, 1, s->rep.statements, lexer_standard_strings(&s->pipe.lx));
 }
 
 /*
@@ -145,7 +145,7 @@ sink_jobs_vacuum(struct session *s)
 				break;
 			}
 			if (jobs_own(s->jobs, sql, 0, s->rep.statements,
-			             lexer_standard_strings(&s->lx)) < 0)
+			             lexer_standard_strings(&s->pipe.lx)) < 0)
 				return 1; /* JOBS_EV_FAILED follows */
 		}
 		if (!s->vacuum_fed || !jobs_idle(s->jobs))
@@ -176,13 +176,13 @@ sink_jobs_send(struct session *s, const char *sql, size_t len, int is_copy)
 {
 	if (is_copy) {
 		s->copy_open = 1;
-		return jobs_copy_begin(s->jobs, sql, len, s->lx.copy_table, s->cur_no, s->cur_line,
-		                       lexer_standard_strings(&s->lx)) < 0
+		return jobs_copy_begin(s->jobs, sql, len, s->pipe.lx.copy_table, s->cur_no,
+		                       s->cur_line, lexer_standard_strings(&s->pipe.lx)) < 0
 		               ? -1
 		               : 1;
 	}
 	return jobs_statement(s->jobs, sql, len, s->cur_no, s->cur_line,
-	                      lexer_standard_strings(&s->lx)) < 0
+	                      lexer_standard_strings(&s->pipe.lx)) < 0
 	               ? -1
 	               : 1;
 }

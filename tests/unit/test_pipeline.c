@@ -3,7 +3,9 @@
  * a dump, plain and zstd-compressed, fed whole, split at every offset and
  * one byte at a time, into a roomy and a tiny buffer, gives the same events
  * and a clean end; every failure code comes with its position; the rules'
- * verdict rides on the events.
+ * verdict rides on the events; a plain_only stream (a wire client's text)
+ * is never decompressed, may be written in place, and ends by its caller's
+ * word.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -351,6 +353,100 @@ test_complete(void)
 	pipeline_free(&p);
 }
 
+/* The caller's own statements: BEGIN skips the rules. */
+static int
+own_begin(void *arg, const struct lexer_event *ev, struct rules_verdict *v)
+{
+	int *calls = arg;
+
+	(*calls)++;
+	if (ev->len < 5 || memcmp(ev->data, "BEGIN", 5) != 0)
+		return 0;
+	memset(v, 0, sizeof(*v));
+	v->action = RULES_FORWARD;
+	v->text = ev->data;
+	v->len = ev->len;
+	return 1;
+}
+
+/*
+ * plain_only: text that starts with gzip's magic stays text; bytes written
+ * into the room count as fed; own_statement skips the rules; after
+ * pipeline_ended a statement is refused, and no trailer is needed.
+ */
+static void
+test_plain_only(void)
+{
+	static const char gz_text[] = "\x1f\x8b;\nBEGIN;\nSELECT 1;\n";
+	struct cli_rules cr;
+	struct rules rules;
+	struct pipeline_config c = config(0);
+	struct pipeline p;
+	struct pipeline_event ev;
+	size_t used, cap;
+	char *room;
+	int calls = 0, n = 0, begin_kept = 0;
+	enum pipeline_result r;
+
+	c.plain_only = 1;
+	c.ends_at_trailer = 0;
+	c.own_statement = own_begin;
+	c.arg = &calls;
+	cli_rules_init(&cr);
+	rules_init(&rules, &cr.opt);
+	T_OK(pipeline_init(&p, &c) == 0, "pipeline_init (plain_only)");
+	pipeline_set_rules(&p, &rules, 170000);
+	T_OK(p.lx.server_version_num == 170000, "the lexer's server version is set");
+	T_OK(pipeline_feed(&p, gz_text, sizeof(gz_text) - 1, &used) == 0 &&
+	             used == sizeof(gz_text) - 1,
+	     "feed: copied as it is");
+	while ((r = pipeline_next(&p, &ev)) == PIPELINE_EVENT) {
+		if (n == 0)
+			T_OK(ev.ev.type == LEXER_STATEMENT && ev.ev.len == 3 &&
+			             (unsigned char)ev.ev.data[0] == 0x1f,
+			     "the 1f 8b text is a statement, not a gzip stream");
+		if (ev.ev.type == LEXER_STATEMENT && memcmp(ev.ev.data, "BEGIN", 5) == 0)
+			begin_kept = ev.v.action == RULES_FORWARD;
+		n++;
+	}
+	T_OK(r == PIPELINE_MORE && n == 3 && calls == 3 && begin_kept,
+	     "3 statements, each offered to own_statement; BEGIN forwarded past the rules "
+	     "(which drop it): r %d, %d events, %d calls",
+	     r, n, calls);
+	T_OK(!decoder_compressed(&p.dec) && p.dec.in_total == 0, "the decoder never ran");
+	room = pipeline_room(&p, &cap);
+	T_OK(room != NULL && cap == 128 * 1024, "the room is free: %zu bytes", cap);
+	memcpy(room, "COMMIT;\n", 8);
+	pipeline_fed(&p, 8);
+	T_OK(pipeline_next(&p, &ev) == PIPELINE_EVENT && ev.ev.type == LEXER_STATEMENT &&
+	             ev.statement == 4,
+	     "bytes written into the room are lexed");
+	pipeline_ended(&p);
+	T_OK(pipeline_next(&p, &ev) == PIPELINE_MORE && pipeline_complete(&p),
+	     "complete after pipeline_ended, with no trailer");
+	room = pipeline_room(&p, &cap);
+	memcpy(room, "SELECT 2;\n", 10);
+	pipeline_fed(&p, 10);
+	T_OK(pipeline_next(&p, &ev) == PIPELINE_ERROR &&
+	             pipeline_failure(&p)->code == PIPELINE_ERR_AFTER_TRAILER &&
+	             pipeline_failure(&p)->line == 5 && pipeline_failure(&p)->statement == 5,
+	     "a statement after pipeline_ended: AFTER_TRAILER at line %llu",
+	     (unsigned long long)pipeline_failure(&p)->line);
+	pipeline_free(&p);
+
+	/* without pipeline_ended, a plain_only stream with no trailer ends cleanly */
+	c.own_statement = NULL;
+	T_OK(pipeline_init(&p, &c) == 0, "pipeline_init (plain_only, again)");
+	T_OK(pipeline_feed(&p, "SELECT 1;\n", 10, &used) == 0 && used == 10, "feed");
+	while (pipeline_next(&p, &ev) == PIPELINE_EVENT)
+		;
+	pipeline_eof(&p);
+	T_OK(pipeline_next(&p, &ev) == PIPELINE_END && !pipeline_complete(&p),
+	     "the end, with no trailer, not complete");
+	pipeline_free(&p);
+	rules_free(&rules);
+}
+
 int
 main(void)
 {
@@ -364,5 +460,6 @@ main(void)
 	test_rules();
 	test_errors();
 	test_complete();
+	test_plain_only();
 	T_DONE();
 }
