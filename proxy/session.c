@@ -85,6 +85,21 @@ session_who(const struct session *s)
 	return s->who;
 }
 
+static const char *const session_step_names[] = {
+	"peek", "sniff", "startup", "auth", "options", "admit",
+};
+
+/* The handshake goes on to step (never back). */
+void
+session_set_step(struct session *s, enum session_step step)
+{
+	if (step <= s->step)
+		return;
+	log_debug(s->who, "handshake %s -> %s", session_step_names[s->step],
+	          session_step_names[step]);
+	s->step = step;
+}
+
 void
 session_set_state(struct session *s, enum session_state st)
 {
@@ -707,10 +722,10 @@ session_start(struct session *s)
 	s->tls_port = client_tls_port(&s->cl, s->cfg->tls_ctx);
 	if (s->tls_port)
 		s->cl.tls_pending = 1; /* the first byte says: TLS, or a PostgreSQL client */
-	s->auth_pending = s->cfg->auth != NULL;
+	s->step = s->tls_port ? SESSION_STEP_PEEK : SESSION_STEP_SNIFF;
 	if (!s->tls_port)
 		bufferevent_enable(s->cl.bev, EV_READ | EV_WRITE);
-	if ((s->cl.tls_pending || s->auth_pending) && s->cfg->header_timeout > 0) {
+	if ((s->cl.tls_pending || s->cfg->auth != NULL) && s->cfg->header_timeout > 0) {
 		s->ev_header = evtimer_new(s->cfg->base, session_on_header_timeout, s);
 		if (s->ev_header == NULL || evtimer_add(s->ev_header, &tv) != 0) {
 			session_refuse(s, LOG_LEVEL_ERROR, "out of memory");

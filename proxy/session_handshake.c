@@ -85,14 +85,15 @@ session_on_presniff(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 	(void)what;
 
-	if (s->released || s->state != SESSION_HANDSHAKE || s->sniffed)
+	if (s->released || s->state != SESSION_HANDSHAKE || s->step != SESSION_STEP_PEEK)
 		return;
 	n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
 		event_add(s->ev_sniff, NULL);
 		return;
 	}
-	s->sniffed = 1;
+	/* the byte decides it all: a TLS raw stream is not sniffed again */
+	session_set_step(s, SESSION_STEP_STARTUP);
 	if (n == 1 && c == 0x00) {
 		s->cl.tls_pending = 0;
 		if (front_wire_begin(s) < 0)
@@ -122,9 +123,10 @@ session_on_sniff_grace(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 
-	if (s->released || s->state != SESSION_HANDSHAKE || s->sniffed)
+	if (s->released || s->state != SESSION_HANDSHAKE || s->step != SESSION_STEP_SNIFF)
 		return;
-	s->sniffed = 1; /* silent: a raw stream whose sender is slow to start (pg_dump) */
+	/* silent: a raw stream whose sender is slow to start (pg_dump) */
+	session_set_step(s, SESSION_STEP_STARTUP);
 	session_handshake(s);
 }
 
@@ -142,20 +144,15 @@ session_sniff(struct session *s)
 	unsigned char c;
 
 	if (evbuffer_copyout(client_in(&s->cl), &c, 1) < 1) {
-		if (s->cl.eof) {
-			s->sniffed = 1;
+		if (s->cl.eof)
 			return 1;
-		}
-		if (s->auth_pending || s->ev_sniff != NULL)
+		if (s->cfg->auth != NULL || s->ev_sniff != NULL)
 			return 0;
 		s->ev_sniff = evtimer_new(s->cfg->base, session_on_sniff_grace, s);
-		if (s->ev_sniff == NULL || evtimer_add(s->ev_sniff, &tv) != 0) {
-			s->sniffed = 1;
+		if (s->ev_sniff == NULL || evtimer_add(s->ev_sniff, &tv) != 0)
 			return 1;
-		}
 		return 0;
 	}
-	s->sniffed = 1;
 	if (s->ev_sniff != NULL)
 		event_del(s->ev_sniff);
 	return c == 0x00 ? front_wire_begin(s) : 1;
@@ -286,7 +283,6 @@ session_auth(struct session *s)
 		return 0;
 	case AUTH_OK:
 		auth_record(s->cfg->auth, s->peer_host, 1);
-		s->auth_pending = 0;
 		log_info(s->who, "AUTH: token accepted");
 		return 1;
 	case AUTH_FAIL:
@@ -303,10 +299,12 @@ session_auth(struct session *s)
 }
 
 /*
- * HANDSHAKE: TLS (bufferevent_openssl runs it; BEV_EVENT_CONNECTED ends
- * it), then the AUTH line when a token is configured, then the daemon's
- * admission, then the target connection.  Called again on each step's
- * event; does nothing outside HANDSHAKE.
+ * HANDSHAKE, step by step (enum session_step): the first byte, the front
+ * end's startup, the AUTH line or SCRAM when a token is configured, the
+ * RESULT request, then the daemon's admission and PREDUMP.  TLS, when it
+ * runs (bufferevent_openssl; BEV_EVENT_CONNECTED ends it), holds the step
+ * it came in.  Called again on each event; does nothing outside
+ * HANDSHAKE.
  */
 void
 session_handshake(struct session *s)
@@ -316,20 +314,30 @@ session_handshake(struct session *s)
 
 	if (s->state != SESSION_HANDSHAKE || s->cl.tls_pending)
 		return;
-	if (!s->sniffed && session_sniff(s) <= 0)
-		return;
-	if (s->front->startup(s) <= 0)
-		return;
+	if (s->step == SESSION_STEP_SNIFF) {
+		if (session_sniff(s) <= 0)
+			return;
+		session_set_step(s, SESSION_STEP_STARTUP);
+	}
+	if (s->step == SESSION_STEP_STARTUP) {
+		if (s->front->startup(s) <= 0)
+			return;
+		session_set_step(s, SESSION_STEP_AUTH);
+	}
 	if (s->cl.eof && evbuffer_get_length(client_in(&s->cl)) == 0) {
 		session_refuse(s, LOG_LEVEL_INFO,
 		               "the client closed the connection before "
 		               "sending a dump\n  nothing was changed in the target");
 		return;
 	}
-	if (s->auth_pending && session_auth(s) <= 0)
-		return;
+	if (s->step == SESSION_STEP_AUTH) {
+		if (s->cfg->auth != NULL && session_auth(s) <= 0)
+			return;
+		session_set_step(s, SESSION_STEP_OPTIONS);
+	}
 	if (s->front->options(s) == 0)
 		return;
+	session_set_step(s, SESSION_STEP_ADMIT);
 	if (s->ev_header)
 		event_del(s->ev_header);
 	/* could an import start now?  (nothing is taken before a dump is seen) */

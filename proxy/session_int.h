@@ -46,6 +46,21 @@
                                          * this often whether the client is still there, */
 #define SESSION_ALIVE_SAY_S 1.0 /* ... and tell it this often what runs */
 
+/*
+ * HANDSHAKE's steps, in order (session_handshake); each may wait for the
+ * client.  TLS is the transport's own wait beside them (client.h:
+ * tls_pending): a TLS port's first byte asks for it, an SSLRequest in
+ * STARTUP too.
+ */
+enum session_step {
+	SESSION_STEP_PEEK,    /* a TLS port: the first byte, peeked (TLS or not?) */
+	SESSION_STEP_SNIFF,   /* the first byte: raw stream or PostgreSQL client */
+	SESSION_STEP_STARTUP, /* the front end's startup (a wire client's packets) */
+	SESSION_STEP_AUTH,    /* the AUTH line or SCRAM, held by auth_wait */
+	SESSION_STEP_OPTIONS, /* the raw client's RESULT request */
+	SESSION_STEP_ADMIT,   /* the daemon's admission; then PREDUMP */
+};
+
 enum session_state {
 	SESSION_HANDSHAKE,
 	SESSION_PREDUMP,
@@ -76,7 +91,7 @@ struct session {
 	/* the client's protocol (front.h): front_raw until the first byte says otherwise */
 	const struct front_ops *front;
 	struct pgwire *wire;    /* front_wire's protocol object (pgwire.h) */
-	int sniffed;            /* the first byte said: raw stream or wire client */
+	enum session_step step; /* in HANDSHAKE: its step (session_set_step) */
 	int tls_port;           /* TLS is configured and this is a TCP connection */
 	struct event *ev_sniff; /* TLS port: the first byte (peeked); else a short grace */
 	int peer_refused;       /* a connection was refused as busy during this import */
@@ -88,7 +103,6 @@ struct session {
 
 	struct client cl; /* the client's connection (client.h) */
 	/* the handshake (TLS, AUTH line) and the client limits */
-	int auth_pending;            /* the AUTH line is not checked yet */
 	int want_result;             /* the client asked for the RESULT line (session.h) */
 	char fail_sqlstate[8];       /* the failing dump statement's SQLSTATE ("": none) */
 	uint64_t fail_no, fail_line; /* and its number and line (0: no statement failed) */
@@ -171,6 +185,7 @@ struct session {
 
 /* session.c: states, the setter, the pump, failure, sending */
 void session_set_state(struct session *s, enum session_state st);
+void session_set_step(struct session *s, enum session_step step);
 void session_say(struct session *s, enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void session_sum(struct session *s, enum log_level level, const char *fmt, ...)
