@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "analyze.h"
+#include "text.h"
 
 /* "schema"."table", doubled quotes: two parts of 63 bytes, all quotes */
 #define ANALYZE_NAME (4 * 64 + 8)
@@ -28,7 +29,8 @@ char *
 analyze_sql(const struct rules *r, int *oom)
 {
 	char name[ANALYZE_NAME], *sql;
-	size_t i, len = 0, cap = 0, k;
+	struct text t = { 0 };
+	size_t i;
 	int f, n = 0;
 
 	*oom = 0;
@@ -37,29 +39,21 @@ analyze_sql(const struct rules *r, int *oom)
 		*oom = sql == NULL;
 		return sql;
 	}
-	sql = NULL;
 	for (i = 0; i < rules_tables(r); i++) {
 		f = rules_table_sql(r, i, name, sizeof(name));
 		if (f < 0 || (f & RULES_TABLE_PARTITION))
 			continue;
-		k = strlen(name);
-		if (len + k + 12 > cap) {
-			char *nb;
-
-			cap = cap ? cap * 2 : 4096;
-			while (cap < len + k + 12)
-				cap *= 2;
-			if ((nb = realloc(sql, cap)) == NULL) {
-				free(sql);
-				*oom = 1;
-				return NULL;
-			}
-			sql = nb;
-		}
-		len += (size_t)sprintf(sql + len, "%s%s", n++ ? ", " : "ANALYZE ", name);
+		text_cat(&t, n++ ? ", " : "ANALYZE ");
+		text_cat(&t, name);
 	}
-	if (sql != NULL)
-		memcpy(sql + len, ";", 2);
+	text_cat(&t, ";");
+	sql = text_take(&t);
+	if (sql == NULL)
+		*oom = 1;
+	else if (n == 0) {
+		free(sql);
+		sql = NULL;
+	}
 	return sql;
 }
 

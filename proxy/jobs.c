@@ -31,40 +31,11 @@
 
 /* ---- small things ------------------------------------------------------ */
 
-int
-jobs_buf_add(struct jobs_buf *b, const char *p, size_t n)
-{
-	size_t cap;
-	char *q;
-
-	if (b->len + n + 1 > b->cap) {
-		cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		q = realloc(b->p, cap);
-		if (q == NULL)
-			return -1;
-		b->p = q;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return 0;
-}
-
-void
-jobs_buf_free(struct jobs_buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
-
 void
 jobs_item_free(struct jobs_item *it)
 {
-	jobs_buf_free(&it->text);
-	jobs_buf_free(&it->data);
+	textbuf_free(&it->text);
+	textbuf_free(&it->data);
 	memset(it, 0, sizeof(*it));
 }
 
@@ -142,7 +113,7 @@ jobs_new(const struct jobs_config *cfg, char *err, size_t errsize)
 	j->ev_notify = event_new(cfg->base, -1, 0, jobs_on_notify, j);
 	block = jobs_do_block(j, 0, cfg->move_aside);
 	if (j->ev_notify == NULL || block == NULL || jobs_cat(&j->prelude, JOBS_SETTINGS) < 0 ||
-	    jobs_cat(&j->prelude, cfg->lock_set) < 0 || jobs_buf_add(&j->prelude, "\n", 2) < 0) {
+	    jobs_cat(&j->prelude, cfg->lock_set) < 0 || textbuf_add(&j->prelude, "\n", 2) < 0) {
 		free(block);
 		jobs_free(j);
 		snprintf(err, errsize, "out of memory");
@@ -242,7 +213,7 @@ jobs_statement(struct jobs *j, const char *text, size_t len, uint64_t no, uint64
 	case CLASSIFY_OTHER:
 		break;
 	}
-	if (jobs_buf_add(&it.text, text, len) < 0)
+	if (textbuf_add(&it.text, text, len) < 0)
 		goto oom;
 	return jobs_queue(j, &it);
 oom:
@@ -274,7 +245,7 @@ jobs_own(struct jobs *j, const char *sql, int alone, uint64_t no, int std_string
 			sql);
 		return -1;
 	}
-	if (jobs_buf_add(&it.text, sql, len) < 0) {
+	if (textbuf_add(&it.text, sql, len) < 0) {
 		jobs_item_free(&it);
 		jobs_fail(j, "out of memory");
 		return -1;
@@ -313,7 +284,7 @@ jobs_copy_begin(struct jobs *j, const char *text, size_t len, const char *table,
 	j->copy_no = no;
 	j->copy_line = line;
 	j->copy_std_strings = std_strings;
-	if (jobs_buf_add(&j->copy_sql, text, len) < 0)
+	if (textbuf_add(&j->copy_sql, text, len) < 0)
 		goto oom;
 	if (j->phase == JOBS_PRE && !j->commit_queued) {
 		/* pre-data ends: commit it before any data */
@@ -344,15 +315,15 @@ jobs_batch(struct jobs *j, size_t n)
 	it.no = j->copy_no;
 	it.line = j->copy_line;
 	it.std_strings = j->copy_std_strings;
-	if (jobs_buf_add(&it.text, j->copy_sql.p, j->copy_sql.len) < 0 ||
-	    jobs_buf_add(&it.data, j->acc.p + n, j->acc.len - n) < 0) {
+	if (textbuf_add(&it.text, j->copy_sql.p, j->copy_sql.len) < 0 ||
+	    textbuf_add(&it.data, j->acc.p + n, j->acc.len - n) < 0) {
 		jobs_item_free(&it);
 		jobs_fail(j, "out of memory");
 		return -1;
 	}
 	/* the batch takes acc's buffer; acc keeps the rest */
 	{
-		struct jobs_buf tmp = it.data;
+		struct textbuf tmp = it.data;
 
 		it.data = j->acc;
 		it.data.len = n;
@@ -382,7 +353,7 @@ jobs_copy_data(struct jobs *j, const char *data, size_t len)
 				return 1;
 		}
 	}
-	if (jobs_buf_add(&j->acc, data, len) < 0) {
+	if (textbuf_add(&j->acc, data, len) < 0) {
 		jobs_fail(j, "out of memory");
 		return 1;
 	}
@@ -451,7 +422,7 @@ jobs_idle(const struct jobs *j)
 char *
 jobs_end(struct jobs *j, int success, int server_version)
 {
-	struct jobs_buf b = { 0 };
+	struct textbuf b = { 0 };
 	char num[32], *block;
 	int i, n = 0, bad = 0;
 
@@ -492,7 +463,7 @@ jobs_end(struct jobs *j, int success, int server_version)
 		free(block);
 	}
 	if (bad) {
-		jobs_buf_free(&b);
+		textbuf_free(&b);
 		return NULL;
 	}
 	return b.p != NULL ? b.p : strdup("");
@@ -514,9 +485,9 @@ jobs_free(struct jobs *j)
 	}
 	for (i = 0; i < j->n_queue; i++)
 		jobs_item_free(&j->queue[i]);
-	jobs_buf_free(&j->prelude);
-	jobs_buf_free(&j->copy_sql);
-	jobs_buf_free(&j->acc);
+	textbuf_free(&j->prelude);
+	textbuf_free(&j->copy_sql);
+	textbuf_free(&j->acc);
 	free(j->tables);
 	deps_free(&j->deps);
 	if (j->ev_notify)

@@ -15,6 +15,7 @@
 
 #include "jobs.h"
 #include "target.h"
+#include "text.h"
 
 #define JOBS_BATCH (4 * 1024 * 1024) /* a batch is cut at the last line end before this */
 #define JOBS_PUT (256 * 1024)        /* COPY data handed to libpq at once */
@@ -50,15 +51,10 @@ enum jobs_kind {
 	JOBS_COMMIT
 };
 
-struct jobs_buf {
-	char *p;
-	size_t len, cap;
-};
-
 struct jobs_item {
 	enum jobs_kind kind;
-	struct jobs_buf text;    /* the statement, or the batch's COPY command; NUL-terminated */
-	struct jobs_buf data;    /* a batch's lines */
+	struct textbuf text;     /* the statement, or the batch's COPY command; NUL-terminated */
+	struct textbuf data;     /* a batch's lines */
 	int table;               /* a batch's table (index in tables) */
 	struct deps_touch touch; /* the tables it touches */
 	int is_set;              /* a session setting: joins the prelude when it starts */
@@ -114,7 +110,7 @@ struct jobs {
 	 * each sent alone; the first is pgsluice's own script, the others are
 	 * the dump's statements.
 	 */
-	struct jobs_buf prelude;
+	struct textbuf prelude;
 	unsigned prelude_gen;
 
 	struct jobs_item queue[JOBS_QUEUE]; /* wait for a connection, in dump order */
@@ -124,8 +120,8 @@ struct jobs {
 	int finishing;
 
 	/* the COPY being read */
-	struct jobs_buf copy_sql;
-	struct jobs_buf acc;
+	struct textbuf copy_sql;
+	struct textbuf acc;
 	int copy_table;
 	uint64_t copy_no, copy_line;
 	int copy_std_strings;
@@ -140,8 +136,6 @@ struct jobs {
 };
 
 /* jobs.c */
-int jobs_buf_add(struct jobs_buf *b, const char *p, size_t n);
-void jobs_buf_free(struct jobs_buf *b);
 void jobs_item_free(struct jobs_item *it);
 void jobs_notify(struct jobs *j);
 void jobs_fail(struct jobs *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -157,7 +151,7 @@ void jobs_check_table(struct jobs *j, struct jobs_table *tb);
 void jobs_on_target(void *arg, enum target_event ev, PGresult *res);
 
 /* jobs_sql.c */
-int jobs_cat(struct jobs_buf *b, const char *s);
+int jobs_cat(struct textbuf *b, const char *s);
 char *jobs_do_block(struct jobs *j, int mode, int move);
 
 #endif

@@ -93,7 +93,7 @@ jobs_kick(struct jobs *j)
 		if (c->it.kind == JOBS_BATCH_ITEM)
 			j->n_queued_batches--;
 		if (c->it.is_set) {
-			if (jobs_buf_add(&j->prelude, c->it.text.p, c->it.text.len + 1) < 0) {
+			if (textbuf_add(&j->prelude, c->it.text.p, c->it.text.len + 1) < 0) {
 				jobs_fail(j, "out of memory");
 				return;
 			}

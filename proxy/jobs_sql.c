@@ -25,25 +25,25 @@
 
 /* 'text' with quotes doubled (standard_conforming_strings is on from 9.1) */
 static int
-jobs_literal(struct jobs_buf *b, const char *s)
+jobs_literal(struct textbuf *b, const char *s)
 {
-	if (jobs_buf_add(b, "'", 1) < 0)
+	if (textbuf_add(b, "'", 1) < 0)
 		return -1;
 	for (; *s; s++)
-		if (jobs_buf_add(b, s, 1) < 0 || (*s == '\'' && jobs_buf_add(b, "'", 1) < 0))
+		if (textbuf_add(b, s, 1) < 0 || (*s == '\'' && textbuf_add(b, "'", 1) < 0))
 			return -1;
-	return jobs_buf_add(b, "'", 1);
+	return textbuf_add(b, "'", 1);
 }
 
 int
-jobs_cat(struct jobs_buf *b, const char *s)
+jobs_cat(struct textbuf *b, const char *s)
 {
-	return jobs_buf_add(b, s, strlen(s));
+	return textbuf_add(b, s, strlen(s));
 }
 
 /* ARRAY['public','x']::text[] of the target schemas, or of their aside names */
 static int
-jobs_schema_array(struct jobs *j, struct jobs_buf *b, int aside)
+jobs_schema_array(struct jobs *j, struct textbuf *b, int aside)
 {
 	char name[64];
 	int i;
@@ -68,7 +68,7 @@ jobs_schema_array(struct jobs *j, struct jobs_buf *b, int aside)
 char *
 jobs_do_block(struct jobs *j, int mode, int move)
 {
-	struct jobs_buf b = { 0 };
+	struct textbuf b = { 0 };
 	char *core = preflight_sql_objects_core("= src"), *objs;
 	size_t n;
 	int bad = 0;
@@ -118,7 +118,7 @@ jobs_do_block(struct jobs *j, int mode, int move)
 	bad |= jobs_cat(&b, "  END LOOP;\nEND\n$pgsluice$;\n");
 	free(objs);
 	if (bad) {
-		jobs_buf_free(&b);
+		textbuf_free(&b);
 		return NULL;
 	}
 	return b.p;

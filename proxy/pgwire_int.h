@@ -34,6 +34,7 @@
 
 #include "pgwire.h"
 #include "scram.h"
+#include "text.h"
 
 #define PGWIRE_SSL_CODE 80877103
 #define PGWIRE_GSS_CODE 80877104
@@ -59,12 +60,6 @@ enum pgwire_phase {
 	PW_AFTER,
 };
 
-struct pgwire_buf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
 struct pgwire {
 	struct pgwire_config cfg;
 	enum pgwire_phase phase;
@@ -73,7 +68,7 @@ struct pgwire {
 	int auth_step; /* 0: send the SASL request, 1: first, 2: final */
 	struct scram sc;
 	uint32_t key_pid, key_secret;
-	struct pgwire_buf mb; /* the message being built */
+	struct textbuf mb; /* the message being built */
 	char error[1024];
 	int fatal;
 	enum pgwire_refusal refusal; /* what pgwire_predump or the rule of -1 refused */
@@ -116,10 +111,10 @@ struct pgwire {
 };
 
 /* pgwire_reply.c */
-void pgwire_put(struct pgwire_buf *b, const void *data, size_t len);
-void pgwire_put32(struct pgwire_buf *b, uint32_t v);
-void pgwire_put16(struct pgwire_buf *b, uint16_t v);
-void pgwire_puts(struct pgwire_buf *b, const char *s);
+void pgwire_put(struct textbuf *b, const void *data, size_t len);
+void pgwire_put32(struct textbuf *b, uint32_t v);
+void pgwire_put16(struct textbuf *b, uint16_t v);
+void pgwire_puts(struct textbuf *b, const char *s);
 void pgwire_send(struct pgwire *w, struct evbuffer *out, char type);
 uint32_t pgwire_get32(const unsigned char *p);
 void pgwire_rfq(struct pgwire *w, struct evbuffer *out, char status);

@@ -22,31 +22,14 @@
 /* ---- message building ------------------------------------------------- */
 
 void
-pgwire_put(struct pgwire_buf *b, const void *data, size_t len)
+pgwire_put(struct textbuf *b, const void *data, size_t len)
 {
-	char *p;
-	size_t cap;
-
-	if (b->oom)
-		return;
-	if (b->len + len > b->cap) {
-		cap = b->cap ? b->cap : 256;
-		while (cap < b->len + len)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (p == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, len);
-	b->len += len;
+	if (!b->failed)
+		(void)textbuf_add(b, data, len);
 }
 
 void
-pgwire_put32(struct pgwire_buf *b, uint32_t v)
+pgwire_put32(struct textbuf *b, uint32_t v)
 {
 	unsigned char c[4] = { (unsigned char)(v >> 24), (unsigned char)(v >> 16),
 		               (unsigned char)(v >> 8), (unsigned char)v };
@@ -55,7 +38,7 @@ pgwire_put32(struct pgwire_buf *b, uint32_t v)
 }
 
 void
-pgwire_put16(struct pgwire_buf *b, uint16_t v)
+pgwire_put16(struct textbuf *b, uint16_t v)
 {
 	unsigned char c[2] = { (unsigned char)(v >> 8), (unsigned char)v };
 
@@ -63,7 +46,7 @@ pgwire_put16(struct pgwire_buf *b, uint16_t v)
 }
 
 void
-pgwire_puts(struct pgwire_buf *b, const char *s)
+pgwire_puts(struct textbuf *b, const char *s)
 {
 	pgwire_put(b, s, strlen(s) + 1);
 }
@@ -75,9 +58,9 @@ pgwire_send(struct pgwire *w, struct evbuffer *out, char type)
 	unsigned char h[5];
 	uint32_t n = (uint32_t)w->mb.len + 4;
 
-	if (w->mb.oom) {
+	if (w->mb.failed) {
 		log_error(w->cfg.who, "out of memory building a protocol message");
-		w->mb.oom = 0;
+		w->mb.failed = 0;
 		w->mb.len = 0;
 		return;
 	}
@@ -129,7 +112,7 @@ pgwire_report(struct pgwire *w, struct evbuffer *out, char type, const char *sev
               const char *context)
 {
 	const char *nl = strchr(text, '\n');
-	struct pgwire_buf d = { 0 };
+	struct textbuf d = { 0 };
 	const char *p;
 
 	pgwire_put(&w->mb, "S", 1);
@@ -159,7 +142,7 @@ pgwire_report(struct pgwire *w, struct evbuffer *out, char type, const char *sev
 				p++;
 		}
 		pgwire_put(&d, "", 1);
-		if (!d.oom)
+		if (!d.failed)
 			detail = d.p;
 	}
 	if (detail != NULL && *detail) {

@@ -25,7 +25,7 @@ static int
 pgwire_parse_startup(struct pgwire *w, const unsigned char *body, size_t len, struct evbuffer *out)
 {
 	const char *p = (const char *)body, *end = (const char *)body + len;
-	struct pgwire_buf unknown = { 0 };
+	struct textbuf unknown = { 0 };
 	int n = 0, n_unknown = 0, minor;
 	char **v;
 	size_t i;

@@ -530,11 +530,8 @@ session_pump_once(struct session *s)
 			 */
 			s->trim_due = 0;
 			lexer_trim(&s->pipe.lx, SESSION_STMT_KEEP);
-			if (s->sql_cap > SESSION_STMT_KEEP) {
-				free(s->sql);
-				s->sql = NULL;
-				s->sql_cap = 0;
-			}
+			if (s->sql.cap > SESSION_STMT_KEEP)
+				textbuf_free(&s->sql);
 		}
 		if (!s->ev_pending) {
 			r = session_next_event(s);

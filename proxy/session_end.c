@@ -181,7 +181,7 @@ session_free_now(evutil_socket_t fd, short what, void *arg)
 	event_free(s->ev_free);
 	free(s->cleared);
 	s->sink->destroy(s);
-	free(s->sql);
+	textbuf_free(&s->sql);
 	free(s->fixed);
 	free(s->error);
 	free(s);

@@ -32,6 +32,7 @@
 #include "sink.h"
 #include "synapse.h"
 #include "target.h"
+#include "text.h"
 #include "verify.h"
 
 #define SESSION_STMT_KEEP (1024 * 1024) /* statement buffers kept between statements */
@@ -145,9 +146,8 @@ struct session {
 	int skip_copy; /* COPY data of a statement that was dropped */
 	int copy_open; /* a forwarded COPY takes the data */
 
-	char *sql;   /* NUL-terminated copy of what is sent */
-	char *fixed; /* a statement pgsluice rewrote itself */
-	size_t sql_cap;
+	struct textbuf sql; /* a NUL-terminated copy of what is sent (text.h) */
+	char *fixed;        /* a statement pgsluice rewrote itself */
 	/* the statement in flight, for its error */
 	uint64_t cur_no, cur_line;
 	int cur_is_copy;

@@ -204,26 +204,12 @@ session_explain(struct session *s, const struct lexer_event *ev, const struct ru
 static int
 session_sql_copy(struct session *s, const struct lexer_event *ev, const char *text, size_t len)
 {
-	char *p;
-	size_t cap;
-
-	if (len + 1 > s->sql_cap) {
-		cap = s->sql_cap ? s->sql_cap : 4096;
-		while (cap < len + 1)
-			cap *= 2;
-		p = realloc(s->sql, cap);
-		if (p == NULL) {
-			session_fail(s, "out of memory for statement %llu at line %llu (%zu bytes)",
-			             (unsigned long long)s->rep.statements,
-			             (unsigned long long)ev->line, len);
-			return -1;
-		}
-		s->sql = p;
-		s->sql_cap = cap;
-	}
-	memcpy(s->sql, text, len);
-	s->sql[len] = '\0';
-	return 0;
+	s->sql.len = 0;
+	if (textbuf_add(&s->sql, text, len) == 0)
+		return 0;
+	session_fail(s, "out of memory for statement %llu at line %llu (%zu bytes)",
+	             (unsigned long long)s->rep.statements, (unsigned long long)ev->line, len);
+	return -1;
 }
 
 /*
@@ -251,7 +237,7 @@ session_forward(struct session *s, const struct lexer_event *ev, const char *tex
 	} else if (session_sql_copy(s, ev, text, len) < 0) {
 		return -1;
 	} else {
-		sql = s->sql;
+		sql = s->sql.p;
 	}
 	s->cur_no = s->rep.statements;
 	s->cur_line = ev->line;

@@ -78,3 +78,35 @@ text_excerpt(const char *s, size_t len, size_t max_chars, char *out, size_t size
 	}
 	out[o] = '\0';
 }
+
+int
+textbuf_add(struct textbuf *b, const void *p, size_t n)
+{
+	size_t cap;
+	char *q;
+
+	if (b->len + n + 1 > b->cap) {
+		cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		q = realloc(b->p, cap);
+		if (q == NULL) {
+			b->failed = 1;
+			return -1;
+		}
+		b->p = q;
+		b->cap = cap;
+	}
+	if (n > 0)
+		memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+void
+textbuf_free(struct textbuf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}

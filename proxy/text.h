@@ -1,6 +1,7 @@
 /*
  * text.h - a string built piece by piece (SQL for the target, lists for
- * messages), and the one excerpt of a statement for messages.
+ * messages), the one growable contiguous buffer, and the one excerpt of a
+ * statement for messages.
  *
  * One helper for the modules that build text (preflight, verify), so that
  * none of them grows buffers by hand: the bytes go into a libevent evbuffer,
@@ -29,6 +30,22 @@ void text_cat(struct text *t, const char *s);
  * either way (ready for reuse); the caller frees the string.
  */
 char *text_take(struct text *t);
+
+/*
+ * A growable contiguous buffer of bytes, kept NUL-terminated, for what must
+ * be handed on whole (a statement, a COPY batch, a protocol message).  A
+ * zeroed struct textbuf is empty and ready to use.
+ */
+struct textbuf {
+	char *p;
+	size_t len, cap;
+	int failed; /* an append ran out of memory (and left the buffer as it was) */
+};
+
+/* Append n bytes (p[len] stays '\0').  0, or -1 out of memory (failed set). */
+int textbuf_add(struct textbuf *b, const void *p, size_t n);
+/* Free what b holds; b is empty again. */
+void textbuf_free(struct textbuf *b);
 
 /*
  * An excerpt of s[0..len) for a message, on one line: at most max_chars

@@ -38,5 +38,28 @@ main(void)
 	     "cut at the room given (%zu bytes)", strlen(out));
 	text_excerpt("", 0, 200, out, sizeof(out));
 	T_OK(out[0] == '\0', "nothing gives nothing");
+
+	/* textbuf: contiguous, NUL-terminated, grown as needed, emptied by free */
+	{
+		struct textbuf b = { 0 };
+		size_t n = 0;
+		int bad = 0;
+
+		T_OK(textbuf_add(&b, "", 0) == 0 && b.p != NULL && b.p[0] == '\0' && b.len == 0,
+		     "textbuf: an empty append leaves an empty C string");
+		for (i = 0; i < 10000; i++) {
+			bad |= textbuf_add(&b, "abc", 3);
+			n += 3;
+		}
+		T_OK(bad == 0 && b.len == n && b.cap > n && b.p[n] == '\0' && !b.failed,
+		     "textbuf: 10000 appends grow it to %zu bytes, NUL-terminated", b.len);
+		T_OK(memcmp(b.p + n - 6, "abcabc", 6) == 0 && memcmp(b.p, "abcabc", 6) == 0,
+		     "textbuf: every byte kept in order");
+		b.len = 0;
+		T_OK(textbuf_add(&b, big, 10) == 0 && b.len == 10 && b.p[10] == '\0',
+		     "textbuf: reused from length 0");
+		textbuf_free(&b);
+		T_OK(b.p == NULL && b.len == 0 && b.cap == 0, "textbuf: free empties it");
+	}
 	T_DONE();
 }
