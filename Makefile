@@ -195,7 +195,7 @@ build/fuzz_decoder: tests/fuzz/fuzz_decoder.c proxy/decoder.c proxy/decoder.h
 
 # pgwire's parser (every proxy/pgwire*.c) with what it calls: scram, log,
 # and the lexer and sqltok
-FUZZ_PGWIRE_SRC := tests/fuzz/fuzz_pgwire.c $(sort $(wildcard proxy/pgwire*.c)) proxy/scram.c proxy/log.c $(SQLREWRITE_SRC)
+FUZZ_PGWIRE_SRC := tests/fuzz/fuzz_pgwire.c $(sort $(wildcard proxy/pgwire*.c)) proxy/scram.c proxy/log.c proxy/text.c $(SQLREWRITE_SRC)
 # (several sources in one clang run: the headers as prerequisites, not -MMD)
 build/fuzz_pgwire: $(FUZZ_PGWIRE_SRC) $(wildcard sqlrewrite/*.h proxy/*.h tests/unit/*.h)
 	@mkdir -p build
