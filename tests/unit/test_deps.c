@@ -176,7 +176,7 @@ test_batches(void)
 	deps_free(&d);
 }
 
-/* pgsluice's own VACUUM (FREEZE, ANALYZE) after post-data, one table each. */
+/* pgsluice's own VACUUM (FREEZE) and ANALYZE after post-data, one table each. */
 static void
 test_vacuum(void)
 {
@@ -184,8 +184,11 @@ test_vacuum(void)
 	static const char *const v2 = "VACUUM (FREEZE) \"public\".\"Odd \"\"x\"\"\"";
 	static const char *const all = "VACUUM (FREEZE)";
 	static const char *const an = "ANALYZE \"public\".\"events\"";
+	static const char *const an2 = "ANALYZE public.rooms";
+	static const char *const an_all = "ANALYZE";
+	static const char *const an_verbose = "ANALYZE VERBOSE public.rooms";
 	struct deps d;
-	struct deps_touch a, b, c, e;
+	struct deps_touch a, b, c, e, f;
 
 	memset(&d, 0, sizeof(d));
 	T_OK(deps_classify(&d, &a, v1, strlen(v1), 1) == CLASSIFY_OTHER && !a.barrier && a.n == 1 &&
@@ -196,7 +199,14 @@ test_vacuum(void)
 	deps_classify(&d, &c, all, strlen(all), 1);
 	T_OK(c.barrier, "a VACUUM without a table runs alone");
 	deps_classify(&d, &e, an, strlen(an), 1);
-	T_OK(e.barrier, "an ANALYZE runs alone (the flush before the VACUUMs)");
+	T_OK(!e.barrier && e.n == 1 && deps_conflict(&a, &e), "ANALYZE t touches t");
+	deps_classify(&d, &f, an2, strlen(an2), 1);
+	T_OK(!f.barrier && f.n == 1 && !deps_conflict(&e, &f),
+	     "ANALYZEs of two tables run at once");
+	deps_classify(&d, &f, an_all, strlen(an_all), 1);
+	T_OK(f.barrier, "an ANALYZE without a table runs alone");
+	deps_classify(&d, &f, an_verbose, strlen(an_verbose), 1);
+	T_OK(f.barrier, "ANALYZE VERBOSE t runs alone");
 	deps_free(&d);
 }
 
