@@ -10,9 +10,6 @@
 #include "analyze.h"
 #include "text.h"
 
-/* "schema"."table", doubled quotes: two parts of 63 bytes, all quotes */
-#define ANALYZE_NAME (4 * 64 + 8)
-
 size_t
 analyze_count(const struct rules *r)
 {
@@ -57,24 +54,28 @@ analyze_sql(const struct rules *r, int *oom)
 	return sql;
 }
 
-int
+size_t
 analyze_pass_sql(const struct rules *r, size_t *i, enum analyze_pass pass, int server_version,
                  char *buf, size_t size)
 {
+	static const char *const opts[][2] = {
+		/* before 12, from 12 on */
+		[ANALYZE_PASS_FREEZE] = { "FREEZE, ANALYZE", "FREEZE, ANALYZE, TRUNCATE false" },
+		[ANALYZE_PASS_FREEZE_NO_STATS] = { "FREEZE", "FREEZE, TRUNCATE false" },
+		[ANALYZE_PASS_VISIBLE] = { "FREEZE",
+		                           "FREEZE, INDEX_CLEANUP false, TRUNCATE false" },
+	};
 	char name[ANALYZE_NAME];
-	int f;
+	int f, n;
 
 	for (; *i < rules_tables(r); (*i)++) {
 		f = rules_table_sql(r, *i, name, sizeof(name));
 		if (f < 0 || (f & RULES_TABLE_PARTITION))
 			continue;
-		if (pass == ANALYZE_PASS_ANALYZE)
-			snprintf(buf, size, "ANALYZE %s", name);
-		else
-			snprintf(buf, size, "VACUUM (FREEZE%s) %s",
-			         server_version >= 120000 ? ", TRUNCATE false" : "", name);
+		n = snprintf(buf, size, "VACUUM (%s) %s", opts[pass][server_version >= 120000],
+		             name);
 		(*i)++;
-		return 1;
+		return n > 0 ? (size_t)n : 0;
 	}
 	return 0;
 }

@@ -310,8 +310,8 @@ deps_classify(const struct deps *d, struct deps_touch *out, const char *text, si
 		}
 		return CLASSIFY_OTHER;
 	}
-	if (sqltok_is(&t, "vacuum") || sqltok_is(&t, "analyze")) {
-		/* VACUUM (FREEZE) t, ANALYZE t: pgsluice's own, one table each */
+	if (sqltok_is(&t, "vacuum")) {
+		/* VACUUM (FREEZE, ...) t: pgsluice's own, one table each */
 		sqltok_next(&i, &t);
 		if (t.type == SQLTOK_OP && t.p[0] == '(')
 			while (sqltok_next(&i, &t) != SQLTOK_END && t.depth > 0)

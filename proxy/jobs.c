@@ -419,6 +419,18 @@ jobs_idle(const struct jobs *j)
 	return j->n_queue == 0 && jobs_in_flight(j) == 0 && j->phase == JOBS_DATA;
 }
 
+int
+jobs_in_data(const struct jobs *j)
+{
+	return j->phase == JOBS_DATA;
+}
+
+int
+jobs_pending(const struct jobs *j)
+{
+	return j->n_queue + jobs_in_flight(j);
+}
+
 char *
 jobs_end(struct jobs *j, int success, int server_version)
 {

@@ -136,6 +136,12 @@ const char *jobs_state(const struct jobs *j);
 /* 1 when nothing waits or runs (after jobs_finish: ready for verification). */
 int jobs_idle(const struct jobs *j);
 
+/* 1 once pre-data committed: statements run in autocommit (VACUUM may). */
+int jobs_in_data(const struct jobs *j);
+
+/* How many items wait or run. */
+int jobs_pending(const struct jobs *j);
+
 /*
  * The end: close the engine's connections and return the SQL for the
  * session's connection (malloc'd; "" when there is nothing to do; NULL when

@@ -47,7 +47,7 @@ struct report_phase_time {
 	uint64_t statements; /* statements of the dump sent in it */
 	uint64_t bytes;      /* bytes of the dump (after the decoder) read in it */
 	uint64_t bytes_mark; /* bytes_plain when it last began */
-	char note[96];       /* what it did, for a phase the report cannot count itself
+	char note[192];      /* what it did, for a phase the report cannot count itself
 	                      * (analyze: "173 tables"): report_phase_note */
 };
 

@@ -178,9 +178,10 @@ struct session {
 	int jobs_ended;    /* jobs_end's SQL was sent */
 	/* statistics after the data (analyze.h): 0 not yet, 1 running, 2 done */
 	int analyze_step;
-	enum analyze_pass vacuum_pass; /* --jobs: the VACUUMs, then the ANALYZEs */
+	enum analyze_pass vacuum_pass; /* --jobs: the pass being fed (analyze.h) */
 	int vacuum_fed;     /* ... every statement of the pass was handed to the engine */
 	size_t vacuum_next; /* ... the next table of the rules' list */
+	int vacuum_behind;  /* ... the engine's items left when the phase began */
 };
 
 /* session.c: states, the setter, the pump, failure, sending */

@@ -3,7 +3,7 @@
  * statements and COPY data go to the engine (jobs.h), which runs them on
  * its own connections; the session's connection keeps the import lock,
  * the verification queries and the ending.  Also the engine's part after
- * the data (the VACUUM and ANALYZE phase, fed through jobs_own) and its
+ * the dump (the VACUUM phase of analyze.h, fed through jobs_own) and its
  * ending (jobs_end's SQL, run on the session's connection).  The only
  * file of the session that touches s->jobs and its flags.
  */
@@ -80,67 +80,65 @@ sink_start_jobs(struct session *s)
 }
 
 /*
- * The batches and the post-data committed with synchronous_commit off, and
- * VACUUM marks a page all-visible only when it may set its rows' hint
- * bits, which it may not while the commit LSN the server keeps for their
- * transaction's group of 32 xids is not flushed.  So, alone, the ANALYZE
- * of the table with the most rows with synchronous_commit on: its commit
- * wrote WAL (pg_statistic) and flushes all before it.  (A transaction that
- * only takes an xid commits asynchronously whatever the setting.)  Then
- * the VACUUMs, which take no xid (analyze.h), and only after them the
- * other ANALYZEs, whose asynchronous commits would move the LSN again.  Without
- * ANALYZE (the dump's statistics) there is no flush: the walwriter
- * flushes within a fraction of a second, and pages it had not reached
- * stay for autovacuum.
+ * Between the two passes (analyze.h): the engine's commits are
+ * asynchronous, so, alone, the ANALYZE of the smallest table with rows
+ * with synchronous_commit on: its commit wrote WAL (pg_statistic) and
+ * flushes all before it.  (A transaction that only takes an xid commits
+ * asynchronously whatever the setting.)  Without ANALYZE (the dump's
+ * statistics) there is no flush: the walwriter flushes within a fraction
+ * of a second, and pages it had not reached stay for autovacuum.
  */
 static int
 sink_jobs_vacuum_flush(struct session *s)
 {
-	const struct report_table *most = NULL;
-	char sql[600];
+	const struct report_table *least = NULL;
+	char sql[ANALYZE_SQL_MAX];
 	size_t i;
 
 	for (i = 0; i < s->rep.n_tables; i++)
 		if (s->rep.tables[i].rows > 0 &&
-		    (most == NULL || s->rep.tables[i].rows > most->rows))
-			most = &s->rep.tables[i];
-	if (most == NULL ||
+		    (least == NULL || s->rep.tables[i].rows < least->rows))
+			least = &s->rep.tables[i];
+	if (least == NULL ||
 	    (size_t)snprintf(sql, sizeof(sql), "SET synchronous_commit = on; ANALYZE %s",
-	                     most->name) >= sizeof(sql))
+	                     least->name) >= sizeof(sql))
 		return 0;
 	return jobs_own(s->jobs, sql, 1, s->rep.statements, lexer_standard_strings(&s->pipe.lx));
 }
 
 /*
- * --jobs, the dump is all in and the engine idle: VACUUM (FREEZE) of each
- * table the import created, then (unless the dump's statistics replace
- * it) ANALYZE of each, in parallel on the engine's connections (the
- * batches committed elsewhere: no COPY FREEZE).  Returns 1 while it runs
- * (JOBS_EV_READY calls again).
+ * --jobs, the dump is all read: the two passes of analyze.h over the
+ * tables the import created, on the engine's connections; the first
+ * beside what is left of post-data (the engine starts each table's
+ * VACUUM once the dump's statements on that table have run), the second
+ * once all is done.  Returns 1 while the engine has work (the dump's or
+ * the passes'); JOBS_EV_READY calls again.
  */
 static int
 sink_jobs_vacuum(struct session *s)
 {
 	const char *why = session_no_analyze(s);
-	char sql[600];
+	char sql[ANALYZE_SQL_MAX];
+	size_t len;
 
-	if (s->analyze_step == 2)
-		return 0;
 	if (s->analyze_step == 0) {
-		s->analyze_step = 1;
 		if (s->cfg->no_analyze) {
 			s->analyze_step = 2;
 			report_phase_note(&s->rep, REPORT_PHASE_VACUUM, "none: --no-analyze");
-			return 0;
+		} else if (!jobs_in_data(s->jobs)) {
+			return 1; /* pre-data's COMMIT first: VACUUM runs in no transaction */
+		} else {
+			s->analyze_step = 1;
+			s->vacuum_pass = why ? ANALYZE_PASS_FREEZE_NO_STATS : ANALYZE_PASS_FREEZE;
+			s->vacuum_behind = jobs_pending(s->jobs);
+			report_phase_begin(&s->rep, REPORT_PHASE_VACUUM);
 		}
-		report_phase_begin(&s->rep, REPORT_PHASE_VACUUM);
-		if (why == NULL && sink_jobs_vacuum_flush(s) < 0)
-			return 1;
 	}
-	for (;;) {
+	while (s->analyze_step == 1) {
 		while (!s->vacuum_fed && jobs_ready(s->jobs)) {
-			if (!analyze_pass_sql(&s->rules, &s->vacuum_next, s->vacuum_pass,
-			                      PQserverVersion(s->target.conn), sql, sizeof(sql))) {
+			len = analyze_pass_sql(&s->rules, &s->vacuum_next, s->vacuum_pass,
+			                       PQserverVersion(s->target.conn), sql, sizeof(sql));
+			if (len == 0) {
 				s->vacuum_fed = 1;
 				break;
 			}
@@ -150,18 +148,23 @@ sink_jobs_vacuum(struct session *s)
 		}
 		if (!s->vacuum_fed || !jobs_idle(s->jobs))
 			return 1;
-		if (s->vacuum_pass == ANALYZE_PASS_ANALYZE || why != NULL)
+		if (s->vacuum_pass == ANALYZE_PASS_VISIBLE) {
+			s->analyze_step = 2;
+			report_phase_note(
+				&s->rep, REPORT_PHASE_VACUUM,
+				"VACUUM (FREEZE%s) of %zu tables on %d connections, begun with %d "
+				"statements of the dump left%s%s",
+				why ? "" : ", ANALYZE", analyze_count(&s->rules), s->cfg->jobs,
+				s->vacuum_behind, why ? "; no ANALYZE: " : "", why ? why : "");
 			break;
-		s->vacuum_pass = ANALYZE_PASS_ANALYZE;
+		}
+		if (why == NULL && sink_jobs_vacuum_flush(s) < 0)
+			return 1;
+		s->vacuum_pass = ANALYZE_PASS_VISIBLE;
 		s->vacuum_next = 0;
 		s->vacuum_fed = 0;
 	}
-	s->analyze_step = 2;
-	report_phase_note(&s->rep, REPORT_PHASE_VACUUM,
-	                  "VACUUM (FREEZE%s) of %zu tables on %d connections%s%s",
-	                  why ? "" : ", ANALYZE", analyze_count(&s->rules), s->cfg->jobs,
-	                  why ? ", no ANALYZE: " : "", why ? why : "");
-	return 0;
+	return !jobs_idle(s->jobs);
 }
 
 static int
@@ -212,15 +215,13 @@ sink_jobs_copy_end(struct session *s, const struct lexer_event *ev)
 	return 1;
 }
 
-/* Everything the engine runs ends first (JOBS_EV_READY), then the VACUUM phase. */
+/* The VACUUM phase begins; verification waits for all the engine runs (JOBS_EV_READY). */
 static int
 sink_jobs_complete(struct session *s)
 {
 	s->jobs_complete = 1;
 	jobs_finish(s->jobs);
-	if (!jobs_idle(s->jobs) || sink_jobs_vacuum(s))
-		return 0;
-	return 1;
+	return !sink_jobs_vacuum(s);
 }
 
 /* Keep (drop the aside schemas) or undo (jobs.h), on the session's connection. */
