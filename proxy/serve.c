@@ -80,7 +80,7 @@ serve_usage(FILE *f)
 	        "                         partial import)\n"
 	        "  --no-analyze           leave the imported tables without planner statistics\n"
 	        "                         (default: ANALYZE them before COMMIT; with --jobs,\n"
-	        "                         VACUUM (FREEZE, ANALYZE) each after post-data)\n"
+	        "                         VACUUM (FREEZE, ANALYZE) each once its post-data ran)\n"
 	        "  --progress-interval S  seconds between progress lines (default 2; 0: none)\n"
 	        "  -q, --quiet            no progress lines\n"
 	        "  -j, --jobs N           import over N connections (README: Parallel import):\n"
