@@ -98,6 +98,17 @@ n_tables() {
 same_as_source() {
 	cmp -s "$T/src.sorted" <(tgt_dump | sort)
 }
+# check_ready LABEL: the import left every table frozen, all-visible,
+# analyzed, and the data equal to the source
+check_ready() {
+	local bad
+	bad=$(not_all_visible)
+	check "$1: every page with rows of every plain table is counted in relallvisible ($(n_pages) pages)${bad:+: $bad}" test -z "$bad"
+	bad=$(not_frozen)
+	check "$1: pg_visibility: every page all-frozen${bad:+: not $bad}" test -z "$bad"
+	check "$1: every table analyzed ($(n_tables) tables)" test "$(not_analyzed)" -eq 0
+	check "$1: the target equals the source" same_as_source
+}
 
 # single transaction
 fresh_target
@@ -108,12 +119,7 @@ check "single: OK" grep -q '^OK import into synapse committed' "$T/out1"
 n_freeze=$(sed -n 's/^  rule copy-freeze: rewritten \([0-9]*\) statements$/\1/p' "$T/out1")
 check "single: every COPY took FREEZE ($n_freeze of $n_copy)" test "${n_freeze:-0}" -eq "$n_copy"
 check "single: the summary shows the analyze phase" grep -Eq "^  analyze +[0-9.]+ s  [0-9]+ tables, inside the import's transaction$" "$T/out1"
-bad=$(not_all_visible)
-check "single: every page with rows of every plain table is counted in relallvisible ($(n_pages) pages)${bad:+: $bad}" test -z "$bad"
-bad=$(not_frozen)
-check "single: pg_visibility: every page all-frozen${bad:+: not $bad}" test -z "$bad"
-check "single: every table analyzed ($(n_tables) tables)" test "$(not_analyzed)" -eq 0
-check "single: the target equals the source" same_as_source
+check_ready "single"
 
 # --load-via-partition-root: the partitioned root is loaded without FREEZE
 fresh_target
@@ -152,12 +158,7 @@ serve_stop
 check "--jobs 2: OK" grep -q '^OK import into synapse committed' "$T/out5"
 check "--jobs 2: no COPY FREEZE (batches commit on other connections)" absent 'copy-freeze' "$T/out5"
 check "--jobs 2: the summary shows the vacuum phase" grep -Eq '^  vacuum +[0-9.]+ s  VACUUM \(FREEZE, ANALYZE\) of [0-9]+ tables on 2 connections, begun with [0-9]+ statements of the dump left$' "$T/out5"
-bad=$(not_all_visible)
-check "--jobs 2: every page with rows of every plain table is counted in relallvisible${bad:+: $bad}" test -z "$bad"
-bad=$(not_frozen)
-check "--jobs 2: pg_visibility: every page all-frozen${bad:+: not $bad}" test -z "$bad"
-check "--jobs 2: every table analyzed" test "$(not_analyzed)" -eq 0
-check "--jobs 2: the target equals the source" same_as_source
+check_ready "--jobs 2"
 
 # --jobs 2 --no-analyze: no vacuum phase either
 fresh_target
@@ -201,9 +202,4 @@ gap=$(psql_as tgt synapse -At -c "SELECT extract(epoch FROM max(last_analyze) FI
 n_again=$(psql_as tgt synapse -At -c "SELECT count(*) FROM pg_stat_user_tables WHERE schemaname = 'public' AND analyze_count > 1")
 check "--jobs 2, slow index: one table analyzed twice ($n_again)" test "$n_again" -le 1
 check "--jobs 2, slow index: every other table analyzed during the index build (${gap:-?} s before zslow)" awk -v g="${gap:-0}" 'BEGIN { exit !(g >= 1.5) }'
-bad=$(not_all_visible)
-check "--jobs 2, slow index: every page with rows of every plain table is counted in relallvisible${bad:+: $bad}" test -z "$bad"
-bad=$(not_frozen)
-check "--jobs 2, slow index: pg_visibility: every page all-frozen${bad:+: not $bad}" test -z "$bad"
-check "--jobs 2, slow index: every table analyzed" test "$(not_analyzed)" -eq 0
-check "--jobs 2, slow index: the target equals the source" same_as_source
+check_ready "--jobs 2, slow index"
