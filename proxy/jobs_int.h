@@ -21,7 +21,12 @@
 #define JOBS_PUT (256 * 1024)        /* COPY data handed to libpq at once */
 #define JOBS_EXCERPT 160
 #define JOBS_TERMINATE_MS 10000 /* pg_terminate_backend(pid, timeout) */
-#define JOBS_QUEUE 64           /* statements that may wait for a connection (look-ahead) */
+/*
+ * Statements that may wait for a connection (look-ahead): enough for the
+ * whole post-data of a large schema (Synapse's: 363), so that the dump's
+ * end, and the VACUUM phase, comes as soon as its last COPY is queued.
+ */
+#define JOBS_QUEUE 1024
 #define JOBS_QUEUE_BYTES (64 * 1024 * 1024) /* ... and their bytes: no more is taken past this */
 
 /*

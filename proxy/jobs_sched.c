@@ -82,8 +82,14 @@ jobs_kick(struct jobs *j)
 	int q, started = 0;
 
 	for (q = 0; q < j->n_queue && !j->failed;) {
-		if (!jobs_can_start(j, q) || (c = jobs_free_conn(j, &j->queue[q])) == NULL) {
-			if (j->phase != JOBS_DATA)
+		c = jobs_free_conn(j, &j->queue[q]);
+		if (c == NULL || !jobs_can_start(j, q)) {
+			/*
+			 * Before the data one item at a time; after, a later one
+			 * may pass, unless no connection is free or this one is
+			 * a barrier (nothing passes it)
+			 */
+			if (j->phase != JOBS_DATA || c == NULL || j->queue[q].touch.barrier)
 				break;
 			q++;
 			continue;
