@@ -119,7 +119,6 @@ sink_jobs_vacuum(struct session *s)
 {
 	const char *why = session_no_analyze(s);
 	char sql[ANALYZE_SQL_MAX];
-	size_t len;
 
 	if (s->analyze_step == 0) {
 		if (s->cfg->no_analyze) {
@@ -136,9 +135,9 @@ sink_jobs_vacuum(struct session *s)
 	}
 	while (s->analyze_step == 1) {
 		while (!s->vacuum_fed && jobs_ready(s->jobs)) {
-			len = analyze_pass_sql(&s->rules, &s->vacuum_next, s->vacuum_pass,
-			                       PQserverVersion(s->target.conn), sql, sizeof(sql));
-			if (len == 0) {
+			if (analyze_pass_sql(&s->rules, &s->vacuum_next, s->vacuum_pass,
+			                     PQserverVersion(s->target.conn), sql,
+			                     sizeof(sql)) == 0) {
 				s->vacuum_fed = 1;
 				break;
 			}
